@@ -1,0 +1,1 @@
+"""Platform adapters: translate payloads to core events, render core cards."""

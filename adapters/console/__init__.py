@@ -1,0 +1,1 @@
+"""The console adapter: talk to the bot in a terminal."""

@@ -1,0 +1,1 @@
+"""valuesbot: the platform-neutral core."""

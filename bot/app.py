@@ -1,0 +1,149 @@
+"""The composition root: the one place where settings, content, storage, dialogs and routers are
+wired together. Adapters receive the finished ``App`` and connect their ``Outbound`` to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.clock import Clock, SystemClock
+from bot.content import Content, load_content
+from bot.dialogs import DialogRunner
+from bot.dispatch import Dispatcher, Metrics
+from bot.pseudonym import Pseudonymiser
+from bot.router import Router
+from bot.settings import Settings
+from dialogs.help import Help, HelpEntry
+from dialogs.values_lens import NAME as VALUES_LENS
+from dialogs.values_lens import ValuesLens, ValuesLensCommands
+from storage import migrate
+from storage.engine import Database
+
+log = logging.getLogger("valuesbot.app")
+
+# How long handled event ids are kept to recognise platform retries (Slack retries for about
+# an hour at most, Teams does not retry): a day is plenty.
+EVENT_MEMORY = timedelta(days=1)
+HOUSEKEEPING_SECONDS = 30.0
+
+HELP = (
+    HelpEntry(
+        command="/valueslens",
+        summary="Look at a piece of work through our six behaviours (in a channel: as a team).",
+    ),
+    HelpEntry(command="/valueslens history", summary="Your past check-ins."),
+    HelpEntry(command="/values behaviours", summary="Our six behaviours and what they mean."),
+    HelpEntry(command="/values", summary="This help."),
+)
+
+
+@dataclass(kw_only=True)
+class App:
+    """A running valuesbot: what adapters and the CLI need."""
+
+    settings: Settings
+    content: Content
+    database: Database
+    dispatcher: Dispatcher
+    lens: ValuesLensCommands
+    help: Help
+    clock: Clock
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def housekeeping(self) -> None:
+        """Periodic chores: close team check-ins whose time is up, forget old event ids."""
+        now = self.clock.now()
+        platforms = [str(p) for p in self.dispatcher.platforms]
+        async with self.database.unit() as stores:
+            closed = await self.lens.close_due(stores, now, platforms)
+            await stores.events.forget_before(now - EVENT_MEMORY)
+        # The close is committed before the results go out; a crash in between loses the
+        # results post (the check-in stays closed). The delivery outbox will close this gap.
+        for checkin, card in closed:
+            try:
+                await self.dispatcher.post(checkin.place, card)
+            except Exception:
+                log.exception("could not post team check-in results id=%s", checkin.id)
+
+    def start_background(self, interval: float = HOUSEKEEPING_SECONDS) -> None:
+        """Run the housekeeping every ``interval`` seconds until ``close``."""
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await self.housekeeping()
+                except Exception:
+                    log.exception("housekeeping failed")
+                await asyncio.sleep(interval)
+
+        self._tasks.append(asyncio.create_task(loop(), name="housekeeping"))
+
+    async def close(self) -> None:
+        """Stop background work and close the database."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.database.dispose()
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Bring an embedded SQLite database up to date; check that PostgreSQL is."""
+    if settings.is_sqlite:
+        await migrate.upgrade(settings.database_url)
+    else:
+        await migrate.ensure_current(settings.database_url)
+
+
+async def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    content: Content | None = None,
+    prepare: bool = True,
+) -> App:
+    """Wire a valuesbot together (migrating an embedded database first, unless told not to)."""
+    content = content or load_content(settings.content)
+    if prepare:
+        await prepare_database(settings)
+    database = Database(settings.database_url)
+    clock = clock or SystemClock()
+    pseudonyms = Pseudonymiser(await _pseudonym_secret(settings, database))
+
+    runner = DialogRunner({VALUES_LENS: ValuesLens(content)})
+    lens = ValuesLensCommands(
+        content=content, settings=settings, runner=runner, pseudonyms=pseudonyms
+    )
+    help_ = Help(content, HELP)
+
+    router = Router()
+    router.include(lens.router())
+    router.include(help_.router())
+
+    dispatcher = Dispatcher(
+        database=database, router=router, runner=runner, clock=clock, metrics=Metrics()
+    )
+    return App(
+        settings=settings,
+        content=content,
+        database=database,
+        dispatcher=dispatcher,
+        lens=lens,
+        help=help_,
+        clock=clock,
+    )
+
+
+async def _pseudonym_secret(settings: Settings, database: Database) -> str:
+    if settings.pseudonym_secret is not None:
+        return settings.pseudonym_secret.get_secret_value()
+    # No secret configured: make one for this installation, once, and keep it in the database.
+    async with database.unit() as stores:
+        return await stores.meta.put_if_absent("pseudonym_secret", secrets.token_urlsafe(32))

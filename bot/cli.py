@@ -1,0 +1,195 @@
+"""The ``valuesbot`` command.
+
+    valuesbot chat [--user NAME] [--channel NAME]   talk to the bot in this terminal
+    valuesbot serve [--host H] [--port P]           run the HTTP server
+    valuesbot db upgrade | current                  migrate the database / show its revision
+    valuesbot content check [PATH]                  validate a content file
+
+Settings come from the environment and a ``.env`` file in the current directory. Problems a
+person can fix (a bad setting, a bad content file, an old schema) are one clear line on standard
+error and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from bot import logs
+from bot.content import ContentError, load_content
+from bot.settings import Settings, SettingsError
+from storage import migrate
+from storage.migrate import SchemaOutOfDate
+
+log = logging.getLogger("valuesbot.cli")
+
+
+class UsageError(Exception):
+    """Something the person running the command can fix."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="valuesbot",
+        description="A chat bot that helps an organisation live its vision and values.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--user", help="who you are (default: your login name)")
+    chat.add_argument(
+        "--channel", help="talk in this channel, with others who join it (default: a direct chat)"
+    )
+    chat.add_argument(
+        "--verbose", "-v", action="store_true", help="show the bot's log lines on standard error"
+    )
+
+    serve = commands.add_parser("serve", help="run the HTTP server for Slack and Teams")
+    serve.add_argument("--host", help="address to listen on (default VALUESBOT_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default VALUESBOT_PORT, 3978)")
+
+    db = commands.add_parser("db", help="database administration")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply every migration")
+    db_commands.add_parser("current", help="show the revision the database is at")
+    revision = db_commands.add_parser(
+        "revision", help="(developers) write a migration for changed tables"
+    )
+    revision.add_argument("message", help="what the migration does")
+
+    content = commands.add_parser("content", help="the content file (behaviours, wording)")
+    content_commands = content.add_subparsers(dest="content_command", required=True)
+    check = content_commands.add_parser("check", help="validate a content file")
+    check.add_argument("path", nargs="?", type=Path, help="default: VALUESBOT_CONTENT or built-in")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the process exit status."""
+    args = _parser().parse_args(argv)
+    load_dotenv(Path.cwd() / ".env", override=False)
+    try:
+        settings = Settings.from_env(os.environ)
+        if args.command == "chat":
+            return _chat(args, settings)
+        if args.command == "serve":
+            return _serve(args, settings)
+        if args.command == "db":
+            return asyncio.run(_db(args, settings))
+        if args.command == "content":
+            return _content(args, settings)
+    except (SettingsError, ContentError, SchemaOutOfDate, UsageError) as problem:
+        print(f"valuesbot: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2  # pragma: no cover - argparse requires a command
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    # The terminal is the conversation: log lines would get in its way unless asked for.
+    logs.configure(settings.log_level if args.verbose else "WARNING")
+    load_content(settings.content)
+    user = args.user or _login_name()
+    if not user.strip():
+        raise UsageError("--user needs a name")
+    return asyncio.run(_run_chat(settings, user, args.channel))
+
+
+async def _run_chat(settings: Settings, user: str, channel: str | None) -> int:
+    from adapters.console.app import ConsoleChat, StdinLines
+    from bot.app import build_app
+
+    app = await build_app(settings)
+    interactive = sys.stdin.isatty()
+    chat = ConsoleChat(
+        app,
+        user=user,
+        channel=channel,
+        source=StdinLines(interactive),
+        write=lambda text: print(text, flush=True),
+        echo=not interactive,
+    )
+    app.start_background()
+    try:
+        await chat.run()
+    finally:
+        await app.close()
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    logs.configure(settings.log_level)
+    load_content(settings.content)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    asyncio.run(_run_server(settings, host, port))
+    return 0
+
+
+async def _run_server(settings: Settings, host: str, port: int) -> None:
+    from aiohttp import web
+
+    from bot.app import build_app
+    from bot.web import build_web_app
+
+    app = await build_app(settings)
+    runner = web.AppRunner(build_web_app(app), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    app.start_background()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    log.info("serving on http://%s:%d (database %s)", host, port, app.database.dialect)
+    try:
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+        await app.close()
+
+
+async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    url = settings.database_url
+    if args.db_command == "upgrade":
+        await migrate.upgrade(url)
+        print(f"database is up to date ({', '.join(sorted(migrate.heads()))})")
+    elif args.db_command == "current":
+        at = await migrate.current(url)
+        expected = migrate.heads()
+        state = "up to date" if at == expected else "out of date: run valuesbot db upgrade"
+        print(f"database at {', '.join(sorted(at)) or 'nothing'} ({state})")
+    elif args.db_command == "revision":
+        await migrate.revision(url, args.message)
+    return 0
+
+
+def _content(args: argparse.Namespace, settings: Settings) -> int:
+    path = args.path or settings.content
+    content = load_content(path)
+    where = path or "the built-in content"
+    print(f"{where}: ok ({len(content.behaviours)} behaviours, {len(content.ratings)} ratings)")
+    return 0
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "you"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

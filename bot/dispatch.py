@@ -1,0 +1,203 @@
+"""The heart of the bot: every event from every adapter goes through ``Dispatcher.handle``.
+
+For each event it opens one unit of work, skips an event it has already handled (a platform's
+retry), remembers the person and the conversation, lets a dialog under way or the router handle
+it, commits, and only then sends the replies through the platform's ``Outbound``. One log line
+per event says what happened and how long it took.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from bot.clock import Clock
+from bot.dialogs import DialogRunner
+from bot.events import (
+    ActionSubmitted,
+    ConversationOpened,
+    ConversationRef,
+    Event,
+    MessageReceived,
+    Platform,
+    ScheduleFired,
+)
+from bot.logs import new_request_id, request_id
+from bot.router import Router
+from bot.turn import Outbound, Reply, Turn
+from bot.ui import Card
+from storage.base import ConcurrentUpdate
+from storage.engine import Database
+
+log = logging.getLogger("valuesbot.events")
+
+# A turn that lost a race with another click or instance is run again from scratch this often.
+CONCURRENCY_RETRIES = 3
+
+SORRY = Card(
+    title="Sorry, something went wrong on our side",
+    text="Nothing you said was lost. Please try again in a moment.",
+)
+
+
+class Metrics:
+    """Counters for ``/metrics``, in a registry of their own (one per process)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.events = Counter(
+            "valuesbot_events",
+            "Events handled, by platform, kind and outcome.",
+            ["platform", "kind", "outcome"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "valuesbot_event_seconds",
+            "Time to handle an event, until its replies were handed to the platform.",
+            ["platform", "kind"],
+            registry=self.registry,
+        )
+
+
+class Dispatcher:
+    """Handles events: dedupe, route, commit, reply."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        router: Router,
+        runner: DialogRunner,
+        clock: Clock,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.database = database
+        self.router = router
+        self.runner = runner
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+        self._outbounds: dict[Platform, Outbound] = {}
+
+    def connect(self, platform: Platform, outbound: Outbound) -> None:
+        """Send this platform's replies and posts through ``outbound``."""
+        self._outbounds[platform] = outbound
+
+    @property
+    def platforms(self) -> tuple[Platform, ...]:
+        """The platforms connected in this process."""
+        return tuple(self._outbounds)
+
+    def outbound(self, platform: Platform) -> Outbound:
+        """The outbound of a connected platform."""
+        try:
+            return self._outbounds[platform]
+        except KeyError:
+            raise LookupError(f"no {platform} adapter is connected") from None
+
+    async def handle(self, event: Event) -> None:
+        """Handle one event from start to finish (never raises for a handler's failure)."""
+        token = request_id.set(new_request_id())
+        started = time.perf_counter()
+        platform = event.conversation.platform
+        kind = type(event).__name__
+        fields: dict[str, Any] = {"handler": None, "dialog": None, "step": None}
+        outcome = "ok"
+        replies: list[Reply] = []
+        try:
+            outbound = self.outbound(platform)
+            turn = await self._run(event, fields)
+            if turn is None:
+                outcome = "duplicate"
+            else:
+                replies = turn.replies
+                if fields["handler"] is None and fields["dialog"] is None:
+                    outcome = "unhandled"
+                await outbound.deliver(event, replies)
+                for post in turn.posts:
+                    await self.outbound(post.place.platform).post(post.place, post.card)
+        except Exception:
+            outcome = "error"
+            log.exception("event failed platform=%s kind=%s", platform, kind)
+            await self._apologise(event)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.events.labels(str(platform), kind, outcome).inc()
+            self.metrics.duration.labels(str(platform), kind).observe(elapsed)
+            log.info(
+                "event request_id=%s platform=%s kind=%s outcome=%s handler=%s dialog=%s step=%s "
+                "replies=%d duration_ms=%.1f",
+                request_id.get(),
+                platform,
+                kind,
+                outcome,
+                fields["handler"],
+                fields["dialog"],
+                fields["step"],
+                len(replies),
+                elapsed * 1000,
+            )
+            request_id.reset(token)
+
+    async def post(self, place: ConversationRef, card: Card) -> None:
+        """Send a card to a conversation on the bot's own initiative."""
+        await self.outbound(place.platform).post(place, card)
+
+    async def _run(self, event: Event, fields: dict[str, Any]) -> Turn[Event] | None:
+        for attempt in range(1, CONCURRENCY_RETRIES + 1):
+            try:
+                async with self.database.unit() as stores:
+                    now = self.clock.now()
+                    platform = str(event.conversation.platform)
+                    if not await stores.events.first_time(platform, event.event_id, now):
+                        return None
+                    if not isinstance(event, ScheduleFired):
+                        await stores.people.seen(event.conversation, event.actor, now)
+                    turn: Turn[Event] = Turn(event, stores, now)
+                    await self._route(turn, fields)
+                    return turn
+            except ConcurrentUpdate:
+                if attempt == CONCURRENCY_RETRIES:
+                    raise
+                log.info("event lost a race, running it again attempt=%d", attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _route(self, turn: Turn[Event], fields: dict[str, Any]) -> None:
+        event = turn.event
+        wants_dialog = isinstance(event, MessageReceived | ConversationOpened) or (
+            isinstance(event, ActionSubmitted) and self.runner.owns(event)
+        )
+        if wants_dialog:
+            state = await self.runner.active(turn)
+            if state is not None:
+                fields["dialog"], fields["step"] = state.dialog, state.step
+                if isinstance(event, ConversationOpened):
+                    await self.runner.resume(
+                        turn,
+                        state,
+                        f"Welcome back. You were in the middle of "
+                        f"{self.runner.dialogs[state.dialog].describe(state.data)}.",
+                    )
+                else:
+                    await self.runner.handle(turn, state)
+                return
+            if isinstance(event, ActionSubmitted):
+                fields["handler"] = "stale"
+                turn.reply(
+                    Card(
+                        title="That has finished",
+                        text="The conversation this card belonged to is over or was cancelled.",
+                    ),
+                    private=True,
+                )
+                return
+        fields["handler"] = await self.router.dispatch(turn)
+
+    async def _apologise(self, event: Event) -> None:
+        try:
+            outbound = self.outbound(event.conversation.platform)
+            await outbound.deliver(event, [Reply(card=SORRY, private=True)])
+        except Exception:  # the platform itself is failing; the log already says why
+            log.warning("could not send the apology", exc_info=True)

@@ -1,0 +1,138 @@
+"""What happens to the bot, as small immutable data.
+
+Adapters translate each platform payload into one of these events; the core and the dialogs see
+nothing else. Every event carries the conversation it happened in (a ``ConversationRef``, enough
+to answer there later) and the person who did it (an ``Actor``). The raw payload is kept only for
+logging and never takes part in equality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Platform(StrEnum):
+    """Where a conversation lives."""
+
+    CONSOLE = "console"
+    SLACK = "slack"
+    TEAMS = "teams"
+
+
+class ConversationKind(StrEnum):
+    """A one-to-one chat with the bot, or a place where a team talks."""
+
+    DIRECT = "direct"
+    CHANNEL = "channel"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationRef:
+    """Enough to find a conversation again, including for proactive messages.
+
+    ``tenant`` is the Slack workspace (team id) or the Teams tenant id; ``service_url`` is the Bot
+    Connector endpoint Teams gave with the conversation (None elsewhere).
+    """
+
+    platform: Platform
+    tenant: str
+    conversation: str
+    kind: ConversationKind = ConversationKind.DIRECT
+    thread: str | None = None
+    service_url: str | None = None
+
+    @property
+    def is_direct(self) -> bool:
+        """True for a one-to-one chat with the bot."""
+        return self.kind is ConversationKind.DIRECT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Actor:
+    """The person behind an event, as the platform names them."""
+
+    id: str
+    name: str = ""
+    timezone: str | None = None
+
+    @property
+    def display(self) -> str:
+        """A name to show, falling back to the platform id."""
+        return self.name or self.id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageRef:
+    """A message the bot posted, so it can be replaced (a card updated after a click).
+
+    ``extra`` holds what a platform needs besides the id (Slack's ``response_url``, say).
+    """
+
+    id: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Something a person (or the clock) did.
+
+    ``event_id`` identifies the delivery, so a platform's retry of the same event is recognised
+    and handled once.
+    """
+
+    conversation: ConversationRef
+    actor: Actor
+    event_id: str
+    raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandReceived(Event):
+    """A slash command or bot command: ``/valueslens history`` is command "valueslens", text
+    "history"."""
+
+    command: str
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageReceived(Event):
+    """A plain message to the bot (in a direct chat, or mentioning it in a channel)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionSubmitted(Event):
+    """A button clicked or a form submitted on a card the bot posted.
+
+    ``values`` holds the card's hidden values, the clicked choice's value under ``"choice"`` and
+    every input the person filled in, by input name.
+    """
+
+    action: str
+    values: Mapping[str, str] = field(default_factory=dict)
+    source: MessageRef | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationOpened(Event):
+    """The person opened (or came back to) the conversation with the bot: App Home, a new
+    console session, the bot installed in a chat."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberJoined(Event):
+    """Someone joined a conversation the bot is in."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleFired(Event):
+    """A scheduled job's slot came round (the actor is the bot itself)."""
+
+    job: str
+    period: str

@@ -1,0 +1,109 @@
+"""Routing events to handlers: commands by name, actions by name, the rest by kind.
+
+Every handler has one shape, ``async def handler(turn) -> None``. Feature modules build their own
+``Router`` and ``bot.app`` composes them with ``include``; a name registered twice is an error at
+start-up, not a surprise later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.events import (
+    ActionSubmitted,
+    CommandReceived,
+    ConversationOpened,
+    MemberJoined,
+    MessageReceived,
+    ScheduleFired,
+)
+from bot.turn import Turn
+
+CommandHandler = Callable[[Turn[CommandReceived]], Awaitable[None]]
+ActionHandler = Callable[[Turn[ActionSubmitted]], Awaitable[None]]
+MessageHandler = Callable[[Turn[MessageReceived]], Awaitable[None]]
+OpenedHandler = Callable[[Turn[ConversationOpened]], Awaitable[None]]
+JoinedHandler = Callable[[Turn[MemberJoined]], Awaitable[None]]
+ScheduleHandler = Callable[[Turn[ScheduleFired]], Awaitable[None]]
+
+
+def normalise_command(name: str) -> str:
+    """``/ValuesLens`` and ``valueslens`` are the same command."""
+    return name.strip().lstrip("/").lower()
+
+
+class Router:
+    """Handlers by event kind and name."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, CommandHandler] = {}
+        self.actions: dict[str, ActionHandler] = {}
+        self.schedules: dict[str, ScheduleHandler] = {}
+        self.on_message: MessageHandler | None = None
+        self.on_opened: OpenedHandler | None = None
+        self.on_joined: JoinedHandler | None = None
+        self.on_unknown_command: CommandHandler | None = None
+
+    def command(self, name: str, handler: CommandHandler) -> None:
+        """Handle ``/name``."""
+        _add(self.commands, normalise_command(name), handler, "command")
+
+    def action(self, name: str, handler: ActionHandler) -> None:
+        """Handle clicks on choices with this action name."""
+        _add(self.actions, name, handler, "action")
+
+    def schedule(self, job: str, handler: ScheduleHandler) -> None:
+        """Handle a scheduled job's firing."""
+        _add(self.schedules, job, handler, "schedule")
+
+    def include(self, other: Router) -> None:
+        """Take every handler of ``other``."""
+        for name, command in other.commands.items():
+            self.command(name, command)
+        for name, action in other.actions.items():
+            self.action(name, action)
+        for name, job in other.schedules.items():
+            self.schedule(name, job)
+        for attribute in ("on_message", "on_opened", "on_joined", "on_unknown_command"):
+            theirs = getattr(other, attribute)
+            if theirs is not None:
+                if getattr(self, attribute) is not None:
+                    raise ValueError(f"two routers both set {attribute}")
+                setattr(self, attribute, theirs)
+
+    async def dispatch(self, turn: Turn[Any]) -> str | None:
+        """Run the handler for the turn's event; its name for the log, None if none."""
+        event = turn.event
+        handler: Callable[[Turn[Any]], Awaitable[None]] | None
+        name: str
+        match event:
+            case CommandReceived():
+                name = normalise_command(event.command)
+                handler = self.commands.get(name) or self.on_unknown_command
+            case ActionSubmitted():
+                name = event.action
+                handler = self.actions.get(name)
+            case ScheduleFired():
+                name = event.job
+                handler = self.schedules.get(name)
+            case MessageReceived():
+                name, handler = "message", self.on_message
+            case ConversationOpened():
+                name, handler = "opened", self.on_opened
+            case MemberJoined():
+                name, handler = "joined", self.on_joined
+            case _:
+                return None
+        if handler is None:
+            return None
+        await handler(turn)
+        return name
+
+
+def _add(table: dict[str, Any], name: str, handler: Any, kind: str) -> None:
+    if not name:
+        raise ValueError(f"a {kind} needs a name")
+    if name in table:
+        raise ValueError(f"{kind} {name!r} is registered twice")
+    table[name] = handler

@@ -1,0 +1,29 @@
+"""Small helpers for the words people read: times in their zone, counts with plurals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+
+def local_time(when: datetime, zone: ZoneInfo) -> str:
+    """``Sat 28 Nov at 14:05`` in ``zone``."""
+    local = when.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M}"
+
+
+def local_date(when: datetime, zone: ZoneInfo) -> str:
+    """``28 Nov 2026`` in ``zone``."""
+    local = when.astimezone(zone)
+    return f"{local.day} {local:%b %Y}"
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """``1 person``, ``3 people``."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters at most, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

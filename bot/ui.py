@@ -1,0 +1,172 @@
+"""The neutral UI model: what dialogs say, before any platform has drawn it.
+
+A ``Card`` has a title, plain text, label/value fields, bar rows, inputs and choice buttons. All
+text is plain: adapters escape it for their platform (Slack mrkdwn, Adaptive Card markdown, the
+terminal) and check it against the platform's limits. Cards serialise to JSON (``card_to_json``)
+so they can wait in the database for a proactive send.
+
+When a person clicks a choice, the adapter sends an ``ActionSubmitted`` whose values are the
+card's hidden values, the choice's value under ``"choice"``, and the inputs the person filled in
+(``submission`` builds exactly that, so every adapter agrees).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field as PydanticField
+from pydantic import TypeAdapter
+
+CHOICE = "choice"
+
+
+class ChoiceStyle(StrEnum):
+    """How prominent a button is."""
+
+    DEFAULT = "default"
+    PRIMARY = "primary"
+    DANGER = "danger"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Field:
+    """A label and a value shown side by side ("Work": "Drafting the guidance")."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BarRow:
+    """One row of a bar chart: ``value`` out of ``maximum``, with a caption ("partly")."""
+
+    label: str
+    value: float
+    maximum: float
+    caption: str = ""
+
+    @property
+    def share(self) -> float:
+        """The filled share of the bar, between 0 and 1."""
+        if self.maximum <= 0:
+            return 0.0
+        return min(max(self.value / self.maximum, 0.0), 1.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Option:
+    """One answer offered by a ``ChoiceInput``."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextInput:
+    """A box a person types into."""
+
+    kind: Literal["text"] = "text"
+    name: str
+    label: str
+    placeholder: str = ""
+    multiline: bool = False
+    optional: bool = True
+    max_length: int = 500
+    initial: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChoiceInput:
+    """A question answered by picking one option (radio buttons, a drop-down)."""
+
+    kind: Literal["choice"] = "choice"
+    name: str
+    label: str
+    options: tuple[Option, ...]
+    optional: bool = False
+    initial: str | None = None
+
+
+Input = Annotated[TextInput | ChoiceInput, PydanticField(discriminator="kind")]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Choice:
+    """A button. Clicking it submits the card's inputs with ``value`` under ``"choice"``."""
+
+    label: str
+    action: str
+    value: str = ""
+    style: ChoiceStyle = ChoiceStyle.DEFAULT
+    collects_inputs: bool = True
+    """False for choices like "Cancel" or "Close" that must work with the inputs left empty."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Card:
+    """A message from the bot: what dialogs return and adapters draw."""
+
+    title: str = ""
+    text: str = ""
+    fields: tuple[Field, ...] = ()
+    bars: tuple[BarRow, ...] = ()
+    inputs: tuple[Input, ...] = ()
+    choices: tuple[Choice, ...] = ()
+    footer: str = ""
+    hidden: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not (self.title or self.text or self.fields or self.bars):
+            raise ValueError("a card needs a title, text, fields or bars")
+        names = [i.name for i in self.inputs]
+        if len(names) != len(set(names)) or CHOICE in names:
+            raise ValueError(f"card input names must be unique and not {CHOICE!r}: {names}")
+
+    def choice(self, action: str, value: str = "") -> Choice | None:
+        """The choice with this action (and value, when given)."""
+        for choice in self.choices:
+            if choice.action == action and (not value or choice.value == value):
+                return choice
+        return None
+
+    def plain_text(self) -> str:
+        """Everything a person reads on the card, as one string (for logs of tests, search)."""
+        parts = [self.title, self.text]
+        parts += [f"{f.label}: {f.value}" for f in self.fields]
+        parts += [f"{b.label} {b.caption}".strip() for b in self.bars]
+        parts += [i.label for i in self.inputs]
+        parts += [c.label for c in self.choices]
+        parts.append(self.footer)
+        return "\n".join(p for p in parts if p)
+
+
+def submission(card: Card, choice: Choice, inputs: Mapping[str, str]) -> dict[str, str]:
+    """The values an adapter puts on ``ActionSubmitted`` when ``choice`` is clicked on ``card``.
+
+    Inputs left empty are omitted; names the card does not have are ignored.
+    """
+    values = dict(card.hidden)
+    values[CHOICE] = choice.value
+    if not choice.collects_inputs:
+        return values
+    known = {i.name for i in card.inputs}
+    for name, value in inputs.items():
+        if name in known and value.strip():
+            values[name] = value.strip()
+    return values
+
+
+_CARD = TypeAdapter(Card)
+
+
+def card_to_json(card: Card) -> bytes:
+    """The card as JSON, to store it until it is sent."""
+    return _CARD.dump_json(card)
+
+
+def card_from_json(data: bytes | str) -> Card:
+    """A card stored with ``card_to_json``."""
+    return _CARD.validate_json(data)

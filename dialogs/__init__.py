@@ -1,0 +1,1 @@
+"""Dialogs: pure conversation logic over core events, returning core cards."""

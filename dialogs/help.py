@@ -1,0 +1,113 @@
+"""``/values``: what the bot is for and what it can do; the greeting; the fallbacks.
+
+Each feature contributes its own lines of help (a ``HelpEntry``), so the help always lists
+exactly the commands this installation has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.content import Content
+from bot.events import CommandReceived, ConversationOpened, MemberJoined, MessageReceived
+from bot.router import Router
+from bot.turn import Turn
+from bot.ui import Card, Field
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HelpEntry:
+    """One command and what it does."""
+
+    command: str
+    summary: str
+
+
+class Help:
+    """The help card, the greeting and what the bot says when it did not understand."""
+
+    def __init__(self, content: Content, entries: Sequence[HelpEntry]) -> None:
+        self.content = content
+        self.entries = tuple(entries)
+
+    def router(self) -> Router:
+        """``/values``, greetings and fallbacks."""
+        router = Router()
+        router.command("values", self.values)
+        router.on_unknown_command = self.unknown_command
+        router.on_message = self.message
+        router.on_opened = self.opened
+        router.on_joined = self.joined
+        return router
+
+    def help_card(self) -> Card:
+        """What the bot can do, with the vision line on top."""
+        return Card(
+            title=f"{self.content.organisation} values bot",
+            text=f'"{self.content.vision}"\n\nI help us live our values in everyday work.',
+            fields=tuple(Field(label=e.command, value=e.summary) for e in self.entries),
+            footer="Type a command to start. Type cancel to stop whatever you are doing.",
+        )
+
+    def behaviours_card(self) -> Card:
+        """The six behaviours with their definitions, and the values beneath them."""
+        return Card(
+            title="Our behaviours",
+            text=f'"{self.content.vision}"',
+            fields=tuple(Field(label=b.name, value=b.definition) for b in self.content.behaviours),
+            footer="The values of the NHS Constitution underpin them: "
+            + "; ".join(v.lower() for v in self.content.constitution_values)
+            + ".",
+        )
+
+    async def values(self, turn: Turn[CommandReceived]) -> None:
+        """``/values [help | behaviours]``."""
+        word = turn.event.text.strip().lower()
+        if word in {"behaviours", "behaviors", "values"}:
+            turn.reply(self.behaviours_card(), private=True)
+        else:
+            turn.reply(self.help_card(), private=True)
+
+    async def unknown_command(self, turn: Turn[CommandReceived]) -> None:
+        """A command nobody handles."""
+        name = turn.event.command.strip().lstrip("/")
+        turn.reply(
+            Card(
+                title="I don't know that command",
+                text=f"I don't know /{name}. Type /values to see what I can do.",
+            ),
+            private=True,
+        )
+
+    async def message(self, turn: Turn[MessageReceived]) -> None:
+        """A message outside any conversation: point to the commands."""
+        text = turn.event.text.strip().lower()
+        if text in {"cancel", "stop", "quit"}:
+            turn.reply(Card(text="There is nothing to cancel."), private=True)
+            return
+        if text in {"help", "?", "hi", "hello", "values"}:
+            turn.reply(self.help_card(), private=True)
+            return
+        turn.reply(
+            Card(
+                text="I didn't catch that. Type /valueslens to look at a piece of work through "
+                "our values, or /values for everything I can do."
+            ),
+            private=True,
+        )
+
+    async def opened(self, turn: Turn[ConversationOpened]) -> None:
+        """Someone opened a conversation with the bot."""
+        name = turn.event.actor.display
+        turn.reply(
+            Card(
+                title=f"Hello {name}",
+                text=f'"{self.content.vision}"\n\nType /valueslens to look at a piece of work '
+                "through our six behaviours, or /values to see everything I can do.",
+            ),
+            private=True,
+        )
+
+    async def joined(self, turn: Turn[MemberJoined]) -> None:
+        """Someone joined a channel the bot is in: nothing to say (no unsolicited messages)."""

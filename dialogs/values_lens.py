@@ -1,0 +1,802 @@
+"""The values lens check-in: one piece of work, looked at through the six behaviours.
+
+Personal mode (a direct conversation) is the ``ValuesLens`` dialog, drawn in
+``values_lens.mmd``: what is the work, how well does it show each behaviour (with an optional
+note), one action to strengthen it, then a summary card whose action can be saved as a
+commitment.
+
+Team mode (``/valueslens <work>`` in a channel) needs no dialog state: the channel gets one card
+holding the six ratings as inputs, each member submits their own (privately: platforms keep card
+inputs on each person's screen), and when the starter closes it, or its time runs out, the channel
+gets the counts per behaviour, never names, with the behaviour to talk about first.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from bot.content import Behaviour, Content, Rating
+from bot.dialogs import END, Dialog, DialogRunner, StepContext, StepResult, cancel_choice
+from bot.events import ActionSubmitted, CommandReceived
+from bot.pseudonym import Pseudonymiser
+from bot.router import Router
+from bot.settings import Settings
+from bot.text import local_date, local_time, plural, shorten
+from bot.turn import Turn
+from bot.ui import BarRow, Card, Choice, ChoiceInput, ChoiceStyle, Field, Option, TextInput
+from storage.base import (
+    Checkin,
+    Commitment,
+    PersonKey,
+    RateOutcome,
+    RatingEntry,
+    Stores,
+    TeamCheckin,
+    TeamTally,
+)
+
+NAME = "values_lens"
+WORK_LIMIT = 200
+NOTE_LIMIT = 300
+ACTION_LIMIT = 500
+HISTORY_SIZE = 10
+
+SAVE_COMMITMENT = "lens.save_commitment"
+TEAM_START = "lens.team.start"
+TEAM_RATE = "lens.team.rate"
+TEAM_CLOSE = "lens.team.close"
+
+
+class Step(StrEnum):
+    """The steps of a personal check-in."""
+
+    WORK = "work"
+    RATE = "rate"
+    ACTION = "action"
+
+
+def new_id() -> str:
+    """A random id for a check-in or commitment."""
+    return secrets.token_hex(8)
+
+
+def _score(rating: Rating) -> int:
+    return -1 if rating.score is None else rating.score
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """How a check-in rated the behaviours, and which one is most worth attention."""
+
+    focus: Behaviour | None
+    any_relevant: bool
+
+
+def profile(content: Content, ratings: Mapping[str, str]) -> Profile:
+    """The behaviour rated lowest (first in content order on a tie), unless all are strong."""
+    scored = [
+        (content.rating(ratings[b.id]), b)
+        for b in content.behaviours
+        if b.id in ratings and content.rating(ratings[b.id]).score is not None
+    ]
+    if not scored:
+        return Profile(focus=None, any_relevant=False)
+    lowest_rating, lowest = min(scored, key=lambda pair: _score(pair[0]))
+    if _score(lowest_rating) >= content.max_score:
+        return Profile(focus=None, any_relevant=True)
+    return Profile(focus=lowest, any_relevant=True)
+
+
+class ValuesLens(Dialog):
+    """A personal values lens check-in, one question at a time."""
+
+    name = NAME
+
+    def __init__(self, content: Content) -> None:
+        self.content = content
+
+    @property
+    def total_steps(self) -> int:
+        """Questions in a check-in: the work, each behaviour, the action."""
+        return len(self.content.behaviours) + 2
+
+    async def begin(self, ctx: StepContext, start: Mapping[str, str]) -> StepResult:
+        ctx.data.update(work="", index=0, ratings={}, notes={})
+        work = start.get("work", "").strip()
+        if work and len(work) <= WORK_LIMIT:
+            ctx.data["work"] = work
+            return StepResult(next=Step.RATE, cards=(self.prompt(Step.RATE, ctx.data),))
+        return StepResult(next=Step.WORK, cards=(self.prompt(Step.WORK, ctx.data),))
+
+    async def step(self, ctx: StepContext) -> StepResult:
+        match ctx.step:
+            case Step.WORK:
+                return self._work(ctx)
+            case Step.RATE:
+                return self._rate(ctx)
+            case Step.ACTION:
+                return await self._action(ctx)
+        raise ValueError(f"values lens has no step {ctx.step!r}")
+
+    def describe(self, data: Mapping[str, Any]) -> str:
+        work = data.get("work")
+        return f'a values lens check-in on "{shorten(work, 60)}"' if work else "a values lens"
+
+    def prompt(self, step: str, data: Mapping[str, Any]) -> Card:
+        lens = self.content.lens
+        work = str(data.get("work", ""))
+        match step:
+            case Step.WORK:
+                return Card(
+                    title="Values lens",
+                    text=f"{lens.intro}\n\n{lens.work_question}",
+                    inputs=(
+                        TextInput(
+                            name="work",
+                            label=lens.work_question,
+                            placeholder=lens.work_placeholder,
+                            optional=False,
+                            max_length=WORK_LIMIT,
+                        ),
+                    ),
+                    choices=(
+                        Choice(label="Next", action="lens.work", style=ChoiceStyle.PRIMARY),
+                        cancel_choice(),
+                    ),
+                    footer=f"Question 1 of {self.total_steps}",
+                )
+            case Step.RATE:
+                index = int(data.get("index", 0))
+                behaviour = self.content.behaviours[index]
+                return Card(
+                    title=behaviour.name,
+                    text=f"{behaviour.definition}\n\n{lens.rating_question.format(work=work)}",
+                    inputs=(TextInput(name="note", label=lens.note_label, max_length=NOTE_LIMIT),),
+                    choices=(
+                        *(
+                            Choice(label=r.label, action="lens.rate", value=r.id)
+                            for r in self.content.ratings
+                        ),
+                        cancel_choice(),
+                    ),
+                    footer=f"Question {index + 2} of {self.total_steps}",
+                )
+            case Step.ACTION:
+                return Card(
+                    title="One action",
+                    text=lens.action_question.format(work=work),
+                    inputs=(
+                        TextInput(
+                            name="action",
+                            label="Your action",
+                            placeholder=lens.action_placeholder,
+                            multiline=True,
+                            optional=False,
+                            max_length=ACTION_LIMIT,
+                        ),
+                    ),
+                    choices=(
+                        Choice(label="Finish", action="lens.action", style=ChoiceStyle.PRIMARY),
+                        cancel_choice(),
+                    ),
+                    footer=f"Question {self.total_steps} of {self.total_steps}",
+                )
+        raise ValueError(f"values lens has no step {step!r}")
+
+    def _again(self, step: Step, data: Mapping[str, Any], problem: str) -> StepResult:
+        card = self.prompt(step, data)
+        return StepResult(next=step, cards=(replace(card, text=f"{problem}\n\n{card.text}"),))
+
+    def _work(self, ctx: StepContext) -> StepResult:
+        work = " ".join(ctx.text("work").split())
+        if not work:
+            return self._again(Step.WORK, ctx.data, "Tell me in a few words what the work is.")
+        if len(work) > WORK_LIMIT:
+            return self._again(
+                Step.WORK, ctx.data, f"Please keep it under {WORK_LIMIT} characters."
+            )
+        ctx.data["work"] = work
+        return StepResult(
+            next=Step.RATE,
+            cards=(self.prompt(Step.RATE, ctx.data),),
+            update=_answered("Values lens", work)
+            if isinstance(ctx.event, ActionSubmitted)
+            else None,
+        )
+
+    def _rate(self, ctx: StepContext) -> StepResult:
+        index = int(ctx.data["index"])
+        behaviour = self.content.behaviours[index]
+        rating, note = self._read_rating(ctx)
+        if rating is None:
+            labels = ", ".join(r.label for r in self.content.ratings)
+            return self._again(Step.RATE, ctx.data, f"Please pick one of: {labels}.")
+        if len(note) > NOTE_LIMIT:
+            return self._again(
+                Step.RATE, ctx.data, f"Please keep the note under {NOTE_LIMIT} characters."
+            )
+        ctx.data["ratings"][behaviour.id] = rating.id
+        if note:
+            ctx.data["notes"][behaviour.id] = note
+        else:
+            ctx.data["notes"].pop(behaviour.id, None)
+        answered = rating.label + (f": {note}" if note else "")
+        update = (
+            _answered(behaviour.name, answered) if isinstance(ctx.event, ActionSubmitted) else None
+        )
+        if index + 1 < len(self.content.behaviours):
+            ctx.data["index"] = index + 1
+            return StepResult(
+                next=Step.RATE, cards=(self.prompt(Step.RATE, ctx.data),), update=update
+            )
+        return StepResult(
+            next=Step.ACTION, cards=(self.prompt(Step.ACTION, ctx.data),), update=update
+        )
+
+    def _read_rating(self, ctx: StepContext) -> tuple[Rating | None, str]:
+        chosen = ctx.choice()
+        if chosen:
+            try:
+                return self.content.rating(chosen), ctx.value("note")
+            except KeyError:
+                return None, ""
+        return parse_rating(self.content, ctx.text("note"))
+
+    async def _action(self, ctx: StepContext) -> StepResult:
+        action = ctx.text("action").strip()
+        if not action:
+            return self._again(
+                Step.ACTION, ctx.data, "Write one thing you will do: a sentence is enough."
+            )
+        if len(action) > ACTION_LIMIT:
+            return self._again(
+                Step.ACTION, ctx.data, f"Please keep it under {ACTION_LIMIT} characters."
+            )
+        ratings: dict[str, str] = ctx.data["ratings"]
+        notes: dict[str, str] = ctx.data["notes"]
+        found = profile(self.content, ratings)
+        checkin = Checkin(
+            id=new_id(),
+            owner=ctx.person,
+            work=ctx.data["work"],
+            action=action,
+            focus=found.focus.id if found.focus else None,
+            ratings=tuple(
+                RatingEntry(behaviour=b.id, rating=ratings[b.id], note=notes.get(b.id, ""))
+                for b in self.content.behaviours
+                if b.id in ratings
+            ),
+            started_at=ctx.now,
+            completed_at=ctx.now,
+        )
+        await ctx.stores.checkins.add(checkin)
+        update = _answered("One action", action) if isinstance(ctx.event, ActionSubmitted) else None
+        return StepResult(next=END, cards=(summary_card(self.content, checkin),), update=update)
+
+
+def _answered(title: str, answer: str) -> Card:
+    """The face of a question card once answered: the question and the answer, no buttons."""
+    return Card(title=title, text=f"✓ {answer}")
+
+
+_NUMBERED = re.compile(r"^\s*(\d+)\s*[.):,-]?\s*(.*)$", re.DOTALL)
+
+
+def parse_rating(content: Content, text: str) -> tuple[Rating | None, str]:
+    """A rating typed as a message: "2", "2 we asked", "partly", "Not yet - no data yet"."""
+    text = text.strip()
+    numbered = _NUMBERED.match(text)
+    if numbered:
+        number = int(numbered.group(1))
+        if 1 <= number <= len(content.ratings):
+            return content.ratings[number - 1], numbered.group(2).strip()
+        return None, ""
+    lowered = text.lower()
+    for rating in sorted(content.ratings, key=lambda r: len(r.label), reverse=True):
+        for word in (rating.label.lower(), rating.id.replace("_", " ")):
+            if lowered == word or (lowered.startswith(word) and not lowered[len(word)].isalnum()):
+                return rating, text[len(word) :].strip(" \t:-–—,.")
+    return None, ""
+
+
+def summary_card(content: Content, checkin: Checkin, *, saved: bool = False) -> Card:
+    """The end of a personal check-in: the profile, the focus and the action."""
+    lens = content.lens
+    given = {r.behaviour: r for r in checkin.ratings}
+    bars = []
+    for behaviour in content.behaviours:
+        entry = given.get(behaviour.id)
+        if entry is None:
+            continue
+        rating = content.rating(entry.rating)
+        caption = rating.label.lower() + (f" · {entry.note}" if entry.note else "")
+        bars.append(
+            BarRow(
+                label=behaviour.short,
+                value=float(rating.score or 0),
+                maximum=float(content.max_score),
+                caption=caption,
+            )
+        )
+    found = profile(content, {r.behaviour: r.rating for r in checkin.ratings})
+    if found.focus is not None:
+        focus = Field(label=lens.focus_label, value=f"{found.focus.name}. {found.focus.definition}")
+    else:
+        focus = Field(
+            label=lens.focus_label,
+            value=lens.all_strong if found.any_relevant else lens.nothing_relevant,
+        )
+    if saved:
+        choices: tuple[Choice, ...] = ()
+        footer = "✓ Saved as a commitment. See your check-ins with /valueslens history."
+    else:
+        choices = (
+            Choice(
+                label="Save the action as a commitment",
+                action=SAVE_COMMITMENT,
+                value=checkin.id,
+                style=ChoiceStyle.PRIMARY,
+            ),
+        )
+        footer = "See your past check-ins with /valueslens history."
+    return Card(
+        title=lens.summary_title.format(work=checkin.work),
+        text=lens.summary_text,
+        bars=tuple(bars),
+        fields=(focus, Field(label="Your action", value=checkin.action)),
+        choices=choices,
+        footer=footer,
+        hidden={"checkin": checkin.id},
+    )
+
+
+class ValuesLensCommands:
+    """``/valueslens`` and the clicks on values lens cards that are not part of a dialog."""
+
+    def __init__(
+        self,
+        *,
+        content: Content,
+        settings: Settings,
+        runner: DialogRunner,
+        pseudonyms: Pseudonymiser,
+    ) -> None:
+        self.content = content
+        self.settings = settings
+        self.runner = runner
+        self.pseudonyms = pseudonyms
+
+    def router(self) -> Router:
+        """The routes of the values lens."""
+        router = Router()
+        router.command("valueslens", self.command)
+        router.action(SAVE_COMMITMENT, self.save_commitment)
+        router.action(TEAM_START, self.team_start)
+        router.action(TEAM_RATE, self.team_rate)
+        router.action(TEAM_CLOSE, self.team_close)
+        return router
+
+    async def command(self, turn: Turn[CommandReceived]) -> None:
+        """``/valueslens [work | history | cancel | close | help]``."""
+        text = " ".join(turn.event.text.split())
+        word = text.lower()
+        if word in {"help", "?"}:
+            turn.reply(self.help_card(), private=True)
+        elif word == "history":
+            turn.reply(await self.history_card(turn), private=True)
+        elif word == "cancel":
+            await self._cancel(turn)
+        elif turn.event.conversation.is_direct:
+            await self._personal(turn, text)
+        elif word == "close":
+            await self._close(
+                turn, await turn.stores.team_checkins.current(turn.event.conversation)
+            )
+        else:
+            await self._team(turn, text)
+
+    def help_card(self) -> Card:
+        """How to use the values lens."""
+        return Card(
+            title="Values lens",
+            text=("Look at one piece of work through our six behaviours, alone or as a team."),
+            fields=(
+                Field(label="/valueslens", value="Start a check-in (in a direct chat with me)."),
+                Field(
+                    label="/valueslens <work>",
+                    value="In a direct chat: start on that work. In a channel: start a team "
+                    "check-in that everyone answers privately.",
+                ),
+                Field(label="/valueslens history", value="Your past check-ins."),
+                Field(label="/valueslens close", value="Close the team check-in and show results."),
+                Field(label="/valueslens cancel", value="Stop the check-in you are in."),
+            ),
+        )
+
+    async def history_card(self, turn: Turn[Any]) -> Card:
+        """The person's latest check-ins."""
+        checkins = await turn.stores.checkins.recent(turn.person, HISTORY_SIZE)
+        if not checkins:
+            return Card(
+                title="Your values lens check-ins",
+                text="You have no check-ins yet. Start one with /valueslens.",
+            )
+        zone = self.settings.zone
+        rows = []
+        for checkin in checkins:
+            focus = self.content.behaviour(checkin.focus).short if checkin.focus else "none"
+            rows.append(
+                Field(
+                    label=f"{local_date(checkin.completed_at, zone)} · {shorten(checkin.work, 80)}",
+                    value=f"Focus: {focus}. Action: {shorten(checkin.action, 140)}",
+                )
+            )
+        latest = (
+            "Your only check-in so far."
+            if len(checkins) == 1
+            else f"Your latest {len(checkins)} check-ins, newest first."
+        )
+        return Card(
+            title="Your values lens check-ins",
+            text=latest,
+            fields=tuple(rows),
+        )
+
+    async def _cancel(self, turn: Turn[CommandReceived]) -> None:
+        state = await self.runner.active(turn)
+        if state is None or state.dialog != NAME:
+            turn.reply(
+                Card(title="Nothing to cancel", text="You have no check-in under way."),
+                private=True,
+            )
+            return
+        await self.runner.handle(turn, state)  # "cancel" ends any dialog
+
+    async def _personal(self, turn: Turn[CommandReceived], work: str) -> None:
+        state = await self.runner.active(turn)
+        if state is not None and state.dialog == NAME:
+            await self.runner.resume(
+                turn,
+                state,
+                "You have a check-in under way; carrying on from where you were. "
+                "(Type cancel to stop it and start again.)",
+            )
+            return
+        await self.runner.start(turn, NAME, {"work": work} if work else {})
+
+    async def save_commitment(self, turn: Turn[ActionSubmitted]) -> None:
+        """Save a check-in's action as the person's commitment (once, however often clicked)."""
+        checkin_id = turn.event.values.get("checkin") or turn.event.values.get("choice", "")
+        checkin = await turn.stores.checkins.get(checkin_id)
+        if checkin is None or checkin.owner != turn.person:
+            turn.reply(
+                Card(title="Not found", text="That check-in is not one of yours."), private=True
+            )
+            return
+        await turn.stores.commitments.add(
+            Commitment(
+                id=new_id(),
+                owner=checkin.owner,
+                text=checkin.action,
+                behaviours=(checkin.focus,) if checkin.focus else (),
+                source=f"lens:{checkin.id}",
+                created_at=turn.now,
+            )
+        )
+        turn.update(summary_card(self.content, checkin, saved=True))
+
+    # Team mode
+
+    async def _team(self, turn: Turn[CommandReceived], work: str) -> None:
+        place = turn.event.conversation
+        current = await turn.stores.team_checkins.current(place)
+        if current is not None and current.closes_at <= turn.now:
+            await self._finish(turn, current)
+            current = None
+        if current is not None:
+            note = (
+                f'There is already a team check-in on "{current.work}" here; add your ratings '
+                "below."
+                if work
+                else ""
+            )
+            turn.reply(await self.team_card(turn.stores, current, note), private=True)
+            return
+        if not work:
+            turn.reply(self.team_start_card(), private=True)
+            return
+        await self._open(turn, work)
+
+    def team_start_card(self, problem: str = "") -> Card:
+        """Asks what the team is looking at."""
+        text = "Start a team values lens: everyone rates the work privately, then the channel "
+        text += "sees the counts, never names."
+        return Card(
+            title="Team values lens",
+            text=f"{problem}\n\n{text}".strip(),
+            inputs=(
+                TextInput(
+                    name="work",
+                    label="What piece of work is the team looking at?",
+                    placeholder=self.content.lens.work_placeholder,
+                    optional=False,
+                    max_length=WORK_LIMIT,
+                ),
+            ),
+            choices=(Choice(label="Start", action=TEAM_START, style=ChoiceStyle.PRIMARY),),
+        )
+
+    async def team_start(self, turn: Turn[ActionSubmitted]) -> None:
+        """The "Start" button of the team start card."""
+        work = " ".join(turn.event.values.get("work", "").split())
+        if not work or len(work) > WORK_LIMIT:
+            problem = (
+                "Tell me in a few words what the work is."
+                if not work
+                else f"Please keep it under {WORK_LIMIT} characters."
+            )
+            turn.reply(self.team_start_card(problem), private=True)
+            return
+        current = await turn.stores.team_checkins.current(turn.event.conversation)
+        if current is not None and current.closes_at > turn.now:
+            turn.reply(await self.team_card(turn.stores, current), private=True)
+            return
+        if current is not None:
+            await self._finish(turn, current)
+        await self._open(turn, work)
+
+    async def _open(self, turn: Turn[Any], work: str) -> None:
+        place = turn.event.conversation
+        opened = await turn.stores.team_checkins.open(
+            TeamCheckin(
+                id=new_id(),
+                place=place,
+                work=work,
+                started_by=turn.event.actor.id,
+                opened_at=turn.now,
+                closes_at=turn.now + timedelta(hours=self.settings.team_lens_hours),
+            )
+        )
+        turn.reply(await self.team_card(turn.stores, opened))
+
+    async def team_card(self, stores: Stores, checkin: TeamCheckin, note: str = "") -> Card:
+        """The card in the channel: the six ratings as inputs, add mine, close."""
+        starter = await self._name(stores, checkin, checkin.started_by)
+        closes = local_time(checkin.closes_at, self.settings.zone)
+        text = self.content.lens.team_intro.format(work=checkin.work)
+        text += f"\n\nStarted by {starter}. Closes {closes} or when {starter} closes it."
+        if note:
+            text = f"{note}\n\n{text}"
+        return Card(
+            title=f"Team values lens: {checkin.work}",
+            text=text,
+            inputs=tuple(
+                ChoiceInput(
+                    name=f"b_{b.id}",
+                    label=b.name,
+                    options=tuple(Option(label=r.label, value=r.id) for r in self.content.ratings),
+                )
+                for b in self.content.behaviours
+            ),
+            choices=(
+                Choice(label="Add my ratings", action=TEAM_RATE, style=ChoiceStyle.PRIMARY),
+                Choice(
+                    label="Close and show results",
+                    action=TEAM_CLOSE,
+                    style=ChoiceStyle.DANGER,
+                    collects_inputs=False,
+                ),
+            ),
+            footer="Your answers are private: results show counts only, never names. "
+            "Answer again to change yours.",
+            hidden={"team": checkin.id},
+        )
+
+    async def team_rate(self, turn: Turn[ActionSubmitted]) -> None:
+        """A member's six ratings, submitted from the team card."""
+        checkin = await turn.stores.team_checkins.get(turn.event.values.get("team", ""))
+        if checkin is None:
+            turn.reply(
+                Card(title="Not found", text="That team check-in does not exist."), private=True
+            )
+            return
+        if checkin.is_open and checkin.closes_at <= turn.now:
+            await self._finish(turn, checkin)
+            checkin = await turn.stores.team_checkins.get(checkin.id) or checkin
+        if not checkin.is_open:
+            turn.reply(_closed_note(checkin), private=True)
+            return
+        ratings: dict[str, str] = {}
+        missing = []
+        for behaviour in self.content.behaviours:
+            given = turn.event.values.get(f"b_{behaviour.id}", "")
+            try:
+                ratings[behaviour.id] = self.content.rating(given).id
+            except KeyError:
+                missing.append(behaviour.short)
+        if missing:
+            note = f"Please rate every behaviour (still to rate: {', '.join(missing)})."
+            turn.reply(await self.team_card(turn.stores, checkin, note), private=True)
+            return
+        member = self.pseudonyms.key(
+            f"team:{checkin.id}",
+            str(turn.event.conversation.platform),
+            turn.event.conversation.tenant,
+            turn.event.actor.id,
+        )
+        outcome = await turn.stores.team_checkins.rate(checkin.id, member, ratings)
+        if outcome is RateOutcome.CLOSED:
+            turn.reply(_closed_note(checkin), private=True)
+            return
+        tally = await turn.stores.team_checkins.tally(checkin.id)
+        done = (
+            "Thanks, your ratings are in."
+            if outcome is RateOutcome.NEW
+            else ("Thanks, your ratings are updated.")
+        )
+        turn.reply(
+            Card(
+                title=f"Team values lens: {checkin.work}",
+                text=f"{done} {plural(tally.participants, 'person', 'people')} "
+                f"{'has' if tally.participants == 1 else 'have'} answered so far.",
+                footer="Nobody sees your answers; the results show counts only.",
+            ),
+            private=True,
+        )
+
+    async def team_close(self, turn: Turn[ActionSubmitted]) -> None:
+        """The "Close and show results" button."""
+        await self._close(
+            turn, await turn.stores.team_checkins.get(turn.event.values.get("team", ""))
+        )
+
+    async def _close(self, turn: Turn[Any], checkin: TeamCheckin | None) -> None:
+        if checkin is None:
+            turn.reply(
+                Card(title="No team check-in", text="There is no open team check-in here."),
+                private=True,
+            )
+            return
+        if not checkin.is_open:
+            turn.reply(_closed_note(checkin), private=True)
+            return
+        actor = turn.event.actor.id
+        platform = str(turn.event.conversation.platform)
+        if actor != checkin.started_by and not self.settings.is_admin(platform, actor):
+            starter = await self._name(turn.stores, checkin, checkin.started_by)
+            closes = local_time(checkin.closes_at, self.settings.zone)
+            turn.reply(
+                Card(
+                    title="Only the starter can close it",
+                    text=f"{starter} started this check-in and can close it; otherwise it "
+                    f"closes by itself {closes}.",
+                ),
+                private=True,
+            )
+            return
+        await self._finish(turn, checkin)
+
+    async def _finish(self, turn: Turn[Any], checkin: TeamCheckin) -> None:
+        card = await self.close(turn.stores, checkin, turn.now)
+        if card is None:
+            return
+        if turn.event.conversation == checkin.place:
+            turn.reply(card)
+        else:
+            turn.post(checkin.place, card)
+
+    async def close(self, stores: Stores, checkin: TeamCheckin, now: datetime) -> Card | None:
+        """Close the check-in and return its results card; None if someone closed it first."""
+        closed = await stores.team_checkins.close(checkin.id, now)
+        if closed is None:
+            return None
+        tally = await stores.team_checkins.tally(closed.id)
+        return self.results_card(tally, await self._name(stores, closed, closed.started_by))
+
+    async def close_due(
+        self, stores: Stores, now: datetime, platforms: Sequence[str], limit: int = 50
+    ) -> list[tuple[TeamCheckin, Card]]:
+        """Close every team check-in (on these platforms) whose time has run out; the results
+        to post."""
+        results = []
+        for checkin in await stores.team_checkins.due(now, limit, platforms):
+            card = await self.close(stores, checkin, now)
+            if card is not None:
+                results.append((checkin, card))
+        return results
+
+    def results_card(self, tally: TeamTally, starter: str) -> Card:
+        """Counts per behaviour, never names, and what to talk about first."""
+        checkin = tally.checkin
+        title = f"Team values lens results: {checkin.work}"
+        started = f"Started by {starter} on {local_date(checkin.opened_at, self.settings.zone)}."
+        minimum = self.settings.team_lens_min
+        if tally.participants < minimum:
+            answered = plural(tally.participants, "person", "people")
+            return Card(
+                title=title,
+                text=f"The check-in has closed. {answered} answered; results are shown only "
+                f"when at least {minimum} people answer, so nobody's answers can be singled out.",
+                footer=started,
+            )
+        bars = []
+        for behaviour in self.content.behaviours:
+            counts = tally.counts.get(behaviour.id, {})
+            total = sum(
+                counts.get(r.id, 0) * (r.score or 0)
+                for r in self.content.ratings
+                if r.score is not None
+            )
+            scored = sum(counts.get(r.id, 0) for r in self.content.ratings if r.score is not None)
+            bars.append(
+                BarRow(
+                    label=behaviour.short,
+                    value=total / scored if scored else 0.0,
+                    maximum=float(self.content.max_score),
+                    caption=self._counts(counts),
+                )
+            )
+        return Card(
+            title=title,
+            text=f"{plural(tally.participants, 'person', 'people')} answered.\n\n"
+            f"{self.discussion(tally)}",
+            bars=tuple(bars),
+            footer=f"Counts only, never names. {started}",
+        )
+
+    def discussion(self, tally: TeamTally) -> str:
+        """The behaviour the team sees most differently, else the one it rates lowest."""
+        lens = self.content.lens
+        spreads = []
+        for position, behaviour in enumerate(self.content.behaviours):
+            counts = tally.counts.get(behaviour.id, {})
+            scores = [
+                r.score
+                for r in self.content.ratings
+                if r.score is not None
+                for _ in range(counts.get(r.id, 0))
+            ]
+            if not scores:
+                continue
+            mean = sum(scores) / len(scores)
+            spreads.append((max(scores) - min(scores), -mean, -position, behaviour, counts))
+        if not spreads:
+            return lens.team_discuss_none
+        full_range = self.content.max_score - self.content.min_score
+        widest = max(spreads, key=lambda s: (s[0], s[1], s[2]))
+        if widest[0] >= full_range > 0:
+            return lens.team_discuss_disagree.format(
+                behaviour=widest[3].name, counts=self._counts(widest[4])
+            )
+        lowest = max(spreads, key=lambda s: (s[1], s[2]))
+        if -lowest[1] >= self.content.max_score:
+            return lens.team_discuss_none
+        return lens.team_discuss_lowest.format(
+            behaviour=lowest[3].name, counts=self._counts(lowest[4])
+        )
+
+    def _counts(self, counts: Mapping[str, int]) -> str:
+        given = [
+            f"{counts[r.id]} {r.label.lower()}" for r in self.content.ratings if counts.get(r.id)
+        ]
+        return ", ".join(given) or "no answers"
+
+    @staticmethod
+    async def _name(stores: Stores, checkin: TeamCheckin, user: str) -> str:
+        person = await stores.people.get(
+            PersonKey(str(checkin.place.platform), checkin.place.tenant, user)
+        )
+        return person.display_name if person and person.display_name else user
+
+
+def _closed_note(checkin: TeamCheckin) -> Card:
+    return Card(
+        title="This team check-in has closed",
+        text=f'The team check-in on "{checkin.work}" is closed; its results were posted here.',
+    )

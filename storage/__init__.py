@@ -1,0 +1,1 @@
+"""Storage: tables, stores behind small interfaces, engine and migrations."""

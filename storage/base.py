@@ -1,0 +1,327 @@
+"""The storage interfaces the core and the dialogs use, and the records they exchange.
+
+Each store is a small ``Protocol``; ``storage.sql`` implements them all on SQLAlchemy (SQLite or
+PostgreSQL) and ``tests/contract`` runs one suite against both. Records are frozen dataclasses, so
+no database object ever leaves a unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bot.events import Actor, ConversationRef, Event
+
+
+class ConcurrentUpdate(Exception):
+    """Someone else changed the same dialog state first (another click, another instance)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PersonKey:
+    """Who someone is, across the platforms: a member of a workspace or tenant."""
+
+    platform: str
+    tenant: str
+    user: str
+
+    @classmethod
+    def of(cls, event: Event) -> PersonKey:
+        """The person who caused the event."""
+        ref = event.conversation
+        return cls(str(ref.platform), ref.tenant, event.actor.id)
+
+
+@dataclass(frozen=True, slots=True)
+class DialogKey:
+    """Which conversation state an event belongs to: one per person and conversation."""
+
+    platform: str
+    tenant: str
+    conversation: str
+    actor: str
+
+    @classmethod
+    def of(cls, event: Event) -> DialogKey:
+        """The state key of the event's person in the event's conversation."""
+        ref = event.conversation
+        return cls(str(ref.platform), ref.tenant, ref.conversation, event.actor.id)
+
+
+@dataclass(slots=True, kw_only=True)
+class DialogState:
+    """Where a dialog has got to. ``data`` must stay JSON-serialisable."""
+
+    dialog: str
+    step: str
+    data: dict[str, Any] = field(default_factory=dict)
+    version: int = 0
+    started_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Person:
+    """Someone the bot has met."""
+
+    key: PersonKey
+    display_name: str
+    timezone: str | None
+    direct_conversation: str | None
+    service_url: str | None
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RatingEntry:
+    """How a check-in rated one behaviour."""
+
+    behaviour: str
+    rating: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checkin:
+    """A completed personal values lens check-in."""
+
+    id: str
+    owner: PersonKey
+    work: str
+    action: str
+    focus: str | None
+    ratings: tuple[RatingEntry, ...]
+    started_at: datetime
+    completed_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamCheckin:
+    """A team values lens in a channel."""
+
+    id: str
+    place: ConversationRef
+    work: str
+    started_by: str
+    opened_at: datetime
+    closes_at: datetime
+    status: str = "open"
+    closed_at: datetime | None = None
+    participants: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        """True until the starter closes it or its time runs out."""
+        return self.status == "open"
+
+
+class RateOutcome(StrEnum):
+    """What happened to a member's team ratings."""
+
+    NEW = "new"
+    REPLACED = "replaced"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamTally:
+    """How a team rated each behaviour: ``counts[behaviour][rating]``, never who."""
+
+    checkin: TeamCheckin
+    participants: int
+    counts: Mapping[str, Mapping[str, int]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Commitment:
+    """A personal commitment ("My contribution is to...")."""
+
+    id: str
+    owner: PersonKey
+    text: str
+    behaviours: tuple[str, ...] = ()
+    source: str | None = None
+    status: str = "open"
+    review_on: date | None = None
+    created_at: datetime
+    shared_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsolePost:
+    """A card posted into a console conversation (its JSON, see ``bot.ui.card_to_json``)."""
+
+    id: int
+    conversation: str
+    card: str
+
+
+class DialogStore(Protocol):
+    """Dialog states, with optimistic concurrency on ``version``."""
+
+    async def load(self, key: DialogKey) -> DialogState | None:
+        """The state for this key, if a dialog is under way."""
+        ...
+
+    async def save(self, key: DialogKey, state: DialogState, now: datetime) -> DialogState:
+        """Store ``state`` if nobody changed it since it was loaded (its ``version``); the stored
+        state (next version) is returned, ``ConcurrentUpdate`` raised otherwise."""
+        ...
+
+    async def delete(self, key: DialogKey, state: DialogState) -> None:
+        """End the dialog; ``ConcurrentUpdate`` if someone changed it since it was loaded."""
+        ...
+
+
+class EventLog(Protocol):
+    """Events already handled."""
+
+    async def first_time(self, platform: str, event_id: str, now: datetime) -> bool:
+        """Record the event; False when it was recorded before (a retry)."""
+        ...
+
+    async def forget_before(self, when: datetime) -> int:
+        """Drop records older than ``when``; how many went."""
+        ...
+
+
+class PeopleStore(Protocol):
+    """People and conversations the bot has met."""
+
+    async def seen(self, place: ConversationRef, actor: Actor, now: datetime) -> None:
+        """Remember (or refresh) the person and the conversation."""
+        ...
+
+    async def get(self, key: PersonKey) -> Person | None:
+        """The person, if the bot has met them."""
+        ...
+
+    async def conversation(
+        self, platform: str, tenant: str, conversation: str
+    ) -> ConversationRef | None:
+        """A conversation the bot has been in, to post there again."""
+        ...
+
+
+class CheckinStore(Protocol):
+    """Completed personal check-ins."""
+
+    async def add(self, checkin: Checkin) -> None:
+        """Store a completed check-in."""
+        ...
+
+    async def get(self, checkin_id: str) -> Checkin | None:
+        """One check-in, if it exists."""
+        ...
+
+    async def recent(self, owner: PersonKey, limit: int) -> list[Checkin]:
+        """The owner's latest check-ins, newest first."""
+        ...
+
+
+class TeamCheckinStore(Protocol):
+    """Team check-ins and their ratings."""
+
+    async def open(self, checkin: TeamCheckin) -> TeamCheckin:
+        """Open a team check-in; if the place already has an open one, that one is returned."""
+        ...
+
+    async def current(self, place: ConversationRef) -> TeamCheckin | None:
+        """The open team check-in in this place, if any."""
+        ...
+
+    async def get(self, checkin_id: str) -> TeamCheckin | None:
+        """One team check-in, open or closed."""
+        ...
+
+    async def rate(
+        self, checkin_id: str, member_key: str, ratings: Mapping[str, str]
+    ) -> RateOutcome:
+        """Store one member's ratings, replacing their earlier ones, if still open."""
+        ...
+
+    async def close(self, checkin_id: str, now: datetime) -> TeamCheckin | None:
+        """Close it if still open, returning it closed; None if someone closed it first."""
+        ...
+
+    async def due(
+        self, now: datetime, limit: int, platforms: Sequence[str] | None = None
+    ) -> list[TeamCheckin]:
+        """Open check-ins whose time has run out (on these platforms, when given)."""
+        ...
+
+    async def tally(self, checkin_id: str) -> TeamTally:
+        """The counts per behaviour and rating."""
+        ...
+
+
+class CommitmentStore(Protocol):
+    """Personal commitments."""
+
+    async def add(self, commitment: Commitment) -> Commitment:
+        """Store it; with a ``source`` already stored, the stored one is returned instead."""
+        ...
+
+    async def for_owner(self, owner: PersonKey, limit: int) -> list[Commitment]:
+        """The owner's commitments, newest first."""
+        ...
+
+    async def by_source(self, source: str) -> Commitment | None:
+        """The commitment made from a source (a check-in), if any."""
+        ...
+
+
+class ConsoleFeed(Protocol):
+    """Cards posted to console conversations, read by every terminal in them."""
+
+    async def post(self, conversation: str, card: str, now: datetime) -> int:
+        """Append a card; its id."""
+        ...
+
+    async def since(self, conversation: str, after: int, limit: int = 100) -> list[ConsolePost]:
+        """Cards posted after id ``after``, oldest first."""
+        ...
+
+    async def last_id(self, conversation: str) -> int:
+        """The id of the newest card (0 when none)."""
+        ...
+
+
+class MetaStore(Protocol):
+    """Small installation facts."""
+
+    async def get(self, key: str) -> str | None:
+        """The value, if set."""
+        ...
+
+    async def put_if_absent(self, key: str, value: str) -> str:
+        """Set the value unless already set; the value that is stored."""
+        ...
+
+    async def put(self, key: str, value: str) -> None:
+        """Set the value."""
+        ...
+
+
+class Stores(Protocol):
+    """All stores, bound to one unit of work (one transaction)."""
+
+    @property
+    def dialogs(self) -> DialogStore: ...
+    @property
+    def events(self) -> EventLog: ...
+    @property
+    def people(self) -> PeopleStore: ...
+    @property
+    def checkins(self) -> CheckinStore: ...
+    @property
+    def team_checkins(self) -> TeamCheckinStore: ...
+    @property
+    def commitments(self) -> CommitmentStore: ...
+    @property
+    def console(self) -> ConsoleFeed: ...
+    @property
+    def meta(self) -> MetaStore: ...

@@ -1,0 +1,80 @@
+"""The database: engine set-up and units of work.
+
+``Database.unit()`` opens one session and one transaction and hands out the stores bound to it;
+it commits when the block ends and rolls back if it raises. On SQLite every unit takes the write
+lock up front (``BEGIN IMMEDIATE``): several processes (two terminals, two servers) share one file,
+and a transaction that reads and then writes would otherwise fail with "database is locked" when
+another process committed in between. WAL mode lets readers carry on meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.sql import SqlStores
+
+# How long a SQLite writer waits for another process's transaction before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def make_engine(database_url: str, **options: Any) -> AsyncEngine:
+    """An async engine for the URL, with the SQLite settings multi-process use needs."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        options.setdefault("pool_pre_ping", True)
+        return create_async_engine(url, **options)
+
+    if url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, **options)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN, instead of the driver's own.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """One database, shared by every turn of the process."""
+
+    def __init__(self, database_url: str, **options: Any) -> None:
+        self.url = database_url
+        self.engine = make_engine(database_url, **options)
+        self._sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False
+        )
+
+    @property
+    def dialect(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[SqlStores]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        async with self._sessions() as session, session.begin():
+            yield SqlStores(session)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

@@ -1,0 +1,78 @@
+"""Schema migrations (Alembic), run from the CLI or at start-up.
+
+SQLite databases are brought up to date automatically when the bot starts (an embedded file
+belongs to one installation); a PostgreSQL database is migrated with ``valuesbot db upgrade`` and
+the bot refuses to start on an out-of-date schema, naming the command to run.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from storage.engine import make_engine
+
+
+class SchemaOutOfDate(Exception):
+    """The database schema is older (or newer) than this version of valuesbot expects."""
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("storage") / "migrations"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def heads() -> set[str]:
+    """The revisions this version of valuesbot expects."""
+    return set(ScriptDirectory.from_config(_config()).get_heads())
+
+
+async def upgrade(database_url: str, revision: str = "head") -> None:
+    """Apply every migration up to ``revision``."""
+    await _run(database_url, lambda c: command.upgrade(_config(c), revision))
+
+
+async def current(database_url: str) -> set[str]:
+    """The revisions the database is at (empty for a new database)."""
+    found: set[str] = set()
+
+    def read(connection: Connection) -> None:
+        found.update(MigrationContext.configure(connection).get_current_heads())
+
+    await _run(database_url, read)
+    return found
+
+
+async def ensure_current(database_url: str) -> None:
+    """Raise ``SchemaOutOfDate`` unless the database is at the expected revision."""
+    at = await current(database_url)
+    expected = heads()
+    if at != expected:
+        raise SchemaOutOfDate(
+            f"the database schema is at {sorted(at) or 'nothing'}, valuesbot expects "
+            f"{sorted(expected)}: run `valuesbot db upgrade`"
+        )
+
+
+async def revision(database_url: str, message: str) -> None:
+    """Write a new migration from the difference between the tables and the database."""
+    await _run(
+        database_url, lambda c: command.revision(_config(c), message=message, autogenerate=True)
+    )
+
+
+async def _run(database_url: str, work: Any) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(work)
+    finally:
+        await engine.dispose()

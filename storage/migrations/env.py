@@ -1,0 +1,26 @@
+"""Alembic environment: run by ``storage.migrate`` with an open connection.
+
+``valuesbot db upgrade`` (and ``valuesbot db revision``) hand the connection in through
+``config.attributes["connection"]``; the target metadata is every SQLModel table.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations with `valuesbot db upgrade`, which opens the connection")
+
+context.configure(
+    connection=connection,
+    target_metadata=SQLModel.metadata,
+    # SQLite alters tables by copying them; batch mode does that for us.
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

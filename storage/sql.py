@@ -1,0 +1,598 @@
+"""The stores of ``storage.base`` on SQLAlchemy, for SQLite and PostgreSQL alike.
+
+Conflicts are settled by the database, not by reading first: inserts that may collide use
+``INSERT ... ON CONFLICT DO NOTHING`` and look at the row count, updates carry the version or
+status they expect in their ``WHERE``. So two clicks, two retries or two instances at once still
+leave exactly one result.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.events import Actor, ConversationKind, ConversationRef, Platform
+from storage.base import (
+    Checkin,
+    Commitment,
+    ConcurrentUpdate,
+    ConsolePost,
+    DialogKey,
+    DialogState,
+    Person,
+    PersonKey,
+    RateOutcome,
+    RatingEntry,
+    TeamCheckin,
+    TeamTally,
+)
+from storage.tables import (
+    CheckinRatingRow,
+    CheckinRow,
+    CommitmentRow,
+    ConsolePostRow,
+    ConversationRow,
+    DialogStateRow,
+    MetaRow,
+    PersonRow,
+    ProcessedEventRow,
+    TeamCheckinRow,
+    TeamRatingRow,
+)
+
+
+def _insert(session: AsyncSession, table: type[SQLModel]) -> Any:
+    """An INSERT that knows ON CONFLICT, in the session's dialect."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table)
+
+
+def _rowcount(result: CursorResult[Any]) -> int:
+    return int(result.rowcount)
+
+
+class _Store:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+class SqlDialogs(_Store):
+    """Dialog states in ``dialog_states``."""
+
+    async def load(self, key: DialogKey) -> DialogState | None:
+        row = await self.session.get(
+            DialogStateRow, (key.platform, key.tenant, key.conversation, key.actor)
+        )
+        if row is None:
+            return None
+        return DialogState(
+            dialog=row.dialog,
+            step=row.step,
+            data=dict(row.data),
+            version=row.version,
+            started_at=row.started_at,
+        )
+
+    async def save(self, key: DialogKey, state: DialogState, now: datetime) -> DialogState:
+        started = state.started_at or now
+        if state.version == 0:
+            statement = (
+                _insert(self.session, DialogStateRow)
+                .values(
+                    platform=key.platform,
+                    tenant=key.tenant,
+                    conversation=key.conversation,
+                    actor=key.actor,
+                    dialog=state.dialog,
+                    step=state.step,
+                    data=state.data,
+                    version=1,
+                    started_at=started,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+        else:
+            statement = (
+                update(DialogStateRow)
+                .where(
+                    col(DialogStateRow.platform) == key.platform,
+                    col(DialogStateRow.tenant) == key.tenant,
+                    col(DialogStateRow.conversation) == key.conversation,
+                    col(DialogStateRow.actor) == key.actor,
+                    col(DialogStateRow.version) == state.version,
+                )
+                .values(
+                    dialog=state.dialog,
+                    step=state.step,
+                    data=state.data,
+                    version=state.version + 1,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        if _rowcount(await self.session.exec(statement)) != 1:
+            raise ConcurrentUpdate(f"dialog state of {key} changed meanwhile")
+        return DialogState(
+            dialog=state.dialog,
+            step=state.step,
+            data=state.data,
+            version=state.version + 1,
+            started_at=started,
+        )
+
+    async def delete(self, key: DialogKey, state: DialogState) -> None:
+        if state.version == 0:
+            return
+        statement = (
+            delete(DialogStateRow)
+            .where(
+                col(DialogStateRow.platform) == key.platform,
+                col(DialogStateRow.tenant) == key.tenant,
+                col(DialogStateRow.conversation) == key.conversation,
+                col(DialogStateRow.actor) == key.actor,
+                col(DialogStateRow.version) == state.version,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(await self.session.exec(statement)) != 1:
+            raise ConcurrentUpdate(f"dialog state of {key} changed meanwhile")
+
+
+class SqlEventLog(_Store):
+    """Handled events in ``processed_events``."""
+
+    async def first_time(self, platform: str, event_id: str, now: datetime) -> bool:
+        statement = (
+            _insert(self.session, ProcessedEventRow)
+            .values(platform=platform, event_id=event_id, handled_at=now)
+            .on_conflict_do_nothing()
+        )
+        return _rowcount(await self.session.exec(statement)) == 1
+
+    async def forget_before(self, when: datetime) -> int:
+        statement = delete(ProcessedEventRow).where(col(ProcessedEventRow.handled_at) < when)
+        return _rowcount(await self.session.exec(statement))
+
+
+class SqlPeople(_Store):
+    """People in ``people`` and conversations in ``conversations``."""
+
+    async def seen(self, place: ConversationRef, actor: Actor, now: datetime) -> None:
+        platform = str(place.platform)
+        person: dict[str, Any] = {"last_seen": now}
+        if actor.name:
+            person["display_name"] = actor.name
+        if actor.timezone:
+            person["timezone"] = actor.timezone
+        if place.is_direct:
+            person["direct_conversation"] = place.conversation
+            if place.service_url:
+                person["service_url"] = place.service_url
+        upsert_person = (
+            _insert(self.session, PersonRow)
+            .values(
+                platform=platform,
+                tenant=place.tenant,
+                user_id=actor.id,
+                display_name=actor.name,
+                timezone=actor.timezone,
+                direct_conversation=place.conversation if place.is_direct else None,
+                service_url=place.service_url,
+                first_seen=now,
+                last_seen=now,
+            )
+            .on_conflict_do_update(index_elements=["platform", "tenant", "user_id"], set_=person)
+        )
+        await self.session.exec(upsert_person)
+        conversation: dict[str, Any] = {"last_seen": now, "kind": str(place.kind)}
+        if place.service_url:
+            conversation["service_url"] = place.service_url
+        upsert_conversation = (
+            _insert(self.session, ConversationRow)
+            .values(
+                platform=platform,
+                tenant=place.tenant,
+                conversation=place.conversation,
+                kind=str(place.kind),
+                service_url=place.service_url,
+                first_seen=now,
+                last_seen=now,
+            )
+            .on_conflict_do_update(
+                index_elements=["platform", "tenant", "conversation"], set_=conversation
+            )
+        )
+        await self.session.exec(upsert_conversation)
+
+    async def get(self, key: PersonKey) -> Person | None:
+        row = await self.session.get(PersonRow, (key.platform, key.tenant, key.user))
+        if row is None:
+            return None
+        return Person(
+            key=key,
+            display_name=row.display_name,
+            timezone=row.timezone,
+            direct_conversation=row.direct_conversation,
+            service_url=row.service_url,
+            first_seen=row.first_seen,
+            last_seen=row.last_seen,
+        )
+
+    async def conversation(
+        self, platform: str, tenant: str, conversation: str
+    ) -> ConversationRef | None:
+        row = await self.session.get(ConversationRow, (platform, tenant, conversation))
+        if row is None:
+            return None
+        return ConversationRef(
+            platform=Platform(row.platform),
+            tenant=row.tenant,
+            conversation=row.conversation,
+            kind=ConversationKind(row.kind),
+            service_url=row.service_url,
+        )
+
+
+class SqlCheckins(_Store):
+    """Personal check-ins in ``checkins`` and ``checkin_ratings``."""
+
+    async def add(self, checkin: Checkin) -> None:
+        self.session.add(
+            CheckinRow(
+                id=checkin.id,
+                platform=checkin.owner.platform,
+                tenant=checkin.owner.tenant,
+                owner=checkin.owner.user,
+                work=checkin.work,
+                action=checkin.action,
+                focus=checkin.focus,
+                started_at=checkin.started_at,
+                completed_at=checkin.completed_at,
+            )
+        )
+        await self.session.flush()
+        self.session.add_all(
+            CheckinRatingRow(
+                checkin_id=checkin.id,
+                behaviour=r.behaviour,
+                position=position,
+                rating=r.rating,
+                note=r.note,
+            )
+            for position, r in enumerate(checkin.ratings)
+        )
+        await self.session.flush()
+
+    async def get(self, checkin_id: str) -> Checkin | None:
+        row = await self.session.get(CheckinRow, checkin_id)
+        if row is None:
+            return None
+        return (await self._with_ratings([row]))[0]
+
+    async def recent(self, owner: PersonKey, limit: int) -> list[Checkin]:
+        rows = await self.session.exec(
+            select(CheckinRow)
+            .where(
+                col(CheckinRow.platform) == owner.platform,
+                col(CheckinRow.tenant) == owner.tenant,
+                col(CheckinRow.owner) == owner.user,
+            )
+            .order_by(col(CheckinRow.completed_at).desc(), col(CheckinRow.id))
+            .limit(limit)
+        )
+        return await self._with_ratings(list(rows))
+
+    async def _with_ratings(self, rows: list[CheckinRow]) -> list[Checkin]:
+        if not rows:
+            return []
+        ratings: dict[str, list[RatingEntry]] = defaultdict(list)
+        found = await self.session.exec(
+            select(CheckinRatingRow)
+            .where(col(CheckinRatingRow.checkin_id).in_([r.id for r in rows]))
+            .order_by(col(CheckinRatingRow.checkin_id), col(CheckinRatingRow.position))
+        )
+        for rating in found:
+            ratings[rating.checkin_id].append(
+                RatingEntry(behaviour=rating.behaviour, rating=rating.rating, note=rating.note)
+            )
+        return [
+            Checkin(
+                id=row.id,
+                owner=PersonKey(row.platform, row.tenant, row.owner),
+                work=row.work,
+                action=row.action,
+                focus=row.focus,
+                ratings=tuple(ratings[row.id]),
+                started_at=row.started_at,
+                completed_at=row.completed_at,
+            )
+            for row in rows
+        ]
+
+
+def _team_checkin(row: TeamCheckinRow) -> TeamCheckin:
+    return TeamCheckin(
+        id=row.id,
+        place=ConversationRef(
+            platform=Platform(row.platform),
+            tenant=row.tenant,
+            conversation=row.conversation,
+            kind=ConversationKind(row.kind),
+            thread=row.thread,
+            service_url=row.service_url,
+        ),
+        work=row.work,
+        started_by=row.started_by,
+        status=row.status,
+        opened_at=row.opened_at,
+        closes_at=row.closes_at,
+        closed_at=row.closed_at,
+        participants=row.participants,
+    )
+
+
+class SqlTeamCheckins(_Store):
+    """Team check-ins in ``team_checkins`` and ``team_ratings``."""
+
+    async def open(self, checkin: TeamCheckin) -> TeamCheckin:
+        place = checkin.place
+        statement = (
+            _insert(self.session, TeamCheckinRow)
+            .values(
+                id=checkin.id,
+                platform=str(place.platform),
+                tenant=place.tenant,
+                conversation=place.conversation,
+                kind=str(place.kind),
+                thread=place.thread,
+                service_url=place.service_url,
+                work=checkin.work,
+                started_by=checkin.started_by,
+                status="open",
+                opened_at=checkin.opened_at,
+                closes_at=checkin.closes_at,
+                participants=0,
+            )
+            .on_conflict_do_nothing()
+        )
+        if _rowcount(await self.session.exec(statement)) == 1:
+            return checkin
+        existing = await self.current(place)
+        if existing is None:  # pragma: no cover - the id itself collided
+            raise ConcurrentUpdate(f"team check-in {checkin.id} exists")
+        return existing
+
+    async def current(self, place: ConversationRef) -> TeamCheckin | None:
+        rows = await self.session.exec(
+            select(TeamCheckinRow).where(
+                col(TeamCheckinRow.platform) == str(place.platform),
+                col(TeamCheckinRow.tenant) == place.tenant,
+                col(TeamCheckinRow.conversation) == place.conversation,
+                col(TeamCheckinRow.status) == "open",
+            )
+        )
+        row = rows.first()
+        return None if row is None else _team_checkin(row)
+
+    async def get(self, checkin_id: str) -> TeamCheckin | None:
+        row = await self.session.get(TeamCheckinRow, checkin_id)
+        return None if row is None else _team_checkin(row)
+
+    async def rate(
+        self, checkin_id: str, member_key: str, ratings: Mapping[str, str]
+    ) -> RateOutcome:
+        # Touching the row first locks it (PostgreSQL) and proves it is still open, so a close
+        # running at the same moment waits for this answer and counts it.
+        still_open = await self.session.exec(
+            update(TeamCheckinRow)
+            .where(col(TeamCheckinRow.id) == checkin_id, col(TeamCheckinRow.status) == "open")
+            .values(participants=col(TeamCheckinRow.participants))
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(still_open) != 1:
+            return RateOutcome.CLOSED
+        removed = await self.session.exec(
+            delete(TeamRatingRow).where(
+                col(TeamRatingRow.team_checkin_id) == checkin_id,
+                col(TeamRatingRow.member_key) == member_key,
+            )
+        )
+        self.session.add_all(
+            TeamRatingRow(team_checkin_id=checkin_id, member_key=member_key, behaviour=b, rating=r)
+            for b, r in ratings.items()
+        )
+        await self.session.flush()
+        if _rowcount(removed) > 0:
+            return RateOutcome.REPLACED
+        await self.session.exec(
+            update(TeamCheckinRow)
+            .where(col(TeamCheckinRow.id) == checkin_id)
+            .values(participants=col(TeamCheckinRow.participants) + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return RateOutcome.NEW
+
+    async def close(self, checkin_id: str, now: datetime) -> TeamCheckin | None:
+        closed = await self.session.exec(
+            update(TeamCheckinRow)
+            .where(col(TeamCheckinRow.id) == checkin_id, col(TeamCheckinRow.status) == "open")
+            .values(status="closed", closed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(closed) != 1:
+            return None
+        row = await self.session.get(TeamCheckinRow, checkin_id, populate_existing=True)
+        return None if row is None else _team_checkin(row)
+
+    async def due(
+        self, now: datetime, limit: int, platforms: Sequence[str] | None = None
+    ) -> list[TeamCheckin]:
+        statement = select(TeamCheckinRow).where(
+            col(TeamCheckinRow.status) == "open", col(TeamCheckinRow.closes_at) <= now
+        )
+        if platforms is not None:
+            statement = statement.where(col(TeamCheckinRow.platform).in_(list(platforms)))
+        rows = await self.session.exec(
+            statement.order_by(col(TeamCheckinRow.closes_at)).limit(limit)
+        )
+        return [_team_checkin(r) for r in rows]
+
+    async def tally(self, checkin_id: str) -> TeamTally:
+        row = await self.session.get(TeamCheckinRow, checkin_id, populate_existing=True)
+        if row is None:
+            raise KeyError(checkin_id)
+        counted = await self.session.exec(
+            select(TeamRatingRow.behaviour, TeamRatingRow.rating, func.count())
+            .where(col(TeamRatingRow.team_checkin_id) == checkin_id)
+            .group_by(col(TeamRatingRow.behaviour), col(TeamRatingRow.rating))
+        )
+        counts: dict[str, dict[str, int]] = defaultdict(dict)
+        for behaviour, rating, count in counted:
+            counts[behaviour][rating] = int(count)
+        return TeamTally(
+            checkin=_team_checkin(row), participants=row.participants, counts=dict(counts)
+        )
+
+
+def _commitment(row: CommitmentRow) -> Commitment:
+    return Commitment(
+        id=row.id,
+        owner=PersonKey(row.platform, row.tenant, row.owner),
+        text=row.text,
+        behaviours=tuple(row.behaviours),
+        source=row.source,
+        status=row.status,
+        review_on=row.review_on,
+        created_at=row.created_at,
+        shared_at=row.shared_at,
+    )
+
+
+class SqlCommitments(_Store):
+    """Commitments in ``commitments``."""
+
+    async def add(self, commitment: Commitment) -> Commitment:
+        statement = (
+            _insert(self.session, CommitmentRow)
+            .values(
+                id=commitment.id,
+                platform=commitment.owner.platform,
+                tenant=commitment.owner.tenant,
+                owner=commitment.owner.user,
+                text=commitment.text,
+                behaviours=list(commitment.behaviours),
+                source=commitment.source,
+                status=commitment.status,
+                review_on=commitment.review_on,
+                created_at=commitment.created_at,
+                updated_at=commitment.created_at,
+                shared_at=commitment.shared_at,
+            )
+            .on_conflict_do_nothing()
+        )
+        if _rowcount(await self.session.exec(statement)) == 1 or commitment.source is None:
+            return commitment
+        existing = await self.by_source(commitment.source)
+        if existing is None:  # pragma: no cover - the id itself collided
+            raise ConcurrentUpdate(f"commitment {commitment.id} exists")
+        return existing
+
+    async def for_owner(self, owner: PersonKey, limit: int) -> list[Commitment]:
+        rows = await self.session.exec(
+            select(CommitmentRow)
+            .where(
+                col(CommitmentRow.platform) == owner.platform,
+                col(CommitmentRow.tenant) == owner.tenant,
+                col(CommitmentRow.owner) == owner.user,
+            )
+            .order_by(col(CommitmentRow.created_at).desc(), col(CommitmentRow.id))
+            .limit(limit)
+        )
+        return [_commitment(r) for r in rows]
+
+    async def by_source(self, source: str) -> Commitment | None:
+        rows = await self.session.exec(
+            select(CommitmentRow).where(col(CommitmentRow.source) == source)
+        )
+        row = rows.first()
+        return None if row is None else _commitment(row)
+
+
+class SqlConsoleFeed(_Store):
+    """Console conversation posts in ``console_posts``."""
+
+    async def post(self, conversation: str, card: str, now: datetime) -> int:
+        row = ConsolePostRow(conversation=conversation, card=card, created_at=now)
+        self.session.add(row)
+        await self.session.flush()
+        assert row.id is not None
+        return row.id
+
+    async def since(self, conversation: str, after: int, limit: int = 100) -> list[ConsolePost]:
+        rows = await self.session.exec(
+            select(ConsolePostRow)
+            .where(col(ConsolePostRow.conversation) == conversation, col(ConsolePostRow.id) > after)
+            .order_by(col(ConsolePostRow.id))
+            .limit(limit)
+        )
+        return [
+            ConsolePost(id=r.id, conversation=r.conversation, card=r.card)
+            for r in rows
+            if r.id is not None
+        ]
+
+    async def last_id(self, conversation: str) -> int:
+        found = await self.session.exec(
+            select(func.max(ConsolePostRow.id)).where(
+                col(ConsolePostRow.conversation) == conversation
+            )
+        )
+        return int(found.one() or 0)
+
+
+class SqlMeta(_Store):
+    """Installation facts in ``meta``."""
+
+    async def get(self, key: str) -> str | None:
+        row = await self.session.get(MetaRow, key)
+        return None if row is None else row.value
+
+    async def put_if_absent(self, key: str, value: str) -> str:
+        await self.session.exec(
+            _insert(self.session, MetaRow).values(key=key, value=value).on_conflict_do_nothing()
+        )
+        stored = await self.session.get(MetaRow, key, populate_existing=True)
+        assert stored is not None
+        return stored.value
+
+    async def put(self, key: str, value: str) -> None:
+        await self.session.exec(
+            _insert(self.session, MetaRow)
+            .values(key=key, value=value)
+            .on_conflict_do_update(index_elements=["key"], set_={"value": value})
+        )
+
+
+class SqlStores:
+    """Every store, bound to one session (one unit of work)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialogs = SqlDialogs(session)
+        self.events = SqlEventLog(session)
+        self.people = SqlPeople(session)
+        self.checkins = SqlCheckins(session)
+        self.team_checkins = SqlTeamCheckins(session)
+        self.commitments = SqlCommitments(session)
+        self.console = SqlConsoleFeed(session)
+        self.meta = SqlMeta(session)

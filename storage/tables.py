@@ -1,0 +1,220 @@
+"""Every table valuesbot keeps, as SQLModel classes (one module, one metadata for Alembic).
+
+Times are stored in UTC (``UtcDateTime`` gives them back time-zone aware on SQLite too). Tables
+hold what each feature needs and no more: notes and actions people write stay in their own rows,
+and team ratings carry a keyed hash of the member, never the member id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back time-zone aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(*, index: bool = False, nullable: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_type=UtcDateTime, nullable=True, index=index)
+    return Field(sa_type=UtcDateTime, nullable=False, index=index)
+
+
+class DialogStateRow(SQLModel, table=True):
+    """Where one person's conversation with a dialog has got to (one row per conversation and
+    person; deleted when the dialog ends)."""
+
+    __tablename__ = "dialog_states"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    tenant: str = Field(primary_key=True, max_length=64)
+    conversation: str = Field(primary_key=True, max_length=255)
+    actor: str = Field(primary_key=True, max_length=255)
+    dialog: str = Field(max_length=64)
+    step: str = Field(max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    version: int = 1
+    started_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class ProcessedEventRow(SQLModel, table=True):
+    """Events already handled, so a platform's retry of one is not handled twice."""
+
+    __tablename__ = "processed_events"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    event_id: str = Field(primary_key=True, max_length=255)
+    handled_at: datetime = _when(index=True)
+
+
+class PersonRow(SQLModel, table=True):
+    """Someone the bot has met, and how to reach them directly."""
+
+    __tablename__ = "people"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    tenant: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(primary_key=True, max_length=255)
+    display_name: str = Field(default="", max_length=255)
+    timezone: str | None = Field(default=None, max_length=64)
+    direct_conversation: str | None = Field(default=None, max_length=255)
+    service_url: str | None = Field(default=None, max_length=512)
+    first_seen: datetime = _when()
+    last_seen: datetime = _when()
+
+
+class ConversationRow(SQLModel, table=True):
+    """A conversation the bot is in, kept so it can post there later (proactive messages)."""
+
+    __tablename__ = "conversations"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    tenant: str = Field(primary_key=True, max_length=64)
+    conversation: str = Field(primary_key=True, max_length=255)
+    kind: str = Field(max_length=16)
+    service_url: str | None = Field(default=None, max_length=512)
+    first_seen: datetime = _when()
+    last_seen: datetime = _when()
+
+
+class CheckinRow(SQLModel, table=True):
+    """A completed personal values lens check-in."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_owner", "platform", "tenant", "owner", "completed_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    tenant: str = Field(max_length=64)
+    owner: str = Field(max_length=255)
+    work: str = Field(sa_type=Text)
+    action: str = Field(sa_type=Text)
+    focus: str | None = Field(default=None, max_length=32)
+    started_at: datetime = _when()
+    completed_at: datetime = _when()
+
+
+class CheckinRatingRow(SQLModel, table=True):
+    """How one check-in rated one behaviour, with the optional note."""
+
+    __tablename__ = "checkin_ratings"
+
+    checkin_id: str = Field(primary_key=True, foreign_key="checkins.id", max_length=32)
+    behaviour: str = Field(primary_key=True, max_length=32)
+    position: int = 0
+    rating: str = Field(max_length=32)
+    note: str = Field(default="", sa_type=Text)
+
+
+class TeamCheckinRow(SQLModel, table=True):
+    """A team values lens opened in a channel; closed by its starter or when time runs out."""
+
+    __tablename__ = "team_checkins"
+    __table_args__ = (
+        Index("ix_team_checkins_place", "platform", "tenant", "conversation", "status"),
+        Index("ix_team_checkins_due", "status", "closes_at"),
+        # At most one open team check-in per conversation, even with two clicks at once.
+        Index(
+            "uq_team_checkins_open",
+            "platform",
+            "tenant",
+            "conversation",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    tenant: str = Field(max_length=64)
+    conversation: str = Field(max_length=255)
+    kind: str = Field(max_length=16)
+    thread: str | None = Field(default=None, max_length=255)
+    service_url: str | None = Field(default=None, max_length=512)
+    work: str = Field(sa_type=Text)
+    started_by: str = Field(max_length=255)
+    status: str = Field(default="open", max_length=16)
+    opened_at: datetime = _when()
+    closes_at: datetime = _when()
+    closed_at: datetime | None = _when(nullable=True)
+    participants: int = 0
+
+
+class TeamRatingRow(SQLModel, table=True):
+    """One member's rating of one behaviour in a team check-in. ``member_key`` is a keyed hash
+    of the member, enough to let them change their answer and count them once, never shown."""
+
+    __tablename__ = "team_ratings"
+
+    team_checkin_id: str = Field(primary_key=True, foreign_key="team_checkins.id", max_length=32)
+    member_key: str = Field(primary_key=True, max_length=64)
+    behaviour: str = Field(primary_key=True, max_length=32)
+    rating: str = Field(max_length=32)
+
+
+class CommitmentRow(SQLModel, table=True):
+    """A personal commitment: "My contribution is to..."."""
+
+    __tablename__ = "commitments"
+    __table_args__ = (
+        Index("ix_commitments_owner", "platform", "tenant", "owner", "created_at"),
+        UniqueConstraint("source", name="uq_commitments_source"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    tenant: str = Field(max_length=64)
+    owner: str = Field(max_length=255)
+    text: str = Field(sa_type=Text)
+    behaviours: list[str] = Field(default_factory=list, sa_type=JSON)
+    source: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="open", max_length=16)
+    review_on: date | None = None
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    shared_at: datetime | None = _when(nullable=True)
+
+
+class ConsolePostRow(SQLModel, table=True):
+    """A card posted to a console conversation, so every terminal in that conversation sees it."""
+
+    __tablename__ = "console_posts"
+    __table_args__ = (Index("ix_console_posts_conversation", "conversation", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation: str = Field(max_length=255)
+    card: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _when()
+
+
+class MetaRow(SQLModel, table=True):
+    """Small facts about this installation (a generated pseudonymisation secret, say)."""
+
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_type=Text)

@@ -1,0 +1,82 @@
+"""The console chat in-process: typed lines in, terminal text out, two people in one channel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from adapters.console.app import ConsoleChat, ScriptedLines
+from bot.app import App, build_app
+from tests.dialogs.test_values_lens import rows
+
+
+async def chat(app: App, lines: Sequence[str], *, user: str, channel: str | None = None) -> str:
+    output: list[str] = []
+    console = ConsoleChat(
+        app, user=user, channel=channel, source=ScriptedLines(lines), write=output.append, echo=True
+    )
+    await console.run()
+    return "\n".join(output)
+
+
+async def test_a_personal_checkin_in_the_terminal(app: App) -> None:
+    out = await chat(
+        app,
+        [
+            "/valueslens",
+            "Drafting the allocation guidance",
+            "1",
+            "2 we asked two patient reps",
+            "partly - some evidence",
+            "3",
+            "4",
+            "1",
+            "Test the draft with two patient representatives",
+            "1",
+        ],
+        user="Alice",
+    )
+    assert "┌─ Hello Alice" in out
+    assert "│ Prioritise patients     ██████████  strongly" in out
+    assert "│ Listen and learn        █████░░░░░  partly · we asked two patient reps" in out
+    assert "│ Most worth your attention: We are open and transparent." in out
+    assert "✓ Saved as a commitment" in out
+    assert await rows(app, "SELECT owner, focus FROM checkins") == [("alice", "open")]
+    assert await rows(app, "SELECT owner, source LIKE 'lens:%' FROM commitments") == [("alice", 1)]
+
+
+async def test_two_people_in_one_channel(app: App) -> None:
+    await chat(app, ["/valueslens Winter planning letter"], user="Alice", channel="team-x")
+    bob = await chat(
+        app, ["/valueslens", "1", "1", "2", "3", "1", "2", "4"], user="Bob", channel="team-x"
+    )
+    assert "Team values lens: Winter planning letter" in bob
+    assert "Thanks, your ratings are in. 1 person has answered so far." in bob
+    alice = await chat(
+        app, ["/valueslens", "1", "1", "1", "1", "3", "2", "4", "2"], user="Alice", channel="team-x"
+    )
+    assert "┌─ Team values lens results: Winter planning letter" in alice
+    assert "│ Evidence-based          █████░░░░░  1 strongly, 1 not yet" in alice
+    assert "Bob" not in alice.split("Team values lens results")[1]
+    # Bob's next visit shows what was posted in the channel while he was away.
+    later = await chat(app, [], user="Bob", channel="team-x")
+    assert "Team values lens results: Winter planning letter" in later
+
+
+async def test_cancel_while_filling_a_card_sends_nothing(app: App) -> None:
+    await chat(app, ["/valueslens Letter"], user="Alice", channel="team-x")
+    out = await chat(app, ["/valueslens", "1", "1", "cancel"], user="Bob", channel="team-x")
+    assert "(stopped; nothing was sent)" in out
+    assert await rows(app, "SELECT * FROM team_ratings") == []
+
+
+async def test_a_restart_resumes_the_checkin_at_the_same_step(app: App) -> None:
+    await chat(app, ["/valueslens", "Budget paper", "1", "2"], user="Alice")
+    again = await build_app(app.settings, clock=app.clock, prepare=False)
+    try:
+        out = await chat(again, ["3"], user="Alice")
+    finally:
+        await again.close()
+    welcome = out.split("Alice> 3")[0]
+    assert "Welcome back. You were in the middle of a values lens check-in on" in welcome
+    assert "┌─ We are evidence-based" in welcome
+    assert "We are evidence-based: ✓ Not yet" in out

@@ -1,0 +1,240 @@
+"""The ``valuesbot`` command as a person runs it: real processes, piped input, a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _create_pg_database, _drop_pg_database
+
+VALUESBOT = str(Path(sys.executable).parent / "valuesbot")
+PERSONAL = [
+    "/valueslens",
+    "Drafting the allocation guidance",
+    "1",
+    "2 we asked two patient reps",
+    "partly - some evidence",
+    "3",
+    "4",
+    "1",
+    "Test the draft with two patient representatives",
+    "1",
+]
+
+pytestmark = pytest.mark.slow
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VALUESBOT_", "DATABASE_URL", "SLACK_"))
+    }
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'valuesbot.db'}", **extra})
+    return env
+
+
+def run(
+    args: list[str], tmp_path: Path, lines: list[str] | None = None, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [VALUESBOT, *args],
+        input="\n".join(lines or []) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env_for(tmp_path, **extra),
+        timeout=60,
+        check=False,
+    )
+
+
+def query(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(tmp_path / "valuesbot.db") as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_a_piped_personal_checkin(tmp_path: Path) -> None:
+    done = run(["chat", "--user", "Alice"], tmp_path, PERSONAL)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    out = done.stdout
+    assert "Alice> Drafting the allocation guidance" in out
+    assert '┌─ Your values lens on "Drafting the allocation guidance"' in out
+    assert "Most worth your attention: We are open and transparent." in out
+    assert "✓ Saved as a commitment" in out
+    assert query(tmp_path, "SELECT owner, work, focus FROM checkins") == [
+        ("alice", "Drafting the allocation guidance", "open")
+    ]
+    assert query(tmp_path, "SELECT COUNT(*) FROM checkin_ratings") == [(6,)]
+    assert query(tmp_path, "SELECT text FROM commitments") == [
+        ("Test the draft with two patient representatives",)
+    ]
+
+
+def test_a_two_person_team_checkin(tmp_path: Path) -> None:
+    start = run(
+        ["chat", "--user", "Alice", "--channel", "team-x"], tmp_path, ["/valueslens Winter letter"]
+    )
+    assert "┌─ Team values lens: Winter letter" in start.stdout
+    bob = run(
+        ["chat", "--user", "Bob", "--channel", "team-x"],
+        tmp_path,
+        ["/valueslens", "1", "1", "2", "3", "1", "2", "4"],
+    )
+    assert "Thanks, your ratings are in." in bob.stdout
+    alice = run(
+        ["chat", "--user", "Alice", "--channel", "team-x"],
+        tmp_path,
+        ["/valueslens", "1", "1", "1", "1", "3", "2", "4", "/valueslens close"],
+    )
+    assert alice.returncode == 0, alice.stderr
+    results = alice.stdout.split("┌─ Team values lens results: Winter letter")[1]
+    assert "2 people answered." in results
+    assert "Evidence-based          █████░░░░░  1 strongly, 1 not yet" in results
+    assert query(tmp_path, "SELECT status, participants FROM team_checkins") == [("closed", 2)]
+    assert query(tmp_path, "SELECT COUNT(DISTINCT member_key) FROM team_ratings") == [(2,)]
+
+
+def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 30) -> str:
+    assert process.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{marker!r} not seen in:\n{seen}")
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError(f"process ended before {marker!r}:\n{seen}")
+        seen += line
+    return seen
+
+
+def test_killed_mid_checkin_resumes_at_the_same_step(tmp_path: Path) -> None:
+    with subprocess.Popen(
+        [VALUESBOT, "chat", "--user", "Alice"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env_for(tmp_path),
+    ) as process:
+        assert process.stdin is not None
+        try:
+            for line in PERSONAL[:4]:
+                process.stdin.write(line + "\n")
+            process.stdin.flush()
+            read_until(process, "┌─ We are evidence-based")
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+    assert query(tmp_path, "SELECT step, json_extract(data, '$.index') FROM dialog_states") == [
+        ("rate", 2)
+    ]
+
+    again = run(["chat", "--user", "Alice"], tmp_path, PERSONAL[4:])
+    assert again.returncode == 0, again.stderr
+    before_input = again.stdout.split("Alice> partly - some evidence")[0]
+    assert "Welcome back. You were in the middle of a values lens check-in on" in before_input
+    assert "┌─ We are evidence-based" in before_input
+    assert "Most worth your attention: We are open and transparent." in again.stdout
+    assert query(tmp_path, "SELECT COUNT(*) FROM checkins") == [(1,)]
+
+
+def test_a_bad_setting_stops_start_up_naming_it(tmp_path: Path) -> None:
+    done = run(["chat"], tmp_path, [], VALUESBOT_TIMEZONE="Atlantis/Capital")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "valuesbot: bad setting: VALUESBOT_TIMEZONE: not a known time zone (e.g. Europe/London) "
+        "(got 'Atlantis/Capital')"
+    )
+    assert not (tmp_path / "valuesbot.db").exists()
+
+
+def test_a_bad_content_file_stops_start_up_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "values.yaml").write_text("vision: only this\n")
+    done = run(["chat"], tmp_path, [], VALUESBOT_CONTENT=str(tmp_path / "values.yaml"))
+    assert done.returncode == 2
+    assert "values.yaml: organisation: missing" in done.stderr
+
+
+@pytest.fixture
+def empty_pg_url() -> Iterator[str]:
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import PG_URL, SKIP_PG
+
+    if SKIP_PG:
+        pytest.skip("VALUESBOT_TEST_SKIP_PG=1")
+    name = f"valuesbot_cli_{os.getpid()}_{time.monotonic_ns() % 10**6}"
+    asyncio.run(_create_pg_database(name))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_drop_pg_database(name))
+
+
+@pytest.mark.postgres
+def test_postgresql_needs_db_upgrade_then_works(tmp_path: Path, empty_pg_url: str) -> None:
+    refused = run(["chat", "--user", "Alice"], tmp_path, ["/values"], DATABASE_URL=empty_pg_url)
+    assert refused.returncode == 2
+    assert "run `valuesbot db upgrade`" in refused.stderr
+    upgraded = run(["db", "upgrade"], tmp_path, DATABASE_URL=empty_pg_url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "database is up to date" in upgraded.stdout
+    done = run(["chat", "--user", "Alice"], tmp_path, PERSONAL, DATABASE_URL=empty_pg_url)
+    assert done.returncode == 0, done.stderr
+    assert "✓ Saved as a commitment" in done.stdout
+    current = run(["db", "current"], tmp_path, DATABASE_URL=empty_pg_url)
+    assert "(up to date)" in current.stdout
+
+
+def test_serve_answers_health_and_metrics_and_stops_cleanly(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with subprocess.Popen(
+        [VALUESBOT, "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env_for(tmp_path),
+    ) as process:
+        err = _serve_checks(process, port)
+    assert process.returncode == 0, err
+    assert "stopping" in err
+
+
+def _serve_checks(process: subprocess.Popen[str], port: int) -> str:
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/healthz", timeout=2
+                ) as response:
+                    health = response.read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert health == '{"status": "ok", "database": "sqlite"}'
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            assert "valuesbot_event_seconds" in response.read().decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+    return err

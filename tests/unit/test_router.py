@@ -1,0 +1,74 @@
+"""The router: names, kinds, composition."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.events import (
+    ActionSubmitted,
+    Actor,
+    CommandReceived,
+    ConversationRef,
+    Event,
+    MessageReceived,
+    Platform,
+)
+from bot.router import Router
+from bot.turn import Turn
+
+PLACE = ConversationRef(platform=Platform.CONSOLE, tenant="t", conversation="c")
+ALICE = Actor(id="alice")
+
+
+async def _noop(turn: Turn[object]) -> None:  # type: ignore[type-var]
+    return None
+
+
+def test_a_name_registered_twice_is_an_error() -> None:
+    router = Router()
+    router.command("/ValuesLens", _noop)
+    with pytest.raises(ValueError, match="registered twice"):
+        router.command("valueslens", _noop)
+    other = Router()
+    other.command("valueslens", _noop)
+    with pytest.raises(ValueError, match="registered twice"):
+        router.include(other)
+
+
+async def test_dispatch_by_kind_and_name() -> None:
+    called: list[str] = []
+    router = Router()
+
+    async def lens(turn: Turn[CommandReceived]) -> None:
+        called.append(f"lens:{turn.event.text}")
+
+    async def click(turn: Turn[ActionSubmitted]) -> None:
+        called.append(f"click:{turn.event.values['choice']}")
+
+    async def unknown(turn: Turn[CommandReceived]) -> None:
+        called.append(f"unknown:{turn.event.command}")
+
+    router.command("valueslens", lens)
+    router.action("lens.rate", click)
+    router.on_unknown_command = unknown
+    now = datetime.now(UTC)
+
+    def turn(event: Event) -> Turn[Event]:
+        return Turn(event, stores=None, now=now)  # type: ignore[arg-type]
+
+    base = {"conversation": PLACE, "actor": ALICE, "event_id": "e"}
+    assert (
+        await router.dispatch(turn(CommandReceived(command="VALUESLENS", text="x", **base)))
+        == "valueslens"
+    )  # type: ignore[arg-type]
+    assert (
+        await router.dispatch(
+            turn(ActionSubmitted(action="lens.rate", values={"choice": "2"}, **base))
+        )
+        == "lens.rate"
+    )  # type: ignore[arg-type]
+    assert await router.dispatch(turn(CommandReceived(command="nope", **base))) == "nope"  # type: ignore[arg-type]
+    assert await router.dispatch(turn(MessageReceived(text="hi", **base))) is None  # type: ignore[arg-type]
+    assert called == ["lens:x", "click:2", "unknown:nope"]

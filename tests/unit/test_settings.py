@@ -1,0 +1,82 @@
+"""Settings from the environment: defaults, normalising, and errors that name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.cli import main
+from bot.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.is_sqlite
+    assert settings.timezone == "Europe/London"
+    assert settings.min_group == 5
+    assert settings.team_lens_hours == 24
+    assert (settings.host, settings.port) == ("127.0.0.1", 3978)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("sqlite:///data/bot.db", "sqlite+aiosqlite:///data/bot.db"),
+        (
+            "postgresql://postgres@127.0.0.1:5432/test",
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+        ),
+        ("postgres://u:p@db/x", "postgresql+asyncpg://u:p@db/x"),
+    ],
+)
+def test_database_urls_get_the_async_driver(given: str, expected: str) -> None:
+    assert Settings.from_env({"DATABASE_URL": given}).database_url == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL: use sqlite:///"),
+        ({"VALUESBOT_MIN_GROUP": "abc"}, "VALUESBOT_MIN_GROUP: Input should be a valid integer"),
+        (
+            {"VALUESBOT_MIN_GROUP": "1"},
+            "VALUESBOT_MIN_GROUP: Input should be greater than or equal to 2",
+        ),
+        ({"VALUESBOT_TIMEZONE": "Mars/Olympus"}, "VALUESBOT_TIMEZONE: not a known time zone"),
+        ({"VALUESBOT_PORT": "70000"}, "VALUESBOT_PORT"),
+        ({"SLACK_CLIENT_ID": "123"}, "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together"),
+    ],
+)
+def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_secrets_are_never_echoed() -> None:
+    with pytest.raises(SettingsError) as problem:
+        Settings.from_env({"VALUESBOT_PSEUDONYM_SECRET": "short-secret"})
+    assert "needs at least 16 characters" in str(problem.value)
+    assert "short-secret" not in str(problem.value)
+
+
+def test_member_lists_and_roles() -> None:
+    settings = Settings.from_env(
+        {"VALUESBOT_ADMINS": "slack:U1, U9", "VALUESBOT_COMMS": "teams:29:abc"}
+    )
+    assert settings.admins == ("slack:U1", "U9")
+    assert settings.is_admin("slack", "U1")
+    assert not settings.is_admin("teams", "U1")
+    assert settings.is_admin("teams", "U9")
+    assert settings.is_comms("teams", "29:abc")
+    assert settings.is_comms("slack", "U1")
+    assert not settings.is_comms("slack", "U2")
+
+
+def test_the_cli_stops_with_the_setting_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VALUESBOT_TEAM_LENS_HOURS", "forever")
+    assert main(["db", "current"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("valuesbot: bad setting: VALUESBOT_TEAM_LENS_HOURS")
+    assert "Traceback" not in err
