@@ -139,11 +139,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_server(settings: Settings, host: str, port: int) -> None:
     from aiohttp import web
 
+    from adapters import web_mounts
     from bot.app import build_app
     from bot.web import build_web_app
 
     app = await build_app(settings)
-    runner = web.AppRunner(build_web_app(app), access_log=None)
+    runner = web.AppRunner(build_web_app(app, web_mounts(settings)), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

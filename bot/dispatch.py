@@ -26,10 +26,11 @@ from bot.events import (
     ScheduleFired,
 )
 from bot.logs import new_request_id, request_id
+from bot.outbound import Outbound, Reply
 from bot.router import Router
-from bot.turn import Outbound, Reply, Turn
+from bot.turn import Turn
 from bot.ui import Card
-from storage.base import ConcurrentUpdate
+from storage.base import ConcurrentUpdate, PersonKey
 from storage.engine import Database
 
 log = logging.getLogger("valuesbot.events")
@@ -144,6 +145,10 @@ class Dispatcher:
     async def post(self, place: ConversationRef, card: Card) -> None:
         """Send a card to a conversation on the bot's own initiative."""
         await self.outbound(place.platform).post(place, card)
+
+    async def post_direct(self, person: PersonKey, card: Card) -> None:
+        """Send a card to a person's direct chat with the bot."""
+        await self.outbound(Platform(person.platform)).post_direct(person, card)
 
     async def _run(self, event: Event, fields: dict[str, Any]) -> Turn[Event] | None:
         for attempt in range(1, CONCURRENCY_RETRIES + 1):

@@ -290,6 +290,38 @@ class ConsoleFeed(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxMessage:
+    """A proactive message waiting to be sent to one recipient.
+
+    ``key`` makes it idempotent ("barometer:2027-05:slack:T1:U123"): queueing the same key again
+    does nothing. ``job`` groups the messages of one delivery (a barometer round, a digest) for
+    progress reports. The recipient is a person (``to_person``: their direct chat with the bot)
+    or a conversation id (a channel). ``card`` is the card's JSON (``bot.ui.card_to_json``).
+    Messages to people wait for their working hours and count towards their weekly cap unless
+    told otherwise.
+    """
+
+    key: str
+    job: str
+    platform: str
+    tenant: str
+    recipient: str
+    to_person: bool
+    card: str
+    not_before: datetime | None = None
+    respect_working_hours: bool = True
+    counts_towards_cap: bool = True
+
+
+class OutboxStore(Protocol):
+    """Proactive messages waiting to be sent (the delivery machinery sends them)."""
+
+    async def enqueue(self, message: OutboxMessage, now: datetime) -> bool:
+        """Queue the message; False when its key was queued before (nothing changes)."""
+        ...
+
+
 class MetaStore(Protocol):
     """Small installation facts."""
 
@@ -325,3 +357,5 @@ class Stores(Protocol):
     def console(self) -> ConsoleFeed: ...
     @property
     def meta(self) -> MetaStore: ...
+    @property
+    def outbox(self) -> OutboxStore: ...

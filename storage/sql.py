@@ -27,6 +27,7 @@ from storage.base import (
     ConsolePost,
     DialogKey,
     DialogState,
+    OutboxMessage,
     Person,
     PersonKey,
     RateOutcome,
@@ -42,6 +43,7 @@ from storage.tables import (
     ConversationRow,
     DialogStateRow,
     MetaRow,
+    OutboxRow,
     PersonRow,
     ProcessedEventRow,
     TeamCheckinRow,
@@ -583,6 +585,32 @@ class SqlMeta(_Store):
         )
 
 
+class SqlOutbox(_Store):
+    """Proactive messages in ``outbox``."""
+
+    async def enqueue(self, message: OutboxMessage, now: datetime) -> bool:
+        statement = (
+            _insert(self.session, OutboxRow)
+            .values(
+                key=message.key,
+                job=message.job,
+                platform=message.platform,
+                tenant=message.tenant,
+                recipient=message.recipient,
+                to_person=message.to_person,
+                card=message.card,
+                respect_working_hours=message.respect_working_hours,
+                counts_towards_cap=message.counts_towards_cap,
+                status="queued",
+                attempts=0,
+                next_attempt_at=message.not_before or now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        return _rowcount(await self.session.exec(statement)) == 1
+
+
 class SqlStores:
     """Every store, bound to one session (one unit of work)."""
 
@@ -596,3 +624,4 @@ class SqlStores:
         self.commitments = SqlCommitments(session)
         self.console = SqlConsoleFeed(session)
         self.meta = SqlMeta(session)
+        self.outbox = SqlOutbox(session)

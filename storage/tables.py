@@ -211,6 +211,33 @@ class ConsolePostRow(SQLModel, table=True):
     created_at: datetime = _when()
 
 
+class OutboxRow(SQLModel, table=True):
+    """One proactive message to one recipient, from queued to sent (or failed, with why)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_job", "job", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)
+    job: str = Field(max_length=128)
+    platform: str = Field(max_length=16)
+    tenant: str = Field(max_length=64)
+    recipient: str = Field(max_length=255)
+    to_person: bool
+    card: str = Field(sa_column=Column(Text, nullable=False))
+    respect_working_hours: bool = True
+    counts_towards_cap: bool = True
+    status: str = Field(default="queued", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    last_error: str | None = Field(default=None, max_length=512)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+
+
 class MetaRow(SQLModel, table=True):
     """Small facts about this installation (a generated pseudonymisation secret, say)."""
 

@@ -27,8 +27,9 @@ from bot.events import (
     MessageRef,
     Platform,
 )
-from bot.turn import Reply
+from bot.outbound import Reply
 from bot.ui import Card, submission
+from storage.base import PersonKey
 
 TENANT = "test"
 
@@ -84,6 +85,17 @@ class HarnessOutbound:
     async def post(self, place: ConversationRef, card: Card) -> MessageRef | None:
         self.seen.append(
             Seen(seq=len(self.seen), conversation=place.conversation, audience=None, card=card)
+        )
+        return MessageRef(id=str(len(self.seen)))
+
+    async def post_direct(self, person: PersonKey, card: Card) -> MessageRef | None:
+        self.seen.append(
+            Seen(
+                seq=len(self.seen),
+                conversation=f"dm-{person.user}",
+                audience=person.user,
+                card=card,
+            )
         )
         return MessageRef(id=str(len(self.seen)))
 

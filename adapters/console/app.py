@@ -21,8 +21,9 @@ from adapters.console.translate import Picked, action, actor, new_event_id, plac
 from bot.app import App
 from bot.dialogs import CANCEL_WORDS
 from bot.events import ConversationOpened, ConversationRef, Event, MessageRef, Platform
-from bot.turn import Reply
+from bot.outbound import Reply
 from bot.ui import Card, ChoiceInput, TextInput, card_from_json, card_to_json
+from storage.base import PersonKey
 
 POLL_SECONDS = 1.0
 
@@ -275,3 +276,7 @@ class ConsoleOutbound:
                 place.conversation, card_to_json(card).decode(), self.chat.app.clock.now()
             )
         return MessageRef(id=str(post_id))
+
+    async def post_direct(self, person: PersonKey, card: Card) -> MessageRef | None:
+        # Every console user has a direct chat with the bot, named after them.
+        return await self.post(place(person.user, None), card)

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from bot.events import Actor, ConversationKind, ConversationRef, Platform
 from storage.base import (
@@ -14,6 +15,7 @@ from storage.base import (
     ConcurrentUpdate,
     DialogKey,
     DialogState,
+    OutboxMessage,
     PersonKey,
     RateOutcome,
     RatingEntry,
@@ -302,3 +304,21 @@ async def test_a_failed_unit_leaves_nothing_behind(database: Database) -> None:
         await fail_midway()
     async with database.unit() as stores:
         assert await stores.checkins.get("c9") is None
+
+
+async def test_outbox_enqueue_is_idempotent_by_key(database: Database) -> None:
+    message = OutboxMessage(
+        key="barometer:2027-05:slack:T1:U1",
+        job="barometer:2027-05",
+        platform="slack",
+        tenant="T1",
+        recipient="U1",
+        to_person=True,
+        card='{"title": "Staff barometer"}',
+    )
+    async with database.unit() as stores:
+        assert await stores.outbox.enqueue(message, NOW)
+        assert not await stores.outbox.enqueue(message, NOW + timedelta(minutes=1))
+    async with database.engine.connect() as connection:
+        found = (await connection.execute(text("SELECT key, status, attempts FROM outbox"))).all()
+    assert [tuple(r) for r in found] == [("barometer:2027-05:slack:T1:U1", "queued", 0)]

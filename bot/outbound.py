@@ -1,0 +1,82 @@
+"""How the core sends: the ``Outbound`` each adapter implements, and what a failed send means.
+
+Replies answer an event where it happened; posts go to a conversation on the bot's initiative
+(results in a channel, a barometer card in someone's direct chat). A send that fails raises one
+of the ``SendError`` kinds below, so the delivery machinery can tell "wait and retry" from "give
+up on this recipient" without knowing any platform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.events import ConversationRef, Event, MessageRef
+from bot.ui import Card
+from storage.base import PersonKey
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    """A card to send in answer to an event.
+
+    ``private`` replies are seen only by the person who caused the event (Slack: ephemeral;
+    console: printed in their terminal only). ``replace`` replaces the card the person clicked
+    instead of posting a new one.
+    """
+
+    card: Card
+    private: bool = False
+    replace: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Post:
+    """A card for another conversation (a channel), sent after the turn commits."""
+
+    place: ConversationRef
+    card: Card
+
+
+class SendError(Exception):
+    """A send did not happen."""
+
+
+class RateLimited(SendError):
+    """The platform said "too many requests": try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float, message: str = "rate limited") -> None:
+        super().__init__(f"{message} (retry after {retry_after:g}s)")
+        self.retry_after = retry_after
+
+
+class TemporarySendError(SendError):
+    """The platform or the network failed (5xx, timeout): retrying later may work."""
+
+
+class RecipientUnreachable(SendError):
+    """This recipient cannot be reached (left, archived, never met, bot removed): do not retry.
+
+    ``reason`` is short and safe to show to comms ("user_not_found", "never met")."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Outbound(Protocol):
+    """How one platform sends cards. Implemented by each adapter."""
+
+    async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
+        """Send the replies to an event, in order, where the event happened."""
+        ...
+
+    async def post(self, place: ConversationRef, card: Card) -> MessageRef | None:
+        """Send a card to a conversation on the bot's own initiative."""
+        ...
+
+    async def post_direct(self, person: PersonKey, card: Card) -> MessageRef | None:
+        """Send a card to a person's direct chat with the bot (opening it if the platform
+        allows); ``RecipientUnreachable`` when the platform cannot reach them."""
+        ...
