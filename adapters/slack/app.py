@@ -270,11 +270,13 @@ class SlackAdapter:
 
     async def events(self, request: web.Request) -> web.Response:
         """``POST /slack/events``: verify, check, hand to bolt (which acknowledges)."""
-        body = await request.read()
-        if not self._verified(body, request.headers):
+        try:
+            text = (await request.read()).decode("utf-8")
+        except UnicodeDecodeError:
+            return web.json_response({"error": "malformed request"}, status=400)
+        if not self._verified(text, request.headers):
             return web.json_response({"error": "invalid request"}, status=401)
         try:
-            text = body.decode("utf-8")
             bolt_request = AsyncBoltRequest(
                 body=text,
                 query=request.query_string,
@@ -287,7 +289,7 @@ class SlackAdapter:
         response = await self.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
-    def _verified(self, body: bytes, headers: Mapping[str, str]) -> bool:
+    def _verified(self, body: str, headers: Mapping[str, str]) -> bool:
         if self.verifier is None:
             return False  # Socket Mode only: nothing may come in over HTTP
         timestamp = headers.get("X-Slack-Request-Timestamp", "")
