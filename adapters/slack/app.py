@@ -249,8 +249,11 @@ class SlackAdapter:
         task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, event: Event, route: TurnRoute) -> None:
-        _TURN.set(route)
-        await self.app.dispatcher.handle(event)
+        _TURN.set(route)  # this task's own context: deliver() finds how to answer
+        try:
+            await self.app.dispatcher.handle(event)
+        except Exception:  # the dispatcher logs a turn's failures; this is a last guard
+            log.exception("slack event failed event_id=%s", event.event_id)
 
     async def _publish_home(self, visit: HomeVisit, token: str | None) -> None:
         try:

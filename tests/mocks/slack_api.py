@@ -20,10 +20,14 @@ Scripted trouble: ``fail("chat.postMessage", "channel_not_found", channel="C9")`
 next matching call with that error; ``limit(per_channel=1, window=1.0)`` rate-limits message
 posts per channel (and ``per_workspace``, per token) on the mock's own clock, so a test decides
 when time passes.
+
+Socket Mode: ``apps.connections.open`` hands out a WebSocket URL on the mock; ``socket_send``
+pushes an envelope to the connected app and ``socket_ack`` waits for its acknowledgement.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
@@ -187,6 +191,10 @@ class MockSlackApi:
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self._socket: web.WebSocketResponse | None = None
+        self.socket_connected = asyncio.Event()
+        self.socket_received: list[dict[str, Any]] = []
+        self._socket_news = asyncio.Condition()
 
     # Lifecycle
 
@@ -195,6 +203,7 @@ class MockSlackApi:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/hooks/{hook}", self._hook)
+        app.router.add_get("/socket", self._websocket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -206,6 +215,8 @@ class MockSlackApi:
 
     async def close(self) -> None:
         """Stop listening."""
+        if self._socket is not None:
+            await self._socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -296,6 +307,44 @@ class MockSlackApi:
         self._limits.append(
             _Limit(frozenset(methods), per_channel, per_workspace, window, retry_after)
         )
+
+    # Socket Mode
+
+    async def socket_send(self, envelope: Mapping[str, Any]) -> None:
+        """Push an envelope (``{"envelope_id", "type", "payload"}``) to the connected app."""
+        await self.socket_connected.wait()
+        assert self._socket is not None
+        await self._socket.send_json(dict(envelope))
+
+    async def socket_ack(self, envelope_id: str, deadline: float = 10.0) -> dict[str, Any]:
+        """The app's acknowledgement of an envelope (waits for it, at most ``deadline`` s)."""
+
+        def acked() -> dict[str, Any] | None:
+            return next(
+                (m for m in self.socket_received if m.get("envelope_id") == envelope_id), None
+            )
+
+        async with self._socket_news:
+            await asyncio.wait_for(
+                self._socket_news.wait_for(lambda: acked() is not None), deadline
+            )
+        found = acked()
+        assert found is not None
+        return found
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._socket = socket
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        self.socket_connected.set()
+        async for message in socket:
+            if message.type != web.WSMsgType.TEXT:
+                continue
+            async with self._socket_news:
+                self.socket_received.append(json.loads(message.data))
+                self._socket_news.notify_all()
+        return socket
 
     # HTTP
 
@@ -525,6 +574,11 @@ class MockSlackApi:
         if not users:
             return self._error("users_not_found")
         return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("U")}}
+
+    def _apps_connections_open(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        if not (token or "").startswith("xapp-"):
+            return self._error("invalid_auth")
+        return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
 
     def _oauth_v2_access(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         if not params.get("code"):
