@@ -77,7 +77,8 @@ async def test_a_personal_values_lens_through_button_clicks(slack: SlackWorkspac
 
 async def test_typed_answers_in_the_direct_conversation(slack: SlackWorkspace) -> None:
     dm = direct(ALICE)
-    await slack.says("/valueslens", user=ALICE)  # typed, not a command: the help points on
+    await slack.says("hello", user=ALICE)
+    assert "/valueslens" in slack.api.last(dm).text_all()  # the help, in the conversation
     await slack.command(user=ALICE, channel=dm)
     assert "What piece of work are you looking at?" in slack.api.last(dm).text_all()
     await slack.says(WORK, user=ALICE)

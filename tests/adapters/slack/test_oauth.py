@@ -20,6 +20,7 @@ from bot.app import build_app
 from bot.clock import ManualClock
 from bot.web import build_web_app
 from storage import tables
+from storage.engine import Database
 from tests.adapters.slack.conftest import SECRET
 from tests.adapters.slack.workspace import SlackWorkspace, direct, fixture
 from tests.conftest import make_settings
@@ -53,11 +54,12 @@ def test_our_tables_are_the_ones_the_sdk_stores_use() -> None:
 
 @pytest.fixture
 async def oauth(
-    sqlite_url: str, clock: ManualClock, slack_api: MockSlackApi
+    database: Database, clock: ManualClock, slack_api: MockSlackApi
 ) -> AsyncIterator[SlackWorkspace]:
-    """valuesbot installable in many workspaces (no single bot token)."""
+    """valuesbot installable in many workspaces (no single bot token), on SQLite and on
+    PostgreSQL (slack-sdk's stores run on our engine)."""
     settings = make_settings(
-        sqlite_url,
+        database.url,
         SLACK_CLIENT_ID="1111.2222",
         SLACK_CLIENT_SECRET="client-secret",
         SLACK_SIGNING_SECRET=SECRET,
