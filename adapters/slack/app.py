@@ -203,6 +203,11 @@ class SlackAdapter:
                 ),
                 state_expiration_seconds=OAUTH_STATE_SECONDS,
             )
+        bolt_log = logging.getLogger("valuesbot.slack.bolt")
+        # Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the
+        # client we give (which carries that token and our SLACK_API_URL) wins: it is meant to.
+        if _quiet_token_warning not in bolt_log.filters:
+            bolt_log.addFilter(_quiet_token_warning)
         bolt = AsyncApp(
             name="valuesbot",
             client=client,
@@ -210,7 +215,7 @@ class SlackAdapter:
             signing_secret=_secret(settings.slack_signing_secret) or "unused",
             request_verification_enabled=False,
             oauth_settings=oauth,
-            logger=logging.getLogger("valuesbot.slack.bolt"),
+            logger=bolt_log,
         )
         if oauth is not None:
             bolt.enable_token_revocation_listeners()
@@ -356,6 +361,10 @@ class SlackAdapter:
         if bot is None or not bot.bot_token:
             raise RecipientUnreachable("not installed in this workspace")
         return bot.bot_token
+
+
+def _quiet_token_warning(record: logging.LogRecord) -> bool:
+    return "`token` will be unused" not in record.getMessage()
 
 
 def _secret(value: Any) -> str | None:
