@@ -15,4 +15,9 @@ def web_mounts(settings: Settings) -> list[Mount]:
     """The adapters to mount on the HTTP server, given the settings (a platform that is not
     configured is not mounted)."""
     mounts: list[Mount] = []
+    if settings.slack_enabled:
+        # Imported only when configured: bolt and slack-sdk load nothing for other platforms.
+        from adapters.slack.app import mount as slack
+
+        mounts.append(slack)
     return mounts

@@ -15,10 +15,13 @@ from bot.clock import Clock, SystemClock
 from bot.content import Content, load_content
 from bot.dialogs import DialogRunner
 from bot.dispatch import Dispatcher, Metrics
+from bot.events import Actor, ConversationRef
 from bot.pseudonym import Pseudonymiser
 from bot.router import Router
 from bot.settings import Settings
+from bot.ui import Card
 from dialogs.help import Help, HelpEntry
+from dialogs.home import HomePage
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
 from storage import migrate
@@ -52,8 +55,15 @@ class App:
     dispatcher: Dispatcher
     lens: ValuesLensCommands
     help: Help
+    home: HomePage
     clock: Clock
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def home_cards(self, direct: ConversationRef, actor: Actor) -> tuple[Card, ...]:
+        """The cards of a person's home page (Slack's Home tab), read in a unit of work of
+        their own; ``direct`` is the person's direct conversation with the bot."""
+        async with self.database.unit() as stores:
+            return await self.home.cards(stores, direct, actor, self.clock.now())
 
     async def housekeeping(self) -> None:
         """Periodic chores: close team check-ins whose time is up, forget old event ids."""
@@ -122,6 +132,7 @@ async def build_app(
         content=content, settings=settings, runner=runner, pseudonyms=pseudonyms
     )
     help_ = Help(content, HELP)
+    home = HomePage(content=content, settings=settings, runner=runner, lens=lens)
 
     router = Router()
     router.include(lens.router())
@@ -137,6 +148,7 @@ async def build_app(
         dispatcher=dispatcher,
         lens=lens,
         help=help_,
+        home=home,
         clock=clock,
     )
 

@@ -118,11 +118,63 @@ class Settings(BaseModel):
             raise ValueError("needs at least 16 characters")
         return value
 
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _slack_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("a bot token starts with xoxb- (OAuth & Permissions page)")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _slack_app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("an app-level token starts with xapp- (Basic Information page)")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("the Slack Web API base URL, e.g. https://slack.com/api/")
+        # The SDK joins method names onto the base URL, which needs its trailing slash.
+        return value if value.endswith("/") else value + "/"
+
     @model_validator(mode="after")
-    def _slack_oauth_pair(self) -> Settings:
+    def _slack_complete(self) -> Settings:
         if bool(self.slack_client_id) != bool(self.slack_client_secret):
             raise ValueError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together")
+        if not self.slack_enabled:
+            return self
+        if self.slack_bot_token is None and not self.slack_oauth:
+            raise ValueError(
+                "Slack needs SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET (installable in many workspaces)"
+            )
+        if self.slack_signing_secret is None and self.slack_app_token is None:
+            raise ValueError(
+                "Slack needs SLACK_SIGNING_SECRET (events over HTTP) or SLACK_APP_TOKEN "
+                "(Socket Mode)"
+            )
         return self
+
+    @property
+    def slack_enabled(self) -> bool:
+        """True when any Slack credential is set: the Slack adapter then runs."""
+        return any(
+            (
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.slack_client_id,
+            )
+        )
+
+    @property
+    def slack_oauth(self) -> bool:
+        """True when Slack is installed through OAuth (many workspaces)."""
+        return bool(self.slack_client_id and self.slack_client_secret)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -421,7 +421,11 @@ class ValuesLensCommands:
 
     async def history_card(self, turn: Turn[Any]) -> Card:
         """The person's latest check-ins."""
-        checkins = await turn.stores.checkins.recent(turn.person, HISTORY_SIZE)
+        return await self.history(turn.stores, turn.person)
+
+    async def history(self, stores: Stores, person: PersonKey, limit: int = HISTORY_SIZE) -> Card:
+        """The latest check-ins of ``person`` (``/valueslens history``, the Slack Home tab)."""
+        checkins = await stores.checkins.recent(person, limit)
         if not checkins:
             return Card(
                 title="Your values lens check-ins",

@@ -45,6 +45,11 @@ def test_database_urls_get_the_async_driver(given: str, expected: str) -> None:
         ({"VALUESBOT_TIMEZONE": "Mars/Olympus"}, "VALUESBOT_TIMEZONE: not a known time zone"),
         ({"VALUESBOT_PORT": "70000"}, "VALUESBOT_PORT"),
         ({"SLACK_CLIENT_ID": "123"}, "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together"),
+        ({"SLACK_BOT_TOKEN": "xoxp-1"}, "SLACK_BOT_TOKEN: a bot token starts with xoxb-"),
+        ({"SLACK_APP_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN: an app-level token starts with xapp-"),
+        ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL: the Slack Web API base URL"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "Slack needs SLACK_SIGNING_SECRET .* or SLACK_APP_TOKEN"),
+        ({"SLACK_SIGNING_SECRET": "s"}, "Slack needs SLACK_BOT_TOKEN .* or SLACK_CLIENT_ID"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
@@ -80,3 +85,29 @@ def test_the_cli_stops_with_the_setting_named(
     err = capsys.readouterr().err
     assert err.startswith("valuesbot: bad setting: VALUESBOT_TEAM_LENS_HOURS")
     assert "Traceback" not in err
+
+
+def test_slack_settings_that_work() -> None:
+    http = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
+    assert http.slack_enabled
+    assert not http.slack_oauth
+    assert http.slack_api_url == "https://slack.com/api/"
+    socket = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"})
+    assert socket.slack_enabled
+    oauth = Settings.from_env(
+        {
+            "SLACK_CLIENT_ID": "1.2",
+            "SLACK_CLIENT_SECRET": "c",
+            "SLACK_SIGNING_SECRET": "s",
+            "SLACK_API_URL": "http://127.0.0.1:9/api",
+        }
+    )
+    assert oauth.slack_oauth
+    assert oauth.slack_api_url == "http://127.0.0.1:9/api/"
+    assert not Settings.from_env({}).slack_enabled
+
+
+def test_slack_tokens_are_never_echoed() -> None:
+    with pytest.raises(SettingsError) as problem:
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxp-very-secret"})
+    assert "xoxp-very-secret" not in str(problem.value)

@@ -1,0 +1,588 @@
+"""The Slack adapter: bolt wiring, the events endpoint, Socket Mode, OAuth and the outbound.
+
+``mount`` puts Slack on the one aiohttp server: ``POST /slack/events`` takes slash commands,
+interactivity and the Events API on one URL; with OAuth configured, ``GET /slack/install`` and
+``GET /slack/oauth_redirect`` install the app in a workspace (slack-sdk's SQLAlchemy installation
+and state stores, in our database). With ``SLACK_APP_TOKEN`` the same bolt app also listens over
+Socket Mode, for networks that accept no inbound connection.
+
+Every request is checked before bolt sees it: the signature (``SLACK_SIGNING_SECRET``, with the
+bot's clock, so a stale or forged request is refused with 401 whatever bolt does), then the
+body's shape (400). Bolt then routes it to one listener, which acknowledges at once and leaves
+the work to a task of ours: ``dispatcher.handle`` for core events, ``views.publish`` for the Home
+tab. ``SlackAdapter.drain`` waits for those tasks (tests, shutdown).
+
+``SlackOutbound`` sends through slack-sdk's ``AsyncWebClient`` on ``SLACK_API_URL``. Replies in a
+turn go where the event happened: in a direct conversation as messages, in a channel as messages
+or, when private, as ephemeral messages; a private card that asks for inputs, answering a click or
+a command, opens as a modal instead (``views.open``); a card that replaces the one clicked is a
+``chat.update`` (or, for an ephemeral one, its ``response_url``). Where the bot cannot post (a
+channel it is not in, a direct message between two people) the ``response_url`` Slack gave takes
+over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.signature import Clock as SignatureClock
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import render
+from adapters.slack.translate import (
+    HomeVisit,
+    ReplyRoute,
+    describe,
+    home_visit,
+    reply_route,
+    translate,
+)
+from bot.app import App
+from bot.clock import Clock
+from bot.events import Actor, ConversationRef, Event, MessageRef, Platform
+from bot.outbound import RateLimited, RecipientUnreachable, Reply, SendError, TemporarySendError
+from bot.settings import Settings
+from bot.ui import Card
+from storage.base import PersonKey
+
+log = logging.getLogger("valuesbot.slack")
+
+EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+
+# Bot scopes the app asks for when installed (the same as manifest/slack/manifest.yaml).
+SCOPES = (
+    "app_mentions:read",
+    "channels:read",
+    "chat:write",
+    "commands",
+    "groups:read",
+    "im:history",
+    "im:write",
+    "mpim:read",
+)
+
+# Slack retries an event it got no answer to within 3 seconds; replies to a turn wait at most
+# this long for a rate limit to pass (once), then give up and log.
+REPLY_RETRY_MAX_SECONDS = 30.0
+# How long one Web API call may take before it counts as a temporary failure.
+SEND_TIMEOUT_SECONDS = 10
+# Slack's error codes that mean "this recipient cannot be reached", as opposed to "try later"
+# (Web API method pages, checked 2026-11).
+UNREACHABLE = frozenset(
+    {
+        "account_inactive",
+        "channel_not_found",
+        "cannot_dm_bot",
+        "is_archived",
+        "messages_tab_disabled",
+        "not_in_channel",
+        "restricted_action",
+        "team_access_not_granted",
+        "user_disabled",
+        "user_not_found",
+        "user_not_visible",
+        "users_not_found",
+        "expired_url",
+        "used_url",
+        "no_active_hooks",
+    }
+)
+TEMPORARY = frozenset({"fatal_error", "internal_error", "request_timeout", "service_unavailable"})
+OAUTH_STATE_SECONDS = 600
+
+
+class BotClock(SignatureClock):
+    """The bot's clock, as slack-sdk's signature verifier reads it (seconds since the epoch)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def now(self) -> float:
+        return self.clock.now().timestamp()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnRoute:
+    """How to answer the event being handled in this task."""
+
+    event_id: str
+    route: ReplyRoute
+    token: str | None
+
+
+_TURN: ContextVar[TurnRoute | None] = ContextVar("slack_turn", default=None)
+
+
+def send_error(status: int, data: Mapping[str, Any], headers: Mapping[str, str]) -> SendError:
+    """The ``SendError`` for a failed Slack answer."""
+    error = str(data.get("error", "")) or f"http_{status}"
+    if status == 429 or error == "ratelimited":
+        try:
+            retry_after = float(headers.get("Retry-After", "1"))
+        except ValueError:
+            retry_after = 1.0
+        return RateLimited(max(retry_after, 0.0), f"slack: {error}")
+    if status >= 500 or error in TEMPORARY:
+        return TemporarySendError(f"slack: {error}")
+    if error in UNREACHABLE:
+        return RecipientUnreachable(error)
+    return SendError(f"slack: {error}")
+
+
+class SlackAdapter:
+    """Slack for one valuesbot: the bolt app, its listeners, and the tasks they start."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        settings = app.settings
+        self.app = app
+        self.settings = settings
+        self.sleep = sleep
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        secret = settings.slack_signing_secret
+        self.verifier = (
+            SignatureVerifier(secret.get_secret_value(), clock=BotClock(app.clock))
+            if secret is not None
+            else None
+        )
+        self.installations: AsyncSQLAlchemyInstallationStore | None = None
+        self.bolt = self._bolt(settings)
+        self.outbound = SlackOutbound(self)
+        self._listen()
+
+    # Wiring
+
+    def _bolt(self, settings: Settings) -> AsyncApp:
+        client = AsyncWebClient(
+            token=_secret(settings.slack_bot_token) if not settings.slack_oauth else None,
+            base_url=settings.slack_api_url,
+            timeout=SEND_TIMEOUT_SECONDS,
+        )
+        oauth: AsyncOAuthSettings | None = None
+        if settings.slack_oauth:
+            engine = self.app.database.engine
+            self.installations = AsyncSQLAlchemyInstallationStore(
+                client_id=settings.slack_client_id or "", engine=engine
+            )
+            oauth = AsyncOAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=_secret(settings.slack_client_secret),
+                scopes=list(SCOPES),
+                install_path=INSTALL_PATH,
+                redirect_uri_path=REDIRECT_PATH,
+                installation_store=self.installations,
+                state_store=AsyncSQLAlchemyOAuthStateStore(
+                    expiration_seconds=OAUTH_STATE_SECONDS, engine=engine
+                ),
+                state_expiration_seconds=OAUTH_STATE_SECONDS,
+            )
+        bolt_log = logging.getLogger("valuesbot.slack.bolt")
+        # Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the
+        # client we give (which carries that token and our SLACK_API_URL) wins: it is meant to.
+        if _quiet_token_warning not in bolt_log.filters:
+            bolt_log.addFilter(_quiet_token_warning)
+        bolt = AsyncApp(
+            name="valuesbot",
+            client=client,
+            # Requests are verified in ``events`` before bolt sees them (with the bot's clock).
+            signing_secret=_secret(settings.slack_signing_secret) or "unused",
+            request_verification_enabled=False,
+            oauth_settings=oauth,
+            logger=bolt_log,
+        )
+        if oauth is not None:
+            bolt.enable_token_revocation_listeners()
+        return bolt
+
+    def _listen(self) -> None:
+        catch_all = re.compile(".*", re.DOTALL)  # every command, action id and callback id
+        self.bolt.command(catch_all)(self._listener)
+        self.bolt.block_action(catch_all)(self._listener)
+        self.bolt.view_submission(catch_all)(self._listener)
+        for event in ("message", "app_mention", "member_joined_channel", "app_home_opened"):
+            self.bolt.event(event)(self._listener)
+
+    async def _listener(
+        self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        self.accept(body, context.bot_token)
+
+    def accept(self, body: Mapping[str, Any], token: str | None) -> None:
+        """Start the work for an acknowledged payload (in a task of its own)."""
+        visit = home_visit(body)
+        if visit is not None:
+            self._spawn(self._publish_home(visit, token))
+            return
+        event = translate(body)
+        if event is None:
+            log.debug("slack payload ignored kind=%s", describe(body))
+            return
+        route = TurnRoute(event_id=event.event_id, route=reply_route(body), token=token)
+        self._spawn(self._handle(event, route))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, event: Event, route: TurnRoute) -> None:
+        _TURN.set(route)  # this task's own context: deliver() finds how to answer
+        try:
+            await self.app.dispatcher.handle(event)
+        except Exception:  # the dispatcher logs a turn's failures; this is a last guard
+            log.exception("slack event failed event_id=%s", event.event_id)
+
+    async def _publish_home(self, visit: HomeVisit, token: str | None) -> None:
+        try:
+            cards = await self.app.home_cards(visit.direct, Actor(id=visit.user))
+            view = render.home(cards, direct=visit.direct.conversation)
+            token = token or await self.token_for(visit.tenant)
+            await self.outbound.call(token, "views.publish", user_id=visit.user, view=view)
+        except Exception:
+            log.exception("could not publish the Home tab")
+
+    async def drain(self) -> None:
+        """Wait until every task started by a payload has finished (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # HTTP
+
+    async def events(self, request: web.Request) -> web.Response:
+        """``POST /slack/events``: verify, check, hand to bolt (which acknowledges)."""
+        try:
+            text = (await request.read()).decode("utf-8")
+        except UnicodeDecodeError:
+            return web.json_response({"error": "malformed request"}, status=400)
+        if not self._verified(text, request.headers):
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=text,
+                query=request.query_string,
+                headers={k.lower(): v for k, v in request.headers.items()},
+            )
+        except ValueError:
+            return web.json_response({"error": "malformed request"}, status=400)
+        if not bolt_request.body:
+            return web.json_response({"error": "malformed request"}, status=400)
+        response = await self.bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(response)
+
+    def _verified(self, body: str, headers: Mapping[str, str]) -> bool:
+        if self.verifier is None:
+            return False  # Socket Mode only: nothing may come in over HTTP
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        signature = headers.get("X-Slack-Signature", "")
+        if not timestamp.isdigit() or not signature:
+            return False
+        return self.verifier.is_valid(body, timestamp, signature)
+
+    async def install(self, request: web.Request) -> web.Response:
+        """``GET /slack/install``: the "Add to Slack" page."""
+        flow = self.bolt.oauth_flow
+        if flow is None:
+            raise web.HTTPNotFound()
+        response = await flow.handle_installation(await _bolt_get(request))
+        return await to_aiohttp_response(response)
+
+    async def oauth_redirect(self, request: web.Request) -> web.Response:
+        """``GET /slack/oauth_redirect``: Slack sends the installer back here."""
+        flow = self.bolt.oauth_flow
+        if flow is None:
+            raise web.HTTPNotFound()
+        response = await flow.handle_callback(await _bolt_get(request))
+        return await to_aiohttp_response(response)
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        """Connect over Socket Mode when an app-level token is configured."""
+        token = self.settings.slack_app_token
+        if token is not None:
+            self._socket = AsyncSocketModeHandler(self.bolt, token.get_secret_value())
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
+            log.info("slack socket mode connected")
+
+    async def close(self) -> None:
+        """Stop Socket Mode, finish the work under way, close the HTTP session."""
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
+            self._socket = None
+        await self.drain()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def session(self) -> aiohttp.ClientSession:
+        """The HTTP session every outbound call shares."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT_SECONDS)
+            )
+        return self._session
+
+    async def token_for(self, team: str) -> str:
+        """The bot token for a workspace (one token, or the one its installation holds)."""
+        if self.installations is None:
+            token = _secret(self.settings.slack_bot_token)
+            if token is None:
+                raise RecipientUnreachable("no bot token")
+            return token
+        bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team)
+        if bot is None or not bot.bot_token:
+            raise RecipientUnreachable("not installed in this workspace")
+        return bot.bot_token
+
+
+def _quiet_token_warning(record: logging.LogRecord) -> bool:
+    return "`token` will be unused" not in record.getMessage()
+
+
+def _secret(value: Any) -> str | None:
+    return None if value is None else str(value.get_secret_value())
+
+
+async def _bolt_get(request: web.Request) -> AsyncBoltRequest:
+    return AsyncBoltRequest(
+        body="",
+        query=request.query_string,
+        headers={k.lower(): v for k, v in request.headers.items()},
+    )
+
+
+class SlackOutbound:
+    """Sends cards to Slack (the core's ``Outbound``)."""
+
+    def __init__(self, adapter: SlackAdapter) -> None:
+        self.adapter = adapter
+
+    # The core's Outbound
+
+    async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
+        turn = _TURN.get()
+        if turn is None or turn.event_id != event.event_id:
+            turn = TurnRoute(event_id=event.event_id, route=ReplyRoute(), token=None)
+        token = turn.token or await self.adapter.token_for(event.conversation.tenant)
+        for reply in replies:
+            await self._once_more(self._reply, event, reply, turn.route, token)
+
+    async def post(self, place: ConversationRef, card: Card) -> MessageRef | None:
+        token = await self.adapter.token_for(place.tenant)
+        return await self._post_message(token, place.conversation, card, place.thread)
+
+    async def post_direct(self, person: PersonKey, card: Card) -> MessageRef | None:
+        token = await self.adapter.token_for(person.tenant)
+        async with self.adapter.app.database.unit() as stores:
+            known = await stores.people.get(person)
+        if known is not None and known.direct_conversation:
+            try:
+                return await self._post_message(token, known.direct_conversation, card)
+            except RecipientUnreachable:
+                pass  # a direct message between two people, not with the bot: open ours
+        opened = await self.call(token, "conversations.open", users=person.user)
+        channel = str(opened.get("channel", {}).get("id", ""))
+        if not channel:
+            raise RecipientUnreachable("no direct conversation")
+        return await self._post_message(token, channel, card)
+
+    # Sending
+
+    async def call(self, token: str, method: str, **params: Any) -> dict[str, Any]:
+        """One Web API call; ``SendError`` kinds when it fails."""
+        client = AsyncWebClient(
+            token=token,
+            base_url=self.adapter.settings.slack_api_url,
+            session=self.adapter.session(),
+            timeout=SEND_TIMEOUT_SECONDS,
+            retry_handlers=[],
+        )
+        try:
+            response = await client.api_call(method, json=params)
+        except SlackApiError as error:
+            answer = error.response
+            # A SlackResponse has status_code; a body Slack could not parse leaves the raw
+            # aiohttp response, which has status.
+            status = getattr(answer, "status_code", None) or getattr(answer, "status", None) or 0
+            data = getattr(answer, "data", None)
+            headers = getattr(answer, "headers", None) or {}
+            raise send_error(
+                int(status), data if isinstance(data, Mapping) else {}, headers
+            ) from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise TemporarySendError(f"slack: {type(error).__name__}") from error
+        data = response.data
+        return data if isinstance(data, dict) else {}
+
+    async def respond(self, url: str, payload: Mapping[str, Any]) -> None:
+        """Answer through a ``response_url``."""
+        try:
+            async with self.adapter.session().post(url, json=dict(payload)) as answer:
+                text = await answer.text()
+                status = answer.status
+                headers = dict(answer.headers)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise TemporarySendError(f"slack response_url: {type(error).__name__}") from error
+        data: Mapping[str, Any] = {}
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(text)
+            data = parsed if isinstance(parsed, Mapping) else {}
+        if status != 200 or data.get("ok") is False:
+            raise send_error(status, {"error": data.get("error") or text.strip()[:64]}, headers)
+
+    async def _once_more(
+        self, send: Callable[[Event, Reply, ReplyRoute, str], Awaitable[None]], *args: Any
+    ) -> None:
+        """Send; when rate limited, wait as Slack asks (if not too long) and try once more."""
+        try:
+            await send(*args)
+        except RateLimited as limited:
+            if limited.retry_after > REPLY_RETRY_MAX_SECONDS:
+                raise
+            await self.adapter.sleep(limited.retry_after)
+            await send(*args)
+
+    async def _post_message(
+        self, token: str, channel: str, card: Card, thread: str | None = None
+    ) -> MessageRef:
+        drawn = render.message(card)
+        params: dict[str, Any] = {"channel": channel, "blocks": drawn.blocks, "text": drawn.text}
+        if thread:
+            params["thread_ts"] = thread
+        answer = await self.call(token, "chat.postMessage", **params)
+        return MessageRef(id=str(answer.get("ts", "")), extra={"channel": channel})
+
+    async def _reply(self, event: Event, reply: Reply, route: ReplyRoute, token: str) -> None:
+        place = event.conversation
+        card = reply.card
+        if reply.replace:
+            if await self._replace(card, route, token):
+                return
+        elif reply.private and not place.is_direct:
+            await self._private(event, card, route, token)
+            return
+        try:
+            await self._post_message(token, place.conversation, card, place.thread)
+        except RecipientUnreachable:
+            if route.response_url is None:
+                raise
+            shared = not (reply.private or reply.replace or place.is_direct)
+            drawn = render.message(card)
+            await self.respond(
+                route.response_url,
+                {
+                    "response_type": "in_channel" if shared else "ephemeral",
+                    "replace_original": False,
+                    "blocks": drawn.blocks,
+                    "text": drawn.text,
+                },
+            )
+
+    async def _replace(self, card: Card, route: ReplyRoute, token: str) -> bool:
+        drawn = render.message(card)
+        if route.channel and route.message_ts and not route.ephemeral:
+            await self.call(
+                token,
+                "chat.update",
+                channel=route.channel,
+                ts=route.message_ts,
+                blocks=drawn.blocks,
+                text=drawn.text,
+            )
+            return True
+        if route.response_url:
+            # Ephemeral messages can only be replaced through their response_url.
+            await self.respond(
+                route.response_url,
+                {"replace_original": True, "blocks": drawn.blocks, "text": drawn.text},
+            )
+            return True
+        return False  # nothing to replace (a modal was submitted): post the card instead
+
+    async def _private(self, event: Event, card: Card, route: ReplyRoute, token: str) -> None:
+        place = event.conversation
+        if route.trigger_id and render.modal_choice(card) is not None:
+            # A private form in a shared conversation: a modal, so the answers are plainly
+            # private and Slack checks the required ones before they are sent.
+            view = render.modal(
+                card, conversation=place.conversation, kind=str(place.kind), thread=place.thread
+            )
+            try:
+                await self.call(token, "views.open", trigger_id=route.trigger_id, view=view)
+                return
+            except SendError as problem:  # the trigger lasts 3 seconds; an ephemeral card will do
+                log.info("could not open a modal, sending an ephemeral card: %s", problem)
+        drawn = render.message(card)
+        params: dict[str, Any] = {
+            "channel": place.conversation,
+            "user": event.actor.id,
+            "blocks": drawn.blocks,
+            "text": drawn.text,
+        }
+        if place.thread:
+            params["thread_ts"] = place.thread
+        try:
+            await self.call(token, "chat.postEphemeral", **params)
+        except RecipientUnreachable:
+            if route.response_url is None:
+                raise
+            await self.respond(
+                route.response_url,
+                {
+                    "response_type": "ephemeral",
+                    "replace_original": False,
+                    "blocks": drawn.blocks,
+                    "text": drawn.text,
+                },
+            )
+
+
+SLACK_KEY = web.AppKey("slack", SlackAdapter)
+
+
+def mount(app: App, web_app: web.Application) -> None:
+    """Put Slack on the HTTP server (the ``Mount`` listed in ``adapters.web_mounts``)."""
+    adapter = SlackAdapter(app)
+    app.dispatcher.connect(Platform.SLACK, adapter.outbound)
+    web_app[SLACK_KEY] = adapter
+    web_app.router.add_post(EVENTS_PATH, adapter.events)
+    if app.settings.slack_oauth:
+        web_app.router.add_get(INSTALL_PATH, adapter.install)
+        web_app.router.add_get(REDIRECT_PATH, adapter.oauth_redirect)
+
+    async def start(_: web.Application) -> None:
+        await adapter.start()
+
+    async def stop(_: web.Application) -> None:
+        await adapter.close()
+
+    web_app.on_startup.append(start)
+    web_app.on_cleanup.append(stop)

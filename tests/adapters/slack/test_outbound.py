@@ -1,0 +1,147 @@
+"""Sending to Slack: what the Web API receives, and Slack's failures as the core's SendErrors."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from bot.events import ConversationKind, ConversationRef, Platform
+from bot.outbound import RateLimited, RecipientUnreachable, SendError, TemporarySendError
+from bot.ui import Card
+from storage.base import PersonKey
+from tests.adapters.slack.conftest import Waits
+from tests.adapters.slack.workspace import SlackWorkspace, direct
+from tests.mocks.slack_api import MockSlackApi
+
+CHANNEL = ConversationRef(
+    platform=Platform.SLACK, tenant="T1", conversation="C0TEAM", kind=ConversationKind.CHANNEL
+)
+ALICE = PersonKey("slack", "T1", "U0ALICE")
+CARD = Card(title="Barometer", text="My work is making a positive difference & <!here>")
+
+
+async def test_post_sends_the_card_to_the_channel(slack: SlackWorkspace) -> None:
+    sent = await slack.adapter.outbound.post(CHANNEL, CARD)
+    [call] = slack.api.calls_to("chat.postMessage")
+    assert call.params["channel"] == "C0TEAM"
+    assert call.params["text"] == "Barometer"
+    assert call.params["blocks"][0]["text"]["text"] == "Barometer"
+    assert "positive difference &amp; &lt;!here&gt;" in call.text()
+    assert call.token == "xoxb-1-test-token"
+    assert sent is not None
+    assert sent.id == slack.api.last("C0TEAM").ts
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "headers", "kind", "detail"),
+    [
+        (429, "ratelimited", {"Retry-After": "7"}, RateLimited, 7.0),
+        (500, "internal_error", {}, TemporarySendError, None),
+        (503, "service_unavailable", {}, TemporarySendError, None),
+        (200, "channel_not_found", {}, RecipientUnreachable, "channel_not_found"),
+        (200, "is_archived", {}, RecipientUnreachable, "is_archived"),
+        (200, "not_in_channel", {}, RecipientUnreachable, "not_in_channel"),
+        (200, "account_inactive", {}, RecipientUnreachable, "account_inactive"),
+        (200, "invalid_blocks", {}, SendError, None),
+    ],
+)
+async def test_failures_become_send_errors(
+    slack: SlackWorkspace,
+    status: int,
+    error: str,
+    headers: dict[str, str],
+    kind: type[SendError],
+    detail: object,
+) -> None:
+    slack.api.fail("chat.postMessage", error, status=status, headers=headers)
+    with pytest.raises(kind) as raised:
+        await slack.adapter.outbound.post(CHANNEL, CARD)
+    assert type(raised.value) is kind
+    if isinstance(raised.value, RateLimited):
+        assert raised.value.retry_after == detail
+    if isinstance(raised.value, RecipientUnreachable):
+        assert raised.value.reason == detail
+    assert slack.api.channel("C0TEAM") == []
+
+
+async def test_a_rate_limited_workspace_says_when_to_come_back(slack: SlackWorkspace) -> None:
+    now = [100.0]
+    slack.api.clock = lambda: now[0]
+    slack.api.limit(per_channel=1, window=1.0, retry_after=1)
+    await slack.adapter.outbound.post(CHANNEL, CARD)
+    with pytest.raises(RateLimited) as limited:
+        await slack.adapter.outbound.post(CHANNEL, CARD)
+    assert limited.value.retry_after == 1.0
+    other = ConversationRef(
+        platform=Platform.SLACK, tenant="T1", conversation="C0OTHER", kind=ConversationKind.CHANNEL
+    )
+    await slack.adapter.outbound.post(other, CARD)  # another channel is not limited
+    now[0] += 1.0
+    await slack.adapter.outbound.post(CHANNEL, CARD)
+    assert len(slack.api.channel("C0TEAM")) == 2
+
+
+async def test_an_unreachable_server_is_a_temporary_failure(slack: SlackWorkspace) -> None:
+    await slack.api.close()
+    with pytest.raises(TemporarySendError):
+        await slack.adapter.outbound.post(CHANNEL, CARD)
+
+
+async def test_post_direct_opens_the_conversation_when_none_is_known(
+    slack: SlackWorkspace,
+) -> None:
+    await slack.adapter.outbound.post_direct(ALICE, CARD)
+    assert slack.api.methods() == ["conversations.open", "chat.postMessage"]
+    assert slack.api.calls[0].params["users"] == "U0ALICE"
+    assert slack.api.calls[1].params["channel"] == "D0ALICE"
+
+
+async def test_post_direct_uses_the_known_conversation(slack: SlackWorkspace) -> None:
+    await slack.says("hello", user="U0ALICE")
+    before = len(slack.api.calls)
+    await slack.adapter.outbound.post_direct(ALICE, CARD)
+    assert slack.api.methods()[before:] == ["chat.postMessage"]
+    assert slack.api.calls[-1].params["channel"] == direct("U0ALICE")
+
+
+async def test_post_direct_to_someone_who_has_left(slack: SlackWorkspace) -> None:
+    slack.api.fail("conversations.open", "user_not_found")
+    with pytest.raises(RecipientUnreachable) as raised:
+        await slack.adapter.outbound.post_direct(ALICE, CARD)
+    assert raised.value.reason == "user_not_found"
+
+
+async def test_a_reply_waits_out_a_rate_limit_once(slack: SlackWorkspace, waits: Waits) -> None:
+    slack.api.fail("chat.postMessage", "ratelimited", status=429, headers={"Retry-After": "3"})
+    await slack.command("Winter planning letter", user="U0ALICE", channel=direct("U0ALICE"))
+    assert waits.seconds == [3.0]
+    assert slack.api.methods().count("chat.postMessage") == 2
+    assert "Question 2 of 8" in slack.api.last(direct("U0ALICE")).text_all()
+
+
+async def test_where_the_bot_is_not_a_member_the_response_url_answers(
+    slack: SlackWorkspace,
+) -> None:
+    slack.api.fail("chat.postEphemeral", "not_in_channel")
+    await slack.command("history", user="U0ALICE", channel="C0NOTIN")
+    [answer] = slack.api.calls_to("response_url")
+    assert answer.params["response_type"] == "ephemeral"
+    assert "Your values lens check-ins" in answer.text()
+    assert "Your values lens check-ins" in slack.api.ephemeral("C0NOTIN", "U0ALICE")[0].text_all()
+
+
+async def test_the_mock_limits_a_whole_workspace(slack_api: MockSlackApi) -> None:
+    """The mock's workspace budget, which delivery and benchmarks rely on."""
+    now = [0.0]
+    slack_api.clock = lambda: now[0]
+    slack_api.limit(per_workspace=2, window=60.0, retry_after=5)
+    outbound_calls = []
+    async with aiohttp.ClientSession() as http:
+        for channel in ("C1", "C2", "C3"):
+            async with http.post(
+                slack_api.api_url + "chat.postMessage",
+                json={"channel": channel, "text": "hi"},
+                headers={"Authorization": "Bearer xoxb-a"},
+            ) as answer:
+                outbound_calls.append((answer.status, answer.headers.get("Retry-After")))
+    assert outbound_calls == [(200, None), (200, None), (429, "60")]
