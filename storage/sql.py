@@ -14,9 +14,10 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, update
+from sqlalchemy import String, case, delete, func, insert, literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.sql.expression import ColumnClause
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -644,6 +645,12 @@ _RANDOM = secrets.SystemRandom()
 _CHUNK = 500
 
 
+def _writer() -> ColumnClause[str]:
+    """PostgreSQL's id of the transaction that last wrote a row (a system column of every
+    table), as text."""
+    return literal_column("xmin::text", String)
+
+
 _COLUMNS = {
     "barometer_responses": ("round_id", "id", "question", "value", "group_id", "token_hash"),
     "barometer_comments": ("round_id", "id", "text", "status", "token_hash"),
@@ -851,11 +858,15 @@ class SqlBarometer(_Store):
     ) -> AnswerOutcome:
         if not await self._still_open(round_id):
             return AnswerOutcome.CLOSED
+        remnants = (
+            await self._remnant(round_id, BarometerResponseRow, token_hash, mix),
+            await self._remnant(round_id, BarometerCommentRow, token_hash, mix),
+        )
         removed = await self._take(round_id, BarometerResponseRow, [token_hash])
         if not removed:
             return AnswerOutcome.UNKNOWN
         await self._take(round_id, BarometerCommentRow, [token_hash])
-        await self._write(round_id, answer, token_hash, mix)
+        await self._write(round_id, answer, token_hash, mix, remnants)
         return AnswerOutcome.CHANGED
 
     async def holds(self, round_id: str, token_hash: str) -> bool:
@@ -986,8 +997,15 @@ class SqlBarometer(_Store):
         return found.first() is not None
 
     async def _write(
-        self, round_id: str, answer: BarometerAnswer, token_hash: str, mix: int
+        self,
+        round_id: str,
+        answer: BarometerAnswer,
+        token_hash: str,
+        mix: int,
+        remnants: tuple[list[str], list[str]] = ([], []),
     ) -> None:
+        """Insert the answer's rows with ``mix`` other respondents' rows (and ``remnants``,
+        the rest of the groups the answer's old rows came from), all in random order."""
         responses = [
             {
                 "round_id": round_id,
@@ -999,11 +1017,16 @@ class SqlBarometer(_Store):
             }
             for question, value in answer.values.items()
         ]
-        others = await self._others(round_id, BarometerResponseRow, token_hash, mix)
-        responses += await self._take(round_id, BarometerResponseRow, others)
+        taken = remnants[0] + await self._others(
+            round_id, BarometerResponseRow, [token_hash, *remnants[0]], mix
+        )
+        responses += await self._take(round_id, BarometerResponseRow, taken)
         await self._put(BarometerResponseRow, responses)
+        if not answer.comment and not remnants[1]:
+            return
+        comments = []
         if answer.comment:
-            comments = [
+            comments.append(
                 {
                     "round_id": round_id,
                     "id": _random_id(),
@@ -1011,22 +1034,130 @@ class SqlBarometer(_Store):
                     "status": "pending",
                     "token_hash": token_hash,
                 }
-            ]
-            others = await self._others(round_id, BarometerCommentRow, token_hash, mix)
-            comments += await self._take(round_id, BarometerCommentRow, others)
-            await self._put(BarometerCommentRow, comments)
+            )
+        taken = remnants[1] + await self._others(
+            round_id, BarometerCommentRow, [token_hash, *remnants[1]], mix
+        )
+        comments += await self._take(round_id, BarometerCommentRow, taken)
+        await self._put(BarometerCommentRow, comments)
+
+    @property
+    def _postgresql(self) -> bool:
+        bind = self.session.bind
+        return bind is not None and bind.dialect.name == "postgresql"
 
     async def _others(
+        self,
+        round_id: str,
+        table: type[BarometerResponseRow] | type[BarometerCommentRow],
+        exclude: list[str],
+        count: int,
+    ) -> list[str]:
+        """The token hashes of about ``count`` other respondents whose rows are written again
+        with this answer.
+
+        On PostgreSQL they are taken by whole "write groups" (the respondents whose rows one
+        transaction wrote last, which ``xmin`` shows): a group is taken whole, or split only
+        when more than ``count`` respondents stay behind. So once a round has more than
+        ``count`` answers, every group of rows written together holds more than ``count``
+        people's answers, and stays so. On SQLite rows carry no writer and are stored in
+        random id order: the partners are simply picked at random.
+        """
+        if count <= 0:
+            return []
+        if not self._postgresql:
+            return await self._random_others(round_id, table, exclude, count)
+        picked: list[str] = []
+        while len(picked) < count:
+            writer = await self._random_writer(round_id, table, [*exclude, *picked])
+            if writer is None:
+                break
+            members = [
+                m
+                for m in await self._written_by(round_id, table, writer)
+                if m not in exclude and m not in picked
+            ]
+            need = count - len(picked)
+            if len(members) - need >= count + 1:
+                members = _RANDOM.sample(members, need)
+            picked += members
+        return picked
+
+    async def _remnant(
         self,
         round_id: str,
         table: type[BarometerResponseRow] | type[BarometerCommentRow],
         token_hash: str,
         count: int,
     ) -> list[str]:
-        """The token hashes of up to ``count`` other respondents, picked at random: the rows
-        that follow a random point in the (random) id order."""
-        if count <= 0:
+        """Before an answer's rows are replaced: the rest of the write group they are in, when
+        too few (``count`` or fewer) would stay behind, so they are taken along."""
+        if not self._postgresql:
             return []
+        found = await self.session.exec(
+            select(_writer())
+            .select_from(table)
+            .where(col(table.round_id) == round_id, col(table.token_hash) == token_hash)
+            .limit(1)
+        )
+        writer = found.first()
+        if writer is None:
+            return []
+        members = [
+            m for m in await self._written_by(round_id, table, str(writer)) if m != token_hash
+        ]
+        return members if len(members) <= count else []
+
+    async def _random_writer(
+        self,
+        round_id: str,
+        table: type[BarometerResponseRow] | type[BarometerCommentRow],
+        exclude: list[str],
+    ) -> str | None:
+        start = _random_id()
+        for after in (True, False):
+            where = col(table.id) >= start if after else col(table.id) < start
+            found = await self.session.exec(
+                select(_writer())
+                .select_from(table)
+                .where(
+                    col(table.round_id) == round_id,
+                    col(table.token_hash).is_not(None),
+                    col(table.token_hash).not_in(exclude),
+                    where,
+                )
+                .order_by(col(table.id))
+                .limit(1)
+            )
+            writer = found.first()
+            if writer is not None:
+                return str(writer)
+        return None
+
+    async def _written_by(
+        self,
+        round_id: str,
+        table: type[BarometerResponseRow] | type[BarometerCommentRow],
+        writer: str,
+    ) -> list[str]:
+        found = await self.session.exec(
+            select(table.token_hash)
+            .where(
+                col(table.round_id) == round_id,
+                col(table.token_hash).is_not(None),
+                _writer() == writer,
+            )
+            .distinct()
+        )
+        return [t for t in found if t is not None]
+
+    async def _random_others(
+        self,
+        round_id: str,
+        table: type[BarometerResponseRow] | type[BarometerCommentRow],
+        exclude: list[str],
+        count: int,
+    ) -> list[str]:
         start = _random_id()
         picked: dict[str, None] = {}
         for after in (True, False):
@@ -1036,7 +1167,7 @@ class SqlBarometer(_Store):
                 .where(
                     col(table.round_id) == round_id,
                     col(table.token_hash).is_not(None),
-                    col(table.token_hash) != token_hash,
+                    col(table.token_hash).not_in(exclude),
                     where,
                 )
                 .order_by(col(table.id))

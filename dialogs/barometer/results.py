@@ -153,7 +153,9 @@ def round_results(tally: BarometerTally, approved_comments: Sequence[str] = ()) 
     if round_.groups:
         known = {g.id for g in round_.groups}
         shown = publishable_groups(sizes, round_.min_group) & known
-        withheld = any(n > 0 for g, n in sizes.items() if g is not None and g not in shown)
+        # Once a round is sealed its small groups are erased from the rows, so "withheld" means
+        # any group of the round that is not shown (including one nobody said they were in).
+        withheld = len(shown) < len(known)
         for group in round_.groups:
             if group.id in shown:
                 members: list[str | None] = [group.id]
