@@ -90,9 +90,9 @@ def _distribution_table(question: QuestionResult, caption: str) -> str:
         for a in question.answers
     )
     return (
-        f'<table class="sr-only numbers"><caption>{_e(caption)}</caption><thead><tr>'
-        '<th scope="col">Answer</th><th scope="col">People</th><th scope="col">Share</th>'
-        f"</tr></thead><tbody>{rows}</tbody></table>"
+        f'<div class="sr-only"><table class="numbers"><caption>{_e(caption)}</caption><thead>'
+        '<tr><th scope="col">Answer</th><th scope="col">People</th><th scope="col">Share</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
 
@@ -128,9 +128,9 @@ def _trend_table(points: Sequence[tuple[str, float, int]], caption: str) -> str:
         for p, s, n in points
     )
     return (
-        f'<table class="sr-only numbers"><caption>{_e(caption)}</caption><thead><tr>'
-        '<th scope="col">Month</th><th scope="col">Agree</th><th scope="col">People who '
-        f"answered</th></tr></thead><tbody>{rows}</tbody></table>"
+        f'<div class="sr-only"><table class="numbers"><caption>{_e(caption)}</caption><thead>'
+        '<tr><th scope="col">Month</th><th scope="col">Agree</th><th scope="col">People who '
+        f"answered</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
 
