@@ -435,6 +435,13 @@ class Barometer:
             round_ = closed[0] if closed else None
         if round_ is None:
             return False
+        answered = (
+            (await stores.barometer.participation(round_.id))[1]
+            if round_.is_open
+            else round_.answered
+        )
+        if answered < round_.comment_min:
+            return False  # nobody, comms included, reads comments of so few answers
         return await stores.barometer.moderate(round_.id, comment_id, status)
 
     # Clicks
