@@ -7,8 +7,10 @@ Each adapter has the same three parts: ``translate.py`` (payload to event, pure)
 
 from __future__ import annotations
 
+from bot.events import Platform
 from bot.settings import Settings
 from bot.web import Mount
+from dialogs.barometer.service import ChannelDirectory
 
 
 def web_mounts(settings: Settings) -> list[Mount]:
@@ -21,3 +23,10 @@ def web_mounts(settings: Settings) -> list[Mount]:
 
         mounts.append(slack)
     return mounts
+
+
+def channel_directories(settings: Settings) -> dict[Platform, ChannelDirectory]:
+    """Who is in a channel, per platform (for a barometer sent to the members of channels)."""
+    from adapters.console.app import ConsoleChannelMembers
+
+    return {Platform.CONSOLE: ConsoleChannelMembers()}

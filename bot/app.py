@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,17 +16,19 @@ from bot.clock import Clock, SystemClock
 from bot.content import Content, load_content
 from bot.dialogs import DialogRunner
 from bot.dispatch import Dispatcher, Metrics
-from bot.events import Actor, ConversationRef
+from bot.events import Actor, ConversationRef, Platform
 from bot.pseudonym import Pseudonymiser
 from bot.router import Router
 from bot.settings import Settings
 from bot.ui import Card
+from dialogs.barometer.service import Barometer, ChannelDirectory
 from dialogs.help import Help, HelpEntry
 from dialogs.home import HomePage
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
 from storage import migrate
 from storage.engine import Database
+from storage.scrub import scrub
 
 log = logging.getLogger("valuesbot.app")
 
@@ -40,6 +43,10 @@ HELP = (
         summary="Look at a piece of work through our six behaviours (in a channel: as a team).",
     ),
     HelpEntry(command="/valueslens history", summary="Your past check-ins."),
+    HelpEntry(
+        command="/barometer",
+        summary="This month's staff barometer (anonymous), or its latest results.",
+    ),
     HelpEntry(command="/values behaviours", summary="Our six behaviours and what they mean."),
     HelpEntry(command="/values", summary="This help."),
 )
@@ -54,6 +61,7 @@ class App:
     database: Database
     dispatcher: Dispatcher
     lens: ValuesLensCommands
+    barometer: Barometer
     help: Help
     home: HomePage
     clock: Clock
@@ -66,12 +74,19 @@ class App:
             return await self.home.cards(stores, direct, actor, self.clock.now())
 
     async def housekeeping(self) -> None:
-        """Periodic chores: close team check-ins whose time is up, forget old event ids."""
+        """Periodic chores: close team check-ins whose time is up, forget old event ids, and
+        open, remind or close the barometer when its timetable says so."""
         now = self.clock.now()
         platforms = [str(p) for p in self.dispatcher.platforms]
         async with self.database.unit() as stores:
             closed = await self.lens.close_due(stores, now, platforms)
             await stores.events.forget_before(now - EVENT_MEMORY)
+        # Its own transaction: a barometer problem must not hold up the chores above. Until the
+        # scheduler fires the ``barometer.tick`` job, this is what keeps the timetable.
+        async with self.database.unit() as stores:
+            barometer = await self.barometer.tick(stores, now)
+        if barometer.closed is not None:
+            await scrub(self.database)
         # The close is committed before the results go out; a crash in between loses the
         # results post (the check-in stays closed). The delivery outbox will close this gap.
         for checkin, card in closed:
@@ -118,8 +133,10 @@ async def build_app(
     clock: Clock | None = None,
     content: Content | None = None,
     prepare: bool = True,
+    directories: Mapping[Platform, ChannelDirectory] | None = None,
 ) -> App:
-    """Wire a valuesbot together (migrating an embedded database first, unless told not to)."""
+    """Wire a valuesbot together (migrating an embedded database first, unless told not to).
+    ``directories`` list channel members per platform, for a barometer sent to channels."""
     content = content or load_content(settings.content)
     if prepare:
         await prepare_database(settings)
@@ -131,11 +148,13 @@ async def build_app(
     lens = ValuesLensCommands(
         content=content, settings=settings, runner=runner, pseudonyms=pseudonyms
     )
+    barometer = Barometer(content=content, settings=settings, directories=directories)
     help_ = Help(content, HELP)
     home = HomePage(content=content, settings=settings, runner=runner, lens=lens)
 
     router = Router()
     router.include(lens.router())
+    router.include(barometer.router())
     router.include(help_.router())
 
     dispatcher = Dispatcher(
@@ -147,6 +166,7 @@ async def build_app(
         database=database,
         dispatcher=dispatcher,
         lens=lens,
+        barometer=barometer,
         help=help_,
         home=home,
         clock=clock,

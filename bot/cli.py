@@ -4,6 +4,7 @@
     valuesbot serve [--host H] [--port P]           run the HTTP server
     valuesbot db upgrade | current                  migrate the database / show its revision
     valuesbot content check [PATH]                  validate a content file
+    valuesbot barometer ACTION                      run the staff barometer by hand (comms)
 
 Settings come from the environment and a ``.env`` file in the current directory. Problems a
 person can fix (a bad setting, a bad content file, an old schema) are one clear line on standard
@@ -66,6 +67,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     revision.add_argument("message", help="what the migration does")
 
+    barometer = commands.add_parser("barometer", help="the monthly staff barometer (comms)")
+    barometer_commands = barometer.add_subparsers(
+        dest="barometer_command", required=True, metavar="ACTION"
+    )
+    for name, what in (
+        ("open", "open this month's round now and queue it for everyone"),
+        ("close", "close the open round and publish its results"),
+        ("status", "the open round's response rate"),
+        ("preview", "the card people get"),
+        ("remind", "remind everyone who has not answered (at most two a round)"),
+        ("results", "the latest published results"),
+        ("trend", "each question's agree share by month"),
+        ("tick", "do whatever the timetable says is due (what the scheduler runs)"),
+        ("comments", "comments waiting for approval, with their ids"),
+    ):
+        barometer_commands.add_parser(name, help=what)
+    for name in ("approve", "reject"):
+        moderate = barometer_commands.add_parser(name, help=f"{name} a comment")
+        moderate.add_argument("comment", help="the comment's id (from `barometer comments`)")
+
     content = commands.add_parser("content", help="the content file (behaviours, wording)")
     content_commands = content.add_subparsers(dest="content_command", required=True)
     check = content_commands.add_parser("check", help="validate a content file")
@@ -87,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_db(args, settings))
         if args.command == "content":
             return _content(args, settings)
+        if args.command == "barometer":
+            logs.configure("WARNING")
+            return asyncio.run(_barometer(args, settings))
     except (SettingsError, ContentError, SchemaOutOfDate, UsageError) as problem:
         print(f"valuesbot: {problem}", file=sys.stderr)
         return 2
@@ -175,6 +199,67 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
     elif args.db_command == "revision":
         await migrate.revision(url, args.message)
     return 0
+
+
+async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters import channel_directories
+    from adapters.console.render import render
+    from bot.app import build_app
+    from bot.ui import Card
+    from dialogs.barometer import cards
+    from storage.scrub import scrub
+
+    app = await build_app(settings, directories=channel_directories(settings))
+    barometer = app.barometer
+    action = args.barometer_command
+    shown: list[Card] = []
+    status = 0
+    try:
+        async with app.database.unit() as stores:
+            now = app.clock.now()
+            if action == "open":
+                shown.append(await barometer.open_card(stores, now))
+            elif action == "close":
+                shown.append(await barometer.close_card(stores, now))
+            elif action == "status":
+                shown.append(await barometer.status_card(stores, now))
+            elif action == "preview":
+                shown.append(await barometer.preview_card(stores, now))
+            elif action == "remind":
+                shown.append(await barometer.remind_card(stores, now))
+            elif action == "results":
+                shown.append(await barometer.latest_results_card(stores))
+            elif action == "trend":
+                shown.append(cards.trend_card(barometer.text, await barometer.published(stores)))
+            elif action == "tick":
+                done = await barometer.tick(stores, now)
+                what = [
+                    f"opened {done.opened.round.period} for {done.opened.invited}"
+                    if done.opened
+                    else "",
+                    f"reminder {done.reminded.number} for {done.reminded.reminded}"
+                    if done.reminded
+                    else "",
+                    f"closed {done.closed.round.period}" if done.closed else "",
+                    *done.notes,
+                ]
+                print("; ".join(w for w in what if w) or "nothing was due")
+            elif action == "comments":
+                for card in await barometer.comment_cards(stores):
+                    shown.append(card)
+            elif action in {"approve", "reject"}:
+                if not await barometer.moderate_by_id(stores, args.comment, action + "d"):
+                    raise UsageError(f"no comment {args.comment!r} in the latest round")
+                print(f"comment {args.comment} {action}d")
+        if action in {"close", "tick"}:
+            await scrub(app.database)
+    finally:
+        await app.close()
+    for card in shown:
+        print(render(card))
+        if "comment" in card.hidden:
+            print(f"   id: {card.hidden['comment']}")
+    return status
 
 
 def _content(args: argparse.Namespace, settings: Settings) -> int:

@@ -74,6 +74,63 @@ class LensText(_Model):
     team_discuss_none: Text
 
 
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+# Option texts are shown on buttons and in pickers: Slack allows 75 characters there.
+OptionText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=75)]
+
+
+class ScalePoint(_Model):
+    """One answer on the barometer's scale ("Strongly agree"); ``agree`` counts it as agreeing."""
+
+    id: Ident
+    label: OptionText
+    agree: bool = False
+
+
+class BarometerQuestion(_Model):
+    """A barometer question ("My work is making a positive difference to the NHS")."""
+
+    id: Ident
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]
+    short: Short
+
+
+class BarometerGroup(_Model):
+    """A group people may say they belong to (a team, a directorate), for breakdowns."""
+
+    id: Ident
+    label: OptionText
+
+
+class BarometerText(_Model):
+    """The monthly staff barometer: its questions, scale, optional comment and groups."""
+
+    title: Short
+    intro: Text
+    questions: Annotated[list[BarometerQuestion], Field(min_length=1, max_length=5)]
+    scale: Annotated[list[ScalePoint], Field(min_length=2, max_length=10)]
+    comment_label: Text
+    comment_placeholder: str = ""
+    group_label: Text
+    groups: Annotated[list[BarometerGroup], Field(max_length=50)] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> BarometerText:
+        for kind, ids in (
+            ("questions", [q.id for q in self.questions]),
+            ("scale", [p.id for p in self.scale]),
+            ("groups", [g.id for g in self.groups]),
+        ):
+            duplicates = sorted({i for i in ids if ids.count(i) > 1})
+            if duplicates:
+                raise ValueError(f"barometer.{kind}: duplicate id {', '.join(duplicates)}")
+        if not any(p.agree for p in self.scale):
+            raise ValueError("barometer.scale: mark at least one point `agree: true`")
+        if all(p.agree for p in self.scale):
+            raise ValueError("barometer.scale: at least one point must not count as agreeing")
+        return self
+
+
 class Content(_Model):
     """Everything the bot says about the organisation's vision and values."""
 
@@ -85,6 +142,7 @@ class Content(_Model):
     behaviours: Annotated[list[Behaviour], Field(min_length=1, max_length=12)]
     ratings: Annotated[list[Rating], Field(min_length=2, max_length=5)]
     lens: LensText
+    barometer: BarometerText
 
     @model_validator(mode="after")
     def _check_ids(self) -> Content:

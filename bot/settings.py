@@ -8,6 +8,7 @@ bot stops at start-up instead of failing later.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,6 +48,20 @@ def _split(value: object) -> object:
 
 MemberList = Annotated[tuple[str, ...], Field(default=())]
 
+PLATFORMS = ("console", "slack", "teams")
+
+
+def parse_place(value: str) -> tuple[str, str, str]:
+    """``slack:T0123:C0456`` as (platform, tenant, conversation). Teams conversation ids have
+    colons of their own (``19:abc@thread.tacv2``), so only the first two colons split."""
+    parts = value.split(":", 2)
+    if len(parts) != 3 or not all(p.strip() for p in parts):
+        raise ValueError(f"{value!r} is not platform:tenant:conversation")
+    platform, tenant, conversation = (p.strip() for p in parts)
+    if platform not in PLATFORMS:
+        raise ValueError(f"{value!r}: the platform must be one of {', '.join(PLATFORMS)}")
+    return platform, tenant, conversation
+
 
 class Settings(BaseModel):
     """Everything configurable, with its environment variable as the alias."""
@@ -70,15 +85,55 @@ class Settings(BaseModel):
     comms: MemberList = Field((), alias="VALUESBOT_COMMS")
     team_lens_hours: float = Field(24, gt=0, le=24 * 14, alias="VALUESBOT_TEAM_LENS_HOURS")
     team_lens_min: int = Field(2, ge=2, le=100, alias="VALUESBOT_TEAM_LENS_MIN")
+    barometer_auto: bool = Field(True, alias="VALUESBOT_BAROMETER_AUTO")
+    barometer_open_day: int = Field(1, ge=1, le=15, alias="VALUESBOT_BAROMETER_OPEN_DAY")
+    barometer_open_time: str = Field("10:00", alias="VALUESBOT_BAROMETER_OPEN_TIME")
+    barometer_days: int = Field(10, ge=1, le=27, alias="VALUESBOT_BAROMETER_DAYS")
+    barometer_reminders: tuple[int, ...] = Field((3, 7), alias="VALUESBOT_BAROMETER_REMINDERS")
+    barometer_channels: MemberList = Field((), alias="VALUESBOT_BAROMETER_CHANNELS")
+    barometer_results: MemberList = Field((), alias="VALUESBOT_BAROMETER_RESULTS")
+    public_url: str | None = Field(None, alias="VALUESBOT_PUBLIC_URL")
     content: Path | None = Field(None, alias="VALUESBOT_CONTENT")
     host: str = Field("127.0.0.1", alias="VALUESBOT_HOST")
     port: int = Field(3978, ge=1, le=65535, alias="VALUESBOT_PORT")
     log_level: str = Field("INFO", alias="VALUESBOT_LOG_LEVEL")
 
-    @field_validator("admins", "comms", mode="before")
+    @field_validator(
+        "admins",
+        "comms",
+        "barometer_reminders",
+        "barometer_channels",
+        "barometer_results",
+        mode="before",
+    )
     @classmethod
     def _members(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("barometer_channels", "barometer_results")
+    @classmethod
+    def _places(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for place in value:
+            parse_place(place)
+        return value
+
+    @field_validator("barometer_open_time")
+    @classmethod
+    def _open_time(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value.strip())
+        except ValueError as error:
+            raise ValueError("a time of day like 10:00") from error
+        return value.strip()
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("an address starting with https://")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod
@@ -158,6 +213,25 @@ class Settings(BaseModel):
                 "(Socket Mode)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _reminders_inside_the_round(self) -> Settings:
+        reminders = self.barometer_reminders
+        if len(reminders) > 2:
+            raise ValueError("VALUESBOT_BAROMETER_REMINDERS: at most two reminders a round")
+        if any(not 1 <= day < self.barometer_days for day in reminders) or len(
+            set(reminders)
+        ) != len(reminders):
+            raise ValueError(
+                "VALUESBOT_BAROMETER_REMINDERS: different days after opening, each before the "
+                f"round closes (1 to {self.barometer_days - 1})"
+            )
+        return self
+
+    @property
+    def barometer_time(self) -> time:
+        """The time of day barometer rounds open, in the organisation's time zone."""
+        return time.fromisoformat(self.barometer_open_time)
 
     @property
     def slack_enabled(self) -> bool:

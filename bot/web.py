@@ -1,4 +1,5 @@
-"""The HTTP server of ``valuesbot serve``: health, metrics, and whatever adapters mount.
+"""The HTTP server of ``valuesbot serve``: health, metrics, the published barometer results,
+and whatever adapters mount.
 
 One aiohttp application for everything (DESIGN.md section 2). Adapters add their routes through
 ``mounts``, functions that receive the ``App`` and the aiohttp application.
@@ -13,6 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from bot.app import App
+from dialogs.barometer.page import CONTENT_SECURITY_POLICY, render_csv, render_json, render_page
+from dialogs.barometer.results import RoundResults
 
 Mount = Callable[[App, web.Application], None]
 
@@ -28,6 +31,9 @@ def build_web_app(app: App, mounts: Sequence[Mount] = ()) -> web.Application:
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
+    web_app.router.add_get("/barometer", barometer_page)
+    web_app.router.add_get("/barometer.json", barometer_json)
+    web_app.router.add_get("/barometer.csv", barometer_csv)
     for mount in mounts:
         mount(app, web_app)
     return web_app
@@ -51,3 +57,47 @@ async def metrics(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     body = generate_latest(app.dispatcher.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+# Published results change when a round closes or a comment is approved: a few minutes is fine.
+_PUBLIC = {
+    "Cache-Control": "public, max-age=300",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_OPEN_DATA = {**_PUBLIC, "Access-Control-Allow-Origin": "*"}
+
+
+async def _history(request: web.Request) -> tuple[App, list[RoundResults]]:
+    app = request.app[APP_KEY]
+    async with app.database.unit() as stores:
+        return app, await app.barometer.published(stores)
+
+
+async def barometer_page(request: web.Request) -> web.Response:
+    """The published barometer results as an HTML page."""
+    app, history = await _history(request)
+    body = render_page(app.content, history, app.settings.min_group)
+    return web.Response(
+        text=body,
+        content_type="text/html",
+        charset="utf-8",
+        headers={**_PUBLIC, "Content-Security-Policy": CONTENT_SECURITY_POLICY},
+    )
+
+
+async def barometer_json(request: web.Request) -> web.Response:
+    """The published barometer results as JSON (open data)."""
+    app, history = await _history(request)
+    return web.json_response(render_json(app.content, history), headers=_OPEN_DATA)
+
+
+async def barometer_csv(request: web.Request) -> web.Response:
+    """The published barometer results as CSV (open data)."""
+    _, history = await _history(request)
+    return web.Response(
+        text=render_csv(history),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={**_OPEN_DATA, "Content-Disposition": 'inline; filename="barometer.csv"'},
+    )

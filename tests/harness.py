@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import col, select
+
 from bot.app import App
 from bot.events import (
     ActionSubmitted,
@@ -28,8 +30,9 @@ from bot.events import (
     Platform,
 )
 from bot.outbound import Reply
-from bot.ui import Card, submission
+from bot.ui import Card, card_from_json, submission
 from storage.base import PersonKey
+from storage.tables import OutboxRow
 
 TENANT = "test"
 
@@ -109,11 +112,11 @@ class Harness:
         app.dispatcher.connect(Platform.CONSOLE, self.outbound)
 
     @staticmethod
-    def _who(user: str, channel: str | None) -> dict[str, Any]:
+    def _who(user: str, channel: str | None, event_id: str | None = None) -> dict[str, Any]:
         return {
             "conversation": where(user, channel),
             "actor": Actor(id=user, name=user.capitalize()),
-            "event_id": uuid.uuid4().hex,
+            "event_id": event_id or uuid.uuid4().hex,
         }
 
     async def send(self, event: Event) -> list[Card]:
@@ -153,16 +156,18 @@ class Harness:
         channel: str | None = None,
         inputs: Mapping[str, str] | None = None,
         card: Card | None = None,
+        event_id: str | None = None,
     ) -> list[Card]:
         """The person clicks the button ``label`` on ``card`` (default: the latest card they
-        saw that has it), with ``inputs`` filled in."""
+        saw that has it), with ``inputs`` filled in. The same ``event_id`` twice is a
+        platform's retry of one click."""
         card = card or self.card_with(label, user=user, channel=channel)
         choice = next(c for c in card.choices if c.label == label)
         event = ActionSubmitted(
             action=choice.action,
             values=submission(card, choice, inputs or {}),
             source=MessageRef(id="card"),
-            **self._who(user, channel),
+            **self._who(user, channel, event_id),
         )
         return await self.send(event)
 
@@ -204,3 +209,36 @@ class Harness:
             if any(c.label == label for c in card.choices):
                 return card
         raise AssertionError(f"{user} has seen no card with a {label!r} button")
+
+    async def outbox(self, job: str | None = None) -> list[Queued]:
+        """Messages waiting in the outbox (for ``job``, or all), oldest first."""
+        async with self.app.database.unit() as stores:
+            statement = select(OutboxRow).order_by(col(OutboxRow.id))
+            if job is not None:
+                statement = statement.where(col(OutboxRow.job) == job)
+            rows = await stores.session.exec(statement)
+            return [
+                Queued(
+                    key=r.key,
+                    job=r.job,
+                    recipient=r.recipient,
+                    to_person=r.to_person,
+                    card=card_from_json(r.card),
+                )
+                for r in rows
+            ]
+
+    async def inbox(self, user: str, job: str | None = None) -> list[Card]:
+        """Cards queued for the person's direct chat (what the delivery worker will send)."""
+        return [q.card for q in await self.outbox(job) if q.to_person and q.recipient == user]
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A message in the outbox, as the delivery worker will send it."""
+
+    key: str
+    job: str
+    recipient: str
+    to_person: bool
+    card: Card

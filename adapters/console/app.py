@@ -23,7 +23,7 @@ from bot.dialogs import CANCEL_WORDS
 from bot.events import ConversationOpened, ConversationRef, Event, MessageRef, Platform
 from bot.outbound import Reply
 from bot.ui import Card, ChoiceInput, TextInput, card_from_json, card_to_json
-from storage.base import PersonKey
+from storage.base import PersonKey, Stores
 
 POLL_SECONDS = 1.0
 
@@ -194,7 +194,7 @@ class ConsoleChat:
             await self.drain()
 
     def _seen_key(self, conversation: str) -> str:
-        return f"console_seen:{conversation}:{self.who.id}"
+        return seen_key(conversation, self.who.id)
 
     async def _load_seen(self) -> None:
         async with self.app.database.unit() as stores:
@@ -253,6 +253,20 @@ def _option(question: ChoiceInput, text: str) -> str | None:
         if text.lower() in (option.label.lower(), option.value.lower()):
             return option.value
     return None
+
+
+def seen_key(conversation: str, user: str) -> str:
+    """The meta key recording how far ``user``'s terminal has read ``conversation``: it also
+    says that they joined it."""
+    return f"console_seen:{conversation}:{user}"
+
+
+class ConsoleChannelMembers:
+    """Who is in a console channel: everyone whose terminal has joined it (``--channel``)."""
+
+    async def members(self, place: ConversationRef, stores: Stores) -> list[str]:
+        prefix = seen_key(place.conversation, "")
+        return sorted(key[len(prefix) :] for key in await stores.meta.starting_with(prefix))
 
 
 class ConsoleOutbound:

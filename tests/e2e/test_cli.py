@@ -238,3 +238,26 @@ def _serve_checks(process: subprocess.Popen[str], port: int) -> str:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=20)
     return err
+
+
+def test_comms_run_the_barometer_from_the_command_line(tmp_path: Path) -> None:
+    # Rounds opening by themselves would depend on today's date: off for this test.
+    manual = {"VALUESBOT_BAROMETER_AUTO": "0"}
+    run(["chat", "--user", "Alice"], tmp_path, ["/values"], **manual)
+    opened = run(["barometer", "open"], tmp_path, **manual)
+    assert opened.returncode == 0, opened.stderr
+    assert "Opened: Staff barometer" in opened.stdout
+    assert "queued for 1 person" in opened.stdout
+    status = run(["barometer", "status"], tmp_path, **manual)
+    assert "Answered: 0 of 1 (0%)" in status.stdout
+    closed = run(["barometer", "close"], tmp_path, **manual)
+    assert closed.returncode == 0, closed.stderr
+    assert "0 of 1 person answered" in " ".join(closed.stdout.replace("│", "").split())
+    assert "Results are shown only when at least 5 people" in closed.stdout
+    again = run(["barometer", "tick"], tmp_path, **manual)
+    assert again.stdout.strip() == "nothing was due"
+    with sqlite3.connect(tmp_path / "valuesbot.db") as connection:
+        keys = [k for (k,) in connection.execute("SELECT key FROM outbox")]
+    assert len(keys) == 1
+    assert keys[0].startswith("barometer:")
+    assert keys[0].endswith(":console:local:alice")

@@ -1,0 +1,819 @@
+"""The monthly staff barometer: rounds, answers, reminders, results.
+
+Everyone: ``/barometer`` shows the open round's questions (or, once answered, a note; between
+rounds, the latest results), ``/barometer results``, ``/barometer trend``, ``/barometer help``.
+The comms team (``VALUESBOT_COMMS``) also: ``open``, ``close``, ``status``, ``preview``,
+``remind`` and ``comments`` (to approve or reject comments).
+
+A round's life is three plain functions that take the unit of work they run in, so the
+scheduler, the comms team's commands and the CLI all run the same code:
+
+- ``open_round(stores, now)``: opens the month's round and queues the questions for everyone
+  in scope through the outbox (one message per person, idempotent key
+  ``barometer:<period>:<platform>:<tenant>:<user>``), in the same transaction;
+- ``send_reminders(stores, now)``: queues a reminder for everyone asked who has not answered
+  (at most two a round);
+- ``close_round(stores, now)``: closes it, seals its rows (see ``storage.sql.SqlBarometer``),
+  and queues the results card for the results channels.
+
+``tick(stores, now)`` does whichever of these is due by the timetable; the
+``barometer.tick`` schedule job runs it.
+
+Anonymity (DESIGN.md section 4): answering writes the person's participation row and the
+response rows, which hold no person, in one transaction. The answered card carries a random
+token only that chat message holds; the database keeps its hash on the response rows, so the
+card (and nothing else) can replace the answer until the round closes. Nothing here logs an
+answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.content import BarometerText, Content
+from bot.events import (
+    ActionSubmitted,
+    CommandReceived,
+    ConversationKind,
+    ConversationRef,
+    Platform,
+    ScheduleFired,
+)
+from bot.router import Router
+from bot.settings import Settings, parse_place
+from bot.text import local_time, plural
+from bot.turn import Turn
+from bot.ui import Card, Field, card_to_json
+from dialogs.barometer import cards
+from dialogs.barometer.results import RoundResults, percent, publishable_groups, round_results
+from dialogs.barometer.schedule import Timetable, month_name, next_period, period_of
+from storage.base import (
+    AnswerOutcome,
+    BarometerAnswer,
+    BarometerRound,
+    OutboxMessage,
+    PersonKey,
+    RoundGroup,
+    RoundQuestion,
+    RoundScalePoint,
+    Stores,
+)
+
+log = logging.getLogger("valuesbot.barometer")
+
+TICK_JOB = "barometer.tick"
+MAX_REMINDERS = 2
+HISTORY = 36
+COMMENTS_PER_REQUEST = 10
+
+
+class ChannelDirectory(Protocol):
+    """Who is in a channel, as the platform says: each platform's adapter implements it
+    (Slack: ``conversations.members``; Teams: the conversation's members)."""
+
+    async def members(self, place: ConversationRef, stores: Stores) -> Sequence[str]:
+        """The user ids of the channel's members (people, not bots)."""
+        ...
+
+
+class AudienceError(Exception):
+    """The people to ask cannot be worked out (a channel on a platform with no directory)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenResult:
+    """What ``open_round`` did: ``opened`` is False when the month already had a round."""
+
+    round: BarometerRound
+    opened: bool
+    invited: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemindResult:
+    """What ``send_reminders`` did: reminder ``number`` queued for ``reminded`` people."""
+
+    round: BarometerRound
+    number: int
+    reminded: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CloseResult:
+    """What ``close_round`` did: the closed round, its results and the card posted."""
+
+    round: BarometerRound
+    results: RoundResults
+    card: Card
+    posted_to: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TickResult:
+    """What ``tick`` did (all None when nothing was due)."""
+
+    opened: OpenResult | None = None
+    reminded: RemindResult | None = None
+    closed: CloseResult | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a card's token. The token is 192 random bits, so a plain
+    hash cannot be reversed by guessing."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Barometer:
+    """The staff barometer: commands, clicks and the round's life."""
+
+    def __init__(
+        self,
+        *,
+        content: Content,
+        settings: Settings,
+        directories: Mapping[Platform, ChannelDirectory] | None = None,
+    ) -> None:
+        self.content = content
+        self.text: BarometerText = content.barometer
+        self.settings = settings
+        self.directories: dict[Platform, ChannelDirectory] = dict(directories or {})
+        self.timetable = Timetable(
+            zone=settings.zone,
+            open_day=settings.barometer_open_day,
+            open_time=settings.barometer_time,
+            days=settings.barometer_days,
+            reminder_days=settings.barometer_reminders,
+        )
+
+    @property
+    def page(self) -> str | None:
+        """The address of the results page, when the public address is set."""
+        if self.settings.public_url is None:
+            return None
+        return f"{self.settings.public_url}/barometer"
+
+    def router(self) -> Router:
+        """The barometer's command, clicks and schedule job."""
+        router = Router()
+        router.command("barometer", self.command)
+        router.action(cards.ANSWER, self.answer)
+        router.action(cards.CHANGE, self.change)
+        router.action(cards.KEEP, self.keep)
+        router.action(cards.APPROVE, self.approve)
+        router.action(cards.REJECT, self.reject)
+        router.schedule(TICK_JOB, self.scheduled)
+        return router
+
+    # Commands
+
+    async def command(self, turn: Turn[CommandReceived]) -> None:
+        """``/barometer [results | trend | help | open | close | status | preview | remind |
+        comments]``."""
+        word = " ".join(turn.event.text.split()).lower()
+        stores, now = turn.stores, turn.now
+        if word in {"", "answer"}:
+            turn.reply(await self.my_card(stores, turn.person, now), private=True)
+        elif word in {"results", "result"}:
+            turn.reply(await self.latest_results_card(stores), private=True)
+        elif word == "trend":
+            turn.reply(cards.trend_card(self.text, await self.published(stores)), private=True)
+        elif word in {"help", "?"}:
+            turn.reply(self.help_card(self._is_comms(turn)), private=True)
+        elif word in {"open", "close", "status", "preview", "remind", "comments"}:
+            if not self._is_comms(turn):
+                turn.reply(
+                    Card(
+                        title="Only the comms team can do this",
+                        text=f"/barometer {word} is for the comms team. You can answer the "
+                        "barometer with /barometer and see results with /barometer results.",
+                    ),
+                    private=True,
+                )
+                return
+            await self._comms(turn, word)
+        else:
+            turn.reply(
+                self.help_card(self._is_comms(turn), f"I don't know {word!r}."), private=True
+            )
+
+    async def _comms(self, turn: Turn[CommandReceived], word: str) -> None:
+        stores, now = turn.stores, turn.now
+        if word == "open":
+            turn.reply(await self.open_card(stores, now), private=True)
+        elif word == "close":
+            turn.reply(await self.close_card(stores, now), private=True)
+        elif word == "status":
+            turn.reply(await self.status_card(stores, now), private=True)
+        elif word == "preview":
+            turn.reply(await self.preview_card(stores, now), private=True)
+        elif word == "remind":
+            turn.reply(await self.remind_card(stores, now), private=True)
+        elif word == "comments":
+            for card in await self.comment_cards(stores):
+                turn.reply(card, private=True)
+
+    def help_card(self, comms: bool, problem: str = "") -> Card:
+        """What ``/barometer`` can do (and, for the comms team, what it can do for them)."""
+        rows = [
+            Field(
+                label="/barometer",
+                value="Answer this month's barometer, or see the latest results.",
+            ),
+            Field(label="/barometer results", value="The latest published results."),
+            Field(label="/barometer trend", value="How the answers have moved, month by month."),
+        ]
+        if comms:
+            rows += [
+                Field(
+                    label="/barometer open",
+                    value="Open this month's round now and send it to everyone.",
+                ),
+                Field(
+                    label="/barometer close", value="Close the open round and publish its results."
+                ),
+                Field(label="/barometer status", value="Response rate of the open round."),
+                Field(
+                    label="/barometer preview",
+                    value="See the card people get (nothing is recorded).",
+                ),
+                Field(
+                    label="/barometer remind",
+                    value="Remind everyone who has not answered "
+                    f"(at most {MAX_REMINDERS} a round).",
+                ),
+                Field(
+                    label="/barometer comments",
+                    value="Approve or reject comments before they are published.",
+                ),
+            ]
+        intro = (
+            "Every month everyone is asked whether their work is making a positive difference. "
+            "Answers are anonymous and the results are published for all to see."
+        )
+        return Card(
+            title=self.text.title,
+            text=f"{problem}\n\n{intro}".strip(),
+            fields=tuple(rows),
+            footer=f"Full results: {self.page}" if self.page else "",
+        )
+
+    async def my_card(self, stores: Stores, person: PersonKey, now: datetime) -> Card:
+        """The open round's questions for this person, a note if they answered, or results."""
+        current = await stores.barometer.current()
+        if current is None or current.closes_at <= now:
+            return await self.latest_results_card(stores)
+        if await stores.barometer.has_answered(current.id, person):
+            return cards.already_card(self.text, current, self.settings.zone)
+        return cards.question_card(self.text, current, self.settings.zone)
+
+    async def latest_results_card(self, stores: Stores) -> Card:
+        """The newest closed round's results, or a note when there are none yet."""
+        history = await self.published(stores)
+        if not history:
+            return Card(
+                title=f"{self.text.title} results",
+                text="No round has closed yet. Results are published for everyone when a "
+                "round closes.",
+            )
+        return cards.results_card(self.text, history[0], history[1:], self.page)
+
+    async def open_card(self, stores: Stores, now: datetime) -> Card:
+        """Open the month's round (comms) and say what happened."""
+        current = await stores.barometer.current()
+        if current is not None:
+            return Card(
+                title="A round is already open",
+                text=f"The {month_name(current.period)} round is open until "
+                f"{local_time(current.closes_at, self.settings.zone)}.",
+            )
+        try:
+            result = await self.open_round(stores, now)
+        except AudienceError as problem:
+            return Card(title="The round was not opened", text=str(problem))
+        if not result.opened:
+            upcoming = self.timetable.opens(next_period(result.round.period))
+            return Card(
+                title="This month's round has already run",
+                text=f"The {month_name(result.round.period)} round has already run. The next "
+                f"one opens {local_time(upcoming, self.settings.zone)}.",
+            )
+        return Card(
+            title=f"Opened: {cards.title(self.text, result.round)}",
+            text=f"The questions are queued for {plural(result.invited, 'person', 'people')}, "
+            "delivered in their working hours. The round closes "
+            f"{local_time(result.round.closes_at, self.settings.zone)}.",
+            footer=cards.rule(result.round),
+        )
+
+    async def close_card(self, stores: Stores, now: datetime) -> Card:
+        """Close the open round (comms): its results, and where they were posted."""
+        result = await self.close_round(stores, now)
+        if result is None:
+            return Card(title="No round is open", text="There is no open round to close.")
+        where = (
+            f"The results are queued for {plural(result.posted_to, 'results channel')}."
+            if result.posted_to
+            else "No results channel is set (VALUESBOT_BAROMETER_RESULTS): everyone sees the "
+            "results with /barometer results and on the web page."
+        )
+        return Card(
+            title=result.card.title,
+            text=f"{where}\n\n{result.card.text}",
+            bars=result.card.bars,
+            fields=result.card.fields,
+            footer=result.card.footer,
+        )
+
+    async def status_card(self, stores: Stores, now: datetime) -> Card:
+        """How the open round is going: asked, answered, reminders, comments to read."""
+        zone = self.settings.zone
+        current = await stores.barometer.current()
+        if current is None:
+            upcoming = self.timetable.opens(period_of(now, zone))
+            if upcoming <= now or await stores.barometer.by_period(period_of(now, zone)):
+                upcoming = self.timetable.opens(next_period(period_of(now, zone)))
+            auto = (
+                f"The next round opens by itself {local_time(upcoming, zone)}."
+                if self.settings.barometer_auto
+                else "Rounds open only when the comms team opens them (/barometer open)."
+            )
+            return Card(title=f"{self.text.title}: no round open", text=auto)
+        asked, answered = await stores.barometer.participation(current.id)
+        rate = f" ({percent(answered / asked)})" if asked else ""
+        pending = 0
+        if answered >= current.comment_min:
+            pending = len(await stores.barometer.comments(current.id, ("pending",)))
+        fields = [
+            Field(label="Answered", value=f"{answered} of {asked}{rate}"),
+            Field(label="Closes", value=local_time(current.closes_at, zone)),
+            Field(label="Reminders sent", value=f"{current.reminders_sent} of {MAX_REMINDERS}"),
+            Field(
+                label="Comments to read",
+                value=str(pending)
+                if answered >= current.comment_min
+                else f"shown once {current.comment_min} people have answered",
+            ),
+        ]
+        return Card(
+            title=f"Status: {cards.title(self.text, current)}",
+            text="Response rate only: nobody, comms included, sees answers before the round "
+            "closes.",
+            fields=tuple(fields),
+            footer=cards.rule(current),
+        )
+
+    async def preview_card(self, stores: Stores, now: datetime) -> Card:
+        """The card people get, marked as a preview (answering it records nothing)."""
+        current = await stores.barometer.current()
+        round_ = current or self.new_round(now, period_of(now, self.settings.zone))
+        return cards.question_card(self.text, round_, self.settings.zone, preview=True)
+
+    async def remind_card(self, stores: Stores, now: datetime) -> Card:
+        """Send the next reminder now (comms)."""
+        current = await stores.barometer.current()
+        if current is None:
+            return Card(title="No round is open", text="There is nobody to remind.")
+        if current.reminders_sent >= MAX_REMINDERS:
+            return Card(
+                title="No more reminders",
+                text=f"This round has had its {MAX_REMINDERS} reminders: people are asked at "
+                "most that often.",
+            )
+        result = await self.send_reminders(stores, now, force=True)
+        if result is None:
+            return Card(title="No reminder sent", text="Someone else sent it just now.")
+        return Card(
+            title=f"Reminder {result.number} of {MAX_REMINDERS} queued",
+            text=f"{plural(result.reminded, 'person', 'people')} who have not answered will be "
+            "reminded in their working hours.",
+        )
+
+    async def comment_cards(self, stores: Stores) -> list[Card]:
+        """Comments waiting for the comms team, once the round has enough answers."""
+        round_ = await stores.barometer.current()
+        if round_ is None:
+            closed = await stores.barometer.closed(1)
+            round_ = closed[0] if closed else None
+        if round_ is None:
+            return [Card(title="No comments", text="No round has run yet.")]
+        answered = (
+            (await stores.barometer.participation(round_.id))[1]
+            if round_.is_open
+            else round_.answered
+        )
+        if answered < round_.comment_min:
+            return [
+                Card(
+                    title="No comments to read yet",
+                    text=f"Comments on the {month_name(round_.period)} round are shown once "
+                    f"{round_.comment_min} people have answered ({answered} so far), so that "
+                    "no comment can be tied to one of a few people.",
+                )
+            ]
+        waiting = await stores.barometer.comments(round_.id, ("pending",))
+        if not waiting:
+            return [Card(title="No comments to read", text="Every comment has been read.")]
+        shown = [cards.comment_card(round_, c) for c in waiting[:COMMENTS_PER_REQUEST]]
+        if len(waiting) > COMMENTS_PER_REQUEST:
+            shown.append(
+                Card(text=f"{len(waiting) - COMMENTS_PER_REQUEST} more: /barometer comments again.")
+            )
+        return shown
+
+    async def moderate_by_id(self, stores: Stores, comment_id: str, status: str) -> bool:
+        """Approve or reject a comment of the open round or the latest closed one (the CLI)."""
+        round_ = await stores.barometer.current()
+        if round_ is None:
+            closed = await stores.barometer.closed(1)
+            round_ = closed[0] if closed else None
+        if round_ is None:
+            return False
+        answered = (
+            (await stores.barometer.participation(round_.id))[1]
+            if round_.is_open
+            else round_.answered
+        )
+        if answered < round_.comment_min:
+            return False  # nobody, comms included, reads comments of so few answers
+        return await stores.barometer.moderate(round_.id, comment_id, status)
+
+    # Clicks
+
+    async def answer(self, turn: Turn[ActionSubmitted]) -> None:
+        """The "Send my answers" button: a first answer, or a new one through the card's
+        token."""
+        values = turn.event.values
+        round_id = values.get("round", "")
+        if round_id == cards.PREVIEW:
+            turn.reply(Card(title="This was a preview", text="Nothing was recorded."), private=True)
+            return
+        round_ = await turn.stores.barometer.get(round_id)
+        if round_ is None or not round_.is_open or round_.closes_at <= turn.now:
+            turn.reply(cards.closed_card(self.text), private=True)
+            return
+        token = values.get("token", "")
+        answer, problem = self._read(round_, values)
+        if answer is None:
+            card = cards.question_card(
+                self.text, round_, self.settings.zone, lead=problem, token=token
+            )
+            turn.reply(card, private=True)
+            return
+        zone = self.settings.zone
+        if token:
+            outcome = await turn.stores.barometer.change(
+                round_.id, token_hash(token), answer, round_.min_group
+            )
+            if outcome is AnswerOutcome.CHANGED:
+                turn.update(cards.thanks_card(self.text, round_, zone, token, changed=True))
+            elif outcome is AnswerOutcome.CLOSED:
+                turn.reply(cards.closed_card(self.text), private=True)
+            else:
+                turn.reply(self._unknown_token(), private=True)
+            return
+        token = secrets.token_urlsafe(24)
+        outcome = await turn.stores.barometer.answer(
+            round_.id, turn.person, answer, token_hash(token), round_.min_group
+        )
+        if outcome is AnswerOutcome.RECORDED:
+            turn.update(cards.thanks_card(self.text, round_, zone, token, changed=False))
+        elif outcome is AnswerOutcome.ALREADY:
+            turn.reply(cards.already_card(self.text, round_, zone), private=True)
+        else:
+            turn.reply(cards.closed_card(self.text), private=True)
+
+    async def change(self, turn: Turn[ActionSubmitted]) -> None:
+        """ "Change my answer": the questions again, on the same card, with its token."""
+        round_, token = await self._held(turn)
+        if round_ is not None:
+            turn.update(cards.change_card(self.text, round_, self.settings.zone, token))
+
+    async def keep(self, turn: Turn[ActionSubmitted]) -> None:
+        """ "Keep my answer": back to the thank-you card."""
+        round_, token = await self._held(turn)
+        if round_ is not None:
+            turn.update(
+                cards.thanks_card(self.text, round_, self.settings.zone, token, changed=False)
+            )
+
+    async def approve(self, turn: Turn[ActionSubmitted]) -> None:
+        """The comms team approves a comment for publication."""
+        await self._moderate(turn, "approved", "✓ Approved: it is published with the results.")
+
+    async def reject(self, turn: Turn[ActionSubmitted]) -> None:
+        """The comms team rejects a comment: it is never published."""
+        await self._moderate(turn, "rejected", "✗ Rejected: it will not be published.")
+
+    async def scheduled(self, turn: Turn[ScheduleFired]) -> None:
+        """The ``barometer.tick`` job: do whatever is due."""
+        await self.tick(turn.stores, turn.now)
+
+    async def _held(self, turn: Turn[ActionSubmitted]) -> tuple[BarometerRound | None, str]:
+        values = turn.event.values
+        round_ = await turn.stores.barometer.get(values.get("round", ""))
+        token = values.get("token", "")
+        if round_ is None or not round_.is_open or round_.closes_at <= turn.now:
+            turn.reply(cards.closed_card(self.text), private=True)
+            return None, token
+        if not token or not await turn.stores.barometer.holds(round_.id, token_hash(token)):
+            turn.reply(self._unknown_token(), private=True)
+            return None, token
+        return round_, token
+
+    async def _moderate(self, turn: Turn[ActionSubmitted], status: str, done: str) -> None:
+        if not self._is_comms(turn):
+            turn.reply(
+                Card(
+                    title="Only the comms team can do this",
+                    text="Comments are approved by the comms team.",
+                ),
+                private=True,
+            )
+            return
+        values = turn.event.values
+        round_ = await turn.stores.barometer.get(values.get("round", ""))
+        comment_id = values.get("comment", "")
+        found = (
+            [c for c in await turn.stores.barometer.comments(round_.id) if c.id == comment_id]
+            if round_ is not None
+            else []
+        )
+        if round_ is None or not found:
+            turn.reply(
+                Card(
+                    title="That comment has gone",
+                    text="Its author changed their answer, or the round was closed with too few "
+                    "answers for comments to be shown.",
+                ),
+                private=True,
+            )
+            return
+        await turn.stores.barometer.moderate(round_.id, comment_id, status)
+        turn.update(cards.comment_card(round_, found[0], done))
+
+    def _read(
+        self, round_: BarometerRound, values: Mapping[str, str]
+    ) -> tuple[BarometerAnswer | None, str]:
+        points = {p.id for p in round_.scale}
+        answers: dict[str, str] = {}
+        missing = []
+        for question in round_.questions:
+            given = values.get(f"q_{question.id}", "")
+            if given in points:
+                answers[question.id] = given
+            else:
+                missing.append(question.short)
+        if missing:
+            return None, f"Please answer every question (still to answer: {', '.join(missing)})."
+        group = values.get("group") or None
+        if group is not None and group not in {g.id for g in round_.groups}:
+            return None, "Please pick your group from the list, or leave it empty."
+        comment = " ".join(values.get("comment", "").split()) if round_.asks_comment else ""
+        if len(comment) > cards.COMMENT_LIMIT:
+            return None, f"Please keep the comment under {cards.COMMENT_LIMIT} characters."
+        return BarometerAnswer(values=answers, group=group, comment=comment), ""
+
+    def _unknown_token(self) -> Card:
+        return Card(
+            title="This card cannot change an answer",
+            text="Only the card where you answered can change your answer, while the round is "
+            "open.",
+        )
+
+    def _is_comms(self, turn: Turn[Any]) -> bool:
+        return self.settings.is_comms(str(turn.event.conversation.platform), turn.event.actor.id)
+
+    # The round's life
+
+    def new_round(
+        self, now: datetime, period: str, closes_at: datetime | None = None
+    ) -> BarometerRound:
+        """A round of ``period`` opening at ``now``, with today's content and rules."""
+        text = self.text
+        return BarometerRound(
+            id=secrets.token_hex(8),
+            period=period,
+            opened_at=now,
+            closes_at=closes_at or self.timetable.closes(now),
+            min_group=self.settings.min_group,
+            comment_min=self.settings.comment_min,
+            questions=tuple(
+                RoundQuestion(id=q.id, text=q.text, short=q.short) for q in text.questions
+            ),
+            scale=tuple(RoundScalePoint(id=p.id, label=p.label, agree=p.agree) for p in text.scale),
+            groups=tuple(RoundGroup(id=g.id, label=g.label) for g in text.groups),
+            asks_comment=True,
+        )
+
+    async def audience(self, stores: Stores) -> list[PersonKey]:
+        """The people to ask: members of the configured channels, else everyone the bot
+        knows."""
+        if not self.settings.barometer_channels:
+            return await stores.people.everyone()
+        people: dict[PersonKey, None] = {}
+        for setting in self.settings.barometer_channels:
+            platform, tenant, conversation = parse_place(setting)
+            directory = self.directories.get(Platform(platform))
+            if directory is None:
+                raise AudienceError(
+                    f"I cannot list the members of {platform} channels yet "
+                    f"(VALUESBOT_BAROMETER_CHANNELS has {setting})."
+                )
+            place = await stores.people.conversation(platform, tenant, conversation)
+            place = place or ConversationRef(
+                platform=Platform(platform),
+                tenant=tenant,
+                conversation=conversation,
+                kind=ConversationKind.CHANNEL,
+            )
+            for member in await directory.members(place, stores):
+                people[PersonKey(platform, tenant, member)] = None
+        return list(people)
+
+    async def open_round(
+        self,
+        stores: Stores,
+        now: datetime,
+        *,
+        period: str | None = None,
+        closes_at: datetime | None = None,
+    ) -> OpenResult:
+        """Open the round of ``period`` (default: this month) and queue its questions for
+        everyone in scope, one outbox message each, in the caller's transaction. If the month
+        already has a round, nothing changes (``opened`` False)."""
+        period = period or period_of(now, self.settings.zone)
+        existing = await stores.barometer.by_period(period)
+        if existing is not None:
+            return OpenResult(round=existing, opened=False)
+        people = await self.audience(stores)
+        round_ = self.new_round(now, period, closes_at)
+        if not await stores.barometer.open(round_):
+            raced = await stores.barometer.by_period(period)
+            assert raced is not None
+            return OpenResult(round=raced, opened=False)
+        await stores.barometer.invite(round_.id, people)
+        card = card_to_json(cards.question_card(self.text, round_, self.settings.zone)).decode()
+        for person in people:
+            await stores.outbox.enqueue(
+                OutboxMessage(
+                    key=f"barometer:{period}:{person.platform}:{person.tenant}:{person.user}",
+                    job=f"barometer:{period}",
+                    platform=person.platform,
+                    tenant=person.tenant,
+                    recipient=person.user,
+                    to_person=True,
+                    card=card,
+                ),
+                now,
+            )
+        log.info("barometer round opened period=%s asked=%d", period, len(people))
+        return OpenResult(round=round_, opened=True, invited=len(people))
+
+    def reminders_due(self, round_: BarometerRound, now: datetime) -> int:
+        """How many reminders the timetable wants sent by ``now``."""
+        times = self.timetable.reminders(round_.opened_at, round_.closes_at)
+        return min(MAX_REMINDERS, sum(1 for t in times if t <= now))
+
+    async def send_reminders(
+        self, stores: Stores, now: datetime, *, force: bool = False
+    ) -> RemindResult | None:
+        """Queue a reminder for everyone asked in the open round who has not answered, if one is
+        due by the timetable (or ``force``, for the comms team), and fewer than two were sent.
+        None when nothing was sent. Reminders missed while the bot was down are not sent twice:
+        only the latest due goes out."""
+        round_ = await stores.barometer.current()
+        if round_ is None or round_.closes_at <= now:
+            return None
+        sent = round_.reminders_sent
+        wanted = sent + 1 if force else self.reminders_due(round_, now)
+        if wanted <= sent or wanted > MAX_REMINDERS:
+            return None
+        if not await stores.barometer.reminded(round_.id, sent, wanted):
+            return None
+        waiting = await stores.barometer.waiting(round_.id)
+        card = card_to_json(cards.reminder_card(self.text, round_, self.settings.zone)).decode()
+        for person in waiting:
+            await stores.outbox.enqueue(
+                OutboxMessage(
+                    key=f"barometer:{round_.period}:reminder{wanted}:"
+                    f"{person.platform}:{person.tenant}:{person.user}",
+                    job=f"barometer:{round_.period}:reminder{wanted}",
+                    platform=person.platform,
+                    tenant=person.tenant,
+                    recipient=person.user,
+                    to_person=True,
+                    card=card,
+                ),
+                now,
+            )
+        log.info(
+            "barometer reminder queued period=%s number=%d people=%d",
+            round_.period,
+            wanted,
+            len(waiting),
+        )
+        return RemindResult(round=round_, number=wanted, reminded=len(waiting))
+
+    async def close_round(self, stores: Stores, now: datetime) -> CloseResult | None:
+        """Close the open round, seal its rows, and queue its results card for every results
+        channel. None when no round is open (or someone closed it first)."""
+        current = await stores.barometer.current()
+        if current is None:
+            return None
+        closed = await stores.barometer.close(current.id, now)
+        if closed is None:
+            return None
+        tally = await stores.barometer.tally(closed.id)
+        sizes: dict[str | None, int] = {}
+        first = closed.questions[0].id
+        for (question, group, _), count in tally.counts.items():
+            if question == first:
+                sizes[group] = sizes.get(group, 0) + count
+        keep = publishable_groups(sizes, closed.min_group)
+        await stores.barometer.seal(
+            closed.id, keep, keep_comments=tally.respondents >= closed.comment_min
+        )
+        history = await self.published(stores)
+        results = history[0]
+        card = cards.results_card(self.text, results, history[1:], self.page)
+        posted = 0
+        body = card_to_json(card).decode()
+        for setting in self.settings.barometer_results:
+            platform, tenant, conversation = parse_place(setting)
+            if await stores.outbox.enqueue(
+                OutboxMessage(
+                    key=f"barometer:{closed.period}:results:{platform}:{tenant}:{conversation}",
+                    job=f"barometer:{closed.period}:results",
+                    platform=platform,
+                    tenant=tenant,
+                    recipient=conversation,
+                    to_person=False,
+                    card=body,
+                    respect_working_hours=False,
+                    counts_towards_cap=False,
+                ),
+                now,
+            ):
+                posted += 1
+        log.info("barometer round closed period=%s", closed.period)
+        return CloseResult(round=closed, results=results, card=card, posted_to=posted)
+
+    async def tick(self, stores: Stores, now: datetime) -> TickResult:
+        """Whatever the timetable says is due: close a round whose time is up, send a due
+        reminder, open the month's round (when rounds open by themselves). Safe to run often
+        and on several instances at once: each step is claimed in the database."""
+        current = await stores.barometer.current()
+        if current is not None and current.closes_at <= now:
+            return TickResult(closed=await self.close_round(stores, now))
+        if current is not None:
+            return TickResult(reminded=await self.send_reminders(stores, now))
+        if not self.settings.barometer_auto:
+            return TickResult()
+        period = period_of(now, self.settings.zone)
+        opens = self.timetable.opens(period)
+        due = opens <= now < self.timetable.closes(opens)
+        if not due or await stores.barometer.by_period(period) is not None:
+            return TickResult()
+        try:
+            result = await self.open_round(
+                stores, now, period=period, closes_at=self.timetable.closes(opens)
+            )
+        except AudienceError as problem:
+            log.error("barometer round not opened: %s", problem)
+            return TickResult(notes=(str(problem),))
+        return TickResult(opened=result)
+
+    async def next_due(self, stores: Stores, now: datetime) -> datetime:
+        """When ``tick`` next has something to do (for a scheduler that sleeps until then)."""
+        current = await stores.barometer.current()
+        if current is not None:
+            upcoming = [
+                t
+                for t in self.timetable.reminders(current.opened_at, current.closes_at)[
+                    current.reminders_sent :
+                ]
+                if t > now
+            ]
+            return min([current.closes_at, *upcoming])
+        period = period_of(now, self.settings.zone)
+        opens = self.timetable.opens(period)
+        if opens <= now:
+            opens = self.timetable.opens(next_period(period))
+        return opens
+
+    async def results(self, stores: Stores, round_: BarometerRound) -> RoundResults:
+        """What a closed round shows."""
+        tally = await stores.barometer.tally(round_.id)
+        approved = [c.text for c in await stores.barometer.comments(round_.id, ("approved",))]
+        return round_results(tally, approved)
+
+    async def published(self, stores: Stores, limit: int = HISTORY) -> list[RoundResults]:
+        """The results of closed rounds, newest first."""
+        return [await self.results(stores, r) for r in await stores.barometer.closed(limit)]

@@ -1,0 +1,240 @@
+"""The barometer store's contract, on SQLite and PostgreSQL (the ``database`` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from storage.base import (
+    AnswerOutcome,
+    BarometerAnswer,
+    BarometerRound,
+    PersonKey,
+    RoundGroup,
+    RoundQuestion,
+    RoundScalePoint,
+)
+from storage.engine import Database
+
+NOW = datetime(2027, 5, 4, 9, 0, tzinfo=UTC)
+ALICE = PersonKey("slack", "T1", "U1")
+BOB = PersonKey("slack", "T1", "U2")
+
+
+def a_round(period: str = "2027-05", round_id: str = "r1", min_group: int = 5) -> BarometerRound:
+    return BarometerRound(
+        id=round_id,
+        period=period,
+        opened_at=NOW,
+        closes_at=NOW + timedelta(days=10),
+        min_group=min_group,
+        comment_min=10,
+        questions=(
+            RoundQuestion(id="nhs", text="To the NHS", short="NHS"),
+            RoundQuestion(id="org", text="To us", short="Us"),
+        ),
+        scale=(
+            RoundScalePoint(id="no", label="Disagree"),
+            RoundScalePoint(id="yes", label="Agree", agree=True),
+        ),
+        groups=(RoundGroup(id="a", label="A"), RoundGroup(id="b", label="B")),
+    )
+
+
+def said(
+    nhs: str = "yes", org: str = "yes", group: str | None = None, comment: str = ""
+) -> BarometerAnswer:
+    return BarometerAnswer(values={"nhs": nhs, "org": org}, group=group, comment=comment)
+
+
+def people(n: int) -> list[PersonKey]:
+    return [PersonKey("teams", "t", f"user-{i:03d}") for i in range(n)]
+
+
+async def test_a_round_per_month(database: Database) -> None:
+    async with database.unit() as stores:
+        assert await stores.barometer.open(a_round())
+        assert not await stores.barometer.open(a_round(round_id="r2"))
+    async with database.unit() as stores:
+        current = await stores.barometer.current()
+        assert current == a_round()
+        assert await stores.barometer.by_period("2027-05") == current
+        assert await stores.barometer.by_period("2027-06") is None
+        assert await stores.barometer.closed(5) == []
+
+
+async def test_invitations_answers_and_who_is_waiting(database: Database) -> None:
+    async with database.unit() as stores:
+        await stores.barometer.open(a_round())
+        assert await stores.barometer.invite("r1", [ALICE, BOB, ALICE]) == 2
+        assert await stores.barometer.invite("r1", [BOB]) == 0
+        assert await stores.barometer.participation("r1") == (2, 0)
+        assert (
+            await stores.barometer.answer("r1", ALICE, said(), "h-alice", 5)
+            == AnswerOutcome.RECORDED
+        )
+        assert (
+            await stores.barometer.answer("r1", ALICE, said("no"), "h-again", 5)
+            == AnswerOutcome.ALREADY
+        )
+        # Someone not invited may answer too (they met the bot after the round opened).
+        carol = PersonKey("slack", "T1", "U3")
+        assert (
+            await stores.barometer.answer("r1", carol, said(), "h-carol", 5)
+            == AnswerOutcome.RECORDED
+        )
+    async with database.unit() as stores:
+        assert await stores.barometer.waiting("r1") == [BOB]
+        assert await stores.barometer.participation("r1") == (3, 2)
+        assert await stores.barometer.has_answered("r1", ALICE)
+        assert not await stores.barometer.has_answered("r1", BOB)
+        tally = await stores.barometer.tally("r1")
+        assert tally.respondents == 2
+        assert tally.counts == {("nhs", None, "yes"): 2, ("org", None, "yes"): 2}
+
+
+async def test_the_token_replaces_an_answer_and_nothing_else_does(database: Database) -> None:
+    async with database.unit() as stores:
+        await stores.barometer.open(a_round())
+        await stores.barometer.answer("r1", ALICE, said("yes", "yes", "a", "first"), "h-alice", 5)
+        await stores.barometer.answer("r1", BOB, said("no", "no", "b"), "h-bob", 5)
+    async with database.unit() as stores:
+        assert await stores.barometer.holds("r1", "h-alice")
+        assert not await stores.barometer.holds("r1", "h-nobody")
+        changed = await stores.barometer.change(
+            "r1", "h-alice", said("no", "yes", "b", "second"), 5
+        )
+        assert changed == AnswerOutcome.CHANGED
+        assert await stores.barometer.change("r1", "h-nobody", said(), 5) == AnswerOutcome.UNKNOWN
+    async with database.unit() as stores:
+        tally = await stores.barometer.tally("r1")
+        assert tally.respondents == 2
+        assert tally.counts == {
+            ("nhs", "b", "no"): 2,
+            ("org", "b", "yes"): 1,
+            ("org", "b", "no"): 1,
+        }
+        assert [c.text for c in await stores.barometer.comments("r1")] == ["second"]
+        assert await stores.barometer.participation("r1") == (2, 2)
+
+
+async def test_closing_seals_the_round(database: Database) -> None:
+    everyone = people(12)
+    async with database.unit() as stores:
+        await stores.barometer.open(a_round())
+        await stores.barometer.invite("r1", [*everyone, ALICE])
+        for n, person in enumerate(everyone):
+            group = "a" if n < 9 else "b"
+            await stores.barometer.answer(
+                "r1", person, said(group=group, comment=f"c{n}"), f"h{n}", 5
+            )
+    async with database.engine.connect() as connection:
+        before = {
+            r[0] for r in await connection.execute(text("SELECT id FROM barometer_responses"))
+        }
+    async with database.unit() as stores:
+        closed = await stores.barometer.close("r1", NOW + timedelta(days=10))
+        assert closed is not None
+        assert closed.status == "closed"
+        assert (closed.invited, closed.answered) == (13, 12)
+        assert await stores.barometer.close("r1", NOW) is None
+        await stores.barometer.seal("r1", {"a"}, keep_comments=True)
+    async with database.unit() as stores:
+        assert await stores.barometer.current() is None
+        assert [r.id for r in await stores.barometer.closed(5)] == ["r1"]
+        assert await stores.barometer.participation("r1") == (0, 0)
+        tally = await stores.barometer.tally("r1")
+        assert tally.counts == {
+            ("nhs", "a", "yes"): 9,
+            ("org", "a", "yes"): 9,
+            ("nhs", None, "yes"): 3,
+            ("org", None, "yes"): 3,
+        }
+        assert await stores.barometer.answer("r1", ALICE, said(), "h", 5) == AnswerOutcome.CLOSED
+        assert await stores.barometer.change("r1", "h0", said(), 5) == AnswerOutcome.CLOSED
+        assert not await stores.barometer.holds("r1", "h0")
+        assert len(await stores.barometer.comments("r1")) == 12
+    async with database.engine.connect() as connection:
+        after = await connection.execute(text("SELECT id, token_hash FROM barometer_responses"))
+        found = list(after)
+        assert len(found) == 24
+        assert not before & {r[0] for r in found}  # new ids
+        assert {r[1] for r in found} == {None}
+        tokens = await connection.execute(
+            text("SELECT DISTINCT token_hash FROM barometer_comments")
+        )
+        assert list(tokens) == [(None,)]
+
+
+async def test_closing_drops_comments_that_can_never_be_shown(database: Database) -> None:
+    async with database.unit() as stores:
+        await stores.barometer.open(a_round())
+        await stores.barometer.answer("r1", ALICE, said(comment="hello"), "h1", 5)
+        await stores.barometer.close("r1", NOW)
+        await stores.barometer.seal("r1", set(), keep_comments=False)
+    async with database.unit() as stores:
+        assert await stores.barometer.comments("r1") == []
+
+
+async def test_reminders_are_counted_once(database: Database) -> None:
+    async with database.unit() as stores:
+        await stores.barometer.open(a_round())
+        assert await stores.barometer.reminded("r1", 0, 1)
+        assert not await stores.barometer.reminded("r1", 0, 1)
+        assert await stores.barometer.reminded("r1", 1, 2)
+    async with database.unit() as stores:
+        current = await stores.barometer.current()
+        assert current is not None
+        assert current.reminders_sent == 2
+
+
+async def test_comments_are_moderated(database: Database) -> None:
+    async with database.unit() as stores:
+        await stores.barometer.open(a_round())
+        await stores.barometer.answer("r1", ALICE, said(comment="good"), "h1", 5)
+        await stores.barometer.answer("r1", BOB, said(comment="bad"), "h2", 5)
+        (good,) = [c for c in await stores.barometer.comments("r1") if c.text == "good"]
+        assert await stores.barometer.moderate("r1", good.id, "approved")
+        assert not await stores.barometer.moderate("r1", "nope", "approved")
+    async with database.unit() as stores:
+        assert [c.text for c in await stores.barometer.comments("r1", ("approved",))] == ["good"]
+        assert [c.text for c in await stores.barometer.comments("r1", ("pending",))] == ["bad"]
+
+
+async def test_two_clicks_at_once_count_once(database: Database) -> None:
+    async with database.unit() as stores:
+        await stores.barometer.open(a_round())
+
+    async def click(token: str) -> AnswerOutcome:
+        async with database.unit() as stores:
+            return await stores.barometer.answer("r1", ALICE, said(), token, 5)
+
+    outcomes = await asyncio.gather(click("h1"), click("h2"))
+    assert sorted(outcomes) == sorted([AnswerOutcome.RECORDED, AnswerOutcome.ALREADY])
+    async with database.unit() as stores:
+        assert (await stores.barometer.tally("r1")).respondents == 1
+
+
+async def test_everyone_the_bot_knows_and_meta_prefixes(database: Database) -> None:
+    from bot.events import Actor, ConversationKind, ConversationRef, Platform
+
+    async with database.unit() as stores:
+        for user in ("U2", "U1"):
+            place = ConversationRef(
+                platform=Platform.SLACK,
+                tenant="T1",
+                conversation=f"D{user}",
+                kind=ConversationKind.DIRECT,
+            )
+            await stores.people.seen(place, Actor(id=user), NOW)
+        await stores.meta.put("console_seen:team:alice", "1")
+        await stores.meta.put("console_seen:team:bob", "2")
+        await stores.meta.put("console_seen:teamx:carol", "3")
+    async with database.unit() as stores:
+        assert await stores.people.everyone() == [ALICE, BOB]
+        assert await stores.meta.starting_with("console_seen:team:") == {
+            "console_seen:team:alice": "1",
+            "console_seen:team:bob": "2",
+        }
