@@ -15,4 +15,9 @@ def web_mounts(settings: Settings) -> list[Mount]:
     """The adapters to mount on the HTTP server, given the settings (a platform that is not
     configured is not mounted)."""
     mounts: list[Mount] = []
+    if settings.teams_enabled:
+        # Imported here so that the Agents SDK loads only when Teams is configured.
+        from adapters.teams.app import mount as teams
+
+        mounts.append(teams())
     return mounts

@@ -45,6 +45,18 @@ def test_database_urls_get_the_async_driver(given: str, expected: str) -> None:
         ({"VALUESBOT_TIMEZONE": "Mars/Olympus"}, "VALUESBOT_TIMEZONE: not a known time zone"),
         ({"VALUESBOT_PORT": "70000"}, "VALUESBOT_PORT"),
         ({"SLACK_CLIENT_ID": "123"}, "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together"),
+        (
+            {"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": "t1"},
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID is needed for Teams",
+        ),
+        (
+            {"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "app-1"},
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET is needed",
+        ),
+        (
+            {"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "perhaps"},
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED: use true or false",
+        ),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
@@ -80,3 +92,24 @@ def test_the_cli_stops_with_the_setting_named(
     err = capsys.readouterr().err
     assert err.startswith("valuesbot: bad setting: VALUESBOT_TEAM_LENS_HOURS")
     assert "Traceback" not in err
+
+
+def test_teams_is_off_until_its_connection_is_configured() -> None:
+    assert not Settings.from_env({}).teams_enabled
+    settings = Settings.from_env(
+        {
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "app-1",
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "s3cret-value",
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": "tenant-1",
+        }
+    )
+    assert settings.teams_enabled
+    assert settings.teams_app_id == "app-1"
+    assert not settings.teams_anonymous
+    assert "s3cret-value" not in repr(settings)
+    local = Settings.from_env(
+        {"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "True"}
+    )
+    assert local.teams_enabled
+    assert local.teams_anonymous
+    assert local.teams_app_id is None
