@@ -262,7 +262,7 @@ class TeamsBot:
             ),
             recipient=ChannelAccount(
                 id=place.extra.get("bot_id") or self._bot_id(),
-                name=place.extra.get("bot_name"),
+                name=place.extra.get("bot_name", ""),
             ),
         )
         outcome: list[Any] = []

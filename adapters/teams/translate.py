@@ -254,10 +254,10 @@ def translate(
     kind = _text(activity.get("type"))
     if not kind:
         raise NotAnActivity("the activity has no type")
+    where = place(activity)
     channel = _text(activity.get("channelId"))
     if channel != TEAMS_CHANNEL and channel not in allow_channels:
         return None
-    where = place(activity)
     base: dict[str, Any] = {"conversation": where, "event_id": event_id(activity), "raw": activity}
     sender = _dict(activity.get("from"))
     if sender.get("id") and sender.get("id") == _dict(activity.get("recipient")).get("id"):

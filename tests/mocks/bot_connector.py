@@ -323,7 +323,7 @@ class MockBotConnector:
                 status = self._refused[user]
                 return status, _error(status), {}, None, None, None
             conversation = f"a:mock-direct-{user}"
-            return 201, {"id": conversation, "activityId": ""}, {}, None, None, conversation
+            return 201, {"id": conversation}, {}, None, None, conversation
         if request.method == "POST":
             if not isinstance(body, Mapping) or not body.get("type"):
                 return 400, _error(400), {}, where, activity_id, None
