@@ -68,6 +68,7 @@ from adapters.teams.translate import (
 from bot.app import App
 from bot.events import (
     ActionSubmitted,
+    Actor,
     ConversationKind,
     ConversationRef,
     Event,
@@ -495,6 +496,9 @@ class TeamsOutbound:
             service_url=known.service_url,
             extra={"bot_id": bot_id},
         )
+        # Remember the chat, so the next message goes straight there.
+        async with self.bot.app.database.unit() as stores:
+            await stores.people.seen(place, Actor(id=person.user), self.bot.app.clock.now())
         return await self.send(place, card)
 
     async def _stored(self, place: ConversationRef) -> ConversationRef | None:
