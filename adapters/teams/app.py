@@ -308,10 +308,7 @@ class TeamsBot:
         )
 
         async def create(context: TurnContext) -> str:
-            connector = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
-            if connector is None:  # pragma: no cover - the SDK always sets it
-                raise TemporarySendError("no connector client")
-            made = await connector.conversations.create_conversation(
+            made = await _connector(context).conversations.create_conversation(
                 ConversationParameters(
                     is_group=False,
                     bot=ChannelAccount(id=bot_id),
@@ -378,17 +375,32 @@ def _invoke_answer(activity: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def message(card: Card, activity_id: str | None = None) -> Activity:
-    """A Teams message carrying the card."""
-    rendered = attachment(card)
+def message(context: TurnContext, card: Card, activity_id: str | None = None) -> Activity:
+    """A Teams message carrying the card, from the bot, in the turn's conversation.
+
+    Built whole here rather than by ``TurnContext.send_activity``, which sends explicit nulls
+    (``"id": null``) that a strict connector refuses.
+    """
+    where = context.activity
     outgoing = Activity(
         type="message",
+        channel_id=where.channel_id,
+        service_url=where.service_url,
+        conversation=where.conversation,
+        from_property=where.recipient,
         summary=summary(card),
-        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=rendered["content"])],
+        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=attachment(card)["content"])],
     )
     if activity_id:
         outgoing.id = activity_id
     return outgoing
+
+
+def _connector(context: TurnContext) -> ConnectorClientBase:
+    connector = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
+    if connector is None:  # pragma: no cover - the SDK always sets it
+        raise TemporarySendError("no connector client")
+    return connector
 
 
 class TeamsOutbound:
@@ -451,7 +463,10 @@ class TeamsOutbound:
         """Post a card as a new message in ``place``."""
 
         async def work(context: TurnContext) -> str:
-            sent = await context.send_activity(message(card))
+            outgoing = message(context, card)
+            sent = await _connector(context).conversations.send_to_conversation(
+                outgoing.conversation.id, outgoing
+            )
             return str(sent.id or "")
 
         return MessageRef(id=await self.bot.run(place, work))
@@ -460,7 +475,10 @@ class TeamsOutbound:
         """Replace the message ``source`` in ``place`` by ``card`` (a card after a click)."""
 
         async def work(context: TurnContext) -> None:
-            await context.update_activity(message(card, source.id))
+            outgoing = message(context, card, source.id)
+            await _connector(context).conversations.update_activity(
+                outgoing.conversation.id, source.id, outgoing
+            )
 
         await self.bot.run(place, work)
 

@@ -325,7 +325,12 @@ class MockBotConnector:
             conversation = f"a:mock-direct-{user}"
             return 201, {"id": conversation}, {}, None, None, conversation
         if request.method == "POST":
-            if not isinstance(body, Mapping) or not body.get("type"):
+            # Strict like the Agents Playground's connector: an explicit null id is refused.
+            if (
+                not isinstance(body, Mapping)
+                or not body.get("type")
+                or ("id" in body and body["id"] is None)
+            ):
                 return 400, _error(400), {}, where, activity_id, None
             new_id = f"mock-activity-{next(self._ids)}"
             return 201, {"id": new_id}, {}, where, activity_id, new_id
