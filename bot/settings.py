@@ -147,6 +147,11 @@ class Settings(BaseModel):
                 f"{TEAMS_PREFIX}CLIENTID is needed for Teams (the bot's app id), unless "
                 f"{TEAMS_PREFIX}ANONYMOUS_ALLOWED=true for local testing"
             )
+        if given.get("CLIENTID") and anonymous in _TRUE:
+            raise ValueError(
+                f"{TEAMS_PREFIX}ANONYMOUS_ALLOWED=true is for local testing without a bot "
+                f"identity: with {TEAMS_PREFIX}CLIENTID set every request must carry a token"
+            )
         auth_type = given.get("AUTHTYPE", "ClientSecret").strip().lower()
         if given.get("CLIENTID") and auth_type == "clientsecret" and not given.get("CLIENTSECRET"):
             raise ValueError(

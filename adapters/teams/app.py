@@ -145,6 +145,11 @@ class TeamsBot:
         self.adapter.on_turn_error = None
         self.validator = JwtTokenValidator(self.auth)
         self.outbound = TeamsOutbound(self, sleep=sleep)
+        if self.anonymous:
+            log.warning(
+                "Teams accepts requests without a token (ANONYMOUS_ALLOWED): for local testing "
+                "with the Agents Playground only"
+            )
         self._tasks: set[asyncio.Task[None]] = set()
         self._queues: dict[tuple[str, str], asyncio.Lock] = {}
         app.dispatcher.connect(Platform.TEAMS, self.outbound)

@@ -54,6 +54,14 @@ def test_database_urls_get_the_async_driver(given: str, expected: str) -> None:
             "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET is needed",
         ),
         (
+            {
+                "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "app-1",
+                "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "s3cret-value",
+                "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "true",
+            },
+            "every request must carry a token",
+        ),
+        (
             {"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "perhaps"},
             "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED: use true or false",
         ),
