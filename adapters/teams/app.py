@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientConnectionError, ClientError, ClientResponseError, web
+from jwt import PyJWKClientConnectionError
 from microsoft_agents.activity import (
     Activity,
     Attachment,
@@ -120,6 +121,10 @@ class Unauthorized(Exception):
     """The request's credentials are missing or not valid."""
 
 
+class KeysUnavailable(Exception):
+    """The signing keys could not be downloaded: the token cannot be checked right now."""
+
+
 class TeamsBot:
     """The Teams adapter of one valuesbot: the ``/api/messages`` handler and the outbound."""
 
@@ -164,6 +169,10 @@ class TeamsBot:
         except Unauthorized as problem:
             log.warning("teams request refused status=401 reason=%s", problem)
             return web.json_response({"error": "unauthorized"}, status=401)
+        except KeysUnavailable:
+            # Our problem, not the caller's: Teams may try again.
+            log.error("teams request refused status=503: the token signing keys are unreachable")
+            return web.json_response({"error": "try again later"}, status=503)
         try:
             body = json.loads(await request.read())
         except ValueError:
@@ -207,7 +216,9 @@ class TeamsBot:
             raise Unauthorized("malformed Authorization header")
         try:
             return await self.validator.validate_token(token)
-        except Exception as error:  # every way a token can fail is a 401
+        except PyJWKClientConnectionError as error:
+            raise KeysUnavailable() from error
+        except Exception as error:  # every other way a token can fail is a 401
             raise Unauthorized(f"invalid token ({type(error).__name__})") from error
 
     def _start(self, event: Event) -> None:

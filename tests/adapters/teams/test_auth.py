@@ -214,3 +214,20 @@ async def test_a_malformed_body_with_a_valid_token_is_a_400(
 async def test_an_unauthenticated_malformed_body_is_a_401_not_a_400(secured: TeamsWorld) -> None:
     response = await secured.post("{not json")
     assert response.status == 401
+
+
+async def test_unreachable_signing_keys_are_a_503_not_a_401(
+    secured: TeamsWorld, keys: Keys
+) -> None:
+    cache = JwtTokenValidator._jwk_client_manager._cache
+    cache[AuthenticationConstants.PUBLIC_ABS_JWKS_URL] = _JwkClientCacheEntry(
+        PyJWKClient("http://127.0.0.1:1/keys"), threading.Lock()
+    )
+    token = keys.token(service_url=secured.connector.url)
+    response = await secured.post(
+        secured.activity("personal_message", text="values"),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status == 503
+    await secured.bot.settled()
+    await nothing_changed(secured)

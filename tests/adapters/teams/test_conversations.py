@@ -123,3 +123,28 @@ async def test_a_team_lens_needs_ratings_for_every_behaviour(teams: TeamsWorld) 
     )
     assert "Please rate every behaviour" in teams.last(BOB.direct)
     assert await rows(teams.app, "SELECT COUNT(*) FROM team_ratings") == [(0,)]
+
+
+async def test_a_team_lens_in_a_group_chat(teams: TeamsWorld) -> None:
+    group = "19:meeting_Y2QwNmE3ZjMtMjc4Zi00ZWRhLWI1NTAtODZhMGQ2ZTE5YjQw@thread.v2"
+    activity = teams.activity("group_chat_message", person=BOB)
+    activity["conversation"] = {
+        "isGroup": True,
+        "conversationType": "groupChat",
+        "tenantId": TENANT,
+        "id": group,
+    }
+    activity["text"] = "<at>valuesbot</at> valueslens Discharge letters"
+    assert await teams.send(activity) == 202
+    (card,) = teams.connector.posts(group)
+    assert card.path == f"/v3/conversations/{group}/activities"
+    assert teams.last(group).startswith("Team values lens: Discharge letters")
+    assert await rows(teams.app, "SELECT kind FROM team_checkins") == [("group",)]
+
+
+async def test_an_installation_update_remembers_the_chat_silently(teams: TeamsWorld) -> None:
+    assert await teams.send(teams.activity("installation_update_add", person=BOB)) == 202
+    assert teams.connector.calls == []
+    assert await rows(teams.app, "SELECT user_id, direct_conversation FROM people") == [
+        (BOB.id, BOB.direct)
+    ]
