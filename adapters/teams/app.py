@@ -269,7 +269,7 @@ class TeamsBot:
         continuation = Activity(
             type="event",
             name="ContinueConversation",
-            channel_id=place.extra.get("channel_id", TEAMS_CHANNEL),
+            channel_id=TEAMS_CHANNEL,
             service_url=place.service_url,
             conversation=ConversationAccount(
                 id=join_thread(place.conversation, place.thread),

@@ -29,8 +29,8 @@ Ignored on purpose (``None``):
 - every other ``invoke`` (message extensions, sign-in, task modules: the app declares none);
 - ``conversationUpdate`` removing the bot or people, renaming a team or a channel;
   ``installationUpdate`` removing the app (a later send there fails as unreachable);
-- activities from channels other than Teams (``channelId`` not ``msteams``), unless the caller
-  allows them (the Agents Playground can talk as ``emulator`` or ``webchat``).
+- activities from channels other than Teams (``channelId`` not ``msteams``): the Agents
+  Playground is run with ``--channel-id msteams`` to play Teams.
 """
 
 from __future__ import annotations
@@ -130,8 +130,6 @@ def place(activity: Mapping[str, Any]) -> ConversationRef:
         extra["bot_id"] = _text(bot.get("id"))
         if _text(bot.get("name")):
             extra["bot_name"] = _text(bot.get("name"))[:100]
-    if _text(activity.get("channelId")) and activity.get("channelId") != TEAMS_CHANNEL:
-        extra["channel_id"] = _text(activity.get("channelId"))
     return ConversationRef(
         platform=Platform.TEAMS,
         tenant=tenant_of(activity),
@@ -242,21 +240,17 @@ def _added_bot(activity: Mapping[str, Any]) -> bool:
     )
 
 
-def translate(
-    activity: Mapping[str, Any], *, allow_channels: frozenset[str] = frozenset()
-) -> Event | None:
+def translate(activity: Mapping[str, Any]) -> Event | None:
     """The core event for an activity, or None when valuesbot has nothing to do with it.
 
-    ``allow_channels`` names channels besides ``msteams`` to accept (the Agents Playground
-    talks as ``emulator`` or ``webchat`` unless told otherwise). Raises ``NotAnActivity`` for
-    a payload missing what every activity has.
+    Raises ``NotAnActivity`` for a payload missing what every activity has.
     """
     kind = _text(activity.get("type"))
     if not kind:
         raise NotAnActivity("the activity has no type")
     where = place(activity)
     channel = _text(activity.get("channelId"))
-    if channel != TEAMS_CHANNEL and channel not in allow_channels:
+    if channel != TEAMS_CHANNEL:
         return None
     base: dict[str, Any] = {"conversation": where, "event_id": event_id(activity), "raw": activity}
     sender = _dict(activity.get("from"))
