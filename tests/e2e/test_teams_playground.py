@@ -12,6 +12,7 @@ machine. ``VALUESBOT_TEST_SKIP_PLAYGROUND=1`` skips it on a machine without Node
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -90,6 +91,10 @@ class Playground:
             self.base.replace("http", "ws", 1) + "/_ws_conversation/v1/conversations/stream"
         )
 
+    async def close(self) -> None:
+        if self._stream is not None:
+            await self._stream.close()
+
     async def say(self, text: str) -> None:
         async with self.http.post(
             f"{self.base}/_conversation/v1/conversations/{self.chat}/messages",
@@ -165,19 +170,26 @@ async def test_the_playground_sees_the_values_lens_card_and_its_update(
         playground = Playground(http, f"http://127.0.0.1:{playground_port}")
         await until_listening(playground, log)
         await playground.connect()
+        try:
+            await run_the_lens(playground)
+        finally:
+            await playground.close()
 
-        await playground.say("valueslens")
-        card = await playground.wait_for("createMessage", "Values lens")
-        assert "What piece of work" in card_title(card)
-
-        await playground.submit(card, "Next", {"work": "Drafting the allocation guidance"})
-        answered = await playground.wait_for("updateMessage", "Values lens ✓ Drafting")
-        assert answered["messageId"] == card["messageId"]
-        await playground.wait_for("createMessage", "We prioritise patients")
-
-    with sqlite3.connect(tmp_path / "valuesbot.db") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "valuesbot.db")) as db:
         assert db.execute("SELECT step FROM dialog_states").fetchall() == [("rate",)]
         assert db.execute("SELECT kind FROM conversations").fetchall() == [("direct",)]
+
+
+async def run_the_lens(playground: Playground) -> None:
+    """Start a values lens in the personal chat and answer the first question on its card."""
+    await playground.say("valueslens")
+    card = await playground.wait_for("createMessage", "Values lens")
+    assert "What piece of work" in card_title(card)
+
+    await playground.submit(card, "Next", {"work": "Drafting the allocation guidance"})
+    answered = await playground.wait_for("updateMessage", "Values lens ✓ Drafting")
+    assert answered["messageId"] == card["messageId"]
+    await playground.wait_for("createMessage", "We prioritise patients")
 
 
 async def until_listening(playground: Playground, log: Path) -> None:
