@@ -22,6 +22,12 @@ def web_mounts(settings: Settings) -> list[Mount]:
         from adapters.slack.app import mount as slack
 
         mounts.append(slack)
+
+    if settings.teams_enabled:
+        # Imported here so that the Agents SDK loads only when Teams is configured.
+        from adapters.teams.app import mount as teams
+
+        mounts.append(teams())
     return mounts
 
 

@@ -5,6 +5,7 @@
     valuesbot db upgrade | current                  migrate the database / show its revision
     valuesbot content check [PATH]                  validate a content file
     valuesbot barometer ACTION                      run the staff barometer by hand (comms)
+    valuesbot teams package [--output FILE]         build the Teams app zip to upload
 
 Settings come from the environment and a ``.env`` file in the current directory. Problems a
 person can fix (a bad setting, a bad content file, an old schema) are one clear line on standard
@@ -91,6 +92,19 @@ def _parser() -> argparse.ArgumentParser:
     content_commands = content.add_subparsers(dest="content_command", required=True)
     check = content_commands.add_parser("check", help="validate a content file")
     check.add_argument("path", nargs="?", type=Path, help="default: VALUESBOT_CONTENT or built-in")
+
+    teams = commands.add_parser("teams", help="Microsoft Teams administration")
+    teams_commands = teams.add_subparsers(dest="teams_command", required=True, metavar="ACTION")
+    package = teams_commands.add_parser(
+        "package", help="build the Teams app package (zip) to upload, for this bot's app id"
+    )
+    package.add_argument(
+        "--output", "-o", type=Path, default=Path("valuesbot-teams.zip"), help="where to write it"
+    )
+    package.add_argument("--version", help="the app version in the manifest (e.g. 1.0.1)")
+    package.add_argument(
+        "--manifest-dir", type=Path, help="the folder with manifest.json and the icons"
+    )
     return parser
 
 
@@ -111,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "barometer":
             logs.configure("WARNING")
             return asyncio.run(_barometer(args, settings))
+        if args.command == "teams":
+            return _teams_package(args, settings)
     except (SettingsError, ContentError, SchemaOutOfDate, UsageError) as problem:
         print(f"valuesbot: {problem}", file=sys.stderr)
         return 2
@@ -267,6 +283,23 @@ def _content(args: argparse.Namespace, settings: Settings) -> int:
     content = load_content(path)
     where = path or "the built-in content"
     print(f"{where}: ok ({len(content.behaviours)} behaviours, {len(content.ratings)} ratings)")
+    return 0
+
+
+def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.teams.package import MANIFEST_DIR, PackageError, build
+
+    app_id = settings.teams_app_id
+    if not app_id:
+        raise UsageError(
+            "set CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID to the bot's Microsoft app id"
+        )
+    try:
+        data = build(app_id, version=args.version, source=args.manifest_dir or MANIFEST_DIR)
+    except PackageError as problem:
+        raise UsageError(str(problem)) from problem
+    args.output.write_bytes(data)
+    print(f"wrote {args.output} (upload it in Teams: Apps > Manage your apps > Upload an app)")
     return 0
 
 

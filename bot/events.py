@@ -35,7 +35,9 @@ class ConversationRef:
     """Enough to find a conversation again, including for proactive messages.
 
     ``tenant`` is the Slack workspace (team id) or the Teams tenant id; ``service_url`` is the Bot
-    Connector endpoint Teams gave with the conversation (None elsewhere).
+    Connector endpoint Teams gave with the conversation (None elsewhere). ``extra`` holds what else
+    a platform needs to reach the conversation again (Teams: the bot's account id); it is stored
+    with the conversation and takes no part in equality.
     """
 
     platform: Platform
@@ -44,6 +46,7 @@ class ConversationRef:
     kind: ConversationKind = ConversationKind.DIRECT
     thread: str | None = None
     service_url: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def is_direct(self) -> bool:

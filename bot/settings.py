@@ -27,6 +27,12 @@ from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///valuesbot.db"
 
+# The Microsoft 365 Agents SDK reads its connection from variables with this prefix
+# (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID and so on); valuesbot keeps its names.
+TEAMS_PREFIX = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "sqlite+aiosqlite": "sqlite+aiosqlite",
@@ -76,6 +82,10 @@ class Settings(BaseModel):
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
     slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
+
+    teams_connection: dict[str, str] = Field(default_factory=dict, repr=False)
+    """The Agents SDK's service connection settings (``CLIENTID``, ``CLIENTSECRET``, ``TENANTID``,
+    ``AUTHTYPE``, ``ANONYMOUS_ALLOWED``...), by their name after ``TEAMS_PREFIX``."""
 
     timezone: str = Field("Europe/London", alias="VALUESBOT_TIMEZONE")
     min_group: int = Field(5, ge=2, le=1000, alias="VALUESBOT_MIN_GROUP")
@@ -250,10 +260,52 @@ class Settings(BaseModel):
         """True when Slack is installed through OAuth (many workspaces)."""
         return bool(self.slack_client_id and self.slack_client_secret)
 
+    @model_validator(mode="after")
+    def _teams_connection(self) -> Settings:
+        given = self.teams_connection
+        if not given:
+            return self
+        anonymous = given.get("ANONYMOUS_ALLOWED", "false").strip().lower()
+        if anonymous not in _TRUE | _FALSE:
+            raise ValueError(f"{TEAMS_PREFIX}ANONYMOUS_ALLOWED: use true or false")
+        if not given.get("CLIENTID") and anonymous not in _TRUE:
+            raise ValueError(
+                f"{TEAMS_PREFIX}CLIENTID is needed for Teams (the bot's app id), unless "
+                f"{TEAMS_PREFIX}ANONYMOUS_ALLOWED=true for local testing"
+            )
+        if given.get("CLIENTID") and anonymous in _TRUE:
+            raise ValueError(
+                f"{TEAMS_PREFIX}ANONYMOUS_ALLOWED=true is for local testing without a bot "
+                f"identity: with {TEAMS_PREFIX}CLIENTID set every request must carry a token"
+            )
+        auth_type = given.get("AUTHTYPE", "ClientSecret").strip().lower()
+        if given.get("CLIENTID") and auth_type == "clientsecret" and not given.get("CLIENTSECRET"):
+            raise ValueError(
+                f"{TEAMS_PREFIX}CLIENTSECRET is needed with {TEAMS_PREFIX}CLIENTID "
+                "(or set AUTHTYPE to another way of signing in)"
+            )
+        return self
+
     @property
     def zone(self) -> ZoneInfo:
         """The organisation's time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def teams_enabled(self) -> bool:
+        """True when the Teams adapter is configured (credentials, or anonymous local use)."""
+        return bool(self.teams_connection)
+
+    @property
+    def teams_app_id(self) -> str | None:
+        """The bot's Microsoft app id (``CLIENTID``), when configured."""
+        return self.teams_connection.get("CLIENTID") or None
+
+    @property
+    def teams_anonymous(self) -> bool:
+        """True when the Agents SDK's own ``ANONYMOUS_ALLOWED`` setting lets unauthenticated
+        requests in (local testing only)."""
+        return self.teams_connection.get("ANONYMOUS_ALLOWED", "").strip().lower() in _TRUE
 
     @property
     def is_sqlite(self) -> bool:
@@ -273,6 +325,13 @@ class Settings(BaseModel):
         """Settings from environment variables; ``SettingsError`` names any bad one."""
         aliases = {f.alias for f in cls.model_fields.values() if f.alias}
         picked: dict[str, Any] = {k: v for k, v in environ.items() if k in aliases and v != ""}
+        teams = {
+            k.removeprefix(TEAMS_PREFIX).upper(): v.strip()
+            for k, v in environ.items()
+            if k.startswith(TEAMS_PREFIX) and v.strip() != ""
+        }
+        if teams:
+            picked["teams_connection"] = teams
         try:
             return cls.model_validate(picked)
         except ValidationError as error:

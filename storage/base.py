@@ -73,6 +73,7 @@ class Person:
     service_url: str | None
     first_seen: datetime
     last_seen: datetime
+    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

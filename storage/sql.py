@@ -190,6 +190,8 @@ class SqlPeople(_Store):
             person["display_name"] = actor.name
         if actor.timezone:
             person["timezone"] = actor.timezone
+        if place.extra:
+            person["extra"] = dict(place.extra)
         if place.is_direct:
             person["direct_conversation"] = place.conversation
             if place.service_url:
@@ -204,6 +206,7 @@ class SqlPeople(_Store):
                 timezone=actor.timezone,
                 direct_conversation=place.conversation if place.is_direct else None,
                 service_url=place.service_url,
+                extra=dict(place.extra),
                 first_seen=now,
                 last_seen=now,
             )
@@ -213,6 +216,8 @@ class SqlPeople(_Store):
         conversation: dict[str, Any] = {"last_seen": now, "kind": str(place.kind)}
         if place.service_url:
             conversation["service_url"] = place.service_url
+        if place.extra:
+            conversation["extra"] = dict(place.extra)
         upsert_conversation = (
             _insert(self.session, ConversationRow)
             .values(
@@ -221,6 +226,7 @@ class SqlPeople(_Store):
                 conversation=place.conversation,
                 kind=str(place.kind),
                 service_url=place.service_url,
+                extra=dict(place.extra),
                 first_seen=now,
                 last_seen=now,
             )
@@ -242,6 +248,7 @@ class SqlPeople(_Store):
             service_url=row.service_url,
             first_seen=row.first_seen,
             last_seen=row.last_seen,
+            extra=dict(row.extra or {}),
         )
 
     async def conversation(
@@ -256,6 +263,7 @@ class SqlPeople(_Store):
             conversation=row.conversation,
             kind=ConversationKind(row.kind),
             service_url=row.service_url,
+            extra=dict(row.extra or {}),
         )
 
     async def everyone(self) -> list[PersonKey]:

@@ -94,6 +94,9 @@ class PersonRow(SQLModel, table=True):
     timezone: str | None = Field(default=None, max_length=64)
     direct_conversation: str | None = Field(default=None, max_length=255)
     service_url: str | None = Field(default=None, max_length=512)
+    extra: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    """Platform details of the last conversation they were seen in (``ConversationRef.extra``),
+    enough to open a direct chat with them."""
     first_seen: datetime = _when()
     last_seen: datetime = _when()
 
@@ -108,6 +111,8 @@ class ConversationRow(SQLModel, table=True):
     conversation: str = Field(primary_key=True, max_length=255)
     kind: str = Field(max_length=16)
     service_url: str | None = Field(default=None, max_length=512)
+    extra: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    """What else the platform needs to post there again (``ConversationRef.extra``)."""
     first_seen: datetime = _when()
     last_seen: datetime = _when()
 

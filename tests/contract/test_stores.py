@@ -147,6 +147,37 @@ async def test_people_and_conversations_are_remembered(database: Database) -> No
         assert await stores.people.get(PersonKey("teams", "other", "29:1")) is None
 
 
+async def test_conversation_extra_details_are_kept_and_refreshed(database: Database) -> None:
+    channel = ConversationRef(
+        platform=Platform.TEAMS,
+        tenant="tenant-1",
+        conversation="19:c@thread.tacv2",
+        kind=ConversationKind.CHANNEL,
+        service_url="https://smba.example/uk/",
+        extra={"bot": "28:app"},
+    )
+    async with database.unit() as stores:
+        await stores.people.seen(channel, Actor(id="29:2", name="Bob"), NOW)
+        # A later event without extra details keeps the ones already known.
+        bare = ConversationRef(
+            platform=Platform.TEAMS,
+            tenant="tenant-1",
+            conversation="19:c@thread.tacv2",
+            kind=ConversationKind.CHANNEL,
+        )
+        await stores.people.seen(bare, Actor(id="29:2", name="Bob"), NOW + timedelta(minutes=1))
+    async with database.unit() as stores:
+        found = await stores.people.conversation("teams", "tenant-1", "19:c@thread.tacv2")
+        assert found is not None
+        assert found.extra == {"bot": "28:app"}
+        assert found.service_url == "https://smba.example/uk/"
+        person = await stores.people.get(PersonKey("teams", "tenant-1", "29:2"))
+        assert person is not None
+        assert person.extra == {"bot": "28:app"}
+        assert person.direct_conversation is None
+        assert person.service_url == "https://smba.example/uk/"
+
+
 def checkin(checkin_id: str, owner: PersonKey, when: datetime) -> Checkin:
     return Checkin(
         id=checkin_id,

@@ -50,6 +50,26 @@ def test_database_urls_get_the_async_driver(given: str, expected: str) -> None:
         ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL: the Slack Web API base URL"),
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "Slack needs SLACK_SIGNING_SECRET .* or SLACK_APP_TOKEN"),
         ({"SLACK_SIGNING_SECRET": "s"}, "Slack needs SLACK_BOT_TOKEN .* or SLACK_CLIENT_ID"),
+        (
+            {"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": "t1"},
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID is needed for Teams",
+        ),
+        (
+            {"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "app-1"},
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET is needed",
+        ),
+        (
+            {
+                "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "app-1",
+                "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "s3cret-value",
+                "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "true",
+            },
+            "every request must carry a token",
+        ),
+        (
+            {"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "perhaps"},
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED: use true or false",
+        ),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
@@ -111,3 +131,24 @@ def test_slack_tokens_are_never_echoed() -> None:
     with pytest.raises(SettingsError) as problem:
         Settings.from_env({"SLACK_BOT_TOKEN": "xoxp-very-secret"})
     assert "xoxp-very-secret" not in str(problem.value)
+
+
+def test_teams_is_off_until_its_connection_is_configured() -> None:
+    assert not Settings.from_env({}).teams_enabled
+    settings = Settings.from_env(
+        {
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "app-1",
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "s3cret-value",
+            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": "tenant-1",
+        }
+    )
+    assert settings.teams_enabled
+    assert settings.teams_app_id == "app-1"
+    assert not settings.teams_anonymous
+    assert "s3cret-value" not in repr(settings)
+    local = Settings.from_env(
+        {"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "True"}
+    )
+    assert local.teams_enabled
+    assert local.teams_anonymous
+    assert local.teams_app_id is None

@@ -1,6 +1,6 @@
 """barometer: rounds, participation (who), responses and comments (what), kept apart
 
-Revision ID: 0006
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-27 12:06:48.048849
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 import storage.tables
 
-revision: str = "0006"
+revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

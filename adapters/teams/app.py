@@ -1,0 +1,580 @@
+"""The Teams adapter on the Microsoft 365 Agents SDK: ``POST /api/messages`` in, the Bot
+Connector out.
+
+Inbound, each request is authenticated with the SDK's ``JwtTokenValidator`` (whenever a bot
+identity is configured; requests without a token are let in only when the SDK's own
+``ANONYMOUS_ALLOWED`` setting says so), checked, translated to a core event and answered at once
+(202, or the invoke response Teams waits for): the turn itself (``Dispatcher.handle``: the
+database work and the replies) runs in the background, events of one conversation in the order
+they came. So a slow database or a slow connector never holds Teams' request open past its 15
+second limit. Every client error is a 4xx: a missing, malformed, unsigned or forged token is 401
+and changes nothing; a body that is not an activity is 400.
+
+Outbound, every message is sent proactively through the SDK's ``CloudAdapter`` (it acquires the
+bot's token with MSAL and builds the connector client) to a conversation reference: the one the
+event came from, or one stored at first contact (``people``/``conversations``: service URL,
+tenant, conversation id and the bot's account). ``TeamsOutbound`` turns the connector's answers
+into the core's ``SendError`` kinds.
+
+Private replies in a channel or group chat go to the person's direct chat with the bot (opened
+proactively if need be, which Teams allows once the app is installed in a team they are in);
+when that is impossible the channel is told, without any of the content, that an answer is
+waiting in a chat with the bot. Card inputs are local to each person's Teams client, so answers
+given on a channel card are never seen by others anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import ClientConnectionError, ClientError, ClientResponseError, web
+from jwt import PyJWKClientConnectionError
+from microsoft_agents.activity import (
+    Activity,
+    Attachment,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+)
+from microsoft_agents.authentication.msal import MsalConnectionManager
+from microsoft_agents.hosting.aiohttp import CloudAdapter
+from microsoft_agents.hosting.core import (
+    AgentAuthConfiguration,
+    ClaimsIdentity,
+    Connections,
+    TurnContext,
+)
+from microsoft_agents.hosting.core.authorization import AuthenticationConstants
+from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
+from microsoft_agents.hosting.core.connector import ConnectorClientBase
+from pydantic import ValidationError
+
+from adapters.teams.render import ADAPTIVE_CARD, attachment, summary
+from adapters.teams.translate import (
+    ACTION_INVOKE,
+    TEAMS_CHANNEL,
+    NotAnActivity,
+    join_thread,
+    translate,
+)
+from bot.app import App
+from bot.events import (
+    ActionSubmitted,
+    Actor,
+    ConversationKind,
+    ConversationRef,
+    Event,
+    MessageRef,
+    Platform,
+)
+from bot.outbound import (
+    RateLimited,
+    RecipientUnreachable,
+    Reply,
+    SendError,
+    TemporarySendError,
+)
+from bot.ui import Card
+from storage.base import PersonKey
+
+log = logging.getLogger("valuesbot.teams")
+
+# Teams gives a bot 15 seconds to answer a request; the turn runs after the answer, but a send
+# that hangs is given up after this long (and reported as temporary).
+SEND_TIMEOUT_SECONDS = 30.0
+# Replies to an event are retried this often on 429 and 5xx, waiting as the connector asks,
+# but never longer than REPLY_MAX_WAIT in all (proactive sends are retried by the outbox).
+REPLY_ATTEMPTS = 3
+REPLY_MAX_WAIT = 20.0
+# At shutdown, turns under way get this long to finish before they are cancelled.
+SHUTDOWN_GRACE_SECONDS = 10.0
+_CONVERSATION_TYPES = {
+    ConversationKind.DIRECT: "personal",
+    ConversationKind.CHANNEL: "channel",
+    ConversationKind.GROUP: "groupChat",
+}
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def auth_configuration(connection: dict[str, str]) -> AgentAuthConfiguration:
+    """The SDK's configuration from the ``CONNECTIONS__SERVICE_CONNECTION__SETTINGS__*`` values.
+
+    valuesbot turns on the SDK's issuer check (``VALIDATE_ISSUER``) unless it is explicitly set
+    to false: Teams' tokens come from the Bot Framework issuer, which the check accepts.
+    """
+    given: dict[str, Any] = dict(connection)
+    given.setdefault("VALIDATE_ISSUER", "true")
+    return AgentAuthConfiguration(**given)
+
+
+class Unauthorized(Exception):
+    """The request's credentials are missing or not valid."""
+
+
+class KeysUnavailable(Exception):
+    """The signing keys could not be downloaded: the token cannot be checked right now."""
+
+
+class TeamsBot:
+    """The Teams adapter of one valuesbot: the ``/api/messages`` handler and the outbound."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        connections: Connections | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.app = app
+        settings = app.settings
+        self.auth = auth_configuration(settings.teams_connection)
+        self.app_id = settings.teams_app_id
+        self.anonymous = settings.teams_anonymous
+        if connections is None:
+            connections = MsalConnectionManager(
+                connections_configurations={"SERVICE_CONNECTION": self.auth}
+            )
+        self.adapter = CloudAdapter(connection_manager=connections)
+        # The SDK's default turn error handler would post the exception text to the user:
+        # valuesbot reports failures itself (the dispatcher's apology), so errors propagate.
+        self.adapter.on_turn_error = None
+        self.validator = JwtTokenValidator(self.auth)
+        self.outbound = TeamsOutbound(self, sleep=sleep)
+        if self.anonymous:
+            log.warning(
+                "Teams accepts requests without a token (ANONYMOUS_ALLOWED): for local testing "
+                "with the Agents Playground only"
+            )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._queues: dict[tuple[str, str], asyncio.Lock] = {}
+        app.dispatcher.connect(Platform.TEAMS, self.outbound)
+
+    # Inbound
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """``POST /api/messages``: authenticate, check, translate, answer; the turn runs after."""
+        started = time.perf_counter()
+        try:
+            claims = await self.authenticate(request.headers.get("Authorization"))
+        except Unauthorized as problem:
+            log.warning("teams request refused status=401 reason=%s", problem)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        except KeysUnavailable:
+            # Our problem, not the caller's: Teams may try again.
+            log.error("teams request refused status=503: the token signing keys are unreachable")
+            return web.json_response({"error": "try again later"}, status=503)
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "the body is not an activity"}, status=400)
+        try:
+            # The SDK's own model of an activity: anything it cannot read is a bad request.
+            Activity.model_validate(body)
+            event = translate(body)
+        except (ValidationError, NotAnActivity) as problem:
+            log.warning("teams request refused status=400 reason=%s", type(problem).__name__)
+            return web.json_response({"error": "the body is not a valid activity"}, status=400)
+        if not _service_url_matches(claims, body.get("serviceUrl")):
+            log.warning("teams request refused status=401 reason=service URL not in token")
+            return web.json_response({"error": "unauthorized"}, status=401)
+        if event is not None:
+            self._start(event)
+        log.debug(
+            "teams request type=%s accepted_ms=%.1f",
+            body.get("type"),
+            (time.perf_counter() - started) * 1000,
+        )
+        if body.get("type") == "invoke":
+            return web.json_response(_invoke_answer(body), status=200)
+        return web.Response(status=202)
+
+    async def authenticate(self, header: str | None) -> ClaimsIdentity:
+        """The caller's identity from the bearer token; ``Unauthorized`` for anything else.
+
+        Every failure, whatever the SDK raised for it (a malformed token, a token without a key
+        id, a wrong signature, audience or issuer), is a 401: never a 500.
+        """
+        if not header:
+            if self.anonymous:
+                return ClaimsIdentity()
+            raise Unauthorized("no Authorization header")
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or any(c.isspace() for c in token):
+            raise Unauthorized("malformed Authorization header")
+        try:
+            return await self.validator.validate_token(token)
+        except PyJWKClientConnectionError as error:
+            raise KeysUnavailable() from error
+        except Exception as error:  # every other way a token can fail is a 401
+            raise Unauthorized(f"invalid token ({type(error).__name__})") from error
+
+    def _start(self, event: Event) -> None:
+        task = asyncio.create_task(self._turn(event), name=f"teams-turn-{event.event_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _turn(self, event: Event) -> None:
+        # One conversation's events are handled in the order they arrived (a quick second
+        # click waits for the first), different conversations side by side.
+        key = (event.conversation.tenant, event.conversation.conversation)
+        lock = self._queues.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                await self.app.dispatcher.handle(event)
+        finally:
+            if not lock.locked() and self._queues.get(key) is lock:
+                del self._queues[key]
+
+    async def settled(self) -> None:
+        """Wait until every turn started so far (and any it started) has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Let turns under way finish (for at most ``grace`` seconds), then cancel the rest."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self.settled()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # Outbound plumbing, used by TeamsOutbound
+
+    def claims(self) -> ClaimsIdentity:
+        """Who the bot is when it calls the connector: its app id, or anonymous (local use)."""
+        if self.app_id:
+            return self.adapter.create_claims_identity(self.app_id)
+        return ClaimsIdentity()
+
+    async def run(
+        self, place: ConversationRef, work: Callable[[TurnContext], Awaitable[Any]]
+    ) -> Any:
+        """Run ``work`` with a turn context bound to ``place`` (a proactive turn)."""
+        if not place.service_url:
+            raise RecipientUnreachable("no service URL known for this conversation")
+        continuation = Activity(
+            type="event",
+            name="ContinueConversation",
+            channel_id=TEAMS_CHANNEL,
+            service_url=place.service_url,
+            conversation=ConversationAccount(
+                id=join_thread(place.conversation, place.thread),
+                tenant_id=place.tenant,
+                conversation_type=_CONVERSATION_TYPES[place.kind],
+                is_group=not place.is_direct,
+            ),
+            recipient=ChannelAccount(
+                id=place.extra.get("bot_id") or self._bot_id(),
+                name=place.extra.get("bot_name", ""),
+            ),
+        )
+        outcome: list[Any] = []
+
+        async def callback(context: TurnContext) -> None:
+            outcome.append(await work(context))
+
+        await self._call(
+            self.adapter.continue_conversation_with_claims(
+                self.claims(),
+                continuation,
+                callback,
+                AuthenticationConstants.AGENTS_SDK_SCOPE,
+            )
+        )
+        return outcome[0] if outcome else None
+
+    def _bot_id(self) -> str:
+        return f"28:{self.app_id}" if self.app_id else "valuesbot"
+
+    async def _call(self, call: Awaitable[Any]) -> Any:
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                return await call
+        except SendError:
+            raise
+        except ClientResponseError as error:
+            raise send_error(error.status, error.headers) from error
+        except (ClientConnectionError, ClientError, TimeoutError, OSError) as error:
+            raise TemporarySendError(f"connector unreachable ({type(error).__name__})") from error
+
+    async def open_direct(self, person: PersonKey, service_url: str, bot_id: str) -> str:
+        """Create (or find: Teams gives the same one back) the person's direct chat with the
+        bot; its conversation id."""
+        place = ConversationRef(
+            platform=Platform.TEAMS,
+            tenant=person.tenant,
+            conversation=person.user,
+            kind=ConversationKind.DIRECT,
+            service_url=service_url,
+            extra={"bot_id": bot_id},
+        )
+
+        async def create(context: TurnContext) -> str:
+            made = await _connector(context).conversations.create_conversation(
+                ConversationParameters(
+                    is_group=False,
+                    bot=ChannelAccount(id=bot_id),
+                    members=[ChannelAccount(id=person.user)],
+                    tenant_id=person.tenant,
+                    channel_data={"tenant": {"id": person.tenant}},
+                )
+            )
+            if not made.id:
+                raise RecipientUnreachable("Teams opened no chat")
+            return str(made.id)
+
+        return str(await self.run(place, create))
+
+
+def send_error(status: int, headers: Any = None) -> SendError:
+    """The core's kind of failure for a connector's HTTP status."""
+    if status == 429:
+        return RateLimited(retry_after(headers), "Teams is throttling the bot")
+    if status >= 500 or status == 408:
+        return TemporarySendError(f"Teams answered {status}")
+    if status in (403, 404, 410):
+        return RecipientUnreachable(
+            "conversation not found" if status != 403 else "the bot is not in that conversation"
+        )
+    if status == 401:
+        return TemporarySendError("Teams refused the bot's credentials (401)")
+    return SendError(f"Teams refused the message ({status})")
+
+
+def retry_after(headers: Any) -> float:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date); 1 if absent."""
+    value = headers.get("Retry-After") if headers is not None else None
+    if not value:
+        return 1.0
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 1.0
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _service_url_matches(claims: ClaimsIdentity, service_url: object) -> bool:
+    claimed = claims.get_claim_value(AuthenticationConstants.SERVICE_URL_CLAIM)
+    if not claimed:
+        return True
+    if not isinstance(service_url, str):
+        return False
+    return urlsplit(str(claimed)).netloc.lower() == urlsplit(service_url).netloc.lower()
+
+
+def _invoke_answer(activity: dict[str, Any]) -> dict[str, Any]:
+    if activity.get("name") == ACTION_INVOKE:
+        # Universal Actions want an answer now; the card itself is updated by the turn.
+        return {
+            "statusCode": 200,
+            "type": "application/vnd.microsoft.activity.message",
+            "value": "Thanks, got it.",
+        }
+    return {}
+
+
+def message(context: TurnContext, card: Card, activity_id: str | None = None) -> Activity:
+    """A Teams message carrying the card, from the bot, in the turn's conversation.
+
+    Built whole here rather than by ``TurnContext.send_activity``, which sends explicit nulls
+    (``"id": null``) that a strict connector refuses.
+    """
+    where = context.activity
+    outgoing = Activity(
+        type="message",
+        channel_id=where.channel_id,
+        service_url=where.service_url,
+        conversation=where.conversation,
+        from_property=where.recipient,
+        summary=summary(card),
+        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=attachment(card)["content"])],
+    )
+    if activity_id:
+        outgoing.id = activity_id
+    return outgoing
+
+
+def _connector(context: TurnContext) -> ConnectorClientBase:
+    connector = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
+    if connector is None:  # pragma: no cover - the SDK always sets it
+        raise TemporarySendError("no connector client")
+    return connector
+
+
+class TeamsOutbound:
+    """Sends cards to Teams conversations through the Bot Connector."""
+
+    def __init__(self, bot: TeamsBot, *, sleep: Sleep = asyncio.sleep) -> None:
+        self.bot = bot
+        self.sleep = sleep
+
+    async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
+        """Send the replies to an event where it happened (private ones in a channel to the
+        person's direct chat), replacing the clicked card when asked."""
+        for reply in replies:
+            await self._with_retries(event, reply)
+
+    async def _deliver_one(self, event: Event, reply: Reply) -> None:
+        place = event.conversation
+        if reply.replace and isinstance(event, ActionSubmitted) and event.source is not None:
+            try:
+                await self.replace(place, event.source, reply.card)
+                return
+            except (RateLimited, TemporarySendError):
+                raise
+            except SendError:
+                # Too old to edit, or edited elsewhere: the new face is posted instead.
+                log.info("could not replace a card; posting it instead")
+        if reply.private and not place.is_direct:
+            await self._private(event, reply.card)
+            return
+        await self.send(place, reply.card)
+
+    async def _private(self, event: Event, card: Card) -> None:
+        try:
+            await self.post_direct(PersonKey.of(event), card)
+        except RecipientUnreachable:
+            name = event.actor.name or "there"
+            await self.send(
+                event.conversation,
+                Card(
+                    text=f"{name}, I have an answer for you alone. Open a chat with me "
+                    "(search for valuesbot in Teams chat) and ask again there."
+                ),
+            )
+
+    async def _with_retries(self, event: Event, reply: Reply) -> None:
+        waited = 0.0
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
+            try:
+                await self._deliver_one(event, reply)
+                return
+            except (RateLimited, TemporarySendError) as error:
+                wait = error.retry_after if isinstance(error, RateLimited) else float(attempt)
+                if attempt == REPLY_ATTEMPTS or waited + wait > REPLY_MAX_WAIT:
+                    raise
+                log.info("reply not sent yet (%s); trying again in %.1fs", error, wait)
+                waited += wait
+                await self.sleep(wait)
+
+    async def send(self, place: ConversationRef, card: Card) -> MessageRef:
+        """Post a card as a new message in ``place``."""
+
+        async def work(context: TurnContext) -> str:
+            outgoing = message(context, card)
+            sent = await _connector(context).conversations.send_to_conversation(
+                outgoing.conversation.id, outgoing
+            )
+            return str(sent.id or "")
+
+        return MessageRef(id=await self.bot.run(place, work))
+
+    async def replace(self, place: ConversationRef, source: MessageRef, card: Card) -> None:
+        """Replace the message ``source`` in ``place`` by ``card`` (a card after a click)."""
+
+        async def work(context: TurnContext) -> None:
+            outgoing = message(context, card, source.id)
+            await _connector(context).conversations.update_activity(
+                outgoing.conversation.id, source.id, outgoing
+            )
+
+        await self.bot.run(place, work)
+
+    async def post(self, place: ConversationRef, card: Card) -> MessageRef | None:
+        """Post to a conversation on the bot's initiative, with what was stored about it."""
+        stored = await self._stored(place)
+        if stored is None:
+            raise RecipientUnreachable("never met: no conversation reference stored")
+        return await self.send(stored, card)
+
+    async def post_direct(self, person: PersonKey, card: Card) -> MessageRef | None:
+        """Send to a person's direct chat with the bot, opening it if there is none yet."""
+        async with self.bot.app.database.unit() as stores:
+            known = await stores.people.get(person)
+            direct = None
+            if known is not None and known.direct_conversation:
+                direct = await stores.people.conversation(
+                    person.platform, person.tenant, known.direct_conversation
+                )
+        if known is None:
+            raise RecipientUnreachable("never met")
+        if direct is not None and direct.service_url:
+            return await self.send(direct, card)
+        bot_id = known.extra.get("bot_id") or (f"28:{self.bot.app_id}" if self.bot.app_id else "")
+        if not known.service_url or not bot_id:
+            raise RecipientUnreachable("no direct chat with the bot")
+        conversation = await self.bot.open_direct(person, known.service_url, bot_id)
+        place = ConversationRef(
+            platform=Platform.TEAMS,
+            tenant=person.tenant,
+            conversation=conversation,
+            kind=ConversationKind.DIRECT,
+            service_url=known.service_url,
+            extra={"bot_id": bot_id},
+        )
+        # Remember the chat, so the next message goes straight there.
+        async with self.bot.app.database.unit() as stores:
+            await stores.people.seen(place, Actor(id=person.user), self.bot.app.clock.now())
+        return await self.send(place, card)
+
+    async def _stored(self, place: ConversationRef) -> ConversationRef | None:
+        if place.service_url and place.extra.get("bot_id"):
+            return place
+        async with self.bot.app.database.unit() as stores:
+            found = await stores.people.conversation(
+                str(place.platform), place.tenant, place.conversation
+            )
+        if found is None:
+            return place if place.service_url else None
+        return ConversationRef(
+            platform=place.platform,
+            tenant=place.tenant,
+            conversation=place.conversation,
+            kind=place.kind,
+            thread=place.thread,
+            service_url=place.service_url or found.service_url,
+            extra={**found.extra, **place.extra},
+        )
+
+
+TEAMS_KEY = web.AppKey("teams", TeamsBot)
+
+
+def mount(
+    *, connections: Connections | None = None, sleep: Sleep = asyncio.sleep
+) -> Callable[[App, web.Application], None]:
+    """The ``Mount`` adding ``POST /api/messages`` to the web server (``bot.web``).
+
+    ``connections`` replaces the SDK's MSAL connection manager (tests give a local token
+    provider, so no test ever asks Microsoft for a token).
+    """
+
+    def add(app: App, web_app: web.Application) -> None:
+        bot = TeamsBot(app, connections=connections, sleep=sleep)
+        web_app[TEAMS_KEY] = bot
+        web_app.router.add_post("/api/messages", bot.handle)
+
+        async def stop(_: web.Application) -> None:
+            await bot.close()
+
+        web_app.on_shutdown.append(stop)
+
+    return add

@@ -1,0 +1,152 @@
+"""Every conversation of ``valuesbot chat``, in Teams: real activity JSON posted to the running
+server, replies and card updates read back from the mock Bot Connector."""
+
+from __future__ import annotations
+
+from tests.adapters.teams.conftest import ALICE, BOB, CAROL, CHANNEL, TENANT, TeamsWorld
+from tests.dialogs.test_values_lens import rows
+
+IDS = ["patients", "listen", "evidence", "open", "inclusive", "improve"]
+RATINGS = ["Strongly", "Partly", "Partly", "Not yet", "Strongly", "Not relevant"]
+
+
+async def test_installing_greets_and_remembers_the_chat(teams: TeamsWorld) -> None:
+    assert await teams.installs(ALICE) == 202
+    assert teams.last(ALICE.direct).startswith("Hello Alice Smith")
+    assert "Type /valueslens" in teams.last(ALICE.direct)
+    assert await rows(
+        teams.app,
+        "SELECT conversation, kind, service_url, extra ->> '$.bot_id' FROM conversations",
+    ) == [(ALICE.direct, "direct", teams.connector.url, "28:0d7f3a4e-6c1b-4f8e-9a2d-5b6c7d8e9f01")]
+    assert await rows(teams.app, "SELECT user_id, tenant, direct_conversation FROM people") == [
+        (ALICE.id, TENANT, ALICE.direct)
+    ]
+
+
+async def test_a_personal_values_lens_through_card_submits(teams: TeamsWorld) -> None:
+    await teams.says("valueslens")
+    assert teams.last(ALICE.direct).startswith("Values lens")
+    await teams.clicks("Next", inputs={"work": "Drafting the allocation guidance"})
+    for n, rating in enumerate(RATINGS):
+        inputs = {"note": "we asked two patient reps"} if n == 0 else {}
+        assert await teams.clicks(rating, inputs=inputs) == 202
+    assert teams.last(ALICE.direct).startswith("One action")
+    await teams.clicks("Finish", inputs={"action": "Test the draft with two patient reps"})
+
+    summary = teams.last(ALICE.direct)
+    assert summary.startswith('Your values lens on "Drafting the allocation guidance"')
+    assert "Most worth your attention: We are open and transparent." in summary
+    # Every answered question card was replaced by its answer, buttons gone: no second click.
+    answered = [t for t in teams.texts(ALICE.direct) if t.startswith(("Values lens", "We "))]
+    assert answered[0] == "Values lens\n✓ Drafting the allocation guidance"
+    assert "✓ Strongly: we asked two patient reps" in answered[1]
+    assert len(teams.connector.updates(ALICE.direct)) == 8
+
+    await teams.clicks("Save the action as a commitment")
+    assert "✓ Saved as a commitment" in teams.last(ALICE.direct)
+    assert await rows(teams.app, "SELECT owner, work, focus FROM checkins") == [
+        (ALICE.id, "Drafting the allocation guidance", "open")
+    ]
+    assert await rows(teams.app, "SELECT text FROM commitments") == [
+        ("Test the draft with two patient reps",)
+    ]
+
+
+async def test_history_and_help(teams: TeamsWorld) -> None:
+    await teams.says("valueslens history")
+    assert "You have no check-ins yet" in teams.last(ALICE.direct)
+    await teams.says("values")
+    assert "/valueslens history: Your past check-ins." in teams.last(ALICE.direct)
+    await teams.says("values behaviours")
+    assert "We are inclusive" in teams.last(ALICE.direct)
+    await teams.says("barometer")
+    assert "No round has closed yet." in teams.last(ALICE.direct)
+    await teams.says("casestudy")
+    assert "I don't know /casestudy" in teams.last(ALICE.direct)
+
+
+async def test_a_double_click_is_answered_once(teams: TeamsWorld) -> None:
+    await teams.says("valueslens Budget paper")
+    card = teams.card_call("Strongly", ALICE.direct)
+    await teams.clicks("Strongly", call=card)
+    await teams.clicks("Strongly", call=card)  # the same, old card again
+    assert "That question was already answered" in teams.last(ALICE.direct)
+    assert await rows(
+        teams.app, "SELECT step, json_extract(data, '$.index') FROM dialog_states"
+    ) == [("rate", 1)]
+
+
+async def test_a_two_person_team_checkin_in_a_channel(teams: TeamsWorld) -> None:
+    await teams.installs(BOB)  # Bob has the app personally; Alice met the bot only here
+    await teams.says("valueslens Winter planning letter", channel=CHANNEL)
+    team_card = teams.card_call("Add my ratings", CHANNEL)
+    assert team_card.conversation is not None
+    assert ";messageid=" in team_card.conversation  # posted in the thread that started it
+    assert teams.last(CHANNEL).startswith("Team values lens: Winter planning letter")
+
+    given = ["strongly", "partly", "not_yet", "strongly", "partly", "not_relevant"]
+    bob = {f"b_{b}": r for b, r in zip(IDS, given, strict=True)}
+    assert await teams.clicks("Add my ratings", person=BOB, inputs=bob, where=CHANNEL) == 202
+    # Bob's confirmation is private: in his own chat with the bot, not in the channel.
+    assert "Thanks, your ratings are in" in teams.last(BOB.direct)
+    assert all("Thanks" not in t for t in teams.texts(CHANNEL))
+
+    alice = {f"b_{b}": "strongly" for b in IDS}
+    await teams.clicks("Add my ratings", person=ALICE, inputs=alice, where=CHANNEL)
+    # Alice had no chat with the bot yet: one was opened for her (the app is in her team).
+    assert [c.body["members"][0]["id"] for c in teams.connector.created()] == [ALICE.id]
+    assert "2 people have answered so far" in teams.last(f"a:mock-direct-{ALICE.id}")
+
+    await teams.clicks("Close and show results", person=ALICE, where=CHANNEL)
+    results = teams.last(CHANNEL)
+    assert results.startswith("Team values lens results: Winter planning letter")
+    assert "2 people answered." in results
+    assert "Bob" not in results
+    assert await rows(teams.app, "SELECT status, participants FROM team_checkins") == [
+        ("closed", 2)
+    ]
+
+
+async def test_a_private_answer_that_cannot_reach_the_person_says_so_without_content(
+    teams: TeamsWorld,
+) -> None:
+    teams.connector.refuse_chats_with(CAROL.id)
+    await teams.says("valueslens history", person=CAROL, channel=CHANNEL)
+    note = teams.last(CHANNEL)
+    assert note.startswith("Carol Ng, I have an answer for you alone. Open a chat with me")
+    assert "check-ins" not in note
+
+
+async def test_a_team_lens_needs_ratings_for_every_behaviour(teams: TeamsWorld) -> None:
+    await teams.installs(BOB)
+    await teams.says("valueslens Rota review", channel=CHANNEL)
+    await teams.clicks(
+        "Add my ratings", person=BOB, inputs={"b_patients": "strongly"}, where=CHANNEL
+    )
+    assert "Please rate every behaviour" in teams.last(BOB.direct)
+    assert await rows(teams.app, "SELECT COUNT(*) FROM team_ratings") == [(0,)]
+
+
+async def test_a_team_lens_in_a_group_chat(teams: TeamsWorld) -> None:
+    group = "19:meeting_Y2QwNmE3ZjMtMjc4Zi00ZWRhLWI1NTAtODZhMGQ2ZTE5YjQw@thread.v2"
+    activity = teams.activity("group_chat_message", person=BOB)
+    activity["conversation"] = {
+        "isGroup": True,
+        "conversationType": "groupChat",
+        "tenantId": TENANT,
+        "id": group,
+    }
+    activity["text"] = "<at>valuesbot</at> valueslens Discharge letters"
+    assert await teams.send(activity) == 202
+    (card,) = teams.connector.posts(group)
+    assert card.path == f"/v3/conversations/{group}/activities"
+    assert teams.last(group).startswith("Team values lens: Discharge letters")
+    assert await rows(teams.app, "SELECT kind FROM team_checkins") == [("group",)]
+
+
+async def test_an_installation_update_remembers_the_chat_silently(teams: TeamsWorld) -> None:
+    assert await teams.send(teams.activity("installation_update_add", person=BOB)) == 202
+    assert teams.connector.calls == []
+    assert await rows(teams.app, "SELECT user_id, direct_conversation FROM people") == [
+        (BOB.id, BOB.direct)
+    ]

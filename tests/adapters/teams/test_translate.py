@@ -1,0 +1,229 @@
+"""Teams activities, as recorded from Teams, translated to core events."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.teams.translate import (
+    NotAnActivity,
+    card_submission,
+    clean_text,
+    join_thread,
+    read_command,
+    split_thread,
+    translate,
+)
+from bot.events import (
+    ActionSubmitted,
+    CommandReceived,
+    ConversationKind,
+    ConversationOpened,
+    MemberJoined,
+    MessageReceived,
+    MessageRef,
+    Platform,
+)
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "teams"
+TENANT = "5d2f1c3b-7a8e-4f6d-9c0b-1a2e3f4d5c6b"
+BOT = "28:0d7f3a4e-6c1b-4f8e-9a2d-5b6c7d8e9f01"
+CHANNEL = "19:7c1f0e9d8b7a46c5b4a3f2e1d0c9b8a7@thread.tacv2"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return loaded
+
+
+def test_a_personal_bot_command() -> None:
+    event = translate(fixture("personal_message"))
+    assert isinstance(event, CommandReceived)
+    assert (event.command, event.text) == ("valueslens", "")
+    ref = event.conversation
+    assert ref.platform is Platform.TEAMS
+    assert ref.tenant == TENANT
+    assert ref.kind is ConversationKind.DIRECT
+    assert ref.conversation.startswith("a:1Qx8")
+    assert ref.thread is None
+    assert ref.service_url == "https://smba.trafficmanager.net/uk/"
+    assert ref.extra == {"bot_id": BOT, "bot_name": "valuesbot"}
+    assert event.actor.name == "Alice Smith"
+    assert event.actor.id.startswith("29:1aLiCe")
+    assert event.actor.timezone == "Europe/London"
+    assert event.event_id == "message:1764495002441"
+
+
+def test_a_channel_mention_is_stripped_and_the_thread_kept() -> None:
+    event = translate(fixture("channel_mention_command"))
+    assert isinstance(event, CommandReceived)
+    assert (event.command, event.text) == ("valueslens", "Winter planning letter")
+    assert event.conversation.kind is ConversationKind.CHANNEL
+    assert event.conversation.conversation == CHANNEL
+    assert event.conversation.thread == "1764495074129"
+
+
+def test_a_group_chat_command() -> None:
+    event = translate(fixture("group_chat_message"))
+    assert isinstance(event, CommandReceived)
+    assert (event.command, event.text) == ("values", "")
+    assert event.conversation.kind is ConversationKind.GROUP
+    assert event.conversation.thread is None
+
+
+def test_plain_messages_and_the_command_words() -> None:
+    activity = fixture("personal_message")
+    activity["text"] = "Values training for managers"
+    event = translate(activity)
+    assert isinstance(event, MessageReceived)
+    assert event.text == "Values training for managers"
+    assert read_command("values behaviours") == ("values", "behaviours")
+    assert read_command("/barometer") == ("barometer", "")
+    assert read_command("VALUESLENS history") == ("valueslens", "history")
+    assert read_command("digest now please") == ("digest", "now please")
+    assert read_command("cancel") is None
+    assert read_command("lens history") is None
+
+
+def test_teams_text_is_cleaned() -> None:
+    assert clean_text("<p>Hello&nbsp;<b>there</b></p>\n\n") == "Hello there"
+    assert clean_text("  a &amp; b  ") == "a & b"
+    assert clean_text("<at>someone</at>") == "someone"
+
+
+def test_a_mention_of_someone_else_stays() -> None:
+    activity = fixture("channel_mention_command")
+    activity["text"] = "<at>valuesbot</at> <at>Bob Jones</at> hello"
+    activity["entities"].append(
+        {"mentioned": {"id": "29:bob", "name": "Bob Jones"}, "text": "<at>Bob Jones</at>"}
+        | {"type": "mention"}
+    )
+    event = translate(activity)
+    assert isinstance(event, MessageReceived)
+    assert event.text == "Bob Jones hello"
+
+
+def test_a_card_submit_in_a_personal_chat() -> None:
+    event = translate(fixture("card_submit_personal"))
+    assert isinstance(event, ActionSubmitted)
+    assert event.action == "lens.work"
+    assert event.values == {
+        "dlg_run": "4c2e9a1b7f3d",
+        "dlg_v": "1",
+        "choice": "",
+        "work": "Drafting the allocation guidance",
+    }
+    assert event.source == MessageRef(id="1764495003557")
+
+
+def test_a_card_submit_in_a_channel_keeps_only_the_cards_inputs() -> None:
+    activity = fixture("card_submit_channel")
+    activity["value"]["sneaky"] = "not an input of the card"
+    activity["value"]["b_open"] = "   "
+    event = translate(activity)
+    assert isinstance(event, ActionSubmitted)
+    assert event.action == "lens.team.rate"
+    assert event.values["team"] == "9f8e7d6c5b4a3f2e"
+    assert event.values["b_patients"] == "strongly"
+    assert "sneaky" not in event.values
+    assert "b_open" not in event.values
+    assert event.conversation.conversation == CHANNEL
+    assert event.actor.name == "Bob Jones"
+
+
+def test_an_action_execute_invoke() -> None:
+    event = translate(fixture("adaptive_card_action_invoke"))
+    assert isinstance(event, ActionSubmitted)
+    assert event.action == "lens.save_commitment"
+    assert event.values == {"checkin": "b1e2c3d4a5f60718", "choice": "b1e2c3d4a5f60718"}
+    assert event.source == MessageRef(id="1764495060218")
+
+
+def test_installs_and_members() -> None:
+    personal = translate(fixture("personal_install"))
+    assert isinstance(personal, ConversationOpened)
+    assert personal.conversation.is_direct
+    channel = translate(fixture("channel_install"))
+    assert isinstance(channel, MemberJoined)
+    assert channel.conversation.kind is ConversationKind.CHANNEL
+    assert channel.conversation.conversation == CHANNEL
+    installed = translate(fixture("installation_update_add"))
+    assert isinstance(installed, MemberJoined)
+    joined = translate(fixture("channel_member_added"))
+    assert isinstance(joined, MemberJoined)
+    assert joined.actor.id.startswith("29:1cArOl")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "messageReaction"},
+        {"type": "typing"},
+        {"type": "event", "name": "application/vnd.microsoft.meetingStart"},
+        {"type": "invoke", "name": "composeExtension/query"},
+        {"type": "message", "text": "", "attachments": [{"contentType": "image/png"}]},
+        {"channelId": "slack"},
+        {"type": "installationUpdate", "action": "remove"},
+        {"type": "conversationUpdate", "membersRemoved": [{"id": BOT}]},
+        {"from": {"id": BOT, "name": "valuesbot"}},
+    ],
+)
+def test_what_is_ignored(change: dict[str, Any]) -> None:
+    activity = fixture("personal_message") | change
+    assert translate(activity) is None
+
+
+def test_the_recorded_reaction_is_ignored() -> None:
+    assert translate(fixture("message_reaction")) is None
+
+
+def test_a_bare_mention_is_ignored() -> None:
+    activity = fixture("channel_mention_command") | {"text": "<at>valuesbot</at>&nbsp;\n"}
+    assert translate(activity) is None
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"type": None},
+        {"conversation": None},
+        {"conversation": {"id": ""}},
+        {"from": None},
+    ],
+)
+def test_activities_missing_essentials_are_refused(broken: dict[str, Any]) -> None:
+    activity = fixture("personal_message") | broken
+    with pytest.raises(NotAnActivity):
+        translate(activity)
+
+
+def test_card_data_from_elsewhere_is_not_a_valuesbot_click() -> None:
+    assert card_submission({"action": "x"}) is None
+    assert card_submission("text") is None
+    assert card_submission({"valuesbot": {"action": ""}}) is None
+    activity = copy.deepcopy(fixture("card_submit_personal"))
+    activity["value"] = {"msteams": {"type": "messageBack"}}
+    activity["text"] = ""
+    assert translate(activity) is None
+
+
+def test_threads_split_and_join() -> None:
+    assert split_thread(f"{CHANNEL};messageid=42") == (CHANNEL, "42")
+    assert split_thread(CHANNEL) == (CHANNEL, None)
+    assert join_thread(CHANNEL, "42") == f"{CHANNEL};messageid=42"
+    assert join_thread(CHANNEL, None) == CHANNEL
+
+
+def test_an_activity_without_an_id_gets_a_stable_one() -> None:
+    activity = fixture("personal_message")
+    del activity["id"]
+    first = translate(activity)
+    second = translate(copy.deepcopy(activity))
+    assert first is not None
+    assert second is not None
+    assert first.event_id == second.event_id
+    assert first.event_id.startswith("sha256:")
