@@ -7,6 +7,7 @@ bot stops at start-up instead of failing later.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///valuesbot.db"
+PLATFORMS = ("console", "slack", "teams")
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -70,6 +72,9 @@ class Settings(BaseModel):
     comms: MemberList = Field((), alias="VALUESBOT_COMMS")
     team_lens_hours: float = Field(24, gt=0, le=24 * 14, alias="VALUESBOT_TEAM_LENS_HOURS")
     team_lens_min: int = Field(2, ge=2, le=100, alias="VALUESBOT_TEAM_LENS_MIN")
+    values_channels: MemberList = Field((), alias="VALUESBOT_VALUES_CHANNEL")
+    digest_empty: str = Field("message", alias="VALUESBOT_DIGEST_EMPTY")
+    public_url: str | None = Field(None, alias="VALUESBOT_PUBLIC_URL")
     content: Path | None = Field(None, alias="VALUESBOT_CONTENT")
     host: str = Field("127.0.0.1", alias="VALUESBOT_HOST")
     port: int = Field(3978, ge=1, le=65535, alias="VALUESBOT_PORT")
@@ -79,6 +84,45 @@ class Settings(BaseModel):
     @classmethod
     def _members(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("values_channels", mode="before")
+    @classmethod
+    def _channels(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("values_channels")
+    @classmethod
+    def _channel_places(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen = set()
+        for entry in value:
+            platform, _, conversation = entry.partition(":")
+            if platform not in PLATFORMS or not conversation.strip():
+                raise ValueError(
+                    "each entry is platform:conversation, e.g. slack:C0123ABC or "
+                    "teams:19:abc@thread.tacv2 or console:values"
+                )
+            if platform in seen:
+                raise ValueError(f"{platform} is named twice")
+            seen.add(platform)
+        return value
+
+    @field_validator("digest_empty")
+    @classmethod
+    def _digest_empty(cls, value: str) -> str:
+        policy = value.strip().lower()
+        if policy not in {"message", "skip"}:
+            raise ValueError("message (send a short note) or skip")
+        return policy
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+            raise ValueError("an http:// or https:// address, e.g. https://valuesbot.example.org")
+        return url
 
     @field_validator("database_url")
     @classmethod
@@ -142,6 +186,20 @@ class Settings(BaseModel):
         """True when the member is listed in VALUESBOT_COMMS (admins count as comms)."""
         return _listed(self.comms, platform, member) or self.is_admin(platform, member)
 
+    def comms_on(self, platform: str) -> tuple[str, ...]:
+        """The comms members to message on a platform (their ids there): VALUESBOT_COMMS, or
+        VALUESBOT_ADMINS when no comms members are listed."""
+        return _members_on(self.comms or self.admins, platform)
+
+    def values_channel(self, platform: str) -> str | None:
+        """The conversation on ``platform`` where shared commitments are posted
+        (VALUESBOT_VALUES_CHANNEL), if one is set."""
+        for entry in self.values_channels:
+            named, _, conversation = entry.partition(":")
+            if named == platform:
+                return conversation.strip()
+        return None
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Settings from environment variables; ``SettingsError`` names any bad one."""
@@ -155,6 +213,18 @@ class Settings(BaseModel):
 
 def _listed(members: tuple[str, ...], platform: str, member: str) -> bool:
     return member in members or f"{platform}:{member}" in members
+
+
+def _members_on(members: tuple[str, ...], platform: str) -> tuple[str, ...]:
+    found = []
+    for entry in members:
+        named, _, member = entry.partition(":")
+        if named in PLATFORMS:
+            if named == platform and member:
+                found.append(member)
+        else:  # a bare id: the member is on whichever platform asks
+            found.append(entry)
+    return tuple(dict.fromkeys(found))
 
 
 def _explain(error: ValidationError, given: Mapping[str, Any]) -> str:
