@@ -18,6 +18,8 @@ from bot.dispatch import Dispatcher, Metrics
 from bot.pseudonym import Pseudonymiser
 from bot.router import Router
 from bot.settings import Settings
+from dialogs.commitments import NAME as COMMITMENT
+from dialogs.commitments import CommitmentDialog, Commitments
 from dialogs.help import Help, HelpEntry
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
@@ -37,6 +39,12 @@ HELP = (
         summary="Look at a piece of work through our six behaviours (in a channel: as a team).",
     ),
     HelpEntry(command="/valueslens history", summary="Your past check-ins."),
+    HelpEntry(
+        command="/commitment",
+        summary='Make a personal commitment: "My contribution is to..." (private unless you '
+        "share it).",
+    ),
+    HelpEntry(command="/commitment list", summary="Your commitments: edit, mark done, share."),
     HelpEntry(command="/values behaviours", summary="Our six behaviours and what they mean."),
     HelpEntry(command="/values", summary="This help."),
 )
@@ -51,6 +59,7 @@ class App:
     database: Database
     dispatcher: Dispatcher
     lens: ValuesLensCommands
+    commitments: Commitments
     help: Help
     clock: Clock
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -117,14 +126,21 @@ async def build_app(
     clock = clock or SystemClock()
     pseudonyms = Pseudonymiser(await _pseudonym_secret(settings, database))
 
-    runner = DialogRunner({VALUES_LENS: ValuesLens(content)})
+    runner = DialogRunner(
+        {
+            VALUES_LENS: ValuesLens(content),
+            COMMITMENT: CommitmentDialog(content, settings),
+        }
+    )
     lens = ValuesLensCommands(
         content=content, settings=settings, runner=runner, pseudonyms=pseudonyms
     )
+    commitments = Commitments(content=content, settings=settings, runner=runner)
     help_ = Help(content, HELP)
 
     router = Router()
     router.include(lens.router())
+    router.include(commitments.router())
     router.include(help_.router())
 
     dispatcher = Dispatcher(
@@ -136,6 +152,7 @@ async def build_app(
         database=database,
         dispatcher=dispatcher,
         lens=lens,
+        commitments=commitments,
         help=help_,
         clock=clock,
     )

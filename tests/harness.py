@@ -5,6 +5,11 @@ dispatcher, router, dialogs and database; every card the bot sends is recorded w
 it (one person for private replies and direct chats, everyone in a channel for public replies and
 posts). ``click`` presses a button on a card that person saw, with the values a platform would
 send. No network, no platform.
+
+``deliver_outbox`` plays the delivery machinery: it sends every queued outbox message (shares,
+digests, nudges, direct messages to comms) through the same recording outbound and marks it
+sent, ignoring working hours. ``platform=`` plays a person on another platform (the form-based
+paths of Slack and Teams) through the same recorder.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import text
 
 from bot.app import App
 from bot.events import (
@@ -28,7 +35,7 @@ from bot.events import (
     Platform,
 )
 from bot.outbound import Reply
-from bot.ui import Card, submission
+from bot.ui import Card, card_from_json, submission
 from storage.base import PersonKey
 
 TENANT = "test"
@@ -45,17 +52,33 @@ class Seen:
     replaced: bool = False
 
 
-def where(user: str, channel: str | None) -> ConversationRef:
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """An outbox message as the delivery machinery would see it."""
+
+    key: str
+    job: str
+    platform: str
+    tenant: str
+    recipient: str
+    to_person: bool
+    card: Card
+    respect_working_hours: bool
+    counts_towards_cap: bool
+    status: str
+
+
+def where(user: str, channel: str | None, platform: Platform = Platform.CONSOLE) -> ConversationRef:
     """A channel, or the person's direct chat."""
     if channel:
         return ConversationRef(
-            platform=Platform.CONSOLE,
+            platform=platform,
             tenant=TENANT,
             conversation=channel,
             kind=ConversationKind.CHANNEL,
         )
     return ConversationRef(
-        platform=Platform.CONSOLE,
+        platform=platform,
         tenant=TENANT,
         conversation=f"dm-{user}",
         kind=ConversationKind.DIRECT,
@@ -106,12 +129,15 @@ class Harness:
     def __init__(self, app: App) -> None:
         self.app = app
         self.outbound = HarnessOutbound()
-        app.dispatcher.connect(Platform.CONSOLE, self.outbound)
+        for platform in Platform:
+            app.dispatcher.connect(platform, self.outbound)
 
     @staticmethod
-    def _who(user: str, channel: str | None) -> dict[str, Any]:
+    def _who(
+        user: str, channel: str | None, platform: Platform = Platform.CONSOLE
+    ) -> dict[str, Any]:
         return {
-            "conversation": where(user, channel),
+            "conversation": where(user, channel, platform),
             "actor": Actor(id=user, name=user.capitalize()),
             "event_id": uuid.uuid4().hex,
         }
@@ -129,10 +155,15 @@ class Harness:
         ]
 
     async def user_says(
-        self, text: str, *, user: str = "alice", channel: str | None = None
+        self,
+        text: str,
+        *,
+        user: str = "alice",
+        channel: str | None = None,
+        platform: Platform = Platform.CONSOLE,
     ) -> list[Card]:
         """The person types ``text`` (a command when it starts with ``/``)."""
-        base = self._who(user, channel)
+        base = self._who(user, channel, platform)
         event: Event
         if text.startswith("/"):
             command, _, rest = text[1:].partition(" ")
@@ -153,6 +184,7 @@ class Harness:
         channel: str | None = None,
         inputs: Mapping[str, str] | None = None,
         card: Card | None = None,
+        platform: Platform = Platform.CONSOLE,
     ) -> list[Card]:
         """The person clicks the button ``label`` on ``card`` (default: the latest card they
         saw that has it), with ``inputs`` filled in."""
@@ -162,9 +194,61 @@ class Harness:
             action=choice.action,
             values=submission(card, choice, inputs or {}),
             source=MessageRef(id="card"),
-            **self._who(user, channel),
+            **self._who(user, channel, platform),
         )
         return await self.send(event)
+
+    async def outbox(self, status: str | None = None) -> list[Queued]:
+        """The outbox, oldest first (only messages with ``status``, when given)."""
+        sql = (
+            "SELECT key, job, platform, tenant, recipient, to_person, card, "
+            "respect_working_hours, counts_towards_cap, status FROM outbox"
+        )
+        if status is not None:
+            sql += " WHERE status = :status"
+        async with self.app.database.engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    text(sql + " ORDER BY next_attempt_at, id"), {"status": status}
+                )
+            ).all()
+        return [
+            Queued(
+                key=r[0],
+                job=r[1],
+                platform=r[2],
+                tenant=r[3],
+                recipient=r[4],
+                to_person=bool(r[5]),
+                card=card_from_json(r[6]),
+                respect_working_hours=bool(r[7]),
+                counts_towards_cap=bool(r[8]),
+                status=r[9],
+            )
+            for r in rows
+        ]
+
+    async def deliver_outbox(self) -> list[Queued]:
+        """Send every queued outbox message, as the delivery machinery will; what was sent."""
+        queued = await self.outbox("queued")
+        for message in queued:
+            if message.to_person:
+                person = PersonKey(message.platform, message.tenant, message.recipient)
+                await self.outbound.post_direct(person, message.card)
+            else:
+                place = ConversationRef(
+                    platform=Platform(message.platform),
+                    tenant=message.tenant,
+                    conversation=message.recipient,
+                    kind=ConversationKind.CHANNEL,
+                )
+                await self.outbound.post(place, message.card)
+            async with self.app.database.engine.begin() as connection:
+                await connection.execute(
+                    text("UPDATE outbox SET status = 'sent' WHERE key = :key"),
+                    {"key": message.key},
+                )
+        return queued
 
     def cards(self, *, user: str = "alice", channel: str | None = None) -> list[Card]:
         """Every card the person saw in the conversation, oldest first (updates included)."""
