@@ -190,10 +190,6 @@ class CommitmentDialog(Dialog):
                 review_on=existing.review_on.isoformat() if existing.review_on else None,
             )
             return StepResult(next=Step.TEXT, cards=(self.prompt(Step.TEXT, ctx.data),))
-        text = clean_text(start.get("text", ""))
-        if text and len(text) <= TEXT_LIMIT:
-            ctx.data["text"] = text
-            return StepResult(next=Step.BEHAVIOURS, cards=(self.prompt(Step.BEHAVIOURS, ctx.data),))
         return StepResult(next=Step.TEXT, cards=(self.prompt(Step.TEXT, ctx.data),))
 
     async def step(self, ctx: StepContext) -> StepResult:
