@@ -18,6 +18,8 @@ from bot.dispatch import Dispatcher, Metrics
 from bot.pseudonym import Pseudonymiser
 from bot.router import Router
 from bot.settings import Settings
+from dialogs.case_studies import NAME as CASE_STUDY
+from dialogs.case_studies import CaseStudies, CaseStudyDialog, Submissions
 from dialogs.commitments import NAME as COMMITMENT
 from dialogs.commitments import CommitmentDialog, Commitments
 from dialogs.help import Help, HelpEntry
@@ -45,6 +47,11 @@ HELP = (
         "share it).",
     ),
     HelpEntry(command="/commitment list", summary="Your commitments: edit, mark done, share."),
+    HelpEntry(
+        command="/casestudy",
+        summary="Share a story of what good looks like; comms review it for the weekly digest.",
+    ),
+    HelpEntry(command="/casestudy mine", summary="Your case studies and where they are."),
     HelpEntry(command="/values behaviours", summary="Our six behaviours and what they mean."),
     HelpEntry(command="/values", summary="This help."),
 )
@@ -60,6 +67,7 @@ class App:
     dispatcher: Dispatcher
     lens: ValuesLensCommands
     commitments: Commitments
+    case_studies: CaseStudies
     help: Help
     clock: Clock
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -126,21 +134,27 @@ async def build_app(
     clock = clock or SystemClock()
     pseudonyms = Pseudonymiser(await _pseudonym_secret(settings, database))
 
+    submissions = Submissions(content=content, settings=settings)
     runner = DialogRunner(
         {
             VALUES_LENS: ValuesLens(content),
             COMMITMENT: CommitmentDialog(content, settings),
+            CASE_STUDY: CaseStudyDialog(content, submissions),
         }
     )
     lens = ValuesLensCommands(
         content=content, settings=settings, runner=runner, pseudonyms=pseudonyms
     )
     commitments = Commitments(content=content, settings=settings, runner=runner)
+    case_studies = CaseStudies(
+        content=content, settings=settings, runner=runner, submissions=submissions
+    )
     help_ = Help(content, HELP)
 
     router = Router()
     router.include(lens.router())
     router.include(commitments.router())
+    router.include(case_studies.router())
     router.include(help_.router())
 
     dispatcher = Dispatcher(
@@ -153,6 +167,7 @@ async def build_app(
         dispatcher=dispatcher,
         lens=lens,
         commitments=commitments,
+        case_studies=case_studies,
         help=help_,
         clock=clock,
     )

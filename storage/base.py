@@ -441,8 +441,9 @@ class CommitmentStore(Protocol):
 class CaseStudyStore(Protocol):
     """Case studies and their moderation."""
 
-    async def add(self, case_study: CaseStudy) -> None:
-        """Store a new submission."""
+    async def add(self, case_study: CaseStudy) -> bool:
+        """Store a new submission; False when its id is stored already (a second click on the
+        same form)."""
         ...
 
     async def get(self, case_study_id: str) -> CaseStudy | None:

@@ -702,9 +702,10 @@ def _case_study(row: CaseStudyRow) -> CaseStudy:
 class SqlCaseStudies(_Store):
     """Case studies in ``case_studies``; what went into digests in ``digest_items``."""
 
-    async def add(self, case_study: CaseStudy) -> None:
-        self.session.add(
-            CaseStudyRow(
+    async def add(self, case_study: CaseStudy) -> bool:
+        statement = (
+            _insert(self.session, CaseStudyRow)
+            .values(
                 id=case_study.id,
                 platform=case_study.author.platform,
                 tenant=case_study.author.tenant,
@@ -722,8 +723,9 @@ class SqlCaseStudies(_Store):
                 decided_at=case_study.decided_at,
                 updated_at=case_study.submitted_at,
             )
+            .on_conflict_do_nothing()
         )
-        await self.session.flush()
+        return _rowcount(await self.session.exec(statement)) == 1
 
     async def get(self, case_study_id: str) -> CaseStudy | None:
         row = await self.session.get(CaseStudyRow, case_study_id, populate_existing=True)

@@ -143,7 +143,8 @@ def case_study(case_id: str, author: PersonKey = ALICE, **extra: object) -> Case
 
 async def test_case_study_moderation_is_decided_once_per_revision(database: Database) -> None:
     async with database.unit() as stores:
-        await stores.case_studies.add(case_study("k1"))
+        assert await stores.case_studies.add(case_study("k1"))
+        assert not await stores.case_studies.add(case_study("k1", title="again"))
         assert await stores.case_studies.get("k1") == case_study("k1")
         assert [c.id for c in await stores.case_studies.pending("slack", "T1", 10)] == ["k1"]
     later = NOW + timedelta(hours=2)
