@@ -22,6 +22,7 @@ from dialogs.case_studies import NAME as CASE_STUDY
 from dialogs.case_studies import CaseStudies, CaseStudyDialog, Submissions
 from dialogs.commitments import NAME as COMMITMENT
 from dialogs.commitments import CommitmentDialog, Commitments
+from dialogs.digest import Digests, NoBarometerHeadline
 from dialogs.help import Help, HelpEntry
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
@@ -52,6 +53,10 @@ HELP = (
         summary="Share a story of what good looks like; comms review it for the weekly digest.",
     ),
     HelpEntry(command="/casestudy mine", summary="Your case studies and where they are."),
+    HelpEntry(
+        command="/digest",
+        summary="(Comms team) Schedule the weekly values digest to a channel.",
+    ),
     HelpEntry(command="/values behaviours", summary="Our six behaviours and what they mean."),
     HelpEntry(command="/values", summary="This help."),
 )
@@ -68,17 +73,24 @@ class App:
     lens: ValuesLensCommands
     commitments: Commitments
     case_studies: CaseStudies
+    digests: Digests
     help: Help
     clock: Clock
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def housekeeping(self) -> None:
-        """Periodic chores: close team check-ins whose time is up, forget old event ids."""
+        """Periodic chores: close team check-ins whose time is up, forget old event ids, queue
+        due digests and commitment review nudges."""
         now = self.clock.now()
         platforms = [str(p) for p in self.dispatcher.platforms]
         async with self.database.unit() as stores:
             closed = await self.lens.close_due(stores, now, platforms)
             await stores.events.forget_before(now - EVENT_MEMORY)
+        # Until the scheduler (delivery issue) drives them: both only queue outbox messages and
+        # are safe to call often, from every instance (slots and nudges are claimed once).
+        await self.digests.tick(self.database, now)
+        async with self.database.unit() as stores:
+            await self.commitments.queue_review_nudges(stores, now)
         # The close is committed before the results go out; a crash in between loses the
         # results post (the check-in stays closed). The delivery outbox will close this gap.
         for checkin, card in closed:
@@ -155,6 +167,8 @@ async def build_app(
     router.include(lens.router())
     router.include(commitments.router())
     router.include(case_studies.router())
+    digests = Digests(content=content, settings=settings, barometer=NoBarometerHeadline())
+    router.include(digests.router())
     router.include(help_.router())
 
     dispatcher = Dispatcher(
@@ -168,6 +182,7 @@ async def build_app(
         lens=lens,
         commitments=commitments,
         case_studies=case_studies,
+        digests=digests,
         help=help_,
         clock=clock,
     )

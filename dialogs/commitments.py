@@ -97,12 +97,15 @@ def clean_text(text: str) -> str:
     return " ".join(_PREFIX.sub("", text, count=1).split())
 
 
-def sentence(content: Content, text: str) -> str:
-    """The call to action completed with the commitment: "... My contribution is to test the
-    draft with patients."."""
+def sentence(content: Content, text: str, *, whole: bool = True) -> str:
+    """The call to action completed with the commitment: "We create ... My contribution is to
+    test the draft with patients"; only its last sentence ("My contribution is to test...")
+    unless ``whole``."""
     lead = content.call_to_action.strip()
     if lead.endswith(("...", "…")):
         lead = lead.rstrip(".…").rstrip()
+    if not whole:
+        lead = re.split(r"(?<=[.!?])\s+", lead)[-1]
     if len(text) > 1 and text[0].isupper() and text[1].islower():
         text = text[0].lower() + text[1:]
     return f"{lead} {text}"
