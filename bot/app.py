@@ -27,6 +27,7 @@ from dialogs.help import Help, HelpEntry
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
 from storage import migrate
+from storage.base import DigestRun
 from storage.engine import Database
 
 log = logging.getLogger("valuesbot.app")
@@ -86,11 +87,6 @@ class App:
         async with self.database.unit() as stores:
             closed = await self.lens.close_due(stores, now, platforms)
             await stores.events.forget_before(now - EVENT_MEMORY)
-        # Until the scheduler (delivery issue) drives them: both only queue outbox messages and
-        # are safe to call often, from every instance (slots and nudges are claimed once).
-        await self.digests.tick(self.database, now)
-        async with self.database.unit() as stores:
-            await self.commitments.queue_review_nudges(stores, now)
         # The close is committed before the results go out; a crash in between loses the
         # results post (the check-in stays closed). The delivery outbox will close this gap.
         for checkin, card in closed:
@@ -98,6 +94,26 @@ class App:
                 await self.dispatcher.post(checkin.place, card)
             except Exception:
                 log.exception("could not post team check-in results id=%s", checkin.id)
+        # Until the scheduler (delivery issue) drives them: both only queue outbox messages and
+        # are safe to call often, from every instance (slots and nudges are claimed once).
+        await self.send_due_digests()
+        async with self.database.unit() as stores:
+            await self.commitments.queue_review_nudges(stores, now)
+
+    async def send_due_digests(self) -> list[DigestRun]:
+        """Queue every digest due now, each in its own transaction; the runs that were queued
+        or skipped (a stand-in for the scheduler, which may call ``digests.due`` and
+        ``digests.run_digest`` itself)."""
+        now = self.clock.now()
+        async with self.database.unit() as stores:
+            due = await self.digests.due(stores, now)
+        runs = []
+        for item in due:
+            async with self.database.unit() as stores:
+                run = await self.digests.run_digest(stores, item.schedule, item.period, now)
+            if run is not None:
+                runs.append(run)
+        return runs
 
     def start_background(self, interval: float = HOUSEKEEPING_SECONDS) -> None:
         """Run the housekeeping every ``interval`` seconds until ``close``."""

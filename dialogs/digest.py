@@ -25,7 +25,7 @@ import logging
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,7 +52,6 @@ from storage.base import (
     PersonKey,
     Stores,
 )
-from storage.engine import Database
 
 log = logging.getLogger("valuesbot.digest")
 
@@ -254,16 +253,11 @@ def digest_cards(digest: Digest, page_url: str | None = None) -> tuple[list[Card
         if len(pages) > 1:
             heading += f" ({number} of {len(pages)})"
         cards.append(Card(title=heading, text="\n\n".join(page)))
-    last = cards[-1]
-    footer = ""
     if page_url:
-        footer = f"Read the whole digest: {page_url}"
+        cards[-1] = replace(cards[-1], footer=f"Read the whole digest: {page_url}")
     elif carried < stories:
-        footer = f"{plural(stories - carried, 'more story', 'more stories')} next week."
-    if footer:
-        cards[-1] = Card(
-            title=last.title, text=last.text, fields=last.fields, footer=footer or last.footer
-        )
+        more = plural(stories - carried, "more story", "more stories")
+        cards[-1] = replace(cards[-1], footer=f"{more} next week.")
     return cards, stories if page_url else carried
 
 
@@ -536,19 +530,6 @@ class Digests:
         )
         return await stores.digests.get_run(run.id)
 
-    async def tick(self, database: Database, now: datetime) -> list[DigestRun]:
-        """Send every due digest, each in its own transaction (a stand-in for the scheduler:
-        it may call ``due`` and ``run_digest`` itself instead)."""
-        async with database.unit() as stores:
-            due = await self.due(stores, now)
-        runs = []
-        for item in due:
-            async with database.unit() as stores:
-                run = await self.run_digest(stores, item.schedule, item.period, now)
-            if run is not None:
-                runs.append(run)
-        return runs
-
     async def compose(
         self, stores: Stores, schedule: DigestSchedule, now: datetime, period: str
     ) -> tuple[Digest, list[CaseStudy]]:
@@ -819,7 +800,8 @@ class Digests:
                 created_at=turn.now,
                 active_since=turn.now,
             )
-        day = turn.now.astimezone(ZoneInfo(schedule.timezone)).date()
+        zone = ZoneInfo(schedule.timezone)
+        day = next_slot(schedule, turn.now).astimezone(zone).date()
         digest, _ = await self.compose(turn.stores, schedule, turn.now, day.isoformat())
         cards, _ = digest_cards(digest, None)
         note = f"Preview for {schedule.label}: only you see this; nothing is sent or marked."

@@ -47,7 +47,7 @@ async def approved_story(harness: Harness) -> None:
 
 
 async def tick(app: App) -> list[tuple[str, datetime]]:
-    runs = await app.digests.tick(app.database, app.clock.now())
+    runs = await app.send_due_digests()
     return [(r.period, r.claimed_at) for r in runs]
 
 
@@ -216,6 +216,7 @@ async def test_preview_and_send_now(harness: Harness, app: App, clock: ManualClo
     await approved_story(harness)
     preview = await harness.user_says("/digest preview", user="carol")
     assert preview[0].text.startswith("Preview for this channel: only you see this")
+    assert preview[1].title == "Values digest: week of 7 Dec 2026"
     assert preview[-1].text.startswith(f"1. {TITLE}")
     assert await harness.outbox("queued") == []
     await harness.user_says("/digest schedule #values weekly monday 09:00", user="carol")
