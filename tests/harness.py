@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from bot.app import App
 from bot.events import (
@@ -37,6 +38,7 @@ from bot.events import (
 from bot.outbound import Reply
 from bot.ui import Card, card_from_json, submission
 from storage.base import PersonKey
+from storage.tables import OutboxRow
 
 TENANT = "test"
 
@@ -50,22 +52,6 @@ class Seen:
     audience: str | None  # the one person who saw it, None for everyone in the conversation
     card: Card
     replaced: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    """An outbox message as the delivery machinery would see it."""
-
-    key: str
-    job: str
-    platform: str
-    tenant: str
-    recipient: str
-    to_person: bool
-    card: Card
-    respect_working_hours: bool
-    counts_towards_cap: bool
-    status: str
 
 
 def where(user: str, channel: str | None, platform: Platform = Platform.CONSOLE) -> ConversationRef:
@@ -198,39 +184,39 @@ class Harness:
         )
         return await self.send(event)
 
-    async def outbox(self, status: str | None = None) -> list[Queued]:
-        """The outbox, oldest first (only messages with ``status``, when given)."""
-        sql = (
-            "SELECT key, job, platform, tenant, recipient, to_person, card, "
-            "respect_working_hours, counts_towards_cap, status FROM outbox"
-        )
-        if status is not None:
-            sql += " WHERE status = :status"
-        async with self.app.database.engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    text(sql + " ORDER BY next_attempt_at, id"), {"status": status}
+    async def outbox(self, job: str | None = None, *, status: str | None = None) -> list[Queued]:
+        """Messages in the outbox (for ``job``, or all; with ``status``, only those), oldest
+        first."""
+        async with self.app.database.unit() as stores:
+            statement = select(OutboxRow).order_by(col(OutboxRow.id))
+            if job is not None:
+                statement = statement.where(col(OutboxRow.job) == job)
+            if status is not None:
+                statement = statement.where(col(OutboxRow.status) == status)
+            rows = await stores.session.exec(statement)
+            return [
+                Queued(
+                    key=r.key,
+                    job=r.job,
+                    recipient=r.recipient,
+                    to_person=r.to_person,
+                    card=card_from_json(r.card),
+                    platform=r.platform,
+                    tenant=r.tenant,
+                    respect_working_hours=r.respect_working_hours,
+                    counts_towards_cap=r.counts_towards_cap,
+                    status=r.status,
                 )
-            ).all()
-        return [
-            Queued(
-                key=r[0],
-                job=r[1],
-                platform=r[2],
-                tenant=r[3],
-                recipient=r[4],
-                to_person=bool(r[5]),
-                card=card_from_json(r[6]),
-                respect_working_hours=bool(r[7]),
-                counts_towards_cap=bool(r[8]),
-                status=r[9],
-            )
-            for r in rows
-        ]
+                for r in rows
+            ]
+
+    async def inbox(self, user: str, job: str | None = None) -> list[Card]:
+        """Cards queued for the person's direct chat (what the delivery worker will send)."""
+        return [q.card for q in await self.outbox(job) if q.to_person and q.recipient == user]
 
     async def deliver_outbox(self) -> list[Queued]:
         """Send every queued outbox message, as the delivery machinery will; what was sent."""
-        queued = await self.outbox("queued")
+        queued = await self.outbox(status="queued")
         for message in queued:
             if message.to_person:
                 person = PersonKey(message.platform, message.tenant, message.recipient)
@@ -243,10 +229,9 @@ class Harness:
                     kind=ConversationKind.CHANNEL,
                 )
                 await self.outbound.post(place, message.card)
-            async with self.app.database.engine.begin() as connection:
-                await connection.execute(
-                    text("UPDATE outbox SET status = 'sent' WHERE key = :key"),
-                    {"key": message.key},
+            async with self.app.database.unit() as stores:
+                await stores.session.exec(
+                    update(OutboxRow).where(col(OutboxRow.key) == message.key).values(status="sent")
                 )
         return queued
 
@@ -288,3 +273,19 @@ class Harness:
             if any(c.label == label for c in card.choices):
                 return card
         raise AssertionError(f"{user} has seen no card with a {label!r} button")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Queued:
+    """A message in the outbox, as the delivery worker will send it."""
+
+    key: str
+    job: str
+    recipient: str
+    to_person: bool
+    card: Card
+    platform: str = "console"
+    tenant: str = TENANT
+    respect_working_hours: bool = True
+    counts_towards_cap: bool = True
+    status: str = "queued"

@@ -189,7 +189,7 @@ async def test_an_approved_case_study_is_in_the_next_digest_exactly_once(
             )
     finally:
         await again.close()
-    assert await harness.outbox("queued") == []
+    assert await harness.outbox(status="queued") == []
 
     # The next week: the story is not repeated; a quiet week sends a short note.
     clock.set(MONDAY_0900 + timedelta(days=7))
@@ -218,13 +218,13 @@ async def test_preview_and_send_now(harness: Harness, app: App, clock: ManualClo
     assert preview[0].text.startswith("Preview for this channel: only you see this")
     assert preview[1].title == "Values digest: week of 7 Dec 2026"
     assert preview[-1].text.startswith(f"1. {TITLE}")
-    assert await harness.outbox("queued") == []
+    assert await harness.outbox(status="queued") == []
     await harness.user_says("/digest schedule #values weekly monday 09:00", user="carol")
     sent = (await harness.user_says("/digest send-now", user="carol"))[-1]
     assert (
         sent.text == "Sending the digest to #values now: 1 story, 0 commitments shared this week."
     )
-    assert len(await harness.outbox("queued")) == 2
+    assert len(await harness.outbox(status="queued")) == 2
     # The scheduled digest the next Monday does not repeat it.
     clock.set(MONDAY_0900)
     await harness.deliver_outbox()
