@@ -22,11 +22,17 @@ from bot.router import Router
 from bot.settings import Settings
 from bot.ui import Card
 from dialogs.barometer.service import Barometer, ChannelDirectory
+from dialogs.case_studies import NAME as CASE_STUDY
+from dialogs.case_studies import CaseStudies, CaseStudyDialog, Submissions
+from dialogs.commitments import NAME as COMMITMENT
+from dialogs.commitments import CommitmentDialog, Commitments
+from dialogs.digest import Digests, NoBarometerHeadline
 from dialogs.help import Help, HelpEntry
 from dialogs.home import HomePage
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
 from storage import migrate
+from storage.base import DigestRun
 from storage.engine import Database
 from storage.scrub import scrub
 
@@ -47,6 +53,21 @@ HELP = (
         command="/barometer",
         summary="This month's staff barometer (anonymous), or its latest results.",
     ),
+    HelpEntry(
+        command="/commitment",
+        summary='Make a personal commitment: "My contribution is to..." (private unless you '
+        "share it).",
+    ),
+    HelpEntry(command="/commitment list", summary="Your commitments: edit, mark done, share."),
+    HelpEntry(
+        command="/casestudy",
+        summary="Share a story of what good looks like; comms review it for the weekly digest.",
+    ),
+    HelpEntry(command="/casestudy mine", summary="Your case studies and where they are."),
+    HelpEntry(
+        command="/digest",
+        summary="(Comms team) Schedule the weekly values digest to a channel.",
+    ),
     HelpEntry(command="/values behaviours", summary="Our six behaviours and what they mean."),
     HelpEntry(command="/values", summary="This help."),
 )
@@ -62,6 +83,9 @@ class App:
     dispatcher: Dispatcher
     lens: ValuesLensCommands
     barometer: Barometer
+    commitments: Commitments
+    case_studies: CaseStudies
+    digests: Digests
     help: Help
     home: HomePage
     clock: Clock
@@ -74,8 +98,9 @@ class App:
             return await self.home.cards(stores, direct, actor, self.clock.now())
 
     async def housekeeping(self) -> None:
-        """Periodic chores: close team check-ins whose time is up, forget old event ids, and
-        open, remind or close the barometer when its timetable says so."""
+        """Periodic chores: close team check-ins whose time is up, forget old event ids, open,
+        remind or close the barometer when its timetable says so, queue due digests and
+        commitment review nudges."""
         now = self.clock.now()
         platforms = [str(p) for p in self.dispatcher.platforms]
         async with self.database.unit() as stores:
@@ -94,6 +119,26 @@ class App:
                 await self.dispatcher.post(checkin.place, card)
             except Exception:
                 log.exception("could not post team check-in results id=%s", checkin.id)
+        # Until the scheduler (delivery issue) drives them: both only queue outbox messages and
+        # are safe to call often, from every instance (slots and nudges are claimed once).
+        await self.send_due_digests()
+        async with self.database.unit() as stores:
+            await self.commitments.queue_review_nudges(stores, now)
+
+    async def send_due_digests(self) -> list[DigestRun]:
+        """Queue every digest due now, each in its own transaction; the runs that were queued
+        or skipped (a stand-in for the scheduler, which may call ``digests.due`` and
+        ``digests.run_digest`` itself)."""
+        now = self.clock.now()
+        async with self.database.unit() as stores:
+            due = await self.digests.due(stores, now)
+        runs = []
+        for item in due:
+            async with self.database.unit() as stores:
+                run = await self.digests.run_digest(stores, item.schedule, item.period, now)
+            if run is not None:
+                runs.append(run)
+        return runs
 
     def start_background(self, interval: float = HOUSEKEEPING_SECONDS) -> None:
         """Run the housekeeping every ``interval`` seconds until ``close``."""
@@ -144,17 +189,32 @@ async def build_app(
     clock = clock or SystemClock()
     pseudonyms = Pseudonymiser(await _pseudonym_secret(settings, database))
 
-    runner = DialogRunner({VALUES_LENS: ValuesLens(content)})
+    submissions = Submissions(content=content, settings=settings)
+    runner = DialogRunner(
+        {
+            VALUES_LENS: ValuesLens(content),
+            COMMITMENT: CommitmentDialog(content, settings),
+            CASE_STUDY: CaseStudyDialog(content, submissions),
+        }
+    )
     lens = ValuesLensCommands(
         content=content, settings=settings, runner=runner, pseudonyms=pseudonyms
     )
     barometer = Barometer(content=content, settings=settings, directories=directories)
+    commitments = Commitments(content=content, settings=settings, runner=runner)
+    case_studies = CaseStudies(
+        content=content, settings=settings, runner=runner, submissions=submissions
+    )
     help_ = Help(content, HELP)
     home = HomePage(content=content, settings=settings, runner=runner, lens=lens)
 
     router = Router()
     router.include(lens.router())
     router.include(barometer.router())
+    router.include(commitments.router())
+    router.include(case_studies.router())
+    digests = Digests(content=content, settings=settings, barometer=NoBarometerHeadline())
+    router.include(digests.router())
     router.include(help_.router())
 
     dispatcher = Dispatcher(
@@ -167,6 +227,9 @@ async def build_app(
         dispatcher=dispatcher,
         lens=lens,
         barometer=barometer,
+        commitments=commitments,
+        case_studies=case_studies,
+        digests=digests,
         help=help_,
         home=home,
         clock=clock,

@@ -147,14 +147,18 @@ class DialogRunner:
             card = replace(card, text=f"{note}\n\n{card.text}".strip())
         turn.reply(card)
 
+    async def cancel(self, turn: Turn[Any], state: DialogState) -> None:
+        """End the dialog under way, saying so (``/valueslens cancel`` and the like)."""
+        await turn.stores.dialogs.delete(DialogKey.of(turn.event), state)
+        turn.reply(self.dialogs[state.dialog].cancelled(state.data))
+
     async def handle(self, turn: Turn[Any], state: DialogState) -> None:
         """Feed the turn's event to the dialog under way."""
         key = DialogKey.of(turn.event)
         dialog = self.dialogs[state.dialog]
         event = turn.event
         if self._is_cancel(event):
-            await turn.stores.dialogs.delete(key, state)
-            turn.reply(dialog.cancelled(state.data))
+            await self.cancel(turn, state)
             return
         if isinstance(event, ActionSubmitted) and not self._is_current(event, state):
             await self.resume(

@@ -7,6 +7,7 @@ bot stops at start-up instead of failing later.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///valuesbot.db"
+PLATFORMS = ("console", "slack", "teams")
 
 # The Microsoft 365 Agents SDK reads its connection from variables with this prefix
 # (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID and so on); valuesbot keeps its names.
@@ -102,6 +104,8 @@ class Settings(BaseModel):
     barometer_reminders: tuple[int, ...] = Field((3, 7), alias="VALUESBOT_BAROMETER_REMINDERS")
     barometer_channels: MemberList = Field((), alias="VALUESBOT_BAROMETER_CHANNELS")
     barometer_results: MemberList = Field((), alias="VALUESBOT_BAROMETER_RESULTS")
+    values_channels: MemberList = Field((), alias="VALUESBOT_VALUES_CHANNEL")
+    digest_empty: str = Field("message", alias="VALUESBOT_DIGEST_EMPTY")
     public_url: str | None = Field(None, alias="VALUESBOT_PUBLIC_URL")
     content: Path | None = Field(None, alias="VALUESBOT_CONTENT")
     host: str = Field("127.0.0.1", alias="VALUESBOT_HOST")
@@ -136,14 +140,44 @@ class Settings(BaseModel):
             raise ValueError("a time of day like 10:00") from error
         return value.strip()
 
+    @field_validator("values_channels", mode="before")
+    @classmethod
+    def _channels(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("values_channels")
+    @classmethod
+    def _channel_places(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen = set()
+        for entry in value:
+            platform, _, conversation = entry.partition(":")
+            if platform not in PLATFORMS or not conversation.strip():
+                raise ValueError(
+                    "each entry is platform:conversation, e.g. slack:C0123ABC or "
+                    "teams:19:abc@thread.tacv2 or console:values"
+                )
+            if platform in seen:
+                raise ValueError(f"{platform} is named twice")
+            seen.add(platform)
+        return value
+
+    @field_validator("digest_empty")
+    @classmethod
+    def _digest_empty(cls, value: str) -> str:
+        policy = value.strip().lower()
+        if policy not in {"message", "skip"}:
+            raise ValueError("message (send a short note) or skip")
+        return policy
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("an address starting with https://")
-        return value.rstrip("/")
+        url = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+            raise ValueError("an http:// or https:// address, e.g. https://valuesbot.example.org")
+        return url
 
     @field_validator("database_url")
     @classmethod
@@ -320,6 +354,20 @@ class Settings(BaseModel):
         """True when the member is listed in VALUESBOT_COMMS (admins count as comms)."""
         return _listed(self.comms, platform, member) or self.is_admin(platform, member)
 
+    def comms_on(self, platform: str) -> tuple[str, ...]:
+        """The comms members to message on a platform (their ids there): VALUESBOT_COMMS, or
+        VALUESBOT_ADMINS when no comms members are listed."""
+        return _members_on(self.comms or self.admins, platform)
+
+    def values_channel(self, platform: str) -> str | None:
+        """The conversation on ``platform`` where shared commitments are posted
+        (VALUESBOT_VALUES_CHANNEL), if one is set."""
+        for entry in self.values_channels:
+            named, _, conversation = entry.partition(":")
+            if named == platform:
+                return conversation.strip()
+        return None
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Settings from environment variables; ``SettingsError`` names any bad one."""
@@ -340,6 +388,18 @@ class Settings(BaseModel):
 
 def _listed(members: tuple[str, ...], platform: str, member: str) -> bool:
     return member in members or f"{platform}:{member}" in members
+
+
+def _members_on(members: tuple[str, ...], platform: str) -> tuple[str, ...]:
+    found = []
+    for entry in members:
+        named, _, member = entry.partition(":")
+        if named in PLATFORMS:
+            if named == platform and member:
+                found.append(member)
+        else:  # a bare id: the member is on whichever platform asks
+            found.append(entry)
+    return tuple(dict.fromkeys(found))
 
 
 def _explain(error: ValidationError, given: Mapping[str, Any]) -> str:

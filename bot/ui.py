@@ -21,6 +21,7 @@ from pydantic import Field as PydanticField
 from pydantic import TypeAdapter
 
 CHOICE = "choice"
+SEPARATOR = ","
 
 
 class ChoiceStyle(StrEnum):
@@ -80,7 +81,13 @@ class TextInput:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChoiceInput:
-    """A question answered by picking one option (radio buttons, a drop-down)."""
+    """A question answered by picking one option (radio buttons, a drop-down), or several when
+    ``multiple`` (check boxes, a multi-select).
+
+    A multiple choice is submitted as the picked option values joined by commas, in the order of
+    ``options`` (``"listen,open"``); ``initial`` takes the same form. Option values therefore
+    never contain a comma. ``selected`` reads such a value back.
+    """
 
     kind: Literal["choice"] = "choice"
     name: str
@@ -88,6 +95,21 @@ class ChoiceInput:
     options: tuple[Option, ...]
     optional: bool = False
     initial: str | None = None
+    multiple: bool = False
+
+    def __post_init__(self) -> None:
+        if self.multiple and any(SEPARATOR in o.value for o in self.options):
+            raise ValueError(f"options of a multiple choice may not contain {SEPARATOR!r}")
+
+    def selected(self, submitted: str) -> tuple[str, ...]:
+        """The option values in a submitted (or initial) value, in option order; values the
+        input does not offer are dropped."""
+        given = (
+            {part.strip() for part in submitted.split(SEPARATOR)}
+            if self.multiple
+            else {submitted.strip()}
+        )
+        return tuple(o.value for o in self.options if o.value in given)
 
 
 Input = Annotated[TextInput | ChoiceInput, PydanticField(discriminator="kind")]

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from bot.app import App
 from dialogs.barometer.page import CONTENT_SECURITY_POLICY, render_csv, render_json, render_page
 from dialogs.barometer.results import RoundResults
+from dialogs.digest import RUN_ID
 
 Mount = Callable[[App, web.Application], None]
 
@@ -34,6 +35,7 @@ def build_web_app(app: App, mounts: Sequence[Mount] = ()) -> web.Application:
     web_app.router.add_get("/barometer", barometer_page)
     web_app.router.add_get("/barometer.json", barometer_json)
     web_app.router.add_get("/barometer.csv", barometer_csv)
+    web_app.router.add_get("/digest/{run_id}", digest)
     for mount in mounts:
         mount(app, web_app)
     return web_app
@@ -101,3 +103,28 @@ async def barometer_csv(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={**_OPEN_DATA, "Content-Disposition": 'inline; filename="barometer.csv"'},
     )
+
+
+# The digest page is plain HTML with its own inline style and nothing else: no scripts, no
+# external assets, no framing by other sites.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "private, max-age=300",
+}
+
+
+async def digest(request: web.Request) -> web.Response:
+    """``GET /digest/<id>``: a sent values digest as a web page (400 for a malformed id, 404
+    for an unknown one)."""
+    app = request.app[APP_KEY]
+    run_id = request.match_info["run_id"]
+    if not RUN_ID.match(run_id):
+        return web.Response(status=400, text="not a digest id\n")
+    async with app.database.unit() as stores:
+        page = await app.digests.page(stores, run_id)
+    if page is None:
+        return web.Response(status=404, text="no such digest\n")
+    return web.Response(text=page, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)

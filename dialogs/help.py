@@ -92,7 +92,8 @@ class Help:
         turn.reply(
             Card(
                 text="I didn't catch that. Type /valueslens to look at a piece of work through "
-                "our values, or /values for everything I can do."
+                "our values, /commitment to make a commitment, /casestudy to share a story, or "
+                "/values for everything I can do."
             ),
             private=True,
         )
@@ -104,7 +105,9 @@ class Help:
             Card(
                 title=f"Hello {name}",
                 text=f'"{self.content.vision}"\n\nType /valueslens to look at a piece of work '
-                "through our six behaviours, or /values to see everything I can do.",
+                "through our six behaviours, /commitment to say what your contribution is, "
+                "/casestudy to share a story of what good looks like, or /values to see "
+                "everything I can do.",
             ),
             private=True,
         )

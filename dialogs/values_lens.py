@@ -460,7 +460,7 @@ class ValuesLensCommands:
                 private=True,
             )
             return
-        await self.runner.handle(turn, state)  # "cancel" ends any dialog
+        await self.runner.cancel(turn, state)
 
     async def _personal(self, turn: Turn[CommandReceived], work: str) -> None:
         state = await self.runner.active(turn)

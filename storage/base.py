@@ -136,19 +136,125 @@ class TeamTally:
     counts: Mapping[str, Mapping[str, int]]
 
 
+class CommitmentStatus(StrEnum):
+    """Whether a commitment is still being worked on."""
+
+    OPEN = "open"
+    DONE = "done"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Commitment:
-    """A personal commitment ("My contribution is to...")."""
+    """A personal commitment ("My contribution is to..."): private to its owner until shared.
+
+    ``review_on`` is the day its owner wants a nudge to look back at it; ``review_nudged_at``
+    says the nudge for that day has been queued."""
 
     id: str
     owner: PersonKey
     text: str
     behaviours: tuple[str, ...] = ()
     source: str | None = None
-    status: str = "open"
+    status: str = CommitmentStatus.OPEN
     review_on: date | None = None
     created_at: datetime
     shared_at: datetime | None = None
+    done_at: datetime | None = None
+    review_nudged_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True until its owner marks it done."""
+        return self.status == CommitmentStatus.OPEN
+
+
+class CaseStudyStatus(StrEnum):
+    """Where a case study is in moderation. Only ``APPROVED`` ones are ever published."""
+
+    PENDING = "pending"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseStudy:
+    """A story of what good looks like, submitted by a member of staff for comms to moderate.
+
+    ``revision`` counts submissions (an edit after "ask for changes" is the next revision), so a
+    moderator's click on an older revision's card is recognised. ``named`` is the author's
+    consent to be named when it is published."""
+
+    id: str
+    author: PersonKey
+    title: str
+    story: str
+    behaviours: tuple[str, ...]
+    difference: str
+    named: bool
+    status: str = CaseStudyStatus.PENDING
+    revision: int = 1
+    moderator: str | None = None
+    moderator_note: str | None = None
+    submitted_at: datetime
+    decided_at: datetime | None = None
+
+
+class DigestScheduleStatus(StrEnum):
+    """Whether a digest schedule sends."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestSchedule:
+    """A weekly digest to one channel: ``weekday`` (0 = Monday) at ``hour``:``minute`` in
+    ``timezone``. One schedule per channel. Slots before ``active_since`` (when it was made,
+    changed or resumed) never fire. ``if_empty`` is "message" or "skip"."""
+
+    id: str
+    place: ConversationRef
+    label: str
+    weekday: int
+    hour: int
+    minute: int
+    timezone: str
+    if_empty: str
+    status: str = DigestScheduleStatus.ACTIVE
+    created_by: str
+    created_at: datetime
+    active_since: datetime
+
+    @property
+    def is_active(self) -> bool:
+        """True unless paused."""
+        return self.status == DigestScheduleStatus.ACTIVE
+
+
+class DigestRunStatus(StrEnum):
+    """What a claimed digest slot became."""
+
+    CLAIMED = "claimed"
+    QUEUED = "queued"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestRun:
+    """One digest to one channel for one period (``schedule_id`` + ``period`` are unique: the
+    slot). ``body`` is the digest's content as JSON, for the web page."""
+
+    id: str
+    schedule_id: str
+    period: str
+    place: ConversationRef
+    claimed_at: datetime
+    as_of: datetime
+    status: str = DigestRunStatus.CLAIMED
+    body: str | None = None
+    case_studies: int = 0
+    commitments: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -264,10 +370,14 @@ class TeamCheckinStore(Protocol):
 
 
 class CommitmentStore(Protocol):
-    """Personal commitments."""
+    """Personal commitments. Changes name the owner, so nobody changes another's."""
 
     async def add(self, commitment: Commitment) -> Commitment:
         """Store it; with a ``source`` already stored, the stored one is returned instead."""
+        ...
+
+    async def get(self, commitment_id: str) -> Commitment | None:
+        """One commitment, if it exists."""
         ...
 
     async def for_owner(self, owner: PersonKey, limit: int) -> list[Commitment]:
@@ -276,6 +386,178 @@ class CommitmentStore(Protocol):
 
     async def by_source(self, source: str) -> Commitment | None:
         """The commitment made from a source (a check-in), if any."""
+        ...
+
+    async def edit(
+        self,
+        commitment_id: str,
+        owner: PersonKey,
+        *,
+        text: str,
+        behaviours: Sequence[str],
+        review_on: date | None,
+        now: datetime,
+    ) -> Commitment | None:
+        """Change what it says; a new review date gets its own nudge. None if not the owner's."""
+        ...
+
+    async def set_status(
+        self, commitment_id: str, owner: PersonKey, status: str, now: datetime
+    ) -> Commitment | None:
+        """Mark it done (or open again); None if not the owner's."""
+        ...
+
+    async def set_review(
+        self, commitment_id: str, owner: PersonKey, review_on: date | None, now: datetime
+    ) -> Commitment | None:
+        """A new review date (None: no review); None if not the owner's."""
+        ...
+
+    async def mark_shared(self, commitment_id: str, owner: PersonKey, now: datetime) -> bool:
+        """Record that it was shared; False if it was shared before (or is not the owner's)."""
+        ...
+
+    async def delete(self, commitment_id: str, owner: PersonKey) -> bool:
+        """Delete it; False if not the owner's."""
+        ...
+
+    async def shared_between(
+        self, platform: str, tenant: str, after: datetime, until: datetime, limit: int
+    ) -> list[Commitment]:
+        """Commitments shared in (after, until] in a workspace or tenant, newest first."""
+        ...
+
+    async def count_shared_between(
+        self, platform: str, tenant: str, after: datetime, until: datetime
+    ) -> int:
+        """How many commitments were shared in (after, until]."""
+        ...
+
+    async def due_for_review(self, today: date, limit: int) -> list[Commitment]:
+        """Open commitments whose review day has come and whose nudge is not yet queued."""
+        ...
+
+    async def mark_nudged(self, commitment_id: str, review_on: date, now: datetime) -> bool:
+        """Record that the nudge for ``review_on`` is queued; False if already recorded or the
+        review date changed meanwhile."""
+        ...
+
+
+class CaseStudyStore(Protocol):
+    """Case studies and their moderation."""
+
+    async def add(self, case_study: CaseStudy) -> bool:
+        """Store a new submission; False when its id is stored already (a second click on the
+        same form)."""
+        ...
+
+    async def get(self, case_study_id: str) -> CaseStudy | None:
+        """One case study, if it exists."""
+        ...
+
+    async def resubmit(
+        self,
+        case_study_id: str,
+        author: PersonKey,
+        *,
+        title: str,
+        story: str,
+        behaviours: Sequence[str],
+        difference: str,
+        named: bool,
+        now: datetime,
+    ) -> CaseStudy | None:
+        """The author's edited version, back to pending as the next revision; None unless it is
+        theirs and waiting for them (pending or changes requested)."""
+        ...
+
+    async def decide(
+        self,
+        case_study_id: str,
+        revision: int,
+        status: str,
+        moderator: str,
+        note: str | None,
+        now: datetime,
+    ) -> CaseStudy | None:
+        """Approve, ask for changes or reject this revision if it is still pending; None when
+        someone decided first or the author sent a newer revision."""
+        ...
+
+    async def pending(self, platform: str, tenant: str, limit: int) -> list[CaseStudy]:
+        """Submissions waiting for comms, oldest first."""
+        ...
+
+    async def for_author(self, author: PersonKey, limit: int) -> list[CaseStudy]:
+        """The author's case studies, newest first."""
+        ...
+
+    async def approved_for_digest(
+        self, place: ConversationRef, after: datetime, until: datetime, limit: int
+    ) -> list[CaseStudy]:
+        """Approved in (after, until] in the place's workspace or tenant and never yet in a
+        digest to that place, oldest approval first."""
+        ...
+
+
+class DigestStore(Protocol):
+    """Digest schedules, the slots they claimed, and what each digest held."""
+
+    async def save_schedule(self, schedule: DigestSchedule, now: datetime) -> DigestSchedule:
+        """Create the place's schedule, or replace its timing if it has one (one per place)."""
+        ...
+
+    async def schedules(
+        self, platform: str | None = None, tenant: str | None = None
+    ) -> list[DigestSchedule]:
+        """Schedules (of one workspace or tenant, when given), in creation order."""
+        ...
+
+    async def get_schedule(self, schedule_id: str) -> DigestSchedule | None:
+        """One schedule, if it exists."""
+        ...
+
+    async def set_schedule_status(
+        self, schedule_id: str, status: str, now: datetime
+    ) -> DigestSchedule | None:
+        """Pause or resume; resuming starts a new ``active_since``. None if it does not exist."""
+        ...
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        """Cancel a schedule (its past runs are kept)."""
+        ...
+
+    async def claim(self, run: DigestRun) -> bool:
+        """Claim the run's slot (schedule + period): True for exactly one caller, however many
+        instances try at once (``INSERT ... ON CONFLICT DO NOTHING``)."""
+        ...
+
+    async def finish(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        body: str | None,
+        case_studies: int,
+        commitments: int,
+    ) -> None:
+        """Record what the claimed run became."""
+        ...
+
+    async def include(self, run_id: str, place: ConversationRef, case_study_id: str) -> bool:
+        """Record that a case study is in a digest to the place; False if it already was."""
+        ...
+
+    async def run_for(self, schedule_id: str, period: str) -> DigestRun | None:
+        """The run of a slot, if claimed."""
+        ...
+
+    async def get_run(self, run_id: str) -> DigestRun | None:
+        """One run, by its id."""
+        ...
+
+    async def last_run(self, place: ConversationRef) -> DigestRun | None:
+        """The latest digest run to the place (any schedule), if any."""
         ...
 
 
@@ -558,6 +840,10 @@ class Stores(Protocol):
     def team_checkins(self) -> TeamCheckinStore: ...
     @property
     def commitments(self) -> CommitmentStore: ...
+    @property
+    def case_studies(self) -> CaseStudyStore: ...
+    @property
+    def digests(self) -> DigestStore: ...
     @property
     def console(self) -> ConsoleFeed: ...
     @property

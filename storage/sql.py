@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import String, case, delete, func, insert, literal_column, update
@@ -28,12 +28,19 @@ from storage.base import (
     BarometerComment,
     BarometerRound,
     BarometerTally,
+    CaseStudy,
+    CaseStudyStatus,
     Checkin,
     Commitment,
+    CommitmentStatus,
     ConcurrentUpdate,
     ConsolePost,
     DialogKey,
     DialogState,
+    DigestRun,
+    DigestRunStatus,
+    DigestSchedule,
+    DigestScheduleStatus,
     OutboxMessage,
     Person,
     PersonKey,
@@ -50,12 +57,16 @@ from storage.tables import (
     BarometerParticipationRow,
     BarometerResponseRow,
     BarometerRoundRow,
+    CaseStudyRow,
     CheckinRatingRow,
     CheckinRow,
     CommitmentRow,
     ConsolePostRow,
     ConversationRow,
     DialogStateRow,
+    DigestItemRow,
+    DigestRunRow,
+    DigestScheduleRow,
     MetaRow,
     OutboxRow,
     PersonRow,
@@ -507,6 +518,16 @@ def _commitment(row: CommitmentRow) -> Commitment:
         review_on=row.review_on,
         created_at=row.created_at,
         shared_at=row.shared_at,
+        done_at=row.done_at,
+        review_nudged_at=row.review_nudged_at,
+    )
+
+
+def _owned_by(owner: PersonKey) -> tuple[Any, ...]:
+    return (
+        col(CommitmentRow.platform) == owner.platform,
+        col(CommitmentRow.tenant) == owner.tenant,
+        col(CommitmentRow.owner) == owner.user,
     )
 
 
@@ -529,6 +550,8 @@ class SqlCommitments(_Store):
                 created_at=commitment.created_at,
                 updated_at=commitment.created_at,
                 shared_at=commitment.shared_at,
+                done_at=commitment.done_at,
+                review_nudged_at=commitment.review_nudged_at,
             )
             .on_conflict_do_nothing()
         )
@@ -539,14 +562,14 @@ class SqlCommitments(_Store):
             raise ConcurrentUpdate(f"commitment {commitment.id} exists")
         return existing
 
+    async def get(self, commitment_id: str) -> Commitment | None:
+        row = await self.session.get(CommitmentRow, commitment_id, populate_existing=True)
+        return None if row is None else _commitment(row)
+
     async def for_owner(self, owner: PersonKey, limit: int) -> list[Commitment]:
         rows = await self.session.exec(
             select(CommitmentRow)
-            .where(
-                col(CommitmentRow.platform) == owner.platform,
-                col(CommitmentRow.tenant) == owner.tenant,
-                col(CommitmentRow.owner) == owner.user,
-            )
+            .where(*_owned_by(owner))
             .order_by(col(CommitmentRow.created_at).desc(), col(CommitmentRow.id))
             .limit(limit)
         )
@@ -558,6 +581,513 @@ class SqlCommitments(_Store):
         )
         row = rows.first()
         return None if row is None else _commitment(row)
+
+    async def _change(
+        self, commitment_id: str, owner: PersonKey, values: dict[str, Any]
+    ) -> Commitment | None:
+        changed = await self.session.exec(
+            update(CommitmentRow)
+            .where(col(CommitmentRow.id) == commitment_id, *_owned_by(owner))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(changed) != 1:
+            return None
+        return await self.get(commitment_id)
+
+    async def edit(
+        self,
+        commitment_id: str,
+        owner: PersonKey,
+        *,
+        text: str,
+        behaviours: Sequence[str],
+        review_on: date | None,
+        now: datetime,
+    ) -> Commitment | None:
+        current = await self.get(commitment_id)
+        if current is None or current.owner != owner:
+            return None
+        values: dict[str, Any] = {
+            "text": text,
+            "behaviours": list(behaviours),
+            "review_on": review_on,
+            "updated_at": now,
+        }
+        if review_on != current.review_on:
+            values["review_nudged_at"] = None
+        return await self._change(commitment_id, owner, values)
+
+    async def set_status(
+        self, commitment_id: str, owner: PersonKey, status: str, now: datetime
+    ) -> Commitment | None:
+        done_at = now if status == CommitmentStatus.DONE else None
+        return await self._change(
+            commitment_id, owner, {"status": status, "done_at": done_at, "updated_at": now}
+        )
+
+    async def set_review(
+        self, commitment_id: str, owner: PersonKey, review_on: date | None, now: datetime
+    ) -> Commitment | None:
+        return await self._change(
+            commitment_id,
+            owner,
+            {"review_on": review_on, "review_nudged_at": None, "updated_at": now},
+        )
+
+    async def mark_shared(self, commitment_id: str, owner: PersonKey, now: datetime) -> bool:
+        shared = await self.session.exec(
+            update(CommitmentRow)
+            .where(
+                col(CommitmentRow.id) == commitment_id,
+                *_owned_by(owner),
+                col(CommitmentRow.shared_at).is_(None),
+            )
+            .values(shared_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(shared) == 1
+
+    async def delete(self, commitment_id: str, owner: PersonKey) -> bool:
+        removed = await self.session.exec(
+            delete(CommitmentRow)
+            .where(col(CommitmentRow.id) == commitment_id, *_owned_by(owner))
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(removed) == 1
+
+    @staticmethod
+    def _shared(platform: str, tenant: str, after: datetime, until: datetime) -> tuple[Any, ...]:
+        return (
+            col(CommitmentRow.platform) == platform,
+            col(CommitmentRow.tenant) == tenant,
+            col(CommitmentRow.shared_at) > after,
+            col(CommitmentRow.shared_at) <= until,
+        )
+
+    async def shared_between(
+        self, platform: str, tenant: str, after: datetime, until: datetime, limit: int
+    ) -> list[Commitment]:
+        rows = await self.session.exec(
+            select(CommitmentRow)
+            .where(*self._shared(platform, tenant, after, until))
+            .order_by(col(CommitmentRow.shared_at).desc(), col(CommitmentRow.id))
+            .limit(limit)
+        )
+        return [_commitment(r) for r in rows]
+
+    async def count_shared_between(
+        self, platform: str, tenant: str, after: datetime, until: datetime
+    ) -> int:
+        found = await self.session.exec(
+            select(func.count()).where(*self._shared(platform, tenant, after, until))
+        )
+        return int(found.one())
+
+    async def due_for_review(self, today: date, limit: int) -> list[Commitment]:
+        rows = await self.session.exec(
+            select(CommitmentRow)
+            .where(
+                col(CommitmentRow.status) == CommitmentStatus.OPEN,
+                col(CommitmentRow.review_on) <= today,
+                col(CommitmentRow.review_nudged_at).is_(None),
+            )
+            .order_by(col(CommitmentRow.review_on), col(CommitmentRow.id))
+            .limit(limit)
+        )
+        return [_commitment(r) for r in rows]
+
+    async def mark_nudged(self, commitment_id: str, review_on: date, now: datetime) -> bool:
+        marked = await self.session.exec(
+            update(CommitmentRow)
+            .where(
+                col(CommitmentRow.id) == commitment_id,
+                col(CommitmentRow.review_on) == review_on,
+                col(CommitmentRow.review_nudged_at).is_(None),
+            )
+            .values(review_nudged_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(marked) == 1
+
+
+def _case_study(row: CaseStudyRow) -> CaseStudy:
+    return CaseStudy(
+        id=row.id,
+        author=PersonKey(row.platform, row.tenant, row.author),
+        title=row.title,
+        story=row.story,
+        behaviours=tuple(row.behaviours),
+        difference=row.difference,
+        named=row.named,
+        status=row.status,
+        revision=row.revision,
+        moderator=row.moderator,
+        moderator_note=row.moderator_note,
+        submitted_at=row.submitted_at,
+        decided_at=row.decided_at,
+    )
+
+
+class SqlCaseStudies(_Store):
+    """Case studies in ``case_studies``; what went into digests in ``digest_items``."""
+
+    async def add(self, case_study: CaseStudy) -> bool:
+        statement = (
+            _insert(self.session, CaseStudyRow)
+            .values(
+                id=case_study.id,
+                platform=case_study.author.platform,
+                tenant=case_study.author.tenant,
+                author=case_study.author.user,
+                title=case_study.title,
+                story=case_study.story,
+                behaviours=list(case_study.behaviours),
+                difference=case_study.difference,
+                named=case_study.named,
+                status=case_study.status,
+                revision=case_study.revision,
+                moderator=case_study.moderator,
+                moderator_note=case_study.moderator_note,
+                submitted_at=case_study.submitted_at,
+                decided_at=case_study.decided_at,
+                updated_at=case_study.submitted_at,
+            )
+            .on_conflict_do_nothing()
+        )
+        return _rowcount(await self.session.exec(statement)) == 1
+
+    async def get(self, case_study_id: str) -> CaseStudy | None:
+        row = await self.session.get(CaseStudyRow, case_study_id, populate_existing=True)
+        return None if row is None else _case_study(row)
+
+    async def resubmit(
+        self,
+        case_study_id: str,
+        author: PersonKey,
+        *,
+        title: str,
+        story: str,
+        behaviours: Sequence[str],
+        difference: str,
+        named: bool,
+        now: datetime,
+    ) -> CaseStudy | None:
+        changed = await self.session.exec(
+            update(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.id) == case_study_id,
+                col(CaseStudyRow.platform) == author.platform,
+                col(CaseStudyRow.tenant) == author.tenant,
+                col(CaseStudyRow.author) == author.user,
+                col(CaseStudyRow.status).in_(
+                    [CaseStudyStatus.PENDING, CaseStudyStatus.CHANGES_REQUESTED]
+                ),
+            )
+            .values(
+                title=title,
+                story=story,
+                behaviours=list(behaviours),
+                difference=difference,
+                named=named,
+                status=CaseStudyStatus.PENDING,
+                revision=col(CaseStudyRow.revision) + 1,
+                submitted_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(changed) != 1:
+            return None
+        return await self.get(case_study_id)
+
+    async def decide(
+        self,
+        case_study_id: str,
+        revision: int,
+        status: str,
+        moderator: str,
+        note: str | None,
+        now: datetime,
+    ) -> CaseStudy | None:
+        decided = await self.session.exec(
+            update(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.id) == case_study_id,
+                col(CaseStudyRow.revision) == revision,
+                col(CaseStudyRow.status) == CaseStudyStatus.PENDING,
+            )
+            .values(
+                status=status,
+                moderator=moderator,
+                moderator_note=note,
+                decided_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(decided) != 1:
+            return None
+        return await self.get(case_study_id)
+
+    async def pending(self, platform: str, tenant: str, limit: int) -> list[CaseStudy]:
+        rows = await self.session.exec(
+            select(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.platform) == platform,
+                col(CaseStudyRow.tenant) == tenant,
+                col(CaseStudyRow.status) == CaseStudyStatus.PENDING,
+            )
+            .order_by(col(CaseStudyRow.submitted_at), col(CaseStudyRow.id))
+            .limit(limit)
+        )
+        return [_case_study(r) for r in rows]
+
+    async def for_author(self, author: PersonKey, limit: int) -> list[CaseStudy]:
+        rows = await self.session.exec(
+            select(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.platform) == author.platform,
+                col(CaseStudyRow.tenant) == author.tenant,
+                col(CaseStudyRow.author) == author.user,
+            )
+            .order_by(col(CaseStudyRow.submitted_at).desc(), col(CaseStudyRow.id))
+            .limit(limit)
+        )
+        return [_case_study(r) for r in rows]
+
+    async def approved_for_digest(
+        self, place: ConversationRef, after: datetime, until: datetime, limit: int
+    ) -> list[CaseStudy]:
+        platform = str(place.platform)
+        already = select(DigestItemRow.case_study_id).where(
+            col(DigestItemRow.platform) == platform,
+            col(DigestItemRow.tenant) == place.tenant,
+            col(DigestItemRow.conversation) == place.conversation,
+        )
+        rows = await self.session.exec(
+            select(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.platform) == platform,
+                col(CaseStudyRow.tenant) == place.tenant,
+                col(CaseStudyRow.status) == CaseStudyStatus.APPROVED,
+                col(CaseStudyRow.decided_at) > after,
+                col(CaseStudyRow.decided_at) <= until,
+                col(CaseStudyRow.id).not_in(already),
+            )
+            .order_by(col(CaseStudyRow.decided_at), col(CaseStudyRow.id))
+            .limit(limit)
+        )
+        return [_case_study(r) for r in rows]
+
+
+def _place(row: DigestScheduleRow | DigestRunRow) -> ConversationRef:
+    return ConversationRef(
+        platform=Platform(row.platform),
+        tenant=row.tenant,
+        conversation=row.conversation,
+        kind=ConversationKind(row.kind),
+        service_url=row.service_url,
+    )
+
+
+def _schedule(row: DigestScheduleRow) -> DigestSchedule:
+    return DigestSchedule(
+        id=row.id,
+        place=_place(row),
+        label=row.label,
+        weekday=row.weekday,
+        hour=row.hour,
+        minute=row.minute,
+        timezone=row.timezone,
+        if_empty=row.if_empty,
+        status=row.status,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        active_since=row.active_since,
+    )
+
+
+def _run(row: DigestRunRow) -> DigestRun:
+    return DigestRun(
+        id=row.id,
+        schedule_id=row.schedule_id,
+        period=row.period,
+        place=_place(row),
+        claimed_at=row.claimed_at,
+        as_of=row.as_of,
+        status=row.status,
+        body=row.body,
+        case_studies=row.case_studies,
+        commitments=row.commitments,
+    )
+
+
+class SqlDigests(_Store):
+    """Digest schedules in ``digest_schedules``, runs in ``digest_runs``, contents in
+    ``digest_items``."""
+
+    async def save_schedule(self, schedule: DigestSchedule, now: datetime) -> DigestSchedule:
+        place = schedule.place
+        timing = {
+            "label": schedule.label,
+            "weekday": schedule.weekday,
+            "hour": schedule.hour,
+            "minute": schedule.minute,
+            "timezone": schedule.timezone,
+            "if_empty": schedule.if_empty,
+            "status": schedule.status,
+            "active_since": schedule.active_since,
+            "updated_at": now,
+        }
+        if place.service_url:
+            timing["service_url"] = place.service_url
+        await self.session.exec(
+            _insert(self.session, DigestScheduleRow)
+            .values(
+                id=schedule.id,
+                platform=str(place.platform),
+                tenant=place.tenant,
+                conversation=place.conversation,
+                kind=str(place.kind),
+                service_url=place.service_url,
+                created_by=schedule.created_by,
+                created_at=schedule.created_at,
+                **timing,
+            )
+            .on_conflict_do_update(
+                index_elements=["platform", "tenant", "conversation"], set_=timing
+            )
+        )
+        rows = await self.session.exec(
+            select(DigestScheduleRow)
+            .where(
+                col(DigestScheduleRow.platform) == str(place.platform),
+                col(DigestScheduleRow.tenant) == place.tenant,
+                col(DigestScheduleRow.conversation) == place.conversation,
+            )
+            .execution_options(populate_existing=True)
+        )
+        return _schedule(rows.one())
+
+    async def schedules(
+        self, platform: str | None = None, tenant: str | None = None
+    ) -> list[DigestSchedule]:
+        statement = select(DigestScheduleRow)
+        if platform is not None:
+            statement = statement.where(col(DigestScheduleRow.platform) == platform)
+        if tenant is not None:
+            statement = statement.where(col(DigestScheduleRow.tenant) == tenant)
+        rows = await self.session.exec(
+            statement.order_by(col(DigestScheduleRow.created_at), col(DigestScheduleRow.id))
+        )
+        return [_schedule(r) for r in rows]
+
+    async def get_schedule(self, schedule_id: str) -> DigestSchedule | None:
+        row = await self.session.get(DigestScheduleRow, schedule_id, populate_existing=True)
+        return None if row is None else _schedule(row)
+
+    async def set_schedule_status(
+        self, schedule_id: str, status: str, now: datetime
+    ) -> DigestSchedule | None:
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        if status == DigestScheduleStatus.ACTIVE:
+            values["active_since"] = now
+        await self.session.exec(
+            update(DigestScheduleRow)
+            .where(col(DigestScheduleRow.id) == schedule_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return await self.get_schedule(schedule_id)
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        removed = await self.session.exec(
+            delete(DigestScheduleRow)
+            .where(col(DigestScheduleRow.id) == schedule_id)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(removed) == 1
+
+    async def claim(self, run: DigestRun) -> bool:
+        place = run.place
+        claimed = await self.session.exec(
+            _insert(self.session, DigestRunRow)
+            .values(
+                id=run.id,
+                schedule_id=run.schedule_id,
+                period=run.period,
+                platform=str(place.platform),
+                tenant=place.tenant,
+                conversation=place.conversation,
+                kind=str(place.kind),
+                service_url=place.service_url,
+                claimed_at=run.claimed_at,
+                as_of=run.as_of,
+                status=DigestRunStatus.CLAIMED,
+                case_studies=0,
+                commitments=0,
+            )
+            .on_conflict_do_nothing(index_elements=["schedule_id", "period"])
+        )
+        return _rowcount(claimed) == 1
+
+    async def finish(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        body: str | None,
+        case_studies: int,
+        commitments: int,
+    ) -> None:
+        await self.session.exec(
+            update(DigestRunRow)
+            .where(col(DigestRunRow.id) == run_id)
+            .values(status=status, body=body, case_studies=case_studies, commitments=commitments)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def include(self, run_id: str, place: ConversationRef, case_study_id: str) -> bool:
+        included = await self.session.exec(
+            _insert(self.session, DigestItemRow)
+            .values(
+                platform=str(place.platform),
+                tenant=place.tenant,
+                conversation=place.conversation,
+                case_study_id=case_study_id,
+                run_id=run_id,
+            )
+            .on_conflict_do_nothing()
+        )
+        return _rowcount(included) == 1
+
+    async def run_for(self, schedule_id: str, period: str) -> DigestRun | None:
+        rows = await self.session.exec(
+            select(DigestRunRow).where(
+                col(DigestRunRow.schedule_id) == schedule_id, col(DigestRunRow.period) == period
+            )
+        )
+        row = rows.first()
+        return None if row is None else _run(row)
+
+    async def get_run(self, run_id: str) -> DigestRun | None:
+        row = await self.session.get(DigestRunRow, run_id, populate_existing=True)
+        return None if row is None else _run(row)
+
+    async def last_run(self, place: ConversationRef) -> DigestRun | None:
+        rows = await self.session.exec(
+            select(DigestRunRow)
+            .where(
+                col(DigestRunRow.platform) == str(place.platform),
+                col(DigestRunRow.tenant) == place.tenant,
+                col(DigestRunRow.conversation) == place.conversation,
+            )
+            .order_by(col(DigestRunRow.claimed_at).desc(), col(DigestRunRow.id).desc())
+            .limit(1)
+        )
+        row = rows.first()
+        return None if row is None else _run(row)
 
 
 class SqlConsoleFeed(_Store):
@@ -1238,6 +1768,8 @@ class SqlStores:
         self.checkins = SqlCheckins(session)
         self.team_checkins = SqlTeamCheckins(session)
         self.commitments = SqlCommitments(session)
+        self.case_studies = SqlCaseStudies(session)
+        self.digests = SqlDigests(session)
         self.console = SqlConsoleFeed(session)
         self.meta = SqlMeta(session)
         self.outbox = SqlOutbox(session)

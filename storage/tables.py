@@ -199,6 +199,8 @@ class CommitmentRow(SQLModel, table=True):
     __tablename__ = "commitments"
     __table_args__ = (
         Index("ix_commitments_owner", "platform", "tenant", "owner", "created_at"),
+        Index("ix_commitments_review", "status", "review_on"),
+        Index("ix_commitments_shared", "platform", "tenant", "shared_at"),
         UniqueConstraint("source", name="uq_commitments_source"),
     )
 
@@ -214,6 +216,99 @@ class CommitmentRow(SQLModel, table=True):
     created_at: datetime = _when()
     updated_at: datetime = _when()
     shared_at: datetime | None = _when(nullable=True)
+    done_at: datetime | None = _when(nullable=True)
+    review_nudged_at: datetime | None = _when(nullable=True)
+
+
+class CaseStudyRow(SQLModel, table=True):
+    """A case study of what good looks like, from submission through moderation."""
+
+    __tablename__ = "case_studies"
+    __table_args__ = (
+        Index("ix_case_studies_author", "platform", "tenant", "author", "submitted_at"),
+        Index("ix_case_studies_status", "platform", "tenant", "status", "decided_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    tenant: str = Field(max_length=64)
+    author: str = Field(max_length=255)
+    title: str = Field(max_length=255)
+    story: str = Field(sa_type=Text)
+    behaviours: list[str] = Field(default_factory=list, sa_type=JSON)
+    difference: str = Field(sa_type=Text)
+    named: bool = False
+    status: str = Field(default="pending", max_length=24)
+    revision: int = 1
+    moderator: str | None = Field(default=None, max_length=255)
+    moderator_note: str | None = Field(default=None, sa_type=Text)
+    submitted_at: datetime = _when()
+    decided_at: datetime | None = _when(nullable=True)
+    updated_at: datetime = _when()
+
+
+class DigestScheduleRow(SQLModel, table=True):
+    """A weekly digest to one channel (at most one schedule per channel)."""
+
+    __tablename__ = "digest_schedules"
+    __table_args__ = (
+        UniqueConstraint("platform", "tenant", "conversation", name="uq_digest_schedules_place"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    tenant: str = Field(max_length=64)
+    conversation: str = Field(max_length=255)
+    kind: str = Field(max_length=16)
+    service_url: str | None = Field(default=None, max_length=512)
+    label: str = Field(max_length=255)
+    weekday: int
+    hour: int
+    minute: int
+    timezone: str = Field(max_length=64)
+    if_empty: str = Field(max_length=16)
+    status: str = Field(default="active", max_length=16)
+    created_by: str = Field(max_length=255)
+    created_at: datetime = _when()
+    active_since: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class DigestRunRow(SQLModel, table=True):
+    """One digest slot (schedule + period) claimed by exactly one instance, and what it sent."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "period", name="uq_digest_runs_slot"),
+        Index("ix_digest_runs_place", "platform", "tenant", "conversation", "claimed_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    schedule_id: str = Field(max_length=32)
+    period: str = Field(max_length=64)
+    platform: str = Field(max_length=16)
+    tenant: str = Field(max_length=64)
+    conversation: str = Field(max_length=255)
+    kind: str = Field(max_length=16)
+    service_url: str | None = Field(default=None, max_length=512)
+    claimed_at: datetime = _when()
+    as_of: datetime = _when()
+    status: str = Field(default="claimed", max_length=16)
+    body: str | None = Field(default=None, sa_type=Text)
+    case_studies: int = 0
+    commitments: int = 0
+
+
+class DigestItemRow(SQLModel, table=True):
+    """A case study that went out in a digest to a channel: never again to that channel."""
+
+    __tablename__ = "digest_items"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    tenant: str = Field(primary_key=True, max_length=64)
+    conversation: str = Field(primary_key=True, max_length=255)
+    case_study_id: str = Field(primary_key=True, foreign_key="case_studies.id", max_length=32)
+    run_id: str = Field(foreign_key="digest_runs.id", max_length=32)
 
 
 class ConsolePostRow(SQLModel, table=True):

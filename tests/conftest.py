@@ -139,7 +139,14 @@ def make_settings(database_url: str, **extra: str) -> Settings:
 async def app(sqlite_url: str, clock: ManualClock) -> AsyncIterator[App]:
     """A valuesbot on its own SQLite database and the controlled clock."""
     built = await build_app(
-        make_settings(sqlite_url, VALUESBOT_ADMINS="console:admin"), clock=clock, prepare=False
+        make_settings(
+            sqlite_url,
+            VALUESBOT_ADMINS="console:admin",
+            VALUESBOT_COMMS="console:carol,slack:carol",
+            VALUESBOT_VALUES_CHANNEL="console:values,slack:values",
+        ),
+        clock=clock,
+        prepare=False,
     )
     yield built
     await built.close()

@@ -5,6 +5,11 @@ dispatcher, router, dialogs and database; every card the bot sends is recorded w
 it (one person for private replies and direct chats, everyone in a channel for public replies and
 posts). ``click`` presses a button on a card that person saw, with the values a platform would
 send. No network, no platform.
+
+``deliver_outbox`` plays the delivery machinery: it sends every queued outbox message (shares,
+digests, nudges, direct messages to comms) through the same recording outbound and marks it
+sent, ignoring working hours. ``platform=`` plays a person on another platform (the form-based
+paths of Slack and Teams) through the same recorder.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.app import App
@@ -48,17 +54,17 @@ class Seen:
     replaced: bool = False
 
 
-def where(user: str, channel: str | None) -> ConversationRef:
+def where(user: str, channel: str | None, platform: Platform = Platform.CONSOLE) -> ConversationRef:
     """A channel, or the person's direct chat."""
     if channel:
         return ConversationRef(
-            platform=Platform.CONSOLE,
+            platform=platform,
             tenant=TENANT,
             conversation=channel,
             kind=ConversationKind.CHANNEL,
         )
     return ConversationRef(
-        platform=Platform.CONSOLE,
+        platform=platform,
         tenant=TENANT,
         conversation=f"dm-{user}",
         kind=ConversationKind.DIRECT,
@@ -109,12 +115,18 @@ class Harness:
     def __init__(self, app: App) -> None:
         self.app = app
         self.outbound = HarnessOutbound()
-        app.dispatcher.connect(Platform.CONSOLE, self.outbound)
+        for platform in Platform:
+            app.dispatcher.connect(platform, self.outbound)
 
     @staticmethod
-    def _who(user: str, channel: str | None, event_id: str | None = None) -> dict[str, Any]:
+    def _who(
+        user: str,
+        channel: str | None,
+        platform: Platform = Platform.CONSOLE,
+        event_id: str | None = None,
+    ) -> dict[str, Any]:
         return {
-            "conversation": where(user, channel),
+            "conversation": where(user, channel, platform),
             "actor": Actor(id=user, name=user.capitalize()),
             "event_id": event_id or uuid.uuid4().hex,
         }
@@ -132,10 +144,15 @@ class Harness:
         ]
 
     async def user_says(
-        self, text: str, *, user: str = "alice", channel: str | None = None
+        self,
+        text: str,
+        *,
+        user: str = "alice",
+        channel: str | None = None,
+        platform: Platform = Platform.CONSOLE,
     ) -> list[Card]:
         """The person types ``text`` (a command when it starts with ``/``)."""
-        base = self._who(user, channel)
+        base = self._who(user, channel, platform)
         event: Event
         if text.startswith("/"):
             command, _, rest = text[1:].partition(" ")
@@ -156,6 +173,7 @@ class Harness:
         channel: str | None = None,
         inputs: Mapping[str, str] | None = None,
         card: Card | None = None,
+        platform: Platform = Platform.CONSOLE,
         event_id: str | None = None,
     ) -> list[Card]:
         """The person clicks the button ``label`` on ``card`` (default: the latest card they
@@ -167,9 +185,60 @@ class Harness:
             action=choice.action,
             values=submission(card, choice, inputs or {}),
             source=MessageRef(id="card"),
-            **self._who(user, channel, event_id),
+            **self._who(user, channel, platform, event_id),
         )
         return await self.send(event)
+
+    async def outbox(self, job: str | None = None, *, status: str | None = None) -> list[Queued]:
+        """Messages in the outbox (for ``job``, or all; with ``status``, only those), oldest
+        first."""
+        async with self.app.database.unit() as stores:
+            statement = select(OutboxRow).order_by(col(OutboxRow.id))
+            if job is not None:
+                statement = statement.where(col(OutboxRow.job) == job)
+            if status is not None:
+                statement = statement.where(col(OutboxRow.status) == status)
+            rows = await stores.session.exec(statement)
+            return [
+                Queued(
+                    key=r.key,
+                    job=r.job,
+                    recipient=r.recipient,
+                    to_person=r.to_person,
+                    card=card_from_json(r.card),
+                    platform=r.platform,
+                    tenant=r.tenant,
+                    respect_working_hours=r.respect_working_hours,
+                    counts_towards_cap=r.counts_towards_cap,
+                    status=r.status,
+                )
+                for r in rows
+            ]
+
+    async def inbox(self, user: str, job: str | None = None) -> list[Card]:
+        """Cards queued for the person's direct chat (what the delivery worker will send)."""
+        return [q.card for q in await self.outbox(job) if q.to_person and q.recipient == user]
+
+    async def deliver_outbox(self) -> list[Queued]:
+        """Send every queued outbox message, as the delivery machinery will; what was sent."""
+        queued = await self.outbox(status="queued")
+        for message in queued:
+            if message.to_person:
+                person = PersonKey(message.platform, message.tenant, message.recipient)
+                await self.outbound.post_direct(person, message.card)
+            else:
+                place = ConversationRef(
+                    platform=Platform(message.platform),
+                    tenant=message.tenant,
+                    conversation=message.recipient,
+                    kind=ConversationKind.CHANNEL,
+                )
+                await self.outbound.post(place, message.card)
+            async with self.app.database.unit() as stores:
+                await stores.session.exec(
+                    update(OutboxRow).where(col(OutboxRow.key) == message.key).values(status="sent")
+                )
+        return queued
 
     def cards(self, *, user: str = "alice", channel: str | None = None) -> list[Card]:
         """Every card the person saw in the conversation, oldest first (updates included)."""
@@ -210,30 +279,8 @@ class Harness:
                 return card
         raise AssertionError(f"{user} has seen no card with a {label!r} button")
 
-    async def outbox(self, job: str | None = None) -> list[Queued]:
-        """Messages waiting in the outbox (for ``job``, or all), oldest first."""
-        async with self.app.database.unit() as stores:
-            statement = select(OutboxRow).order_by(col(OutboxRow.id))
-            if job is not None:
-                statement = statement.where(col(OutboxRow.job) == job)
-            rows = await stores.session.exec(statement)
-            return [
-                Queued(
-                    key=r.key,
-                    job=r.job,
-                    recipient=r.recipient,
-                    to_person=r.to_person,
-                    card=card_from_json(r.card),
-                )
-                for r in rows
-            ]
 
-    async def inbox(self, user: str, job: str | None = None) -> list[Card]:
-        """Cards queued for the person's direct chat (what the delivery worker will send)."""
-        return [q.card for q in await self.outbox(job) if q.to_person and q.recipient == user]
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Queued:
     """A message in the outbox, as the delivery worker will send it."""
 
@@ -242,3 +289,8 @@ class Queued:
     recipient: str
     to_person: bool
     card: Card
+    platform: str = "console"
+    tenant: str = TENANT
+    respect_working_hours: bool = True
+    counts_towards_cap: bool = True
+    status: str = "queued"

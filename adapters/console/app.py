@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from bot.app import App
 from bot.dialogs import CANCEL_WORDS
 from bot.events import ConversationOpened, ConversationRef, Event, MessageRef, Platform
 from bot.outbound import Reply
-from bot.ui import Card, ChoiceInput, TextInput, card_from_json, card_to_json
+from bot.ui import SEPARATOR, Card, ChoiceInput, TextInput, card_from_json, card_to_json
 from storage.base import PersonKey, Stores
 
 POLL_SECONDS = 1.0
@@ -240,10 +241,16 @@ class ConsoleChat:
                     return text
                 self.write("  Please type an answer (or cancel).")
                 continue
-            chosen = _option(question, text)
+            chosen = _options(question, text) if question.multiple else _option(question, text)
             if chosen is not None:
                 return chosen
-            self.write(f"  Please type a number from 1 to {len(question.options)}.")
+            if question.multiple:
+                self.write(
+                    f"  Please type one or more numbers from 1 to {len(question.options)} "
+                    "(e.g. 1 3)."
+                )
+            else:
+                self.write(f"  Please type a number from 1 to {len(question.options)}.")
 
 
 def _option(question: ChoiceInput, text: str) -> str | None:
@@ -267,6 +274,19 @@ class ConsoleChannelMembers:
     async def members(self, place: ConversationRef, stores: Stores) -> list[str]:
         prefix = seen_key(place.conversation, "")
         return sorted(key[len(prefix) :] for key in await stores.meta.starting_with(prefix))
+
+
+def _options(question: ChoiceInput, text: str) -> str | None:
+    """Several options typed as numbers ("1 3", "1, 3") or labels ("Inclusive, Open")."""
+    parts = re.findall(r"\d+", text) if re.fullmatch(r"[\d\s,]+", text) else text.split(",")
+    picked = []
+    for part in parts:
+        value = _option(question, part.strip())
+        if value is None:
+            return None
+        picked.append(value)
+    chosen = question.selected(SEPARATOR.join(picked))
+    return SEPARATOR.join(chosen) if chosen else None
 
 
 class ConsoleOutbound:

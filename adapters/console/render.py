@@ -95,6 +95,7 @@ def render_question(question: ChoiceInput | TextInput) -> str:
     """One input of a card, asked on its own."""
     if isinstance(question, ChoiceInput):
         options = "   ".join(f"{n}) {clean(o.label)}" for n, o in enumerate(question.options, 1))
-        return f"  {clean(question.label)}\n    {options}"
+        several = " (one or more numbers, e.g. 1 3)" if question.multiple else ""
+        return f"  {clean(question.label)}{several}\n    {options}"
     optional = " (optional, Enter to skip)" if question.optional else ""
     return f"  {clean(question.label)}{optional}"

@@ -267,3 +267,11 @@ async def test_person_and_dialog_keys_are_per_person(harness: Harness, app: App)
     assert alice.data["dlg_run"] != bob.data["dlg_run"]
     assert person is not None
     assert person.direct_conversation == "dm-alice"
+
+
+async def test_the_cancel_command_stops_a_checkin(harness: Harness, app: App) -> None:
+    await harness.user_says("/valueslens")
+    await harness.user_says(WORK)
+    cards = await harness.user_says("/valueslens cancel")
+    assert cards[-1].title == "Cancelled"
+    assert await rows(app, "SELECT * FROM dialog_states") == []

@@ -152,3 +152,38 @@ def test_teams_is_off_until_its_connection_is_configured() -> None:
     assert local.teams_enabled
     assert local.teams_anonymous
     assert local.teams_app_id is None
+
+
+def test_values_channels_comms_and_digest_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "VALUESBOT_VALUES_CHANNEL": "slack:C0VALUES, teams:19:abc@thread.tacv2",
+            "VALUESBOT_COMMS": "slack:U1,teams:29:1ab,U7",
+            "VALUESBOT_DIGEST_EMPTY": "Skip",
+            "VALUESBOT_PUBLIC_URL": "https://values.example.org/bot/",
+        }
+    )
+    assert settings.values_channel("slack") == "C0VALUES"
+    assert settings.values_channel("teams") == "19:abc@thread.tacv2"
+    assert settings.values_channel("console") is None
+    assert settings.comms_on("slack") == ("U1", "U7")
+    assert settings.comms_on("teams") == ("29:1ab", "U7")
+    assert settings.digest_empty == "skip"
+    assert settings.public_url == "https://values.example.org/bot"
+    admins_only = Settings.from_env({"VALUESBOT_ADMINS": "console:boss"})
+    assert admins_only.comms_on("console") == ("boss",)
+    assert Settings.from_env({}).digest_empty == "message"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VALUESBOT_VALUES_CHANNEL": "C0123"}, "VALUESBOT_VALUES_CHANNEL: each entry is"),
+        ({"VALUESBOT_VALUES_CHANNEL": "slack:A,slack:B"}, "slack is named twice"),
+        ({"VALUESBOT_DIGEST_EMPTY": "never"}, "VALUESBOT_DIGEST_EMPTY: message"),
+        ({"VALUESBOT_PUBLIC_URL": "ftp://x"}, "VALUESBOT_PUBLIC_URL: an http"),
+    ],
+)
+def test_bad_digest_and_channel_settings_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)

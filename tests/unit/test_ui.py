@@ -64,3 +64,25 @@ def test_bar_share_is_clamped() -> None:
     assert BarRow(label="a", value=3, maximum=2).share == 1.0
     assert BarRow(label="a", value=1, maximum=0).share == 0.0
     assert BarRow(label="a", value=1, maximum=4).share == 0.25
+
+
+def test_a_multiple_choice_reads_back_what_was_picked_in_option_order() -> None:
+    behaviours = ChoiceInput(
+        name="behaviours",
+        label="Behaviours",
+        options=(
+            Option(label="Listen and learn", value="listen"),
+            Option(label="Open", value="open"),
+            Option(label="Inclusive", value="inclusive"),
+        ),
+        multiple=True,
+    )
+    assert behaviours.selected("inclusive, listen,forged") == ("listen", "inclusive")
+    assert behaviours.selected("") == ()
+    single = ChoiceInput(name="x", label="X", options=behaviours.options)
+    assert single.selected("listen,open") == ()
+    assert single.selected("open") == ("open",)
+    with pytest.raises(ValueError, match="may not contain"):
+        ChoiceInput(name="x", label="X", options=(Option(label="a", value="a,b"),), multiple=True)
+    card = Card(title="x", inputs=(behaviours,))
+    assert card_from_json(card_to_json(card)) == card

@@ -80,3 +80,24 @@ async def test_a_restart_resumes_the_checkin_at_the_same_step(app: App) -> None:
     assert "Welcome back. You were in the middle of a values lens check-in on" in welcome
     assert "┌─ We are evidence-based" in welcome
     assert "We are evidence-based: ✓ Not yet" in out
+
+
+async def test_a_commitment_in_the_terminal(app: App) -> None:
+    out = await chat(
+        app,
+        [
+            "/commitment",
+            "test every draft with patients",
+            "1",
+            "2 4",
+            "In a month",
+            "/commitment list",
+        ],
+        user="Alice",
+    )
+    assert "Which of our behaviours does it show? (one or more numbers, e.g. 1 3)" in out
+    assert "│ Behaviours: Listen and learn, Open and transparent" in out
+    words = " ".join(out.replace("│", " ").split())
+    assert "My contribution is to test every draft with patients" in words
+    assert "1. test every draft with patients: open · Listen and learn, Open and" in words
+    assert await rows(app, "SELECT behaviours FROM commitments") == [('["listen", "open"]',)]

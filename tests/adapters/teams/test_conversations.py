@@ -62,7 +62,9 @@ async def test_history_and_help(teams: TeamsWorld) -> None:
     await teams.says("barometer")
     assert "No round has closed yet." in teams.last(ALICE.direct)
     await teams.says("casestudy")
-    assert "I don't know /casestudy" in teams.last(ALICE.direct)
+    assert "Share a case study" in teams.last(ALICE.direct)
+    await teams.says("/frobnicate")
+    assert "I don't know /frobnicate" in teams.last(ALICE.direct)
 
 
 async def test_a_double_click_is_answered_once(teams: TeamsWorld) -> None:
