@@ -8,13 +8,20 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.clock import Clock, SystemClock
 from bot.content import Content, load_content
+from bot.delivery.hours import WorkingHours
+from bot.delivery.limits import PlatformLimits
+from bot.delivery.progress import DeliveryCommands
+from bot.delivery.scheduler import Scheduler
+from bot.delivery.worker import DeliveryConfig, DeliveryMetrics, DeliveryWorker, instance_name
 from bot.dialogs import DialogRunner
 from bot.dispatch import Dispatcher, Metrics
+from bot.events import Platform
 from bot.pseudonym import Pseudonymiser
 from bot.router import Router
 from bot.settings import Settings
@@ -30,6 +37,9 @@ log = logging.getLogger("valuesbot.app")
 # an hour at most, Teams does not retry): a day is plenty.
 EVENT_MEMORY = timedelta(days=1)
 HOUSEKEEPING_SECONDS = 30.0
+# Send budgets untouched for this long are forgotten (a conversation's budget is only needed
+# for a second or two).
+BUCKET_MEMORY_SECONDS = 3600.0
 
 HELP = (
     HelpEntry(
@@ -38,6 +48,7 @@ HELP = (
     ),
     HelpEntry(command="/valueslens history", summary="Your past check-ins."),
     HelpEntry(command="/values behaviours", summary="Our six behaviours and what they mean."),
+    HelpEntry(command="/values deliveries", summary="(Comms) How far each delivery has got."),
     HelpEntry(command="/values", summary="This help."),
 )
 
@@ -53,15 +64,20 @@ class App:
     lens: ValuesLensCommands
     help: Help
     clock: Clock
+    delivery: DeliveryWorker
+    scheduler: Scheduler
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def housekeeping(self) -> None:
-        """Periodic chores: close team check-ins whose time is up, forget old event ids."""
+        """Periodic chores: close team check-ins whose time is up, forget old event ids and idle
+        send budgets, refresh the outbox gauges."""
         now = self.clock.now()
         platforms = [str(p) for p in self.dispatcher.platforms]
         async with self.database.unit() as stores:
             closed = await self.lens.close_due(stores, now, platforms)
             await stores.events.forget_before(now - EVENT_MEMORY)
+            await stores.delivery.forget_buckets(time.time() - BUCKET_MEMORY_SECONDS)
+        await self.delivery.refresh_metrics()
         # The close is committed before the results go out; a crash in between loses the
         # results post (the check-in stays closed). The delivery outbox will close this gap.
         for checkin, card in closed:
@@ -71,7 +87,8 @@ class App:
                 log.exception("could not post team check-in results id=%s", checkin.id)
 
     def start_background(self, interval: float = HOUSEKEEPING_SECONDS) -> None:
-        """Run the housekeeping every ``interval`` seconds until ``close``."""
+        """Run the housekeeping every ``interval`` seconds, the delivery worker and the
+        scheduler, until ``close``."""
 
         async def loop() -> None:
             while True:
@@ -81,10 +98,20 @@ class App:
                     log.exception("housekeeping failed")
                 await asyncio.sleep(interval)
 
+        async def schedules() -> None:
+            try:
+                await self.scheduler.start()
+            except Exception:
+                log.exception("scheduler start failed; retrying at the next poll")
+            await self.scheduler.follow()
+
         self._tasks.append(asyncio.create_task(loop(), name="housekeeping"))
+        self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
+        self._tasks.append(asyncio.create_task(schedules(), name="scheduler"))
 
     async def close(self) -> None:
         """Stop background work and close the database."""
+        self.scheduler.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -121,15 +148,18 @@ async def build_app(
     lens = ValuesLensCommands(
         content=content, settings=settings, runner=runner, pseudonyms=pseudonyms
     )
-    help_ = Help(content, HELP)
+    deliveries = DeliveryCommands(settings)
+    help_ = Help(content, HELP, {"deliveries": deliveries.deliveries})
 
     router = Router()
     router.include(lens.router())
     router.include(help_.router())
 
+    metrics = Metrics()
     dispatcher = Dispatcher(
-        database=database, router=router, runner=runner, clock=clock, metrics=Metrics()
+        database=database, router=router, runner=runner, clock=clock, metrics=metrics
     )
+    instance = instance_name()
     return App(
         settings=settings,
         content=content,
@@ -138,6 +168,44 @@ async def build_app(
         lens=lens,
         help=help_,
         clock=clock,
+        delivery=DeliveryWorker(
+            database=database,
+            dispatcher=dispatcher,
+            clock=clock,
+            config=delivery_config(settings),
+            metrics=DeliveryMetrics(metrics.registry),
+            instance=instance,
+        ),
+        scheduler=Scheduler(
+            database=database,
+            router=router,
+            clock=clock,
+            instance=instance,
+            poll=settings.schedule_poll,
+        ),
+    )
+
+
+def delivery_config(settings: Settings) -> DeliveryConfig:
+    """The delivery worker's settings."""
+    return DeliveryConfig(
+        limits={
+            str(Platform.SLACK): PlatformLimits(
+                settings.slack_rate, settings.slack_conversation_rate
+            ),
+            str(Platform.TEAMS): PlatformLimits(
+                settings.teams_rate, settings.teams_conversation_rate
+            ),
+            # The terminal has no limits; this only keeps a runaway loop polite.
+            str(Platform.CONSOLE): PlatformLimits(100.0),
+        },
+        working_hours=WorkingHours.parse(settings.working_hours),
+        weekly_cap=settings.weekly_cap,
+        timezone=settings.timezone,
+        concurrency=settings.delivery_concurrency,
+        send_timeout=settings.send_timeout,
+        max_attempts=settings.delivery_max_attempts,
+        poll=settings.delivery_poll,
     )
 
 
