@@ -206,6 +206,8 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         send_timeout=settings.send_timeout,
         max_attempts=settings.delivery_max_attempts,
         poll=settings.delivery_poll,
+        lease_margin=settings.delivery_lease,
+        backoff_base=settings.delivery_backoff,
     )
 
 

@@ -95,6 +95,8 @@ class Settings(BaseModel):
     send_timeout: float = Field(30.0, gt=0, le=600, alias="VALUESBOT_SEND_TIMEOUT")
     delivery_max_attempts: int = Field(8, ge=1, le=100, alias="VALUESBOT_DELIVERY_MAX_ATTEMPTS")
     delivery_poll: float = Field(1.0, gt=0, le=300, alias="VALUESBOT_DELIVERY_POLL")
+    delivery_lease: float = Field(30.0, gt=0, le=3600, alias="VALUESBOT_DELIVERY_LEASE")
+    delivery_backoff: float = Field(2.0, gt=0, le=600, alias="VALUESBOT_DELIVERY_BACKOFF")
     schedule_poll: float = Field(15.0, gt=0, le=3600, alias="VALUESBOT_SCHEDULE_POLL")
 
     @field_validator("admins", "comms", mode="before")

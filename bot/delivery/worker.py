@@ -64,6 +64,8 @@ class DeliveryConfig:
     send_timeout: float = 30.0
     max_attempts: int = 8
     poll: float = 1.0
+    lease_margin: float = 30.0
+    backoff_base: float = BACKOFF_BASE
     batch_seconds: float = 5.0
     max_batch: int = 200
 
@@ -75,6 +77,17 @@ class DeliveryConfig:
         """How many messages one claim takes: a few seconds' worth at the platform's rate."""
         rate = self.limits_for(platform).rate
         return max(1, min(self.max_batch, int(rate * self.batch_seconds)))
+
+    def claim_lease(self, platform: str, size: int) -> timedelta:
+        """How long a worker holds a claimed batch: long enough to pace through it."""
+        pacing = 2 * size / self.limits_for(platform).rate
+        return timedelta(seconds=pacing + self.send_timeout + self.lease_margin)
+
+    @property
+    def sending_lease(self) -> timedelta:
+        """How long a "sending" row is left alone before recovery asks the platform about it:
+        past the send timeout, so the call that marked it has certainly ended."""
+        return timedelta(seconds=self.send_timeout + self.lease_margin)
 
 
 class DeliveryMetrics:
@@ -110,9 +123,11 @@ class DeliveryMetrics:
         )
 
 
-def backoff(attempts: int, rng: Callable[[], float] = random.random) -> timedelta:
+def backoff(
+    attempts: int, base: float = BACKOFF_BASE, rng: Callable[[], float] = random.random
+) -> timedelta:
     """How long to wait after the ``attempts``-th temporary failure (jittered exponential)."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(attempts - 1, 0)))
+    ceiling = min(BACKOFF_CAP, base * (2 ** max(attempts - 1, 0)))
     return timedelta(seconds=ceiling * (0.5 + rng() / 2))
 
 
@@ -290,13 +305,12 @@ class DeliveryWorker:
         outbound = self.dispatcher.outbound(Platform(platform))
         target = await self._target(message)
         now = self.clock.now()
-        sending_lease = timedelta(seconds=2 * self.config.send_timeout + 30)
         async with self.database.unit() as stores:
             started, _until = await stores.delivery.start_send(
                 message,
                 owner,
                 now,
-                now + sending_lease,
+                now + self.config.sending_lease,
                 conversation_bucket(platform, message.tenant, message.recipient),
                 limits.conversation_interval,
                 self.wall(),
@@ -347,7 +361,10 @@ class DeliveryWorker:
             if maybe_sent:
                 # It may have arrived: the recovery asks the platform before any resend.
                 await stores.delivery.probe_later(
-                    message.id, self.instance, now + backoff(attempts), what
+                    message.id,
+                    self.instance,
+                    now + backoff(attempts, self.config.backoff_base),
+                    what,
                 )
             elif attempts >= self.config.max_attempts:
                 await stores.delivery.fail(
@@ -357,7 +374,10 @@ class DeliveryWorker:
                 return
             else:
                 await stores.delivery.retry_later(
-                    message.id, self.instance, now + backoff(attempts), what
+                    message.id,
+                    self.instance,
+                    now + backoff(attempts, self.config.backoff_base),
+                    what,
                 )
         self.metrics.retried.labels(platform).inc()
 
@@ -372,7 +392,7 @@ class DeliveryWorker:
                 platforms,
                 self.instance,
                 now,
-                now + timedelta(seconds=2 * self.config.send_timeout + 30),
+                now + self.config.sending_lease,
                 50,
             )
         for message in interrupted:
