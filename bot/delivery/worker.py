@@ -202,7 +202,7 @@ class DeliveryWorker:
         limits = self.config.limits_for(platform)
         size = self.config.batch_for(platform)
         now = self.clock.now()
-        lease = timedelta(seconds=60 + 3 * size / limits.rate + self.config.send_timeout)
+        lease = self.config.claim_lease(platform, size)
         async with self.database.unit() as stores:
             claimed = await stores.delivery.claim([platform], self.instance, now, now + lease, size)
             batch = _Batch()
