@@ -8,12 +8,18 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.clock import Clock, SystemClock
 from bot.content import Content, load_content
+from bot.delivery.hours import WorkingHours
+from bot.delivery.limits import PlatformLimits
+from bot.delivery.progress import DeliveryCommands
+from bot.delivery.scheduler import Scheduler
+from bot.delivery.worker import DeliveryConfig, DeliveryMetrics, DeliveryWorker, instance_name
 from bot.dialogs import DialogRunner
 from bot.dispatch import Dispatcher, Metrics
 from bot.events import Actor, ConversationRef, Platform
@@ -42,6 +48,9 @@ log = logging.getLogger("valuesbot.app")
 # an hour at most, Teams does not retry): a day is plenty.
 EVENT_MEMORY = timedelta(days=1)
 HOUSEKEEPING_SECONDS = 30.0
+# Send budgets untouched for this long are forgotten (a conversation's budget is only needed
+# for a second or two).
+BUCKET_MEMORY_SECONDS = 3600.0
 
 HELP = (
     HelpEntry(
@@ -69,6 +78,7 @@ HELP = (
         summary="(Comms team) Schedule the weekly values digest to a channel.",
     ),
     HelpEntry(command="/values behaviours", summary="Our six behaviours and what they mean."),
+    HelpEntry(command="/values deliveries", summary="(Comms) How far each delivery has got."),
     HelpEntry(command="/values", summary="This help."),
 )
 
@@ -89,6 +99,8 @@ class App:
     help: Help
     home: HomePage
     clock: Clock
+    delivery: DeliveryWorker
+    scheduler: Scheduler
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def home_cards(self, direct: ConversationRef, actor: Actor) -> tuple[Card, ...]:
@@ -98,14 +110,16 @@ class App:
             return await self.home.cards(stores, direct, actor, self.clock.now())
 
     async def housekeeping(self) -> None:
-        """Periodic chores: close team check-ins whose time is up, forget old event ids, open,
-        remind or close the barometer when its timetable says so, queue due digests and
-        commitment review nudges."""
+        """Periodic chores: close team check-ins whose time is up, forget old event ids and idle
+        send budgets, refresh the outbox gauges, open, remind or close the barometer when its
+        timetable says so, queue due digests and commitment review nudges."""
         now = self.clock.now()
         platforms = [str(p) for p in self.dispatcher.platforms]
         async with self.database.unit() as stores:
             closed = await self.lens.close_due(stores, now, platforms)
             await stores.events.forget_before(now - EVENT_MEMORY)
+            await stores.delivery.forget_buckets(time.time() - BUCKET_MEMORY_SECONDS)
+        await self.delivery.refresh_metrics()
         # Its own transaction: a barometer problem must not hold up the chores above. Until the
         # scheduler fires the ``barometer.tick`` job, this is what keeps the timetable.
         async with self.database.unit() as stores:
@@ -141,7 +155,8 @@ class App:
         return runs
 
     def start_background(self, interval: float = HOUSEKEEPING_SECONDS) -> None:
-        """Run the housekeeping every ``interval`` seconds until ``close``."""
+        """Run the housekeeping every ``interval`` seconds, the delivery worker and the
+        scheduler, until ``close``."""
 
         async def loop() -> None:
             while True:
@@ -151,10 +166,20 @@ class App:
                     log.exception("housekeeping failed")
                 await asyncio.sleep(interval)
 
+        async def schedules() -> None:
+            try:
+                await self.scheduler.start()
+            except Exception:
+                log.exception("scheduler start failed; retrying at the next poll")
+            await self.scheduler.follow()
+
         self._tasks.append(asyncio.create_task(loop(), name="housekeeping"))
+        self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
+        self._tasks.append(asyncio.create_task(schedules(), name="scheduler"))
 
     async def close(self) -> None:
         """Stop background work and close the database."""
+        self.scheduler.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -205,7 +230,8 @@ async def build_app(
     case_studies = CaseStudies(
         content=content, settings=settings, runner=runner, submissions=submissions
     )
-    help_ = Help(content, HELP)
+    deliveries = DeliveryCommands(settings)
+    help_ = Help(content, HELP, {"deliveries": deliveries.deliveries})
     home = HomePage(content=content, settings=settings, runner=runner, lens=lens)
 
     router = Router()
@@ -217,9 +243,11 @@ async def build_app(
     router.include(digests.router())
     router.include(help_.router())
 
+    metrics = Metrics()
     dispatcher = Dispatcher(
-        database=database, router=router, runner=runner, clock=clock, metrics=Metrics()
+        database=database, router=router, runner=runner, clock=clock, metrics=metrics
     )
+    instance = instance_name()
     return App(
         settings=settings,
         content=content,
@@ -233,6 +261,46 @@ async def build_app(
         help=help_,
         home=home,
         clock=clock,
+        delivery=DeliveryWorker(
+            database=database,
+            dispatcher=dispatcher,
+            clock=clock,
+            config=delivery_config(settings),
+            metrics=DeliveryMetrics(metrics.registry),
+            instance=instance,
+        ),
+        scheduler=Scheduler(
+            database=database,
+            router=router,
+            clock=clock,
+            instance=instance,
+            poll=settings.schedule_poll,
+        ),
+    )
+
+
+def delivery_config(settings: Settings) -> DeliveryConfig:
+    """The delivery worker's settings."""
+    return DeliveryConfig(
+        limits={
+            str(Platform.SLACK): PlatformLimits(
+                settings.slack_rate, settings.slack_conversation_rate
+            ),
+            str(Platform.TEAMS): PlatformLimits(
+                settings.teams_rate, settings.teams_conversation_rate
+            ),
+            # The terminal has no limits; this only keeps a runaway loop polite.
+            str(Platform.CONSOLE): PlatformLimits(100.0),
+        },
+        working_hours=WorkingHours.parse(settings.working_hours),
+        weekly_cap=settings.weekly_cap,
+        timezone=settings.timezone,
+        concurrency=settings.delivery_concurrency,
+        send_timeout=settings.send_timeout,
+        max_attempts=settings.delivery_max_attempts,
+        poll=settings.delivery_poll,
+        lease_margin=settings.delivery_lease,
+        backoff_base=settings.delivery_backoff,
     )
 
 

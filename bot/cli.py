@@ -6,6 +6,8 @@
     valuesbot content check [PATH]                  validate a content file
     valuesbot barometer ACTION                      run the staff barometer by hand (comms)
     valuesbot teams package [--output FILE]         build the Teams app zip to upload
+    valuesbot deliveries [requeue JOB --failed|--uncertain]   delivery progress (comms)
+    valuesbot schedules [set ID KIND CRON | remove ID]        recurring jobs
 
 Settings come from the environment and a ``.env`` file in the current directory. Problems a
 person can fix (a bad setting, a bad content file, an old schema) are one clear line on standard
@@ -88,6 +90,38 @@ def _parser() -> argparse.ArgumentParser:
         moderate = barometer_commands.add_parser(name, help=f"{name} a comment")
         moderate.add_argument("comment", help="the comment's id (from `barometer comments`)")
 
+    deliveries = commands.add_parser(
+        "deliveries", help="progress of each delivery job: counts, rate, ETA"
+    )
+    deliveries.add_argument("--job", help="only this job")
+    delivery_commands = deliveries.add_subparsers(dest="delivery_command", metavar="ACTION")
+    requeue = delivery_commands.add_parser(
+        "requeue", help="send a job's failed or uncertain messages again"
+    )
+    requeue.add_argument("job")
+    which = requeue.add_mutually_exclusive_group(required=True)
+    which.add_argument("--failed", action="store_true", help="messages that failed")
+    which.add_argument(
+        "--uncertain",
+        action="store_true",
+        help="messages interrupted mid-send that may have arrived (may send a duplicate)",
+    )
+
+    schedules = commands.add_parser("schedules", help="recurring jobs (barometer, digest...)")
+    schedule_commands = schedules.add_subparsers(dest="schedule_command", metavar="ACTION")
+    put = schedule_commands.add_parser("set", help="create or change a schedule")
+    put.add_argument("id", help="the schedule's name, e.g. barometer.monthly")
+    put.add_argument("kind", help="the kind of job a feature registered, e.g. barometer.open")
+    put.add_argument("cron", help='"minute hour day month day-of-week", e.g. "0 9 * * mon"')
+    put.add_argument("--timezone", help="default VALUESBOT_TIMEZONE")
+    put.add_argument(
+        "--grace-hours", type=float, default=1.0, help="how late a missed slot may still run"
+    )
+    put.add_argument("--param", action="append", default=[], help="KEY=VALUE for the job")
+    put.add_argument("--disabled", action="store_true", help="keep it but do not run it")
+    remove = schedule_commands.add_parser("remove", help="delete a schedule")
+    remove.add_argument("id")
+
     content = commands.add_parser("content", help="the content file (behaviours, wording)")
     content_commands = content.add_subparsers(dest="content_command", required=True)
     check = content_commands.add_parser("check", help="validate a content file")
@@ -127,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_barometer(args, settings))
         if args.command == "teams":
             return _teams_package(args, settings)
+        if args.command == "deliveries":
+            return asyncio.run(_deliveries(args, settings))
+        if args.command == "schedules":
+            return asyncio.run(_schedules(args, settings))
     except (SettingsError, ContentError, SchemaOutOfDate, UsageError) as problem:
         print(f"valuesbot: {problem}", file=sys.stderr)
         return 2
@@ -301,6 +339,100 @@ def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
     args.output.write_bytes(data)
     print(f"wrote {args.output} (upload it in Teams: Apps > Manage your apps > Upload an app)")
     return 0
+
+
+async def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import prepare_database
+    from bot.clock import SystemClock
+    from bot.delivery import progress
+    from storage.base import OutboxStatus
+    from storage.engine import Database
+
+    await prepare_database(settings)
+    database = Database(settings.database_url)
+    now = SystemClock().now()
+    try:
+        if args.delivery_command == "requeue":
+            status = OutboxStatus.FAILED if args.failed else OutboxStatus.UNCERTAIN
+            async with database.unit() as stores:
+                count = await stores.outbox.requeue(args.job, status, now)
+            print(f"{count} {status} messages of {args.job} queued again")
+            return 0
+        async with database.unit() as stores:
+            jobs = await stores.outbox.progress(now, job=args.job, limit=50)
+        print(progress.table(jobs, now, settings.zone))
+    finally:
+        await database.dispose()
+    return 0
+
+
+async def _schedules(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from bot.app import prepare_database
+    from bot.clock import SystemClock
+    from bot.delivery.scheduler import describe, validate
+    from storage.base import Schedule
+    from storage.engine import Database
+
+    await prepare_database(settings)
+    database = Database(settings.database_url)
+    now = SystemClock().now()
+    try:
+        if args.schedule_command == "set":
+            params = dict(_pair(p) for p in args.param)
+            schedule = Schedule(
+                id=args.id,
+                kind=args.kind,
+                cron=args.cron,
+                timezone=args.timezone or settings.timezone,
+                params=params,
+                grace=timedelta(hours=args.grace_hours),
+                enabled=not args.disabled,
+            )
+            try:
+                validate(schedule)
+            except ValueError as error:
+                raise UsageError(f"schedule {args.id}: {error}") from None
+            async with database.unit() as stores:
+                await stores.schedules.put(schedule, now)
+            print(f"schedule {args.id} saved; every instance follows it within a poll")
+            return 0
+        if args.schedule_command == "remove":
+            async with database.unit() as stores:
+                removed = await stores.schedules.remove(args.id)
+            if not removed:
+                raise UsageError(f"no schedule {args.id}")
+            print(f"schedule {args.id} removed")
+            return 0
+        async with database.unit() as stores:
+            found = await stores.schedules.all()
+            last = {s.id: await stores.schedules.runs(s.id, 1) for s in found}
+        if not found:
+            print("No schedules.")
+        for schedule in found:
+            upcoming = describe(schedule, now)["next"]
+            ran = last[schedule.id]
+            when = (
+                f"{upcoming.astimezone(settings.zone):%a %d %b %Y %H:%M %Z}"
+                if upcoming
+                else "never"
+            )
+            state = "" if schedule.enabled else "  (disabled)"
+            print(
+                f"{schedule.id}  {schedule.kind}  {schedule.cron!r} {schedule.timezone}{state}"
+                f"  next {when}  last {ran[0].period if ran else 'never'}"
+            )
+    finally:
+        await database.dispose()
+    return 0
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--param needs KEY=VALUE (got {text!r})")
+    return key.strip(), value
 
 
 def _login_name() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -135,7 +136,15 @@ class MemberJoined(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleFired(Event):
-    """A scheduled job's slot came round (the actor is the bot itself)."""
+    """A scheduled job's slot came round (the actor is the bot itself).
+
+    ``job`` is the kind of job (what the router dispatches on), ``schedule`` the schedule row
+    that fired, ``period`` the slot's name and ``scheduled_for`` its instant; ``params`` are the
+    schedule's own settings (which channels, which round...).
+    """
 
     job: str
     period: str
+    schedule: str = ""
+    scheduled_for: datetime | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)

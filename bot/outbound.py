@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from bot.events import ConversationRef, Event, MessageRef
@@ -52,7 +53,16 @@ class RateLimited(SendError):
 
 
 class TemporarySendError(SendError):
-    """The platform or the network failed (5xx, timeout): retrying later may work."""
+    """The platform or the network failed (5xx, timeout): retrying later may work.
+
+    ``maybe_sent`` says the request may have reached the platform even so (a timeout or a
+    dropped connection after the request was written): the outbox then asks ``was_sent``
+    before trying again, and sends nothing more when the platform cannot tell.
+    """
+
+    def __init__(self, message: str = "temporary failure", *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 class RecipientUnreachable(SendError):
@@ -66,17 +76,35 @@ class RecipientUnreachable(SendError):
 
 
 class Outbound(Protocol):
-    """How one platform sends cards. Implemented by each adapter."""
+    """How one platform sends cards. Implemented by each adapter.
+
+    ``key`` on ``post`` and ``post_direct`` is the outbox key of a proactive message: an
+    adapter attaches it to the message where the platform keeps such data (Slack: message
+    metadata), so that ``was_sent`` can find the message again after a crash. Adapters whose
+    platform cannot carry it ignore it. See docs/delivery.md.
+    """
 
     async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
         """Send the replies to an event, in order, where the event happened."""
         ...
 
-    async def post(self, place: ConversationRef, card: Card) -> MessageRef | None:
+    async def post(
+        self, place: ConversationRef, card: Card, *, key: str | None = None
+    ) -> MessageRef | None:
         """Send a card to a conversation on the bot's own initiative."""
         ...
 
-    async def post_direct(self, person: PersonKey, card: Card) -> MessageRef | None:
+    async def post_direct(
+        self, person: PersonKey, card: Card, *, key: str | None = None
+    ) -> MessageRef | None:
         """Send a card to a person's direct chat with the bot (opening it if the platform
         allows); ``RecipientUnreachable`` when the platform cannot reach them."""
+        ...
+
+    async def was_sent(
+        self, key: str, to: ConversationRef | PersonKey, since: datetime
+    ) -> bool | None:
+        """Whether a message posted with outbox ``key`` reached ``to`` at or after ``since``:
+        True or False when the platform can tell, None when it cannot (the outbox then never
+        resends it). May raise ``SendError`` kinds like a send."""
         ...

@@ -26,6 +26,8 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.delivery.hours import WorkingHours
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///valuesbot.db"
 PLATFORMS = ("console", "slack", "teams")
 
@@ -111,6 +113,28 @@ class Settings(BaseModel):
     host: str = Field("127.0.0.1", alias="VALUESBOT_HOST")
     port: int = Field(3978, ge=1, le=65535, alias="VALUESBOT_PORT")
     log_level: str = Field("INFO", alias="VALUESBOT_LOG_LEVEL")
+
+    # Delivery. Defaults are the platforms' documented limits: Slack chat.postMessage allows
+    # about 1 message a second per channel and "several hundred a minute" per workspace (we
+    # take 300/min); Teams allows 50 requests a second per app per tenant and 7 a second per
+    # conversation. Every instance shares these budgets (they live in the database).
+    slack_rate: float = Field(5.0, gt=0, le=1000, alias="VALUESBOT_SLACK_RATE")
+    slack_conversation_rate: float = Field(
+        1.0, ge=0, le=1000, alias="VALUESBOT_SLACK_CONVERSATION_RATE"
+    )
+    teams_rate: float = Field(50.0, gt=0, le=1000, alias="VALUESBOT_TEAMS_RATE")
+    teams_conversation_rate: float = Field(
+        7.0, ge=0, le=1000, alias="VALUESBOT_TEAMS_CONVERSATION_RATE"
+    )
+    working_hours: str = Field("Mon-Fri 09:00-17:00", alias="VALUESBOT_WORKING_HOURS")
+    weekly_cap: int = Field(3, ge=1, le=100, alias="VALUESBOT_WEEKLY_CAP")
+    delivery_concurrency: int = Field(8, ge=1, le=256, alias="VALUESBOT_DELIVERY_CONCURRENCY")
+    send_timeout: float = Field(30.0, gt=0, le=600, alias="VALUESBOT_SEND_TIMEOUT")
+    delivery_max_attempts: int = Field(8, ge=1, le=100, alias="VALUESBOT_DELIVERY_MAX_ATTEMPTS")
+    delivery_poll: float = Field(1.0, gt=0, le=300, alias="VALUESBOT_DELIVERY_POLL")
+    delivery_lease: float = Field(30.0, gt=0, le=3600, alias="VALUESBOT_DELIVERY_LEASE")
+    delivery_backoff: float = Field(2.0, gt=0, le=600, alias="VALUESBOT_DELIVERY_BACKOFF")
+    schedule_poll: float = Field(15.0, gt=0, le=3600, alias="VALUESBOT_SCHEDULE_POLL")
 
     @field_validator(
         "admins",
@@ -201,6 +225,11 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError("not a known time zone (e.g. Europe/London)") from error
         return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _working_hours(cls, value: str) -> str:
+        return str(WorkingHours.parse(value))
 
     @field_validator("log_level")
     @classmethod

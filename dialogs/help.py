@@ -6,12 +6,12 @@ exactly the commands this installation has.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.content import Content
 from bot.events import CommandReceived, ConversationOpened, MemberJoined, MessageReceived
-from bot.router import Router
+from bot.router import CommandHandler, Router
 from bot.turn import Turn
 from bot.ui import Card, Field
 
@@ -27,9 +27,15 @@ class HelpEntry:
 class Help:
     """The help card, the greeting and what the bot says when it did not understand."""
 
-    def __init__(self, content: Content, entries: Sequence[HelpEntry]) -> None:
+    def __init__(
+        self,
+        content: Content,
+        entries: Sequence[HelpEntry],
+        subcommands: Mapping[str, CommandHandler] | None = None,
+    ) -> None:
         self.content = content
         self.entries = tuple(entries)
+        self.subcommands = dict(subcommands or {})
 
     def router(self) -> Router:
         """``/values``, greetings and fallbacks."""
@@ -62,8 +68,12 @@ class Help:
         )
 
     async def values(self, turn: Turn[CommandReceived]) -> None:
-        """``/values [help | behaviours]``."""
+        """``/values [help | behaviours | a feature's word]``."""
         word = turn.event.text.strip().lower()
+        handler = self.subcommands.get(word.split(" ", 1)[0])
+        if handler is not None:
+            await handler(turn)
+            return
         if word in {"behaviours", "behaviors", "values"}:
             turn.reply(self.behaviours_card(), private=True)
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -564,8 +564,14 @@ class DigestStore(Protocol):
 class ConsoleFeed(Protocol):
     """Cards posted to console conversations, read by every terminal in them."""
 
-    async def post(self, conversation: str, card: str, now: datetime) -> int:
-        """Append a card; its id."""
+    async def post(
+        self, conversation: str, card: str, now: datetime, *, outbox_key: str | None = None
+    ) -> int:
+        """Append a card (a proactive one with its outbox key); its id."""
+        ...
+
+    async def has_outbox_key(self, conversation: str, outbox_key: str) -> bool:
+        """True when a card with this outbox key was posted to the conversation."""
         ...
 
     async def since(self, conversation: str, after: int, limit: int = 100) -> list[ConsolePost]:
@@ -601,11 +607,277 @@ class OutboxMessage:
     counts_towards_cap: bool = True
 
 
+class OutboxStatus(StrEnum):
+    """Where an outbox message has got to (see ``storage.tables.OutboxRow``)."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryProgress:
+    """How far one delivery job (all outbox messages with one ``job``) has got.
+
+    ``queued`` are due now, ``waiting`` are queued for later (working hours, weekly cap,
+    backoff), ``in_flight`` are claimed or being sent. ``sent_recently`` counts messages sent
+    in the ``window`` before ``now``, for the current rate.
+    """
+
+    job: str
+    queued: int = 0
+    waiting: int = 0
+    in_flight: int = 0
+    sent: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    sent_recently: int = 0
+    window: timedelta = timedelta(minutes=5)
+    created_at: datetime
+    last_sent_at: datetime | None = None
+    next_waiting_at: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        """Every message of the job."""
+        return (
+            self.queued + self.waiting + self.in_flight + self.sent + self.failed + self.uncertain
+        )
+
+    @property
+    def remaining(self) -> int:
+        """Messages still to send."""
+        return self.queued + self.waiting + self.in_flight
+
+
 class OutboxStore(Protocol):
-    """Proactive messages waiting to be sent (the delivery machinery sends them)."""
+    """Proactive messages waiting to be sent: what features use (``DeliveryQueue`` is what the
+    delivery machinery uses)."""
 
     async def enqueue(self, message: OutboxMessage, now: datetime) -> bool:
         """Queue the message; False when its key was queued before (nothing changes)."""
+        ...
+
+    async def enqueue_many(self, messages: Sequence[OutboxMessage], now: datetime) -> int:
+        """Queue many messages at once (keys queued before are skipped); how many were new."""
+        ...
+
+    async def progress(
+        self, now: datetime, *, job: str | None = None, limit: int = 20
+    ) -> list[DeliveryProgress]:
+        """Progress of the newest jobs (or of one), newest first."""
+        ...
+
+    async def requeue(self, job: str, status: OutboxStatus, now: datetime) -> int:
+        """Send a job's failed or uncertain messages again (a person's decision); how many."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimedMessage:
+    """An outbox message a worker holds, with what it needs to send it."""
+
+    id: int
+    key: str
+    job: str
+    platform: str
+    tenant: str
+    recipient: str
+    to_person: bool
+    card: str
+    attempts: int
+    respect_working_hours: bool
+    counts_towards_cap: bool
+    cap_week: str | None
+    timezone: str | None = None
+    sending_at: datetime | None = None
+
+    @property
+    def person(self) -> PersonKey:
+        """The recipient as a person (meaningful when ``to_person``)."""
+        return PersonKey(self.platform, self.tenant, self.recipient)
+
+
+class SendStart(StrEnum):
+    """What ``DeliveryQueue.start_send`` decided."""
+
+    STARTED = "started"
+    DEFERRED = "deferred"
+    LOST = "lost"
+
+
+class DeliveryQueue(Protocol):
+    """The outbox as the delivery workers see it: claims, leases, budgets and caps.
+
+    Every change of a message is conditional on the worker still holding it (``owner``), so a
+    worker whose lease ran out can never send or mark a message another worker took over.
+    """
+
+    async def claim(
+        self,
+        platforms: Sequence[str],
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+    ) -> list[ClaimedMessage]:
+        """Claim up to ``limit`` due queued messages of these platforms (oldest due first),
+        skipping those other workers hold; the recipients' time zones come along."""
+        ...
+
+    async def expire_claims(self, now: datetime) -> int:
+        """Give back claims whose lease ran out (their worker died before sending)."""
+        ...
+
+    async def hold_cap(self, message: ClaimedMessage, week: str, cap: int) -> bool:
+        """Count the message in its recipient's ``week`` unless they already have ``cap``;
+        False when the cap is reached."""
+        ...
+
+    async def defer(
+        self, message_id: int, owner: str, until: datetime, reason: str | None = None
+    ) -> bool:
+        """Put a held message back in the queue until ``until`` (no attempt is counted)."""
+        ...
+
+    async def start_send(
+        self,
+        message: ClaimedMessage,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        conversation_bucket: str,
+        interval: float,
+        wall: float,
+    ) -> tuple[SendStart, datetime | None]:
+        """Commit "sending" just before the platform call, if the conversation's own budget
+        allows a message at ``wall`` (epoch seconds). DEFERRED (with when) puts the message
+        back until the conversation is free; LOST means another worker holds it now."""
+        ...
+
+    async def mark_sent(
+        self, message_id: int, owner: str, now: datetime, message_ref: str | None
+    ) -> bool:
+        """The platform took the message."""
+        ...
+
+    async def retry_later(
+        self, message_id: int, owner: str, when: datetime, error: str, *, attempt: bool = True
+    ) -> bool:
+        """Queue the message again for ``when`` (``attempt=False`` undoes the attempt count,
+        for a 429 or a send that never happened)."""
+        ...
+
+    async def fail(self, message_id: int, owner: str, now: datetime, reason: str) -> bool:
+        """The message cannot be sent, ever: failed, with the reason; its cap place is freed."""
+        ...
+
+    async def mark_uncertain(self, message_id: int, owner: str, now: datetime, reason: str) -> bool:
+        """Nobody can know whether the message arrived: it is left alone (never resent)."""
+        ...
+
+    async def probe_later(self, message_id: int, owner: str, when: datetime, error: str) -> bool:
+        """The send may have happened (a timeout): leave it "sending" until ``when``, when the
+        recovery asks the platform whether it arrived."""
+        ...
+
+    async def take_expired_sends(
+        self, platforms: Sequence[str], owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ClaimedMessage]:
+        """Messages left "sending" past their lease (a crash or a timeout during the call),
+        taken over by ``owner`` to find out what happened."""
+        ...
+
+    async def take_slots(
+        self, bucket: str, count: int, interval: float, wall: float
+    ) -> tuple[float, float]:
+        """Reserve ``count`` sends from a shared budget of one send per ``interval`` seconds
+        (twice that while slowed): the epoch second of the first and the step between them."""
+        ...
+
+    async def slow_down(self, bucket: str, wall: float, pause: float, recovery: float) -> None:
+        """A 429: nobody sends from the bucket for ``pause`` seconds, then at half speed for
+        ``recovery`` seconds."""
+        ...
+
+    async def forget_buckets(self, before: float) -> int:
+        """Drop budgets idle since before ``before`` (epoch seconds)."""
+        ...
+
+    async def depth(self) -> dict[tuple[str, str], int]:
+        """Messages per (platform, status), for /metrics."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule:
+    """A recurring job: run the handler registered for ``kind`` at each slot of ``cron``
+    (``"minute hour day month day_of_week"``, optionally with seconds first) in ``timezone``.
+
+    A slot missed while no instance was running still runs, once, if an instance starts within
+    ``grace`` of it. ``active_from`` (set by the store) is when the rule last changed: slots
+    before it never run.
+    """
+
+    id: str
+    kind: str
+    cron: str
+    timezone: str = "Europe/London"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    grace: timedelta = timedelta(hours=1)
+    enabled: bool = True
+    active_from: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleRun:
+    """A slot of a schedule that ran."""
+
+    schedule_id: str
+    period: str
+    scheduled_for: datetime
+    claimed_at: datetime
+    instance: str
+
+
+class ScheduleStore(Protocol):
+    """Schedules and their runs. Every change bumps ``revision``, which instances poll."""
+
+    async def put(self, schedule: Schedule, now: datetime) -> Schedule:
+        """Create or replace; the stored schedule."""
+        ...
+
+    async def add(self, schedule: Schedule, now: datetime) -> bool:
+        """Create unless a schedule with this id exists (which is kept as it is)."""
+        ...
+
+    async def remove(self, schedule_id: str) -> bool:
+        """Delete; False when there was none."""
+        ...
+
+    async def get(self, schedule_id: str) -> Schedule | None:
+        """One schedule."""
+        ...
+
+    async def all(self) -> list[Schedule]:
+        """Every schedule, by id."""
+        ...
+
+    async def revision(self) -> int:
+        """A number that changes whenever any schedule changes."""
+        ...
+
+    async def claim(
+        self, schedule_id: str, period: str, scheduled_for: datetime, now: datetime, instance: str
+    ) -> bool:
+        """Claim a slot; False when it was claimed before (by anyone)."""
+        ...
+
+    async def runs(self, schedule_id: str, limit: int = 10) -> list[ScheduleRun]:
+        """The latest runs, newest first."""
         ...
 
 
@@ -852,3 +1124,7 @@ class Stores(Protocol):
     def outbox(self) -> OutboxStore: ...
     @property
     def barometer(self) -> BarometerStore: ...
+    @property
+    def delivery(self) -> DeliveryQueue: ...
+    @property
+    def schedules(self) -> ScheduleStore: ...

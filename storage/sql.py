@@ -11,10 +11,10 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, case, delete, func, insert, literal_column, update
+from sqlalchemy import String, case, delete, func, insert, literal, literal_column, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql.expression import ColumnClause
@@ -31,10 +31,12 @@ from storage.base import (
     CaseStudy,
     CaseStudyStatus,
     Checkin,
+    ClaimedMessage,
     Commitment,
     CommitmentStatus,
     ConcurrentUpdate,
     ConsolePost,
+    DeliveryProgress,
     DialogKey,
     DialogState,
     DigestRun,
@@ -42,6 +44,7 @@ from storage.base import (
     DigestSchedule,
     DigestScheduleStatus,
     OutboxMessage,
+    OutboxStatus,
     Person,
     PersonKey,
     RateOutcome,
@@ -49,6 +52,9 @@ from storage.base import (
     RoundGroup,
     RoundQuestion,
     RoundScalePoint,
+    Schedule,
+    ScheduleRun,
+    SendStart,
     TeamCheckin,
     TeamTally,
 )
@@ -58,6 +64,7 @@ from storage.tables import (
     BarometerResponseRow,
     BarometerRoundRow,
     CaseStudyRow,
+    ChangeMarkerRow,
     CheckinRatingRow,
     CheckinRow,
     CommitmentRow,
@@ -70,7 +77,11 @@ from storage.tables import (
     MetaRow,
     OutboxRow,
     PersonRow,
+    PersonWeekRow,
     ProcessedEventRow,
+    RateBucketRow,
+    ScheduleRow,
+    ScheduleRunRow,
     TeamCheckinRow,
     TeamRatingRow,
 )
@@ -891,7 +902,7 @@ def _place(row: DigestScheduleRow | DigestRunRow) -> ConversationRef:
     )
 
 
-def _schedule(row: DigestScheduleRow) -> DigestSchedule:
+def _digest_schedule(row: DigestScheduleRow) -> DigestSchedule:
     return DigestSchedule(
         id=row.id,
         place=_place(row),
@@ -968,7 +979,7 @@ class SqlDigests(_Store):
             )
             .execution_options(populate_existing=True)
         )
-        return _schedule(rows.one())
+        return _digest_schedule(rows.one())
 
     async def schedules(
         self, platform: str | None = None, tenant: str | None = None
@@ -981,11 +992,11 @@ class SqlDigests(_Store):
         rows = await self.session.exec(
             statement.order_by(col(DigestScheduleRow.created_at), col(DigestScheduleRow.id))
         )
-        return [_schedule(r) for r in rows]
+        return [_digest_schedule(r) for r in rows]
 
     async def get_schedule(self, schedule_id: str) -> DigestSchedule | None:
         row = await self.session.get(DigestScheduleRow, schedule_id, populate_existing=True)
-        return None if row is None else _schedule(row)
+        return None if row is None else _digest_schedule(row)
 
     async def set_schedule_status(
         self, schedule_id: str, status: str, now: datetime
@@ -1093,12 +1104,25 @@ class SqlDigests(_Store):
 class SqlConsoleFeed(_Store):
     """Console conversation posts in ``console_posts``."""
 
-    async def post(self, conversation: str, card: str, now: datetime) -> int:
-        row = ConsolePostRow(conversation=conversation, card=card, created_at=now)
+    async def post(
+        self, conversation: str, card: str, now: datetime, *, outbox_key: str | None = None
+    ) -> int:
+        row = ConsolePostRow(
+            conversation=conversation, card=card, created_at=now, outbox_key=outbox_key
+        )
         self.session.add(row)
         await self.session.flush()
         assert row.id is not None
         return row.id
+
+    async def has_outbox_key(self, conversation: str, outbox_key: str) -> bool:
+        found = await self.session.exec(
+            select(func.count()).where(
+                col(ConsolePostRow.conversation) == conversation,
+                col(ConsolePostRow.outbox_key) == outbox_key,
+            )
+        )
+        return int(found.one()) > 0
 
     async def since(self, conversation: str, after: int, limit: int = 100) -> list[ConsolePost]:
         rows = await self.session.exec(
@@ -1151,30 +1175,615 @@ class SqlMeta(_Store):
         return {r.key: r.value for r in rows}
 
 
+def _outbox_values(message: OutboxMessage, now: datetime) -> dict[str, Any]:
+    return {
+        "key": message.key,
+        "job": message.job,
+        "platform": message.platform,
+        "tenant": message.tenant,
+        "recipient": message.recipient,
+        "to_person": message.to_person,
+        "card": message.card,
+        "respect_working_hours": message.respect_working_hours,
+        "counts_towards_cap": message.counts_towards_cap,
+        "status": OutboxStatus.QUEUED.value,
+        "attempts": 0,
+        "next_attempt_at": message.not_before or now,
+        "created_at": now,
+    }
+
+
+# Multi-row inserts are split so no statement passes SQLite's and asyncpg's parameter limits.
+ENQUEUE_CHUNK = 500
+
+
 class SqlOutbox(_Store):
-    """Proactive messages in ``outbox``."""
+    """Proactive messages in ``outbox``, as features see them."""
 
     async def enqueue(self, message: OutboxMessage, now: datetime) -> bool:
         statement = (
             _insert(self.session, OutboxRow)
+            .values(**_outbox_values(message, now))
+            .on_conflict_do_nothing()
+        )
+        return _rowcount(await self.session.exec(statement)) == 1
+
+    async def enqueue_many(self, messages: Sequence[OutboxMessage], now: datetime) -> int:
+        added = 0
+        for start in range(0, len(messages), ENQUEUE_CHUNK):
+            chunk = [_outbox_values(m, now) for m in messages[start : start + ENQUEUE_CHUNK]]
+            statement = _insert(self.session, OutboxRow).values(chunk).on_conflict_do_nothing()
+            added += _rowcount(await self.session.exec(statement))
+        return added
+
+    async def progress(
+        self, now: datetime, *, job: str | None = None, limit: int = 20
+    ) -> list[DeliveryProgress]:
+        window = timedelta(minutes=5)
+        later = case((col(OutboxRow.next_attempt_at) > now, 1), else_=0)
+        mine = [] if job is None else [col(OutboxRow.job) == job]
+        jobs: dict[str, dict[str, Any]] = {}
+        spans = await self.session.exec(
+            select(OutboxRow.job, func.min(OutboxRow.created_at), func.max(OutboxRow.sent_at))
+            .where(*mine)
+            .group_by(col(OutboxRow.job))
+        )
+        for name, created, last_sent in spans:
+            jobs[name] = {
+                "job": name,
+                "created_at": created,
+                "last_sent_at": last_sent,
+                "window": window,
+            }
+        counts = await self.session.exec(
+            select(OutboxRow.job, OutboxRow.status, later, func.count())
+            .where(*mine)
+            .group_by(col(OutboxRow.job), col(OutboxRow.status), later)
+        )
+        for name, status, is_later, count in counts:
+            entry = jobs[name]
+            if status == OutboxStatus.QUEUED.value:
+                field_name = "waiting" if is_later else "queued"
+            elif status in (OutboxStatus.CLAIMED.value, OutboxStatus.SENDING.value):
+                field_name = "in_flight"
+            else:
+                field_name = status
+            entry[field_name] = entry.get(field_name, 0) + int(count)
+        waiting = await self.session.exec(
+            select(OutboxRow.job, func.min(OutboxRow.next_attempt_at))
+            .where(
+                *mine,
+                col(OutboxRow.status) == OutboxStatus.QUEUED.value,
+                col(OutboxRow.next_attempt_at) > now,
+            )
+            .group_by(col(OutboxRow.job))
+        )
+        for name, next_at in waiting:
+            jobs[name]["next_waiting_at"] = next_at
+        recent = await self.session.exec(
+            select(OutboxRow.job, func.count())
+            .where(
+                *mine,
+                col(OutboxRow.status) == OutboxStatus.SENT.value,
+                col(OutboxRow.sent_at) >= now - window,
+            )
+            .group_by(col(OutboxRow.job))
+        )
+        for name, count in recent:
+            jobs[name]["sent_recently"] = int(count)
+        found = [DeliveryProgress(**entry) for entry in jobs.values()]
+        found.sort(key=lambda p: (p.created_at, p.job), reverse=True)
+        return found[:limit]
+
+    async def requeue(self, job: str, status: OutboxStatus, now: datetime) -> int:
+        if status not in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN):
+            raise ValueError("only failed or uncertain messages can be sent again")
+        statement = (
+            update(OutboxRow)
+            .where(col(OutboxRow.job) == job, col(OutboxRow.status) == status.value)
             .values(
-                key=message.key,
-                job=message.job,
+                status=OutboxStatus.QUEUED.value,
+                attempts=0,
+                next_attempt_at=now,
+                lease_owner=None,
+                lease_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(await self.session.exec(statement))
+
+
+def _later(a: Any, b: Any) -> Any:
+    """The greater of two numbers, in SQL both dialects understand."""
+    return case((a > b, a), else_=b)
+
+
+def _claimed(row: OutboxRow, timezone: str | None = None) -> ClaimedMessage:
+    assert row.id is not None
+    return ClaimedMessage(
+        id=row.id,
+        key=row.key,
+        job=row.job,
+        platform=row.platform,
+        tenant=row.tenant,
+        recipient=row.recipient,
+        to_person=row.to_person,
+        card=row.card,
+        attempts=row.attempts,
+        respect_working_hours=row.respect_working_hours,
+        counts_towards_cap=row.counts_towards_cap,
+        cap_week=row.cap_week,
+        timezone=timezone,
+        sending_at=row.sending_at,
+    )
+
+
+class SqlDeliveryQueue(_Store):
+    """The outbox as the workers see it, the shared send budgets (``rate_buckets``) and the
+    weekly caps (``person_weeks``).
+
+    Claims use ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers on several
+    instances take disjoint batches without waiting for each other. SQLite ignores the clause;
+    there every unit of work holds the write lock from its first statement (``BEGIN
+    IMMEDIATE``), so a select-then-update is already atomic.
+    """
+
+    def _held(self, message_id: int, owner: str, *statuses: OutboxStatus) -> Any:
+        return (
+            col(OutboxRow.id) == message_id,
+            col(OutboxRow.lease_owner) == owner,
+            col(OutboxRow.status).in_([s.value for s in statuses]),
+        )
+
+    async def _update(self, where: Any, **values: Any) -> bool:
+        statement = (
+            update(OutboxRow)
+            .where(*where)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(await self.session.exec(statement)) == 1
+
+    async def _timezones(self, rows: Sequence[OutboxRow]) -> dict[tuple[str, str, str], str]:
+        people = {(r.platform, r.tenant, r.recipient) for r in rows if r.to_person}
+        if not people:
+            return {}
+        found = await self.session.exec(
+            select(
+                PersonRow.platform, PersonRow.tenant, PersonRow.user_id, PersonRow.timezone
+            ).where(
+                tuple_(col(PersonRow.platform), col(PersonRow.tenant), col(PersonRow.user_id)).in_(
+                    list(people)
+                )
+            )
+        )
+        return {(p, t, u): tz for p, t, u, tz in found if tz}
+
+    async def claim(
+        self,
+        platforms: Sequence[str],
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+    ) -> list[ClaimedMessage]:
+        if not platforms or limit <= 0:
+            return []
+        due = await self.session.exec(
+            select(OutboxRow)
+            .where(
+                col(OutboxRow.status) == OutboxStatus.QUEUED.value,
+                col(OutboxRow.next_attempt_at) <= now,
+                col(OutboxRow.platform).in_(list(platforms)),
+            )
+            .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        rows = list(due)
+        if not rows:
+            return []
+        await self.session.exec(
+            update(OutboxRow)
+            .where(col(OutboxRow.id).in_([r.id for r in rows]))
+            .values(status=OutboxStatus.CLAIMED.value, lease_owner=owner, lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        zones = await self._timezones(rows)
+        return [_claimed(r, zones.get((r.platform, r.tenant, r.recipient))) for r in rows]
+
+    async def expire_claims(self, now: datetime) -> int:
+        statement = (
+            update(OutboxRow)
+            .where(
+                col(OutboxRow.status) == OutboxStatus.CLAIMED.value,
+                col(OutboxRow.lease_until) < now,
+            )
+            .values(status=OutboxStatus.QUEUED.value, lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(await self.session.exec(statement))
+
+    async def _release_cap(self, message_id: int) -> None:
+        found = await self.session.exec(
+            select(
+                OutboxRow.platform, OutboxRow.tenant, OutboxRow.recipient, OutboxRow.cap_week
+            ).where(col(OutboxRow.id) == message_id)
+        )
+        row = found.first()
+        if row is None or row[3] is None:
+            return
+        platform, tenant, recipient, week = row
+        await self.session.exec(
+            update(PersonWeekRow)
+            .where(
+                col(PersonWeekRow.platform) == platform,
+                col(PersonWeekRow.tenant) == tenant,
+                col(PersonWeekRow.person) == recipient,
+                col(PersonWeekRow.week) == week,
+                col(PersonWeekRow.messages) > 0,
+            )
+            .values(messages=col(PersonWeekRow.messages) - 1)
+            .execution_options(synchronize_session=False)
+        )
+        await self._update((col(OutboxRow.id) == message_id,), cap_week=None)
+
+    async def hold_cap(self, message: ClaimedMessage, week: str, cap: int) -> bool:
+        if message.cap_week == week:
+            return True
+        await self._release_cap(message.id)
+        statement = (
+            _insert(self.session, PersonWeekRow)
+            .values(
                 platform=message.platform,
                 tenant=message.tenant,
-                recipient=message.recipient,
-                to_person=message.to_person,
-                card=message.card,
-                respect_working_hours=message.respect_working_hours,
-                counts_towards_cap=message.counts_towards_cap,
-                status="queued",
-                attempts=0,
-                next_attempt_at=message.not_before or now,
+                person=message.recipient,
+                week=week,
+                messages=1,
+            )
+            .on_conflict_do_update(
+                index_elements=["platform", "tenant", "person", "week"],
+                set_={"messages": col(PersonWeekRow.messages) + 1},
+                where=col(PersonWeekRow.messages) < cap,
+            )
+            .returning(PersonWeekRow.messages)
+        )
+        if cap <= 0 or (await self.session.exec(statement)).first() is None:
+            return False
+        await self._update((col(OutboxRow.id) == message.id,), cap_week=week)
+        return True
+
+    async def defer(
+        self, message_id: int, owner: str, until: datetime, reason: str | None = None
+    ) -> bool:
+        values: dict[str, Any] = {
+            "status": OutboxStatus.QUEUED.value,
+            "next_attempt_at": until,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if reason is not None:
+            values["last_error"] = reason[:512]
+        return await self._update(self._held(message_id, owner, OutboxStatus.CLAIMED), **values)
+
+    async def start_send(
+        self,
+        message: ClaimedMessage,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        conversation_bucket: str,
+        interval: float,
+        wall: float,
+    ) -> tuple[SendStart, datetime | None]:
+        held = await self.session.exec(
+            select(OutboxRow.id)
+            .where(*self._held(message.id, owner, OutboxStatus.CLAIMED))
+            .with_for_update()
+        )
+        if held.first() is None:
+            return SendStart.LOST, None
+        if interval > 0:
+            taken = await self.session.exec(
+                _insert(self.session, RateBucketRow)
+                .values(bucket=conversation_bucket, tat=wall + interval, slowed_until=0.0)
+                .on_conflict_do_update(
+                    index_elements=["bucket"],
+                    set_={"tat": _later(col(RateBucketRow.tat), literal(wall)) + interval},
+                    where=col(RateBucketRow.tat) <= wall,
+                )
+                .returning(RateBucketRow.tat)
+            )
+            if taken.first() is None:
+                free = await self.session.exec(
+                    select(RateBucketRow.tat).where(
+                        col(RateBucketRow.bucket) == conversation_bucket
+                    )
+                )
+                free_at = now + timedelta(seconds=max(float(free.one()) - wall, 0.0))
+                await self.defer(message.id, owner, free_at)
+                return SendStart.DEFERRED, free_at
+        await self._update(
+            self._held(message.id, owner, OutboxStatus.CLAIMED),
+            status=OutboxStatus.SENDING.value,
+            attempts=col(OutboxRow.attempts) + 1,
+            sending_at=now,
+            lease_until=lease_until,
+        )
+        return SendStart.STARTED, None
+
+    async def mark_sent(
+        self, message_id: int, owner: str, now: datetime, message_ref: str | None
+    ) -> bool:
+        return await self._update(
+            self._held(message_id, owner, OutboxStatus.SENDING),
+            status=OutboxStatus.SENT.value,
+            sent_at=now,
+            lease_until=None,
+            message_id=message_ref,
+            last_error=None,
+        )
+
+    async def retry_later(
+        self, message_id: int, owner: str, when: datetime, error: str, *, attempt: bool = True
+    ) -> bool:
+        values: dict[str, Any] = {
+            "status": OutboxStatus.QUEUED.value,
+            "next_attempt_at": when,
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": error[:512],
+        }
+        if not attempt:
+            values["attempts"] = case(
+                (col(OutboxRow.attempts) > 0, col(OutboxRow.attempts) - 1), else_=0
+            )
+        return await self._update(
+            self._held(message_id, owner, OutboxStatus.CLAIMED, OutboxStatus.SENDING), **values
+        )
+
+    async def fail(self, message_id: int, owner: str, now: datetime, reason: str) -> bool:
+        where = self._held(message_id, owner, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
+        held = await self.session.exec(select(OutboxRow.id).where(*where).with_for_update())
+        if held.first() is None:
+            return False
+        await self._release_cap(message_id)
+        return await self._update(
+            where, status=OutboxStatus.FAILED.value, lease_until=None, last_error=reason[:512]
+        )
+
+    async def mark_uncertain(self, message_id: int, owner: str, now: datetime, reason: str) -> bool:
+        return await self._update(
+            self._held(message_id, owner, OutboxStatus.SENDING),
+            status=OutboxStatus.UNCERTAIN.value,
+            lease_until=None,
+            last_error=reason[:512],
+        )
+
+    async def probe_later(self, message_id: int, owner: str, when: datetime, error: str) -> bool:
+        return await self._update(
+            self._held(message_id, owner, OutboxStatus.SENDING),
+            lease_until=when,
+            last_error=error[:512],
+        )
+
+    async def take_expired_sends(
+        self, platforms: Sequence[str], owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ClaimedMessage]:
+        if not platforms or limit <= 0:
+            return []
+        found = await self.session.exec(
+            select(OutboxRow)
+            .where(
+                col(OutboxRow.status) == OutboxStatus.SENDING.value,
+                col(OutboxRow.lease_until) < now,
+                col(OutboxRow.platform).in_(list(platforms)),
+            )
+            .order_by(col(OutboxRow.lease_until), col(OutboxRow.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        rows = list(found)
+        if not rows:
+            return []
+        await self.session.exec(
+            update(OutboxRow)
+            .where(col(OutboxRow.id).in_([r.id for r in rows]))
+            .values(lease_owner=owner, lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        return [_claimed(r) for r in rows]
+
+    async def take_slots(
+        self, bucket: str, count: int, interval: float, wall: float
+    ) -> tuple[float, float]:
+        slowed = case((col(RateBucketRow.slowed_until) > wall, 2.0), else_=1.0)
+        taken = await self.session.exec(
+            _insert(self.session, RateBucketRow)
+            .values(bucket=bucket, tat=wall + count * interval, slowed_until=0.0)
+            .on_conflict_do_update(
+                index_elements=["bucket"],
+                set_={
+                    "tat": _later(col(RateBucketRow.tat), literal(wall)) + count * interval * slowed
+                },
+            )
+            .returning(RateBucketRow.tat, RateBucketRow.slowed_until)
+        )
+        tat, slowed_until = taken.one()
+        step = interval * (2.0 if float(slowed_until) > wall else 1.0)
+        return float(tat) - count * step, step
+
+    async def slow_down(self, bucket: str, wall: float, pause: float, recovery: float) -> None:
+        resume = wall + pause
+        await self.session.exec(
+            _insert(self.session, RateBucketRow)
+            .values(bucket=bucket, tat=resume, slowed_until=resume + recovery)
+            .on_conflict_do_update(
+                index_elements=["bucket"],
+                set_={
+                    "tat": _later(col(RateBucketRow.tat), literal(resume)),
+                    "slowed_until": _later(
+                        col(RateBucketRow.slowed_until), literal(resume + recovery)
+                    ),
+                },
+            )
+        )
+
+    async def forget_buckets(self, before: float) -> int:
+        statement = delete(RateBucketRow).where(
+            col(RateBucketRow.tat) < before, col(RateBucketRow.slowed_until) < before
+        )
+        return _rowcount(await self.session.exec(statement))
+
+    async def depth(self) -> dict[tuple[str, str], int]:
+        found = await self.session.exec(
+            select(OutboxRow.platform, OutboxRow.status, func.count()).group_by(
+                col(OutboxRow.platform), col(OutboxRow.status)
+            )
+        )
+        return {(p, s): int(n) for p, s, n in found}
+
+
+SCHEDULES_MARKER = "schedules"
+
+
+def _schedule(row: ScheduleRow) -> Schedule:
+    return Schedule(
+        id=row.id,
+        kind=row.kind,
+        cron=row.cron,
+        timezone=row.timezone,
+        params=dict(row.params),
+        grace=timedelta(seconds=row.grace_seconds),
+        enabled=row.enabled,
+        active_from=row.active_from,
+    )
+
+
+class SqlSchedules(_Store):
+    """Schedules in ``schedules``, their runs in ``schedule_runs``; changes are counted in
+    ``change_markers`` so every instance can notice them."""
+
+    async def _bump(self) -> None:
+        await self.session.exec(
+            _insert(self.session, ChangeMarkerRow)
+            .values(name=SCHEDULES_MARKER, revision=1)
+            .on_conflict_do_update(
+                index_elements=["name"], set_={"revision": col(ChangeMarkerRow.revision) + 1}
+            )
+        )
+
+    async def put(self, schedule: Schedule, now: datetime) -> Schedule:
+        existing = await self.session.get(ScheduleRow, schedule.id, populate_existing=True)
+        rule = (schedule.cron, schedule.timezone)
+        changed = existing is None or (existing.cron, existing.timezone) != rule
+        if changed or (schedule.enabled and existing is not None and not existing.enabled):
+            active_from = now
+        else:
+            assert existing is not None
+            active_from = existing.active_from
+        values = {
+            "kind": schedule.kind,
+            "cron": schedule.cron,
+            "timezone": schedule.timezone,
+            "params": dict(schedule.params),
+            "grace_seconds": int(schedule.grace.total_seconds()),
+            "enabled": schedule.enabled,
+            "active_from": active_from,
+            "updated_at": now,
+        }
+        await self.session.exec(
+            _insert(self.session, ScheduleRow)
+            .values(id=schedule.id, created_at=now, **values)
+            .on_conflict_do_update(index_elements=["id"], set_=values)
+        )
+        await self._bump()
+        stored = await self.session.get(ScheduleRow, schedule.id, populate_existing=True)
+        assert stored is not None
+        return _schedule(stored)
+
+    async def add(self, schedule: Schedule, now: datetime) -> bool:
+        statement = (
+            _insert(self.session, ScheduleRow)
+            .values(
+                id=schedule.id,
+                kind=schedule.kind,
+                cron=schedule.cron,
+                timezone=schedule.timezone,
+                params=dict(schedule.params),
+                grace_seconds=int(schedule.grace.total_seconds()),
+                enabled=schedule.enabled,
+                active_from=now,
                 created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        if _rowcount(await self.session.exec(statement)) != 1:
+            return False
+        await self._bump()
+        return True
+
+    async def remove(self, schedule_id: str) -> bool:
+        statement = delete(ScheduleRow).where(col(ScheduleRow.id) == schedule_id)
+        if _rowcount(await self.session.exec(statement)) != 1:
+            return False
+        await self._bump()
+        return True
+
+    async def get(self, schedule_id: str) -> Schedule | None:
+        row = await self.session.get(ScheduleRow, schedule_id, populate_existing=True)
+        return None if row is None else _schedule(row)
+
+    async def all(self) -> list[Schedule]:
+        rows = await self.session.exec(
+            select(ScheduleRow)
+            .order_by(col(ScheduleRow.id))
+            .execution_options(populate_existing=True)
+        )
+        return [_schedule(r) for r in rows]
+
+    async def revision(self) -> int:
+        found = await self.session.exec(
+            select(ChangeMarkerRow.revision).where(col(ChangeMarkerRow.name) == SCHEDULES_MARKER)
+        )
+        return int(found.first() or 0)
+
+    async def claim(
+        self, schedule_id: str, period: str, scheduled_for: datetime, now: datetime, instance: str
+    ) -> bool:
+        statement = (
+            _insert(self.session, ScheduleRunRow)
+            .values(
+                schedule_id=schedule_id,
+                period=period,
+                scheduled_for=scheduled_for,
+                claimed_at=now,
+                instance=instance,
             )
             .on_conflict_do_nothing()
         )
         return _rowcount(await self.session.exec(statement)) == 1
+
+    async def runs(self, schedule_id: str, limit: int = 10) -> list[ScheduleRun]:
+        rows = await self.session.exec(
+            select(ScheduleRunRow)
+            .where(col(ScheduleRunRow.schedule_id) == schedule_id)
+            .order_by(col(ScheduleRunRow.scheduled_for).desc())
+            .limit(limit)
+        )
+        return [
+            ScheduleRun(
+                schedule_id=r.schedule_id,
+                period=r.period,
+                scheduled_for=r.scheduled_for,
+                claimed_at=r.claimed_at,
+                instance=r.instance,
+            )
+            for r in rows
+        ]
 
 
 _RANDOM = secrets.SystemRandom()
@@ -1774,3 +2383,5 @@ class SqlStores:
         self.meta = SqlMeta(session)
         self.outbox = SqlOutbox(session)
         self.barometer = SqlBarometer(session)
+        self.delivery = SqlDeliveryQueue(session)
+        self.schedules = SqlSchedules(session)

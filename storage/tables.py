@@ -321,15 +321,25 @@ class ConsolePostRow(SQLModel, table=True):
     conversation: str = Field(max_length=255)
     card: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = _when()
+    # The outbox key of a proactive post, so the delivery machinery can tell after a crash
+    # whether the post happened (``ConsoleOutbound.was_sent``).
+    outbox_key: str | None = Field(default=None, max_length=255, index=True)
 
 
 class OutboxRow(SQLModel, table=True):
-    """One proactive message to one recipient, from queued to sent (or failed, with why)."""
+    """One proactive message to one recipient, from queued to sent (or failed, with why).
+
+    ``status`` goes queued -> claimed (a worker holds it until ``lease_until``) -> sending
+    (committed just before the platform call) -> sent; or to failed (for good, with
+    ``last_error``) or uncertain (a send whose outcome nobody can know; see docs/delivery.md).
+    ``cap_week`` is set while the message holds a place in its recipient's weekly cap.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_job", "job", "status"),
+        Index("ix_outbox_lease", "status", "lease_until"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -348,6 +358,80 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=512)
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)
+    lease_owner: str | None = Field(default=None, max_length=128)
+    lease_until: datetime | None = _when(nullable=True)
+    sending_at: datetime | None = _when(nullable=True)
+    cap_week: str | None = Field(default=None, max_length=16)
+    message_id: str | None = Field(default=None, max_length=255)
+
+
+class RateBucketRow(SQLModel, table=True):
+    """A send budget shared by every instance (a workspace, a tenant, one conversation).
+
+    ``tat`` is the theoretical arrival time of the next send (epoch seconds, GCRA): a send may
+    go at ``max(tat, now)`` and pushes ``tat`` on by one interval. ``slowed_until`` is set by a
+    429: until then the bucket runs at half speed.
+    """
+
+    __tablename__ = "rate_buckets"
+
+    bucket: str = Field(primary_key=True, max_length=320)
+    tat: float = 0.0
+    slowed_until: float = 0.0
+
+
+class PersonWeekRow(SQLModel, table=True):
+    """How many proactive messages a person has been given (or promised) in one week of theirs,
+    for the weekly cap across all features."""
+
+    __tablename__ = "person_weeks"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    tenant: str = Field(primary_key=True, max_length=64)
+    person: str = Field(primary_key=True, max_length=255)
+    week: str = Field(primary_key=True, max_length=16)
+    messages: int = 0
+
+
+class ScheduleRow(SQLModel, table=True):
+    """A recurring job (a monthly barometer, a weekly digest): when, in which time zone, and
+    which registered kind of job runs. The scheduler of every instance follows these rows."""
+
+    __tablename__ = "schedules"
+
+    id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=64)
+    cron: str = Field(max_length=128)
+    timezone: str = Field(max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    grace_seconds: int = 3600
+    enabled: bool = True
+    active_from: datetime = _when()
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class ScheduleRunRow(SQLModel, table=True):
+    """A schedule's slot that has been claimed (and run, in the same transaction): at most one
+    row per schedule and period, whatever the number of instances."""
+
+    __tablename__ = "schedule_runs"
+
+    schedule_id: str = Field(primary_key=True, max_length=64)
+    period: str = Field(primary_key=True, max_length=64)
+    scheduled_for: datetime = _when()
+    claimed_at: datetime = _when()
+    instance: str = Field(max_length=128)
+
+
+class ChangeMarkerRow(SQLModel, table=True):
+    """A counter bumped in the same transaction as a change (to schedules, say), so other
+    instances notice it by polling one row."""
+
+    __tablename__ = "change_markers"
+
+    name: str = Field(primary_key=True, max_length=64)
+    revision: int = 0
 
 
 class MetaRow(SQLModel, table=True):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -52,6 +53,7 @@ class Seen:
     audience: str | None  # the one person who saw it, None for everyone in the conversation
     card: Card
     replaced: bool = False
+    key: str | None = None
 
 
 def where(user: str, channel: str | None, platform: Platform = Platform.CONSOLE) -> ConversationRef:
@@ -91,22 +93,39 @@ class HarnessOutbound:
                 )
             )
 
-    async def post(self, place: ConversationRef, card: Card) -> MessageRef | None:
+    async def post(
+        self, place: ConversationRef, card: Card, *, key: str | None = None
+    ) -> MessageRef | None:
         self.seen.append(
-            Seen(seq=len(self.seen), conversation=place.conversation, audience=None, card=card)
+            Seen(
+                seq=len(self.seen),
+                conversation=place.conversation,
+                audience=None,
+                card=card,
+                key=key,
+            )
         )
         return MessageRef(id=str(len(self.seen)))
 
-    async def post_direct(self, person: PersonKey, card: Card) -> MessageRef | None:
+    async def post_direct(
+        self, person: PersonKey, card: Card, *, key: str | None = None
+    ) -> MessageRef | None:
         self.seen.append(
             Seen(
                 seq=len(self.seen),
                 conversation=f"dm-{person.user}",
                 audience=person.user,
                 card=card,
+                key=key,
             )
         )
         return MessageRef(id=str(len(self.seen)))
+
+    async def was_sent(
+        self, key: str, to: ConversationRef | PersonKey, since: datetime
+    ) -> bool | None:
+        conversation = f"dm-{to.user}" if isinstance(to, PersonKey) else to.conversation
+        return any(s.key == key and s.conversation == conversation for s in self.seen)
 
 
 class Harness:

@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from adapters.console.render import render, render_question, render_update
@@ -304,13 +305,30 @@ class ConsoleOutbound:
             else:
                 await self.post(event.conversation, reply.card)
 
-    async def post(self, place: ConversationRef, card: Card) -> MessageRef | None:
+    async def post(
+        self, place: ConversationRef, card: Card, *, key: str | None = None
+    ) -> MessageRef | None:
         async with self.chat.app.database.unit() as stores:
             post_id = await stores.console.post(
-                place.conversation, card_to_json(card).decode(), self.chat.app.clock.now()
+                place.conversation,
+                card_to_json(card).decode(),
+                self.chat.app.clock.now(),
+                outbox_key=key,
             )
         return MessageRef(id=str(post_id))
 
-    async def post_direct(self, person: PersonKey, card: Card) -> MessageRef | None:
+    async def post_direct(
+        self, person: PersonKey, card: Card, *, key: str | None = None
+    ) -> MessageRef | None:
         # Every console user has a direct chat with the bot, named after them.
-        return await self.post(place(person.user, None), card)
+        return await self.post(place(person.user, None), card, key=key)
+
+    async def was_sent(
+        self, key: str, to: ConversationRef | PersonKey, since: datetime
+    ) -> bool | None:
+        # Console posts keep their outbox key, so the answer is always known.
+        conversation = (
+            place(to.user, None).conversation if isinstance(to, PersonKey) else to.conversation
+        )
+        async with self.chat.app.database.unit() as stores:
+            return await stores.console.has_outbox_key(conversation, key)

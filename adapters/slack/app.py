@@ -31,6 +31,7 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -395,24 +396,35 @@ class SlackOutbound:
         for reply in replies:
             await self._once_more(self._reply, event, reply, turn.route, token)
 
-    async def post(self, place: ConversationRef, card: Card) -> MessageRef | None:
+    async def post(
+        self, place: ConversationRef, card: Card, *, key: str | None = None
+    ) -> MessageRef | None:
         token = await self.adapter.token_for(place.tenant)
-        return await self._post_message(token, place.conversation, card, place.thread)
+        return await self._post_message(token, place.conversation, card, place.thread, key)
 
-    async def post_direct(self, person: PersonKey, card: Card) -> MessageRef | None:
+    async def post_direct(
+        self, person: PersonKey, card: Card, *, key: str | None = None
+    ) -> MessageRef | None:
         token = await self.adapter.token_for(person.tenant)
         async with self.adapter.app.database.unit() as stores:
             known = await stores.people.get(person)
         if known is not None and known.direct_conversation:
             try:
-                return await self._post_message(token, known.direct_conversation, card)
+                return await self._post_message(token, known.direct_conversation, card, key=key)
             except RecipientUnreachable:
                 pass  # a direct message between two people, not with the bot: open ours
         opened = await self.call(token, "conversations.open", users=person.user)
         channel = str(opened.get("channel", {}).get("id", ""))
         if not channel:
             raise RecipientUnreachable("no direct conversation")
-        return await self._post_message(token, channel, card)
+        return await self._post_message(token, channel, card, key=key)
+
+    async def was_sent(
+        self, key: str, to: ConversationRef | PersonKey, since: datetime
+    ) -> bool | None:
+        # Reading the outbox key back from the message metadata is not wired yet: answer "cannot
+        # tell", so an interrupted send is marked uncertain and never sent twice.
+        return None
 
     # Sending
 
@@ -471,12 +483,21 @@ class SlackOutbound:
             await send(*args)
 
     async def _post_message(
-        self, token: str, channel: str, card: Card, thread: str | None = None
+        self,
+        token: str,
+        channel: str,
+        card: Card,
+        thread: str | None = None,
+        key: str | None = None,
     ) -> MessageRef:
         drawn = render.message(card)
         params: dict[str, Any] = {"channel": channel, "blocks": drawn.blocks, "text": drawn.text}
         if thread:
             params["thread_ts"] = thread
+        if key:
+            # The outbox key travels with the message, so a send interrupted by a crash can be
+            # looked up afterwards (docs/delivery.md).
+            params["metadata"] = {"event_type": "valuesbot_outbox", "event_payload": {"key": key}}
         answer = await self.call(token, "chat.postMessage", **params)
         return MessageRef(id=str(answer.get("ts", "")), extra={"channel": channel})
 

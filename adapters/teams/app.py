@@ -498,14 +498,24 @@ class TeamsOutbound:
 
         await self.bot.run(place, work)
 
-    async def post(self, place: ConversationRef, card: Card) -> MessageRef | None:
+    async def post(
+        self, place: ConversationRef, card: Card, *, key: str | None = None
+    ) -> MessageRef | None:
         """Post to a conversation on the bot's initiative, with what was stored about it."""
         stored = await self._stored(place)
         if stored is None:
             raise RecipientUnreachable("never met: no conversation reference stored")
         return await self.send(stored, card)
 
-    async def post_direct(self, person: PersonKey, card: Card) -> MessageRef | None:
+    async def was_sent(
+        self, key: str, to: ConversationRef | PersonKey, since: datetime
+    ) -> bool | None:
+        """The Bot Connector cannot list a conversation's messages: never known."""
+        return None
+
+    async def post_direct(
+        self, person: PersonKey, card: Card, *, key: str | None = None
+    ) -> MessageRef | None:
         """Send to a person's direct chat with the bot, opening it if there is none yet."""
         async with self.bot.app.database.unit() as stores:
             known = await stores.people.get(person)

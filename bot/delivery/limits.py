@@ -1,0 +1,110 @@
+"""Send budgets shared by every instance: how fast the bot may post to a platform.
+
+The platforms limit an app per workspace or tenant and per conversation (Slack: about one
+message a second per channel and "several hundred a minute" per workspace; Teams: 50 requests
+a second per app per tenant and 7 a second per conversation). Several ``valuesbot serve``
+processes share those limits, so the budget lives in the database (``rate_buckets``): each
+bucket row holds the time of its next free slot (GCRA), and an instance reserves a short run of
+slots at once (a quarter of a second's worth) with one atomic update, then spaces its sends to
+those slots. Instances never hold the same slot, so together they never go faster than the
+limit, however many there are; an idle instance takes nothing. A 429 pauses the bucket for
+every instance for the ``Retry-After`` and halves its speed for a while.
+
+Slots are wall-clock epoch seconds: instances on several machines need synchronised clocks
+(NTP keeps them within milliseconds, far below one slot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from storage.engine import Database
+
+# How much budget an instance reserves in one go (seconds' worth): small enough that an
+# instance that stops leaves little unused, large enough that fast platforms need few writes.
+CHUNK_SECONDS = 0.25
+# Reserved slots older than this are dropped instead of used late, so a stalled instance never
+# catches up with a burst.
+STALE_SECONDS = 0.5
+# After a 429, the bucket runs at half speed for this long.
+RECOVERY_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformLimits:
+    """One platform's limits: sends per second per workspace/tenant and per conversation
+    (0 for no per-conversation limit)."""
+
+    rate: float
+    conversation_rate: float = 0.0
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two sends of one workspace or tenant."""
+        return 1.0 / self.rate
+
+    @property
+    def conversation_interval(self) -> float:
+        """Seconds between two sends to one conversation (0 when unlimited)."""
+        return 1.0 / self.conversation_rate if self.conversation_rate > 0 else 0.0
+
+
+def tenant_bucket(platform: str, tenant: str) -> str:
+    """The budget of a workspace or tenant."""
+    return f"{platform}:{tenant}"
+
+
+def conversation_bucket(platform: str, tenant: str, conversation: str) -> str:
+    """The budget of one conversation (a person's direct chat is named after the person)."""
+    return f"{platform}:{tenant}:{conversation}"
+
+
+class SharedBudget:
+    """Paces this instance's sends to slots reserved from the shared buckets."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.database = database
+        self.wall = wall
+        self.sleep = sleep
+        self._slots: dict[str, deque[float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def acquire(self, bucket: str, limits: PlatformLimits) -> None:
+        """Wait for this instance's next slot in ``bucket``."""
+        lock = self._locks.setdefault(bucket, asyncio.Lock())
+        async with lock:
+            slots = self._slots.setdefault(bucket, deque())
+            while True:
+                now = self.wall()
+                while slots and slots[0] < now - STALE_SECONDS:
+                    slots.popleft()
+                if slots:
+                    slot = slots.popleft()
+                    break
+                count = max(1, int(limits.rate * CHUNK_SECONDS))
+                async with self.database.unit() as stores:
+                    first, step = await stores.delivery.take_slots(
+                        bucket, count, limits.interval, now
+                    )
+                slots.extend(first + i * step for i in range(count))
+            delay = slot - self.wall()
+            if delay > 0:
+                await self.sleep(delay)
+
+    async def penalise(self, bucket: str, retry_after: float) -> None:
+        """The platform answered 429: pause the bucket for every instance."""
+        self._slots.pop(bucket, None)
+        async with self.database.unit() as stores:
+            await stores.delivery.slow_down(
+                bucket, self.wall(), max(retry_after, 0.0), RECOVERY_SECONDS
+            )

@@ -1,0 +1,462 @@
+"""The delivery worker: takes proactive messages from the outbox and sends them, once each.
+
+The protocol, per message (docs/delivery.md draws it):
+
+1. **claim** a batch (one transaction): due queued rows of the platforms this process has an
+   adapter for, ``FOR UPDATE SKIP LOCKED``, marked "claimed" under this worker's lease. In the
+   same transaction, messages to people outside their working hours, or over their weekly cap,
+   go back to the queue until the time they may be sent.
+2. wait for this instance's slot in the workspace/tenant budget (``SharedBudget``).
+3. **start** (its own committed transaction): the row becomes "sending" only if this worker
+   still holds the claim and the conversation's own budget has room.
+4. **call** the platform through the adapter's ``Outbound``, with the outbox key.
+5. **finish** (one transaction): "sent"; or back to the queue (429, 5xx, timeouts, with
+   backoff), or "failed" with the reason (the recipient cannot be reached, or too many
+   attempts).
+
+A crash between 3 and 5 leaves a "sending" row. When its lease runs out, a worker asks the
+platform whether the message arrived (``Outbound.was_sent``): yes, it is marked sent; no, it
+is sent again; cannot tell, it is marked "uncertain" and never resent, so nobody gets a message
+twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from bot.clock import Clock
+from bot.delivery.hours import WorkingHours, next_week, week_of, zone_or
+from bot.delivery.limits import PlatformLimits, SharedBudget, conversation_bucket, tenant_bucket
+from bot.dispatch import Dispatcher
+from bot.events import ConversationKind, ConversationRef, MessageRef, Platform
+from bot.outbound import Outbound, RateLimited, RecipientUnreachable, TemporarySendError
+from bot.ui import Card, card_from_json
+from storage.base import ClaimedMessage, PersonKey, SendStart, Stores
+from storage.engine import Database
+
+log = logging.getLogger("valuesbot.delivery")
+
+# How far back a "did it arrive?" question looks before the send began (clock differences
+# between this machine and the platform).
+PROBE_MARGIN = timedelta(minutes=2)
+# Backoff after a temporary failure: base * 2^attempts, capped, with full jitter.
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 600.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryConfig:
+    """How the worker behaves (from ``Settings``; see ``bot.app``)."""
+
+    limits: Mapping[str, PlatformLimits]
+    working_hours: WorkingHours
+    weekly_cap: int = 3
+    timezone: str = "Europe/London"
+    concurrency: int = 8
+    send_timeout: float = 30.0
+    max_attempts: int = 8
+    poll: float = 1.0
+    lease_margin: float = 30.0
+    backoff_base: float = BACKOFF_BASE
+    batch_seconds: float = 5.0
+    max_batch: int = 200
+
+    def limits_for(self, platform: str) -> PlatformLimits:
+        """The platform's limits (a generous default for platforms without documented ones)."""
+        return self.limits.get(platform, PlatformLimits(rate=50.0))
+
+    def batch_for(self, platform: str) -> int:
+        """How many messages one claim takes: a few seconds' worth at the platform's rate."""
+        rate = self.limits_for(platform).rate
+        return max(1, min(self.max_batch, int(rate * self.batch_seconds)))
+
+    def claim_lease(self, platform: str, size: int) -> timedelta:
+        """How long a worker holds a claimed batch: long enough to pace through it."""
+        pacing = 2 * size / self.limits_for(platform).rate
+        return timedelta(seconds=pacing + self.send_timeout + self.lease_margin)
+
+    @property
+    def sending_lease(self) -> timedelta:
+        """How long a "sending" row is left alone before recovery asks the platform about it:
+        past the send timeout, so the call that marked it has certainly ended."""
+        return timedelta(seconds=self.send_timeout + self.lease_margin)
+
+
+class DeliveryMetrics:
+    """Outbox counters for ``/metrics``, in the process's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def counter(name: str, what: str) -> Counter:
+            return Counter(name, what, ["platform"], registry=registry)
+
+        self.sent = counter("valuesbot_outbox_sent", "Proactive messages the platform took.")
+        self.failed = counter("valuesbot_outbox_failed", "Proactive messages given up for good.")
+        self.retried = counter(
+            "valuesbot_outbox_retried", "Sends that failed for now and were queued again."
+        )
+        self.rate_limited = counter(
+            "valuesbot_outbox_rate_limited", "429 answers (too many requests) from the platform."
+        )
+        self.uncertain = counter(
+            "valuesbot_outbox_uncertain",
+            "Sends interrupted where the platform cannot tell whether they arrived.",
+        )
+        self.deferred = Counter(
+            "valuesbot_outbox_deferred",
+            "Messages put back until later: working hours, weekly cap, a busy conversation.",
+            ["platform", "reason"],
+            registry=registry,
+        )
+        self.depth = Gauge(
+            "valuesbot_outbox_depth",
+            "Outbox messages by platform and status (refreshed by housekeeping).",
+            ["platform", "status"],
+            registry=registry,
+        )
+
+
+def backoff(
+    attempts: int, base: float = BACKOFF_BASE, rng: Callable[[], float] = random.random
+) -> timedelta:
+    """How long to wait after the ``attempts``-th temporary failure (jittered exponential)."""
+    ceiling = min(BACKOFF_CAP, base * (2 ** max(attempts - 1, 0)))
+    return timedelta(seconds=ceiling * (0.5 + rng() / 2))
+
+
+@dataclass(slots=True)
+class _Batch:
+    ready: list[ClaimedMessage] = field(default_factory=list)
+    deferred: int = 0
+
+
+class DeliveryWorker:
+    """Sends the outbox of every platform connected to the dispatcher in this process."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        config: DeliveryConfig,
+        metrics: DeliveryMetrics,
+        instance: str,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.database = database
+        self.dispatcher = dispatcher
+        self.clock = clock
+        self.config = config
+        self.metrics = metrics
+        self.instance = instance
+        self.budget = SharedBudget(database, wall=wall)
+        self.wall = wall
+        self._sending = asyncio.Semaphore(config.concurrency)
+
+    @property
+    def platforms(self) -> list[str]:
+        """The platforms whose messages this process can send."""
+        return [str(p) for p in self.dispatcher.platforms]
+
+    async def run(self) -> None:
+        """Deliver until cancelled, resting ``poll`` seconds whenever nothing is due."""
+        while True:
+            try:
+                busy = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery round failed")
+                busy = 0
+            if not busy:
+                await asyncio.sleep(self.config.poll)
+
+    async def run_once(self) -> int:
+        """One round: recover interrupted sends, then one batch per platform; how many
+        messages were handled."""
+        platforms = self.platforms
+        if not platforms:
+            return 0
+        handled = await self.recover(platforms)
+        results = await asyncio.gather(*(self.deliver_batch(p) for p in platforms))
+        return handled + sum(results)
+
+    async def drain(self, rounds: int = 10_000) -> None:
+        """Run rounds until nothing is due (tests, the CLI)."""
+        for _ in range(rounds):
+            if not await self.run_once():
+                return
+
+    # -- claim -------------------------------------------------------------------------------
+
+    async def deliver_batch(self, platform: str) -> int:
+        """Claim one batch of the platform's due messages and send them."""
+        limits = self.config.limits_for(platform)
+        size = self.config.batch_for(platform)
+        now = self.clock.now()
+        lease = self.config.claim_lease(platform, size)
+        async with self.database.unit() as stores:
+            claimed = await stores.delivery.claim([platform], self.instance, now, now + lease, size)
+            batch = _Batch()
+            for message in claimed:
+                until, reason = await self._not_yet(stores, message, now)
+                if until is None:
+                    batch.ready.append(message)
+                else:
+                    await stores.delivery.defer(message.id, self.instance, until)
+                    self.metrics.deferred.labels(platform, reason).inc()
+                    batch.deferred += 1
+        if not claimed:
+            return 0
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for message in batch.ready:
+                await self.budget.acquire(tenant_bucket(platform, message.tenant), limits)
+                await self._sending.acquire()
+                task = asyncio.create_task(self._send_one(message, limits))
+                task.add_done_callback(lambda _t: self._sending.release())
+                tasks.append(task)
+        finally:
+            # Stopping (or failing) half-way: sends under way finish, the rest of the batch
+            # goes straight back to the queue instead of waiting for the lease to run out.
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            if len(tasks) < len(batch.ready):
+                await self._give_back(batch.ready[len(tasks) :])
+        return len(claimed)
+
+    async def _give_back(self, messages: list[ClaimedMessage]) -> None:
+        now = self.clock.now()
+        try:
+            async with self.database.unit() as stores:
+                for message in messages:
+                    await stores.delivery.defer(message.id, self.instance, now)
+        except Exception:
+            log.warning("could not give back %d claimed messages", len(messages), exc_info=True)
+
+    async def _not_yet(
+        self, stores: Stores, message: ClaimedMessage, now: datetime
+    ) -> tuple[datetime | None, str]:
+        """When a message to a person must wait (working hours, weekly cap), and why."""
+        if not message.to_person:
+            return None, ""
+        zone = zone_or(message.timezone, self.config.timezone)
+        hours = self.config.working_hours
+        if message.respect_working_hours and not hours.contains(now, zone):
+            return hours.next_open(now, zone), "working_hours"
+        if message.counts_towards_cap and not await stores.delivery.hold_cap(
+            message, week_of(now, zone), self.config.weekly_cap
+        ):
+            if message.respect_working_hours:
+                return hours.next_week_open(now, zone), "cap"
+            return next_week(now, zone), "cap"
+        return None, ""
+
+    # -- send --------------------------------------------------------------------------------
+
+    async def _target(self, message: ClaimedMessage) -> PersonKey | ConversationRef:
+        if message.to_person:
+            return message.person
+        async with self.database.unit() as stores:
+            known = await stores.people.conversation(
+                message.platform, message.tenant, message.recipient
+            )
+        return known or ConversationRef(
+            platform=Platform(message.platform),
+            tenant=message.tenant,
+            conversation=message.recipient,
+            kind=ConversationKind.CHANNEL,
+        )
+
+    async def _call(
+        self, outbound: Outbound, target: PersonKey | ConversationRef, card: Card, key: str
+    ) -> MessageRef | None:
+        if isinstance(target, PersonKey):
+            return await outbound.post_direct(target, card, key=key)
+        return await outbound.post(target, card, key=key)
+
+    async def _send_one(self, message: ClaimedMessage, limits: PlatformLimits) -> None:
+        try:
+            await self._send(message, limits)
+        except Exception:
+            # The database failed under us: the lease runs out and recovery takes over.
+            log.exception("delivery of outbox id=%s failed", message.id)
+
+    async def _send(self, message: ClaimedMessage, limits: PlatformLimits) -> None:
+        platform = message.platform
+        owner = self.instance
+        try:
+            card = card_from_json(message.card)
+        except Exception as error:
+            async with self.database.unit() as stores:
+                await stores.delivery.fail(
+                    message.id, owner, self.clock.now(), f"bad card: {type(error).__name__}"
+                )
+            self.metrics.failed.labels(platform).inc()
+            return
+        outbound = self.dispatcher.outbound(Platform(platform))
+        target = await self._target(message)
+        now = self.clock.now()
+        async with self.database.unit() as stores:
+            started, _until = await stores.delivery.start_send(
+                message,
+                owner,
+                now,
+                now + self.config.sending_lease,
+                conversation_bucket(platform, message.tenant, message.recipient),
+                limits.conversation_interval,
+                self.wall(),
+            )
+        if started is SendStart.DEFERRED:
+            self.metrics.deferred.labels(platform, "conversation").inc()
+            return
+        if started is SendStart.LOST:
+            log.info("outbox id=%s was taken over by another worker", message.id)
+            return
+        attempts = message.attempts + 1
+        try:
+            ref = await asyncio.wait_for(
+                self._call(outbound, target, card, message.key), self.config.send_timeout
+            )
+        except RateLimited as error:
+            self.metrics.rate_limited.labels(platform).inc()
+            await self.budget.penalise(tenant_bucket(platform, message.tenant), error.retry_after)
+            when = self.clock.now() + timedelta(seconds=error.retry_after)
+            async with self.database.unit() as stores:
+                await stores.delivery.retry_later(
+                    message.id, owner, when, str(error), attempt=False
+                )
+            self.metrics.retried.labels(platform).inc()
+        except RecipientUnreachable as error:
+            async with self.database.unit() as stores:
+                await stores.delivery.fail(message.id, owner, self.clock.now(), error.reason)
+            self.metrics.failed.labels(platform).inc()
+        except Exception as error:
+            maybe_sent = not isinstance(error, TemporarySendError) or error.maybe_sent
+            await self._temporary(message, attempts, error, maybe_sent=maybe_sent)
+        else:
+            async with self.database.unit() as stores:
+                await stores.delivery.mark_sent(
+                    message.id, owner, self.clock.now(), ref.id if ref else None
+                )
+            self.metrics.sent.labels(platform).inc()
+
+    async def _temporary(
+        self, message: ClaimedMessage, attempts: int, error: BaseException, *, maybe_sent: bool
+    ) -> None:
+        platform = message.platform
+        what = f"{type(error).__name__}: {error}".strip().rstrip(":")
+        if not isinstance(error, TemporarySendError | TimeoutError):
+            log.error("outbox id=%s: unexpected %s from the adapter", message.id, what)
+        now = self.clock.now()
+        async with self.database.unit() as stores:
+            if maybe_sent:
+                # It may have arrived: the recovery asks the platform before any resend.
+                await stores.delivery.probe_later(
+                    message.id,
+                    self.instance,
+                    now + backoff(attempts, self.config.backoff_base),
+                    what,
+                )
+            elif attempts >= self.config.max_attempts:
+                await stores.delivery.fail(
+                    message.id, self.instance, now, f"gave up after {attempts} attempts: {what}"
+                )
+                self.metrics.failed.labels(platform).inc()
+                return
+            else:
+                await stores.delivery.retry_later(
+                    message.id,
+                    self.instance,
+                    now + backoff(attempts, self.config.backoff_base),
+                    what,
+                )
+        self.metrics.retried.labels(platform).inc()
+
+    # -- recovery ----------------------------------------------------------------------------
+
+    async def recover(self, platforms: list[str]) -> int:
+        """Give back expired claims; find out what became of sends interrupted mid-call."""
+        now = self.clock.now()
+        async with self.database.unit() as stores:
+            await stores.delivery.expire_claims(now)
+            interrupted = await stores.delivery.take_expired_sends(
+                platforms,
+                self.instance,
+                now,
+                now + self.config.sending_lease,
+                50,
+            )
+        for message in interrupted:
+            await self._settle(message)
+        return len(interrupted)
+
+    async def _settle(self, message: ClaimedMessage) -> None:
+        platform = message.platform
+        outbound = self.dispatcher.outbound(Platform(platform))
+        target = await self._target(message)
+        since = (message.sending_at or self.clock.now()) - PROBE_MARGIN
+        try:
+            arrived = await asyncio.wait_for(
+                outbound.was_sent(message.key, target, since), self.config.send_timeout
+            )
+        except Exception as error:
+            # Ask again when the lease runs out; the message stays "sending" meanwhile.
+            log.warning("could not ask whether outbox id=%s arrived: %s", message.id, error)
+            return
+        now = self.clock.now()
+        async with self.database.unit() as stores:
+            if arrived is True:
+                await stores.delivery.mark_sent(message.id, self.instance, now, None)
+                self.metrics.sent.labels(platform).inc()
+            elif arrived is False and message.attempts >= self.config.max_attempts:
+                await stores.delivery.fail(
+                    message.id,
+                    self.instance,
+                    now,
+                    f"gave up after {message.attempts} attempts (last one interrupted)",
+                )
+                self.metrics.failed.labels(platform).inc()
+            elif arrived is False:
+                await stores.delivery.retry_later(
+                    message.id, self.instance, now, "interrupted before it arrived; sending again"
+                )
+                self.metrics.retried.labels(platform).inc()
+            else:
+                await stores.delivery.mark_uncertain(
+                    message.id,
+                    self.instance,
+                    now,
+                    f"interrupted mid-send and {platform} cannot tell whether it arrived: "
+                    "not resent, to avoid a duplicate",
+                )
+                self.metrics.uncertain.labels(platform).inc()
+        log.info("outbox id=%s interrupted send settled: arrived=%s", message.id, arrived)
+
+    async def refresh_metrics(self) -> None:
+        """Update the outbox depth gauge."""
+        async with self.database.unit() as stores:
+            depth = await stores.delivery.depth()
+        self.metrics.depth.clear()
+        for (platform, status), count in depth.items():
+            self.metrics.depth.labels(platform, status).set(count)
+
+
+def instance_name() -> str:
+    """A name for this process, unique among instances (host, pid, random)."""
+    import os
+    import secrets
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+__all__ = ["DeliveryConfig", "DeliveryMetrics", "DeliveryWorker", "backoff", "instance_name"]

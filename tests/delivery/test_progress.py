@@ -1,0 +1,119 @@
+"""Progress for comms: counts, rate and ETA, in chat (comms only) and on the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.app import App
+from bot.clock import ManualClock
+from bot.delivery import fan_out
+from bot.delivery.progress import estimate, table
+from bot.ui import Card
+from storage.base import DeliveryProgress
+from tests.delivery.helpers import people
+from tests.harness import Harness
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def test_rate_and_eta_come_from_the_last_minutes() -> None:
+    now = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    job = DeliveryProgress(
+        job="barometer:2027-05",
+        queued=3000,
+        in_flight=0,
+        sent=1500,
+        sent_recently=1500,
+        created_at=now - timedelta(minutes=10),
+    )
+    guess = estimate(job, now)
+    assert guess.per_minute == 300
+    assert guess.eta == now + timedelta(minutes=10)
+    assert table([job], now, LONDON).splitlines() == [
+        "job                queued  waiting  sent  failed  uncertain  rate/min    ETA",
+        "barometer:2027-05    3000        0  1500       0          0       300  10:10",
+    ]
+
+
+async def test_comms_see_deliveries_in_chat_and_others_are_told_no(
+    app: App, harness: Harness, clock: ManualClock
+) -> None:
+    async with app.database.unit() as stores:
+        await fan_out(
+            stores,
+            job="barometer:2027-05",
+            people=people("console", "test", 4),
+            card=Card(title="Staff barometer", text="How is it going?"),
+            now=clock.now(),
+        )
+    clock.set(datetime(2026, 12, 5, 10, 0, tzinfo=UTC))  # Saturday: they wait for Monday
+
+    (refused,) = await harness.user_says("/values deliveries", user="alice")
+    assert refused.title == "Only comms can do this"
+
+    (shown,) = await harness.user_says("/values deliveries", user="admin")
+    assert shown.title == "Deliveries"
+    assert [(f.label, f.value) for f in shown.fields] == [
+        (
+            "barometer:2027-05",
+            "0/4 sent, 4 queued, 0/min, not started",
+        )
+    ]
+    await app.delivery.drain()
+    (later,) = await harness.user_says("/values deliveries", user="admin")
+    assert later.fields[0].value == (
+        "0/4 sent, 0 queued, 4 waiting until Mon 07 Dec 09:00 (working hours or weekly cap), "
+        "0/min, waiting"
+    )
+
+
+def test_the_deliveries_command(tmp_path: Path) -> None:
+    valuesbot = str(Path(sys.executable).parent / "valuesbot")
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'v.db'}", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [valuesbot, "deliveries"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "No deliveries yet.\n"
+    scheduled = subprocess.run(
+        [valuesbot, "schedules", "set", "digest.weekly", "digest.send", "0 9 * * 1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert scheduled.returncode == 2
+    assert "write days of the week as names" in scheduled.stderr
+    listed = subprocess.run(
+        [valuesbot, "schedules", "set", "digest.weekly", "digest.send", "0 9 * * mon"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert listed.returncode == 0, listed.stderr
+    shown = subprocess.run(
+        [valuesbot, "schedules"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert shown.stdout.startswith("digest.weekly  digest.send  '0 9 * * mon' Europe/London  next ")
+    assert shown.stdout.rstrip().endswith("last never")
