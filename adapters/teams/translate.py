@@ -12,7 +12,8 @@ Handled:
   ``MessageReceived``.
 - ``message`` with a ``value`` and the card facts valuesbot put on its buttons: an Adaptive Card
   ``Action.Submit`` click, as ``ActionSubmitted`` (the source is the card's activity id,
-  ``replyToId``, so the card can be replaced).
+  ``replyToId``, so the card can be replaced). A multi-select choice arrives as its values
+  joined by commas, the core's own form.
 - ``invoke`` named ``adaptiveCard/action``: an ``Action.Execute`` click, the same way.
 - ``conversationUpdate`` adding the bot: in a personal chat ``ConversationOpened`` (the greeting);
   in a team or group chat ``MemberJoined`` (remembered, no unsolicited post). Adding people:
@@ -55,7 +56,7 @@ from bot.events import (
     MessageRef,
     Platform,
 )
-from bot.ui import CHOICE
+from bot.ui import CHOICE, SEPARATOR
 
 # The bot commands of manifest/teams/manifest.json: Teams sends them as plain message text.
 COMMANDS = ("valueslens", "barometer", "commitment", "casestudy", "digest", "values")
@@ -225,12 +226,26 @@ def card_submission(data: object) -> tuple[str, dict[str, str]] | None:
     values[CHOICE] = _text(facts.get("choice"))
     names = facts.get("inputs")
     for name in names if isinstance(names, list) else ():
-        given = data.get(name)
-        if isinstance(name, str) and isinstance(given, str | int | float):
-            text = str(given).strip()
-            if text:
-                values[name] = text
+        if not isinstance(name, str):
+            continue
+        text = _input_value(data.get(name))
+        if text:
+            values[name] = text
     return _text(facts.get("action")), values
+
+
+def _input_value(given: object) -> str:
+    """One input's value as the core takes it. A multi-select ``Input.ChoiceSet`` comes from
+    Teams as the picked values joined by commas (``"listen,open"``: the Adaptive Card host's
+    ``choiceSetInputValueSeparator``, which is the core's ``SEPARATOR`` too), kept as it is
+    (``ChoiceInput.selected`` reads it); a client that sends a list instead is joined the same
+    way."""
+    if isinstance(given, list):
+        parts = [str(v).strip() for v in given if isinstance(v, str | int | float)]
+        return SEPARATOR.join(p for p in parts if p)
+    if isinstance(given, str | int | float):
+        return str(given).strip()
+    return ""
 
 
 def _added_bot(activity: Mapping[str, Any]) -> bool:
