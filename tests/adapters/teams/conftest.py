@@ -65,6 +65,14 @@ BOB = Person("29:1b0B0b7Yt2Wq9Lm3Nx5Kz8Jp1Hr4Fs6Dt0Gu2Av4Cw6Ey8Iz0Ob2Q", "Bob Jo
 CAROL = Person("29:1cArOl5Rt7Yu9Io1Pa3Sd5Fg7Hj9Kl1Zx3Cv5Bn7Mq9We1Rt3Yu5Io", "Carol Ng", "0c1d2e3f")
 
 
+def staff(count: int, start: int = 1) -> list[Person]:
+    """``count`` more people of the tenant (S001 Staff, S002 Staff...)."""
+    return [
+        Person(f"29:1staff{n:04d}Xq3k9T2yq8nQm4rVw7Zp", f"S{n:04d} Staff", f"5aff{n:04d}")
+        for n in range(start, start + count)
+    ]
+
+
 def fixture(name: str) -> dict[str, Any]:
     """A recorded Teams activity."""
     loaded: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
@@ -166,6 +174,12 @@ class TeamsWorld:
     async def installs(self, person: Person = ALICE) -> int:
         """The person adds the app for themselves (a personal install)."""
         return await self.send(self.activity("personal_install", person=person))
+
+    async def meets(self, people: list[Person]) -> None:
+        """Each person adds the app for themselves; Teams tells the bot silently
+        (``installationUpdate``), so the bot remembers their chat and says nothing."""
+        for person in people:
+            assert await self.send(self.activity("installation_update_add", person=person)) == 202
 
     async def says(
         self, text: str, *, person: Person = ALICE, channel: str | None = None
