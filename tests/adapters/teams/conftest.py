@@ -120,6 +120,7 @@ class TeamsWorld:
         self.bot: TeamsBot = client.server.app[TEAMS_KEY]
         self._ids = itertools.count(1_764_495_100_000)
         self.headers: dict[str, str] = {}
+        self.last_click: dict[str, Any] = {}
 
     # Building activities
 
@@ -206,7 +207,11 @@ class TeamsWorld:
         """The person clicks ``label`` on the newest card they can see that has it (in
         ``where``: their personal chat by default), with ``inputs`` filled in."""
         call = call or self.card_call(label, where or person.direct)
-        card = call.card
+        # The card as it looks now; a button it no longer has is clicked on the card as it was
+        # first posted (a screen that has not refreshed yet).
+        card = self.current(call)
+        if card is None or not any(a.get("title") == label for a in card.get("actions", ())):
+            card = call.card
         assert card is not None
         assert call.conversation is not None
         action = next(a for a in card["actions"] if a["title"] == label)
@@ -224,6 +229,7 @@ class TeamsWorld:
         if action.get("associatedInputs") != "none":
             value.update(inputs or {})
         activity["value"] = value
+        self.last_click = activity
         return await self.send(activity)
 
     # Reading what people see
