@@ -32,6 +32,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,14 +56,18 @@ from microsoft_agents.hosting.core import (
 )
 from microsoft_agents.hosting.core.authorization import AuthenticationConstants
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
-from microsoft_agents.hosting.core.connector import ConnectorClientBase
+from microsoft_agents.hosting.core.connector import ConnectorClientBase, TeamsConnectorClient
 from pydantic import ValidationError
 
 from adapters.teams.render import ADAPTIVE_CARD, attachment, summary
 from adapters.teams.translate import (
     ACTION_INVOKE,
+    GENERAL,
+    NAME,
+    NAME_LIMIT,
     TEAMS_CHANNEL,
     NotAnActivity,
+    conversation_name,
     join_thread,
     translate,
 )
@@ -71,6 +76,7 @@ from bot.clock import Clock, SystemClock
 from bot.events import (
     ActionSubmitted,
     Actor,
+    CommandReceived,
     ConversationKind,
     ConversationRef,
     Event,
@@ -97,6 +103,8 @@ REPLY_ATTEMPTS = 3
 REPLY_MAX_WAIT = 20.0
 # At shutdown, turns under way get this long to finish before they are cancelled.
 SHUTDOWN_GRACE_SECONDS = 10.0
+# What the adapter keeps of a channel's or group chat's names (translate.names).
+NAME_KEYS = ("team_id", "team_name", "channel_name", "chat_name")
 # Where a proactive message carries its outbox key (channelData is the bot's own to fill).
 OUTBOX_KEY = "valuesbotOutboxKey"
 _CONVERSATION_TYPES = {
@@ -330,10 +338,71 @@ class TeamsBot:
         lock = self._queues.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                await self.app.dispatcher.handle(event)
+                await self.app.dispatcher.handle(await self._named(event))
         finally:
             if not lock.locked() and self._queues.get(key) is lock:
                 del self._queues[key]
+
+    async def _named(self, event: Event) -> Event:
+        """The event with what is known of its channel's (or group chat's) name: Teams names a
+        channel in few activities, so names are kept with the conversation and, the first time
+        a command comes from a channel whose name is unknown, asked of the connector (the
+        team's channel list). Without a name the core shows the conversation id."""
+        place = event.conversation
+        if place.is_direct:
+            return event
+        platform = str(place.platform)
+        async with self.app.database.unit() as stores:
+            stored = await stores.people.conversation(platform, place.tenant, place.conversation)
+            known = {k: v for k, v in (stored.extra if stored else {}).items() if k in NAME_KEYS}
+            names = {**known, **{k: v for k, v in place.extra.items() if k in NAME_KEYS}}
+            team = names.get("team_id")
+            if team and team != place.conversation and "team_name" not in names:
+                # The team's name came with the app's install, in its General channel (whose
+                # id is the team's).
+                general = await stores.people.conversation(platform, place.tenant, team)
+                if general is not None and general.extra.get("team_name"):
+                    names["team_name"] = general.extra["team_name"]
+        if (
+            "channel_name" not in names
+            and team
+            and place.kind is ConversationKind.CHANNEL
+            and isinstance(event, CommandReceived)
+        ):
+            names.update(await self._team_names(place, team, asking_team="team_name" not in names))
+        extra = {**place.extra, **names}
+        label = conversation_name(names)
+        if label:
+            extra[NAME] = label
+        if extra == dict(place.extra):
+            return event
+        return replace(event, conversation=replace(place, extra=extra))
+
+    async def _team_names(
+        self, place: ConversationRef, team: str, *, asking_team: bool
+    ) -> dict[str, str]:
+        async def ask(context: TurnContext) -> dict[str, str]:
+            client = _connector(context)
+            if not isinstance(client, TeamsConnectorClient):  # pragma: no cover - always is
+                return {}
+            found: dict[str, str] = {}
+            for channel in await client.fetch_channel_list(team):
+                if channel.id == place.conversation:
+                    name = channel.name or (GENERAL if channel.id == team else "")
+                    if name:
+                        found["channel_name"] = name[:NAME_LIMIT]
+            if asking_team:
+                details = await client.fetch_team_details(team)
+                if details.name:
+                    found["team_name"] = details.name[:NAME_LIMIT]
+            return found
+
+        try:
+            found: dict[str, str] = await self.connector.run(place, ask, delivers=False)
+        except Exception as error:  # a name is a nicety: the command goes ahead without one
+            log.info("could not ask Teams for a channel's name (%s)", type(error).__name__)
+            return {}
+        return found or {}
 
     async def settled(self) -> None:
         """Wait until every turn started so far (and any it started) has finished."""

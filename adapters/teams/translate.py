@@ -70,6 +70,13 @@ CARD_KEY = "valuesbot"
 ACTION_INVOKE = "adaptiveCard/action"
 TEAMS_CHANNEL = "msteams"
 THREAD_MARK = ";messageid="
+# Teams allows 50 characters for a channel name and 256 for a team name; a label is kept short.
+NAME_LIMIT = 100
+# What Teams calls the channel every team has (its id is the team's).
+GENERAL = "General"
+# Where a channel's or group chat's display name goes in ``ConversationRef.extra`` (what the
+# core shows people, e.g. ``/digest schedule here``).
+NAME = "name"
 
 _CONVERSATION_KINDS = {
     "personal": ConversationKind.DIRECT,
@@ -131,6 +138,11 @@ def place(activity: Mapping[str, Any]) -> ConversationRef:
         extra["bot_id"] = _text(bot.get("id"))
         if _text(bot.get("name")):
             extra["bot_name"] = _text(bot.get("name"))[:100]
+    if kind is not ConversationKind.DIRECT:
+        extra.update(names(activity, base))
+        label = conversation_name(extra)
+        if label:
+            extra[NAME] = label
     return ConversationRef(
         platform=Platform.TEAMS,
         tenant=tenant_of(activity),
@@ -140,6 +152,43 @@ def place(activity: Mapping[str, Any]) -> ConversationRef:
         service_url=_text(activity.get("serviceUrl")) or None,
         extra=extra,
     )
+
+
+def names(activity: Mapping[str, Any], conversation: str) -> dict[str, str]:
+    """What the activity says a channel or group chat is called: the team's id and name and
+    the channel's name from ``channelData`` (Teams sends the names with some activities only,
+    such as the app being added to a team), a named group chat's ``conversation.name``. A
+    team's General channel has the team's own id and, in Teams' APIs, no name of its own."""
+    data = _dict(activity.get("channelData"))
+    team = _dict(data.get("team"))
+    found: dict[str, str] = {}
+    team_id = _text(team.get("id")) or _text(data.get("teamsTeamId"))
+    if team_id:
+        found["team_id"] = team_id[:255]
+    if _text(team.get("name")):
+        found["team_name"] = _text(team.get("name"))[:NAME_LIMIT]
+    channel_name = _text(_dict(data.get("channel")).get("name"))
+    if channel_name:
+        found["channel_name"] = channel_name[:NAME_LIMIT]
+    elif team_id and team_id == conversation:
+        found["channel_name"] = GENERAL
+    chat_name = _text(_dict(activity.get("conversation")).get("name"))
+    if chat_name and not team_id:
+        found["chat_name"] = chat_name[:NAME_LIMIT]
+    return found
+
+
+def conversation_name(extra: Mapping[str, str]) -> str | None:
+    """How people call a channel or group chat ("Planning in Winter planning"), from what
+    ``names`` (or the connector) told; None when nothing is known."""
+    channel, team = extra.get("channel_name"), extra.get("team_name")
+    if channel and team:
+        return f"{channel} in {team}"
+    if channel:
+        return channel
+    if team:
+        return f"a channel of {team}"
+    return extra.get("chat_name") or None
 
 
 def _timezone(activity: Mapping[str, Any]) -> str | None:

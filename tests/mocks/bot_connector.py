@@ -24,7 +24,8 @@ tenant, 7 a second per conversation; tests may pass others) on a clock tests can
 
 ``members(conversation, [...])`` sets who is in a channel, as the members APIs
 (``GET /v3/conversations/{id}/members`` and ``.../pagedmembers``, paged with ``pageSize`` and
-``continuationToken``) tell them.
+``continuationToken``) tell them; ``team(id, name, {channel id: name})`` what the team APIs
+(``GET /v3/teams/{id}`` and ``.../conversations``) say (the General channel has no name there).
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ class MockBotConnector:
         self._stalls: list[_Failure] = []
         self._unstall = asyncio.Event()
         self._members: dict[str, list[dict[str, str]]] = {}
+        self._teams: dict[str, tuple[str, dict[str, str | None]]] = {}
         self._changed = asyncio.Condition()
         self._per_tenant: dict[str, deque[float]] = defaultdict(deque)
         self._per_conversation: dict[str, deque[float]] = defaultdict(deque)
@@ -262,6 +264,10 @@ class MockBotConnector:
             and (conversation is None or base_conversation(c.conversation or "") == conversation)
         ]
 
+    def team(self, team_id: str, name: str, channels: Mapping[str, str | None]) -> None:
+        """A team and its channels (id to name; None for the General channel)."""
+        self._teams[team_id] = (name, dict(channels))
+
     def keys(self) -> list[str]:
         """The outbox keys of the messages posted (``channelData.valuesbotOutboxKey``), in
         order; messages without one are left out."""
@@ -345,6 +351,8 @@ class MockBotConnector:
         parts = [p for p in request.path.split("/") if p]
         where = parts[2] if len(parts) >= 3 and parts[:2] == ["v3", "conversations"] else None
         activity_id = parts[4] if len(parts) >= 5 and parts[3] == "activities" else None
+        if parts[:2] == ["v3", "teams"] and len(parts) in (3, 4) and request.method == "GET":
+            return self._team_answer(parts)
         if where is None and parts[:2] != ["v3", "conversations"]:
             return 404, {"error": {"code": "NotFound"}}, {}, None, None, None
 
@@ -392,6 +400,18 @@ class MockBotConnector:
         if request.method == "DELETE" and activity_id:
             return 200, {}, {}, where, activity_id, None
         return 405, _error(405), {}, where, activity_id, None
+
+    def _team_answer(
+        self, parts: list[str]
+    ) -> tuple[int, Any, dict[str, str], str | None, str | None, str | None]:
+        found = self._teams.get(parts[2])
+        if found is None or (len(parts) == 4 and parts[3] != "conversations"):
+            return 404, _error(404), {}, None, None, None
+        name, channels = found
+        if len(parts) == 3:
+            return 200, {"id": parts[2], "name": name, "aadGroupId": "a1b2c3"}, {}, None, None, None
+        listed = [{"id": i, "name": n} if n else {"id": i} for i, n in channels.items()]
+        return 200, {"conversations": listed}, {}, None, None, None
 
     def _member_page(
         self, request: web.Request, where: str, paged: bool
