@@ -8,7 +8,8 @@ rows become ``ColumnSet`` rows (label, a bar of block characters, the caption), 
 and choices become ``Action.Submit`` buttons whose data
 carries what ``translate.card_submission`` needs to rebuild the click: the action, the choice's
 value, the card's hidden values and the names of the inputs it collects. Choices that must work
-with the inputs left empty (Cancel, Close) send no inputs (``associatedInputs: none``).
+with the inputs left empty (Cancel, Close) send no inputs (``associatedInputs: none``). A row
+holds five buttons; more go in further rows (``ActionSet``s).
 
 Teams refuses a message larger than about 28 KB (the whole activity, as JSON). A card that would
 not fit is shortened (its longest texts first), with a note saying so, rather than lost.
@@ -42,6 +43,9 @@ MAX_MESSAGE_BYTES = 28_000
 # Room left in the budget for the activity around the card (ids, service URL, conversation).
 ENVELOPE_BYTES = 2_000
 BAR_CELLS = 10
+# The Adaptive Cards renderer shows at most five buttons in one set of actions (its host
+# config's ``maxActions``; the rest would be dropped): more go in further rows.
+MAX_ACTIONS = 5
 # Choices shown as radio buttons (one answer) or check boxes (several) up to this many options;
 # a longer list is a drop-down.
 _EXPANDED = {False: 5, True: 8}
@@ -198,6 +202,12 @@ def adaptive_card(card: Card) -> dict[str, Any]:
             }
         )
     body += [_input(i) for i in card.inputs]
+    actions = [_action(card, c) for c in card.choices]
+    # More buttons than one row may hold: the first rows go in the body, the last row stays
+    # the card's own actions (under the footer).
+    while len(actions) > MAX_ACTIONS:
+        row, actions = actions[:MAX_ACTIONS], actions[MAX_ACTIONS:]
+        body.append({"type": "ActionSet", "actions": row})
     if card.footer:
         body.append(_text_block(card.footer, size="Small", isSubtle=True, spacing="Medium"))
     rendered: dict[str, Any] = {
@@ -207,8 +217,8 @@ def adaptive_card(card: Card) -> dict[str, Any]:
         "body": body,
         "msteams": {"width": "Full"},
     }
-    if card.choices:
-        rendered["actions"] = [_action(card, c) for c in card.choices]
+    if actions:
+        rendered["actions"] = actions
     return rendered
 
 

@@ -210,11 +210,11 @@ class TeamsWorld:
         # The card as it looks now; a button it no longer has is clicked on the card as it was
         # first posted (a screen that has not refreshed yet).
         card = self.current(call)
-        if card is None or not any(a.get("title") == label for a in card.get("actions", ())):
+        if card is None or not any(a.get("title") == label for a in buttons(card)):
             card = call.card
         assert card is not None
         assert call.conversation is not None
-        action = next(a for a in card["actions"] if a["title"] == label)
+        action = next(a for a in buttons(card) if a["title"] == label)
         kind = (
             "card_submit_personal" if call.conversation.startswith("a:") else "card_submit_channel"
         )
@@ -239,7 +239,7 @@ class TeamsWorld:
         a button ``label`` (as last replaced)."""
         for call in reversed(self.connector.posts(_base(conversation))):
             card = self.current(call)
-            if card and any(a.get("title") == label for a in card.get("actions", ())):
+            if card and any(a.get("title") == label for a in buttons(card)):
                 return call
         raise AssertionError(
             f"no card with {label!r} in {conversation}: {self.texts(conversation)}"
@@ -260,11 +260,23 @@ class TeamsWorld:
             for c in self.connector.posts(_base(conversation))
         ]
 
+    def every_card(self) -> list[dict[str, Any]]:
+        """Every Adaptive Card the bot posted or put in place of another."""
+        return [
+            c for call in [*self.connector.posts(), *self.connector.updates()] if (c := call.card)
+        ]
+
     def last(self, conversation: str) -> str:
         """The newest message in the conversation, as text."""
         texts = self.texts(conversation)
         assert texts, f"nothing was posted in {conversation}"
         return texts[-1]
+
+
+def buttons(card: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every button of a card: rows in its body (``ActionSet``), then its own actions."""
+    rows = [a for e in card.get("body", ()) if e.get("type") == "ActionSet" for a in e["actions"]]
+    return [*rows, *card.get("actions", ())]
 
 
 def _base(conversation: str) -> str:

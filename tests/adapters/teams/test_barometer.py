@@ -19,6 +19,7 @@ from bot.clock import ManualClock
 from bot.events import ConversationKind, ConversationRef, Platform
 from dialogs.barometer.service import AudienceError
 from storage.base import PersonKey
+from tests.adapters.teams.adaptive_cards import assert_valid
 from tests.adapters.teams.conftest import (
     ANONYMOUS,
     BOT_ID,
@@ -295,6 +296,8 @@ async def test_a_whole_round_in_teams(teams: TeamsWorld, clock: ManualClock) -> 
         where=chat(PEOPLE[40]),
     )
     assert teams.last(chat(PEOPLE[40])).startswith("Staff barometer: this round has closed")
+    # Every card Teams received is a valid Adaptive Card 1.5 (the Adaptive Cards library says).
+    assert_valid(teams.every_card())
 
 
 def hidden_token(connector: MockBotConnector, person: Person) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.app import App, build_app
 from bot.clock import ManualClock
+from tests.adapters.teams.adaptive_cards import assert_valid
 from tests.adapters.teams.conftest import (
     ALICE,
     ANONYMOUS,
@@ -226,3 +227,5 @@ async def _story_and_digest(teams: TeamsWorld, clock: ManualClock) -> None:
     ) == [(PLANNING, 0, "sent"), (PLANNING, 0, "sent")]
     assert await rows(teams.app, "SELECT COUNT(*) FROM digest_items") == [(1,)]
     assert TENANT in json.dumps(header.body["conversation"])
+    # Every card Teams received is a valid Adaptive Card 1.5 (the Adaptive Cards library says).
+    assert_valid(teams.every_card())

@@ -12,6 +12,7 @@ import pytest
 
 from bot.app import App, build_app
 from bot.clock import ManualClock
+from tests.adapters.teams.adaptive_cards import assert_valid
 from tests.adapters.teams.conftest import ALICE, ANONYMOUS, TENANT, TeamsWorld, start_world
 from tests.conftest import make_settings
 from tests.dialogs.test_values_lens import rows
@@ -139,3 +140,5 @@ async def test_a_commitment_made_shared_edited_and_done(teams: TeamsWorld) -> No
         teams.app, f"SELECT status FROM commitments WHERE id = '{commitment_id}'"
     ) == [("done",)]
     assert await rows(teams.app, "SELECT COUNT(*) FROM dialog_states") == [(0,)]
+    # Every card Teams received is a valid Adaptive Card 1.5 (the Adaptive Cards library says).
+    assert_valid(teams.every_card())

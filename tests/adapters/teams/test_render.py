@@ -249,3 +249,18 @@ def test_what_teams_submits_for_check_boxes_is_what_the_core_reads() -> None:
     # Nothing picked: the input is left out, as the core's submission() does.
     _, empty = card_submission({**data, "behaviours": ""}) or ("", {})
     assert "behaviours" not in empty
+
+
+def test_more_than_five_buttons_go_in_rows() -> None:
+    choices = tuple(Choice(label=f"Choice {n}", action="pick", value=str(n)) for n in range(7))
+    card = Card(title="Pick one", choices=choices, footer="The small print.")
+    rendered = adaptive_card(card)
+    (row,) = elements(rendered, "ActionSet")
+    assert [a["title"] for a in row["actions"]] == [f"Choice {n}" for n in range(5)]
+    assert [a["title"] for a in rendered["actions"]] == ["Choice 5", "Choice 6"]
+    assert rendered["body"][-1]["text"] == "The small print."  # the rows come before it
+    clicked = card_submission(row["actions"][2]["data"])
+    assert clicked == ("pick", submission(card, choices[2], {}))
+    few = adaptive_card(Card(title="Pick one", choices=choices[:5]))
+    assert elements(few, "ActionSet") == []
+    assert len(few["actions"]) == 5
