@@ -13,8 +13,10 @@ and changes nothing; a body that is not an activity is 400.
 Outbound, every message is sent proactively through the SDK's ``CloudAdapter`` (it acquires the
 bot's token with MSAL and builds the connector client) to a conversation reference: the one the
 event came from, or one stored at first contact (``people``/``conversations``: service URL,
-tenant, conversation id and the bot's account). ``TeamsOutbound`` turns the connector's answers
-into the core's ``SendError`` kinds.
+tenant, conversation id and the bot's account), through a ``TeamsConnector``, which turns the
+connector's answers into the core's ``SendError`` kinds (docs/delivery.md). A proactive message
+carries its outbox key in ``channelData``. ``TeamsChannelMembers`` lists a channel's members
+for the barometer; what a channel is called is kept with it (``TeamsBot._named``).
 
 Private replies in a channel or group chat go to the person's direct chat with the bot (opened
 proactively if need be, which Teams allows once the app is installed in a team they are in);

@@ -72,7 +72,9 @@ async def teams(
         sqlite_url,
         **ANONYMOUS,
         VALUESBOT_COMMS=f"teams:{CAROL.id}",
-        VALUESBOT_BAROMETER_CHANNELS=f"teams:{TENANT}:{CHANNEL}",
+        # A channel of the bot's own tenant needs no tenant id.
+        CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID=TENANT,
+        VALUESBOT_BAROMETER_CHANNELS=f"teams:{CHANNEL}",
         VALUESBOT_BAROMETER_RESULTS=f"teams:{TENANT}:{RESULTS}",
         VALUESBOT_PUBLIC_URL="https://values.example.org",
     )
