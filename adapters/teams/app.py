@@ -595,6 +595,10 @@ class TeamsOutbound:
                 await self._deliver_one(event, reply)
                 return
             except (RateLimited, TemporarySendError) as error:
+                if isinstance(error, TemporarySendError) and error.maybe_sent:
+                    # Teams may have shown it: sending it again could show it twice.
+                    log.warning("a reply may not have arrived (%s); not sent again", error)
+                    return
                 wait = error.retry_after if isinstance(error, RateLimited) else float(attempt)
                 if attempt == REPLY_ATTEMPTS or waited + wait > REPLY_MAX_WAIT:
                     raise

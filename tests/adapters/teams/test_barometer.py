@@ -289,6 +289,12 @@ async def test_a_whole_round_in_teams(teams: TeamsWorld, clock: ManualClock) -> 
     assert not any("regional" in t.lower() or "national" in t.lower() for t in results)
     assert await rows(teams.app, "SELECT status FROM barometer_rounds") == [("closed",)]
     assert await rows(teams.app, "SELECT COUNT(*) FROM barometer_participation") == [(0,)]
+    # The same server publishes them on the web.
+    published = await teams.client.get("/barometer.json")
+    (latest,) = (await published.json())["rounds"]
+    assert (latest["asked"], latest["answered"], latest["shown"]) == (50, 30, True)
+    page = await teams.client.get("/barometer")
+    assert "30 of 50 people answered (60%)" in await page.text()
 
     # Answering after the close is refused, privately.
     await teams.clicks(

@@ -151,6 +151,24 @@ async def test_a_send_that_times_out_may_have_arrived(
         await app.close()
 
 
+async def test_a_reply_whose_answer_never_came_is_not_sent_twice(
+    sqlite_url: str, clock: ManualClock, connector: MockBotConnector
+) -> None:
+    settings = make_settings(sqlite_url, **ANONYMOUS, VALUESBOT_SEND_TIMEOUT="0.5")
+    app = await build_app(settings, clock=clock, prepare=False)
+    world = await start_world(app, connector)
+    try:
+        connector.stall(ALICE.direct)
+        await world.says("values")
+        # Teams took the help card but its answer was lost: no second copy, no apology.
+        (help_card,) = connector.posts(ALICE.direct)
+        assert "values bot" in "\n".join(card_texts(help_card.card))
+    finally:
+        connector.release()
+        await world.client.close()
+        await app.close()
+
+
 async def test_proactive_messages_carry_their_outbox_key(teams: TeamsWorld) -> None:
     await teams.installs(ALICE)
     await teams.send(teams.activity("channel_install", channel=CHANNEL))
