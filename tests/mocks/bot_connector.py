@@ -351,9 +351,8 @@ class MockBotConnector:
         parts = [p for p in request.path.split("/") if p]
         where = parts[2] if len(parts) >= 3 and parts[:2] == ["v3", "conversations"] else None
         activity_id = parts[4] if len(parts) >= 5 and parts[3] == "activities" else None
-        if parts[:2] == ["v3", "teams"] and len(parts) in (3, 4) and request.method == "GET":
-            return self._team_answer(parts)
-        if where is None and parts[:2] != ["v3", "conversations"]:
+        team = parts[:2] == ["v3", "teams"] and len(parts) in (3, 4) and request.method == "GET"
+        if where is None and parts[:2] != ["v3", "conversations"] and not team:
             return 404, {"error": {"code": "NotFound"}}, {}, None, None, None
 
         failure = self._scripted_failure(where)
@@ -362,6 +361,8 @@ class MockBotConnector:
             if failure.retry_after is not None:
                 headers["Retry-After"] = f"{failure.retry_after:g}"
             return failure.status, _error(failure.status), headers, where, activity_id, None
+        if team:
+            return self._team_answer(parts)
         if where is not None and base_conversation(where) in self._gone:
             status = self._gone[base_conversation(where)]
             return status, _error(status), {}, where, activity_id, None

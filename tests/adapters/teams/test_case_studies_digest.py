@@ -229,3 +229,44 @@ async def _story_and_digest(teams: TeamsWorld, clock: ManualClock) -> None:
     assert TENANT in json.dumps(header.body["conversation"])
     # Every card Teams received is a valid Adaptive Card 1.5 (the Adaptive Cards library says).
     assert_valid(teams.every_card())
+
+
+async def test_here_names_the_channel_or_falls_back_to_its_id(
+    sqlite_url: str, clock: ManualClock
+) -> None:
+    async with MockBotConnector() as connector:
+        app = await build_app(
+            make_settings(sqlite_url, **settings(sqlite_url)), clock=clock, prepare=False
+        )
+        teams = await start_world(app, connector)
+        try:
+            await teams.installs(CAROL)
+            # The General channel: named by the install itself, nothing to ask.
+            await teams.send(teams.activity("channel_install", channel=CHANNEL))
+            await teams.says(
+                "digest schedule here weekly friday 16:00", person=CAROL, channel=CHANNEL
+            )
+            assert "A values digest goes to General in Winter planning every Friday" in (
+                teams.last(CAROL.direct)
+            )
+            assert [c for c in connector.calls if c.method == "GET"] == []
+            # Teams cannot say what another channel is called: the team's name (from the
+            # install) stands in, the command still works, and the name is asked again later.
+            connector.fail(503)
+            await teams.send(in_planning(teams, "digest schedule here weekly monday 09:00", CAROL))
+            assert "A values digest goes to a channel of Winter planning every Monday" in (
+                teams.last(CAROL.direct)
+            )
+            connector.team(CHANNEL, "Winter planning", {CHANNEL: None, PLANNING: "Planning"})
+            await teams.send(in_planning(teams, "digest list", CAROL))
+            listed = teams.last(CAROL.direct)
+            assert ". General in Winter planning: every Friday" in listed
+            # A label is fixed when the digest is scheduled.
+            assert ". a channel of Winter planning: every Monday" in listed
+            assert await rows(
+                app,
+                f"SELECT extra ->> '$.name' FROM conversations WHERE conversation = '{PLANNING}'",
+            ) == [("Planning in Winter planning",)]
+        finally:
+            await teams.client.close()
+            await app.close()
