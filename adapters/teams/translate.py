@@ -121,7 +121,9 @@ def join_thread(conversation: str, thread: str | None) -> str:
 
 
 def place(activity: Mapping[str, Any]) -> ConversationRef:
-    """Where the activity happened, with what is needed to post there again later."""
+    """Where the activity happened, with what is needed to post there again later (the bot's
+    account) and, for a channel or group chat, what it is called as far as the activity says
+    (``names``; the display name under ``extra["name"]``)."""
     conversation = _dict(activity.get("conversation"))
     conversation_id = _text(conversation.get("id"))
     if not conversation_id:
