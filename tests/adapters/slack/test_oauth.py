@@ -15,7 +15,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters import web_mounts
-from adapters.slack.app import SLACK_KEY
+from adapters.slack.app import SCOPES, SLACK_KEY
 from bot.app import build_app
 from bot.clock import ManualClock
 from bot.web import build_web_app
@@ -94,7 +94,7 @@ async def test_install_then_talk(oauth: SlackWorkspace) -> None:
     state = re.search(r"state=([\w-]+)", html)
     assert state is not None
     assert "client_id=1111.2222" in html
-    assert "scope=app_mentions:read,channels:read,chat:write,commands," in html
+    assert f"scope={','.join(SCOPES)}&" in html
     cookie = page.headers["Set-Cookie"].split(";")[0]
     assert await rows(oauth.app, "SELECT count(*) FROM slack_oauth_states") == [(1,)]
 

@@ -51,7 +51,7 @@ def name_of(user: str) -> str:
 
 def direct(user: str) -> str:
     """The id of a person's direct conversation with the bot."""
-    return "D0" + user.removeprefix("U")
+    return "D" + user.removeprefix("U")  # as the mock's conversations.open answers
 
 
 class SlackWorkspace:
@@ -242,6 +242,17 @@ class SlackWorkspace:
             "event_message_im.json", user=user, channel=direct(user), text=_escaped(text)
         )
 
+    async def deliver(self) -> None:
+        """Run the delivery worker until nothing is due: the outbox goes out through the Slack
+        outbound to the mock."""
+        await self.app.delivery.drain()
+
+    async def joins(self, channel: str, user: str) -> ClientResponse:
+        """``user`` (the bot, when it is added) joins ``channel``."""
+        return await self.event(
+            "event_member_joined_channel.json", user=user, channel=channel, channel_type="C"
+        )
+
     async def opens_home(self, user: str) -> ClientResponse:
         """``user`` opens the bot's Home tab."""
         return await self.event("event_app_home_opened.json", user=user, channel=direct(user))
@@ -271,6 +282,18 @@ class SlackWorkspace:
             seen.add(name)
             if element["type"] == "plain_text_input":
                 state: dict[str, Any] = {"type": element["type"], "value": given}
+            elif element["type"] in {"checkboxes", "multi_static_select"}:
+                # Several options, given as "listen,open" (values or labels); none given: what
+                # the element shows picked (its initial options), as Slack's state does.
+                picked = element.get("initial_options") or []
+                if given is not None:
+                    wanted = [part.strip() for part in given.split(",") if part.strip()]
+                    picked = [
+                        o
+                        for o in element["options"]
+                        if o["value"] in wanted or o["text"]["text"] in wanted
+                    ]
+                state = {"type": element["type"], "selected_options": picked}
             else:
                 chosen = None
                 if given is not None:
