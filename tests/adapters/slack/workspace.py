@@ -173,7 +173,7 @@ class SlackWorkspace:
                 "is_ephemeral": ephemeral,
             },
             channel={"id": message.channel, "name": "directmessage"},
-            state={"values": self._state(message.blocks, inputs or {})},
+            state={"values": self.state(message.blocks, inputs or {})},
             response_url=self.api.response_url(
                 channel=message.channel, user=user, ts=message.ts, ephemeral=ephemeral
             ),
@@ -224,7 +224,7 @@ class SlackWorkspace:
             blocks=blocks,
             private_metadata=view.view.get("private_metadata", ""),
             callback_id=view.view.get("callback_id", ""),
-            state={"values": self._state(blocks, inputs)},
+            state={"values": self.state(blocks, inputs)},
         )
         return await self.interact(payload)
 
@@ -270,7 +270,7 @@ class SlackWorkspace:
         raise AssertionError(f"no button {label!r} in the message")
 
     @staticmethod
-    def _state(blocks: list[dict[str, Any]], inputs: Mapping[str, str]) -> dict[str, Any]:
+    def state(blocks: list[dict[str, Any]], inputs: Mapping[str, str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         seen = set()
         for block in blocks:
