@@ -32,7 +32,7 @@ from dialogs.case_studies import NAME as CASE_STUDY
 from dialogs.case_studies import CaseStudies, CaseStudyDialog, Submissions
 from dialogs.commitments import NAME as COMMITMENT
 from dialogs.commitments import CommitmentDialog, Commitments
-from dialogs.digest import Digests, NoBarometerHeadline
+from dialogs.digest import Digests
 from dialogs.help import Help, HelpEntry
 from dialogs.home import HomePage
 from dialogs.values_lens import NAME as VALUES_LENS
@@ -232,14 +232,16 @@ async def build_app(
     )
     deliveries = DeliveryCommands(settings)
     help_ = Help(content, HELP, {"deliveries": deliveries.deliveries})
-    home = HomePage(content=content, settings=settings, runner=runner, lens=lens)
+    home = HomePage(
+        content=content, settings=settings, runner=runner, lens=lens, barometer=barometer
+    )
 
     router = Router()
     router.include(lens.router())
     router.include(barometer.router())
     router.include(commitments.router())
     router.include(case_studies.router())
-    digests = Digests(content=content, settings=settings, barometer=NoBarometerHeadline())
+    digests = Digests(content=content, settings=settings, barometer=barometer)
     router.include(digests.router())
     router.include(help_.router())
 

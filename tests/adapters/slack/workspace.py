@@ -202,6 +202,45 @@ class SlackWorkspace:
             }
         return payload
 
+    async def click_home(self, label: str, *, user: str) -> ClientResponse:
+        """``user`` clicks the button ``label`` on their Home tab (as the bot last published
+        it)."""
+        home = self.api.homes[user]
+        button, block_id = self._button(home.view["blocks"], label)
+        payload = fixture("block_actions.json")
+        payload.update(
+            user={
+                "id": user,
+                "username": name_of(user),
+                "name": name_of(user),
+                "team_id": self.team,
+            },
+            team={"id": self.team, "domain": "valuesbot-test"},
+            container={"type": "view", "view_id": home.id},
+            view={
+                "id": home.id,
+                "type": "home",
+                "hash": home.hash,
+                "blocks": home.view["blocks"],
+                "private_metadata": home.view.get("private_metadata", ""),
+                "state": {"values": {}},
+            },
+            trigger_id=self.api.trigger(user),
+            actions=[
+                {
+                    "action_id": button["action_id"],
+                    "block_id": block_id,
+                    "text": button["text"],
+                    "value": button["value"],
+                    "type": "button",
+                    "action_ts": f"{self.clock.now().timestamp():.0f}.{next(self._seq):06d}",
+                }
+            ],
+        )
+        for key in ("channel", "message", "state", "response_url"):
+            payload.pop(key, None)
+        return await self.interact(payload)
+
     async def submit(
         self, view: OpenedView, *, user: str, inputs: Mapping[str, str]
     ) -> ClientResponse:
