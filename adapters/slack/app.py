@@ -18,7 +18,12 @@ or, when private, as ephemeral messages; a private card that asks for inputs, an
 a command, opens as a modal instead (``views.open``); a card that replaces the one clicked is a
 ``chat.update`` (or, for an ephemeral one, its ``response_url``). Where the bot cannot post (a
 channel it is not in, a direct message between two people) the ``response_url`` Slack gave takes
-over.
+over; without one (a modal's submission), a private answer goes to the person's direct
+conversation with the bot.
+
+Proactive messages (the outbox) carry their outbox key as message metadata; ``was_sent`` reads
+it back with ``conversations.history`` after a crash. ``SlackChannelMembers`` lists a channel's
+members for the barometer (``conversations.members``).
 """
 
 from __future__ import annotations
@@ -679,7 +684,10 @@ class SlackOutbound:
             await self.call(token, "chat.postEphemeral", **params)
         except RecipientUnreachable:
             if route.response_url is None:
-                raise
+                # A modal's submission brings no response URL, and the bot may not be in the
+                # channel the modal came from: the person's conversation with the bot will do.
+                await self.post_direct(PersonKey.of(event), card)
+                return
             await self.respond(
                 route.response_url,
                 {
