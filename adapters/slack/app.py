@@ -617,6 +617,11 @@ class SlackOutbound:
         if reply.replace:
             if await self._replace(card, route, token):
                 return
+            if not place.is_direct:
+                # Nothing to replace: the card answers a modal, which only the person saw, so
+                # its answer is for them alone too (a barometer's thanks holds their token).
+                await self._private(event, card, route, token)
+                return
         elif reply.private and not place.is_direct:
             await self._private(event, card, route, token)
             return

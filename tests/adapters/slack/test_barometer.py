@@ -292,3 +292,28 @@ async def test_the_home_tab_shows_the_round_to_answer_then_answered_then_results
         home
     )
     assert "https://values.example.org/barometer" in home
+
+
+async def test_answering_from_a_channel_stays_private(slack: SlackWorkspace) -> None:
+    api = slack.api
+    api.members[STAFF] = PEOPLE[:5]
+    await slack.command("open", user=COMMS, channel=direct(COMMS), command="/barometer")
+    alice = PEOPLE[0]
+    # /barometer typed in a channel: the questions open in a modal only she sees.
+    await slack.command(user=alice, channel="C0TEAM", command="/barometer")
+    form = api.modal(alice)
+    assert form.view["submit"]["text"] == "Send my answers"
+    await slack.submit(form, user=alice, inputs=answers("agree", "disagree", "national"))
+    assert api.channel("C0TEAM") == []
+    [thanks] = api.ephemeral("C0TEAM", alice)
+    assert "Thank you: Staff barometer: November 2026" in thanks.text_all()
+    assert sum((await tally(slack)).values()) == 2
+    # Changing her mind from that message works, and stays hers alone.
+    await slack.click("Change my answer", user=alice, message=thanks)
+    assert "Answer again" in thanks.text_all()
+    await slack.click(
+        "Send my new answer", user=alice, message=thanks, inputs=answers("agree", "agree")
+    )
+    assert "Your new answer replaced your earlier one." in thanks.text_all()
+    assert await tally(slack) == Counter({("nhs", "agree"): 1, ("organisation", "agree"): 1})
+    assert api.channel("C0TEAM") == []
