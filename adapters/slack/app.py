@@ -33,9 +33,10 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -92,6 +93,7 @@ SCOPES = (
     "im:write",
     "mpim:history",
     "mpim:read",
+    "users:read",
 )
 
 # Slack retries an event it got no answer to within 3 seconds; replies to a turn wait at most
@@ -127,6 +129,12 @@ OUTBOX_EVENT = "valuesbot_outbox"
 # (Web API pagination guide, checked 2026-11).
 PAGE_SIZE = 200
 OAUTH_STATE_SECONDS = 600
+# A person's time zone (users.info) is asked once a day per process; a failed lookup is tried
+# again after an hour. The lookup runs before the turn, so it may take this long at most (a
+# modal's trigger id lasts three seconds).
+ZONE_MEMORY_SECONDS = 24 * 3600.0
+ZONE_RETRY_SECONDS = 3600.0
+ZONE_LOOKUP_SECONDS = 1.0
 
 
 class BotClock(SignatureClock):
@@ -221,6 +229,7 @@ class SlackAdapter:
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._identities: dict[str, BotIdentity] = {}
+        self._zones: dict[tuple[str, str], tuple[str | None, float]] = {}
         secret = settings.slack_signing_secret
         self.verifier = (
             SignatureVerifier(secret.get_secret_value(), clock=BotClock(app.clock))
@@ -311,9 +320,34 @@ class SlackAdapter:
     async def _handle(self, event: Event, route: TurnRoute) -> None:
         _TURN.set(route)  # this task's own context: deliver() finds how to answer
         try:
-            await self.app.dispatcher.handle(event)
+            await self.app.dispatcher.handle(await self._with_timezone(event, route.token))
         except Exception:  # the dispatcher logs a turn's failures; this is a last guard
             log.exception("slack event failed event_id=%s", event.event_id)
+
+    async def _with_timezone(self, event: Event, token: str | None) -> Event:
+        """The event with its person's time zone (``users.info``, asked at most once a day per
+        person and process), so proactive messages wait for their own working hours. Slack's
+        payloads do not carry it; without an answer in time the event goes as it is."""
+        key = (event.conversation.tenant, event.actor.id)
+        now = time.monotonic()
+        known = self._zones.get(key)
+        if known is None or known[1] < now:
+            zone = None
+            try:
+                token = token or await self.token_for(event.conversation.tenant)
+                answer = await asyncio.wait_for(
+                    self.outbound.call(token, "users.info", user=event.actor.id),
+                    ZONE_LOOKUP_SECONDS,
+                )
+                zone = str(_dict(answer.get("user")).get("tz") or "") or None
+            except (SendError, TimeoutError) as problem:
+                log.debug("no time zone for a slack user: %s", problem)
+            known = (zone, now + (ZONE_MEMORY_SECONDS if zone else ZONE_RETRY_SECONDS))
+            self._zones[key] = known
+        zone = known[0]
+        if zone is None or event.actor.timezone == zone:
+            return event
+        return replace(event, actor=replace(event.actor, timezone=zone))
 
     async def _publish_home(self, visit: HomeVisit, token: str | None) -> None:
         try:

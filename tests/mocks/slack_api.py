@@ -183,6 +183,7 @@ class MockSlackApi:
         self.modals: list[OpenedView] = []
         self.homes: dict[str, OpenedView] = {}
         self.members: dict[str, list[str]] = {}
+        self.zones: dict[str, str] = {}  # users.info "tz" by user id (default Europe/London)
         self.installation: dict[str, Any] = {
             "ok": True,
             "app_id": "A0VALUES",
@@ -660,6 +661,21 @@ class MockSlackApi:
         if cursor == "invalid_cursor":
             return self._error("invalid_cursor")
         return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
+
+    def _users_info(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        user = str(params.get("user", ""))
+        if not user:
+            return self._error("user_not_found")
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "team_id": self.team,
+                "name": user.lower(),
+                "tz": self.zones.get(user, "Europe/London"),
+                "is_bot": user == self.bot_user,
+            },
+        }
 
     def _apps_connections_open(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         if not (token or "").startswith("xapp-"):

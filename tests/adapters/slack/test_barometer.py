@@ -104,7 +104,9 @@ async def test_a_whole_round_in_slack(slack: SlackWorkspace) -> None:
             "Send my answers", user=person, message=card_of(slack, person), inputs=inputs
         )
         assert response.status == 200
-        assert [c.method for c in api.calls[before:]] == ["chat.update"]
+        # The person's time zone is asked once (for their working hours), then the card
+        # becomes the thanks.
+        assert [c.method for c in api.calls[before:]] == ["users.info", "chat.update"]
         thanks = card_of(slack, person)
         assert thanks.updates == 1
         assert "Thank you: Staff barometer: November 2026" in thanks.text_all()

@@ -29,6 +29,7 @@ from storage.sql import SqlDeliveryQueue
 from tests.adapters.slack.conftest import BOT_TOKEN, SECRET
 from tests.adapters.slack.workspace import SlackWorkspace, direct
 from tests.delivery.helpers import FAST, job_progress
+from tests.dialogs.test_values_lens import rows
 from tests.mocks.slack_api import MockSlackApi
 
 JOB = "barometer:2026-11"
@@ -201,3 +202,26 @@ async def test_a_worker_killed_mid_delivery_restarts_and_everyone_gets_it_once(
     # Every send the kill interrupted was looked up in its conversation, not repeated blindly.
     assert len(slack_api.calls_to("conversations.history")) >= in_flight
     print(f"killed with {in_flight} sends in flight, {at_kill} delivered before the kill")
+
+
+async def test_a_message_waits_for_the_persons_own_working_hours(
+    slack: SlackWorkspace, clock: ManualClock
+) -> None:
+    # Alice works in New York: Slack says so (users.info) when she first talks to the bot.
+    slack.api.zones["U0ALICE"] = "America/New_York"
+    await slack.says("hello", user="U0ALICE")
+    assert await rows(slack.app, "SELECT user_id, timezone FROM people") == [
+        ("U0ALICE", "America/New_York")
+    ]
+    alice = PersonKey("slack", "T1", "U0ALICE")
+    async with slack.app.database.unit() as stores:
+        await fan_out(stores, job=JOB, people=[alice], card=CARD, now=clock.now())
+    await slack.deliver()  # 09:30 in London is 04:30 in New York: it waits
+    assert slack.api.keys() == {}
+    clock.set(datetime(2026, 11, 30, 14, 0, tzinfo=UTC))  # 09:00 in New York
+    await slack.deliver()
+    assert slack.api.keys() == {key(alice): 1}
+    assert slack.api.last(direct("U0ALICE")).text == "Staff barometer"
+    # Asked once: later events use what the adapter remembers.
+    await slack.says("hello again", user="U0ALICE")
+    assert slack.api.methods().count("users.info") == 1

@@ -125,6 +125,7 @@ async def commitment_cards(harness: Harness, app: App, clock: ManualClock) -> No
     await click("On this date")  # no date typed
     await say("1/1/2020")
     await say("31 March 2027")
+    clock.advance(timedelta(minutes=1))  # the list is newest first
     await say("/commitment My contribution is to publish our minutes #open #listen-and-learn")
     await say("/commitment " + "y" * 600)
     listed = (await say("/commitment list"))[-1]
