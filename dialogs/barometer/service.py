@@ -68,6 +68,9 @@ from storage.base import (
 log = logging.getLogger("valuesbot.barometer")
 
 TICK_JOB = "barometer.tick"
+# Set (in the closing transaction) when a round closed; the housekeeping then scrubs the
+# physical traces of the deleted rows (``storage.scrub``) and clears it.
+SCRUB_PENDING = "barometer_scrub_pending"
 MAX_REMINDERS = 2
 HISTORY = 36
 COMMENTS_PER_REQUEST = 10
@@ -284,11 +287,6 @@ class Barometer:
         history = await self.published(stores, limit=1)
         latest = history[0] if history else None
         return cards.home_card(self.text, None, False, latest, self.settings.zone, self.page)
-
-    async def latest(self, stores: Stores, now: datetime) -> str | None:
-        """The latest published round in one line (the digest's ``BarometerHeadline``)."""
-        history = await self.published(stores, limit=1)
-        return cards.headline(history[0]) if history else None
 
     async def latest_results_card(self, stores: Stores) -> Card:
         """The newest closed round's results, or a note when there are none yet."""
@@ -762,6 +760,7 @@ class Barometer:
         await stores.barometer.seal(
             closed.id, keep, keep_comments=tally.respondents >= closed.comment_min
         )
+        await stores.meta.put(SCRUB_PENDING, closed.period)
         history = await self.published(stores)
         results = history[0]
         card = cards.results_card(self.text, results, history[1:], self.page)
@@ -839,3 +838,25 @@ class Barometer:
     async def published(self, stores: Stores, limit: int = HISTORY) -> list[RoundResults]:
         """The results of closed rounds, newest first."""
         return [await self.results(stores, r) for r in await stores.barometer.closed(limit)]
+
+
+class Headlines:
+    """The latest published result in one line, for the weekly digest: "64% agreed: My work is
+    making a positive difference to the NHS (May 2027)". None until a round is published with
+    enough answers to show."""
+
+    def __init__(self, barometer: Barometer) -> None:
+        self.barometer = barometer
+
+    async def latest(self, stores: Stores, now: datetime) -> str | None:
+        """The headline of the latest round closed by ``now``."""
+        published = await self.barometer.published(stores, 1)
+        if not published:
+            return None
+        latest = published[0]
+        closed = latest.round.closed_at
+        if not latest.shown or not latest.questions or closed is None or closed > now:
+            return None
+        first = latest.questions[0]
+        month = month_name(latest.round.period)
+        return f"{percent(first.agree_share)} agreed: {first.question.text} ({month})"
