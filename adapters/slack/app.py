@@ -548,9 +548,10 @@ class SlackOutbound:
     ) -> bool | None:
         """Whether a message of ours carrying outbox ``key`` is in the conversation since
         ``since``: its history read with the message metadata (``conversations.history``,
-        newest first, page by page). ``RateLimited`` and ``TemporarySendError`` when Slack
-        cannot answer now (the outbox asks again later); None when the bot may not read the
-        history (an installation from before the history scopes: reinstall the app)."""
+        newest first, page by page; for a thread, ``conversations.replies``). ``RateLimited``
+        and ``TemporarySendError`` when Slack cannot answer now (the outbox asks again later);
+        None when the bot may not read the history (an installation from before the history
+        scopes: reinstall the app)."""
         token = await self.adapter.token_for(to.tenant)
         try:
             if isinstance(to, PersonKey):
@@ -561,6 +562,9 @@ class SlackOutbound:
             else:
                 channel = to.conversation
             me = await self.adapter.identity(token)
+            # A reply in a thread is not in the channel's history: the thread's replies are.
+            thread = to.thread if isinstance(to, ConversationRef) else None
+            method = "conversations.replies" if thread else "conversations.history"
             cursor = ""
             while True:
                 params: dict[str, Any] = {
@@ -569,9 +573,11 @@ class SlackOutbound:
                     "include_all_metadata": True,
                     "limit": PAGE_SIZE,
                 }
+                if thread:
+                    params["ts"] = thread
                 if cursor:
                     params["cursor"] = cursor
-                page = await self.call(token, "conversations.history", **params)
+                page = await self.call(token, method, **params)
                 messages = page.get("messages")
                 for message in messages if isinstance(messages, list) else []:
                     if _carries(_dict(message), key, me):

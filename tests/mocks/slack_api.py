@@ -14,7 +14,8 @@ a form body or a JSON body alike (slack-sdk uses all three).
 Besides the log of calls it keeps what people would see, so a test can click it: messages per
 channel (``chat.update`` applied, message metadata kept), ephemeral messages per person, modals
 opened and Home tabs published. ``conversations.history`` reads the messages back (newest first,
-``oldest``, ``limit`` and ``cursor`` paging, metadata only with ``include_all_metadata``);
+``oldest``, ``limit`` and ``cursor`` paging, metadata only with ``include_all_metadata``), and
+``conversations.replies`` a thread's (a reply in a thread is not in the channel's history);
 ``conversations.members`` pages through ``members[channel]``, which tests fill in.
 ``response_url`` and ``trigger`` make the response URLs and trigger ids a payload carries;
 posts to a response URL are recorded as calls of the method ``"response_url"``.
@@ -642,7 +643,33 @@ class MockSlackApi:
         except ValueError:
             return self._error("invalid_arguments")
         metadata = str(params.get("include_all_metadata", "")).lower() in {"true", "1"}
-        found = [m for m in reversed(self.messages[channel]) if float(m.ts) > oldest]
+        found = [
+            m
+            for m in reversed(self.messages[channel])
+            if float(m.ts) > oldest and m.thread_ts in (None, m.ts)  # no thread replies
+        ]
+        page, cursor = self._page(params, found)
+        if cursor == "invalid_cursor":
+            return self._error("invalid_cursor")
+        return {
+            "ok": True,
+            "messages": [self._as_posted(m, with_metadata=metadata) for m in page],
+            "has_more": bool(cursor),
+            "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _conversations_replies(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        thread = [m for m in self.messages.get(channel, []) if ts in (m.ts, m.thread_ts)]
+        if not thread:
+            return self._error("thread_not_found")
+        try:
+            oldest = float(params.get("oldest") or 0)
+        except ValueError:
+            return self._error("invalid_arguments")
+        metadata = str(params.get("include_all_metadata", "")).lower() in {"true", "1"}
+        # The parent first, then the replies, oldest first (as Slack answers).
+        found = [m for m in thread if m.ts == ts or float(m.ts) > oldest]
         page, cursor = self._page(params, found)
         if cursor == "invalid_cursor":
             return self._error("invalid_cursor")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import aiohttp
@@ -268,3 +269,21 @@ async def test_a_lost_answer_may_have_been_sent_but_a_refused_connection_was_not
     with pytest.raises(TemporarySendError) as refused:  # nobody listens there any more
         await web_api(url, None, "xoxb-1", "chat.postMessage")
     assert refused.value.maybe_sent is False
+
+
+async def test_was_sent_looks_in_the_thread_for_a_reply_in_a_thread(
+    slack: SlackWorkspace, clock: ManualClock
+) -> None:
+    since = clock.now() - timedelta(minutes=2)
+    outbound = slack.adapter.outbound
+    parent = await outbound.post(CHANNEL, CARD)
+    assert parent is not None
+    thread = replace(CHANNEL, thread=parent.id)
+    key = "lens-team:results:t1"
+    await outbound.post(thread, CARD, key=key)
+    assert slack.api.calls_to("chat.postMessage")[-1].params["thread_ts"] == parent.id
+    assert await outbound.was_sent(key, thread, since) is True
+    [asked] = slack.api.calls_to("conversations.replies")
+    assert (asked.params["channel"], asked.params["ts"]) == ("C0TEAM", parent.id)
+    # The channel's own history does not hold replies in threads.
+    assert await outbound.was_sent(key, CHANNEL, since) is False
