@@ -35,4 +35,9 @@ def channel_directories(settings: Settings) -> dict[Platform, ChannelDirectory]:
     """Who is in a channel, per platform (for a barometer sent to the members of channels)."""
     from adapters.console.app import ConsoleChannelMembers
 
-    return {Platform.CONSOLE: ConsoleChannelMembers()}
+    directories: dict[Platform, ChannelDirectory] = {Platform.CONSOLE: ConsoleChannelMembers()}
+    if settings.slack_enabled:
+        from adapters.slack.app import SlackChannelMembers
+
+        directories[Platform.SLACK] = SlackChannelMembers(settings)
+    return directories

@@ -260,7 +260,9 @@ async def build_app(
     )
     deliveries = DeliveryCommands(settings)
     help_ = Help(content, HELP, {"deliveries": deliveries.deliveries})
-    home = HomePage(content=content, settings=settings, runner=runner, lens=lens)
+    home = HomePage(
+        content=content, settings=settings, runner=runner, lens=lens, barometer=barometer
+    )
 
     router = Router()
     router.include(lens.router())

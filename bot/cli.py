@@ -217,11 +217,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_server(settings: Settings, host: str, port: int) -> None:
     from aiohttp import web
 
-    from adapters import web_mounts
+    from adapters import channel_directories, web_mounts
     from bot.app import build_app
     from bot.web import build_web_app
 
-    app = await build_app(settings)
+    app = await build_app(settings, directories=channel_directories(settings))
     runner = web.AppRunner(build_web_app(app, web_mounts(settings)), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -169,6 +169,7 @@ class Barometer:
         router.action(cards.ANSWER, self.answer)
         router.action(cards.CHANGE, self.change)
         router.action(cards.KEEP, self.keep)
+        router.action(cards.ASK, self.ask)
         router.action(cards.APPROVE, self.approve)
         router.action(cards.REJECT, self.reject)
         router.schedule(TICK_JOB, self.scheduled)
@@ -275,6 +276,17 @@ class Barometer:
         if await stores.barometer.has_answered(current.id, person):
             return cards.already_card(self.text, current, self.settings.zone)
         return cards.question_card(self.text, current, self.settings.zone)
+
+    async def home_card(self, stores: Stores, person: PersonKey, now: datetime) -> Card | None:
+        """The barometer on the person's home page: this month's round to answer (or answered),
+        else the latest results in a line."""
+        current = await stores.barometer.current()
+        if current is not None and current.closes_at > now:
+            answered = await stores.barometer.has_answered(current.id, person)
+            return cards.home_card(self.text, current, answered, None, self.settings.zone)
+        history = await self.published(stores, limit=1)
+        latest = history[0] if history else None
+        return cards.home_card(self.text, None, False, latest, self.settings.zone, self.page)
 
     async def latest_results_card(self, stores: Stores) -> Card:
         """The newest closed round's results, or a note when there are none yet."""
@@ -491,6 +503,11 @@ class Barometer:
             turn.reply(cards.already_card(self.text, round_, zone), private=True)
         else:
             turn.reply(cards.closed_card(self.text), private=True)
+
+    async def ask(self, turn: Turn[ActionSubmitted]) -> None:
+        """ "Answer now" on the home page: the questions (or a note, or results) in the
+        person's own conversation."""
+        turn.reply(await self.my_card(turn.stores, turn.person, turn.now), private=True)
 
     async def change(self, turn: Turn[ActionSubmitted]) -> None:
         """ "Change my answer": the questions again, on the same card, with its token."""
