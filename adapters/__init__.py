@@ -36,6 +36,10 @@ def channel_directories(settings: Settings) -> dict[Platform, ChannelDirectory]:
     from adapters.console.app import ConsoleChannelMembers
 
     directories: dict[Platform, ChannelDirectory] = {Platform.CONSOLE: ConsoleChannelMembers()}
+    if settings.slack_enabled:
+        from adapters.slack.app import SlackChannelMembers
+
+        directories[Platform.SLACK] = SlackChannelMembers(settings)
     if settings.teams_enabled:
         from adapters.teams.app import TeamsChannelMembers, TeamsConnector
 

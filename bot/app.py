@@ -27,18 +27,20 @@ from bot.pseudonym import Pseudonymiser
 from bot.router import Router
 from bot.settings import Settings
 from bot.ui import Card
-from dialogs.barometer.service import Barometer, ChannelDirectory
+from dialogs.barometer.service import SCRUB_PENDING, Barometer, ChannelDirectory, Headlines
+from dialogs.barometer.service import TICK_JOB as BAROMETER_TICK
 from dialogs.case_studies import NAME as CASE_STUDY
 from dialogs.case_studies import CaseStudies, CaseStudyDialog, Submissions
 from dialogs.commitments import NAME as COMMITMENT
-from dialogs.commitments import CommitmentDialog, Commitments
-from dialogs.digest import Digests, NoBarometerHeadline
+from dialogs.commitments import REVIEW_JOB, CommitmentDialog, Commitments
+from dialogs.digest import TICK_JOB as DIGEST_TICK
+from dialogs.digest import Digests
 from dialogs.help import Help, HelpEntry
 from dialogs.home import HomePage
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
 from storage import migrate
-from storage.base import DigestRun
+from storage.base import Schedule
 from storage.engine import Database
 from storage.scrub import scrub
 
@@ -51,6 +53,39 @@ HOUSEKEEPING_SECONDS = 30.0
 # Send budgets untouched for this long are forgotten (a conversation's budget is only needed
 # for a second or two).
 BUCKET_MEMORY_SECONDS = 3600.0
+# Records of claimed schedule slots are kept this long (far past any grace period).
+SCHEDULE_RUN_MEMORY = timedelta(days=30)
+
+
+def default_schedules(settings: Settings) -> list[Schedule]:
+    """The recurring jobs every installation runs. Each job decides for itself what is due
+    (the barometer's timetable, each digest's day and time, each commitment's review day), so
+    the schedules only say how often to look."""
+    zone = settings.timezone
+    return [
+        Schedule(
+            id=BAROMETER_TICK,
+            kind=BAROMETER_TICK,
+            cron="*/5 * * * *",
+            timezone=zone,
+            grace=timedelta(minutes=30),
+        ),
+        Schedule(
+            id=DIGEST_TICK,
+            kind=DIGEST_TICK,
+            cron="* * * * *",
+            timezone=zone,
+            grace=timedelta(minutes=10),
+        ),
+        Schedule(
+            id=REVIEW_JOB,
+            kind=REVIEW_JOB,
+            cron="0 * * * *",
+            timezone=zone,
+            grace=timedelta(hours=2),
+        ),
+    ]
+
 
 HELP = (
     HelpEntry(
@@ -114,45 +149,37 @@ class App:
         send budgets, refresh the outbox gauges, open, remind or close the barometer when its
         timetable says so, queue due digests and commitment review nudges."""
         now = self.clock.now()
-        platforms = [str(p) for p in self.dispatcher.platforms]
         async with self.database.unit() as stores:
-            closed = await self.lens.close_due(stores, now, platforms)
+            # Results of team check-ins whose time ran out go to their channels by the outbox.
+            await self.lens.close_due(stores, now)
             await stores.events.forget_before(now - EVENT_MEMORY)
+            await stores.schedules.forget_runs_before(now - SCHEDULE_RUN_MEMORY)
             await stores.delivery.forget_buckets(time.time() - BUCKET_MEMORY_SECONDS)
+            scrub_pending = await stores.meta.get(SCRUB_PENDING)
         await self.delivery.refresh_metrics()
-        # Its own transaction: a barometer problem must not hold up the chores above. Until the
-        # scheduler fires the ``barometer.tick`` job, this is what keeps the timetable.
-        async with self.database.unit() as stores:
-            barometer = await self.barometer.tick(stores, now)
-        if barometer.closed is not None:
+        if scrub_pending:
+            # A barometer round closed (by the schedule or by comms): erase the physical traces
+            # of the rows its closing deleted. Outside any transaction, after the close
+            # committed; the flag is cleared only once the scrub has run.
             await scrub(self.database)
-        # The close is committed before the results go out; a crash in between loses the
-        # results post (the check-in stays closed). The delivery outbox will close this gap.
-        for checkin, card in closed:
-            try:
-                await self.dispatcher.post(checkin.place, card)
-            except Exception:
-                log.exception("could not post team check-in results id=%s", checkin.id)
-        # Until the scheduler (delivery issue) drives them: both only queue outbox messages and
-        # are safe to call often, from every instance (slots and nudges are claimed once).
-        await self.send_due_digests()
-        async with self.database.unit() as stores:
-            await self.commitments.queue_review_nudges(stores, now)
+            async with self.database.unit() as stores:
+                await stores.meta.put(SCRUB_PENDING, "")
 
-    async def send_due_digests(self) -> list[DigestRun]:
-        """Queue every digest due now, each in its own transaction; the runs that were queued
-        or skipped (a stand-in for the scheduler, which may call ``digests.due`` and
-        ``digests.run_digest`` itself)."""
+    async def run_schedules(self, *kinds: str) -> list[str]:
+        """Run every schedule's slot (of these kinds, when given) that is due now and
+        unclaimed, as the timer would: tests and benchmarks use it with a controlled clock;
+        ``valuesbot serve`` has the timer. What ran, as "schedule@period"."""
+        await self.ensure_schedules()
+        await self.scheduler.sync()
+        return await self.scheduler.tick(set(kinds) if kinds else None)
+
+    async def ensure_schedules(self) -> None:
+        """Create the default schedules that do not exist yet (a schedule someone changed is
+        left as it is)."""
         now = self.clock.now()
         async with self.database.unit() as stores:
-            due = await self.digests.due(stores, now)
-        runs = []
-        for item in due:
-            async with self.database.unit() as stores:
-                run = await self.digests.run_digest(stores, item.schedule, item.period, now)
-            if run is not None:
-                runs.append(run)
-        return runs
+            for schedule in default_schedules(self.settings):
+                await stores.schedules.add(schedule, now)
 
     def start_background(self, interval: float = HOUSEKEEPING_SECONDS) -> None:
         """Run the housekeeping every ``interval`` seconds, the delivery worker and the
@@ -168,6 +195,7 @@ class App:
 
         async def schedules() -> None:
             try:
+                await self.ensure_schedules()
                 await self.scheduler.start()
             except Exception:
                 log.exception("scheduler start failed; retrying at the next poll")
@@ -232,14 +260,16 @@ async def build_app(
     )
     deliveries = DeliveryCommands(settings)
     help_ = Help(content, HELP, {"deliveries": deliveries.deliveries})
-    home = HomePage(content=content, settings=settings, runner=runner, lens=lens)
+    home = HomePage(
+        content=content, settings=settings, runner=runner, lens=lens, barometer=barometer
+    )
 
     router = Router()
     router.include(lens.router())
     router.include(barometer.router())
     router.include(commitments.router())
     router.include(case_studies.router())
-    digests = Digests(content=content, settings=settings, barometer=NoBarometerHeadline())
+    digests = Digests(content=content, settings=settings, barometer=Headlines(barometer))
     router.include(digests.router())
     router.include(help_.router())
 

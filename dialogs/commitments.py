@@ -33,7 +33,7 @@ from typing import Any
 
 from bot.content import Content
 from bot.dialogs import END, Dialog, DialogRunner, StepContext, StepResult, cancel_choice
-from bot.events import ActionSubmitted, CommandReceived, MessageReceived
+from bot.events import ActionSubmitted, CommandReceived, MessageReceived, ScheduleFired
 from bot.router import Router
 from bot.settings import Settings
 from bot.text import local_date, plural, shorten
@@ -62,6 +62,8 @@ NAME = "commitment"
 TEXT_LIMIT = 500
 LIST_SIZE = 20
 NUDGE_BATCH = 500
+# The schedule job that queues review nudges; the default schedule runs it every hour.
+REVIEW_JOB = "commitment.review"
 REVIEW_HORIZON_DAYS = 2 * 366
 
 # Hidden value / input naming the commitment an action is about.
@@ -507,7 +509,12 @@ class Commitments:
         router.action(SHOW, self.show)
         router.action(SNOOZE, self.snooze)
         router.action(NEW, self.new)
+        router.schedule(REVIEW_JOB, self.scheduled)
         return router
+
+    async def scheduled(self, turn: Turn[ScheduleFired]) -> None:
+        """The ``commitment.review`` job: queue the nudges whose review day has come."""
+        await self.queue_review_nudges(turn.stores, turn.now)
 
     def card(self, commitment: Commitment, note: str = "") -> Card:
         """One commitment as its owner sees it."""

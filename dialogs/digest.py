@@ -33,7 +33,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import TypeAdapter
 
 from bot.content import Behaviour, Content
-from bot.events import CommandReceived, ConversationKind, ConversationRef, Platform
+from bot.events import (
+    CommandReceived,
+    ConversationKind,
+    ConversationRef,
+    Platform,
+    ScheduleFired,
+)
 from bot.router import Router
 from bot.settings import Settings
 from bot.text import local_date, local_time, plural, shorten
@@ -56,6 +62,9 @@ from storage.base import (
 log = logging.getLogger("valuesbot.digest")
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+# The schedule job that sends due digests; the default schedule runs it every minute.
+TICK_JOB = "digest.tick"
 
 # A slot missed (every instance down) is still sent this long after its time, not later.
 CATCH_UP = timedelta(hours=12)
@@ -433,12 +442,19 @@ class Digests:
         self.barometer = barometer or NoBarometerHeadline()
 
     def router(self) -> Router:
-        """The routes of the digest."""
+        """The routes of the digest, and its schedule job."""
         router = Router()
         router.command("digest", self.command)
+        router.schedule(TICK_JOB, self.scheduled)
         return router
 
     # The scheduler's part
+
+    async def scheduled(self, turn: Turn[ScheduleFired]) -> None:
+        """The ``digest.tick`` job (every minute): queue every digest that is due, in the
+        slot's transaction (each digest's own slot is claimed once, whatever the timer does)."""
+        for item in await self.due(turn.stores, turn.now):
+            await self.run_digest(turn.stores, item.schedule, item.period, turn.now)
 
     async def due(self, stores: Stores, now: datetime) -> list[DueDigest]:
         """The digests to send at ``now``: for every active schedule, its latest slot if that

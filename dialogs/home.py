@@ -1,8 +1,9 @@
 """A person's home page: what they have under way and what they have done, as cards.
 
 Platforms with a home surface show these cards there (Slack's Home tab); each feature adds its
-part here (the barometer round, once it exists). Read-only: nothing on it needs an answer, so it
-can be drawn whenever the person looks.
+part here. Read-only: nothing on it takes typed answers, so it can be drawn whenever the person
+looks; a button on it (the barometer's "Answer now") answers in the person's direct
+conversation with the bot.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from bot.events import Actor, ConversationRef
 from bot.settings import Settings
 from bot.text import local_date, local_time, shorten
 from bot.ui import Card, Field
+from dialogs.barometer.service import Barometer
 from dialogs.values_lens import ValuesLensCommands
 from storage.base import DialogKey, PersonKey, Stores
 
@@ -32,11 +34,13 @@ class HomePage:
         settings: Settings,
         runner: DialogRunner,
         lens: ValuesLensCommands,
+        barometer: Barometer | None = None,
     ) -> None:
         self.content = content
         self.settings = settings
         self.runner = runner
         self.lens = lens
+        self.barometer = barometer
 
     async def cards(
         self, stores: Stores, direct: ConversationRef, actor: Actor, now: datetime
@@ -49,6 +53,10 @@ class HomePage:
         under_way = await self._under_way(stores, direct, actor)
         if under_way is not None:
             cards.append(under_way)
+        if self.barometer is not None:
+            barometer = await self.barometer.home_card(stores, person, now)
+            if barometer is not None:
+                cards.append(barometer)
         cards.append(await self.lens.history(stores, person, RECENT_CHECKINS))
         cards.append(await self._commitments(stores, person))
         return tuple(cards)

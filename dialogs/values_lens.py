@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -23,16 +23,27 @@ from typing import Any
 
 from bot.content import Behaviour, Content, Rating
 from bot.dialogs import END, Dialog, DialogRunner, StepContext, StepResult, cancel_choice
-from bot.events import ActionSubmitted, CommandReceived
+from bot.events import ActionSubmitted, CommandReceived, ConversationRef
 from bot.pseudonym import Pseudonymiser
 from bot.router import Router
 from bot.settings import Settings
 from bot.text import local_date, local_time, plural, shorten
 from bot.turn import Turn
-from bot.ui import BarRow, Card, Choice, ChoiceInput, ChoiceStyle, Field, Option, TextInput
+from bot.ui import (
+    BarRow,
+    Card,
+    Choice,
+    ChoiceInput,
+    ChoiceStyle,
+    Field,
+    Option,
+    TextInput,
+    card_to_json,
+)
 from storage.base import (
     Checkin,
     Commitment,
+    OutboxMessage,
     PersonKey,
     RateOutcome,
     RatingEntry,
@@ -398,6 +409,8 @@ class ValuesLensCommands:
             await self._close(
                 turn, await turn.stores.team_checkins.current(turn.event.conversation)
             )
+        elif word == "results":
+            turn.reply(await self.last_results(turn.stores, turn.event.conversation), private=True)
         else:
             await self._team(turn, text)
 
@@ -415,6 +428,10 @@ class ValuesLensCommands:
                 ),
                 Field(label="/valueslens history", value="Your past check-ins."),
                 Field(label="/valueslens close", value="Close the team check-in and show results."),
+                Field(
+                    label="/valueslens results",
+                    value="In a channel: the results of its last team check-in, again.",
+                ),
                 Field(label="/valueslens cancel", value="Stop the check-in you are in."),
             ),
         )
@@ -703,17 +720,45 @@ class ValuesLensCommands:
         tally = await stores.team_checkins.tally(closed.id)
         return self.results_card(tally, await self._name(stores, closed, closed.started_by))
 
-    async def close_due(
-        self, stores: Stores, now: datetime, platforms: Sequence[str], limit: int = 50
-    ) -> list[tuple[TeamCheckin, Card]]:
-        """Close every team check-in (on these platforms) whose time has run out; the results
-        to post."""
-        results = []
-        for checkin in await stores.team_checkins.due(now, limit, platforms):
+    async def last_results(self, stores: Stores, place: ConversationRef) -> Card:
+        """The results of the team check-in that closed last in ``place`` (again, for anyone
+        who missed them)."""
+        closed = await stores.team_checkins.last_closed(place)
+        if closed is None:
+            return Card(
+                title="No results yet",
+                text="No team check-in has closed here yet. Start one with /valueslens <work>.",
+            )
+        tally = await stores.team_checkins.tally(closed.id)
+        return self.results_card(tally, await self._name(stores, closed, closed.started_by))
+
+    async def close_due(self, stores: Stores, now: datetime, limit: int = 50) -> int:
+        """Close every team check-in whose time has run out and queue its results for its
+        channel, in the same transaction (the outbox sends them, once, even after a crash);
+        how many were closed."""
+        closed = 0
+        for checkin in await stores.team_checkins.due(now, limit):
             card = await self.close(stores, checkin, now)
-            if card is not None:
-                results.append((checkin, card))
-        return results
+            if card is None:
+                continue
+            place = checkin.place
+            await stores.outbox.enqueue(
+                OutboxMessage(
+                    key=f"team-lens:{checkin.id}:results",
+                    job=f"team-lens:{checkin.id}",
+                    platform=str(place.platform),
+                    tenant=place.tenant,
+                    recipient=place.conversation,
+                    thread=place.thread,
+                    to_person=False,
+                    card=card_to_json(card).decode(),
+                    respect_working_hours=False,
+                    counts_towards_cap=False,
+                ),
+                now,
+            )
+            closed += 1
+        return closed
 
     def results_card(self, tally: TeamTally, starter: str) -> Card:
         """Counts per behaviour, never names, and what to talk about first."""

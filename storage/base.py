@@ -348,6 +348,10 @@ class TeamCheckinStore(Protocol):
         """One team check-in, open or closed."""
         ...
 
+    async def last_closed(self, place: ConversationRef) -> TeamCheckin | None:
+        """The team check-in in this place that closed last, if any."""
+        ...
+
     async def rate(
         self, checkin_id: str, member_key: str, ratings: Mapping[str, str]
     ) -> RateOutcome:
@@ -590,9 +594,10 @@ class OutboxMessage:
     ``key`` makes it idempotent ("barometer:2027-05:slack:T1:U123"): queueing the same key again
     does nothing. ``job`` groups the messages of one delivery (a barometer round, a digest) for
     progress reports. The recipient is a person (``to_person``: their direct chat with the bot)
-    or a conversation id (a channel). ``card`` is the card's JSON (``bot.ui.card_to_json``).
-    Messages to people wait for their working hours and count towards their weekly cap unless
-    told otherwise.
+    or a conversation id (a channel), optionally a ``thread`` in it (Slack ``thread_ts``, a
+    Teams reply chain). ``card`` is the card's JSON (``bot.ui.card_to_json``). Messages to
+    people wait for their working hours and count towards their weekly cap unless told
+    otherwise.
     """
 
     key: str
@@ -602,6 +607,7 @@ class OutboxMessage:
     recipient: str
     to_person: bool
     card: str
+    thread: str | None = None
     not_before: datetime | None = None
     respect_working_hours: bool = True
     counts_towards_cap: bool = True
@@ -689,6 +695,7 @@ class ClaimedMessage:
     to_person: bool
     card: str
     attempts: int
+    thread: str | None = None
     respect_working_hours: bool
     counts_towards_cap: bool
     cap_week: str | None
@@ -878,6 +885,11 @@ class ScheduleStore(Protocol):
 
     async def runs(self, schedule_id: str, limit: int = 10) -> list[ScheduleRun]:
         """The latest runs, newest first."""
+        ...
+
+    async def forget_runs_before(self, when: datetime) -> int:
+        """Drop the records of slots scheduled before ``when`` (long past any grace period);
+        how many went."""
         ...
 
 

@@ -442,6 +442,21 @@ class SqlTeamCheckins(_Store):
         row = await self.session.get(TeamCheckinRow, checkin_id)
         return None if row is None else _team_checkin(row)
 
+    async def last_closed(self, place: ConversationRef) -> TeamCheckin | None:
+        rows = await self.session.exec(
+            select(TeamCheckinRow)
+            .where(
+                col(TeamCheckinRow.platform) == str(place.platform),
+                col(TeamCheckinRow.tenant) == place.tenant,
+                col(TeamCheckinRow.conversation) == place.conversation,
+                col(TeamCheckinRow.status) == "closed",
+            )
+            .order_by(col(TeamCheckinRow.closed_at).desc())
+            .limit(1)
+        )
+        row = rows.first()
+        return None if row is None else _team_checkin(row)
+
     async def rate(
         self, checkin_id: str, member_key: str, ratings: Mapping[str, str]
     ) -> RateOutcome:
@@ -1184,6 +1199,7 @@ def _outbox_values(message: OutboxMessage, now: datetime) -> dict[str, Any]:
         "tenant": message.tenant,
         "recipient": message.recipient,
         "to_person": message.to_person,
+        "thread": message.thread,
         "card": message.card,
         "respect_working_hours": message.respect_working_hours,
         "counts_towards_cap": message.counts_towards_cap,
@@ -1309,6 +1325,7 @@ def _claimed(row: OutboxRow, timezone: str | None = None) -> ClaimedMessage:
         tenant=row.tenant,
         recipient=row.recipient,
         to_person=row.to_person,
+        thread=row.thread,
         card=row.card,
         attempts=row.attempts,
         respect_working_hours=row.respect_working_hours,
@@ -1785,6 +1802,10 @@ class SqlSchedules(_Store):
             )
             for r in rows
         ]
+
+    async def forget_runs_before(self, when: datetime) -> int:
+        statement = delete(ScheduleRunRow).where(col(ScheduleRunRow.scheduled_for) < when)
+        return _rowcount(await self.session.exec(statement))
 
 
 _RANDOM = secrets.SystemRandom()

@@ -349,6 +349,7 @@ class OutboxRow(SQLModel, table=True):
     tenant: str = Field(max_length=64)
     recipient: str = Field(max_length=255)
     to_person: bool
+    thread: str | None = Field(default=None, max_length=255)
     card: str = Field(sa_column=Column(Text, nullable=False))
     respect_working_hours: bool = True
     counts_towards_cap: bool = True

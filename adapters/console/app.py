@@ -215,15 +215,21 @@ class ConsoleChat:
             inputs[texts[0].name] = picked.text
         if not picked.choice.collects_inputs:
             return inputs
+        # A form (several inputs, or choices to make) is asked question by question, optional
+        # ones too (Enter skips them); a lone optional box (a note) is only filled inline.
+        form = len(picked.card.inputs) > 1 or any(
+            isinstance(i, ChoiceInput) for i in picked.card.inputs
+        )
         for question in picked.card.inputs:
             if question.name in inputs:
                 continue
-            if isinstance(question, TextInput) and question.optional:
+            if isinstance(question, TextInput) and question.optional and not form:
                 continue
             answer = await self._ask(question)
             if answer is None:
                 return None
-            inputs[question.name] = answer
+            if answer:
+                inputs[question.name] = answer
         return inputs
 
     async def _ask(self, question: ChoiceInput | TextInput) -> str | None:
@@ -238,10 +244,12 @@ class ConsoleChat:
             if text.lower() in CANCEL_WORDS:
                 return None
             if isinstance(question, TextInput):
-                if text:
+                if text or question.optional:
                     return text
                 self.write("  Please type an answer (or cancel).")
                 continue
+            if not text and question.optional:
+                return ""
             chosen = _options(question, text) if question.multiple else _option(question, text)
             if chosen is not None:
                 return chosen
@@ -298,7 +306,7 @@ class ConsoleOutbound:
 
     async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
         for reply in replies:
-            if reply.replace:
+            if reply.replace and not reply.card.choices:
                 self.chat.write(render_update(reply.card))
             elif reply.private or event.conversation.is_direct:
                 self.chat.show(reply.card)

@@ -96,6 +96,13 @@ def render_question(question: ChoiceInput | TextInput) -> str:
     if isinstance(question, ChoiceInput):
         options = "   ".join(f"{n}) {clean(o.label)}" for n, o in enumerate(question.options, 1))
         several = " (one or more numbers, e.g. 1 3)" if question.multiple else ""
-        return f"  {clean(question.label)}{several}\n    {options}"
-    optional = " (optional, Enter to skip)" if question.optional else ""
-    return f"  {clean(question.label)}{optional}"
+        return f"  {clean(question.label)}{several}{_skip(question)}\n    {options}"
+    return f"  {clean(question.label)}{_skip(question)}"
+
+
+def _skip(question: ChoiceInput | TextInput) -> str:
+    if not question.optional:
+        return ""
+    return (
+        " (Enter to skip)" if "optional" in question.label.lower() else " (optional, Enter to skip)"
+    )

@@ -18,7 +18,12 @@ or, when private, as ephemeral messages; a private card that asks for inputs, an
 a command, opens as a modal instead (``views.open``); a card that replaces the one clicked is a
 ``chat.update`` (or, for an ephemeral one, its ``response_url``). Where the bot cannot post (a
 channel it is not in, a direct message between two people) the ``response_url`` Slack gave takes
-over.
+over; without one (a modal's submission), a private answer goes to the person's direct
+conversation with the bot.
+
+Proactive messages (the outbox) carry their outbox key as message metadata; ``was_sent`` reads
+it back with ``conversations.history`` after a crash. ``SlackChannelMembers`` lists a channel's
+members for the barometer (``conversations.members``).
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +53,8 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from slack_sdk.signature import Clock as SignatureClock
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from adapters.slack import render
 from adapters.slack.translate import (
@@ -63,7 +71,8 @@ from bot.events import Actor, ConversationRef, Event, MessageRef, Platform
 from bot.outbound import RateLimited, RecipientUnreachable, Reply, SendError, TemporarySendError
 from bot.settings import Settings
 from bot.ui import Card
-from storage.base import PersonKey
+from dialogs.barometer.service import AudienceError
+from storage.base import PersonKey, Stores
 
 log = logging.getLogger("valuesbot.slack")
 
@@ -74,13 +83,17 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 # Bot scopes the app asks for when installed (the same as manifest/slack/manifest.yaml).
 SCOPES = (
     "app_mentions:read",
+    "channels:history",
     "channels:read",
     "chat:write",
     "commands",
+    "groups:history",
     "groups:read",
     "im:history",
     "im:write",
+    "mpim:history",
     "mpim:read",
+    "users:read",
 )
 
 # Slack retries an event it got no answer to within 3 seconds; replies to a turn wait at most
@@ -110,7 +123,18 @@ UNREACHABLE = frozenset(
     }
 )
 TEMPORARY = frozenset({"fatal_error", "internal_error", "request_timeout", "service_unavailable"})
+# The outbox key rides on proactive messages as message metadata of this type (docs/delivery.md).
+OUTBOX_EVENT = "valuesbot_outbox"
+# conversations.history and conversations.members: Slack recommends pages of at most 200
+# (Web API pagination guide, checked 2026-11).
+PAGE_SIZE = 200
 OAUTH_STATE_SECONDS = 600
+# A person's time zone (users.info) is asked once a day per process; a failed lookup is tried
+# again after an hour. The lookup runs before the turn, so it may take this long at most (a
+# modal's trigger id lasts three seconds).
+ZONE_MEMORY_SECONDS = 24 * 3600.0
+ZONE_RETRY_SECONDS = 3600.0
+ZONE_LOOKUP_SECONDS = 1.0
 
 
 class BotClock(SignatureClock):
@@ -133,6 +157,43 @@ class TurnRoute:
 
 
 _TURN: ContextVar[TurnRoute | None] = ContextVar("slack_turn", default=None)
+
+
+async def web_api(
+    base_url: str,
+    session: aiohttp.ClientSession | None,
+    token: str,
+    method: str,
+    **params: Any,
+) -> dict[str, Any]:
+    """One Web API call (a JSON body) through ``session``; the answer's data, or the
+    ``SendError`` kind of its failure."""
+    client = AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        session=session,
+        timeout=SEND_TIMEOUT_SECONDS,
+        retry_handlers=[],
+    )
+    try:
+        response = await client.api_call(method, json=params)
+    except SlackApiError as error:
+        answer = error.response
+        # A SlackResponse has status_code; a body Slack could not parse leaves the raw
+        # aiohttp response, which has status.
+        status = getattr(answer, "status_code", None) or getattr(answer, "status", None) or 0
+        data = getattr(answer, "data", None)
+        headers = getattr(answer, "headers", None) or {}
+        raise send_error(int(status), data if isinstance(data, Mapping) else {}, headers) from error
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
+        # Never connected: Slack cannot have seen the request.
+        raise TemporarySendError(f"slack: {type(error).__name__}") from error
+    except (aiohttp.ClientError, TimeoutError) as error:
+        # The request may have reached Slack and only the answer was lost: an outbox message is
+        # then looked up (``was_sent``) before it is sent again.
+        raise TemporarySendError(f"slack: {type(error).__name__}", maybe_sent=True) from error
+    data = response.data
+    return data if isinstance(data, dict) else {}
 
 
 def send_error(status: int, data: Mapping[str, Any], headers: Mapping[str, str]) -> SendError:
@@ -167,6 +228,8 @@ class SlackAdapter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        self._identities: dict[str, BotIdentity] = {}
+        self._zones: dict[tuple[str, str], tuple[str | None, float]] = {}
         secret = settings.slack_signing_secret
         self.verifier = (
             SignatureVerifier(secret.get_secret_value(), clock=BotClock(app.clock))
@@ -257,9 +320,34 @@ class SlackAdapter:
     async def _handle(self, event: Event, route: TurnRoute) -> None:
         _TURN.set(route)  # this task's own context: deliver() finds how to answer
         try:
-            await self.app.dispatcher.handle(event)
+            await self.app.dispatcher.handle(await self._with_timezone(event, route.token))
         except Exception:  # the dispatcher logs a turn's failures; this is a last guard
             log.exception("slack event failed event_id=%s", event.event_id)
+
+    async def _with_timezone(self, event: Event, token: str | None) -> Event:
+        """The event with its person's time zone (``users.info``, asked at most once a day per
+        person and process), so proactive messages wait for their own working hours. Slack's
+        payloads do not carry it; without an answer in time the event goes as it is."""
+        key = (event.conversation.tenant, event.actor.id)
+        now = time.monotonic()
+        known = self._zones.get(key)
+        if known is None or known[1] < now:
+            zone = None
+            try:
+                token = token or await self.token_for(event.conversation.tenant)
+                answer = await asyncio.wait_for(
+                    self.outbound.call(token, "users.info", user=event.actor.id),
+                    ZONE_LOOKUP_SECONDS,
+                )
+                zone = str(_dict(answer.get("user")).get("tz") or "") or None
+            except (SendError, TimeoutError) as problem:
+                log.debug("no time zone for a slack user: %s", problem)
+            known = (zone, now + (ZONE_MEMORY_SECONDS if zone else ZONE_RETRY_SECONDS))
+            self._zones[key] = known
+        zone = known[0]
+        if zone is None or event.actor.timezone == zone:
+            return event
+        return replace(event, actor=replace(event.actor, timezone=zone))
 
     async def _publish_home(self, visit: HomeVisit, token: str | None) -> None:
         try:
@@ -351,6 +439,17 @@ class SlackAdapter:
             )
         return self._session
 
+    async def identity(self, token: str) -> BotIdentity:
+        """The bot's user and bot ids for a token (``auth.test``, asked once per token)."""
+        known = self._identities.get(token)
+        if known is None:
+            answer = await self.outbound.call(token, "auth.test")
+            known = BotIdentity(
+                user=str(answer.get("user_id", "")), bot=str(answer.get("bot_id", ""))
+            )
+            self._identities[token] = known
+        return known
+
     async def token_for(self, team: str) -> str:
         """The bot token for a workspace (one token, or the one its installation holds)."""
         if self.installations is None:
@@ -362,6 +461,31 @@ class SlackAdapter:
         if bot is None or not bot.bot_token:
             raise RecipientUnreachable("not installed in this workspace")
         return bot.bot_token
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BotIdentity:
+    """Who the bot is in a workspace (``auth.test``)."""
+
+    user: str
+    bot: str
+
+
+def _carries(message: Mapping[str, Any], key: str, me: BotIdentity) -> bool:
+    """True when ``message`` is one of ours and its metadata holds outbox ``key``."""
+    ours = (me.bot and message.get("bot_id") == me.bot) or (
+        me.user and message.get("user") == me.user
+    )
+    metadata = _dict(message.get("metadata"))
+    return (
+        bool(ours)
+        and metadata.get("event_type") == OUTBOX_EVENT
+        and _dict(metadata.get("event_payload")).get("key") == key
+    )
+
+
+def _dict(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _quiet_token_warning(record: logging.LogRecord) -> bool:
@@ -422,37 +546,63 @@ class SlackOutbound:
     async def was_sent(
         self, key: str, to: ConversationRef | PersonKey, since: datetime
     ) -> bool | None:
-        # Reading the outbox key back from the message metadata is not wired yet: answer "cannot
-        # tell", so an interrupted send is marked uncertain and never sent twice.
-        return None
+        """Whether a message of ours carrying outbox ``key`` is in the conversation since
+        ``since``: its history read with the message metadata (``conversations.history``,
+        newest first, page by page; for a thread, ``conversations.replies``). ``RateLimited``
+        and ``TemporarySendError`` when Slack cannot answer now (the outbox asks again later);
+        None when the bot may not read the history (an installation from before the history
+        scopes: reinstall the app)."""
+        token = await self.adapter.token_for(to.tenant)
+        try:
+            if isinstance(to, PersonKey):
+                opened = await self.call(token, "conversations.open", users=to.user)
+                channel = str(_dict(opened.get("channel")).get("id", ""))
+                if not channel:
+                    return False
+            else:
+                channel = to.conversation
+            me = await self.adapter.identity(token)
+            # A reply in a thread is not in the channel's history: the thread's replies are.
+            thread = to.thread if isinstance(to, ConversationRef) else None
+            method = "conversations.replies" if thread else "conversations.history"
+            cursor = ""
+            while True:
+                params: dict[str, Any] = {
+                    "channel": channel,
+                    "oldest": f"{since.timestamp():.6f}",
+                    "include_all_metadata": True,
+                    "limit": PAGE_SIZE,
+                }
+                if thread:
+                    params["ts"] = thread
+                if cursor:
+                    params["cursor"] = cursor
+                page = await self.call(token, method, **params)
+                messages = page.get("messages")
+                for message in messages if isinstance(messages, list) else []:
+                    if _carries(_dict(message), key, me):
+                        return True
+                cursor = str(_dict(page.get("response_metadata")).get("next_cursor") or "")
+                if not cursor:
+                    return False
+        except (RateLimited, TemporarySendError):
+            raise
+        except RecipientUnreachable as gone:
+            # The person or channel cannot be reached any more, so a second send would be
+            # refused the same way: it cannot make a duplicate.
+            log.info("outbox key lookup: recipient unreachable (%s)", gone.reason)
+            return False
+        except SendError as problem:
+            log.warning("cannot read the conversation to find an outbox message: %s", problem)
+            return None
 
     # Sending
 
     async def call(self, token: str, method: str, **params: Any) -> dict[str, Any]:
         """One Web API call; ``SendError`` kinds when it fails."""
-        client = AsyncWebClient(
-            token=token,
-            base_url=self.adapter.settings.slack_api_url,
-            session=self.adapter.session(),
-            timeout=SEND_TIMEOUT_SECONDS,
-            retry_handlers=[],
+        return await web_api(
+            self.adapter.settings.slack_api_url, self.adapter.session(), token, method, **params
         )
-        try:
-            response = await client.api_call(method, json=params)
-        except SlackApiError as error:
-            answer = error.response
-            # A SlackResponse has status_code; a body Slack could not parse leaves the raw
-            # aiohttp response, which has status.
-            status = getattr(answer, "status_code", None) or getattr(answer, "status", None) or 0
-            data = getattr(answer, "data", None)
-            headers = getattr(answer, "headers", None) or {}
-            raise send_error(
-                int(status), data if isinstance(data, Mapping) else {}, headers
-            ) from error
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise TemporarySendError(f"slack: {type(error).__name__}") from error
-        data = response.data
-        return data if isinstance(data, dict) else {}
 
     async def respond(self, url: str, payload: Mapping[str, Any]) -> None:
         """Answer through a ``response_url``."""
@@ -497,7 +647,7 @@ class SlackOutbound:
         if key:
             # The outbox key travels with the message, so a send interrupted by a crash can be
             # looked up afterwards (docs/delivery.md).
-            params["metadata"] = {"event_type": "valuesbot_outbox", "event_payload": {"key": key}}
+            params["metadata"] = {"event_type": OUTBOX_EVENT, "event_payload": {"key": key}}
         answer = await self.call(token, "chat.postMessage", **params)
         return MessageRef(id=str(answer.get("ts", "")), extra={"channel": channel})
 
@@ -506,6 +656,11 @@ class SlackOutbound:
         card = reply.card
         if reply.replace:
             if await self._replace(card, route, token):
+                return
+            if not place.is_direct:
+                # Nothing to replace: the card answers a modal, which only the person saw, so
+                # its answer is for them alone too (a barometer's thanks holds their token).
+                await self._private(event, card, route, token)
                 return
         elif reply.private and not place.is_direct:
             await self._private(event, card, route, token)
@@ -574,7 +729,10 @@ class SlackOutbound:
             await self.call(token, "chat.postEphemeral", **params)
         except RecipientUnreachable:
             if route.response_url is None:
-                raise
+                # A modal's submission brings no response URL, and the bot may not be in the
+                # channel the modal came from: the person's conversation with the bot will do.
+                await self.post_direct(PersonKey.of(event), card)
+                return
             await self.respond(
                 route.response_url,
                 {
@@ -584,6 +742,69 @@ class SlackOutbound:
                     "text": drawn.text,
                 },
             )
+
+
+class SlackChannelMembers:
+    """Who is in a Slack channel, for a barometer sent to the members of channels
+    (``VALUESBOT_BAROMETER_CHANNELS=slack:T0123:C0456``): ``conversations.members``, page by
+    page, without the bot itself.
+
+    It stands alone (the CLI opens rounds without a web server): the token is the bot token,
+    or with OAuth the workspace's installation, read through an engine of its own that holds
+    no connection between calls, because the barometer asks from inside a unit of work (on
+    SQLite a second writer connection would wait for that unit's lock)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._installations: AsyncSQLAlchemyInstallationStore | None = None
+
+    async def members(self, place: ConversationRef, stores: Stores) -> list[str]:
+        """The user ids of the channel's members, the bot left out. ``AudienceError`` naming
+        the channel when Slack will not say (the bot is not in it, the channel is gone)."""
+        try:
+            return await self._members(place)
+        except SendError as problem:
+            raise AudienceError(
+                f"I could not list the members of Slack channel {place.conversation} "
+                f"({problem}). Add me to the channel, or check VALUESBOT_BAROMETER_CHANNELS."
+            ) from problem
+
+    async def _members(self, place: ConversationRef) -> list[str]:
+        token = await self._token(place.tenant)
+        timeout = aiohttp.ClientTimeout(total=SEND_TIMEOUT_SECONDS)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            url = self.settings.slack_api_url
+            me = await web_api(url, session, token, "auth.test")
+            found: dict[str, None] = {}
+            cursor = ""
+            while True:
+                params: dict[str, Any] = {"channel": place.conversation, "limit": PAGE_SIZE}
+                if cursor:
+                    params["cursor"] = cursor
+                page = await web_api(url, session, token, "conversations.members", **params)
+                members = page.get("members")
+                for member in members if isinstance(members, list) else []:
+                    if isinstance(member, str) and member and member != me.get("user_id"):
+                        found[member] = None
+                cursor = str(_dict(page.get("response_metadata")).get("next_cursor") or "")
+                if not cursor:
+                    return list(found)
+
+    async def _token(self, team: str) -> str:
+        if not self.settings.slack_oauth:
+            token = _secret(self.settings.slack_bot_token)
+            if token is None:
+                raise RecipientUnreachable("no bot token")
+            return token
+        if self._installations is None:
+            engine = create_async_engine(self.settings.database_url, poolclass=NullPool)
+            self._installations = AsyncSQLAlchemyInstallationStore(
+                client_id=self.settings.slack_client_id or "", engine=engine
+            )
+        bot = await self._installations.async_find_bot(enterprise_id=None, team_id=team)
+        if bot is None or not bot.bot_token:
+            raise RecipientUnreachable("not installed in this workspace")
+        return bot.bot_token
 
 
 SLACK_KEY = web.AppKey("slack", SlackAdapter)

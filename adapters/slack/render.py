@@ -25,16 +25,19 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    CheckboxesElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
     InputBlock,
+    InputInteractiveElement,
     MarkdownTextObject,
     Option,
     PlainTextInputElement,
     PlainTextObject,
     RadioButtonsElement,
     SectionBlock,
+    StaticMultiSelectElement,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
@@ -60,6 +63,7 @@ OPTION_TEXT = 75
 OPTION_VALUE = 150
 OPTIONS = 100
 RADIO_OPTIONS = 5
+CHECKBOX_OPTIONS = 10
 INPUT_MAX_LENGTH = 3000
 VIEW_TITLE = 24
 PRIVATE_METADATA = 3000
@@ -205,19 +209,39 @@ def _input_block(item: Input, *, in_modal: bool) -> Block:
             block_id=f"in.{item.name}", label=label, element=text, optional=item.optional
         )
     options = [_option(o.label, o.value) for o in item.options[:OPTIONS]]
-    initial = next((o for o in options if o.value == item.initial), None)
-    element: RadioButtonsElement | StaticSelectElement
-    # Radio buttons show every answer at once (one tap), fine in a modal; in a message a
-    # drop-down keeps a card with several questions short.
-    if in_modal and len(options) <= RADIO_OPTIONS:
-        element = RadioButtonsElement(action_id=item.name, options=options, initial_option=initial)
+    element: InputInteractiveElement
+    if item.multiple:
+        # Several answers: check boxes show them all at once in a modal (Slack allows ten); a
+        # message keeps a multi-select, short like the single drop-down. Slack sends back the
+        # picked options, which translate joins with bot.ui.SEPARATOR.
+        chosen = set(item.selected(item.initial or ""))
+        picked = [o for o in options if o.value in chosen] or None
+        if in_modal and len(options) <= CHECKBOX_OPTIONS:
+            element = CheckboxesElement(
+                action_id=item.name, options=options, initial_options=picked
+            )
+        else:
+            element = StaticMultiSelectElement(
+                action_id=item.name,
+                placeholder=_plain("Choose one or more", PLACEHOLDER_TEXT),
+                options=options,
+                initial_options=picked,
+            )
     else:
-        element = StaticSelectElement(
-            action_id=item.name,
-            placeholder=_plain("Choose", PLACEHOLDER_TEXT),
-            options=options,
-            initial_option=initial,
-        )
+        initial = next((o for o in options if o.value == item.initial), None)
+        # Radio buttons show every answer at once (one tap), fine in a modal; in a message a
+        # drop-down keeps a card with several questions short.
+        if in_modal and len(options) <= RADIO_OPTIONS:
+            element = RadioButtonsElement(
+                action_id=item.name, options=options, initial_option=initial
+            )
+        else:
+            element = StaticSelectElement(
+                action_id=item.name,
+                placeholder=_plain("Choose", PLACEHOLDER_TEXT),
+                options=options,
+                initial_option=initial,
+            )
     return InputBlock(
         block_id=f"in.{item.name}",
         label=label,

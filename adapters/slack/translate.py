@@ -57,7 +57,7 @@ from bot.events import (
     MessageRef,
     Platform,
 )
-from bot.ui import CHOICE
+from bot.ui import CHOICE, SEPARATOR
 
 # A button's action_id is "<action>#<n>": Slack wants action ids unique within a block, and one
 # card may offer the same action several times (the four ratings).
@@ -231,14 +231,21 @@ def _command(body: Mapping[str, Any]) -> CommandReceived | None:
 
 def inputs_of(state: Mapping[str, Any]) -> dict[str, str]:
     """The inputs in a ``state`` (of a message, a Home tab or a modal), by input name (our
-    rendered inputs use the input name as the element's action_id)."""
+    rendered inputs use the input name as the element's action_id); several picked options
+    joined with ``bot.ui.SEPARATOR``."""
     found: dict[str, str] = {}
     for elements in _dict(state.get("values")).values():
         for name, element in _dict(elements).items():
             element = _dict(element)
             option = _dict(element.get("selected_option"))
+            several = element.get("selected_options")
             if option:
                 found[str(name)] = _str(option.get("value"))
+            elif isinstance(several, list):
+                # Check boxes and multi-selects: the picked values, as bot.ui joins them.
+                found[str(name)] = SEPARATOR.join(
+                    _str(_dict(o).get("value")) for o in several if _dict(o).get("value")
+                )
             elif isinstance(element.get("value"), str):
                 found[str(name)] = element["value"]
     return found

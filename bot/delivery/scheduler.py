@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -203,12 +203,14 @@ class Scheduler:
             since = max(since, schedule.active_from)
         return latest_slot(trigger, since, now)
 
-    async def tick(self) -> list[str]:
-        """Run every schedule's due slot that nobody has claimed; the periods this instance
-        ran (as "schedule@period")."""
+    async def tick(self, kinds: Collection[str] | None = None) -> list[str]:
+        """Run every schedule's due slot that nobody has claimed (of these kinds only, when
+        given); the periods this instance ran (as "schedule@period")."""
         ran = []
         now = self.clock.now()
         for schedule in list(self.schedules.values()):
+            if kinds is not None and schedule.kind not in kinds:
+                continue
             slot = self.due(schedule, now)
             if slot is None:
                 continue
@@ -266,6 +268,7 @@ class Scheduler:
                         platform=str(post.place.platform),
                         tenant=post.place.tenant,
                         recipient=post.place.conversation,
+                        thread=post.place.thread,
                         to_person=False,
                         card=card_to_json(post.card).decode(),
                         respect_working_hours=False,

@@ -27,7 +27,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -269,11 +269,14 @@ class DeliveryWorker:
             known = await stores.people.conversation(
                 message.platform, message.tenant, message.recipient
             )
-        return known or ConversationRef(
+        if known is not None:
+            return replace(known, thread=message.thread)
+        return ConversationRef(
             platform=Platform(message.platform),
             tenant=message.tenant,
             conversation=message.recipient,
             kind=ConversationKind.CHANNEL,
+            thread=message.thread,
         )
 
     async def _call(

@@ -21,6 +21,7 @@ CHANGE = "barometer.change"
 KEEP = "barometer.keep"
 APPROVE = "barometer.approve"
 REJECT = "barometer.reject"
+ASK = "barometer.ask"
 PREVIEW = "preview"
 COMMENT_LIMIT = 500
 # A card lists this many groups or comments at most; the page has them all.
@@ -233,6 +234,53 @@ def results_card(
         fields=tuple(fields),
         footer=more,
     )
+
+
+def headline(results: RoundResults) -> str:
+    """One line for a closed round: "November 2026: The NHS 82% agree · Our organisation 75%
+    agree (41 of 50 answered)", or that too few answered to show anything."""
+    month = month_name(results.round.period)
+    if not results.shown:
+        return f"{month}: too few answers to show results ({answered_line(results)})."
+    shares = " · ".join(
+        f"{q.question.short} {percent(q.agree_share)} agree" for q in results.questions
+    )
+    return f"{month}: {shares} ({results.answered} of {results.invited} answered)."
+
+
+def home_card(
+    text: BarometerText,
+    round_: BarometerRound | None,
+    answered: bool,
+    latest: RoundResults | None,
+    zone: ZoneInfo,
+    page: str | None = None,
+) -> Card | None:
+    """The barometer on a person's home page: the open round (to answer, or answered), else
+    the latest results in a line; None before the first round."""
+    more = f"Full results: {page}" if page else "Results: /barometer results"
+    if round_ is not None:
+        closes = local_time(round_.closes_at, zone)
+        if answered:
+            return Card(
+                title=title(text, round_),
+                text=f"You have answered: thank you. Results are published for everyone when "
+                f"the round closes, {closes}.",
+                footer=rule(round_),
+            )
+        return Card(
+            title=title(text, round_),
+            text=f"{text.intro}\n\nOpen until {closes}.",
+            choices=(
+                Choice(
+                    label="Answer now", action=ASK, style=ChoiceStyle.PRIMARY, collects_inputs=False
+                ),
+            ),
+            footer=rule(round_),
+        )
+    if latest is None:
+        return None
+    return Card(title=f"{text.title}: latest results", text=headline(latest), footer=more)
 
 
 def trend_card(text: BarometerText, history: Sequence[RoundResults]) -> Card:

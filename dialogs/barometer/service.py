@@ -68,6 +68,9 @@ from storage.base import (
 log = logging.getLogger("valuesbot.barometer")
 
 TICK_JOB = "barometer.tick"
+# Set (in the closing transaction) when a round closed; the housekeeping then scrubs the
+# physical traces of the deleted rows (``storage.scrub``) and clears it.
+SCRUB_PENDING = "barometer_scrub_pending"
 MAX_REMINDERS = 2
 HISTORY = 36
 COMMENTS_PER_REQUEST = 10
@@ -166,6 +169,7 @@ class Barometer:
         router.action(cards.ANSWER, self.answer)
         router.action(cards.CHANGE, self.change)
         router.action(cards.KEEP, self.keep)
+        router.action(cards.ASK, self.ask)
         router.action(cards.APPROVE, self.approve)
         router.action(cards.REJECT, self.reject)
         router.schedule(TICK_JOB, self.scheduled)
@@ -272,6 +276,17 @@ class Barometer:
         if await stores.barometer.has_answered(current.id, person):
             return cards.already_card(self.text, current, self.settings.zone)
         return cards.question_card(self.text, current, self.settings.zone)
+
+    async def home_card(self, stores: Stores, person: PersonKey, now: datetime) -> Card | None:
+        """The barometer on the person's home page: this month's round to answer (or answered),
+        else the latest results in a line."""
+        current = await stores.barometer.current()
+        if current is not None and current.closes_at > now:
+            answered = await stores.barometer.has_answered(current.id, person)
+            return cards.home_card(self.text, current, answered, None, self.settings.zone)
+        history = await self.published(stores, limit=1)
+        latest = history[0] if history else None
+        return cards.home_card(self.text, None, False, latest, self.settings.zone, self.page)
 
     async def latest_results_card(self, stores: Stores) -> Card:
         """The newest closed round's results, or a note when there are none yet."""
@@ -488,6 +503,11 @@ class Barometer:
             turn.reply(cards.already_card(self.text, round_, zone), private=True)
         else:
             turn.reply(cards.closed_card(self.text), private=True)
+
+    async def ask(self, turn: Turn[ActionSubmitted]) -> None:
+        """ "Answer now" on the home page: the questions (or a note, or results) in the
+        person's own conversation."""
+        turn.reply(await self.my_card(turn.stores, turn.person, turn.now), private=True)
 
     async def change(self, turn: Turn[ActionSubmitted]) -> None:
         """ "Change my answer": the questions again, on the same card, with its token."""
@@ -740,6 +760,7 @@ class Barometer:
         await stores.barometer.seal(
             closed.id, keep, keep_comments=tally.respondents >= closed.comment_min
         )
+        await stores.meta.put(SCRUB_PENDING, closed.period)
         history = await self.published(stores)
         results = history[0]
         card = cards.results_card(self.text, results, history[1:], self.page)
@@ -817,3 +838,25 @@ class Barometer:
     async def published(self, stores: Stores, limit: int = HISTORY) -> list[RoundResults]:
         """The results of closed rounds, newest first."""
         return [await self.results(stores, r) for r in await stores.barometer.closed(limit)]
+
+
+class Headlines:
+    """The latest published result in one line, for the weekly digest: "64% agreed: My work is
+    making a positive difference to the NHS (May 2027)". None until a round is published with
+    enough answers to show."""
+
+    def __init__(self, barometer: Barometer) -> None:
+        self.barometer = barometer
+
+    async def latest(self, stores: Stores, now: datetime) -> str | None:
+        """The headline of the latest round closed by ``now``."""
+        published = await self.barometer.published(stores, 1)
+        if not published:
+            return None
+        latest = published[0]
+        closed = latest.round.closed_at
+        if not latest.shown or not latest.questions or closed is None or closed > now:
+            return None
+        first = latest.questions[0]
+        month = month_name(latest.round.period)
+        return f"{percent(first.agree_share)} agreed: {first.question.text} ({month})"

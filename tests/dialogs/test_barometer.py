@@ -16,6 +16,7 @@ from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.ui import Card
 from bot.web import build_web_app
+from dialogs.barometer.service import TICK_JOB
 from tests.conftest import make_settings
 from tests.dialogs.test_values_lens import rows
 from tests.harness import Harness
@@ -340,21 +341,31 @@ async def test_the_timetable_opens_reminds_and_closes_by_itself(
     harness: Harness, app: App, clock: ManualClock
 ) -> None:
     await meet(harness, PEOPLE[:6])
-    await app.housekeeping()  # Monday 30 November: November's round would have closed by now
+    await app.run_schedules(
+        TICK_JOB
+    )  # Monday 30 November: November's round would have closed by now
     assert await rows(app, "SELECT count(*) FROM barometer_rounds") == [(0,)]
     clock.advance(timedelta(days=1, minutes=30))  # Tuesday 1 December, 10:00 London
-    await app.housekeeping()
+    await app.run_schedules(TICK_JOB)
     assert await rows(app, "SELECT period, status FROM barometer_rounds") == [("2026-12", "open")]
     assert len(await harness.outbox("barometer:2026-12")) == 6
     await answer_round(harness, "2026-12", PEOPLE[:5])
     clock.advance(timedelta(days=3))  # Friday 4 December: the first reminder
-    await app.housekeeping()
-    await app.housekeeping()
+    await app.run_schedules(TICK_JOB)
+    await app.run_schedules(TICK_JOB)
     assert [q.recipient for q in await harness.outbox("barometer:2026-12:reminder1")] == [PEOPLE[5]]
     clock.advance(timedelta(days=7))  # Friday 11 December, after 10:00: closed
-    await app.housekeeping()
+    await app.run_schedules(TICK_JOB)
     assert await rows(app, "SELECT status FROM barometer_rounds") == [("closed",)]
     assert await rows(app, "SELECT count(*) FROM barometer_participation") == [(0,)]
+    # The physical traces of the deleted rows are scrubbed after the close commits.
+    assert await rows(app, "SELECT value FROM meta WHERE key = 'barometer_scrub_pending'") == [
+        ("2026-12",)
+    ]
+    await app.housekeeping()
+    assert await rows(app, "SELECT value FROM meta WHERE key = 'barometer_scrub_pending'") == [
+        ("",)
+    ]
 
 
 async def answer_round(harness: Harness, period: str, people: list[str]) -> None:

@@ -141,9 +141,17 @@ async def test_closes_by_itself_when_time_runs_out(
     clock.advance(timedelta(minutes=1))
     await app.housekeeping()
     await app.housekeeping()
+    # The results wait in the outbox (queued with the close, so a crash cannot lose them).
+    queued = await harness.outbox()
+    assert [(q.key.endswith(":results"), q.recipient, q.to_person) for q in queued] == [
+        (True, CHANNEL, False)
+    ]
+    await harness.deliver_outbox()
     results = [c for c in harness.public(CHANNEL) if c.title.startswith("Team values lens results")]
     assert len(results) == 1
     assert "the team rates it lowest" in results[0].text
+    again = await harness.user_says("/valueslens results", user="erin", channel=CHANNEL)
+    assert again[-1] == results[0]
     late = await harness.click(
         "Add my ratings",
         user="dave",

@@ -12,14 +12,19 @@ HTTP 200 with ``{"ok": true, ...}``, or ``{"ok": false, "error": "..."}``; HTTP 
 a form body or a JSON body alike (slack-sdk uses all three).
 
 Besides the log of calls it keeps what people would see, so a test can click it: messages per
-channel (``chat.update`` applied), ephemeral messages per person, modals opened and Home tabs
-published. ``response_url`` and ``trigger`` make the response URLs and trigger ids a payload
-carries; posts to a response URL are recorded as calls of the method ``"response_url"``.
+channel (``chat.update`` applied, message metadata kept), ephemeral messages per person, modals
+opened and Home tabs published. ``conversations.history`` reads the messages back (newest first,
+``oldest``, ``limit`` and ``cursor`` paging, metadata only with ``include_all_metadata``), and
+``conversations.replies`` a thread's (a reply in a thread is not in the channel's history);
+``conversations.members`` pages through ``members[channel]``, which tests fill in.
+``response_url`` and ``trigger`` make the response URLs and trigger ids a payload carries;
+posts to a response URL are recorded as calls of the method ``"response_url"``.
 
 Scripted trouble: ``fail("chat.postMessage", "channel_not_found", channel="C9")`` answers the
-next matching call with that error; ``limit(per_channel=1, window=1.0)`` rate-limits message
+next matching call with that error; ``drop_answer("chat.postMessage")`` does the next call but
+drops the connection instead of answering; ``limit(per_channel=1, window=1.0)`` rate-limits message
 posts per channel (and ``per_workspace``, per token) on the mock's own clock, so a test decides
-when time passes.
+when time passes. Message timestamps come from ``wall`` (the test's clock).
 
 Socket Mode: ``apps.connections.open`` hands out a WebSocket URL on the mock; ``socket_send``
 pushes an envelope to the connected app and ``socket_ack`` waits for its acknowledgement.
@@ -47,6 +52,8 @@ POSTING = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.update"})
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
 MESSAGE_TEXT = 40_000
+BOT_ID = "BVALUES"
+APP_ID = "A0VALUES"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,8 @@ class Message:
     thread_ts: str | None = None
     to: str | None = None
     updates: int = 0
+    metadata: dict[str, Any] | None = None
+    author: tuple[str, str] | None = None  # (user, bot_id) of another app; None: the bot
 
     def text_all(self) -> str:
         """The message's text and the text of its blocks, as one string."""
@@ -163,15 +172,19 @@ class MockSlackApi:
         team: str = "T1",
         bot_user: str = "UBOT",
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.team = team
         self.bot_user = bot_user
         self.clock = clock
+        self.wall = wall
         self.calls: list[Call] = []
         self.messages: dict[str, list[Message]] = defaultdict(list)
         self.ephemerals: dict[tuple[str, str], list[Message]] = defaultdict(list)
         self.modals: list[OpenedView] = []
         self.homes: dict[str, OpenedView] = {}
+        self.members: dict[str, list[str]] = {}
+        self.zones: dict[str, str] = {}  # users.info "tz" by user id (default Europe/London)
         self.installation: dict[str, Any] = {
             "ok": True,
             "app_id": "A0VALUES",
@@ -185,6 +198,7 @@ class MockSlackApi:
             "is_enterprise_install": False,
         }
         self._failures: list[_Failure] = []
+        self._drops: dict[str, int] = {}
         self._limits: list[_Limit] = []
         self._hooks: dict[str, Hook] = {}
         self._triggers: dict[str, str] = {}
@@ -250,6 +264,16 @@ class MockSlackApi:
         """The newest message in a channel."""
         return self.messages[channel][-1]
 
+    def keys(self) -> dict[str, int]:
+        """How many messages carry each outbox key (message metadata), over every channel."""
+        found: dict[str, int] = defaultdict(int)
+        for messages in self.messages.values():
+            for message in messages:
+                key = ((message.metadata or {}).get("event_payload") or {}).get("key")
+                if key:
+                    found[str(key)] += 1
+        return dict(found)
+
     def ephemeral(self, channel: str, user: str) -> list[Message]:
         """The ephemeral messages a person was shown in a channel, oldest first."""
         return list(self.ephemerals[(channel, user)])
@@ -291,6 +315,11 @@ class MockSlackApi:
         self._failures.append(
             _Failure(method, error, status, dict(headers or {}), dict(match), times)
         )
+
+    def drop_answer(self, method: str, *, times: int = 1) -> None:
+        """Carry out the next ``times`` calls of ``method`` but drop the connection instead of
+        answering (the client sees a disconnection: the call may have worked)."""
+        self._drops[method] = self._drops.get(method, 0) + times
 
     def limit(
         self,
@@ -358,7 +387,7 @@ class MockSlackApi:
                     params.update(parsed)
             else:
                 params.update(parse_qsl(body, keep_blank_values=True))
-        for key in ("blocks", "view", "attachments"):
+        for key in ("blocks", "view", "attachments", "metadata"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         return params
@@ -388,7 +417,12 @@ class MockSlackApi:
         answer = getattr(self, "_" + method.replace(".", "_"), None)
         if answer is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(answer(params, token))
+        data = answer(params, token)
+        if self._drops.get(method, 0) > 0 and request.transport is not None:
+            # Done, but the answer is lost: the connection drops before it is written.
+            self._drops[method] -= 1
+            request.transport.close()
+        return web.json_response(data)
 
     async def _hook(self, request: web.Request) -> web.Response:
         hook = self._hooks.get(request.match_info["hook"])
@@ -451,7 +485,9 @@ class MockSlackApi:
         return None
 
     def _next_ts(self) -> str:
-        return f"1764495000.{next(self._ts):06d}"
+        # Slack's ts is the epoch second of the message and a sequence number; ``wall`` is the
+        # clock of the test (``conversations.history`` compares ts with ``oldest``).
+        return f"{int(self.wall())}.{next(self._ts):06d}"
 
     # Methods
 
@@ -481,7 +517,7 @@ class MockSlackApi:
             "user": "valuesbot",
             "team_id": self.team,
             "user_id": self.bot_user,
-            "bot_id": "BVALUES",
+            "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
 
@@ -495,21 +531,32 @@ class MockSlackApi:
             text=str(params.get("text", "")),
             blocks=list(params.get("blocks") or []),
             thread_ts=params.get("thread_ts"),
+            metadata=params.get("metadata") if isinstance(params.get("metadata"), dict) else None,
         )
         self.messages[message.channel].append(message)
         return {
             "ok": True,
             "channel": message.channel,
             "ts": message.ts,
-            "message": {
-                "type": "message",
-                "user": self.bot_user,
-                "bot_id": "BVALUES",
-                "text": message.text,
-                "blocks": message.blocks,
-                "ts": message.ts,
-            },
+            "message": self._as_posted(message, with_metadata=True),
         }
+
+    def _as_posted(self, message: Message, *, with_metadata: bool) -> dict[str, Any]:
+        user, bot = message.author or (self.bot_user, BOT_ID)
+        shown: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "bot_id": bot,
+            "app_id": APP_ID if message.author is None else "A0OTHER",
+            "text": message.text,
+            "blocks": message.blocks,
+            "ts": message.ts,
+        }
+        if message.thread_ts:
+            shown["thread_ts"] = message.thread_ts
+        if message.metadata and with_metadata:
+            shown["metadata"] = message.metadata
+        return shown
 
     def _chat_postEphemeral(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         problem = self._check_message(params)
@@ -574,6 +621,88 @@ class MockSlackApi:
         if not users:
             return self._error("users_not_found")
         return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("U")}}
+
+    @staticmethod
+    def _page(params: Mapping[str, Any], items: list[Any]) -> tuple[list[Any], str]:
+        """One page of ``items`` by ``limit`` and ``cursor``, and the next cursor ("" at the
+        end), as Slack's cursor-paginated methods answer."""
+        try:
+            limit = max(1, min(int(params.get("limit") or 100), 1000))
+            start = int(str(params.get("cursor") or "page:0").removeprefix("page:"))
+        except ValueError:
+            return [], "invalid_cursor"
+        end = start + limit
+        return items[start:end], f"page:{end}" if end < len(items) else ""
+
+    def _conversations_history(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        if channel not in self.messages:
+            return self._error("channel_not_found")
+        try:
+            oldest = float(params.get("oldest") or 0)
+        except ValueError:
+            return self._error("invalid_arguments")
+        metadata = str(params.get("include_all_metadata", "")).lower() in {"true", "1"}
+        found = [
+            m
+            for m in reversed(self.messages[channel])
+            if float(m.ts) > oldest and m.thread_ts in (None, m.ts)  # no thread replies
+        ]
+        page, cursor = self._page(params, found)
+        if cursor == "invalid_cursor":
+            return self._error("invalid_cursor")
+        return {
+            "ok": True,
+            "messages": [self._as_posted(m, with_metadata=metadata) for m in page],
+            "has_more": bool(cursor),
+            "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _conversations_replies(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        thread = [m for m in self.messages.get(channel, []) if ts in (m.ts, m.thread_ts)]
+        if not thread:
+            return self._error("thread_not_found")
+        try:
+            oldest = float(params.get("oldest") or 0)
+        except ValueError:
+            return self._error("invalid_arguments")
+        metadata = str(params.get("include_all_metadata", "")).lower() in {"true", "1"}
+        # The parent first, then the replies, oldest first (as Slack answers).
+        found = [m for m in thread if m.ts == ts or float(m.ts) > oldest]
+        page, cursor = self._page(params, found)
+        if cursor == "invalid_cursor":
+            return self._error("invalid_cursor")
+        return {
+            "ok": True,
+            "messages": [self._as_posted(m, with_metadata=metadata) for m in page],
+            "has_more": bool(cursor),
+            "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _conversations_members(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        if channel not in self.members:
+            return self._error("channel_not_found")
+        page, cursor = self._page(params, self.members[channel])
+        if cursor == "invalid_cursor":
+            return self._error("invalid_cursor")
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
+
+    def _users_info(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        user = str(params.get("user", ""))
+        if not user:
+            return self._error("user_not_found")
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "team_id": self.team,
+                "name": user.lower(),
+                "tz": self.zones.get(user, "Europe/London"),
+                "is_bot": user == self.bot_user,
+            },
+        }
 
     def _apps_connections_open(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         if not (token or "").startswith("xapp-"):

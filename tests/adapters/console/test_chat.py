@@ -101,3 +101,22 @@ async def test_a_commitment_in_the_terminal(app: App) -> None:
     assert "My contribution is to test every draft with patients" in words
     assert "1. test every draft with patients: open · Listen and learn, Open and" in words
     assert await rows(app, "SELECT behaviours FROM commitments") == [('["listen", "open"]',)]
+
+
+async def test_the_barometer_in_the_terminal(app: App) -> None:
+    for person in ("Alice", "Bob", "Dan", "Erin", "Fay"):
+        await chat(app, ["/values"], user=person)
+    opened = await chat(app, ["/barometer open"], user="Carol")
+    assert "The questions are queued for 6 people" in opened
+    # The delivery worker sends the polls to each person's direct chat (the terminal's feed).
+    await app.delivery.drain()
+    out = await chat(app, ["1", "4", "5", "", "Proud of the team"], user="Bob")
+    assert "┌─ Staff barometer:" in out
+    assert "Where do you work? (optional, for breakdowns) (Enter to skip)" in out
+    assert "┌─ Thank you: Staff barometer:" in out
+    assert "1) Change my answer" in out
+    assert await rows(app, "SELECT value, group_id FROM barometer_responses ORDER BY value") == [
+        ("agree", None),
+        ("strongly_agree", None),
+    ]
+    assert await rows(app, "SELECT text FROM barometer_comments") == [("Proud of the team",)]

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters import web_mounts
+from adapters import channel_directories, web_mounts
 from adapters.slack.app import SLACK_KEY
 from bot.app import build_app
 from bot.clock import ManualClock
@@ -43,9 +43,28 @@ def waits() -> Waits:
     return Waits()
 
 
+# The delivery worker paces sends by the wall clock: tests scale the documented rates up so a
+# delivery to fifty people takes a moment.
+FAST_DELIVERY = {
+    "VALUESBOT_SLACK_RATE": "500",
+    "VALUESBOT_SLACK_CONVERSATION_RATE": "50",
+    "VALUESBOT_DELIVERY_CONCURRENCY": "16",
+}
+
+
+@pytest.fixture
+def slack_env() -> dict[str, str]:
+    """Settings a test module adds to the Slack fixture's (override it in the module)."""
+    return {}
+
+
 @pytest.fixture
 async def slack(
-    sqlite_url: str, clock: ManualClock, slack_api: MockSlackApi, waits: Waits
+    sqlite_url: str,
+    clock: ManualClock,
+    slack_api: MockSlackApi,
+    waits: Waits,
+    slack_env: dict[str, str],
 ) -> AsyncIterator[SlackWorkspace]:
     """valuesbot serving Slack over HTTP (one bot token), and a workspace to talk to it."""
     settings = make_settings(
@@ -53,9 +72,12 @@ async def slack(
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=slack_api.api_url,
-        VALUESBOT_ADMINS="slack:UADMIN",
+        **{"VALUESBOT_ADMINS": "slack:UADMIN", **FAST_DELIVERY, **slack_env},
     )
-    app = await build_app(settings, clock=clock, prepare=False)
+    slack_api.wall = lambda: clock.now().timestamp()  # message ts on the test's clock
+    app = await build_app(
+        settings, clock=clock, prepare=False, directories=channel_directories(settings)
+    )
     web_app = build_web_app(app, web_mounts(settings))
     adapter = web_app[SLACK_KEY]
     adapter.sleep = waits

@@ -15,10 +15,12 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters import web_mounts
-from adapters.slack.app import SLACK_KEY
+from adapters.slack.app import SCOPES, SLACK_KEY, SlackChannelMembers
 from bot.app import build_app
 from bot.clock import ManualClock
+from bot.events import ConversationKind, ConversationRef, Platform
 from bot.web import build_web_app
+from dialogs.barometer.service import AudienceError
 from storage import tables
 from storage.engine import Database
 from tests.adapters.slack.conftest import SECRET
@@ -94,7 +96,7 @@ async def test_install_then_talk(oauth: SlackWorkspace) -> None:
     state = re.search(r"state=([\w-]+)", html)
     assert state is not None
     assert "client_id=1111.2222" in html
-    assert "scope=app_mentions:read,channels:read,chat:write,commands," in html
+    assert f"scope={','.join(SCOPES)}&" in html
     cookie = page.headers["Set-Cookie"].split(";")[0]
     assert await rows(oauth.app, "SELECT count(*) FROM slack_oauth_states") == [(1,)]
 
@@ -137,3 +139,30 @@ async def test_a_workspace_that_never_installed_gets_nothing(oauth: SlackWorkspa
     assert "install" in told.text().lower()
     assert await rows(oauth.app, "SELECT count(*) FROM processed_events") == [(0,)]
     assert oauth.api.calls_to("chat.postMessage") == []
+
+
+@pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
+async def test_a_barometer_channel_of_an_installed_workspace_is_listed(
+    oauth: SlackWorkspace,
+) -> None:
+    page = await oauth.client.get("/slack/install")
+    state = re.search(r"state=([\w-]+)", await page.text())
+    assert state is not None
+    await oauth.client.get(
+        "/slack/oauth_redirect?" + urlencode({"code": "code-1", "state": state.group(1)}),
+        headers={"Cookie": page.headers["Set-Cookie"].split(";")[0]},
+    )
+    oauth.api.members["C0T2"] = ["UBOT", "U0ALICE", "U0BOB"]
+    place = ConversationRef(
+        platform=Platform.SLACK, tenant="T2", conversation="C0T2", kind=ConversationKind.CHANNEL
+    )
+    directory = SlackChannelMembers(oauth.app.settings)
+    # As the barometer asks: from inside a unit of work (on SQLite it holds the write lock).
+    async with oauth.app.database.unit() as stores:
+        assert await directory.members(place, stores) == ["U0ALICE", "U0BOB"]
+    assert oauth.api.calls_to("conversations.members")[-1].token == "xoxb-installed-token"
+    elsewhere = ConversationRef(
+        platform=Platform.SLACK, tenant="T9", conversation="C0T9", kind=ConversationKind.CHANNEL
+    )
+    with pytest.raises(AudienceError, match="not installed in this workspace"):
+        await directory.members(elsewhere, None)  # type: ignore[arg-type]

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
+from adapters.slack.app import web_api
+from bot.clock import ManualClock
 from bot.events import ConversationKind, ConversationRef, Platform
 from bot.outbound import RateLimited, RecipientUnreachable, SendError, TemporarySendError
 from bot.ui import Card
 from storage.base import PersonKey
 from tests.adapters.slack.conftest import Waits
 from tests.adapters.slack.workspace import SlackWorkspace, direct
-from tests.mocks.slack_api import MockSlackApi
+from tests.mocks.slack_api import Message, MockSlackApi
 
 CHANNEL = ConversationRef(
     platform=Platform.SLACK, tenant="T1", conversation="C0TEAM", kind=ConversationKind.CHANNEL
@@ -145,3 +152,138 @@ async def test_the_mock_limits_a_whole_workspace(slack_api: MockSlackApi) -> Non
             ) as answer:
                 outbound_calls.append((answer.status, answer.headers.get("Retry-After")))
     assert outbound_calls == [(200, None), (200, None), (429, "60")]
+
+
+# Outbox keys: sent as message metadata, read back after a crash (docs/delivery.md)
+
+KEY = "barometer:2026-11:slack:T1:U0ALICE"
+
+
+async def test_a_proactive_message_carries_its_outbox_key(slack: SlackWorkspace) -> None:
+    await slack.adapter.outbound.post_direct(ALICE, CARD, key=KEY)
+    await slack.adapter.outbound.post(CHANNEL, CARD)  # a reply-like post: no key, no metadata
+    first, second = slack.api.calls_to("chat.postMessage")
+    assert first.params["metadata"] == {
+        "event_type": "valuesbot_outbox",
+        "event_payload": {"key": KEY},
+    }
+    assert "metadata" not in second.params
+    assert slack.api.keys() == {KEY: 1}
+
+
+async def test_was_sent_finds_the_key_in_the_persons_direct_conversation(
+    slack: SlackWorkspace, clock: ManualClock
+) -> None:
+    since = clock.now() - timedelta(minutes=2)
+    outbound = slack.adapter.outbound
+    assert await outbound.was_sent(KEY, ALICE, since) is False  # nothing there yet
+    await outbound.post_direct(ALICE, CARD, key=KEY)
+    assert await outbound.was_sent(KEY, ALICE, since) is True
+    assert await outbound.was_sent("barometer:2026-11:slack:T1:U0BOB", ALICE, since) is False
+    # Sent before ``since``: not the message asked about.
+    assert await outbound.was_sent(KEY, ALICE, clock.now() + timedelta(seconds=1)) is False
+    history = slack.api.calls_to("conversations.history")[-1].params
+    assert history["channel"] == "D0ALICE"
+    assert history["include_all_metadata"] is True
+    assert history["limit"] == 200
+    assert slack.api.calls_to("conversations.open")[-1].params["users"] == "U0ALICE"
+
+
+async def test_was_sent_pages_through_a_busy_channel(
+    slack: SlackWorkspace, clock: ManualClock
+) -> None:
+    since = clock.now() - timedelta(minutes=2)
+    outbound = slack.adapter.outbound
+    await outbound.post(CHANNEL, CARD, key="digest:1:2026-11-30:0")
+    for _ in range(450):  # newer messages push the keyed one to the third page
+        await outbound.post(CHANNEL, CARD)
+    assert await outbound.was_sent("digest:1:2026-11-30:0", CHANNEL, since) is True
+    pages = slack.api.calls_to("conversations.history")
+    assert [p.params.get("cursor") for p in pages] == [None, "page:200", "page:400"]
+    assert await outbound.was_sent("digest:1:2026-11-30:1", CHANNEL, since) is False
+
+
+async def test_was_sent_trusts_only_messages_of_this_bot(
+    slack: SlackWorkspace, clock: ManualClock
+) -> None:
+    since = clock.now() - timedelta(minutes=2)
+    await slack.adapter.outbound.post(CHANNEL, CARD)
+    [ours] = slack.api.channel("C0TEAM")
+    # Another app's message with our key in its metadata proves nothing.
+    metadata = {"event_type": "valuesbot_outbox", "event_payload": {"key": KEY}}
+    forged = Message("C0TEAM", ours.ts + "1", "hi", [], metadata=metadata, author=("U9", "B9"))
+    slack.api.messages["C0TEAM"].append(forged)
+    assert await slack.adapter.outbound.was_sent(KEY, CHANNEL, since) is False
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "headers", "answer"),
+    [
+        (429, "ratelimited", {"Retry-After": "9"}, RateLimited),
+        (500, "internal_error", {}, TemporarySendError),
+        (200, "missing_scope", {}, None),  # installed before the history scopes: cannot tell
+        (200, "not_in_channel", {}, False),  # removed since: a resend would be refused too
+    ],
+)
+async def test_was_sent_when_slack_will_not_say(
+    slack: SlackWorkspace,
+    clock: ManualClock,
+    status: int,
+    error: str,
+    headers: dict[str, str],
+    answer: object,
+) -> None:
+    await slack.adapter.outbound.post(CHANNEL, CARD, key=KEY)
+    slack.api.fail("conversations.history", error, status=status, headers=headers)
+    since = clock.now() - timedelta(minutes=2)
+    if isinstance(answer, type):
+        with pytest.raises(answer) as raised:
+            await slack.adapter.outbound.was_sent(KEY, CHANNEL, since)
+        if isinstance(raised.value, RateLimited):
+            assert raised.value.retry_after == 9.0
+    else:
+        assert await slack.adapter.outbound.was_sent(KEY, CHANNEL, since) is answer
+
+
+async def test_a_lost_answer_may_have_been_sent_but_a_refused_connection_was_not(
+    slack: SlackWorkspace,
+) -> None:
+    slow = web.Application()
+
+    async def hang(request: web.Request) -> web.Response:
+        await request.read()
+        assert request.transport is not None
+        request.transport.close()  # the request arrived; the connection drops unanswered
+        return web.Response()
+
+    slow.router.add_post("/api/{method}", hang)
+    server = TestServer(slow, host="127.0.0.1")
+    await server.start_server()
+    url = str(server.make_url("/api/"))
+    try:
+        with pytest.raises(TemporarySendError) as dropped:
+            await web_api(url, None, "xoxb-1", "chat.postMessage")
+        assert dropped.value.maybe_sent is True
+    finally:
+        await server.close()
+    with pytest.raises(TemporarySendError) as refused:  # nobody listens there any more
+        await web_api(url, None, "xoxb-1", "chat.postMessage")
+    assert refused.value.maybe_sent is False
+
+
+async def test_was_sent_looks_in_the_thread_for_a_reply_in_a_thread(
+    slack: SlackWorkspace, clock: ManualClock
+) -> None:
+    since = clock.now() - timedelta(minutes=2)
+    outbound = slack.adapter.outbound
+    parent = await outbound.post(CHANNEL, CARD)
+    assert parent is not None
+    thread = replace(CHANNEL, thread=parent.id)
+    key = "lens-team:results:t1"
+    await outbound.post(thread, CARD, key=key)
+    assert slack.api.calls_to("chat.postMessage")[-1].params["thread_ts"] == parent.id
+    assert await outbound.was_sent(key, thread, since) is True
+    [asked] = slack.api.calls_to("conversations.replies")
+    assert (asked.params["channel"], asked.params["ts"]) == ("C0TEAM", parent.id)
+    # The channel's own history does not hold replies in threads.
+    assert await outbound.was_sent(key, CHANNEL, since) is False

@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from adapters.slack import render
-from adapters.slack.translate import translate
+from adapters.slack.translate import inputs_of, translate
 from bot.app import App
 from bot.clock import ManualClock
 from bot.dispatch import SORRY
@@ -231,3 +231,88 @@ async def test_a_click_reads_back_what_submission_says(slack: SlackWorkspace, la
     assert event.conversation == ConversationRef(
         platform=Platform.SLACK, tenant="T1", conversation="C1", kind=ConversationKind.CHANNEL
     )
+
+
+BEHAVIOURS = ChoiceInput(
+    name="behaviours",
+    label="Which of our behaviours does it show?",
+    options=tuple(Option(label=b.title(), value=b) for b in IDS),
+    multiple=True,
+    initial="open,listen",
+)
+
+
+def test_a_multiple_choice_is_a_multi_select_in_a_message_and_check_boxes_in_a_modal() -> None:
+    card = Card(
+        title="Your commitment",
+        inputs=(BEHAVIOURS,),
+        choices=(Choice(label="Next", action="commitment.tag"),),
+    )
+    [element] = [b["element"] for b in render.message(card).blocks if b["type"] == "input"]
+    assert element["type"] == "multi_static_select"
+    assert element["action_id"] == "behaviours"
+    assert [o["value"] for o in element["options"]] == IDS
+    # Picked already: in the order of the options, whatever order ``initial`` had.
+    assert [o["value"] for o in element["initial_options"]] == ["listen", "open"]
+
+    view = render.modal(card, conversation="C1", kind="channel")
+    [boxes] = [b["element"] for b in view["blocks"] if b["type"] == "input"]
+    assert boxes["type"] == "checkboxes"
+    assert [o["value"] for o in boxes["initial_options"]] == ["listen", "open"]
+    View(**view).validate_json()
+
+    many = ChoiceInput(
+        name="teams",
+        label="Teams",
+        options=tuple(Option(label=f"Team {n}", value=f"t{n}") for n in range(12)),
+        multiple=True,
+    )
+    crowded = Card(title="x", inputs=(many,), choices=(Choice(label="Go", action="a"),))
+    view = render.modal(crowded, conversation="C1", kind="channel")
+    [select] = [b["element"] for b in view["blocks"] if b["type"] == "input"]
+    assert select["type"] == "multi_static_select"  # check boxes hold ten at most
+    assert "initial_options" not in select
+
+
+@pytest.mark.parametrize("where", ["message", "modal"])
+async def test_picked_options_come_back_joined_as_submission_says(
+    slack: SlackWorkspace, where: str
+) -> None:
+    card = Card(
+        title="Share a case study",
+        inputs=(TextInput(name="title", label="Title"), BEHAVIOURS),
+        choices=(Choice(label="Send to comms", action="casestudy.submit"),),
+        hidden={"draft": "d1"},
+    )
+    inputs = {"title": "Discharge letters", "behaviours": "Inclusive,listen"}
+    if where == "message":
+        drawn = render.message(card)
+        message = Message(channel="D0ALICE", ts="1.000001", text=drawn.text, blocks=drawn.blocks)
+        payload = slack.click_payload(
+            "Send to comms", user="U0ALICE", message=message, inputs=inputs
+        )
+    else:
+        view = render.modal(card, conversation="D0ALICE", kind="direct")
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T1"},
+            "user": {"id": "U0ALICE", "name": "alice", "team_id": "T1"},
+            "view": {
+                "id": "V1",
+                "hash": "h1",
+                "private_metadata": view["private_metadata"],
+                "state": {"values": slack.state(view["blocks"], inputs)},
+            },
+        }
+    event = translate(payload)
+    assert event is not None
+    expected = submission(card, card.choices[0], {**inputs, "behaviours": "listen,inclusive"})
+    assert BEHAVIOURS.selected(event.values["behaviours"]) == ("listen", "inclusive")  # type: ignore[attr-defined]
+    assert dict(event.values) == expected  # type: ignore[attr-defined]
+
+
+def test_nothing_picked_submits_nothing() -> None:
+    state = {
+        "values": {"in.behaviours": {"behaviours": {"type": "checkboxes", "selected_options": []}}}
+    }
+    assert inputs_of(state) == {"behaviours": ""}

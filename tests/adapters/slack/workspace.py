@@ -51,7 +51,7 @@ def name_of(user: str) -> str:
 
 def direct(user: str) -> str:
     """The id of a person's direct conversation with the bot."""
-    return "D0" + user.removeprefix("U")
+    return "D" + user.removeprefix("U")  # as the mock's conversations.open answers
 
 
 class SlackWorkspace:
@@ -173,7 +173,7 @@ class SlackWorkspace:
                 "is_ephemeral": ephemeral,
             },
             channel={"id": message.channel, "name": "directmessage"},
-            state={"values": self._state(message.blocks, inputs or {})},
+            state={"values": self.state(message.blocks, inputs or {})},
             response_url=self.api.response_url(
                 channel=message.channel, user=user, ts=message.ts, ephemeral=ephemeral
             ),
@@ -202,6 +202,45 @@ class SlackWorkspace:
             }
         return payload
 
+    async def click_home(self, label: str, *, user: str) -> ClientResponse:
+        """``user`` clicks the button ``label`` on their Home tab (as the bot last published
+        it)."""
+        home = self.api.homes[user]
+        button, block_id = self._button(home.view["blocks"], label)
+        payload = fixture("block_actions.json")
+        payload.update(
+            user={
+                "id": user,
+                "username": name_of(user),
+                "name": name_of(user),
+                "team_id": self.team,
+            },
+            team={"id": self.team, "domain": "valuesbot-test"},
+            container={"type": "view", "view_id": home.id},
+            view={
+                "id": home.id,
+                "type": "home",
+                "hash": home.hash,
+                "blocks": home.view["blocks"],
+                "private_metadata": home.view.get("private_metadata", ""),
+                "state": {"values": {}},
+            },
+            trigger_id=self.api.trigger(user),
+            actions=[
+                {
+                    "action_id": button["action_id"],
+                    "block_id": block_id,
+                    "text": button["text"],
+                    "value": button["value"],
+                    "type": "button",
+                    "action_ts": f"{self.clock.now().timestamp():.0f}.{next(self._seq):06d}",
+                }
+            ],
+        )
+        for key in ("channel", "message", "state", "response_url"):
+            payload.pop(key, None)
+        return await self.interact(payload)
+
     async def submit(
         self, view: OpenedView, *, user: str, inputs: Mapping[str, str]
     ) -> ClientResponse:
@@ -224,7 +263,7 @@ class SlackWorkspace:
             blocks=blocks,
             private_metadata=view.view.get("private_metadata", ""),
             callback_id=view.view.get("callback_id", ""),
-            state={"values": self._state(blocks, inputs)},
+            state={"values": self.state(blocks, inputs)},
         )
         return await self.interact(payload)
 
@@ -240,6 +279,17 @@ class SlackWorkspace:
         """``user`` types ``text`` in their direct conversation with the bot."""
         return await self.event(
             "event_message_im.json", user=user, channel=direct(user), text=_escaped(text)
+        )
+
+    async def deliver(self) -> None:
+        """Run the delivery worker until nothing is due: the outbox goes out through the Slack
+        outbound to the mock."""
+        await self.app.delivery.drain()
+
+    async def joins(self, channel: str, user: str) -> ClientResponse:
+        """``user`` (the bot, when it is added) joins ``channel``."""
+        return await self.event(
+            "event_member_joined_channel.json", user=user, channel=channel, channel_type="C"
         )
 
     async def opens_home(self, user: str) -> ClientResponse:
@@ -259,7 +309,7 @@ class SlackWorkspace:
         raise AssertionError(f"no button {label!r} in the message")
 
     @staticmethod
-    def _state(blocks: list[dict[str, Any]], inputs: Mapping[str, str]) -> dict[str, Any]:
+    def state(blocks: list[dict[str, Any]], inputs: Mapping[str, str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         seen = set()
         for block in blocks:
@@ -271,6 +321,18 @@ class SlackWorkspace:
             seen.add(name)
             if element["type"] == "plain_text_input":
                 state: dict[str, Any] = {"type": element["type"], "value": given}
+            elif element["type"] in {"checkboxes", "multi_static_select"}:
+                # Several options, given as "listen,open" (values or labels); none given: what
+                # the element shows picked (its initial options), as Slack's state does.
+                picked = element.get("initial_options") or []
+                if given is not None:
+                    wanted = [part.strip() for part in given.split(",") if part.strip()]
+                    picked = [
+                        o
+                        for o in element["options"]
+                        if o["value"] in wanted or o["text"]["text"] in wanted
+                    ]
+                state = {"type": element["type"], "selected_options": picked}
             else:
                 chosen = None
                 if given is not None:
