@@ -40,4 +40,8 @@ def channel_directories(settings: Settings) -> dict[Platform, ChannelDirectory]:
         from adapters.slack.app import SlackChannelMembers
 
         directories[Platform.SLACK] = SlackChannelMembers(settings)
+    if settings.teams_enabled:
+        from adapters.teams.app import TeamsChannelMembers, TeamsConnector
+
+        directories[Platform.TEAMS] = TeamsChannelMembers(TeamsConnector(settings))
     return directories

@@ -349,6 +349,29 @@ class Settings(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _teams_places(self) -> Settings:
+        # Teams channel ids start with "19:", so "teams:19:abc@thread.tacv2" names a channel of
+        # the bot's own tenant: the tenant is filled in from the Teams settings.
+        tenant = self.teams_connection.get("TENANTID", "").strip()
+        for name, alias in (
+            ("barometer_channels", "VALUESBOT_BAROMETER_CHANNELS"),
+            ("barometer_results", "VALUESBOT_BAROMETER_RESULTS"),
+        ):
+            places = []
+            for place in getattr(self, name):
+                if place.startswith("teams:19:"):
+                    if not tenant:
+                        raise ValueError(
+                            f"{alias}: write a Teams channel as teams:<tenant id>:{place[6:]} "
+                            f"(or set {TEAMS_PREFIX}TENANTID)"
+                        )
+                    place = f"teams:{tenant}:{place[6:]}"
+                places.append(place)
+            # Settings are frozen once made; this is still their making.
+            object.__setattr__(self, name, tuple(places))
+        return self
+
     @property
     def zone(self) -> ZoneInfo:
         """The organisation's time zone."""

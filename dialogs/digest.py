@@ -673,7 +673,9 @@ class Digests:
                 raise DigestUsageError(
                     "Type it in the channel itself to use here, or name the channel."
                 )
-            return here, f"#{here.conversation}"
+            # An adapter that knows what people call the conversation says so in
+            # ``extra["name"]`` (Teams: "General in Winter planning"); else its id.
+            return here, here.extra.get("name") or f"#{here.conversation}"
         conversation, label = channel_token(token)
         if here.platform == Platform.CONSOLE:
             conversation = conversation.lower()

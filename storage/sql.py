@@ -968,19 +968,20 @@ class SqlDigests(_Store):
         }
         if place.service_url:
             timing["service_url"] = place.service_url
+        row = {
+            "id": schedule.id,
+            "platform": str(place.platform),
+            "tenant": place.tenant,
+            "conversation": place.conversation,
+            "kind": str(place.kind),
+            "service_url": place.service_url,
+            "created_by": schedule.created_by,
+            "created_at": schedule.created_at,
+            **timing,
+        }
         await self.session.exec(
             _insert(self.session, DigestScheduleRow)
-            .values(
-                id=schedule.id,
-                platform=str(place.platform),
-                tenant=place.tenant,
-                conversation=place.conversation,
-                kind=str(place.kind),
-                service_url=place.service_url,
-                created_by=schedule.created_by,
-                created_at=schedule.created_at,
-                **timing,
-            )
+            .values(**row)
             .on_conflict_do_update(
                 index_elements=["platform", "tenant", "conversation"], set_=timing
             )

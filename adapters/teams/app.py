@@ -13,8 +13,10 @@ and changes nothing; a body that is not an activity is 400.
 Outbound, every message is sent proactively through the SDK's ``CloudAdapter`` (it acquires the
 bot's token with MSAL and builds the connector client) to a conversation reference: the one the
 event came from, or one stored at first contact (``people``/``conversations``: service URL,
-tenant, conversation id and the bot's account). ``TeamsOutbound`` turns the connector's answers
-into the core's ``SendError`` kinds.
+tenant, conversation id and the bot's account), through a ``TeamsConnector``, which turns the
+connector's answers into the core's ``SendError`` kinds (docs/delivery.md). A proactive message
+carries its outbox key in ``channelData``. ``TeamsChannelMembers`` lists a channel's members
+for the barometer; what a channel is called is kept with it (``TeamsBot._named``).
 
 Private replies in a channel or group chat go to the person's direct chat with the bot (opened
 proactively if need be, which Teams allows once the app is installed in a team they are in);
@@ -32,11 +34,12 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import ClientConnectionError, ClientError, ClientResponseError, web
+from aiohttp import ClientConnectorError, ClientError, ClientResponseError, web
 from jwt import PyJWKClientConnectionError
 from microsoft_agents.activity import (
     Activity,
@@ -55,21 +58,27 @@ from microsoft_agents.hosting.core import (
 )
 from microsoft_agents.hosting.core.authorization import AuthenticationConstants
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
-from microsoft_agents.hosting.core.connector import ConnectorClientBase
+from microsoft_agents.hosting.core.connector import ConnectorClientBase, TeamsConnectorClient
 from pydantic import ValidationError
 
 from adapters.teams.render import ADAPTIVE_CARD, attachment, summary
 from adapters.teams.translate import (
     ACTION_INVOKE,
+    GENERAL,
+    NAME,
+    NAME_LIMIT,
     TEAMS_CHANNEL,
     NotAnActivity,
+    conversation_name,
     join_thread,
     translate,
 )
 from bot.app import App
+from bot.clock import Clock, SystemClock
 from bot.events import (
     ActionSubmitted,
     Actor,
+    CommandReceived,
     ConversationKind,
     ConversationRef,
     Event,
@@ -83,20 +92,23 @@ from bot.outbound import (
     SendError,
     TemporarySendError,
 )
+from bot.settings import Settings
 from bot.ui import Card
-from storage.base import PersonKey
+from dialogs.barometer.service import AudienceError
+from storage.base import PersonKey, Stores
 
 log = logging.getLogger("valuesbot.teams")
 
-# Teams gives a bot 15 seconds to answer a request; the turn runs after the answer, but a send
-# that hangs is given up after this long (and reported as temporary).
-SEND_TIMEOUT_SECONDS = 30.0
 # Replies to an event are retried this often on 429 and 5xx, waiting as the connector asks,
 # but never longer than REPLY_MAX_WAIT in all (proactive sends are retried by the outbox).
 REPLY_ATTEMPTS = 3
 REPLY_MAX_WAIT = 20.0
 # At shutdown, turns under way get this long to finish before they are cancelled.
 SHUTDOWN_GRACE_SECONDS = 10.0
+# What the adapter keeps of a channel's or group chat's names (translate.names).
+NAME_KEYS = ("team_id", "team_name", "channel_name", "chat_name")
+# Where a proactive message carries its outbox key (channelData is the bot's own to fill).
+OUTBOX_KEY = "valuesbotOutboxKey"
 _CONVERSATION_TYPES = {
     ConversationKind.DIRECT: "personal",
     ConversationKind.CHANNEL: "channel",
@@ -125,6 +137,108 @@ class KeysUnavailable(Exception):
     """The signing keys could not be downloaded: the token cannot be checked right now."""
 
 
+class TeamsConnector:
+    """The bot's way out to the Bot Connector: the SDK's ``CloudAdapter`` (which gets the bot's
+    token with MSAL and builds the connector client) and proactive turns bound to a stored
+    conversation reference. Connector failures become the core's ``SendError`` kinds.
+
+    Needs only the settings, so a process without the web server (``valuesbot barometer``) can
+    call the connector too.
+    """
+
+    def __init__(self, settings: Settings, *, connections: Connections | None = None) -> None:
+        self.auth = auth_configuration(settings.teams_connection)
+        self.app_id = settings.teams_app_id
+        # Teams gives a bot 15 seconds to answer a request; the turn runs after the answer, but
+        # a call that hangs is given up after VALUESBOT_SEND_TIMEOUT (a timeout may have
+        # delivered the message: the outbox then asks before sending it again).
+        self.timeout = settings.send_timeout
+        if connections is None:
+            connections = MsalConnectionManager(
+                connections_configurations={"SERVICE_CONNECTION": self.auth}
+            )
+        self.adapter = CloudAdapter(connection_manager=connections)
+        # The SDK's default turn error handler would post the exception text to the user:
+        # valuesbot reports failures itself (the dispatcher's apology), so errors propagate.
+        self.adapter.on_turn_error = None
+
+    def claims(self) -> ClaimsIdentity:
+        """Who the bot is when it calls the connector: its app id, or anonymous (local use)."""
+        if self.app_id:
+            return self.adapter.create_claims_identity(self.app_id)
+        return ClaimsIdentity()
+
+    def bot_id(self) -> str:
+        """The bot's Teams account id (``28:<app id>``)."""
+        return f"28:{self.app_id}" if self.app_id else "valuesbot"
+
+    async def run(
+        self,
+        place: ConversationRef,
+        work: Callable[[TurnContext], Awaitable[Any]],
+        *,
+        delivers: bool = True,
+    ) -> Any:
+        """Run ``work`` with a turn context bound to ``place`` (a proactive turn); its result.
+
+        ``delivers`` says that ``work`` posts or changes a message: a timeout or a connection
+        dropped mid-call may then have delivered it (``TemporarySendError(maybe_sent=True)``).
+        """
+        if not place.service_url:
+            raise RecipientUnreachable("no service URL known for this conversation")
+        continuation = Activity(
+            type="event",
+            name="ContinueConversation",
+            channel_id=TEAMS_CHANNEL,
+            service_url=place.service_url,
+            conversation=ConversationAccount(
+                id=join_thread(place.conversation, place.thread),
+                tenant_id=place.tenant,
+                conversation_type=_CONVERSATION_TYPES[place.kind],
+                is_group=not place.is_direct,
+            ),
+            recipient=ChannelAccount(
+                id=place.extra.get("bot_id") or self.bot_id(),
+                name=place.extra.get("bot_name", ""),
+            ),
+        )
+        outcome: list[Any] = []
+
+        async def callback(context: TurnContext) -> None:
+            outcome.append(await work(context))
+
+        await self._call(
+            self.adapter.continue_conversation_with_claims(
+                self.claims(),
+                continuation,
+                callback,
+                AuthenticationConstants.AGENTS_SDK_SCOPE,
+            ),
+            delivers=delivers,
+        )
+        return outcome[0] if outcome else None
+
+    async def _call(self, call: Awaitable[Any], *, delivers: bool) -> Any:
+        """``call`` with the connector's failures as ``SendError`` kinds (docs/delivery.md,
+        "What the adapters must do")."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await call
+        except SendError:
+            raise
+        except ClientResponseError as error:
+            raise send_error(error.status, error.headers) from error
+        except ClientConnectorError as error:
+            # No connection was made (refused, DNS, TLS): the request never left.
+            raise TemporarySendError(f"connector unreachable ({type(error).__name__})") from error
+        except (ClientError, TimeoutError, OSError) as error:
+            # Timed out, or the connection dropped after the request may have been written:
+            # the connector may have taken the message.
+            raise TemporarySendError(
+                f"no answer from the connector ({type(error).__name__})", maybe_sent=delivers
+            ) from error
+
+
 class TeamsBot:
     """The Teams adapter of one valuesbot: the ``/api/messages`` handler and the outbound."""
 
@@ -137,17 +251,10 @@ class TeamsBot:
     ) -> None:
         self.app = app
         settings = app.settings
-        self.auth = auth_configuration(settings.teams_connection)
-        self.app_id = settings.teams_app_id
+        self.connector = TeamsConnector(settings, connections=connections)
+        self.auth = self.connector.auth
+        self.app_id = self.connector.app_id
         self.anonymous = settings.teams_anonymous
-        if connections is None:
-            connections = MsalConnectionManager(
-                connections_configurations={"SERVICE_CONNECTION": self.auth}
-            )
-        self.adapter = CloudAdapter(connection_manager=connections)
-        # The SDK's default turn error handler would post the exception text to the user:
-        # valuesbot reports failures itself (the dispatcher's apology), so errors propagate.
-        self.adapter.on_turn_error = None
         self.validator = JwtTokenValidator(self.auth)
         self.outbound = TeamsOutbound(self, sleep=sleep)
         if self.anonymous:
@@ -233,10 +340,71 @@ class TeamsBot:
         lock = self._queues.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                await self.app.dispatcher.handle(event)
+                await self.app.dispatcher.handle(await self._named(event))
         finally:
             if not lock.locked() and self._queues.get(key) is lock:
                 del self._queues[key]
+
+    async def _named(self, event: Event) -> Event:
+        """The event with what is known of its channel's (or group chat's) name: Teams names a
+        channel in few activities, so names are kept with the conversation and, the first time
+        a command comes from a channel whose name is unknown, asked of the connector (the
+        team's channel list). Without a name the core shows the conversation id."""
+        place = event.conversation
+        if place.is_direct:
+            return event
+        platform = str(place.platform)
+        async with self.app.database.unit() as stores:
+            stored = await stores.people.conversation(platform, place.tenant, place.conversation)
+            known = {k: v for k, v in (stored.extra if stored else {}).items() if k in NAME_KEYS}
+            names = {**known, **{k: v for k, v in place.extra.items() if k in NAME_KEYS}}
+            team = names.get("team_id")
+            if team and team != place.conversation and "team_name" not in names:
+                # The team's name came with the app's install, in its General channel (whose
+                # id is the team's).
+                general = await stores.people.conversation(platform, place.tenant, team)
+                if general is not None and general.extra.get("team_name"):
+                    names["team_name"] = general.extra["team_name"]
+        if (
+            "channel_name" not in names
+            and team
+            and place.kind is ConversationKind.CHANNEL
+            and isinstance(event, CommandReceived)
+        ):
+            names.update(await self._team_names(place, team, asking_team="team_name" not in names))
+        extra = {**place.extra, **names}
+        label = conversation_name(names)
+        if label:
+            extra[NAME] = label
+        if extra == dict(place.extra):
+            return event
+        return replace(event, conversation=replace(place, extra=extra))
+
+    async def _team_names(
+        self, place: ConversationRef, team: str, *, asking_team: bool
+    ) -> dict[str, str]:
+        async def ask(context: TurnContext) -> dict[str, str]:
+            client = _connector(context)
+            if not isinstance(client, TeamsConnectorClient):  # pragma: no cover - always is
+                return {}
+            found: dict[str, str] = {}
+            for channel in await client.fetch_channel_list(team):
+                if channel.id == place.conversation:
+                    name = channel.name or (GENERAL if channel.id == team else "")
+                    if name:
+                        found["channel_name"] = name[:NAME_LIMIT]
+            if asking_team:
+                details = await client.fetch_team_details(team)
+                if details.name:
+                    found["team_name"] = details.name[:NAME_LIMIT]
+            return found
+
+        try:
+            found: dict[str, str] = await self.connector.run(place, ask, delivers=False)
+        except Exception as error:  # a name is a nicety: the command goes ahead without one
+            log.info("could not ask Teams for a channel's name (%s)", type(error).__name__)
+            return {}
+        return found or {}
 
     async def settled(self) -> None:
         """Wait until every turn started so far (and any it started) has finished."""
@@ -254,62 +422,15 @@ class TeamsBot:
 
     # Outbound plumbing, used by TeamsOutbound
 
-    def claims(self) -> ClaimsIdentity:
-        """Who the bot is when it calls the connector: its app id, or anonymous (local use)."""
-        if self.app_id:
-            return self.adapter.create_claims_identity(self.app_id)
-        return ClaimsIdentity()
-
     async def run(
-        self, place: ConversationRef, work: Callable[[TurnContext], Awaitable[Any]]
+        self,
+        place: ConversationRef,
+        work: Callable[[TurnContext], Awaitable[Any]],
+        *,
+        delivers: bool = True,
     ) -> Any:
-        """Run ``work`` with a turn context bound to ``place`` (a proactive turn)."""
-        if not place.service_url:
-            raise RecipientUnreachable("no service URL known for this conversation")
-        continuation = Activity(
-            type="event",
-            name="ContinueConversation",
-            channel_id=TEAMS_CHANNEL,
-            service_url=place.service_url,
-            conversation=ConversationAccount(
-                id=join_thread(place.conversation, place.thread),
-                tenant_id=place.tenant,
-                conversation_type=_CONVERSATION_TYPES[place.kind],
-                is_group=not place.is_direct,
-            ),
-            recipient=ChannelAccount(
-                id=place.extra.get("bot_id") or self._bot_id(),
-                name=place.extra.get("bot_name", ""),
-            ),
-        )
-        outcome: list[Any] = []
-
-        async def callback(context: TurnContext) -> None:
-            outcome.append(await work(context))
-
-        await self._call(
-            self.adapter.continue_conversation_with_claims(
-                self.claims(),
-                continuation,
-                callback,
-                AuthenticationConstants.AGENTS_SDK_SCOPE,
-            )
-        )
-        return outcome[0] if outcome else None
-
-    def _bot_id(self) -> str:
-        return f"28:{self.app_id}" if self.app_id else "valuesbot"
-
-    async def _call(self, call: Awaitable[Any]) -> Any:
-        try:
-            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                return await call
-        except SendError:
-            raise
-        except ClientResponseError as error:
-            raise send_error(error.status, error.headers) from error
-        except (ClientConnectionError, ClientError, TimeoutError, OSError) as error:
-            raise TemporarySendError(f"connector unreachable ({type(error).__name__})") from error
+        """Run ``work`` with a turn context bound to ``place`` (see ``TeamsConnector.run``)."""
+        return await self.connector.run(place, work, delivers=delivers)
 
     async def open_direct(self, person: PersonKey, service_url: str, bot_id: str) -> str:
         """Create (or find: Teams gives the same one back) the person's direct chat with the
@@ -337,7 +458,7 @@ class TeamsBot:
                 raise RecipientUnreachable("Teams opened no chat")
             return str(made.id)
 
-        return str(await self.run(place, create))
+        return str(await self.run(place, create, delivers=False))
 
 
 def send_error(status: int, headers: Any = None) -> SendError:
@@ -391,8 +512,12 @@ def _invoke_answer(activity: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def message(context: TurnContext, card: Card, activity_id: str | None = None) -> Activity:
-    """A Teams message carrying the card, from the bot, in the turn's conversation.
+def message(
+    context: TurnContext, card: Card, activity_id: str | None = None, key: str | None = None
+) -> Activity:
+    """A Teams message carrying the card, from the bot, in the turn's conversation; ``key``
+    (the outbox key of a proactive message) goes in its ``channelData``, for logs and support
+    (nothing reads it back: docs/delivery.md).
 
     Built whole here rather than by ``TurnContext.send_activity``, which sends explicit nulls
     (``"id": null``) that a strict connector refuses.
@@ -409,6 +534,8 @@ def message(context: TurnContext, card: Card, activity_id: str | None = None) ->
     )
     if activity_id:
         outgoing.id = activity_id
+    if key:
+        outgoing.channel_data = {OUTBOX_KEY: key}
     return outgoing
 
 
@@ -468,6 +595,10 @@ class TeamsOutbound:
                 await self._deliver_one(event, reply)
                 return
             except (RateLimited, TemporarySendError) as error:
+                if isinstance(error, TemporarySendError) and error.maybe_sent:
+                    # Teams may have shown it: sending it again could show it twice.
+                    log.warning("a reply may not have arrived (%s); not sent again", error)
+                    return
                 wait = error.retry_after if isinstance(error, RateLimited) else float(attempt)
                 if attempt == REPLY_ATTEMPTS or waited + wait > REPLY_MAX_WAIT:
                     raise
@@ -475,11 +606,11 @@ class TeamsOutbound:
                 waited += wait
                 await self.sleep(wait)
 
-    async def send(self, place: ConversationRef, card: Card) -> MessageRef:
-        """Post a card as a new message in ``place``."""
+    async def send(self, place: ConversationRef, card: Card, key: str | None = None) -> MessageRef:
+        """Post a card as a new message in ``place`` (with the outbox ``key``, if any)."""
 
         async def work(context: TurnContext) -> str:
-            outgoing = message(context, card)
+            outgoing = message(context, card, key=key)
             sent = await _connector(context).conversations.send_to_conversation(
                 outgoing.conversation.id, outgoing
             )
@@ -505,7 +636,7 @@ class TeamsOutbound:
         stored = await self._stored(place)
         if stored is None:
             raise RecipientUnreachable("never met: no conversation reference stored")
-        return await self.send(stored, card)
+        return await self.send(stored, card, key)
 
     async def was_sent(
         self, key: str, to: ConversationRef | PersonKey, since: datetime
@@ -527,8 +658,10 @@ class TeamsOutbound:
         if known is None:
             raise RecipientUnreachable("never met")
         if direct is not None and direct.service_url:
-            return await self.send(direct, card)
-        bot_id = known.extra.get("bot_id") or (f"28:{self.bot.app_id}" if self.bot.app_id else "")
+            return await self.send(direct, card, key)
+        bot_id = known.extra.get("bot_id") or (
+            self.bot.connector.bot_id() if self.bot.app_id else ""
+        )
         if not known.service_url or not bot_id:
             raise RecipientUnreachable("no direct chat with the bot")
         conversation = await self.bot.open_direct(person, known.service_url, bot_id)
@@ -543,7 +676,7 @@ class TeamsOutbound:
         # Remember the chat, so the next message goes straight there.
         async with self.bot.app.database.unit() as stores:
             await stores.people.seen(place, Actor(id=person.user), self.bot.app.clock.now())
-        return await self.send(place, card)
+        return await self.send(place, card, key)
 
     async def _stored(self, place: ConversationRef) -> ConversationRef | None:
         if place.service_url and place.extra.get("bot_id"):
@@ -563,6 +696,73 @@ class TeamsOutbound:
             service_url=place.service_url or found.service_url,
             extra={**found.extra, **place.extra},
         )
+
+
+# The members APIs give at most 500 people a page (Teams' own maximum).
+MEMBERS_PAGE = 500
+
+
+class TeamsChannelMembers:
+    """Who is in a Teams channel or group chat, as the Bot Connector lists them
+    (``GET /v3/conversations/{id}/pagedmembers``, page by page): the ``ChannelDirectory`` of the
+    barometer, for ``VALUESBOT_BAROMETER_CHANNELS=teams:<tenant>:19:...``.
+
+    The channel must have been met (the app added to its team), so its service URL is known.
+    Members the bot has never met are remembered with the channel's service URL and the bot's
+    account, so the outbox can open a chat with each (Teams lets a bot do so with the members of
+    a team it is installed in); people already known are left as they are.
+    """
+
+    def __init__(self, connector: TeamsConnector, clock: Clock | None = None) -> None:
+        self.connector = connector
+        self.clock = clock or SystemClock()
+
+    async def members(self, place: ConversationRef, stores: Stores) -> list[str]:
+        """The user ids (``29:...``) of the conversation's members; bots left out."""
+        if not place.service_url:
+            raise AudienceError(
+                f"I have not been added to the Teams channel {place.conversation} yet: add the "
+                "app to its team, then try again."
+            )
+
+        async def pages(context: TurnContext) -> list[ChannelAccount]:
+            found: list[ChannelAccount] = []
+            token: str | None = None
+            while True:
+                page = await _connector(context).conversations.get_conversation_paged_members(
+                    place.conversation, page_size=MEMBERS_PAGE, continuation_token=token
+                )
+                found += page.members or []
+                token = page.continuation_token
+                if not token:
+                    return found
+
+        try:
+            accounts: list[ChannelAccount] = await self.connector.run(place, pages, delivers=False)
+        except SendError as error:
+            raise AudienceError(
+                f"Teams did not list the members of {place.conversation} ({error}); try again "
+                "later."
+            ) from error
+        now = self.clock.now()
+        people: dict[str, None] = {}
+        for account in accounts:
+            if not account.id or not account.id.startswith("29:"):
+                continue  # bots (28:...) and anything that is not a person
+            people[account.id] = None
+            key = PersonKey(str(Platform.TEAMS), place.tenant, account.id)
+            known = await stores.people.get(key)
+            if known is None or not known.service_url:
+                member = ConversationRef(
+                    platform=Platform.TEAMS,
+                    tenant=place.tenant,
+                    conversation=place.conversation,
+                    kind=place.kind,
+                    service_url=place.service_url,
+                    extra=place.extra,
+                )
+                await stores.people.seen(member, Actor(id=account.id, name=account.name or ""), now)
+        return list(people)
 
 
 TEAMS_KEY = web.AppKey("teams", TeamsBot)

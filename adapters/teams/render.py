@@ -4,10 +4,12 @@ Pure functions. Every piece of text on a core card is plain: here it is escaped 
 Markdown subset (bold, italics, lists, links) and the Adaptive Card date functions cannot turn
 what a person wrote into formatting, links or a broken card. Fields become a ``FactSet``, bar
 rows become ``ColumnSet`` rows (label, a bar of block characters, the caption), inputs become
-``Input.Text`` / ``Input.ChoiceSet`` and choices become ``Action.Submit`` buttons whose data
+``Input.Text`` / ``Input.ChoiceSet`` (check boxes, ``isMultiSelect``, for a multiple choice)
+and choices become ``Action.Submit`` buttons whose data
 carries what ``translate.card_submission`` needs to rebuild the click: the action, the choice's
 value, the card's hidden values and the names of the inputs it collects. Choices that must work
-with the inputs left empty (Cancel, Close) send no inputs (``associatedInputs: none``).
+with the inputs left empty (Cancel, Close) send no inputs (``associatedInputs: none``). A row
+holds five buttons; more go in further rows (``ActionSet``s).
 
 Teams refuses a message larger than about 28 KB (the whole activity, as JSON). A card that would
 not fit is shortened (its longest texts first), with a note saying so, rather than lost.
@@ -21,7 +23,16 @@ from dataclasses import replace
 from typing import Any
 
 from adapters.teams.translate import CARD_KEY
-from bot.ui import BarRow, Card, Choice, ChoiceInput, ChoiceStyle, Field, TextInput
+from bot.ui import (
+    SEPARATOR,
+    BarRow,
+    Card,
+    Choice,
+    ChoiceInput,
+    ChoiceStyle,
+    Field,
+    TextInput,
+)
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -32,6 +43,12 @@ MAX_MESSAGE_BYTES = 28_000
 # Room left in the budget for the activity around the card (ids, service URL, conversation).
 ENVELOPE_BYTES = 2_000
 BAR_CELLS = 10
+# The Adaptive Cards renderer shows at most five buttons in one set of actions (its host
+# config's ``maxActions``; the rest would be dropped): more go in further rows.
+MAX_ACTIONS = 5
+# Choices shown as radio buttons (one answer) or check boxes (several) up to this many options;
+# a longer list is a drop-down.
+_EXPANDED = {False: 5, True: 8}
 SHORTENED = "(Shortened to fit in a Teams message.)"
 
 _STYLES = {
@@ -124,14 +141,20 @@ def _input(item: TextInput | ChoiceInput) -> dict[str, Any]:
         "type": "Input.ChoiceSet",
         "id": item.name,
         "label": item.label,
-        "style": "expanded" if len(item.options) <= 5 else "compact",
+        "style": "expanded" if len(item.options) <= _EXPANDED[item.multiple] else "compact",
         "isRequired": not item.optional,
         "choices": [{"title": o.label, "value": o.value} for o in item.options],
     }
+    if item.multiple:
+        # Check boxes; Teams submits the values picked joined by commas, which is the core's
+        # own form (bot.ui.SEPARATOR), and takes an initial value in the same form.
+        rendered["isMultiSelect"] = True
     if item.initial:
-        rendered["value"] = item.initial
+        rendered["value"] = SEPARATOR.join(item.selected(item.initial)) or item.initial
     if not item.optional:
-        rendered["errorMessage"] = "Please choose one."
+        rendered["errorMessage"] = (
+            "Please choose at least one." if item.multiple else ("Please choose one.")
+        )
     return rendered
 
 
@@ -179,6 +202,12 @@ def adaptive_card(card: Card) -> dict[str, Any]:
             }
         )
     body += [_input(i) for i in card.inputs]
+    actions = [_action(card, c) for c in card.choices]
+    # More buttons than one row may hold: the first rows go in the body, the last row stays
+    # the card's own actions (under the footer).
+    while len(actions) > MAX_ACTIONS:
+        row, actions = actions[:MAX_ACTIONS], actions[MAX_ACTIONS:]
+        body.append({"type": "ActionSet", "actions": row})
     if card.footer:
         body.append(_text_block(card.footer, size="Small", isSubtle=True, spacing="Medium"))
     rendered: dict[str, Any] = {
@@ -188,8 +217,8 @@ def adaptive_card(card: Card) -> dict[str, Any]:
         "body": body,
         "msteams": {"width": "Full"},
     }
-    if card.choices:
-        rendered["actions"] = [_action(card, c) for c in card.choices]
+    if actions:
+        rendered["actions"] = actions
     return rendered
 
 

@@ -12,7 +12,8 @@ Handled:
   ``MessageReceived``.
 - ``message`` with a ``value`` and the card facts valuesbot put on its buttons: an Adaptive Card
   ``Action.Submit`` click, as ``ActionSubmitted`` (the source is the card's activity id,
-  ``replyToId``, so the card can be replaced).
+  ``replyToId``, so the card can be replaced). A multi-select choice arrives as its values
+  joined by commas, the core's own form.
 - ``invoke`` named ``adaptiveCard/action``: an ``Action.Execute`` click, the same way.
 - ``conversationUpdate`` adding the bot: in a personal chat ``ConversationOpened`` (the greeting);
   in a team or group chat ``MemberJoined`` (remembered, no unsolicited post). Adding people:
@@ -55,7 +56,7 @@ from bot.events import (
     MessageRef,
     Platform,
 )
-from bot.ui import CHOICE
+from bot.ui import CHOICE, SEPARATOR
 
 # The bot commands of manifest/teams/manifest.json: Teams sends them as plain message text.
 COMMANDS = ("valueslens", "barometer", "commitment", "casestudy", "digest", "values")
@@ -69,6 +70,13 @@ CARD_KEY = "valuesbot"
 ACTION_INVOKE = "adaptiveCard/action"
 TEAMS_CHANNEL = "msteams"
 THREAD_MARK = ";messageid="
+# Teams allows 50 characters for a channel name and 256 for a team name; a label is kept short.
+NAME_LIMIT = 100
+# What Teams calls the channel every team has (its id is the team's).
+GENERAL = "General"
+# Where a channel's or group chat's display name goes in ``ConversationRef.extra`` (what the
+# core shows people, e.g. ``/digest schedule here``).
+NAME = "name"
 
 _CONVERSATION_KINDS = {
     "personal": ConversationKind.DIRECT,
@@ -113,7 +121,9 @@ def join_thread(conversation: str, thread: str | None) -> str:
 
 
 def place(activity: Mapping[str, Any]) -> ConversationRef:
-    """Where the activity happened, with what is needed to post there again later."""
+    """Where the activity happened, with what is needed to post there again later (the bot's
+    account) and, for a channel or group chat, what it is called as far as the activity says
+    (``names``; the display name under ``extra["name"]``)."""
     conversation = _dict(activity.get("conversation"))
     conversation_id = _text(conversation.get("id"))
     if not conversation_id:
@@ -130,6 +140,11 @@ def place(activity: Mapping[str, Any]) -> ConversationRef:
         extra["bot_id"] = _text(bot.get("id"))
         if _text(bot.get("name")):
             extra["bot_name"] = _text(bot.get("name"))[:100]
+    if kind is not ConversationKind.DIRECT:
+        extra.update(names(activity, base))
+        label = conversation_name(extra)
+        if label:
+            extra[NAME] = label
     return ConversationRef(
         platform=Platform.TEAMS,
         tenant=tenant_of(activity),
@@ -139,6 +154,43 @@ def place(activity: Mapping[str, Any]) -> ConversationRef:
         service_url=_text(activity.get("serviceUrl")) or None,
         extra=extra,
     )
+
+
+def names(activity: Mapping[str, Any], conversation: str) -> dict[str, str]:
+    """What the activity says a channel or group chat is called: the team's id and name and
+    the channel's name from ``channelData`` (Teams sends the names with some activities only,
+    such as the app being added to a team), a named group chat's ``conversation.name``. A
+    team's General channel has the team's own id and, in Teams' APIs, no name of its own."""
+    data = _dict(activity.get("channelData"))
+    team = _dict(data.get("team"))
+    found: dict[str, str] = {}
+    team_id = _text(team.get("id")) or _text(data.get("teamsTeamId"))
+    if team_id:
+        found["team_id"] = team_id[:255]
+    if _text(team.get("name")):
+        found["team_name"] = _text(team.get("name"))[:NAME_LIMIT]
+    channel_name = _text(_dict(data.get("channel")).get("name"))
+    if channel_name:
+        found["channel_name"] = channel_name[:NAME_LIMIT]
+    elif team_id and team_id == conversation:
+        found["channel_name"] = GENERAL
+    chat_name = _text(_dict(activity.get("conversation")).get("name"))
+    if chat_name and not team_id:
+        found["chat_name"] = chat_name[:NAME_LIMIT]
+    return found
+
+
+def conversation_name(extra: Mapping[str, str]) -> str | None:
+    """How people call a channel or group chat ("Planning in Winter planning"), from what
+    ``names`` (or the connector) told; None when nothing is known."""
+    channel, team = extra.get("channel_name"), extra.get("team_name")
+    if channel and team:
+        return f"{channel} in {team}"
+    if channel:
+        return channel
+    if team:
+        return f"a channel of {team}"
+    return extra.get("chat_name") or None
 
 
 def _timezone(activity: Mapping[str, Any]) -> str | None:
@@ -225,12 +277,26 @@ def card_submission(data: object) -> tuple[str, dict[str, str]] | None:
     values[CHOICE] = _text(facts.get("choice"))
     names = facts.get("inputs")
     for name in names if isinstance(names, list) else ():
-        given = data.get(name)
-        if isinstance(name, str) and isinstance(given, str | int | float):
-            text = str(given).strip()
-            if text:
-                values[name] = text
+        if not isinstance(name, str):
+            continue
+        text = _input_value(data.get(name))
+        if text:
+            values[name] = text
     return _text(facts.get("action")), values
+
+
+def _input_value(given: object) -> str:
+    """One input's value as the core takes it. A multi-select ``Input.ChoiceSet`` comes from
+    Teams as the picked values joined by commas (``"listen,open"``: the Adaptive Card host's
+    ``choiceSetInputValueSeparator``, which is the core's ``SEPARATOR`` too), kept as it is
+    (``ChoiceInput.selected`` reads it); a client that sends a list instead is joined the same
+    way."""
+    if isinstance(given, list):
+        parts = [str(v).strip() for v in given if isinstance(v, str | int | float)]
+        return SEPARATOR.join(p for p in parts if p)
+    if isinstance(given, str | int | float):
+        return str(given).strip()
+    return ""
 
 
 def _added_bot(activity: Mapping[str, Any]) -> bool:

@@ -362,3 +362,19 @@ async def test_approved_case_studies_reach_each_channel_once(database: Database)
         other = await stores.case_studies.approved_for_digest(OTHER, *window, 10)
         assert [c.id for c in other] == ["ok1", "ok2"]
         assert await stores.case_studies.approved_for_digest(VALUES, NOW, NOW, 10) == []
+
+
+async def test_a_schedule_keeps_the_channels_service_url(database: Database) -> None:
+    """Teams channels come with the connector's service URL: it is kept with the schedule."""
+    teams = ConversationRef(
+        platform=Platform.TEAMS,
+        tenant="tenant-1",
+        conversation="19:planning@thread.tacv2",
+        kind=ConversationKind.CHANNEL,
+        service_url="https://smba.trafficmanager.net/uk/",
+    )
+    async with database.unit() as stores:
+        saved = await stores.digests.save_schedule(schedule("t1", teams), NOW)
+        again = await stores.digests.save_schedule(schedule("t2", teams), NOW)
+    assert saved.place.service_url == again.place.service_url == teams.service_url
+    assert again.id == "t1"

@@ -1,16 +1,27 @@
 """``valuesbot serve`` with Teams, as real processes: a proactive message to a stored
-conversation reference reaches the (mock) Bot Connector after the process restarts."""
+conversation reference reaches the (mock) Bot Connector after the process restarts, and a
+delivery cut off by SIGKILL mid-call ends with everyone reached once (the cut-off message
+"uncertain", not sent again)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.adapters.teams.conftest import APP_ID, CHANNEL, TENANT, fixture
+from bot.delivery import fan_out
+from bot.ui import Card
+from storage.base import PersonKey
+from storage.engine import Database
+from tests.adapters.teams.conftest import APP_ID, CHANNEL, TENANT, fixture, staff
+from tests.delivery.helpers import FAST
 from tests.e2e.teams_processes import free_port, serving
 from tests.mocks.bot_connector import MockBotConnector, card_texts
 
@@ -76,3 +87,84 @@ async def test_unauthenticated_requests_are_refused_by_the_real_server(tmp_path:
     log = (tmp_path / "serve.log").read_text()
     assert "status=401" in log
     assert activity["from"]["id"] not in log  # nothing about who (claims to have) written
+
+
+async def until(check: Callable[[], bool], what: str, limit: float = 120) -> None:
+    """Wait (bounded) until ``check()`` is true."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while not await asyncio.to_thread(check):
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+def outbox(path: Path) -> dict[str, str]:
+    with sqlite3.connect(path) as connection:
+        found = connection.execute("SELECT recipient, status FROM outbox").fetchall()
+    return {str(recipient): str(status) for recipient, status in found}
+
+
+async def test_a_send_cut_off_by_a_crash_is_uncertain_and_never_sent_twice(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "valuesbot.db"
+    env = {
+        **FAST,
+        "DATABASE_URL": f"sqlite:///{path}",
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "true",
+        "VALUESBOT_SEND_TIMEOUT": "5",
+    }
+    people = staff(5)
+    stuck = people[2]
+    job = "barometer:2027-02"
+    async with MockBotConnector() as connector, aiohttp.ClientSession() as http:
+        port = free_port()
+        async with serving(tmp_path, port, env, name="first") as process:
+            for person in people:  # each adds the app: Teams tells the bot silently
+                activity = copy.deepcopy(fixture("installation_update_add"))
+                activity.update(id=f"f:{person.aad}", serviceUrl=connector.url)
+                activity["from"] = {"id": person.id, "name": person.name}
+                activity["conversation"] = {
+                    "conversationType": "personal",
+                    "tenantId": TENANT,
+                    "id": person.direct,
+                }
+                async with http.post(f"http://127.0.0.1:{port}/api/messages", json=activity) as r:
+                    assert r.status == 202
+            await until(lambda: _people(path) == 5, "the bot to remember everyone")
+            connector.stall(stuck.direct)  # Teams takes it; its answer never comes back
+            database = Database(f"sqlite+aiosqlite:///{path}")
+            try:
+                async with database.unit() as stores:
+                    await fan_out(
+                        stores,
+                        job=job,
+                        people=[PersonKey("teams", TENANT, p.id) for p in people],
+                        card=Card(title="Staff barometer", text="How is it going?"),
+                        now=datetime.now(UTC),
+                    )
+            finally:
+                await database.dispose()
+            sent = {p.id: "sent" for p in people if p is not stuck}
+            await until(
+                lambda: (
+                    outbox(path) == {**sent, stuck.id: "sending"} and len(connector.keys()) == 5
+                ),
+                "four sent and the fifth taken by Teams, unanswered",
+            )
+            process.kill()  # mid-call: the bot never learns whether Teams took it
+            await process.wait()
+
+        async with serving(tmp_path, port, env, name="second"):
+            # Its lease runs out; the restarted worker asks Teams, which cannot tell.
+            await until(lambda: outbox(path)[stuck.id] == "uncertain", "the send to be settled")
+        assert outbox(path) == {**sent, stuck.id: "uncertain"}
+        # Everyone has the message exactly once: the one that may or may not have arrived
+        # (it had) was not sent again.
+        assert sorted(connector.keys()) == sorted(f"{job}:teams:{TENANT}:{p.id}" for p in people)
+        assert len(connector.posts(stuck.direct)) == 1
+
+
+def _people(path: Path) -> int:
+    with sqlite3.connect(path) as connection:
+        ((count,),) = connection.execute("SELECT COUNT(*) FROM people").fetchall()
+    return int(count)

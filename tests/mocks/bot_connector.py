@@ -16,9 +16,16 @@ Failures are scripted: ``fail(429, retry_after=2)`` answers the next call with 4
 ``Retry-After`` header, ``gone("a:1")`` makes a conversation answer 404 from then on,
 ``refuse_chats_with("29:x")`` makes creating a direct chat with that person answer 403, and
 ``hold()`` keeps every answer waiting until ``release()`` (to show a request was acknowledged
-before its replies were sent). With ``limits=True`` the documented Teams rate limits are
-enforced (50 requests a second per app and tenant, 7 a second per conversation) on a clock
-tests can drive.
+before its replies were sent), and ``stall(conversation)`` takes the next message to that
+conversation (it is recorded: it arrived) but keeps its answer back until ``release()``, as a
+connector whose answer is lost would (the bot times out, or is killed, not knowing). With
+``limits=True`` the documented Teams rate limits are enforced (50 requests a second per app and
+tenant, 7 a second per conversation; tests may pass others) on a clock tests can drive.
+
+``members(conversation, [...])`` sets who is in a channel, as the members APIs
+(``GET /v3/conversations/{id}/members`` and ``.../pagedmembers``, paged with ``pageSize`` and
+``continuationToken``) tell them; ``team(id, name, {channel id: name})`` what the team APIs
+(``GET /v3/teams/{id}`` and ``.../conversations``) say (the General channel has no name there).
 """
 
 from __future__ import annotations
@@ -133,8 +140,12 @@ class MockBotConnector:
         limits: bool = False,
         clock: Callable[[], float] = time.monotonic,
         max_message_bytes: int | None = None,
+        per_tenant: int = PER_TENANT_PER_SECOND,
+        per_conversation: int = PER_CONVERSATION_PER_SECOND,
     ) -> None:
         self.limits = limits
+        self.per_tenant = per_tenant
+        self.per_conversation = per_conversation
         self.clock = clock
         self.max_message_bytes = max_message_bytes
         self.calls: list[Call] = []
@@ -144,6 +155,10 @@ class MockBotConnector:
         self._gone: dict[str, int] = {}
         self._refused: dict[str, int] = {}
         self._held: asyncio.Event | None = None
+        self._stalls: list[_Failure] = []
+        self._unstall = asyncio.Event()
+        self._members: dict[str, list[dict[str, str]]] = {}
+        self._teams: dict[str, tuple[str, dict[str, str | None]]] = {}
         self._changed = asyncio.Condition()
         self._per_tenant: dict[str, deque[float]] = defaultdict(deque)
         self._per_conversation: dict[str, deque[float]] = defaultdict(deque)
@@ -208,10 +223,22 @@ class MockBotConnector:
         self._held = asyncio.Event()
 
     def release(self) -> None:
-        """Answer the calls held by ``hold``."""
+        """Answer the calls held by ``hold`` and ``stall``."""
         if self._held is not None:
             self._held.set()
             self._held = None
+        self._unstall.set()
+        self._unstall = asyncio.Event()
+
+    def stall(self, conversation: str | None = None, *, times: int = 1) -> None:
+        """Take the next ``times`` messages (to ``conversation``, if given) but answer them only
+        at ``release``: they arrived, the bot does not hear so."""
+        self._stalls.append(_Failure(201, None, conversation, times))
+
+    def members(self, conversation: str, people: list[dict[str, str]]) -> None:
+        """Who is in the conversation (``{"id": "29:...", "name": ...}`` each), for the members
+        APIs."""
+        self._members[base_conversation(conversation)] = [dict(p) for p in people]
 
     # Reading what happened
 
@@ -236,6 +263,20 @@ class MockBotConnector:
             and c.status < 300
             and (conversation is None or base_conversation(c.conversation or "") == conversation)
         ]
+
+    def team(self, team_id: str, name: str, channels: Mapping[str, str | None]) -> None:
+        """A team and its channels (id to name; None for the General channel)."""
+        self._teams[team_id] = (name, dict(channels))
+
+    def keys(self) -> list[str]:
+        """The outbox keys of the messages posted (``channelData.valuesbotOutboxKey``), in
+        order; messages without one are left out."""
+        found = []
+        for call in self.posts():
+            data = call.body.get("channelData") if isinstance(call.body, Mapping) else None
+            if isinstance(data, Mapping) and data.get("valuesbotOutboxKey"):
+                found.append(str(data["valuesbotOutboxKey"]))
+        return found
 
     def created(self) -> list[Call]:
         """Conversations the bot created (direct chats opened proactively)."""
@@ -283,10 +324,26 @@ class MockBotConnector:
             activity_id=activity_id,
             answered_id=answered,
         )
+        stalled = request.method == "POST" and status < 300 and self._stalled(where)
+        unstall = self._unstall
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
+        if stalled:
+            await unstall.wait()
         return web.json_response(answer, status=status, headers=headers)
+
+    def _stalled(self, where: str | None) -> bool:
+        for stall in self._stalls:
+            if where is not None and (
+                stall.conversation is None
+                or base_conversation(where) == base_conversation(stall.conversation)
+            ):
+                stall.times -= 1
+                if stall.times <= 0:
+                    self._stalls.remove(stall)
+                return True
+        return False
 
     def _answer(
         self, request: web.Request, body: Any, raw: bytes
@@ -294,7 +351,8 @@ class MockBotConnector:
         parts = [p for p in request.path.split("/") if p]
         where = parts[2] if len(parts) >= 3 and parts[:2] == ["v3", "conversations"] else None
         activity_id = parts[4] if len(parts) >= 5 and parts[3] == "activities" else None
-        if where is None and parts[:2] != ["v3", "conversations"]:
+        team = parts[:2] == ["v3", "teams"] and len(parts) in (3, 4) and request.method == "GET"
+        if where is None and parts[:2] != ["v3", "conversations"] and not team:
             return 404, {"error": {"code": "NotFound"}}, {}, None, None, None
 
         failure = self._scripted_failure(where)
@@ -303,6 +361,8 @@ class MockBotConnector:
             if failure.retry_after is not None:
                 headers["Retry-After"] = f"{failure.retry_after:g}"
             return failure.status, _error(failure.status), headers, where, activity_id, None
+        if team:
+            return self._team_answer(parts)
         if where is not None and base_conversation(where) in self._gone:
             status = self._gone[base_conversation(where)]
             return status, _error(status), {}, where, activity_id, None
@@ -334,11 +394,41 @@ class MockBotConnector:
                 return 400, _error(400), {}, where, activity_id, None
             new_id = f"mock-activity-{next(self._ids)}"
             return 201, {"id": new_id}, {}, where, activity_id, new_id
+        if request.method == "GET" and len(parts) == 4 and parts[3] in {"members", "pagedmembers"}:
+            return self._member_page(request, where, parts[3] == "pagedmembers")
         if request.method == "PUT" and activity_id:
             return 200, {"id": activity_id}, {}, where, activity_id, activity_id
         if request.method == "DELETE" and activity_id:
             return 200, {}, {}, where, activity_id, None
         return 405, _error(405), {}, where, activity_id, None
+
+    def _team_answer(
+        self, parts: list[str]
+    ) -> tuple[int, Any, dict[str, str], str | None, str | None, str | None]:
+        found = self._teams.get(parts[2])
+        if found is None or (len(parts) == 4 and parts[3] != "conversations"):
+            return 404, _error(404), {}, None, None, None
+        name, channels = found
+        if len(parts) == 3:
+            return 200, {"id": parts[2], "name": name, "aadGroupId": "a1b2c3"}, {}, None, None, None
+        listed = [{"id": i, "name": n} if n else {"id": i} for i, n in channels.items()]
+        return 200, {"conversations": listed}, {}, None, None, None
+
+    def _member_page(
+        self, request: web.Request, where: str, paged: bool
+    ) -> tuple[int, Any, dict[str, str], str | None, str | None, str | None]:
+        people = self._members.get(base_conversation(where))
+        if people is None:
+            return 404, _error(404), {}, where, None, None
+        if not paged:
+            return 200, people, {}, where, None, None
+        # Teams pages 50 to 500 members at a time; the token is opaque to the bot.
+        size = min(max(int(request.query.get("pageSize", "200")), 1), 500)
+        start = int(request.query.get("continuationToken", "0") or 0)
+        page: dict[str, Any] = {"members": people[start : start + size]}
+        if start + size < len(people):
+            page["continuationToken"] = str(start + size)
+        return 200, page, {}, where, None, None
 
     def _scripted_failure(self, where: str | None) -> _Failure | None:
         for failure in self._failures:
@@ -356,10 +446,10 @@ class MockBotConnector:
         now = self.clock()
         tenant = _tenant(body)
         windows = [self._per_tenant[tenant]]
-        budgets = [PER_TENANT_PER_SECOND]
+        budgets = [self.per_tenant]
         if where is not None:
             windows.append(self._per_conversation[base_conversation(where)])
-            budgets.append(PER_CONVERSATION_PER_SECOND)
+            budgets.append(self.per_conversation)
         waits = []
         for window, budget in zip(windows, budgets, strict=True):
             while window and window[0] <= now - 1.0:

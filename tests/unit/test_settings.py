@@ -187,3 +187,27 @@ def test_values_channels_comms_and_digest_settings() -> None:
 def test_bad_digest_and_channel_settings_are_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_a_teams_channel_without_its_tenant_is_in_the_bots_tenant() -> None:
+    teams = {
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "app",
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "secret",
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": "tenant-1",
+    }
+    settings = Settings.from_env(
+        {
+            **teams,
+            "VALUESBOT_BAROMETER_CHANNELS": "teams:19:abc@thread.tacv2,slack:T1:C2",
+            "VALUESBOT_BAROMETER_RESULTS": "teams:other-tenant:19:def@thread.tacv2",
+        }
+    )
+    assert settings.barometer_channels == ("teams:tenant-1:19:abc@thread.tacv2", "slack:T1:C2")
+    assert settings.barometer_results == ("teams:other-tenant:19:def@thread.tacv2",)
+    with pytest.raises(SettingsError, match=r"teams:<tenant id>:19:abc@thread.tacv2"):
+        Settings.from_env(
+            {
+                "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "true",
+                "VALUESBOT_BAROMETER_CHANNELS": "teams:19:abc@thread.tacv2",
+            }
+        )

@@ -65,6 +65,14 @@ BOB = Person("29:1b0B0b7Yt2Wq9Lm3Nx5Kz8Jp1Hr4Fs6Dt0Gu2Av4Cw6Ey8Iz0Ob2Q", "Bob Jo
 CAROL = Person("29:1cArOl5Rt7Yu9Io1Pa3Sd5Fg7Hj9Kl1Zx3Cv5Bn7Mq9We1Rt3Yu5Io", "Carol Ng", "0c1d2e3f")
 
 
+def staff(count: int, start: int = 1) -> list[Person]:
+    """``count`` more people of the tenant (S001 Staff, S002 Staff...)."""
+    return [
+        Person(f"29:1staff{n:04d}Xq3k9T2yq8nQm4rVw7Zp", f"S{n:04d} Staff", f"5aff{n:04d}")
+        for n in range(start, start + count)
+    ]
+
+
 def fixture(name: str) -> dict[str, Any]:
     """A recorded Teams activity."""
     loaded: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
@@ -112,6 +120,7 @@ class TeamsWorld:
         self.bot: TeamsBot = client.server.app[TEAMS_KEY]
         self._ids = itertools.count(1_764_495_100_000)
         self.headers: dict[str, str] = {}
+        self.last_click: dict[str, Any] = {}
 
     # Building activities
 
@@ -167,6 +176,12 @@ class TeamsWorld:
         """The person adds the app for themselves (a personal install)."""
         return await self.send(self.activity("personal_install", person=person))
 
+    async def meets(self, people: list[Person]) -> None:
+        """Each person adds the app for themselves; Teams tells the bot silently
+        (``installationUpdate``), so the bot remembers their chat and says nothing."""
+        for person in people:
+            assert await self.send(self.activity("installation_update_add", person=person)) == 202
+
     async def says(
         self, text: str, *, person: Person = ALICE, channel: str | None = None
     ) -> dict[str, Any]:
@@ -192,10 +207,14 @@ class TeamsWorld:
         """The person clicks ``label`` on the newest card they can see that has it (in
         ``where``: their personal chat by default), with ``inputs`` filled in."""
         call = call or self.card_call(label, where or person.direct)
-        card = call.card
+        # The card as it looks now; a button it no longer has is clicked on the card as it was
+        # first posted (a screen that has not refreshed yet).
+        card = self.current(call)
+        if card is None or not any(a.get("title") == label for a in buttons(card)):
+            card = call.card
         assert card is not None
         assert call.conversation is not None
-        action = next(a for a in card["actions"] if a["title"] == label)
+        action = next(a for a in buttons(card) if a["title"] == label)
         kind = (
             "card_submit_personal" if call.conversation.startswith("a:") else "card_submit_channel"
         )
@@ -210,6 +229,7 @@ class TeamsWorld:
         if action.get("associatedInputs") != "none":
             value.update(inputs or {})
         activity["value"] = value
+        self.last_click = activity
         return await self.send(activity)
 
     # Reading what people see
@@ -219,7 +239,7 @@ class TeamsWorld:
         a button ``label`` (as last replaced)."""
         for call in reversed(self.connector.posts(_base(conversation))):
             card = self.current(call)
-            if card and any(a.get("title") == label for a in card.get("actions", ())):
+            if card and any(a.get("title") == label for a in buttons(card)):
                 return call
         raise AssertionError(
             f"no card with {label!r} in {conversation}: {self.texts(conversation)}"
@@ -240,11 +260,23 @@ class TeamsWorld:
             for c in self.connector.posts(_base(conversation))
         ]
 
+    def every_card(self) -> list[dict[str, Any]]:
+        """Every Adaptive Card the bot posted or put in place of another."""
+        return [
+            c for call in [*self.connector.posts(), *self.connector.updates()] if (c := call.card)
+        ]
+
     def last(self, conversation: str) -> str:
         """The newest message in the conversation, as text."""
         texts = self.texts(conversation)
         assert texts, f"nothing was posted in {conversation}"
         return texts[-1]
+
+
+def buttons(card: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every button of a card: rows in its body (``ActionSet``), then its own actions."""
+    rows = [a for e in card.get("body", ()) if e.get("type") == "ActionSet" for a in e["actions"]]
+    return [*rows, *card.get("actions", ())]
 
 
 def _base(conversation: str) -> str:

@@ -3,6 +3,7 @@ server, replies and card updates read back from the mock Bot Connector."""
 
 from __future__ import annotations
 
+from tests.adapters.teams.adaptive_cards import assert_valid
 from tests.adapters.teams.conftest import ALICE, BOB, CAROL, CHANNEL, TENANT, TeamsWorld
 from tests.dialogs.test_values_lens import rows
 
@@ -107,6 +108,8 @@ async def test_a_two_person_team_checkin_in_a_channel(teams: TeamsWorld) -> None
     assert await rows(teams.app, "SELECT status, participants FROM team_checkins") == [
         ("closed", 2)
     ]
+    # Every card Teams received is a valid Adaptive Card 1.5 (the Adaptive Cards library says).
+    assert_valid(teams.every_card())
 
 
 async def test_a_private_answer_that_cannot_reach_the_person_says_so_without_content(

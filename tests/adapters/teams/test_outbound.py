@@ -125,8 +125,63 @@ async def test_a_conversation_that_is_gone_is_unreachable(teams: TeamsWorld) -> 
 async def test_a_connector_that_does_not_answer_is_temporary(teams: TeamsWorld) -> None:
     await teams.installs(ALICE)
     await teams.connector.close()
-    with pytest.raises(TemporarySendError, match="unreachable"):
+    with pytest.raises(TemporarySendError, match="unreachable") as raised:
         await outbound(teams).post_direct(person(ALICE.id), NOTICE)
+    assert raised.value.maybe_sent is False  # refused: the request never left
+
+
+async def test_a_send_that_times_out_may_have_arrived(
+    sqlite_url: str, clock: ManualClock, connector: MockBotConnector
+) -> None:
+    settings = make_settings(sqlite_url, **ANONYMOUS, VALUESBOT_SEND_TIMEOUT="0.5")
+    app = await build_app(settings, clock=clock, prepare=False)
+    world = await start_world(app, connector)
+    try:
+        await world.installs(ALICE)
+        connector.stall(ALICE.direct)
+        with pytest.raises(TemporarySendError, match="no answer") as raised:
+            await outbound(world).post_direct(person(ALICE.id), NOTICE, key="k-1")
+        # Teams had it: the outbox must ask before sending again (docs/delivery.md).
+        assert raised.value.maybe_sent is True
+        assert connector.keys() == ["k-1"]
+        assert await outbound(world).was_sent("k-1", person(ALICE.id), clock.now()) is None
+    finally:
+        connector.release()
+        await world.client.close()
+        await app.close()
+
+
+async def test_a_reply_whose_answer_never_came_is_not_sent_twice(
+    sqlite_url: str, clock: ManualClock, connector: MockBotConnector
+) -> None:
+    settings = make_settings(sqlite_url, **ANONYMOUS, VALUESBOT_SEND_TIMEOUT="0.5")
+    app = await build_app(settings, clock=clock, prepare=False)
+    world = await start_world(app, connector)
+    try:
+        connector.stall(ALICE.direct)
+        await world.says("values")
+        # Teams took the help card but its answer was lost: no second copy, no apology.
+        (help_card,) = connector.posts(ALICE.direct)
+        assert "values bot" in "\n".join(card_texts(help_card.card))
+    finally:
+        connector.release()
+        await world.client.close()
+        await app.close()
+
+
+async def test_proactive_messages_carry_their_outbox_key(teams: TeamsWorld) -> None:
+    await teams.installs(ALICE)
+    await teams.send(teams.activity("channel_install", channel=CHANNEL))
+    await outbound(teams).post_direct(person(ALICE.id), NOTICE, key="barometer:2026-12:a")
+    place = ConversationRef(
+        platform=Platform.TEAMS, tenant=TENANT, conversation=CHANNEL, kind=ConversationKind.CHANNEL
+    )
+    await outbound(teams).post(place, NOTICE, key="digest:s1:2026-12-07:0")
+    greeting, direct, channel = teams.connector.posts()
+    assert "channelData" not in greeting.body  # a reply has no outbox key
+    assert direct.body["channelData"] == {"valuesbotOutboxKey": "barometer:2026-12:a"}
+    assert channel.body["channelData"] == {"valuesbotOutboxKey": "digest:s1:2026-12-07:0"}
+    assert teams.connector.keys() == ["barometer:2026-12:a", "digest:s1:2026-12-07:0"]
 
 
 def test_retry_after_headers() -> None:

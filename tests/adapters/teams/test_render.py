@@ -195,3 +195,72 @@ def test_a_card_that_cannot_fit_is_refused_clearly() -> None:
     )
     with pytest.raises(CardTooLarge, match="Teams allows"):
         attachment(Card(title="Too many", inputs=inputs))
+
+
+BEHAVIOURS = ChoiceInput(
+    name="behaviours",
+    label="Which of our behaviours does it show?",
+    options=tuple(
+        Option(label=label, value=value)
+        for label, value in (
+            ("Patients first", "patients"),
+            ("Listen and learn", "listen"),
+            ("Evidence-based", "evidence"),
+            ("Open and transparent", "open"),
+            ("Inclusive", "inclusive"),
+            ("Strive to improve", "improve"),
+        )
+    ),
+    multiple=True,
+    initial="open,listen",
+)
+
+
+def test_a_multiple_choice_is_a_set_of_check_boxes() -> None:
+    card = Card(
+        title="Your commitment",
+        inputs=(BEHAVIOURS,),
+        choices=(Choice(label="Next", action="commitment.tag"),),
+    )
+    (choice_set,) = elements(adaptive_card(card), "Input.ChoiceSet")
+    assert choice_set["isMultiSelect"] is True
+    assert choice_set["style"] == "expanded"  # check boxes for six behaviours
+    assert choice_set["value"] == "listen,open"  # the initial picks, in option order
+    assert choice_set["errorMessage"] == "Please choose at least one."
+    single = elements(adaptive_card(CARD), "Input.ChoiceSet")[0]
+    assert "isMultiSelect" not in single
+
+
+def test_what_teams_submits_for_check_boxes_is_what_the_core_reads() -> None:
+    card = Card(
+        title="Your commitment",
+        inputs=(BEHAVIOURS,),
+        choices=(Choice(label="Next", action="commitment.tag"),),
+    )
+    data = adaptive_card(card)["actions"][0]["data"]
+    # Teams joins the values picked with commas (its choiceSetInputValueSeparator).
+    action, values = card_submission({**data, "behaviours": "inclusive,listen"}) or ("", {})
+    assert action == "commitment.tag"
+    assert BEHAVIOURS.selected(values["behaviours"]) == ("listen", "inclusive")
+    # A client that sends a list is read the same way.
+    _, listed = card_submission({**data, "behaviours": ["open", " patients "]}) or ("", {})
+    assert listed["behaviours"] == "open,patients"
+    assert BEHAVIOURS.selected(listed["behaviours"]) == ("patients", "open")
+    # Nothing picked: the input is left out, as the core's submission() does.
+    _, empty = card_submission({**data, "behaviours": ""}) or ("", {})
+    assert "behaviours" not in empty
+
+
+def test_more_than_five_buttons_go_in_rows() -> None:
+    choices = tuple(Choice(label=f"Choice {n}", action="pick", value=str(n)) for n in range(7))
+    card = Card(title="Pick one", choices=choices, footer="The small print.")
+    rendered = adaptive_card(card)
+    (row,) = elements(rendered, "ActionSet")
+    assert [a["title"] for a in row["actions"]] == [f"Choice {n}" for n in range(5)]
+    assert [a["title"] for a in rendered["actions"]] == ["Choice 5", "Choice 6"]
+    assert rendered["body"][-1]["text"] == "The small print."  # the rows come before it
+    clicked = card_submission(row["actions"][2]["data"])
+    assert clicked == ("pick", submission(card, choices[2], {}))
+    few = adaptive_card(Card(title="Pick one", choices=choices[:5]))
+    assert elements(few, "ActionSet") == []
+    assert len(few["actions"]) == 5

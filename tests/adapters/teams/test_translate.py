@@ -227,3 +227,36 @@ def test_an_activity_without_an_id_gets_a_stable_one() -> None:
     assert second is not None
     assert first.event_id == second.event_id
     assert first.event_id.startswith("sha256:")
+
+
+def test_what_a_channel_is_called_comes_with_the_activity_when_teams_says() -> None:
+    # The app added to a team: its name, and the General channel (whose id is the team's).
+    installed = translate(fixture("channel_install"))
+    assert installed is not None
+    extra = installed.conversation.extra
+    assert extra["team_id"] == CHANNEL
+    assert extra["team_name"] == "Winter planning"
+    assert extra["channel_name"] == "General"
+    assert extra["name"] == "General in Winter planning"
+    # A message in another channel names neither (the adapter looks the names up).
+    other = "19:3b2a1f0e9d8c47b6a5f4e3d2c1b0a9f8@thread.tacv2"
+    activity = fixture("channel_mention_command")
+    activity["conversation"]["id"] = f"{other};messageid=1"
+    activity["channelData"]["channel"] = {"id": other}
+    message = translate(activity)
+    assert message is not None
+    assert message.conversation.extra["team_id"] == CHANNEL
+    assert "name" not in message.conversation.extra
+    # A channel rename (channelData.channel.name) and a named group chat.
+    activity["channelData"]["channel"] = {"id": other, "name": "Planning"}
+    renamed = translate(activity)
+    assert renamed is not None
+    assert renamed.conversation.extra["name"] == "Planning"
+    group = fixture("group_chat_message")
+    group["conversation"]["name"] = "Discharge letters"
+    chat = translate(group)
+    assert chat is not None
+    assert chat.conversation.extra["name"] == "Discharge letters"
+    personal = translate(fixture("personal_message"))
+    assert personal is not None
+    assert set(personal.conversation.extra) == {"bot_id", "bot_name"}
