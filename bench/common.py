@@ -1,0 +1,301 @@
+"""What every benchmark needs: a fresh database, a real ``valuesbot serve`` process, its resident
+memory, percentiles, and the result file with the machine it ran on.
+
+The bot always runs as its own process (``valuesbot serve``), so its memory is its own and it
+shares only the CPU with the load generator, as it would in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+from sqlalchemy.engine import make_url
+
+from storage import migrate
+from tests.e2e.teams_processes import VALUESBOT, free_port, stopping
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+PG_SERVER = os.environ.get(
+    "VALUESBOT_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+DATABASES = ("sqlite", "postgresql")
+
+
+def parser(description: str | None) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark has (``--db``)."""
+    result = argparse.ArgumentParser(
+        description=(description or "").strip().splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    result.add_argument("--db", choices=DATABASES, default="sqlite", help="database to run on")
+    return result
+
+
+# -- databases ----------------------------------------------------------------------------------
+
+
+def _server(database: str) -> str:
+    """The asyncpg-style URL of one database on the benchmark's PostgreSQL server."""
+    return (
+        make_url(PG_SERVER)
+        .set(drivername="postgresql", database=database)
+        .render_as_string(hide_password=False)
+    )
+
+
+@asynccontextmanager
+async def fresh_database(kind: str, name: str) -> AsyncIterator[str]:
+    """A migrated, empty database of this run's own; yields its ``DATABASE_URL``.
+
+    SQLite: a file in a temporary directory. PostgreSQL: ``valuesbot_bench_<name>_<pid>`` on
+    ``VALUESBOT_BENCH_PG_URL`` (default the local server), dropped when the block ends.
+    """
+    if kind == "sqlite":
+        directory = Path(tempfile.mkdtemp(prefix=f"valuesbot-bench-{name}-"))
+        url = f"sqlite+aiosqlite:///{directory / 'valuesbot.db'}"
+        try:
+            await migrate.upgrade(url)
+            yield url
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        return
+    if kind != "postgresql":
+        raise ValueError(f"unknown database kind {kind!r}")
+    database = f"valuesbot_bench_{name}_{os.getpid()}_{secrets.token_hex(2)}"
+    admin = await asyncpg.connect(_server("postgres"), timeout=10)
+    try:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+    url = make_url(PG_SERVER).set(database=database).render_as_string(hide_password=False)
+    try:
+        await migrate.upgrade(url)
+        yield url
+    finally:
+        admin = await asyncpg.connect(_server("postgres"), timeout=10)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def plain_url(database_url: str) -> str:
+    """A SQLAlchemy ``DATABASE_URL`` as a plain driver URL (asyncpg DSN or SQLite file path)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return str(url.database)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# -- the bot process ----------------------------------------------------------------------------
+
+
+def rss_kib(pid: int) -> int:
+    """The resident memory of a process (``VmRSS``), in KiB; 0 once it has gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class MemorySampler:
+    """Samples a process's resident memory every ``interval`` seconds while running."""
+
+    pid: int
+    interval: float = 0.1
+    samples: list[int] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.samples.clear()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+        self.samples.append(rss_kib(self.pid))
+
+    async def _run(self) -> None:
+        while True:
+            self.samples.append(rss_kib(self.pid))
+            await asyncio.sleep(self.interval)
+
+    def figures(self) -> dict[str, float]:
+        """Peak and median resident memory, in MiB."""
+        found = sorted(s for s in self.samples if s) or [0]
+        return {
+            "peak_mib": round(found[-1] / 1024, 1),
+            "median_mib": round(found[len(found) // 2] / 1024, 1),
+            "samples": len(found),
+        }
+
+
+@dataclass
+class Serve:
+    """A running ``valuesbot serve``."""
+
+    process: asyncio.subprocess.Process
+    port: int
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rss_mib(self) -> float:
+        return round(rss_kib(self.pid) / 1024, 1)
+
+
+async def _wait_until_healthy(serve: Serve, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if serve.process.returncode is not None:
+                raise RuntimeError(f"valuesbot serve exited; see {serve.log}")
+            with suppress(aiohttp.ClientConnectionError):
+                async with http.get(f"{serve.url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"valuesbot serve did not come up in {limit:.0f} s; see {serve.log}")
+
+
+@asynccontextmanager
+async def serving(env: Mapping[str, str], *, name: str) -> AsyncIterator[Serve]:
+    """``valuesbot serve`` on a free port with ``env`` (and nothing else of valuesbot's from this
+    process's environment) until the block ends; its log is ``bench/results/<name>-serve.log``."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = RESULTS / f"{name}-serve.log"
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="valuesbot-bench-") as workdir:
+        async with stopping(
+            [VALUESBOT, "serve", "--port", str(port)], cwd=Path(workdir), env=env, log=log
+        ) as process:
+            serve = Serve(process, port, log)
+            await _wait_until_healthy(serve)
+            yield serve
+
+
+# -- figures ------------------------------------------------------------------------------------
+
+
+def percentile(ordered: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile of an ascending sequence (``share`` in 0..100)."""
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(share / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def latency_figures(seconds: Iterable[float]) -> dict[str, float]:
+    """Count, p50/p95/p99, max and mean of durations given in seconds, in milliseconds."""
+    ordered = sorted(seconds)
+    if not ordered:
+        return {"count": 0}
+    return {
+        "count": len(ordered),
+        "p50_ms": round(percentile(ordered, 50) * 1000, 2),
+        "p95_ms": round(percentile(ordered, 95) * 1000, 2),
+        "p99_ms": round(percentile(ordered, 99) * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+        "mean_ms": round(sum(ordered) / len(ordered) * 1000, 2),
+    }
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = "unknown"
+    with suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory_kib = 0
+    with suppress(OSError), open("/proc/meminfo", encoding="ascii") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                memory_kib = int(line.split()[1])
+                break
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": model,
+        "memory_gib": round(memory_kib / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def write_result(
+    name: str, db: str, options: Mapping[str, Any], figures: Mapping[str, Any]
+) -> Path:
+    """Write ``bench/results/<name>-<db>.json`` (date, machine, command, options, figures)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}-{db}.json"
+    document = {
+        "benchmark": name,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python", "-m", f"bench.{name}", *sys.argv[1:]]),
+        "db": db,
+        "machine": machine(),
+        "options": dict(options),
+        "figures": dict(figures),
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def print_table(title: str, rows: Mapping[str, Mapping[str, Any]]) -> None:
+    """A short plain-text table: one row per key, one column per figure (union of keys)."""
+    columns: list[str] = []
+    for row in rows.values():
+        columns.extend(c for c in row if c not in columns)
+    width = max([len(k) for k in rows] + [4])
+    cells = {
+        key: [
+            f"{row.get(c, ''):g}" if isinstance(row.get(c), float) else str(row.get(c, ""))
+            for c in columns
+        ]
+        for key, row in rows.items()
+    }
+    widths = [max([len(c)] + [len(cells[k][i]) for k in rows]) for i, c in enumerate(columns)]
+    print(title)
+    print(
+        "  "
+        + " " * width
+        + "  "
+        + "  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))
+    )
+    for key in rows:
+        line = "  ".join(v.rjust(w) for v, w in zip(cells[key], widths, strict=True))
+        print(f"  {key.ljust(width)}  {line}")
