@@ -27,9 +27,11 @@ from typing import Any
 
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from storage import migrate
+from storage.engine import make_engine
 from tests.e2e.teams_processes import VALUESBOT, free_port, stopping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -299,3 +301,13 @@ def print_table(title: str, rows: Mapping[str, Mapping[str, Any]]) -> None:
     for key in rows:
         line = "  ".join(v.rjust(w) for v, w in zip(cells[key], widths, strict=True))
         print(f"  {key.ljust(width)}  {line}")
+
+
+async def count_rows(database_url: str, query: str) -> int:
+    """The single number a ``SELECT count(*) ...`` answers, read straight from the database."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text(query))).scalar_one())
+    finally:
+        await engine.dispose()
