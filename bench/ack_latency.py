@@ -24,6 +24,7 @@ from bench.common import (
     latency_figures,
     parser,
     print_table,
+    profiling,
     serving,
     write_result,
 )
@@ -156,7 +157,9 @@ async def use_the_bot(run: Run, who: SlackPerson | TeamsPerson) -> None:
             await run.step(who.command, who.ask("/barometer"), who.answered())
 
 
-async def measure(db: str, clients: int, duration: float, teams_share: float) -> dict[str, Any]:
+async def measure(
+    db: str, clients: int, duration: float, teams_share: float, profile: bool
+) -> dict[str, Any]:
     async with (
         fresh_database(db, "ack") as url,
         MockSlackApi() as api,
@@ -188,18 +191,19 @@ async def measure(db: str, clients: int, duration: float, teams_share: float) ->
                 recorder.recording = True
                 recorder.errors.clear()
 
-                sampler = MemorySampler(serve.pid)
-                sampler.start()
-                run = Run(recorder, time.monotonic() + duration)
-                started = time.monotonic()
                 n_teams = round(clients * teams_share)
                 people: list[SlackPerson | TeamsPerson] = [
                     TeamsPerson(teams, Teams.person(n + 1)) for n in range(n_teams)
                 ]
                 people += [SlackPerson(slack, f"U0B{n + 1:05d}") for n in range(clients - n_teams)]
-                await asyncio.gather(*(use_the_bot(run, who) for who in people))
-                elapsed = time.monotonic() - started
-                await sampler.stop()
+                sampler = MemorySampler(serve.pid)
+                async with profiling(serve.pid, f"ack_latency-{db}", enabled=profile):
+                    sampler.start()
+                    run = Run(recorder, time.monotonic() + duration)
+                    started = time.monotonic()
+                    await asyncio.gather(*(use_the_bot(run, who) for who in people))
+                    elapsed = time.monotonic() - started
+                    await sampler.stop()
         log = serve.log.read_text(encoding="utf-8", errors="replace")
         checkins = await count_rows(url, "SELECT count(*) FROM checkins")
         commitments = await count_rows(url, "SELECT count(*) FROM commitments")
@@ -240,8 +244,13 @@ def main() -> None:
     options.add_argument(
         "--teams-share", type=float, default=0.5, help="share of the people who use Teams"
     )
+    options.add_argument(
+        "--profile", action="store_true", help="profile serve with py-spy (bench/profiles/)"
+    )
     args = options.parse_args()
-    figures = asyncio.run(measure(args.db, args.clients, args.duration, args.teams_share))
+    figures = asyncio.run(
+        measure(args.db, args.clients, args.duration, args.teams_share, args.profile)
+    )
     path = write_result("ack_latency", args.db, vars(args), figures)
     print_table(
         f"Acknowledgement latency, {args.clients} clients, {args.duration:g} s, {args.db}",

@@ -15,9 +15,11 @@ import os
 import platform
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -311,3 +313,92 @@ async def count_rows(database_url: str, query: str) -> int:
             return int((await connection.execute(text(query))).scalar_one())
     finally:
         await engine.dispose()
+
+
+# -- profiles -----------------------------------------------------------------------------------
+
+PROFILES = ROOT / "bench" / "profiles"
+
+
+@asynccontextmanager
+async def profiling(pid: int, name: str, enabled: bool = True) -> AsyncIterator[Path | None]:
+    """Sample ``pid`` with py-spy (the optional ``bench`` extra) while the block runs; afterwards
+    ``bench/profiles/<name>.txt`` has the functions it spent its time in (see ``summarise``) and
+    ``bench/results/<name>.folded`` the whole profile (folded stacks, for flame graph tools)."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if not enabled or spy is None:
+        if enabled:
+            print("py-spy is not installed (pip install -e '.[bench]'): no profile")
+        yield None
+        return
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    raw = RESULTS / f"{name}.folded"  # the whole profile (git-ignored), for a closer look
+    process = await asyncio.create_subprocess_exec(
+        spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking",
+        "--output", str(raw), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    path = PROFILES / f"{name}.txt"
+    try:
+        yield path
+    finally:
+        process.send_signal(signal.SIGINT)
+        await process.wait()
+        await asyncio.to_thread(_write_summary, raw, path)
+
+
+def _write_summary(raw: Path, path: Path) -> None:
+    path.write_text(summarise(raw.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def summarise(folded: str, top: int = 30) -> str:
+    """The busiest functions of a py-spy profile (folded stacks): by their own samples, and by
+    the samples of calls under them (the project's own code only)."""
+    own: Counter[str] = Counter()
+    under: Counter[str] = Counter()
+    tails: Counter[str] = Counter()
+    total = 0
+    for line in folded.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        samples = int(count)
+        total += samples
+        frames = stack.split(";")
+        own[_frame(frames[-1])] += samples
+        tails[" <- ".join(_frame(f) for f in reversed(frames[-5:]))] += samples
+        for frame in {_frame(f) for f in frames}:
+            if frame.split(" ")[-1].startswith(("bot/", "adapters/", "dialogs/", "storage/")):
+                under[frame] += samples
+    lines = [f"{total} samples (py-spy, 200 a second, idle included)", "", "own samples:"]
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
+    lines += ["", "samples in calls under the project's own functions:"]
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in under.most_common(top)]
+    lines += ["", "the commonest ends of stacks (innermost first):"]
+    lines += [f"  {n / total:6.1%}  {tail}" for tail, n in tails.most_common(top // 2)]
+    return "\n".join(lines) + "\n"
+
+
+def _frame(frame: str) -> str:
+    """``function (path/to/file.py:line)`` as ``function path/to/file.py`` (lines merged),
+    site-packages and the repository root cut off."""
+    function, _, where = frame.partition(" (")
+    path = where.rsplit(":", 1)[0].removesuffix(")")
+    for marker in ("site-packages/", f"{ROOT}/", "/lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{function} {path}"
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) a process has used so far: ``pid``, or this process."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime are fields 14 and 15 of /proc/PID/stat (the 12th and 13th after the name).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
