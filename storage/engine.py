@@ -9,6 +9,7 @@ another process committed in between. WAL mode lets readers carry on meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,6 +64,7 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @property
     def dialect(self) -> str:
@@ -72,8 +74,32 @@ class Database:
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[SqlStores]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        async with self._sessions() as session, session.begin():
+        async with self._turn_to_write(), self._sessions() as session, session.begin():
             yield SqlStores(session)
+
+    @asynccontextmanager
+    async def _turn_to_write(self) -> AsyncIterator[None]:
+        """On SQLite, wait for this process's other units first: every unit writes (``BEGIN
+        IMMEDIATE``), and a writer that finds the file locked sleeps in SQLite's busy handler
+        for up to 100 ms at a time, so under a burst of turns most of them slept instead of
+        taking their turn as soon as it came. Other processes still meet at the file lock."""
+        if self.dialect != "sqlite":
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        if self._writer is None or self._writer[0] is not loop:
+            self._writer = (loop, asyncio.Lock())
+        lock = self._writer[1]
+        try:
+            # Never longer than SQLite itself would have waited: then on as before.
+            await asyncio.wait_for(lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000)
+        except TimeoutError:
+            yield
+            return
+        try:
+            yield
+        finally:
+            lock.release()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
