@@ -10,13 +10,26 @@ every answer is stored exactly once.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import re
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import aiohttp
 
-from bench.clients import SLACK_SECRET, SLACK_TOKEN, TEAM, Recorder, Slack, wait_until
+from bench.clients import (
+    SLACK_SECRET,
+    SLACK_TOKEN,
+    TEAM,
+    Recorder,
+    Requests,
+    Slack,
+    blast,
+    wait_until,
+    warm,
+)
 from bench.common import (
     MemorySampler,
     count_rows,
@@ -68,24 +81,43 @@ def choices(message: Message, person: int) -> dict[str, str]:
     return given
 
 
-async def answer(
-    slack: Slack,
-    user: str,
-    n: int,
-    card: Message,
-    retry_every: int,
-    double_every: int,
-) -> None:
-    """One person answers; some of the clicks Slack sends again (a retry, same body), some the
-    person clicks twice before the card changes."""
+def requests(
+    slack: Slack, user: str, n: int, card: Message, retry_every: int, double_every: int
+) -> Requests:
+    """One person answers; some of the clicks Slack sends again (a retry, the same body), some
+    the person clicks twice before the card changes."""
     body = slack.click_body(user, card, ANSWER, choices(card, n))
-    second = slack.click_body(user, card, ANSWER, choices(card, n))
-    await slack.send("answer click", body)
+    sent: Requests = [("answer click", body, {})]
     if retry_every and n % retry_every == 0:
         retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
-        await slack.send("retried click", body, retry)
+        sent.append(("retried click", body, retry))
     if double_every and n % double_every == 1:
-        await slack.send("double click", second)
+        sent.append(("double click", slack.click_body(user, card, ANSWER, choices(card, n)), {}))
+    return sent
+
+
+async def burst(
+    pool: ProcessPoolExecutor, url: str, people: list[Requests], clients: int, processes: int
+) -> tuple[Recorder, float, float]:
+    """Send everyone's requests from ``processes`` worker processes of ``pool``: the times and
+    errors, how long the burst took, and the CPU seconds the workers used."""
+    loop = asyncio.get_running_loop()
+    shares = [people[i::processes] for i in range(processes)]
+    each = [clients // processes + (i < clients % processes) for i in range(processes)]
+    results = await asyncio.gather(
+        *(
+            loop.run_in_executor(pool, blast, url, share, n)
+            for share, n in zip(shares, each, strict=True)
+        )
+    )
+    recorder = Recorder()
+    for result in results:
+        for kind, seconds in result["seconds"].items():
+            recorder.seconds[kind].extend(seconds)
+        for kind, errors in result["errors"].items():
+            recorder.errors[kind].update(errors)
+    elapsed = max(r["ended"] for r in results) - min(r["started"] for r in results)
+    return recorder, elapsed, sum(r["cpu"] for r in results)
 
 
 async def measure(
@@ -122,36 +154,38 @@ async def measure(
                 raise RuntimeError("the poll card did not reach everyone; see " + str(serve.log))
             fan_out_s = time.monotonic() - opened
             cards = {u: card_of(api, u) for u in users}  # updated in place by chat.update
-            recorder.recording = True
             await asyncio.sleep(1.0)  # let the delivery worker go quiet
 
-            queue: asyncio.Queue[int] = asyncio.Queue()
-            for n in range(people):
-                queue.put_nowait(n)
-
-            async def client() -> None:
-                while not queue.empty():
-                    n = queue.get_nowait()
-                    card = cards[users[n]]
-                    assert card is not None
-                    await answer(slack, users[n], n, card, retry_every, double_every)
-
-            sampler = MemorySampler(serve.pid)
-            async with profiling(serve.pid, f"answers-{db}", enabled=profile):
-                sampler.start()
-                started = time.monotonic()
-                cpu = (cpu_seconds(serve.pid), cpu_seconds())
-                await asyncio.gather(*(client() for _ in range(clients)))
-                burst_s = time.monotonic() - started
-                serve_cpu = cpu_seconds(serve.pid) - cpu[0]
-                bench_cpu = cpu_seconds() - cpu[1]
-                thanked = await wait_until(
-                    lambda: all(c is not None and c.updates for c in cards.values()),
-                    limit=300,
-                    every=0.25,
+            everyone = [
+                requests(slack, u, n, card, retry_every, double_every)
+                for n, (u, card) in enumerate(cards.items())
+                if card is not None
+            ]
+            # The clients run in processes of their own (one a core), so that the times measured
+            # are the bot's and not the queue of this process's event loop, which plays Slack.
+            processes = max(1, min(clients, len(os.sched_getaffinity(0))))
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(processes, mp_context=context) as pool:
+                await asyncio.gather(
+                    *(asyncio.get_running_loop().run_in_executor(pool, warm) for _ in range(9))
                 )
-                settled_s = time.monotonic() - started
-                await sampler.stop()
+                sampler = MemorySampler(serve.pid)
+                async with profiling(serve.pid, f"answers-{db}", enabled=profile):
+                    sampler.start()
+                    started = time.monotonic()
+                    cpu = (cpu_seconds(serve.pid), cpu_seconds())
+                    recorder, burst_s, clients_cpu = await burst(
+                        pool, f"{serve.url}/slack/events", everyone, clients, processes
+                    )
+                    serve_cpu = cpu_seconds(serve.pid) - cpu[0]
+                    bench_cpu = cpu_seconds() - cpu[1]
+                    thanked = await wait_until(
+                        lambda: all(c is not None and c.updates for c in cards.values()),
+                        limit=300,
+                        every=0.25,
+                    )
+                    settled_s = time.monotonic() - started
+                    await sampler.stop()
             answered_cards = sum(1 for c in cards.values() if c is not None and c.updates)
             log = serve.log.read_text(encoding="utf-8", errors="replace")
 
@@ -199,10 +233,11 @@ async def measure(
         "fan_out_seconds": round(fan_out_s, 1),
         "burst_seconds": round(burst_s, 2),
         "answers_per_second": round(people / burst_s, 1),
-        # CPU used during the burst, as a share of one core: the bot, and the load generator
-        # with the mock Slack API (both on the same machine).
+        # CPU used during the burst, as a share of one core: the bot, the clients, and the
+        # mock Slack API (all on the same machine).
         "cpu_share_serve": round(serve_cpu / burst_s, 2),
-        "cpu_share_bench": round(bench_cpu / burst_s, 2),
+        "cpu_share_clients": round(clients_cpu / burst_s, 2),
+        "cpu_share_mock_slack": round(bench_cpu / burst_s, 2),
         "all_thanked_after_seconds": round(settled_s, 2) if thanked else None,
         "cards_turned_to_thanks": answered_cards,
         "participation_rows": participation,

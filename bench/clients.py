@@ -272,3 +272,49 @@ class Teams:
         self._index()
         posts = self._posts[self.chat(person)]
         return posts[-1] if posts else None
+
+
+# -- load from processes of its own --------------------------------------------------------------
+
+# One person's requests, sent in order: (kind, form body, extra headers).
+Requests = list[tuple[str, str, dict[str, str]]]
+
+
+def warm() -> None:
+    """Nothing: makes a worker process start (and import this module) before the clock runs."""
+
+
+def blast(url: str, people: list[Requests], concurrency: int) -> dict[str, Any]:
+    """Post everyone's signed Slack requests from ``concurrency`` clients of this process (run in a
+    worker process, so the load generator does not share an event loop with the mock platform);
+    the times to the responses, the errors, and when the first and the last request went."""
+    return asyncio.run(_blast(url, people, concurrency))
+
+
+async def _blast(url: str, people: list[Requests], concurrency: int) -> dict[str, Any]:
+    recorder = Recorder()
+    queue = list(reversed(people))
+    started, cpu = time.time(), time.process_time()
+
+    async def client(http: aiohttp.ClientSession) -> None:
+        while queue:
+            for kind, body, headers in queue.pop():
+                raw = body.encode()
+                stamp = str(int(time.time()))
+                sent = {
+                    "Content-Type": FORM,
+                    "X-Slack-Request-Timestamp": stamp,
+                    "X-Slack-Signature": sign(SLACK_SECRET, stamp, raw),
+                    **headers,
+                }
+                await recorder.post(http, kind, url, raw, sent, 200)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    return {
+        "seconds": dict(recorder.seconds),
+        "errors": {k: dict(c) for k, c in recorder.errors.items()},
+        "started": started,
+        "ended": time.time(),
+        "cpu": time.process_time() - cpu,
+    }

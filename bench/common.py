@@ -336,7 +336,8 @@ async def profiling(pid: int, name: str, enabled: bool = True) -> AsyncIterator[
     raw = RESULTS / f"{name}.folded"  # the whole profile (git-ignored), for a closer look
     process = await asyncio.create_subprocess_exec(
         spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking",
-        "--output", str(raw), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        "--idle", "--output", str(raw),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     path = PROFILES / f"{name}.txt"
     try:
@@ -357,7 +358,7 @@ def summarise(folded: str, top: int = 30) -> str:
     own: Counter[str] = Counter()
     under: Counter[str] = Counter()
     tails: Counter[str] = Counter()
-    total = 0
+    total = main = main_idle = 0
     for line in folded.splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
@@ -365,12 +366,21 @@ def summarise(folded: str, top: int = 30) -> str:
         samples = int(count)
         total += samples
         frames = stack.split(";")
+        if any("_run_server" in f for f in frames):  # the event loop's thread
+            main += samples
+            if "select" in frames[-1]:
+                main_idle += samples
         own[_frame(frames[-1])] += samples
         tails[" <- ".join(_frame(f) for f in reversed(frames[-5:]))] += samples
         for frame in {_frame(f) for f in frames}:
             if frame.split(" ")[-1].startswith(("bot/", "adapters/", "dialogs/", "storage/")):
                 under[frame] += samples
-    lines = [f"{total} samples (py-spy, 200 a second, idle included)", "", "own samples:"]
+    lines = [f"{total} samples (py-spy, 200 a second, every thread, idle included)"]
+    if main:
+        lines.append(
+            f"the event loop's thread waited for work in {main_idle / main:.1%} of its samples"
+        )
+    lines += ["", "own samples:"]
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
     lines += ["", "samples in calls under the project's own functions:"]
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in under.most_common(top)]
