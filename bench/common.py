@@ -353,40 +353,51 @@ def _write_summary(raw: Path, path: Path) -> None:
 
 
 def summarise(folded: str, top: int = 30) -> str:
-    """The busiest functions of a py-spy profile (folded stacks): by their own samples, and by
-    the samples of calls under them (the project's own code only)."""
+    """The busiest functions of a py-spy profile (folded stacks): what the event loop's thread did,
+    by the project's outermost function (or library code, or waiting for work); the functions
+    with the most samples of their own; and under each of the project's functions."""
     own: Counter[str] = Counter()
     under: Counter[str] = Counter()
     tails: Counter[str] = Counter()
-    total = main = main_idle = 0
+    loop: Counter[str] = Counter()
+    total = 0
     for line in folded.splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         samples = int(count)
         total += samples
-        frames = stack.split(";")
-        if any("_run_server" in f for f in frames):  # the event loop's thread
-            main += samples
-            if "select" in frames[-1]:
-                main_idle += samples
-        own[_frame(frames[-1])] += samples
-        tails[" <- ".join(_frame(f) for f in reversed(frames[-5:]))] += samples
-        for frame in {_frame(f) for f in frames}:
-            if frame.split(" ")[-1].startswith(("bot/", "adapters/", "dialogs/", "storage/")):
+        frames = [_frame(f) for f in stack.split(";")]
+        own[frames[-1]] += samples
+        tails[" <- ".join(reversed(frames[-5:]))] += samples
+        for frame in set(frames):
+            if _ours(frame):
                 under[frame] += samples
-    lines = [f"{total} samples (py-spy, 200 a second, every thread, idle included)"]
+        if any(f.startswith("_serve ") for f in frames):  # the event loop's thread
+            if "select" in frames[-1]:
+                loop["(waiting for work: select)"] += samples
+            else:
+                inner = [f for f in frames if _ours(f) and not f.startswith(("_serve ", "main "))]
+                loop[inner[0] if inner else "(asyncio and libraries, outside the project)"] += (
+                    samples
+                )
+    lines = [f"{total} samples (py-spy, 200 a second, every thread, idle included)", ""]
+    main = sum(loop.values())
     if main:
-        lines.append(
-            f"the event loop's thread waited for work in {main_idle / main:.1%} of its samples"
-        )
-    lines += ["", "own samples:"]
+        lines.append(f"the event loop's thread ({main} samples), by the project's outermost call:")
+        lines += [f"  {n / main:6.1%}  {frame}" for frame, n in loop.most_common(top // 2)]
+        lines.append("")
+    lines.append("own samples:")
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
     lines += ["", "samples in calls under the project's own functions:"]
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in under.most_common(top)]
     lines += ["", "the commonest ends of stacks (innermost first):"]
     lines += [f"  {n / total:6.1%}  {tail}" for tail, n in tails.most_common(top // 2)]
     return "\n".join(lines) + "\n"
+
+
+def _ours(frame: str) -> bool:
+    return frame.split(" ")[-1].startswith(("bot/", "adapters/", "dialogs/", "storage/"))
 
 
 def _frame(frame: str) -> str:
