@@ -1,0 +1,47 @@
+"""The benchmarks' own arithmetic: percentiles, and what a profile summary says."""
+
+from __future__ import annotations
+
+import os
+
+from bench.common import cpu_seconds, latency_figures, percentile, rss_kib, summarise
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    ordered = [i / 1000 for i in range(1, 101)]  # 1 ms .. 100 ms
+    assert percentile(ordered, 50) == 0.05
+    assert percentile(ordered, 99) == 0.099
+    assert percentile([0.2], 99) == 0.2
+    figures = latency_figures(reversed(ordered))
+    assert figures == {
+        "count": 100,
+        "p50_ms": 50.0,
+        "p95_ms": 95.0,
+        "p99_ms": 99.0,
+        "max_ms": 100.0,
+        "mean_ms": 50.5,
+    }
+    assert latency_figures([]) == {"count": 0}
+
+
+def test_this_process_has_memory_and_cpu_time() -> None:
+    assert rss_kib(os.getpid()) > 1000
+    assert cpu_seconds(os.getpid()) > 0
+    assert cpu_seconds() > 0
+
+
+def test_a_profile_summary_splits_the_event_loops_time() -> None:
+    folded = "\n".join(
+        [
+            "main (bot/cli.py:1);_serve (bot/cli.py:2);run (asyncio/runners.py:3);"
+            "select (selectors.py:4) 6",
+            "main (bot/cli.py:1);_serve (bot/cli.py:2);_run (asyncio/events.py:5);"
+            "events (adapters/slack/app.py:6);parse_qsl (urllib/parse.py:7) 3",
+            "_connection_worker_thread (aiosqlite/core.py:8) 1",
+        ]
+    )
+    text = summarise(folded)
+    assert "10 samples" in text
+    assert "the event loop's thread (9 samples)" in text
+    assert " 66.7%  (waiting for work: select)" in text
+    assert " 33.3%  events adapters/slack/app.py" in text
