@@ -181,7 +181,7 @@ async def measure(
                     bench_cpu = cpu_seconds() - cpu[1]
                     thanked = await wait_until(
                         lambda: all(c is not None and c.updates for c in cards.values()),
-                        limit=300,
+                        limit=900,
                         every=0.25,
                     )
                     settled_s = time.monotonic() - started
