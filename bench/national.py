@@ -99,6 +99,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--min-group", type=int, default=5, help="VALUESBOT_MIN_GROUP")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON goes")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write pyinstrument profiles of closing and of the published figures to "
+        "PROFILE-close.txt and PROFILE-published.txt (needs the bench extra)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.response_rate <= 1:
         parser.error("--response-rate must be in (0, 1]")
@@ -318,6 +324,27 @@ async def timed(work: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
+async def profiled(
+    work: Callable[[], Awaitable[Any]], into: Path | None, what: str
+) -> tuple[float, Any]:
+    """``timed``, under pyinstrument when ``into`` is given (its text report is written to
+    ``<into>-<what>.txt``)."""
+    if into is None:
+        return await timed(work)
+    from pyinstrument import Profiler
+
+    profiler = Profiler(async_mode="enabled")
+    profiler.start()
+    try:
+        seconds, result = await timed(work)
+    finally:
+        profiler.stop()
+    path = into.with_name(f"{into.name}-{what}.txt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(profiler.output_text(unicode=False, color=False), encoding="utf-8")
+    return seconds, result
+
+
 def summary(cold: float, warm: list[float]) -> dict[str, float]:
     return {
         "cold": round(cold, 4),
@@ -413,7 +440,7 @@ async def _measure(
             async with app.database.unit() as stores:
                 return await app.barometer.close_round(stores, now)
 
-        seconds, closed = await timed(close)
+        seconds, closed = await profiled(close, args.profile, "close")
         assert closed is not None
         timings["close_round"] = round(seconds, 4)
         seconds, _ = await timed(lambda: scrub(app.database))
@@ -435,6 +462,8 @@ async def _measure(
             seconds, history = await timed(compute)
             warm.append(seconds)
         timings["published_figures"] = summary(cold, warm)
+        if args.profile is not None:
+            await profiled(compute, args.profile, "published")
         async with TestClient(TestServer(build_web_app(app))) as client:
             for path in ("/barometer", "/barometer.json", "/barometer.csv"):
 
