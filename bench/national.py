@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App, build_app
@@ -164,8 +164,8 @@ def _value_case(round_: BarometerRound, column: str, shares: Sequence[float]) ->
 async def generate(connection: asyncpg.Connection, round_: BarometerRound, args: Any) -> int:
     """Write the open round's participation, responses and comments as the bot would have
     written them; return how many were asked."""
-    n = args.responses
-    invited = max(n, round(n / args.response_rate))
+    n: int = args.responses
+    invited: int = max(n, round(n / args.response_rate))
     questions = [q.id for q in round_.questions]
     quantiles = ", ".join(
         "u AS u0"

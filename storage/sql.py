@@ -26,6 +26,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql.expression import ColumnClause
@@ -2170,7 +2171,7 @@ class SqlBarometer(_Store):
         await self.session.exec(
             insert(BarometerResponseRow).from_select(
                 list(_COLUMNS["barometer_responses"]),
-                select(
+                select_columns(
                     literal(round_id, String),
                     func.md5(func.gen_random_uuid().cast(String)),
                     responses.c.question,
@@ -2198,7 +2199,7 @@ class SqlBarometer(_Store):
         await self.session.exec(
             insert(BarometerCommentRow).from_select(
                 list(_COLUMNS["barometer_comments"]),
-                select(
+                select_columns(
                     literal(round_id, String),
                     comments.c.id,
                     comments.c.text,
