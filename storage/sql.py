@@ -14,7 +14,19 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, case, delete, func, insert, literal, literal_column, tuple_, update
+from sqlalchemy import (
+    String,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    tuple_,
+    update,
+)
+from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql.expression import ColumnClause
@@ -2110,6 +2122,9 @@ class SqlBarometer(_Store):
         return await self.get(round_id)
 
     async def seal(self, round_id: str, keep_groups: Collection[str], keep_comments: bool) -> None:
+        if self._postgresql:
+            await self._seal_in_database(round_id, set(keep_groups), keep_comments)
+            return
         await self._secure_delete()
         keep = set(keep_groups)
         responses = await self._take(round_id, BarometerResponseRow, None)
@@ -2125,6 +2140,74 @@ class SqlBarometer(_Store):
             comments = []
         await self._put(BarometerResponseRow, responses)
         await self._put(BarometerCommentRow, comments)
+
+    async def _seal_in_database(
+        self, round_id: str, keep_groups: set[str], keep_comments: bool
+    ) -> None:
+        """``seal`` in two statements (PostgreSQL): each moves the round's rows out and back in
+        without them leaving the server. A national round has millions of responses: taking
+        them into Python and inserting them again, a few hundred at a time, took minutes
+        (bench/profiles/national-*.txt). The new ids are as random as ``_random_id``'s (the
+        md5 of a version 4 UUID from PostgreSQL's strong random source: 32 hex digits) and
+        the rows go back in random order, as ``_put`` writes them."""
+        responses = (
+            delete(BarometerResponseRow)
+            .where(col(BarometerResponseRow.round_id) == round_id)
+            .returning(
+                col(BarometerResponseRow.question),
+                col(BarometerResponseRow.value),
+                col(BarometerResponseRow.group_id),
+            )
+            .cte("taken")
+        )
+        group = (
+            case(
+                (responses.c.group_id.in_(sorted(keep_groups)), responses.c.group_id),
+                else_=null(),
+            )
+            if keep_groups
+            else null()
+        )
+        await self.session.exec(
+            insert(BarometerResponseRow).from_select(
+                list(_COLUMNS["barometer_responses"]),
+                select_columns(
+                    literal(round_id, String),
+                    func.md5(func.gen_random_uuid().cast(String)),
+                    responses.c.question,
+                    responses.c.value,
+                    group,
+                    null(),
+                ).order_by(func.random()),
+            )
+        )
+        if not keep_comments:
+            await self.session.exec(
+                delete(BarometerCommentRow).where(col(BarometerCommentRow.round_id) == round_id)
+            )
+            return
+        comments = (
+            delete(BarometerCommentRow)
+            .where(col(BarometerCommentRow.round_id) == round_id)
+            .returning(
+                col(BarometerCommentRow.id),
+                col(BarometerCommentRow.text),
+                col(BarometerCommentRow.status),
+            )
+            .cte("taken")
+        )
+        await self.session.exec(
+            insert(BarometerCommentRow).from_select(
+                list(_COLUMNS["barometer_comments"]),
+                select_columns(
+                    literal(round_id, String),
+                    comments.c.id,
+                    comments.c.text,
+                    comments.c.status,
+                    null(),
+                ).order_by(func.random()),
+            )
+        )
 
     async def comments(
         self, round_id: str, statuses: Collection[str] = ("pending", "approved", "rejected")

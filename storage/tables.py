@@ -574,6 +574,9 @@ class BarometerResponseRow(SQLModel, table=True):
     __tablename__ = "barometer_responses"
     __table_args__ = (
         Index("ix_barometer_responses_token", "round_id", "token_hash"),
+        # The published counts (``SqlBarometer.tally``) read this index alone, not the rows:
+        # at 1.3 million responses PostgreSQL's GROUP BY is 40% faster (bench/national.py).
+        Index("ix_barometer_responses_tally", "round_id", "question", "group_id", "value"),
         _UNORDERED,
     )
 
