@@ -202,6 +202,22 @@ async def run_cli(env: Mapping[str, str], *command: str) -> str:
     return text
 
 
+def busiest_second(times: list[float]) -> int:
+    """The most accepted sends in any one-second sliding window (what the platforms count)."""
+    times = sorted(times)
+    most = start = 0
+    for end, at in enumerate(times):
+        while times[start] <= at - 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def window_before(times: list[float], at: float) -> int:
+    """Accepted sends in the second before ``at``."""
+    return sum(1 for t in times if at - 1.0 < t <= at)
+
+
 def rate_figures(times: list[float]) -> dict[str, float | None]:
     """Messages/s between the first and last accepted sends, and without the first and last
     5% (the steady state)."""
@@ -306,7 +322,14 @@ async def _fanout(
         "reached": len(recipients),
         "duplicates": sum(n - 1 for n in polls.values() if n > 1),
         "missed": args.people - len(recipients),
-        "rate_limited_429": summary["rate_limited"],
+        "rate_limited_429": len(summary["rate_limited"]),
+        "rate_limited_at_s": [round(t - first, 2) for t in summary["rate_limited"]][:20]
+        if first
+        else [],
+        "accepted_in_second_before_429": [
+            window_before(summary["times"], t) for t in summary["rate_limited"][:20]
+        ],
+        "busiest_second": busiest_second(summary["times"]) if summary["times"] else 0,
         "other_calls": summary["other"],
         "allowed_rate": allowed,
         "rate": round(rate, 1) if rate else None,

@@ -236,7 +236,7 @@ class DeliveryWorker:
     async def _give_back(self, messages: list[ClaimedMessage]) -> None:
         now = self.clock.now()
         try:
-            async with self.database.unit() as stores:
+            async with self.database.reading() as stores:
                 for message in messages:
                     await stores.delivery.defer(message.id, self.instance, now)
         except Exception:
@@ -325,6 +325,7 @@ class DeliveryWorker:
             log.info("outbox id=%s was taken over by another worker", message.id)
             return
         attempts = message.attempts + 1
+        await self.budget.space(tenant_bucket(platform, message.tenant), limits)
         try:
             ref = await asyncio.wait_for(
                 self._call(outbound, target, card, message.key), self.config.send_timeout
