@@ -6,8 +6,9 @@ a second per app per tenant and 7 a second per conversation). Several ``valuesbo
 processes share those limits, so the budget lives in the database (``rate_buckets``): each
 bucket row holds the time of its next free slot (GCRA), and an instance reserves a short run of
 slots at once (a quarter of a second's worth) with one atomic update, then spaces its sends to
-those slots, planning to use 95% of the limit (the rest absorbs network and scheduling jitter). Instances never hold the same slot, so together they never go faster than the
-limit, however many there are; an idle instance takes nothing. A 429 pauses the bucket for
+those slots, planning to use 95% of the limit (the rest absorbs network and scheduling jitter).
+Instances never hold the same slot, so together they never go faster than the limit, however
+many there are; an idle instance takes nothing. A 429 pauses the bucket for
 every instance for the ``Retry-After`` and halves its speed for a while.
 
 Slots are wall-clock epoch seconds: instances on several machines need synchronised clocks
