@@ -15,9 +15,11 @@ import os
 import platform
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -27,9 +29,11 @@ from typing import Any
 
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from storage import migrate
+from storage.engine import make_engine
 from tests.e2e.teams_processes import VALUESBOT, free_port, stopping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -299,3 +303,123 @@ def print_table(title: str, rows: Mapping[str, Mapping[str, Any]]) -> None:
     for key in rows:
         line = "  ".join(v.rjust(w) for v, w in zip(cells[key], widths, strict=True))
         print(f"  {key.ljust(width)}  {line}")
+
+
+async def count_rows(database_url: str, query: str) -> int:
+    """The single number a ``SELECT count(*) ...`` answers, read straight from the database."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text(query))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+# -- profiles -----------------------------------------------------------------------------------
+
+PROFILES = ROOT / "bench" / "profiles"
+
+
+@asynccontextmanager
+async def profiling(pid: int, name: str, enabled: bool = True) -> AsyncIterator[Path | None]:
+    """Sample ``pid`` with py-spy (the optional ``bench`` extra) while the block runs; afterwards
+    ``bench/profiles/<name>.txt`` has the functions it spent its time in (see ``summarise``) and
+    ``bench/results/<name>.folded`` the whole profile (folded stacks, for flame graph tools)."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if not enabled or spy is None:
+        if enabled:
+            print("py-spy is not installed (pip install -e '.[bench]'): no profile")
+        yield None
+        return
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    raw = RESULTS / f"{name}.folded"  # the whole profile (git-ignored), for a closer look
+    process = await asyncio.create_subprocess_exec(
+        spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking",
+        "--idle", "--output", str(raw),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    path = PROFILES / f"{name}.txt"
+    try:
+        yield path
+    finally:
+        process.send_signal(signal.SIGINT)
+        await process.wait()
+        await asyncio.to_thread(_write_summary, raw, path)
+
+
+def _write_summary(raw: Path, path: Path) -> None:
+    path.write_text(summarise(raw.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def summarise(folded: str, top: int = 30) -> str:
+    """The busiest functions of a py-spy profile (folded stacks): what the event loop's thread did,
+    by the project's outermost function (or library code, or waiting for work); the functions
+    with the most samples of their own; and under each of the project's functions."""
+    own: Counter[str] = Counter()
+    under: Counter[str] = Counter()
+    tails: Counter[str] = Counter()
+    loop: Counter[str] = Counter()
+    total = 0
+    for line in folded.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        samples = int(count)
+        total += samples
+        frames = [_frame(f) for f in stack.split(";")]
+        own[frames[-1]] += samples
+        tails[" <- ".join(reversed(frames[-5:]))] += samples
+        for frame in set(frames):
+            if _ours(frame):
+                under[frame] += samples
+        if any(f.startswith("_serve ") for f in frames):  # the event loop's thread
+            if "select" in frames[-1]:
+                loop["(waiting for work: select)"] += samples
+            else:
+                inner = [f for f in frames if _ours(f) and not f.startswith(("_serve ", "main "))]
+                loop[inner[0] if inner else "(asyncio and libraries, outside the project)"] += (
+                    samples
+                )
+    lines = [f"{total} samples (py-spy, 200 a second, every thread, idle included)", ""]
+    main = sum(loop.values())
+    if main:
+        lines.append(f"the event loop's thread ({main} samples), by the project's outermost call:")
+        lines += [f"  {n / main:6.1%}  {frame}" for frame, n in loop.most_common(top // 2)]
+        lines.append("")
+    lines.append("own samples:")
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
+    lines += ["", "samples in calls under the project's own functions:"]
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in under.most_common(top)]
+    lines += ["", "the commonest ends of stacks (innermost first):"]
+    lines += [f"  {n / total:6.1%}  {tail}" for tail, n in tails.most_common(top // 2)]
+    return "\n".join(lines) + "\n"
+
+
+def _ours(frame: str) -> bool:
+    return frame.split(" ")[-1].startswith(("bot/", "adapters/", "dialogs/", "storage/"))
+
+
+def _frame(frame: str) -> str:
+    """``function (path/to/file.py:line)`` as ``function path/to/file.py`` (lines merged),
+    site-packages and the repository root cut off."""
+    function, _, where = frame.partition(" (")
+    path = where.rsplit(":", 1)[0].removesuffix(")")
+    for marker in ("site-packages/", f"{ROOT}/", "/lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{function} {path}"
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) a process has used so far: ``pid``, or this process."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime are fields 14 and 15 of /proc/PID/stat (the 12th and 13th after the name).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -8,6 +8,7 @@ per event says what happened and how long it took.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -37,6 +38,11 @@ log = logging.getLogger("valuesbot.events")
 
 # A turn that lost a race with another click or instance is run again from scratch this often.
 CONCURRENCY_RETRIES = 3
+# Turns whose unit of work runs at once in one process; the others wait their turn. Unbounded,
+# a burst of clicks (hundreds of people answering the barometer) has every turn hold a database
+# connection and a share of the event loop at once: each one gets slower, the pool runs dry and
+# acknowledging new requests waits behind them (bench/answers.py: p99 ack latency).
+TURNS_AT_ONCE = 12
 
 SORRY = Card(
     title="Sorry, something went wrong on our side",
@@ -74,6 +80,7 @@ class Dispatcher:
         runner: DialogRunner,
         clock: Clock,
         metrics: Metrics | None = None,
+        turns_at_once: int = TURNS_AT_ONCE,
     ) -> None:
         self.database = database
         self.router = router
@@ -81,6 +88,7 @@ class Dispatcher:
         self.clock = clock
         self.metrics = metrics or Metrics()
         self._outbounds: dict[Platform, Outbound] = {}
+        self._turns = asyncio.Semaphore(turns_at_once)
 
     def connect(self, platform: Platform, outbound: Outbound) -> None:
         """Send this platform's replies and posts through ``outbound``."""
@@ -109,7 +117,8 @@ class Dispatcher:
         replies: list[Reply] = []
         try:
             outbound = self.outbound(platform)
-            turn = await self._run(event, fields)
+            async with self._turns:
+                turn = await self._run(event, fields)
             if turn is None:
                 outcome = "duplicate"
             else:

@@ -5,20 +5,13 @@ it commits when the block ends and rolls back if it raises. On SQLite every unit
 lock up front (``BEGIN IMMEDIATE``): several processes (two terminals, two servers) share one file,
 and a transaction that reads and then writes would otherwise fail with "database is locked" when
 another process committed in between. WAL mode lets readers carry on meanwhile.
-
-Within one process, SQLite units also queue for the lock in the process itself (first come,
-first served) before asking the file for it: SQLite's own wait for a busy lock sleeps and polls
-(1, 2, 5... up to 100 ms at a time), so dozens of units of one process contending for the file
-lock (the delivery workers at full speed) spent most of their time asleep.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +24,8 @@ from storage.sql import SqlStores
 
 # How long a SQLite writer waits for another process's transaction before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
-
 # An execution option of the connections of ``Database.reading`` units.
 READ_ONLY = "valuesbot_read_only"
-
-# The SQLite databases whose write lock this task (and what it awaits) already queued for: a
-# unit opened inside another does not queue behind its own outer unit.
-_HOLDING: ContextVar[frozenset[int]] = ContextVar("valuesbot_sqlite_holding", default=frozenset())
 
 
 def make_engine(database_url: str, **options: Any) -> AsyncEngine:
@@ -81,10 +69,7 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
-        # One queue for the write lock per event loop (tests run several loops in turn).
-        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @property
     def dialect(self) -> str:
@@ -94,22 +79,32 @@ class Database:
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[SqlStores]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        holding = _HOLDING.get()
-        if self.dialect != "sqlite" or id(self) in holding:
-            async with self._sessions() as session, session.begin():
-                yield SqlStores(session)
+        async with self._turn_to_write(), self._sessions() as session, session.begin():
+            yield SqlStores(session)
+
+    @asynccontextmanager
+    async def _turn_to_write(self) -> AsyncIterator[None]:
+        """On SQLite, wait for this process's other units first: every unit writes (``BEGIN
+        IMMEDIATE``), and a writer that finds the file locked sleeps in SQLite's busy handler
+        for up to 100 ms at a time, so under a burst of turns most of them slept instead of
+        taking their turn as soon as it came. Other processes still meet at the file lock."""
+        if self.dialect != "sqlite":
+            yield
             return
         loop = asyncio.get_running_loop()
-        writer = self._writers.get(loop)
-        if writer is None:
-            writer = self._writers[loop] = asyncio.Lock()
-        async with writer:
-            token = _HOLDING.set(holding | {id(self)})
-            try:
-                async with self._sessions() as session, session.begin():
-                    yield SqlStores(session)
-            finally:
-                _HOLDING.reset(token)
+        if self._writer is None or self._writer[0] is not loop:
+            self._writer = (loop, asyncio.Lock())
+        lock = self._writer[1]
+        try:
+            # Never longer than SQLite itself would have waited: then on as before.
+            await asyncio.wait_for(lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000)
+        except TimeoutError:
+            yield
+            return
+        try:
+            yield
+        finally:
+            lock.release()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[SqlStores]:

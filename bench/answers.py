@@ -1,0 +1,291 @@
+"""Answer burst: a barometer round opened by comms (``/barometer open``) reaches every member of
+the staff channel (6,500 by default, through the mock Slack Web API), then all of them answer the
+poll card at once from 200 concurrent clients (signed ``block_actions``; a share also retried by
+Slack and double-clicked). Measures the acknowledgement latency and checks in the database that
+every answer is stored exactly once.
+
+    .venv/bin/python -m bench.answers --db sqlite|postgresql --people 6500 --clients 200
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import aiohttp
+
+from bench.clients import (
+    SLACK_SECRET,
+    SLACK_TOKEN,
+    TEAM,
+    Recorder,
+    Requests,
+    Slack,
+    blast,
+    wait_until,
+    warm,
+)
+from bench.common import (
+    MemorySampler,
+    count_rows,
+    cpu_seconds,
+    fresh_database,
+    latency_figures,
+    parser,
+    print_table,
+    profiling,
+    serving,
+    write_result,
+)
+from tests.adapters.slack.workspace import direct
+from tests.mocks.slack_api import Message, MockSlackApi
+
+COMMS = "U0COMMS"
+STAFF = "C0STAFF"
+ANSWER = "Send my answers"
+TARGET_P99_MS = 200.0
+# Delivery as fast as the bot can go (the fan-out at Slack's limits is bench/fanout's business),
+# at any hour of any day, and no weekly cap in the way.
+DELIVERY = {
+    "VALUESBOT_SLACK_RATE": "1000",
+    "VALUESBOT_SLACK_CONVERSATION_RATE": "50",
+    "VALUESBOT_DELIVERY_CONCURRENCY": "32",
+    "VALUESBOT_DELIVERY_POLL": "0.05",
+    "VALUESBOT_WORKING_HOURS": "Mon-Sun 00:00-24:00",
+    "VALUESBOT_WEEKLY_CAP": "100",
+}
+
+
+def card_of(api: MockSlackApi, user: str) -> Message | None:
+    """The poll card in the person's direct conversation, once it has arrived."""
+    for message in api.messages.get(direct(user), ()):
+        if ANSWER in message.buttons():
+            return message
+    return None
+
+
+def choices(message: Message, person: int) -> dict[str, str]:
+    """Answers to every question of the card (varied from person to person)."""
+    given: dict[str, str] = {}
+    for block in message.blocks:
+        element = block.get("element", {})
+        name = str(element.get("action_id", ""))
+        if block.get("type") == "input" and name.startswith("q_"):
+            options = element["options"]
+            given[name] = str(options[(person + len(given)) % len(options)]["value"])
+    return given
+
+
+def requests(
+    slack: Slack, user: str, n: int, card: Message, retry_every: int, double_every: int
+) -> Requests:
+    """One person answers; some of the clicks Slack sends again (a retry, the same body), some
+    the person clicks twice before the card changes."""
+    body = slack.click_body(user, card, ANSWER, choices(card, n))
+    sent: Requests = [("answer click", body, {})]
+    if retry_every and n % retry_every == 0:
+        retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        sent.append(("retried click", body, retry))
+    if double_every and n % double_every == 1:
+        sent.append(("double click", slack.click_body(user, card, ANSWER, choices(card, n)), {}))
+    return sent
+
+
+async def burst(
+    pool: ProcessPoolExecutor, url: str, people: list[Requests], clients: int, processes: int
+) -> tuple[Recorder, float, float]:
+    """Send everyone's requests from ``processes`` worker processes of ``pool``: the times and
+    errors, how long the burst took, and the CPU seconds the workers used."""
+    loop = asyncio.get_running_loop()
+    shares = [people[i::processes] for i in range(processes)]
+    each = [clients // processes + (i < clients % processes) for i in range(processes)]
+    results = await asyncio.gather(
+        *(
+            loop.run_in_executor(pool, blast, url, share, n)
+            for share, n in zip(shares, each, strict=True)
+        )
+    )
+    recorder = Recorder()
+    for result in results:
+        for kind, seconds in result["seconds"].items():
+            recorder.seconds[kind].extend(seconds)
+        for kind, errors in result["errors"].items():
+            recorder.errors[kind].update(errors)
+    elapsed = max(r["ended"] for r in results) - min(r["started"] for r in results)
+    return recorder, elapsed, sum(r["cpu"] for r in results)
+
+
+async def measure(
+    db: str, people: int, clients: int, retry_every: int, double_every: int, profile: bool
+) -> dict[str, Any]:
+    users = [f"U0P{n:05d}" for n in range(1, people + 1)]
+    async with fresh_database(db, "answers") as url, MockSlackApi() as api:
+        api.members[STAFF] = ["UBOT", *users]  # the staff channel: everyone, and the bot
+        env = {
+            "DATABASE_URL": url,
+            "SLACK_SIGNING_SECRET": SLACK_SECRET,
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_API_URL": api.api_url,
+            "VALUESBOT_COMMS": f"slack:{COMMS}",
+            "VALUESBOT_BAROMETER_AUTO": "false",
+            "VALUESBOT_BAROMETER_CHANNELS": f"slack:{TEAM}:{STAFF}",
+            **DELIVERY,
+        }
+        async with (
+            serving(env, name=f"answers-{db}") as serve,
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
+        ):
+            recorder = Recorder()
+            slack = Slack(http, serve.url, api, recorder)
+
+            # Comms open the round; the delivery worker brings everyone the card.
+            recorder.recording = False
+            opened = time.monotonic()
+            await slack.send("open", slack.command_body(COMMS, "/barometer", "open"))
+            reached = await wait_until(
+                lambda: all(card_of(api, u) for u in users), limit=1800, every=0.5
+            )
+            if not reached:
+                raise RuntimeError("the poll card did not reach everyone; see " + str(serve.log))
+            fan_out_s = time.monotonic() - opened
+            cards = {u: card_of(api, u) for u in users}  # updated in place by chat.update
+            await asyncio.sleep(1.0)  # let the delivery worker go quiet
+
+            everyone = [
+                requests(slack, u, n, card, retry_every, double_every)
+                for n, (u, card) in enumerate(cards.items())
+                if card is not None
+            ]
+            # The clients run in processes of their own (one a core), so that the times measured
+            # are the bot's and not the queue of this process's event loop, which plays Slack.
+            processes = max(1, min(clients, len(os.sched_getaffinity(0))))
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(processes, mp_context=context) as pool:
+                await asyncio.gather(
+                    *(asyncio.get_running_loop().run_in_executor(pool, warm) for _ in range(9))
+                )
+                sampler = MemorySampler(serve.pid)
+                async with profiling(serve.pid, f"answers-{db}", enabled=profile):
+                    sampler.start()
+                    started = time.monotonic()
+                    cpu = (cpu_seconds(serve.pid), cpu_seconds())
+                    recorder, burst_s, clients_cpu = await burst(
+                        pool, f"{serve.url}/slack/events", everyone, clients, processes
+                    )
+                    serve_cpu = cpu_seconds(serve.pid) - cpu[0]
+                    bench_cpu = cpu_seconds() - cpu[1]
+                    thanked = await wait_until(
+                        lambda: all(c is not None and c.updates for c in cards.values()),
+                        limit=300,
+                        every=0.25,
+                    )
+                    settled_s = time.monotonic() - started
+                    await sampler.stop()
+            answered_cards = sum(1 for c in cards.values() if c is not None and c.updates)
+            log = serve.log.read_text(encoding="utf-8", errors="replace")
+
+        round_id = "(SELECT id FROM barometer_rounds)"
+        participation = await count_rows(
+            url, f"SELECT count(*) FROM barometer_participation WHERE round_id = {round_id}"
+        )
+        responses = await count_rows(
+            url, f"SELECT count(*) FROM barometer_responses WHERE round_id = {round_id}"
+        )
+        questions = await count_rows(
+            url,
+            f"SELECT count(DISTINCT question) FROM barometer_responses WHERE round_id = {round_id}",
+        )
+        most_per_question = await count_rows(
+            url,
+            "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM barometer_responses "
+            f"WHERE round_id = {round_id} GROUP BY question) AS per_question",
+        )
+        fewest_per_question = await count_rows(
+            url,
+            "SELECT coalesce(min(n), 0) FROM (SELECT count(*) AS n FROM barometer_responses "
+            f"WHERE round_id = {round_id} GROUP BY question) AS per_question",
+        )
+
+    kinds = ["answer click", "retried click", "double click"]
+    latency = {k: latency_figures(recorder.seconds[k]) for k in kinds if recorder.seconds[k]}
+    latency["all"] = latency_figures(s for k in kinds for s in recorder.seconds[k])
+    for kind in latency:
+        latency[kind]["errors"] = (
+            sum(sum(c.values()) for c in recorder.errors.values())
+            if kind == "all"
+            else sum(recorder.errors[kind].values())
+        )
+    log_errors = len(re.findall(r"\b(ERROR|CRITICAL|Traceback)\b", log))
+    stored_once = (
+        participation == people
+        and most_per_question == people
+        and fewest_per_question == people
+        and responses == people * questions
+    )
+    return {
+        "latency": latency,
+        "errors": {k: dict(c) for k, c in recorder.errors.items() if c},
+        "fan_out_seconds": round(fan_out_s, 1),
+        "burst_seconds": round(burst_s, 2),
+        "answers_per_second": round(people / burst_s, 1),
+        # CPU used during the burst, as a share of one core: the bot, the clients, and the
+        # mock Slack API (all on the same machine).
+        "cpu_share_serve": round(serve_cpu / burst_s, 2),
+        "cpu_share_clients": round(clients_cpu / burst_s, 2),
+        "cpu_share_mock_slack": round(bench_cpu / burst_s, 2),
+        "all_thanked_after_seconds": round(settled_s, 2) if thanked else None,
+        "cards_turned_to_thanks": answered_cards,
+        "participation_rows": participation,
+        "response_rows": responses,
+        "questions": questions,
+        "responses_per_question_min_max": [fewest_per_question, most_per_question],
+        "stored_exactly_once": stored_once,
+        "serve_log_errors": log_errors,
+        "rss_during_burst_mib": sampler.figures(),
+        "target_p99_ms": TARGET_P99_MS,
+        "target_met": bool(
+            latency["all"].get("p99_ms", 1e9) < TARGET_P99_MS
+            and latency["all"]["errors"] == 0
+            and stored_once
+            and log_errors == 0
+        ),
+    }
+
+
+def main() -> None:
+    options = parser(__doc__)
+    options.add_argument("--people", type=int, default=6500, help="people who answer")
+    options.add_argument("--clients", type=int, default=200, help="concurrent clients")
+    options.add_argument(
+        "--retry-every", type=int, default=20, help="Slack retries every Nth click (0: none)"
+    )
+    options.add_argument(
+        "--double-every", type=int, default=20, help="every Nth person clicks twice (0: none)"
+    )
+    options.add_argument(
+        "--profile", action="store_true", help="profile serve with py-spy (bench/profiles/)"
+    )
+    args = options.parse_args()
+    figures = asyncio.run(
+        measure(
+            args.db, args.people, args.clients, args.retry_every, args.double_every, args.profile
+        )
+    )
+    path = write_result("answers", args.db, vars(args), figures)
+    print_table(
+        f"Answer burst, {args.people} people, {args.clients} clients, {args.db}",
+        figures["latency"],
+    )
+    for key, value in figures.items():
+        if key != "latency":
+            print(f"  {key}: {value}")
+    print(f"  written to {path}")
+
+
+if __name__ == "__main__":
+    main()
