@@ -62,17 +62,17 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type informat
 
 from bench.common import (
     ROOT,
-    VALUESBOT,
     MemorySampler,
+    cpu_seconds,
     fresh_database,
     machine,
     plain_url,
+    profiling,
     serving,
     write_result,
 )
-from tests.e2e.teams_processes import clean_env
+from tests.e2e.teams_processes import VALUESBOT, clean_env
 
-PROFILES = ROOT / "bench" / "profiles"
 SLACK_TEAM = "T0BENCH"
 TEAMS_TENANT = "00000000-0000-4000-8000-00000000bench"[:36]
 TEAMS_BOT = "28:00000000-0000-4000-8000-000000000b07"
@@ -256,46 +256,16 @@ async def _fanout(
     started = time.perf_counter()
     await seed(database_url, args.platform, args.people, where["url"])
     seeded = time.perf_counter() - started
-    spy: asyncio.subprocess.Process | None = None
-    profile = PROFILES / f"{variant(args)}.{profile_suffix(args)}"
-    async with serving(env, name=variant(args)) as serve:
+    name = f"{variant(args)}-{args.db}"
+    async with serving(env, name=name) as serve:
         idle = MemorySampler(serve.pid, interval=0.2)
         idle.start()
         await asyncio.sleep(2.0)
         await idle.stop()
-        if args.profile:
-            PROFILES.mkdir(parents=True, exist_ok=True)
-            spy = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "py-spy"),
-                "record",
-                "--pid",
-                str(serve.pid),
-                "--rate",
-                "50",
-                "--format",
-                args.profile_format,
-                "-o",
-                str(profile),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        busy = MemorySampler(serve.pid, interval=0.2)
-        busy.start()
-        opened_at = time.time()
-        opened = await run_cli(env, "barometer", "open")
-        queued_at = time.time()
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            status = await outbox_status(database_url)
-            done = sum(status.get(s, 0) for s in ("sent", "failed", "uncertain"))
-            if done >= args.people:
-                break
-            await asyncio.sleep(0.5)
-        finished_at = time.time()
-        await busy.stop()
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            await asyncio.wait_for(spy.wait(), 120)
+        async with profiling(serve.pid, name, args.profile) as profile:
+            cpu_before = cpu_seconds(serve.pid)
+            figures = await _round(args, env, database_url, serve.pid)
+            cpu = cpu_seconds(serve.pid) - cpu_before
         await asyncio.sleep(1.0)  # anything still in flight lands in the mock's record
         async with (
             aiohttp.ClientSession() as http,
@@ -303,6 +273,49 @@ async def _fanout(
         ):
             summary = await answer.json()
         status = await outbox_status(database_url)
+    return _figures(args, env, figures, summary, status, seeded, idle, cpu, profile)
+
+
+async def _round(
+    args: argparse.Namespace, env: Mapping[str, str], database_url: str, pid: int
+) -> dict[str, Any]:
+    """Open the round as comms do and wait until everyone is reached (or the timeout)."""
+    busy = MemorySampler(pid, interval=0.2)
+    busy.start()
+    opened_at = time.time()
+    opened = await run_cli(env, "barometer", "open")
+    queued_at = time.time()
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        status = await outbox_status(database_url)
+        done = sum(status.get(s, 0) for s in ("sent", "failed", "uncertain"))
+        if done >= args.people:
+            break
+        await asyncio.sleep(0.5)
+    finished_at = time.time()
+    await busy.stop()
+    return {
+        "opened": opened,
+        "opened_at": opened_at,
+        "queued_at": queued_at,
+        "finished_at": finished_at,
+        "busy": busy,
+    }
+
+
+def _figures(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    run: Mapping[str, Any],
+    summary: Mapping[str, Any],
+    status: Mapping[str, int],
+    seeded: float,
+    idle: MemorySampler,
+    cpu: float,
+    profile: Path | None,
+) -> dict[str, Any]:
+    opened, opened_at, queued_at = run["opened"], run["opened_at"], run["queued_at"]
+    finished_at, busy = run["finished_at"], run["busy"]
 
     keys: dict[str, int] = summary["keys"]
     polls = {k: n for k, n in keys.items() if k.startswith("barometer:")}
@@ -343,10 +356,12 @@ async def _fanout(
         "timed_out": finished_at - opened_at >= args.timeout,
         "rss_idle_mb": idle.figures()["peak_mib"],
         "rss_peak_mb": busy.figures()["peak_mib"],
-        "outbox": status,
+        "serve_cpu_s": round(cpu, 1),
+        "serve_cpu_ms_per_message": round(1000 * cpu / max(1, sum(polls.values())), 2),
+        "outbox": dict(status),
         "opened": opened.strip().splitlines()[:1],
     }
-    if args.profile:
+    if profile is not None:
         result["profile"] = str(profile.relative_to(ROOT))
     return result
 
@@ -354,10 +369,6 @@ async def _fanout(
 def variant(args: argparse.Namespace) -> str:
     name = f"fanout-{args.platform}"
     return name + "-unlimited" if args.unlimited else name
-
-
-def profile_suffix(args: argparse.Namespace) -> str:
-    return {"flamegraph": "svg", "speedscope": "speedscope.json", "raw": "txt"}[args.profile_format]
 
 
 def limits_note(args: argparse.Namespace) -> str:
@@ -416,9 +427,8 @@ def main() -> None:
     parser.add_argument("--unlimited", action="store_true", help="lift the mock's limits")
     parser.add_argument("--concurrency", type=int, default=0, help="VALUESBOT_DELIVERY_CONCURRENCY")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after (s)")
-    parser.add_argument("--profile", action="store_true", help="record serve with py-spy")
     parser.add_argument(
-        "--profile-format", choices=["flamegraph", "speedscope", "raw"], default="speedscope"
+        "--profile", action="store_true", help="profile serve with py-spy (bench/profiles/)"
     )
     args = parser.parse_args()
     result = asyncio.run(fanout(args))
