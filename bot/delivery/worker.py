@@ -221,6 +221,7 @@ class DeliveryWorker:
         self.budget = SharedBudget(database, wall=wall)
         self.wall = wall
         self._sending = asyncio.Semaphore(config.concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
         self._starts = GroupCommit(database)
         self._finishes = GroupCommit(database)
 
@@ -231,20 +232,32 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Deliver until cancelled, resting ``poll`` seconds whenever nothing is due."""
-        while True:
-            try:
-                busy = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("delivery round failed")
-                busy = 0
-            if not busy:
-                await asyncio.sleep(self.config.poll)
+        try:
+            while True:
+                try:
+                    busy = await self._round()
+                    if not busy:
+                        busy = await self._finish_in_flight()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("delivery round failed")
+                    busy = 0
+                if not busy:
+                    await asyncio.sleep(self.config.poll)
+        finally:
+            await self._finish_in_flight()  # stopping: the sends under way finish
 
     async def run_once(self) -> int:
-        """One round: recover interrupted sends, then one batch per platform; how many
-        messages were handled."""
+        """One round: recover interrupted sends, then one batch per platform, its sends
+        finished; how many messages were handled."""
+        handled = await self._round()
+        await self._finish_in_flight()
+        return handled
+
+    async def _round(self) -> int:
+        """``run_once`` without waiting for the batch's last sends (``run`` claims the next
+        batch meanwhile)."""
         platforms = self.platforms
         if not platforms:
             return 0
@@ -285,16 +298,31 @@ class DeliveryWorker:
                 await self.budget.acquire(tenant_bucket(platform, message.tenant), limits)
                 await self._sending.acquire()
                 task = asyncio.create_task(self._send_one(message, limits))
-                task.add_done_callback(lambda _t: self._sending.release())
+                task.add_done_callback(self._sent_one)
+                self._in_flight.add(task)
                 tasks.append(task)
-        finally:
+        except BaseException:
             # Stopping (or failing) half-way: sends under way finish, the rest of the batch
             # goes straight back to the queue instead of waiting for the lease to run out.
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             if len(tasks) < len(batch.ready):
                 await self._give_back(batch.ready[len(tasks) :])
+            raise
+        # The batch's last sends finish while the next batch is claimed: the sending never
+        # waits for a claim (``run_once`` waits for them when nothing else is due).
         return len(claimed)
+
+    def _sent_one(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._sending.release()
+
+    async def _finish_in_flight(self) -> int:
+        """Wait for the sends under way; how many there were."""
+        tasks = list(self._in_flight)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return len(tasks)
 
     async def _give_back(self, messages: list[ClaimedMessage]) -> None:
         now = self.clock.now()
