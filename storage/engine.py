@@ -24,6 +24,8 @@ from storage.sql import SqlStores
 
 # How long a SQLite writer waits for another process's transaction before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Connections kept open to PostgreSQL per process (plus SQLAlchemy's overflow of 10).
+POSTGRES_POOL = 20
 # An execution option of the connections of ``Database.reading`` units.
 READ_ONLY = "valuesbot_read_only"
 
@@ -33,6 +35,10 @@ def make_engine(database_url: str, **options: Any) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         options.setdefault("pool_pre_ping", True)
+        # The delivery workers' concurrent sends each look a person up, beside the group
+        # commits and the web handlers' units: SQLAlchemy's default pool (5) would queue them.
+        if "poolclass" not in options:
+            options.setdefault("pool_size", POSTGRES_POOL)
         return create_async_engine(url, **options)
 
     if url.database and url.database != ":memory:":
