@@ -218,6 +218,15 @@ def window_before(times: list[float], at: float) -> int:
     return sum(1 for t in times if at - 1.0 < t <= at)
 
 
+def _rate_until(times: list[float], limited: list[float]) -> float | None:
+    if not limited:
+        return None
+    before = sorted(t for t in times if t < min(limited))
+    if len(before) < 2 or before[-1] <= before[0]:
+        return None
+    return round((len(before) - 1) / (before[-1] - before[0]), 1)
+
+
 def rate_figures(times: list[float]) -> dict[str, float | None]:
     """Messages/s between the first and last accepted sends, and without the first and last
     5% (the steady state)."""
@@ -343,6 +352,8 @@ def _figures(
             window_before(summary["times"], t) for t in summary["rate_limited"][:20]
         ],
         "busiest_second": busiest_second(summary["times"]) if summary["times"] else 0,
+        # What the pacing gives until a 429 halves the bucket's speed for a minute.
+        "rate_before_first_429": _rate_until(summary["times"], summary["rate_limited"]),
         "other_calls": summary["other"],
         "allowed_rate": allowed,
         "rate": round(rate, 1) if rate else None,
@@ -406,7 +417,11 @@ def report(title: str, result: Mapping[str, Any], load: list[float]) -> str:
         ),
         ("time to finish s (from open)", result["finish_s"]),
         ("first send after open s", result["first_send_after_open_s"]),
+        ("429s at (s after the first send)", result["rate_limited_at_s"] or "-"),
+        ("rate before the first 429 /s", num(result["rate_before_first_429"])),
+        ("busiest second (accepted)", result["busiest_second"]),
         ("serve RSS idle / peak MB", f"{result['rss_idle_mb']} / {result['rss_peak_mb']}"),
+        ("serve CPU ms per message", result["serve_cpu_ms_per_message"]),
         ("outbox", json.dumps(result["outbox"])),
         ("load average (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in load)),
     ]
