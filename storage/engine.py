@@ -24,6 +24,10 @@ from storage.sql import SqlStores
 
 # How long a SQLite writer waits for another process's transaction before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Connections kept open to PostgreSQL per process (plus SQLAlchemy's overflow of 10).
+POSTGRES_POOL = 20
+# An execution option of the connections of ``Database.reading`` units.
+READ_ONLY = "valuesbot_read_only"
 
 
 def make_engine(database_url: str, **options: Any) -> AsyncEngine:
@@ -31,6 +35,10 @@ def make_engine(database_url: str, **options: Any) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         options.setdefault("pool_pre_ping", True)
+        # The delivery workers' concurrent sends each look a person up, beside the group
+        # commits and the web handlers' units: SQLAlchemy's default pool (5) would queue them.
+        if "poolclass" not in options:
+            options.setdefault("pool_size", POSTGRES_POOL)
         return create_async_engine(url, **options)
 
     if url.database and url.database != ":memory:":
@@ -50,7 +58,10 @@ def make_engine(database_url: str, **options: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a reader: WAL lets it run beside the writer
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -100,6 +111,22 @@ class Database:
             yield
         finally:
             lock.release()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[SqlStores]:
+        """A unit that only reads. On SQLite it neither takes nor waits for the write lock
+        (WAL readers see the last commit while a writer works), so a lookup just before a
+        platform call (who is this person, which is their direct chat) takes the same short
+        time however busy the writers are. Use ``unit`` for anything that writes."""
+        if self.dialect != "sqlite":
+            async with self.unit() as stores:
+                yield stores
+            return
+        async with self._sessions() as session:
+            # The first statement begins the transaction, with BEGIN (deferred) on SQLite.
+            await session.connection(execution_options={READ_ONLY: True})
+            yield SqlStores(session)
+            await session.commit()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -537,7 +537,7 @@ class SlackOutbound:
         self, person: PersonKey, card: Card, *, key: str | None = None
     ) -> MessageRef | None:
         token = await self.adapter.token_for(person.tenant)
-        async with self.adapter.app.database.unit() as stores:
+        async with self.adapter.app.database.reading() as stores:
             known = await stores.people.get(person)
         if known is not None and known.direct_conversation:
             try:

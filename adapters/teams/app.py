@@ -648,7 +648,7 @@ class TeamsOutbound:
         self, person: PersonKey, card: Card, *, key: str | None = None
     ) -> MessageRef | None:
         """Send to a person's direct chat with the bot, opening it if there is none yet."""
-        async with self.bot.app.database.unit() as stores:
+        async with self.bot.app.database.reading() as stores:
             known = await stores.people.get(person)
             direct = None
             if known is not None and known.direct_conversation:
@@ -681,7 +681,7 @@ class TeamsOutbound:
     async def _stored(self, place: ConversationRef) -> ConversationRef | None:
         if place.service_url and place.extra.get("bot_id"):
             return place
-        async with self.bot.app.database.unit() as stores:
+        async with self.bot.app.database.reading() as stores:
             found = await stores.people.conversation(
                 str(place.platform), place.tenant, place.conversation
             )

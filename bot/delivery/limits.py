@@ -6,8 +6,9 @@ a second per app per tenant and 7 a second per conversation). Several ``valuesbo
 processes share those limits, so the budget lives in the database (``rate_buckets``): each
 bucket row holds the time of its next free slot (GCRA), and an instance reserves a short run of
 slots at once (a quarter of a second's worth) with one atomic update, then spaces its sends to
-those slots. Instances never hold the same slot, so together they never go faster than the
-limit, however many there are; an idle instance takes nothing. A 429 pauses the bucket for
+those slots, planning to use 95% of the limit (the rest absorbs network and scheduling jitter).
+Instances never hold the same slot, so together they never go faster than the limit, however
+many there are; an idle instance takes nothing. A 429 pauses the bucket for
 every instance for the ``Retry-After`` and halves its speed for a while.
 
 Slots are wall-clock epoch seconds: instances on several machines need synchronised clocks
@@ -30,6 +31,11 @@ CHUNK_SECONDS = 0.25
 # Reserved slots older than this are dropped instead of used late, so a stalled instance never
 # catches up with a burst.
 STALE_SECONDS = 0.5
+# The share of a workspace's or tenant's limit the bot plans to use: the rest absorbs the jitter
+# between our clock and the moment the platform counts a request (event-loop and network delays).
+# The platforms count requests in sliding one-second windows, and one 429 halves the bucket's
+# speed for a minute, so a little headroom costs far less than going over.
+HEADROOM = 0.95
 # After a 429, the bucket runs at half speed for this long.
 RECOVERY_SECONDS = 60.0
 
@@ -78,6 +84,7 @@ class SharedBudget:
         self.sleep = sleep
         self._slots: dict[str, deque[float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._calls: dict[str, deque[float]] = {}
 
     async def acquire(self, bucket: str, limits: PlatformLimits) -> None:
         """Wait for this instance's next slot in ``bucket``."""
@@ -91,15 +98,37 @@ class SharedBudget:
                 if slots:
                     slot = slots.popleft()
                     break
-                count = max(1, int(limits.rate * CHUNK_SECONDS))
+                count = max(1, int(limits.rate * HEADROOM * CHUNK_SECONDS))
                 async with self.database.unit() as stores:
                     first, step = await stores.delivery.take_slots(
-                        bucket, count, limits.interval, now
+                        bucket, count, limits.interval / HEADROOM, now
                     )
                 slots.extend(first + i * step for i in range(count))
             delay = slot - self.wall()
             if delay > 0:
                 await self.sleep(delay)
+
+    async def space(self, bucket: str, limits: PlatformLimits) -> None:
+        """Right before each call: keep this instance's calls to ``bucket`` within HEADROOM of
+        the limit in every sliding second (as the platforms count them), and at least half an
+        interval apart. The slot from ``acquire`` is taken before the send's "start"
+        transaction, whose duration varies (a busy database, a busy event loop): sends held up
+        together would otherwise reach the platform together, over its limit (answered 429)."""
+        window = self._calls.setdefault(bucket, deque())
+        most = max(1, int(limits.rate * HEADROOM))
+        while True:
+            now = self.wall()
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            wait = window[0] + 1.0 - now if len(window) >= most else 0.0
+            if window:
+                wait = max(wait, window[-1] + limits.interval / 2 - now)
+            if wait <= 0:
+                # Measured when the call goes, not when it was planned: a busy event loop
+                # wakes several sleepers at once, and they must not all go together.
+                window.append(now)
+                return
+            await self.sleep(wait)
 
     async def penalise(self, bucket: str, retry_after: float) -> None:
         """The platform answered 429: pause the bucket for every instance."""

@@ -26,9 +26,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -131,6 +132,66 @@ def backoff(
     return timedelta(seconds=ceiling * (0.5 + rng() / 2))
 
 
+T = TypeVar("T")
+
+
+class GroupCommit:
+    """Runs small pieces of database work of many concurrent sends in shared transactions.
+
+    Each send's "start" and "finish" is its own conditional update (still checked against the
+    worker's lease, row by row), but a transaction per message made the sends queue for the
+    database (on SQLite, for its one write lock) more than for the platform. Work that arrives
+    while a transaction runs goes into the next one, so under load one commit carries many
+    messages, and alone a message waits for nobody. If a shared transaction fails, its pieces
+    are run again one transaction each, so one bad row fails only its own send.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._waiting: list[tuple[Callable[[Stores], Awaitable[Any]], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def run(self, work: Callable[[Stores], Awaitable[T]]) -> T:
+        """Run ``work`` in a transaction shared with whatever else is waiting; its result once
+        that transaction has committed."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((work, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            if len(group) == 1:
+                await self._alone(*group[0])
+                continue
+            try:
+                async with self.database.unit() as stores:
+                    results = [await work(stores) for work, _ in group]
+            except Exception:
+                # All rolled back: each piece again, alone.
+                for work, future in group:
+                    await self._alone(work, future)
+                continue
+            for (_, future), result in zip(group, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _alone(
+        self, work: Callable[[Stores], Awaitable[Any]], future: asyncio.Future[Any]
+    ) -> None:
+        try:
+            async with self.database.unit() as stores:
+                result = await work(stores)
+        except Exception as error:
+            if not future.done():
+                future.set_exception(error)
+        else:
+            if not future.done():
+                future.set_result(result)
+
+
 @dataclass(slots=True)
 class _Batch:
     ready: list[ClaimedMessage] = field(default_factory=list)
@@ -160,6 +221,9 @@ class DeliveryWorker:
         self.budget = SharedBudget(database, wall=wall)
         self.wall = wall
         self._sending = asyncio.Semaphore(config.concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._starts = GroupCommit(database)
+        self._finishes = GroupCommit(database)
 
     @property
     def platforms(self) -> list[str]:
@@ -168,20 +232,32 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Deliver until cancelled, resting ``poll`` seconds whenever nothing is due."""
-        while True:
-            try:
-                busy = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("delivery round failed")
-                busy = 0
-            if not busy:
-                await asyncio.sleep(self.config.poll)
+        try:
+            while True:
+                try:
+                    busy = await self._round()
+                    if not busy:
+                        busy = await self._finish_in_flight()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("delivery round failed")
+                    busy = 0
+                if not busy:
+                    await asyncio.sleep(self.config.poll)
+        finally:
+            await self._finish_in_flight()  # stopping: the sends under way finish
 
     async def run_once(self) -> int:
-        """One round: recover interrupted sends, then one batch per platform; how many
-        messages were handled."""
+        """One round: recover interrupted sends, then one batch per platform, its sends
+        finished; how many messages were handled."""
+        handled = await self._round()
+        await self._finish_in_flight()
+        return handled
+
+    async def _round(self) -> int:
+        """``run_once`` without waiting for the batch's last sends (``run`` claims the next
+        batch meanwhile)."""
         platforms = self.platforms
         if not platforms:
             return 0
@@ -222,21 +298,36 @@ class DeliveryWorker:
                 await self.budget.acquire(tenant_bucket(platform, message.tenant), limits)
                 await self._sending.acquire()
                 task = asyncio.create_task(self._send_one(message, limits))
-                task.add_done_callback(lambda _t: self._sending.release())
+                task.add_done_callback(self._sent_one)
+                self._in_flight.add(task)
                 tasks.append(task)
-        finally:
+        except BaseException:
             # Stopping (or failing) half-way: sends under way finish, the rest of the batch
             # goes straight back to the queue instead of waiting for the lease to run out.
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             if len(tasks) < len(batch.ready):
                 await self._give_back(batch.ready[len(tasks) :])
+            raise
+        # The batch's last sends finish while the next batch is claimed: the sending never
+        # waits for a claim (``run_once`` waits for them when nothing else is due).
         return len(claimed)
+
+    def _sent_one(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._sending.release()
+
+    async def _finish_in_flight(self) -> int:
+        """Wait for the sends under way; how many there were."""
+        tasks = list(self._in_flight)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return len(tasks)
 
     async def _give_back(self, messages: list[ClaimedMessage]) -> None:
         now = self.clock.now()
         try:
-            async with self.database.unit() as stores:
+            async with self.database.reading() as stores:
                 for message in messages:
                     await stores.delivery.defer(message.id, self.instance, now)
         except Exception:
@@ -308,8 +399,8 @@ class DeliveryWorker:
         outbound = self.dispatcher.outbound(Platform(platform))
         target = await self._target(message)
         now = self.clock.now()
-        async with self.database.unit() as stores:
-            started, _until = await stores.delivery.start_send(
+        started, _until = await self._starts.run(
+            lambda stores: stores.delivery.start_send(
                 message,
                 owner,
                 now,
@@ -318,6 +409,7 @@ class DeliveryWorker:
                 limits.conversation_interval,
                 self.wall(),
             )
+        )
         if started is SendStart.DEFERRED:
             self.metrics.deferred.labels(platform, "conversation").inc()
             return
@@ -325,6 +417,7 @@ class DeliveryWorker:
             log.info("outbox id=%s was taken over by another worker", message.id)
             return
         attempts = message.attempts + 1
+        await self.budget.space(tenant_bucket(platform, message.tenant), limits)
         try:
             ref = await asyncio.wait_for(
                 self._call(outbound, target, card, message.key), self.config.send_timeout
@@ -346,10 +439,12 @@ class DeliveryWorker:
             maybe_sent = not isinstance(error, TemporarySendError) or error.maybe_sent
             await self._temporary(message, attempts, error, maybe_sent=maybe_sent)
         else:
-            async with self.database.unit() as stores:
-                await stores.delivery.mark_sent(
-                    message.id, owner, self.clock.now(), ref.id if ref else None
+            sent_at = self.clock.now()
+            await self._finishes.run(
+                lambda stores: stores.delivery.mark_sent(
+                    message.id, owner, sent_at, ref.id if ref else None
                 )
+            )
             self.metrics.sent.labels(platform).inc()
 
     async def _temporary(

@@ -37,7 +37,7 @@ import math
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -61,6 +61,7 @@ class Call:
     conversation: str | None = None
     activity_id: str | None = None
     answered_id: str | None = None
+    at: float = field(default_factory=time.time, compare=False)  # when it arrived (epoch s)
 
     @property
     def card(self) -> dict[str, Any] | None:

@@ -63,6 +63,8 @@ class Call:
     method: str
     params: dict[str, Any]
     token: str | None
+    at: float = field(default_factory=time.time, compare=False)  # when it arrived (epoch s)
+    status: int = field(default=200, compare=False)  # the HTTP status answered
 
     def text(self) -> str:
         """Everything a person would read in the call's text and blocks, as one string."""
@@ -399,8 +401,8 @@ class MockSlackApi:
         auth = request.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             token = auth.removeprefix("Bearer ")
-        self.calls.append(Call(method, params, token))
         limited = self._limited(method, params, token)
+        self.calls.append(Call(method, params, token, status=200 if limited is None else 429))
         if limited is not None:
             return web.json_response(
                 {"ok": False, "error": "ratelimited"},
