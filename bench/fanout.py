@@ -79,7 +79,7 @@ TEAMS_BOT = "28:00000000-0000-4000-8000-000000000b07"
 ALL_WEEK = "Mon-Sun 00:00-24:00"
 # The most the settings allow (bot/settings.py).
 MAX_RATE = 1000
-UNLIMITED_CONCURRENCY = 64
+UNLIMITED_CONCURRENCY = 200
 
 
 # -- the database ---------------------------------------------------------------------------

@@ -23,5 +23,5 @@ run bench.fanout --platform teams --db postgresql
 run bench.fanout --platform slack --db sqlite --unlimited
 run bench.fanout --platform slack --db postgresql --unlimited
 if [ -f bench/national.py ]; then
-    run bench.national --db postgresql
+    run bench.national
 fi

@@ -744,6 +744,11 @@ class DeliveryQueue(Protocol):
         False when the cap is reached."""
         ...
 
+    async def hold_caps(self, wanted: Sequence[tuple[ClaimedMessage, str]], cap: int) -> list[bool]:
+        """``hold_cap`` for each (message, week) of a claimed batch, in order, in a few
+        statements; whether each was held."""
+        ...
+
     async def defer(
         self, message_id: int, owner: str, until: datetime, reason: str | None = None
     ) -> bool:

@@ -98,6 +98,10 @@ from storage.tables import (
     TeamRatingRow,
 )
 
+# Person-weeks counted by one statement when a batch is claimed (5 parameters each, well within
+# SQLite's and asyncpg's limits).
+CAP_ROWS_AT_ONCE = 150
+
 
 def _insert(session: AsyncSession, table: type[SQLModel]) -> Any:
     """An INSERT that knows ON CONFLICT, in the session's dialect."""
@@ -1460,29 +1464,75 @@ class SqlDeliveryQueue(_Store):
         await self._update((col(OutboxRow.id) == message_id,), cap_week=None)
 
     async def hold_cap(self, message: ClaimedMessage, week: str, cap: int) -> bool:
-        if message.cap_week == week:
-            return True
-        await self._release_cap(message.id)
-        statement = (
-            _insert(self.session, PersonWeekRow)
-            .values(
-                platform=message.platform,
-                tenant=message.tenant,
-                person=message.recipient,
-                week=week,
-                messages=1,
+        [held] = await self.hold_caps([(message, week)], cap)
+        return held
+
+    async def hold_caps(self, wanted: Sequence[tuple[ClaimedMessage, str]], cap: int) -> list[bool]:
+        held = [False] * len(wanted)
+        # Whose week each message would count in: a person met once in the batch is counted
+        # by one multi-row upsert; a person with several messages in it, one message at a time.
+        places: dict[tuple[str, str, str, str], list[int]] = defaultdict(list)
+        for n, (message, week) in enumerate(wanted):
+            if message.cap_week == week:
+                held[n] = True
+            elif cap > 0:
+                if message.cap_week is not None:
+                    await self._release_cap(message.id)
+                places[(message.platform, message.tenant, message.recipient, week)].append(n)
+        once = [place for place, seen in places.items() if len(seen) == 1]
+        counted: set[tuple[str, str, str, str]] = set()
+        for start in range(0, len(once), CAP_ROWS_AT_ONCE):
+            chunk = once[start : start + CAP_ROWS_AT_ONCE]
+            found = await self.session.exec(
+                self._count_in_week(
+                    [
+                        {"platform": p, "tenant": t, "person": r, "week": w, "messages": 1}
+                        for p, t, r, w in chunk
+                    ],
+                    cap,
+                ).returning(
+                    PersonWeekRow.platform,
+                    PersonWeekRow.tenant,
+                    PersonWeekRow.person,
+                    PersonWeekRow.week,
+                )
             )
+            counted.update((str(p), str(t), str(r), str(w)) for p, t, r, w in found.all())
+        for place, seen in places.items():
+            if len(seen) == 1:
+                held[seen[0]] = place in counted
+                continue
+            platform, tenant, recipient, week = place
+            row = {"platform": platform, "tenant": tenant, "person": recipient, "week": week}
+            for n in seen:
+                statement = self._count_in_week([{**row, "messages": 1}], cap).returning(
+                    PersonWeekRow.messages
+                )
+                held[n] = (await self.session.exec(statement)).first() is not None
+        weeks: dict[str, list[int]] = defaultdict(list)
+        for (message, week), ok in zip(wanted, held, strict=True):
+            if ok and message.cap_week != week:
+                weeks[week].append(message.id)
+        for week, ids in weeks.items():
+            await self.session.exec(
+                update(OutboxRow)
+                .where(col(OutboxRow.id).in_(ids))
+                .values(cap_week=week)
+                .execution_options(synchronize_session=False)
+            )
+        return held
+
+    def _count_in_week(self, rows: list[dict[str, Any]], cap: int) -> Any:
+        """Add one message to each row's person-week, unless it already holds ``cap``."""
+        return (
+            _insert(self.session, PersonWeekRow)
+            .values(rows)
             .on_conflict_do_update(
                 index_elements=["platform", "tenant", "person", "week"],
                 set_={"messages": col(PersonWeekRow.messages) + 1},
                 where=col(PersonWeekRow.messages) < cap,
             )
-            .returning(PersonWeekRow.messages)
         )
-        if cap <= 0 or (await self.session.exec(statement)).first() is None:
-            return False
-        await self._update((col(OutboxRow.id) == message.id,), cap_week=week)
-        return True
 
     async def defer(
         self, message_id: int, owner: str, until: datetime, reason: str | None = None

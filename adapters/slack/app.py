@@ -516,6 +516,7 @@ class SlackOutbound:
 
     def __init__(self, adapter: SlackAdapter) -> None:
         self.adapter = adapter
+        self._last_drawn: tuple[Card, render.Message] | None = None
 
     # The core's Outbound
 
@@ -647,7 +648,7 @@ class SlackOutbound:
         thread: str | None = None,
         key: str | None = None,
     ) -> MessageRef:
-        drawn = render.message(card)
+        drawn = self._drawn(card)
         params: dict[str, Any] = {"channel": channel, "blocks": drawn.blocks, "text": drawn.text}
         if thread:
             params["thread_ts"] = thread
@@ -657,6 +658,17 @@ class SlackOutbound:
             params["metadata"] = {"event_type": OUTBOX_EVENT, "event_payload": {"key": key}}
         answer = await self.call(token, "chat.postMessage", **params)
         return MessageRef(id=str(answer.get("ts", "")), extra={"channel": channel})
+
+    def _drawn(self, card: Card) -> render.Message:
+        """The card in Block Kit. A fan-out sends one card object to thousands of people (the
+        delivery worker reads each distinct card once), so the last one drawn is kept: drawing
+        and validating the blocks was a large share of each send."""
+        last = self._last_drawn
+        if last is not None and last[0] is card:
+            return last[1]
+        drawn = render.message(card)
+        self._last_drawn = (card, drawn)  # holding the card keeps its identity unique
+        return drawn
 
     async def _reply(self, event: Event, reply: Reply, route: ReplyRoute, token: str) -> None:
         place = event.conversation

@@ -36,6 +36,10 @@ STALE_SECONDS = 0.5
 # The platforms count requests in sliding one-second windows, and one 429 halves the bucket's
 # speed for a minute, so a little headroom costs far less than going over.
 HEADROOM = 0.95
+# A wait shorter than this is not slept: the event loop wakes sleepers no sooner than its next
+# pass (a millisecond or more), so at hundreds of sends a second sleeping for each slot would
+# cap the rate at one send per pass of the loop. The sliding second in ``space`` still holds.
+SHORTEST_WAIT = 0.003
 # After a 429, the bucket runs at half speed for this long.
 RECOVERY_SECONDS = 60.0
 
@@ -105,7 +109,7 @@ class SharedBudget:
                     )
                 slots.extend(first + i * step for i in range(count))
             delay = slot - self.wall()
-            if delay > 0:
+            if delay > SHORTEST_WAIT:
                 await self.sleep(delay)
 
     async def space(self, bucket: str, limits: PlatformLimits) -> None:
@@ -123,7 +127,7 @@ class SharedBudget:
             wait = window[0] + 1.0 - now if len(window) >= most else 0.0
             if window:
                 wait = max(wait, window[-1] + limits.interval / 2 - now)
-            if wait <= 0:
+            if wait <= SHORTEST_WAIT and len(window) < most:
                 # Measured when the call goes, not when it was planned: a busy event loop
                 # wakes several sleepers at once, and they must not all go together.
                 window.append(now)

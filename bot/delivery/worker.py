@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -51,6 +52,8 @@ PROBE_MARGIN = timedelta(minutes=2)
 # Backoff after a temporary failure: base * 2^attempts, capped, with full jitter.
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 600.0
+# Distinct cards kept read (a fan-out sends one card to everyone).
+CARDS_KEPT = 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,6 +227,7 @@ class DeliveryWorker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._starts = GroupCommit(database)
         self._finishes = GroupCommit(database)
+        self._cards: dict[str, Card] = {}
 
     @property
     def platforms(self) -> list[str]:
@@ -282,8 +286,7 @@ class DeliveryWorker:
         async with self.database.unit() as stores:
             claimed = await stores.delivery.claim([platform], self.instance, now, now + lease, size)
             batch = _Batch()
-            for message in claimed:
-                until, reason = await self._not_yet(stores, message, now)
+            for message, until, reason in await self._sort(stores, claimed, now):
                 if until is None:
                     batch.ready.append(message)
                 else:
@@ -333,23 +336,34 @@ class DeliveryWorker:
         except Exception:
             log.warning("could not give back %d claimed messages", len(messages), exc_info=True)
 
-    async def _not_yet(
-        self, stores: Stores, message: ClaimedMessage, now: datetime
-    ) -> tuple[datetime | None, str]:
-        """When a message to a person must wait (working hours, weekly cap), and why."""
-        if not message.to_person:
-            return None, ""
-        zone = zone_or(message.timezone, self.config.timezone)
+    async def _sort(
+        self, stores: Stores, claimed: list[ClaimedMessage], now: datetime
+    ) -> list[tuple[ClaimedMessage, datetime | None, str]]:
+        """Each claimed message, with when it must wait until (working hours, weekly cap) and
+        why, or None when it may go now. The batch's weekly caps are counted together."""
         hours = self.config.working_hours
-        if message.respect_working_hours and not hours.contains(now, zone):
-            return hours.next_open(now, zone), "working_hours"
-        if message.counts_towards_cap and not await stores.delivery.hold_cap(
-            message, week_of(now, zone), self.config.weekly_cap
-        ):
-            if message.respect_working_hours:
-                return hours.next_week_open(now, zone), "cap"
-            return next_week(now, zone), "cap"
-        return None, ""
+        sorted_: list[tuple[ClaimedMessage, datetime | None, str]] = []
+        capped: list[tuple[int, ZoneInfo]] = []
+        for message in claimed:
+            if message.to_person:
+                zone = zone_or(message.timezone, self.config.timezone)
+                if message.respect_working_hours and not hours.contains(now, zone):
+                    sorted_.append((message, hours.next_open(now, zone), "working_hours"))
+                    continue
+                if message.counts_towards_cap:
+                    capped.append((len(sorted_), zone))
+            sorted_.append((message, None, ""))
+        held = await stores.delivery.hold_caps(
+            [(sorted_[n][0], week_of(now, zone)) for n, zone in capped], self.config.weekly_cap
+        )
+        for (n, zone), ok in zip(capped, held, strict=True):
+            if not ok:
+                message = sorted_[n][0]
+                if message.respect_working_hours:
+                    sorted_[n] = (message, hours.next_week_open(now, zone), "cap")
+                else:
+                    sorted_[n] = (message, next_week(now, zone), "cap")
+        return sorted_
 
     # -- send --------------------------------------------------------------------------------
 
@@ -384,11 +398,22 @@ class DeliveryWorker:
             # The database failed under us: the lease runs out and recovery takes over.
             log.exception("delivery of outbox id=%s failed", message.id)
 
+    def _card(self, stored: str) -> Card:
+        """The card of a stored message. A fan-out's messages share one card: it is read once
+        and the same object goes to every recipient (adapters keep what they drew of it)."""
+        card = self._cards.get(stored)
+        if card is None:
+            card = card_from_json(stored)
+            if len(self._cards) >= CARDS_KEPT:
+                self._cards.pop(next(iter(self._cards)))
+            self._cards[stored] = card
+        return card
+
     async def _send(self, message: ClaimedMessage, limits: PlatformLimits) -> None:
         platform = message.platform
         owner = self.instance
         try:
-            card = card_from_json(message.card)
+            card = self._card(message.card)
         except Exception as error:
             async with self.database.unit() as stores:
                 await stores.delivery.fail(

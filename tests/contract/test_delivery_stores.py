@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
+
 from storage.base import ClaimedMessage, OutboxMessage, SendStart
 from storage.engine import Database
 
@@ -91,3 +93,36 @@ async def test_the_weekly_cap_is_held_atomically_and_freed_by_a_failure(
         assert await stores.delivery.fail(claimed[0].id, "w", NOW, "user_not_found")
         again = await stores.delivery.hold_cap(claimed[2], "2026-W49", 2)
     assert again is True
+
+
+async def test_a_claimed_batch_holds_its_caps_together(database: Database) -> None:
+    """Several people at once, one of them with more messages than the cap allows, one already
+    at the cap: each message held or not as if held one by one, in order."""
+    async with database.unit() as stores:
+        await stores.outbox.enqueue_many([message(n) for n in range(4)], NOW)
+        for n in range(3):
+            extra = OutboxMessage(
+                key=f"more:{n}", job="more", platform="slack", tenant="T1", recipient="U1",
+                to_person=True, card="{}",
+            )  # fmt: skip
+            await stores.outbox.enqueue(extra, NOW)
+    async with database.unit() as stores:
+        full = await stores.delivery.claim(["slack"], "w", NOW, LEASE, 1)
+        assert [m.recipient for m in full] == ["U0"]
+        assert await stores.delivery.hold_caps([(full[0], "2026-W49")], 1) == [True]
+        await stores.delivery.defer(full[0].id, "w", NOW)
+    async with database.unit() as stores:
+        claimed = await stores.delivery.claim(["slack"], "w", NOW, LEASE, 10)
+        held = await stores.delivery.hold_caps([(m, "2026-W49") for m in claimed], 2)
+        by_recipient = [(m.recipient, ok) for m, ok in zip(claimed, held, strict=True)]
+    # U0 already counted its one message (held again: no second count); U1 has four messages
+    # and a cap of two; U2 and U3 one each.
+    assert sorted(by_recipient) == sorted(
+        [("U0", True), ("U1", True), ("U1", True), ("U1", False), ("U1", False), ("U2", True),
+         ("U3", True)]
+    )  # fmt: skip
+    async with database.unit() as stores:
+        weeks = await stores.session.exec(
+            text("SELECT person, messages FROM person_weeks ORDER BY person")
+        )
+        assert [tuple(r) for r in weeks] == [("U0", 1), ("U1", 2), ("U2", 1), ("U3", 1)]
