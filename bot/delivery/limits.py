@@ -9,7 +9,7 @@ slots at once (a quarter of a second's worth) with one atomic update, then space
 those slots, planning to use 95% of the limit (the rest absorbs network and scheduling jitter).
 Instances never hold the same slot, so together they never go faster than the limit, however
 many there are; an idle instance takes nothing. A 429 pauses the bucket for
-every instance for the ``Retry-After`` and halves its speed for a while.
+every instance for the ``Retry-After`` and slows it a little for a while.
 
 Slots are wall-clock epoch seconds: instances on several machines need synchronised clocks
 (NTP keeps them within milliseconds, far below one slot).
@@ -33,15 +33,16 @@ CHUNK_SECONDS = 0.25
 STALE_SECONDS = 0.5
 # The share of a workspace's or tenant's limit the bot plans to use: the rest absorbs the jitter
 # between our clock and the moment the platform counts a request (event-loop and network delays).
-# The platforms count requests in sliding one-second windows, and one 429 halves the bucket's
-# speed for a minute, so a little headroom costs far less than going over.
+# The platforms count requests in sliding one-second windows, and one 429 pauses the bucket and
+# slows it for a while, so a little headroom costs far less than going over.
 HEADROOM = 0.95
 # A wait shorter than this is not slept: the event loop wakes sleepers no sooner than its next
 # pass (a millisecond or more), so at hundreds of sends a second sleeping for each slot would
 # cap the rate at one send per pass of the loop. The sliding second in ``space`` still holds.
 SHORTEST_WAIT = 0.003
-# After a 429, the bucket runs at half speed for this long.
-RECOVERY_SECONDS = 60.0
+# After a 429 (and its Retry-After), the bucket runs at 80% of its speed for this long: enough
+# not to run straight into the limit again, little enough that one 429 costs a fan-out little.
+RECOVERY_SECONDS = 20.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,7 @@ async def test_send_budgets_hand_out_consecutive_slots(database: Database) -> No
     async with database.unit() as stores:
         await stores.delivery.slow_down("slack:T1", 1001.0, 30.0, 60.0)
         paused = await stores.delivery.take_slots("slack:T1", 2, 0.2, 1002.0)
-    assert paused == (1031.0, 0.4)
+    assert paused == (1031.0, 0.25)  # paused until Retry-After, then at 80% speed
 
 
 async def test_the_weekly_cap_is_held_atomically_and_freed_by_a_failure(
