@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -43,11 +46,77 @@ CONCURRENCY_RETRIES = 3
 # connection and a share of the event loop at once: each one gets slower, the pool runs dry and
 # acknowledging new requests waits behind them (bench/answers.py: p99 ack latency).
 TURNS_AT_ONCE = 12
+# ...and while requests are being acknowledged: a platform waits for our answer (Slack gives
+# up after 3 s and tries again), a person who clicked waits for their card to change. Under a
+# burst of clicks the acknowledgements go first and the turns behind them run a few at a time.
+TURNS_WHILE_ACKNOWLEDGING = 1
 
 SORRY = Card(
     title="Sorry, something went wrong on our side",
     text="Nothing you said was lost. Please try again in a moment.",
 )
+
+
+# Requests being read after their acknowledgement, at once (see ``Dispatcher.intake``).
+INTAKE_AT_ONCE = 32
+
+
+class TurnGate:
+    """How many turns run their unit of work at once: ``most``, or ``few`` while any request
+    is being acknowledged (``acknowledging``), so the event loop answers the platforms first.
+    Turns are let in in the order they came; a waiting turn takes no share of the loop."""
+
+    def __init__(self, most: int = TURNS_AT_ONCE, few: int = TURNS_WHILE_ACKNOWLEDGING) -> None:
+        self.most = most
+        self.few = min(few, most)
+        self._running = 0
+        self._acknowledging = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    @contextmanager
+    def acknowledging(self) -> Iterator[None]:
+        """Around the handling of one inbound request, until its answer is written."""
+        self._acknowledging += 1
+        try:
+            yield
+        finally:
+            self._acknowledging -= 1
+            self._let_in()
+
+    @property
+    def running(self) -> int:
+        """Turns inside the gate now."""
+        return self._running
+
+    def _room(self) -> bool:
+        return self._running < (self.few if self._acknowledging else self.most)
+
+    def _let_in(self) -> None:
+        while self._waiting and self._room():
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                self._running += 1
+                waiter.set_result(None)
+
+    async def __aenter__(self) -> None:
+        if not self._waiting and self._room():
+            self._running += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._leave()  # let in just as it was cancelled: give the place back
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
+        self._running -= 1
+        self._let_in()
 
 
 class Metrics:
@@ -80,7 +149,7 @@ class Dispatcher:
         runner: DialogRunner,
         clock: Clock,
         metrics: Metrics | None = None,
-        turns_at_once: int = TURNS_AT_ONCE,
+        gate: TurnGate | None = None,
     ) -> None:
         self.database = database
         self.router = router
@@ -88,7 +157,17 @@ class Dispatcher:
         self.clock = clock
         self.metrics = metrics or Metrics()
         self._outbounds: dict[Platform, Outbound] = {}
-        self._turns = asyncio.Semaphore(turns_at_once)
+        self.gate = gate or TurnGate()
+        # What adapters do between acknowledging a request and its turn (reading the payload,
+        # asking the platform who the person is): the same rule, so a burst is answered first.
+        self.intake = TurnGate(most=INTAKE_AT_ONCE)
+
+    @contextmanager
+    def acknowledging(self) -> Iterator[None]:
+        """Around an adapter's handling of one inbound request, until its answer is written:
+        meanwhile turns and intake work run only a few at a time."""
+        with self.gate.acknowledging(), self.intake.acknowledging():
+            yield
 
     def connect(self, platform: Platform, outbound: Outbound) -> None:
         """Send this platform's replies and posts through ``outbound``."""
@@ -117,7 +196,7 @@ class Dispatcher:
         replies: list[Reply] = []
         try:
             outbound = self.outbound(platform)
-            async with self._turns:
+            async with self.gate:
                 turn = await self._run(event, fields)
             if turn is None:
                 outcome = "duplicate"

@@ -270,6 +270,10 @@ class TeamsBot:
 
     async def handle(self, request: web.Request) -> web.Response:
         """``POST /api/messages``: authenticate, check, translate, answer; the turn runs after."""
+        with self.app.dispatcher.acknowledging():
+            return await self._handle(request)
+
+    async def _handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         try:
             claims = await self.authenticate(request.headers.get("Authorization"))
