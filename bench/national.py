@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 from aiohttp.test_utils import TestClient, TestServer
 
+from bench.common import machine
 from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.content import Content, load_content
@@ -351,24 +351,6 @@ def summary(cold: float, warm: list[float]) -> dict[str, float]:
         "min": round(min(warm), 4) if warm else round(cold, 4),
         "median": round(statistics.median(warm), 4) if warm else round(cold, 4),
         "max": round(max(warm), 4) if warm else round(cold, 4),
-    }
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": model or platform.processor(),
-        "python": platform.python_version(),
-        "load_average": [round(x, 2) for x in load],
     }
 
 
