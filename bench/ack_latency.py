@@ -244,9 +244,6 @@ def main() -> None:
     options.add_argument(
         "--teams-share", type=float, default=0.5, help="share of the people who use Teams"
     )
-    options.add_argument(
-        "--profile", action="store_true", help="profile serve with py-spy (bench/profiles/)"
-    )
     args = options.parse_args()
     figures = asyncio.run(
         measure(args.db, args.clients, args.duration, args.teams_share, args.profile)

@@ -267,9 +267,6 @@ def main() -> None:
     options.add_argument(
         "--double-every", type=int, default=20, help="every Nth person clicks twice (0: none)"
     )
-    options.add_argument(
-        "--profile", action="store_true", help="profile serve with py-spy (bench/profiles/)"
-    )
     args = options.parse_args()
     figures = asyncio.run(
         measure(

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from tests.adapters.slack.workspace import SlackWorkspace, direct, name_of, sign
+from tests.adapters.slack.workspace import click_payload, direct, name_of, sign
 from tests.adapters.slack.workspace import fixture as slack_fixture
 from tests.adapters.teams.conftest import TENANT, buttons
 from tests.adapters.teams.conftest import fixture as teams_fixture
@@ -130,40 +130,8 @@ class Slack:
     ) -> str:
         """The form Slack posts when ``user`` clicks ``label`` on ``message`` (a message the bot
         posted in a conversation), with ``inputs`` filled in."""
-        button, block_id = SlackWorkspace._button(message.blocks, label)
-        payload = slack_fixture("block_actions.json")
-        payload.update(
-            user={"id": user, "username": name_of(user), "name": name_of(user), "team_id": TEAM},
-            team={"id": TEAM, "domain": "valuesbot-bench"},
-            container={
-                "type": "message",
-                "message_ts": message.ts,
-                "channel_id": message.channel,
-                "is_ephemeral": False,
-            },
-            channel={"id": message.channel, "name": "directmessage"},
-            state={"values": SlackWorkspace.state(message.blocks, inputs or {})},
-            response_url=self.api.response_url(channel=message.channel, user=user, ts=message.ts),
-            trigger_id=self.api.trigger(user),
-            actions=[
-                {
-                    "action_id": button["action_id"],
-                    "block_id": block_id,
-                    "text": button["text"],
-                    "value": button["value"],
-                    "type": "button",
-                    "action_ts": f"{time.time():.0f}.{next(self._seq):06d}",
-                }
-            ],
-        )
-        payload["message"] = {
-            "type": "message",
-            "subtype": "bot_message",
-            "text": message.text,
-            "ts": message.ts,
-            "bot_id": "BVALUES",
-            "blocks": message.blocks,
-        }
+        action_ts = f"{time.time():.0f}.{next(self._seq):06d}"
+        payload = click_payload(self.api, TEAM, user, message, label, inputs, action_ts)
         return urlencode({"payload": json.dumps(payload)})
 
     def seen(self, user: str) -> int:

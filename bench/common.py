@@ -45,12 +45,16 @@ DATABASES = ("sqlite", "postgresql")
 
 
 def parser(description: str | None) -> argparse.ArgumentParser:
-    """An argument parser with the options every benchmark has (``--db``)."""
+    """An argument parser with the options every benchmark against ``valuesbot serve`` has
+    (``--db``, ``--profile``)."""
     result = argparse.ArgumentParser(
         description=(description or "").strip().splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     result.add_argument("--db", choices=DATABASES, default="sqlite", help="database to run on")
+    result.add_argument(
+        "--profile", action="store_true", help="profile serve with py-spy (bench/profiles/)"
+    )
     return result
 
 

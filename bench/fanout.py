@@ -442,9 +442,6 @@ def main() -> None:
     parser.add_argument("--unlimited", action="store_true", help="lift the mock's limits")
     parser.add_argument("--concurrency", type=int, default=0, help="VALUESBOT_DELIVERY_CONCURRENCY")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after (s)")
-    parser.add_argument(
-        "--profile", action="store_true", help="profile serve with py-spy (bench/profiles/)"
-    )
     args = parser.parse_args()
     result = asyncio.run(fanout(args))
     options = {k: v for k, v in vars(args).items() if k != "db"}

@@ -155,52 +155,8 @@ class SlackWorkspace:
         inputs: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """The ``block_actions`` payload Slack sends for that click."""
-        button, block_id = self._button(message.blocks, label)
-        ephemeral = message.to is not None
-        payload = fixture("block_actions.json")
-        payload.update(
-            user={
-                "id": user,
-                "username": name_of(user),
-                "name": name_of(user),
-                "team_id": self.team,
-            },
-            team={"id": self.team, "domain": "valuesbot-test"},
-            container={
-                "type": "message",
-                "message_ts": message.ts,
-                "channel_id": message.channel,
-                "is_ephemeral": ephemeral,
-            },
-            channel={"id": message.channel, "name": "directmessage"},
-            state={"values": self.state(message.blocks, inputs or {})},
-            response_url=self.api.response_url(
-                channel=message.channel, user=user, ts=message.ts, ephemeral=ephemeral
-            ),
-            trigger_id=self.api.trigger(user),
-            actions=[
-                {
-                    "action_id": button["action_id"],
-                    "block_id": block_id,
-                    "text": button["text"],
-                    "value": button["value"],
-                    "type": "button",
-                    "action_ts": f"{self.clock.now().timestamp():.0f}.{next(self._seq):06d}",
-                }
-            ],
-        )
-        if ephemeral:
-            del payload["message"]  # Slack sends no message for a click on an ephemeral one
-        else:
-            payload["message"] = {
-                "type": "message",
-                "subtype": "bot_message",
-                "text": message.text,
-                "ts": message.ts,
-                "bot_id": "BVALUES",
-                "blocks": message.blocks,
-            }
-        return payload
+        action_ts = f"{self.clock.now().timestamp():.0f}.{next(self._seq):06d}"
+        return click_payload(self.api, self.team, user, message, label, inputs, action_ts)
 
     async def click_home(self, label: str, *, user: str) -> ClientResponse:
         """``user`` clicks the button ``label`` on their Home tab (as the bot last published
@@ -349,3 +305,57 @@ class SlackWorkspace:
 
 def _escaped(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def click_payload(
+    api: MockSlackApi,
+    team: str,
+    user: str,
+    message: Message,
+    label: str,
+    inputs: Mapping[str, str] | None,
+    action_ts: str,
+) -> dict[str, Any]:
+    """The ``block_actions`` payload Slack sends when ``user`` of workspace ``team`` clicks
+    ``label`` on ``message`` (as the mock ``api`` holds it), with ``inputs`` filled in."""
+    button, block_id = SlackWorkspace._button(message.blocks, label)
+    ephemeral = message.to is not None
+    payload = fixture("block_actions.json")
+    payload.update(
+        user={"id": user, "username": name_of(user), "name": name_of(user), "team_id": team},
+        team={"id": team, "domain": "valuesbot-test"},
+        container={
+            "type": "message",
+            "message_ts": message.ts,
+            "channel_id": message.channel,
+            "is_ephemeral": ephemeral,
+        },
+        channel={"id": message.channel, "name": "directmessage"},
+        state={"values": SlackWorkspace.state(message.blocks, inputs or {})},
+        response_url=api.response_url(
+            channel=message.channel, user=user, ts=message.ts, ephemeral=ephemeral
+        ),
+        trigger_id=api.trigger(user),
+        actions=[
+            {
+                "action_id": button["action_id"],
+                "block_id": block_id,
+                "text": button["text"],
+                "value": button["value"],
+                "type": "button",
+                "action_ts": action_ts,
+            }
+        ],
+    )
+    if ephemeral:
+        del payload["message"]  # Slack sends no message for a click on an ephemeral one
+    else:
+        payload["message"] = {
+            "type": "message",
+            "subtype": "bot_message",
+            "text": message.text,
+            "ts": message.ts,
+            "bot_id": "BVALUES",
+            "blocks": message.blocks,
+        }
+    return payload
