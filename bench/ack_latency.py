@@ -23,7 +23,7 @@ from bench.common import (
     fresh_database,
     latency_figures,
     parser,
-    print_table,
+    print_latency_result,
     profiling,
     serving,
     write_result,
@@ -249,14 +249,11 @@ def main() -> None:
         measure(args.db, args.clients, args.duration, args.teams_share, args.profile)
     )
     path = write_result("ack_latency", args.db, vars(args), figures)
-    print_table(
+    print_latency_result(
         f"Acknowledgement latency, {args.clients} clients, {args.duration:g} s, {args.db}",
-        figures["latency"],
+        figures,
+        path,
     )
-    for key, value in figures.items():
-        if key != "latency":
-            print(f"  {key}: {value}")
-    print(f"  written to {path}")
 
 
 if __name__ == "__main__":

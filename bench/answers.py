@@ -37,7 +37,7 @@ from bench.common import (
     fresh_database,
     latency_figures,
     parser,
-    print_table,
+    print_latency_result,
     profiling,
     serving,
     write_result,
@@ -274,14 +274,9 @@ def main() -> None:
         )
     )
     path = write_result("answers", args.db, vars(args), figures)
-    print_table(
-        f"Answer burst, {args.people} people, {args.clients} clients, {args.db}",
-        figures["latency"],
+    print_latency_result(
+        f"Answer burst, {args.people} people, {args.clients} clients, {args.db}", figures, path
     )
-    for key, value in figures.items():
-        if key != "latency":
-            print(f"  {key}: {value}")
-    print(f"  written to {path}")
 
 
 if __name__ == "__main__":

@@ -427,3 +427,12 @@ def cpu_seconds(pid: int | None = None) -> float:
         return 0.0
     # utime and stime are fields 14 and 15 of /proc/PID/stat (the 12th and 13th after the name).
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def print_latency_result(title: str, figures: Mapping[str, Any], path: Path) -> None:
+    """A latency benchmark's figures: the table of ``figures["latency"]``, then the rest."""
+    print_table(title, figures["latency"])
+    for key, value in figures.items():
+        if key != "latency":
+            print(f"  {key}: {value}")
+    print(f"  written to {path}")

@@ -183,14 +183,9 @@ class SlackWorkspace:
             },
             trigger_id=self.api.trigger(user),
             actions=[
-                {
-                    "action_id": button["action_id"],
-                    "block_id": block_id,
-                    "text": button["text"],
-                    "value": button["value"],
-                    "type": "button",
-                    "action_ts": f"{self.clock.now().timestamp():.0f}.{next(self._seq):06d}",
-                }
+                button_action(
+                    button, block_id, f"{self.clock.now().timestamp():.0f}.{next(self._seq):06d}"
+                )
             ],
         )
         for key in ("channel", "message", "state", "response_url"):
@@ -336,16 +331,7 @@ def click_payload(
             channel=message.channel, user=user, ts=message.ts, ephemeral=ephemeral
         ),
         trigger_id=api.trigger(user),
-        actions=[
-            {
-                "action_id": button["action_id"],
-                "block_id": block_id,
-                "text": button["text"],
-                "value": button["value"],
-                "type": "button",
-                "action_ts": action_ts,
-            }
-        ],
+        actions=[button_action(button, block_id, action_ts)],
     )
     if ephemeral:
         del payload["message"]  # Slack sends no message for a click on an ephemeral one
@@ -359,3 +345,15 @@ def click_payload(
             "blocks": message.blocks,
         }
     return payload
+
+
+def button_action(button: Mapping[str, Any], block_id: str, action_ts: str) -> dict[str, Any]:
+    """The ``actions`` entry of a click on ``button`` (a button element the bot sent)."""
+    return {
+        "action_id": button["action_id"],
+        "block_id": block_id,
+        "text": button["text"],
+        "value": button["value"],
+        "type": "button",
+        "action_ts": action_ts,
+    }
