@@ -330,7 +330,7 @@ class DeliveryWorker:
     async def _give_back(self, messages: list[ClaimedMessage]) -> None:
         now = self.clock.now()
         try:
-            async with self.database.reading() as stores:
+            async with self.database.unit() as stores:  # it writes: not a ``reading`` unit
                 for message in messages:
                     await stores.delivery.defer(message.id, self.instance, now)
         except Exception:

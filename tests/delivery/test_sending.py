@@ -7,6 +7,7 @@ faster than the limit would have been answered 429.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -230,3 +231,35 @@ async def test_posts_to_one_channel_keep_to_the_channel_limit(
     )
     assert deferred is not None
     assert deferred > 0
+
+
+async def test_stopping_half_way_through_a_batch_gives_the_rest_back_at_once(
+    sqlite_url: str, mock_api: MockPlatformApi
+) -> None:
+    """A worker stopped while it paces a batch (shutdown) finishes the sends under way and puts
+    the batch's other messages straight back in the queue, without waiting for its lease."""
+    app = await start(sqlite_url, mock_api, VALUESBOT_SLACK_RATE="4")
+    try:
+        await queue(app, "barometer:2027-07", "slack", "T1", 12)
+        batch = asyncio.create_task(app.delivery.deliver_batch("slack"))
+        for _ in range(100):  # at 4 a second, two sends within a few seconds
+            if len(mock_api.accepted) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        batch.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await batch
+        statuses = dict(
+            rows(sqlite_url, "SELECT status, COUNT(*) FROM outbox GROUP BY status")  # type: ignore[arg-type]
+        )
+        assert set(statuses) == {"sent", "queued"}
+        assert statuses["sent"] == len(mock_api.accepted)
+        assert rows(
+            sqlite_url,
+            "SELECT COUNT(*) FROM outbox WHERE status = 'queued' AND lease_owner IS NULL",
+        ) == [(statuses["queued"],)]
+    finally:
+        outbound = app.dispatcher.outbound(Platform.SLACK)
+        assert isinstance(outbound, SlackLikeOutbound)
+        await outbound.close()
+        await app.close()
