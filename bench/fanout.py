@@ -66,6 +66,7 @@ from bench.common import (
     cpu_seconds,
     fresh_database,
     machine,
+    parser,
     plain_url,
     profiling,
     serving,
@@ -432,20 +433,19 @@ def report(title: str, result: Mapping[str, Any], load: list[float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--platform", choices=["slack", "teams"], default="slack")
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--people", type=int, default=6500)
-    parser.add_argument(
-        "--rate", type=float, default=50.0, help="workspace/tenant budget, messages/s (50)"
+    options = parser(__doc__)
+    options.add_argument("--platform", choices=["slack", "teams"], default="slack")
+    options.add_argument("--people", type=int, default=6500)
+    options.add_argument("--rate", type=float, default=50.0, help="workspace/tenant budget, msg/s")
+    options.add_argument("--unlimited", action="store_true", help="lift the mock's limits")
+    options.add_argument(
+        "--concurrency", type=int, default=0, help="VALUESBOT_DELIVERY_CONCURRENCY"
     )
-    parser.add_argument("--unlimited", action="store_true", help="lift the mock's limits")
-    parser.add_argument("--concurrency", type=int, default=0, help="VALUESBOT_DELIVERY_CONCURRENCY")
-    parser.add_argument("--timeout", type=float, default=900.0, help="give up after (s)")
-    args = parser.parse_args()
+    options.add_argument("--timeout", type=float, default=900.0, help="give up after (s)")
+    args = options.parse_args()
     result = asyncio.run(fanout(args))
-    options = {k: v for k, v in vars(args).items() if k != "db"}
-    path = write_result(variant(args), args.db, options, result)
+    chosen = {k: v for k, v in vars(args).items() if k not in ("db", "profile")}
+    path = write_result(variant(args), args.db, chosen, result)
     print(report(f"{variant(args)}-{args.db}", result, machine()["load_average"]))
     print(f"  -> {path.relative_to(ROOT)}")
 
