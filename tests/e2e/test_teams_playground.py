@@ -166,9 +166,16 @@ async def test_the_playground_sees_the_values_lens_card_and_its_update(
         "--disable-telemetry",
     ]
     log = tmp_path / "playground.log"
-    async with serving(tmp_path, port, env), stopping(command, cwd=tmp_path, env={}, log=log):
+    # The Playground writes its own log to a file, and opens a browser unless told not to (with
+    # no browser to open, it stops).
+    own_log = tmp_path / "playground-own.log"
+    quiet = {"TEAMSAPPTESTER_BROWSER": "none", "M365_AGENTS_PLAYGROUND_LOGFILE": str(own_log)}
+    async with (
+        serving(tmp_path, port, env),
+        stopping(command, cwd=tmp_path, env=quiet, log=log) as process,
+    ):
         playground = Playground(http, f"http://127.0.0.1:{playground_port}")
-        await until_listening(playground, log)
+        await until_listening(playground, process, [log, own_log])
         await playground.connect()
         try:
             await run_the_lens(playground)
@@ -192,9 +199,13 @@ async def run_the_lens(playground: Playground) -> None:
     await playground.wait_for("createMessage", "We prioritise patients")
 
 
-async def until_listening(playground: Playground, log: Path) -> None:
+async def until_listening(
+    playground: Playground, process: asyncio.subprocess.Process, logs: list[Path]
+) -> None:
     """Wait (at most a minute) until the Playground answers on its port."""
     for _ in range(600):
+        if process.returncode is not None:
+            break
         try:
             async with playground.http.get(f"{playground.base}/_internal/v1/config") as response:
                 if response.status == 200:
@@ -202,5 +213,9 @@ async def until_listening(playground: Playground, log: Path) -> None:
         except aiohttp.ClientConnectionError:
             pass
         await asyncio.sleep(0.1)
-    text = await asyncio.to_thread(log.read_text)
+    text = "\n".join([await asyncio.to_thread(_tail, log) for log in logs])
     raise AssertionError(f"the Agents Playground did not start:\n{text}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
