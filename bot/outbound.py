@@ -15,7 +15,7 @@ from typing import Protocol
 
 from bot.events import ConversationRef, Event, MessageRef
 from bot.ui import Card
-from storage.base import PersonKey
+from storage.base import Person, PersonKey
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,10 +95,17 @@ class Outbound(Protocol):
         ...
 
     async def post_direct(
-        self, person: PersonKey, card: Card, *, key: str | None = None
+        self,
+        person: PersonKey,
+        card: Card,
+        *,
+        key: str | None = None,
+        known: Person | None = None,
     ) -> MessageRef | None:
         """Send a card to a person's direct chat with the bot (opening it if the platform
-        allows); ``RecipientUnreachable`` when the platform cannot reach them."""
+        allows); ``RecipientUnreachable`` when the platform cannot reach them. ``known`` is the
+        person as stored, when the caller has just read it (a fan-out reads a batch's people
+        together): the adapter then need not read it again."""
         ...
 
     async def was_sent(

@@ -306,6 +306,10 @@ class PeopleStore(Protocol):
         """The person, if the bot has met them."""
         ...
 
+    async def get_many(self, keys: Sequence[PersonKey]) -> dict[PersonKey, Person]:
+        """Those of the people the bot has met, by key, in a few statements."""
+        ...
+
     async def conversation(
         self, platform: str, tenant: str, conversation: str
     ) -> ConversationRef | None:
@@ -708,6 +712,17 @@ class ClaimedMessage:
         return PersonKey(self.platform, self.tenant, self.recipient)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendToStart:
+    """A claimed message about to be sent, and its conversation's own budget."""
+
+    message: ClaimedMessage
+    bucket: str
+    """The conversation's budget (``bot.delivery.limits.conversation_bucket``)."""
+    interval: float
+    """Seconds between two sends to the conversation; 0 when it has no budget of its own."""
+
+
 class SendStart(StrEnum):
     """What ``DeliveryQueue.start_send`` decided."""
 
@@ -755,25 +770,28 @@ class DeliveryQueue(Protocol):
         """Put a held message back in the queue until ``until`` (no attempt is counted)."""
         ...
 
-    async def start_send(
-        self,
-        message: ClaimedMessage,
-        owner: str,
-        now: datetime,
-        lease_until: datetime,
-        conversation_bucket: str,
-        interval: float,
+    async def start_sends(
+        self, starts: Sequence[SendToStart], owner: str, now: datetime, lease_until: datetime,
         wall: float,
-    ) -> tuple[SendStart, datetime | None]:
-        """Commit "sending" just before the platform call, if the conversation's own budget
-        allows a message at ``wall`` (epoch seconds). DEFERRED (with when) puts the message
-        back until the conversation is free; LOST means another worker holds it now."""
+    ) -> list[tuple[SendStart, datetime | None]]:  # fmt: skip
+        """Commit "sending" just before the platform calls, for each message still held by
+        ``owner`` whose conversation's own budget allows a message at ``wall`` (epoch seconds),
+        in a few statements; what became of each, in order. DEFERRED (with when) puts the
+        message back until its conversation is free (a second message to one conversation in
+        the same call waits for the first); LOST means another worker holds it now."""
         ...
 
     async def mark_sent(
         self, message_id: int, owner: str, now: datetime, message_ref: str | None
     ) -> bool:
         """The platform took the message."""
+        ...
+
+    async def mark_sent_many(
+        self, sent: Sequence[tuple[int, str | None]], owner: str, now: datetime
+    ) -> list[bool]:
+        """``mark_sent`` for several (message id, platform message id) at once, in a few
+        statements; whether each was still held, in order."""
         ...
 
     async def retry_later(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     String,
@@ -67,6 +67,7 @@ from storage.base import (
     Schedule,
     ScheduleRun,
     SendStart,
+    SendToStart,
     TeamCheckin,
     TeamTally,
 )
@@ -103,6 +104,15 @@ SLOWED_STEP = 1.25
 # Person-weeks counted by one statement when a batch is claimed (5 parameters each, well within
 # SQLite's and asyncpg's limits).
 CAP_ROWS_AT_ONCE = 150
+# Outbox rows and send budgets in one statement when sends start or finish together (up to three
+# parameters a row).
+OUTBOX_ROWS_AT_ONCE = 250
+BUCKET_ROWS_AT_ONCE = 250
+
+# People read by one statement (three parameters each).
+PEOPLE_AT_ONCE = 250
+
+_T = TypeVar("_T")
 
 
 def _insert(session: AsyncSession, table: type[SQLModel]) -> Any:
@@ -114,6 +124,12 @@ def _insert(session: AsyncSession, table: type[SQLModel]) -> Any:
 
 def _rowcount(result: CursorResult[Any]) -> int:
     return int(result.rowcount)
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    """``items`` in slices of at most ``size`` (statements with a bounded parameter count)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class _Store:
@@ -220,6 +236,19 @@ class SqlEventLog(_Store):
         return _rowcount(await self.session.exec(statement))
 
 
+def _person(row: PersonRow) -> Person:
+    return Person(
+        key=PersonKey(row.platform, row.tenant, row.user_id),
+        display_name=row.display_name,
+        timezone=row.timezone,
+        direct_conversation=row.direct_conversation,
+        service_url=row.service_url,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        extra=dict(row.extra or {}),
+    )
+
+
 class SqlPeople(_Store):
     """People in ``people`` and conversations in ``conversations``."""
 
@@ -278,18 +307,23 @@ class SqlPeople(_Store):
 
     async def get(self, key: PersonKey) -> Person | None:
         row = await self.session.get(PersonRow, (key.platform, key.tenant, key.user))
-        if row is None:
-            return None
-        return Person(
-            key=key,
-            display_name=row.display_name,
-            timezone=row.timezone,
-            direct_conversation=row.direct_conversation,
-            service_url=row.service_url,
-            first_seen=row.first_seen,
-            last_seen=row.last_seen,
-            extra=dict(row.extra or {}),
-        )
+        return None if row is None else _person(row)
+
+    async def get_many(self, keys: Sequence[PersonKey]) -> dict[PersonKey, Person]:
+        found: dict[PersonKey, Person] = {}
+        wanted = list(dict.fromkeys((k.platform, k.tenant, k.user) for k in keys))
+        for chunk in _chunks(wanted, PEOPLE_AT_ONCE):
+            rows = await self.session.exec(
+                select(PersonRow).where(
+                    tuple_(
+                        col(PersonRow.platform), col(PersonRow.tenant), col(PersonRow.user_id)
+                    ).in_(chunk)
+                )
+            )
+            for row in rows:
+                person = _person(row)
+                found[person.key] = person
+        return found
 
     async def conversation(
         self, platform: str, tenant: str, conversation: str
@@ -1371,6 +1405,13 @@ class SqlDeliveryQueue(_Store):
             col(OutboxRow.status).in_([s.value for s in statuses]),
         )
 
+    def _held_all(self, message_ids: Sequence[int], owner: str, *statuses: OutboxStatus) -> Any:
+        return (
+            col(OutboxRow.id).in_(list(message_ids)),
+            col(OutboxRow.lease_owner) == owner,
+            col(OutboxRow.status).in_([s.value for s in statuses]),
+        )
+
     async def _update(self, where: Any, **values: Any) -> bool:
         statement = (
             update(OutboxRow)
@@ -1549,63 +1590,110 @@ class SqlDeliveryQueue(_Store):
             values["last_error"] = reason[:512]
         return await self._update(self._held(message_id, owner, OutboxStatus.CLAIMED), **values)
 
-    async def start_send(
-        self,
-        message: ClaimedMessage,
-        owner: str,
-        now: datetime,
-        lease_until: datetime,
-        conversation_bucket: str,
-        interval: float,
+    async def start_sends(
+        self, starts: Sequence[SendToStart], owner: str, now: datetime, lease_until: datetime,
         wall: float,
-    ) -> tuple[SendStart, datetime | None]:
-        held = await self.session.exec(
-            select(OutboxRow.id)
-            .where(*self._held(message.id, owner, OutboxStatus.CLAIMED))
-            .with_for_update()
-        )
-        if held.first() is None:
-            return SendStart.LOST, None
-        if interval > 0:
-            taken = await self.session.exec(
-                _insert(self.session, RateBucketRow)
-                .values(bucket=conversation_bucket, tat=wall + interval, slowed_until=0.0)
-                .on_conflict_do_update(
-                    index_elements=["bucket"],
-                    set_={"tat": _later(col(RateBucketRow.tat), literal(wall)) + interval},
-                    where=col(RateBucketRow.tat) <= wall,
-                )
-                .returning(RateBucketRow.tat)
+    ) -> list[tuple[SendStart, datetime | None]]:  # fmt: skip
+        results: list[tuple[SendStart, datetime | None]] = [(SendStart.LOST, None)] * len(starts)
+        held: set[int] = set()
+        for ids in _chunks([s.message.id for s in starts], OUTBOX_ROWS_AT_ONCE):
+            found = await self.session.exec(
+                select(OutboxRow.id)
+                .where(*self._held_all(ids, owner, OutboxStatus.CLAIMED))
+                .with_for_update()
             )
-            if taken.first() is None:
-                free = await self.session.exec(
-                    select(RateBucketRow.tat).where(
-                        col(RateBucketRow.bucket) == conversation_bucket
+            held.update(i for i in found.all() if i is not None)
+        # Each conversation's budget is taken once per call, by its first message here; a
+        # second message to it waits for the next free moment like any busy conversation.
+        first: dict[str, int] = {}
+        busy: list[int] = []
+        go: list[int] = []
+        for n, start in enumerate(starts):
+            if start.message.id not in held:
+                continue
+            if start.interval <= 0:
+                go.append(n)
+            elif start.bucket in first:
+                busy.append(n)
+            else:
+                first[start.bucket] = n
+        taken: set[str] = set()
+        for buckets in _chunks(list(first), BUCKET_ROWS_AT_ONCE):
+            statement = _insert(self.session, RateBucketRow).values(
+                [
+                    {"bucket": b, "tat": wall + starts[first[b]].interval, "slowed_until": 0.0}
+                    for b in buckets
+                ]
+            )
+            # A conversation free at ``wall`` (tat <= wall) sends now: its next send may go one
+            # interval later.
+            found = await self.session.exec(
+                statement.on_conflict_do_update(
+                    index_elements=["bucket"],
+                    set_={"tat": statement.excluded.tat},
+                    where=col(RateBucketRow.tat) <= wall,
+                ).returning(col(RateBucketRow.bucket))
+            )
+            taken.update(str(b) for b in found.scalars())
+        for bucket, n in first.items():
+            (go if bucket in taken else busy).append(n)
+        if busy:
+            free: dict[str, float] = {}
+            for buckets in _chunks(list({starts[n].bucket for n in busy}), BUCKET_ROWS_AT_ONCE):
+                found_tats = await self.session.exec(
+                    select(RateBucketRow.bucket, RateBucketRow.tat).where(
+                        col(RateBucketRow.bucket).in_(buckets)
                     )
                 )
-                free_at = now + timedelta(seconds=max(float(free.one()) - wall, 0.0))
-                await self.defer(message.id, owner, free_at)
-                return SendStart.DEFERRED, free_at
-        await self._update(
-            self._held(message.id, owner, OutboxStatus.CLAIMED),
-            status=OutboxStatus.SENDING.value,
-            attempts=col(OutboxRow.attempts) + 1,
-            sending_at=now,
-            lease_until=lease_until,
-        )
-        return SendStart.STARTED, None
+                free.update((str(b), float(t)) for b, t in found_tats.all())
+            for n in busy:
+                free_at = now + timedelta(seconds=max(free[starts[n].bucket] - wall, 0.0))
+                await self.defer(starts[n].message.id, owner, free_at)
+                results[n] = (SendStart.DEFERRED, free_at)
+        for places in _chunks(sorted(go), OUTBOX_ROWS_AT_ONCE):
+            ids = [starts[n].message.id for n in places]
+            await self.session.exec(
+                update(OutboxRow)
+                .where(*self._held_all(ids, owner, OutboxStatus.CLAIMED))
+                .values(
+                    status=OutboxStatus.SENDING.value,
+                    attempts=col(OutboxRow.attempts) + 1,
+                    sending_at=now,
+                    lease_until=lease_until,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            for n in places:
+                results[n] = (SendStart.STARTED, None)
+        return results
 
     async def mark_sent(
         self, message_id: int, owner: str, now: datetime, message_ref: str | None
     ) -> bool:
-        return await self._update(
-            self._held(message_id, owner, OutboxStatus.SENDING),
-            status=OutboxStatus.SENT.value,
-            sent_at=now,
-            lease_until=None,
-            message_id=message_ref,
-            last_error=None,
-        )
+        return (await self.mark_sent_many([(message_id, message_ref)], owner, now))[0]
+
+    async def mark_sent_many(
+        self, sent: Sequence[tuple[int, str | None]], owner: str, now: datetime
+    ) -> list[bool]:
+        marked: set[int] = set()
+        for chunk in _chunks(list(sent), OUTBOX_ROWS_AT_ONCE):
+            refs = dict(chunk)
+            known = {message_id: ref for message_id, ref in chunk if ref is not None}
+            found = await self.session.exec(
+                update(OutboxRow)
+                .where(*self._held_all(list(refs), owner, OutboxStatus.SENDING))
+                .values(
+                    status=OutboxStatus.SENT.value,
+                    sent_at=now,
+                    lease_until=None,
+                    message_id=case(known, value=col(OutboxRow.id), else_=None) if known else None,
+                    last_error=None,
+                )
+                .returning(col(OutboxRow.id))
+                .execution_options(synchronize_session=False)
+            )
+            marked.update(int(i) for i in found.scalars())
+        return [message_id in marked for message_id, _ in sent]
 
     async def retry_later(
         self, message_id: int, owner: str, when: datetime, error: str, *, attempt: bool = True

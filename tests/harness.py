@@ -38,7 +38,7 @@ from bot.events import (
 )
 from bot.outbound import Reply
 from bot.ui import Card, card_from_json, submission
-from storage.base import PersonKey
+from storage.base import Person, PersonKey
 from storage.tables import OutboxRow
 
 TENANT = "test"
@@ -108,7 +108,12 @@ class HarnessOutbound:
         return MessageRef(id=str(len(self.seen)))
 
     async def post_direct(
-        self, person: PersonKey, card: Card, *, key: str | None = None
+        self,
+        person: PersonKey,
+        card: Card,
+        *,
+        key: str | None = None,
+        known: Person | None = None,
     ) -> MessageRef | None:
         self.seen.append(
             Seen(

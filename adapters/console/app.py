@@ -25,7 +25,7 @@ from bot.dialogs import CANCEL_WORDS
 from bot.events import ConversationOpened, ConversationRef, Event, MessageRef, Platform
 from bot.outbound import Reply
 from bot.ui import SEPARATOR, Card, ChoiceInput, TextInput, card_from_json, card_to_json
-from storage.base import PersonKey, Stores
+from storage.base import Person, PersonKey, Stores
 
 POLL_SECONDS = 1.0
 
@@ -326,7 +326,12 @@ class ConsoleOutbound:
         return MessageRef(id=str(post_id))
 
     async def post_direct(
-        self, person: PersonKey, card: Card, *, key: str | None = None
+        self,
+        person: PersonKey,
+        card: Card,
+        *,
+        key: str | None = None,
+        known: Person | None = None,
     ) -> MessageRef | None:
         # Every console user has a direct chat with the bot, named after them.
         return await self.post(place(person.user, None), card, key=key)

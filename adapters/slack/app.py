@@ -72,7 +72,7 @@ from bot.outbound import RateLimited, RecipientUnreachable, Reply, SendError, Te
 from bot.settings import Settings
 from bot.ui import Card
 from dialogs.barometer.service import AudienceError
-from storage.base import PersonKey, Stores
+from storage.base import Person, PersonKey, Stores
 
 log = logging.getLogger("valuesbot.slack")
 
@@ -129,6 +129,8 @@ OUTBOX_EVENT = "valuesbot_outbox"
 # (Web API pagination guide, checked 2026-11).
 PAGE_SIZE = 200
 OAUTH_STATE_SECONDS = 600
+# Web API clients kept (one per workspace token).
+CLIENTS_KEPT = 256
 # A person's time zone (users.info) is asked once a day per process; a failed lookup is tried
 # again after an hour. The lookup runs before the turn, so it may take this long at most (a
 # modal's trigger id lasts three seconds).
@@ -157,6 +159,29 @@ class TurnRoute:
 
 
 _TURN: ContextVar[TurnRoute | None] = ContextVar("slack_turn", default=None)
+_SDK_LOG = logging.getLogger("valuesbot.slack.web")
+
+
+def sdk_log() -> logging.Logger:
+    """The logger slack-sdk's Web API clients write to, at the level in effect for the bot's
+    logs. slack-sdk formats a debug line of every request and answer whenever its logger's own
+    level is unset, even when nothing would print it (seen in the profile of a fan-out)."""
+    level = logging.getLogger("valuesbot").getEffectiveLevel()
+    if _SDK_LOG.level != level:
+        _SDK_LOG.setLevel(level)
+    return _SDK_LOG
+
+
+def web_client(base_url: str, session: aiohttp.ClientSession | None, token: str) -> AsyncWebClient:
+    """A Web API client for one token, through ``session`` (None: a session per call)."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        session=session,
+        timeout=SEND_TIMEOUT_SECONDS,
+        retry_handlers=[],
+        logger=sdk_log(),
+    )
 
 
 async def web_api(
@@ -168,13 +193,12 @@ async def web_api(
 ) -> dict[str, Any]:
     """One Web API call (a JSON body) through ``session``; the answer's data, or the
     ``SendError`` kind of its failure."""
-    client = AsyncWebClient(
-        token=token,
-        base_url=base_url,
-        session=session,
-        timeout=SEND_TIMEOUT_SECONDS,
-        retry_handlers=[],
-    )
+    return await web_call(web_client(base_url, session, token), method, **params)
+
+
+async def web_call(client: AsyncWebClient, method: str, **params: Any) -> dict[str, Any]:
+    """One Web API call (a JSON body) through ``client``; the answer's data, or the
+    ``SendError`` kind of its failure."""
     try:
         response = await client.api_call(method, json=params)
     except SlackApiError as error:
@@ -248,6 +272,7 @@ class SlackAdapter:
             token=_secret(settings.slack_bot_token) if not settings.slack_oauth else None,
             base_url=settings.slack_api_url,
             timeout=SEND_TIMEOUT_SECONDS,
+            logger=sdk_log(),
         )
         oauth: AsyncOAuthSettings | None = None
         if settings.slack_oauth:
@@ -543,6 +568,7 @@ class SlackOutbound:
     def __init__(self, adapter: SlackAdapter) -> None:
         self.adapter = adapter
         self._last_drawn: tuple[Card, render.Message] | None = None
+        self._clients: dict[str, AsyncWebClient] = {}
 
     # The core's Outbound
 
@@ -561,11 +587,17 @@ class SlackOutbound:
         return await self._post_message(token, place.conversation, card, place.thread, key)
 
     async def post_direct(
-        self, person: PersonKey, card: Card, *, key: str | None = None
+        self,
+        person: PersonKey,
+        card: Card,
+        *,
+        key: str | None = None,
+        known: Person | None = None,
     ) -> MessageRef | None:
         token = await self.adapter.token_for(person.tenant)
-        async with self.adapter.app.database.reading() as stores:
-            known = await stores.people.get(person)
+        if known is None or known.key != person:
+            async with self.adapter.app.database.reading() as stores:
+                known = await stores.people.get(person)
         if known is not None and known.direct_conversation:
             try:
                 return await self._post_message(token, known.direct_conversation, card, key=key)
@@ -634,9 +666,15 @@ class SlackOutbound:
 
     async def call(self, token: str, method: str, **params: Any) -> dict[str, Any]:
         """One Web API call; ``SendError`` kinds when it fails."""
-        return await web_api(
-            self.adapter.settings.slack_api_url, self.adapter.session(), token, method, **params
-        )
+        session = self.adapter.session()
+        client = self._clients.get(token)
+        if client is None or client.session is not session:
+            # One client per token, made again when the shared session is.
+            if len(self._clients) >= CLIENTS_KEPT:
+                self._clients.clear()
+            client = web_client(self.adapter.settings.slack_api_url, session, token)
+            self._clients[token] = client
+        return await web_call(client, method, **params)
 
     async def respond(self, url: str, payload: Mapping[str, Any]) -> None:
         """Answer through a ``response_url``."""

@@ -95,7 +95,7 @@ from bot.outbound import (
 from bot.settings import Settings
 from bot.ui import Card
 from dialogs.barometer.service import AudienceError
-from storage.base import PersonKey, Stores
+from storage.base import Person, PersonKey, Stores
 
 log = logging.getLogger("valuesbot.teams")
 
@@ -649,11 +649,17 @@ class TeamsOutbound:
         return None
 
     async def post_direct(
-        self, person: PersonKey, card: Card, *, key: str | None = None
+        self,
+        person: PersonKey,
+        card: Card,
+        *,
+        key: str | None = None,
+        known: Person | None = None,
     ) -> MessageRef | None:
         """Send to a person's direct chat with the bot, opening it if there is none yet."""
         async with self.bot.app.database.reading() as stores:
-            known = await stores.people.get(person)
+            if known is None or known.key != person:
+                known = await stores.people.get(person)
             direct = None
             if known is not None and known.direct_conversation:
                 direct = await stores.people.conversation(

@@ -26,10 +26,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -41,7 +41,7 @@ from bot.dispatch import Dispatcher
 from bot.events import ConversationKind, ConversationRef, MessageRef, Platform
 from bot.outbound import Outbound, RateLimited, RecipientUnreachable, TemporarySendError
 from bot.ui import Card, card_from_json
-from storage.base import ClaimedMessage, PersonKey, SendStart, Stores
+from storage.base import ClaimedMessage, Person, PersonKey, SendStart, SendToStart, Stores
 from storage.engine import Database
 
 log = logging.getLogger("valuesbot.delivery")
@@ -135,30 +135,36 @@ def backoff(
     return timedelta(seconds=ceiling * (0.5 + rng() / 2))
 
 
-T = TypeVar("T")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
-class GroupCommit:
-    """Runs small pieces of database work of many concurrent sends in shared transactions.
+class GroupCommit(Generic[Item, Result]):
+    """Runs the database work of many concurrent sends together: one transaction and a few
+    set-based statements for all the items waiting.
 
-    Each send's "start" and "finish" is its own conditional update (still checked against the
-    worker's lease, row by row), but a transaction per message made the sends queue for the
-    database (on SQLite, for its one write lock) more than for the platform. Work that arrives
-    while a transaction runs goes into the next one, so under load one commit carries many
-    messages, and alone a message waits for nobody. If a shared transaction fails, its pieces
-    are run again one transaction each, so one bad row fails only its own send.
+    Each send's "start" and "finish" stays conditional on the worker's lease, row by row, but a
+    transaction (and statements) per message made the sends queue for the database (on SQLite,
+    for its one write lock) more than for the platform. Items that arrive while a transaction
+    runs go into the next one, so under load one commit carries many messages, and alone a
+    message waits for nobody. If a shared transaction fails, its items are run again one
+    transaction each, so one bad row fails only its own send.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self,
+        database: Database,
+        work: Callable[[Stores, list[Item]], Awaitable[Sequence[Result]]],
+    ) -> None:
         self.database = database
-        self._waiting: list[tuple[Callable[[Stores], Awaitable[Any]], asyncio.Future[Any]]] = []
+        self.work = work
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def run(self, work: Callable[[Stores], Awaitable[T]]) -> T:
-        """Run ``work`` in a transaction shared with whatever else is waiting; its result once
-        that transaction has committed."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._waiting.append((work, future))
+    async def run(self, item: Item) -> Result:
+        """``item``'s result, once the transaction that carried it has committed."""
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return await future
@@ -166,39 +172,43 @@ class GroupCommit:
     async def _flush(self) -> None:
         while self._waiting:
             group, self._waiting = self._waiting, []
-            if len(group) == 1:
-                await self._alone(*group[0])
-                continue
             try:
                 async with self.database.unit() as stores:
-                    results = [await work(stores) for work, _ in group]
-            except Exception:
-                # All rolled back: each piece again, alone.
-                for work, future in group:
-                    await self._alone(work, future)
+                    results = await self.work(stores, [item for item, _ in group])
+            except Exception as error:
+                if len(group) == 1:
+                    _settle(group[0][1], error=error)
+                    continue
+                # All rolled back: each item again, alone.
+                for item, future in group:
+                    try:
+                        async with self.database.unit() as stores:
+                            (result,) = await self.work(stores, [item])
+                    except Exception as alone:
+                        _settle(future, error=alone)
+                    else:
+                        _settle(future, result)
                 continue
             for (_, future), result in zip(group, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+                _settle(future, result)
 
-    async def _alone(
-        self, work: Callable[[Stores], Awaitable[Any]], future: asyncio.Future[Any]
-    ) -> None:
-        try:
-            async with self.database.unit() as stores:
-                result = await work(stores)
-        except Exception as error:
-            if not future.done():
-                future.set_exception(error)
-        else:
-            if not future.done():
-                future.set_result(result)
+
+def _settle(
+    future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None
+) -> None:
+    if future.done():  # its send was cancelled meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 @dataclass(slots=True)
 class _Batch:
     ready: list[ClaimedMessage] = field(default_factory=list)
     deferred: int = 0
+    people: dict[PersonKey, Person] = field(default_factory=dict)
 
 
 class DeliveryWorker:
@@ -225,8 +235,8 @@ class DeliveryWorker:
         self.wall = wall
         self._sending = asyncio.Semaphore(config.concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._starts = GroupCommit(database)
-        self._finishes = GroupCommit(database)
+        self._starts = GroupCommit(database, self._start_sends)
+        self._finishes = GroupCommit(database, self._mark_sent)
         self._cards: dict[str, Card] = {}
 
     @property
@@ -293,6 +303,10 @@ class DeliveryWorker:
                     await stores.delivery.defer(message.id, self.instance, until)
                     self.metrics.deferred.labels(platform, reason).inc()
                     batch.deferred += 1
+            # The recipients as stored, read together (each send would otherwise read its own).
+            batch.people = await stores.people.get_many(
+                [m.person for m in batch.ready if m.to_person]
+            )
         if not claimed:
             return 0
         tasks: list[asyncio.Task[None]] = []
@@ -300,7 +314,8 @@ class DeliveryWorker:
             for message in batch.ready:
                 await self.budget.acquire(tenant_bucket(platform, message.tenant), limits)
                 await self._sending.acquire()
-                task = asyncio.create_task(self._send_one(message, limits))
+                known = batch.people.get(message.person) if message.to_person else None
+                task = asyncio.create_task(self._send_one(message, limits, known))
                 task.add_done_callback(self._sent_one)
                 self._in_flight.add(task)
                 tasks.append(task)
@@ -385,15 +400,22 @@ class DeliveryWorker:
         )
 
     async def _call(
-        self, outbound: Outbound, target: PersonKey | ConversationRef, card: Card, key: str
+        self,
+        outbound: Outbound,
+        target: PersonKey | ConversationRef,
+        card: Card,
+        key: str,
+        known: Person | None,
     ) -> MessageRef | None:
         if isinstance(target, PersonKey):
-            return await outbound.post_direct(target, card, key=key)
+            return await outbound.post_direct(target, card, key=key, known=known)
         return await outbound.post(target, card, key=key)
 
-    async def _send_one(self, message: ClaimedMessage, limits: PlatformLimits) -> None:
+    async def _send_one(
+        self, message: ClaimedMessage, limits: PlatformLimits, known: Person | None = None
+    ) -> None:
         try:
-            await self._send(message, limits)
+            await self._send(message, limits, known)
         except Exception:
             # The database failed under us: the lease runs out and recovery takes over.
             log.exception("delivery of outbox id=%s failed", message.id)
@@ -409,7 +431,19 @@ class DeliveryWorker:
             self._cards[stored] = card
         return card
 
-    async def _send(self, message: ClaimedMessage, limits: PlatformLimits) -> None:
+    async def _start_sends(
+        self, stores: Stores, starts: list[SendToStart]
+    ) -> list[tuple[SendStart, datetime | None]]:
+        now = self.clock.now()
+        lease = now + self.config.sending_lease
+        return await stores.delivery.start_sends(starts, self.instance, now, lease, self.wall())
+
+    async def _mark_sent(self, stores: Stores, sent: list[tuple[int, str | None]]) -> list[bool]:
+        return await stores.delivery.mark_sent_many(sent, self.instance, self.clock.now())
+
+    async def _send(
+        self, message: ClaimedMessage, limits: PlatformLimits, known: Person | None
+    ) -> None:
         platform = message.platform
         owner = self.instance
         try:
@@ -423,16 +457,11 @@ class DeliveryWorker:
             return
         outbound = self.dispatcher.outbound(Platform(platform))
         target = await self._target(message)
-        now = self.clock.now()
         started, _until = await self._starts.run(
-            lambda stores: stores.delivery.start_send(
-                message,
-                owner,
-                now,
-                now + self.config.sending_lease,
-                conversation_bucket(platform, message.tenant, message.recipient),
-                limits.conversation_interval,
-                self.wall(),
+            SendToStart(
+                message=message,
+                bucket=conversation_bucket(platform, message.tenant, message.recipient),
+                interval=limits.conversation_interval,
             )
         )
         if started is SendStart.DEFERRED:
@@ -445,7 +474,7 @@ class DeliveryWorker:
         await self.budget.space(tenant_bucket(platform, message.tenant), limits)
         try:
             ref = await asyncio.wait_for(
-                self._call(outbound, target, card, message.key), self.config.send_timeout
+                self._call(outbound, target, card, message.key, known), self.config.send_timeout
             )
         except RateLimited as error:
             self.metrics.rate_limited.labels(platform).inc()
@@ -464,12 +493,7 @@ class DeliveryWorker:
             maybe_sent = not isinstance(error, TemporarySendError) or error.maybe_sent
             await self._temporary(message, attempts, error, maybe_sent=maybe_sent)
         else:
-            sent_at = self.clock.now()
-            await self._finishes.run(
-                lambda stores: stores.delivery.mark_sent(
-                    message.id, owner, sent_at, ref.id if ref else None
-                )
-            )
+            await self._finishes.run((message.id, ref.id if ref else None))
             self.metrics.sent.labels(platform).inc()
 
     async def _temporary(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from storage.base import ClaimedMessage, OutboxMessage, SendStart
+from storage.base import ClaimedMessage, OutboxMessage, SendStart, SendToStart
 from storage.engine import Database
 
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
@@ -42,14 +42,15 @@ async def test_concurrent_claims_are_disjoint_and_marks_need_the_claim(database:
 
     first = a[0] if a else b[0]
     thief = "b" if a else "a"
+    start = SendToStart(message=first, bucket="c", interval=0.0)
     async with database.unit() as stores:
-        started = await stores.delivery.start_send(first, thief, NOW, LEASE, "c", 0.0, 0.0)
-        assert started == (SendStart.LOST, None)
+        started = await stores.delivery.start_sends([start], thief, NOW, LEASE, 0.0)
+        assert started == [(SendStart.LOST, None)]
     owner = "a" if a else "b"
     async with database.unit() as stores:
-        assert (await stores.delivery.start_send(first, owner, NOW, LEASE, "c", 0.0, 0.0))[0] is (
-            SendStart.STARTED
-        )
+        assert await stores.delivery.start_sends([start], owner, NOW, LEASE, 0.0) == [
+            (SendStart.STARTED, None)
+        ]
         assert not await stores.delivery.mark_sent(first.id, thief, NOW, "ts")
         assert await stores.delivery.mark_sent(first.id, owner, NOW, "ts")
     async with database.unit() as stores:
@@ -126,3 +127,78 @@ async def test_a_claimed_batch_holds_its_caps_together(database: Database) -> No
             text("SELECT person, messages FROM person_weeks ORDER BY person")
         )
         assert [tuple(r) for r in weeks] == [("U0", 1), ("U1", 2), ("U2", 1), ("U3", 1)]
+
+
+async def outbox_rows(database: Database) -> list[tuple[str, str, int, str | None, str | None]]:
+    async with database.unit() as stores:
+        rows = await stores.session.exec(
+            text(
+                "SELECT recipient, status, attempts, lease_owner, message_id FROM outbox "
+                "ORDER BY id"
+            )
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+async def test_sends_start_together_each_as_if_alone(database: Database) -> None:
+    """One call starts a batch: a message another worker holds is lost; a conversation with no
+    room yet is deferred until it has; a second message to a conversation in the same call
+    waits one interval behind the first; the rest start, each counting one attempt."""
+    async with database.unit() as stores:
+        await stores.outbox.enqueue_many([message(n) for n in range(6)], NOW)
+        mine = await stores.delivery.claim(["slack"], "w", NOW, LEASE, 5)
+        (theirs,) = await stores.delivery.claim(["slack"], "other", NOW, LEASE, 5)
+        # U1's conversation sent a moment ago: free again at wall 1000.5.
+        await stores.session.exec(
+            text("INSERT INTO rate_buckets (bucket, tat, slowed_until) VALUES ('U1', 1000.5, 0)")
+        )
+    starts = [
+        SendToStart(message=mine[0], bucket="U0", interval=1.0),
+        SendToStart(message=mine[1], bucket="U1", interval=1.0),
+        SendToStart(message=theirs, bucket="U5", interval=1.0),
+        SendToStart(message=mine[2], bucket="U2", interval=1.0),
+        SendToStart(message=mine[3], bucket="U2", interval=1.0),  # same conversation as U2's
+        SendToStart(message=mine[4], bucket="", interval=0.0),  # no budget of its own
+    ]
+    async with database.unit() as stores:
+        started = await stores.delivery.start_sends(starts, "w", NOW, LEASE, 1000.0)
+    assert started == [
+        (SendStart.STARTED, None),
+        (SendStart.DEFERRED, NOW + timedelta(seconds=0.5)),
+        (SendStart.LOST, None),
+        (SendStart.STARTED, None),
+        (SendStart.DEFERRED, NOW + timedelta(seconds=1)),
+        (SendStart.STARTED, None),
+    ]
+    assert await outbox_rows(database) == [
+        ("U0", "sending", 1, "w", None),
+        ("U1", "queued", 0, None, None),
+        ("U2", "sending", 1, "w", None),
+        ("U3", "queued", 0, None, None),
+        ("U4", "sending", 1, "w", None),
+        ("U5", "claimed", 0, "other", None),
+    ]
+    async with database.unit() as stores:
+        buckets = await stores.session.exec(
+            text("SELECT bucket, tat FROM rate_buckets ORDER BY bucket")
+        )
+        assert [tuple(r) for r in buckets] == [("U0", 1001.0), ("U1", 1000.5), ("U2", 1001.0)]
+
+
+async def test_sent_messages_are_marked_together_with_their_own_ids(database: Database) -> None:
+    async with database.unit() as stores:
+        await stores.outbox.enqueue_many([message(n) for n in range(4)], NOW)
+        claimed = await stores.delivery.claim(["slack"], "w", NOW, LEASE, 3)
+        starts = [SendToStart(message=m, bucket=m.recipient, interval=0.0) for m in claimed]
+        await stores.delivery.start_sends(starts[:2], "w", NOW, LEASE, 0.0)
+    sent = [(claimed[0].id, "1700000000.000100"), (claimed[1].id, None), (claimed[2].id, "x")]
+    async with database.unit() as stores:
+        assert await stores.delivery.mark_sent_many(sent, "thief", NOW) == [False, False, False]
+        # The third was never started: a send that did not begin cannot be marked sent.
+        assert await stores.delivery.mark_sent_many(sent, "w", NOW) == [True, True, False]
+    assert await outbox_rows(database) == [
+        ("U0", "sent", 1, "w", "1700000000.000100"),
+        ("U1", "sent", 1, "w", None),
+        ("U2", "claimed", 0, "w", None),
+        ("U3", "queued", 0, None, None),
+    ]

@@ -37,7 +37,7 @@ from aiohttp import web
 from bot.events import ConversationRef, Event, MessageRef
 from bot.outbound import RateLimited, RecipientUnreachable, Reply, TemporarySendError
 from bot.ui import Card
-from storage.base import PersonKey
+from storage.base import Person, PersonKey
 
 OUTBOX_EVENT = "valuesbot_outbox"
 UNREACHABLE = ("user_not_found", "channel_not_found", "is_archived", "account_inactive")
@@ -348,7 +348,12 @@ class SlackLikeOutbound(_HttpOutbound):
         return await self._post(place.conversation, card, key)
 
     async def post_direct(
-        self, person: PersonKey, card: Card, *, key: str | None = None
+        self,
+        person: PersonKey,
+        card: Card,
+        *,
+        key: str | None = None,
+        known: Person | None = None,
     ) -> MessageRef | None:
         return await self._post(person.user, card, key)
 
@@ -420,7 +425,12 @@ class TeamsLikeOutbound(_HttpOutbound):
         return await self._post(place.conversation, card, key)
 
     async def post_direct(
-        self, person: PersonKey, card: Card, *, key: str | None = None
+        self,
+        person: PersonKey,
+        card: Card,
+        *,
+        key: str | None = None,
+        known: Person | None = None,
     ) -> MessageRef | None:
         # The real adapter uses the person's stored 1:1 conversation id (people table).
         return await self._post(f"a:{person.user}", card, key)

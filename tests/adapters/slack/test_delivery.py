@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bot.clock import ManualClock
 from bot.delivery import fan_out
-from bot.events import Platform
+from bot.events import Actor, ConversationKind, ConversationRef, Platform
 from bot.ui import Card
 from storage import migrate
 from storage.base import PersonKey
@@ -62,7 +62,7 @@ async def test_a_worker_that_dies_mid_send_reaches_everyone_once(
         raise ConnectionError("the process died before sent was committed")
 
     monkeypatch.setattr(outbound, "post_direct", dies_before_the_call)
-    monkeypatch.setattr(SqlDeliveryQueue, "mark_sent", dies_before_the_commit)
+    monkeypatch.setattr(SqlDeliveryQueue, "mark_sent_many", dies_before_the_commit)
     await slack.app.delivery.run_once()
     assert len(slack.api.keys()) == 20
     stuck = await job_progress(slack.app.database, JOB)
@@ -103,6 +103,48 @@ async def test_a_send_whose_answer_was_lost_is_looked_up_not_repeated(
     done = await job_progress(slack.app.database, JOB)
     assert (done.sent, done.remaining) == (1, 0)
     assert slack.api.methods().count("conversations.history") == 1
+
+
+async def test_a_fan_out_reads_and_writes_the_database_per_batch_not_per_message(
+    slack: SlackWorkspace, clock: ManualClock
+) -> None:
+    """People the bot has met get the message in their stored direct conversation; the batch's
+    people are read together and the sends start and finish in shared statements, so the
+    database work does not grow with each recipient (a statement or more per message used to
+    make the bot, not the platform, the limit of a fan-out)."""
+    async with slack.app.database.unit() as stores:
+        for person in PEOPLE:
+            place = ConversationRef(
+                platform=Platform.SLACK,
+                tenant="T1",
+                conversation=direct(person.user),
+                kind=ConversationKind.DIRECT,
+            )
+            await stores.people.seen(place, Actor(id=person.user), clock.now())
+        await fan_out(stores, job=JOB, people=PEOPLE, card=CARD, now=clock.now())
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = slack.app.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        await slack.app.delivery.run_once()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert slack.api.keys() == {key(p): 1 for p in PEOPLE}
+    posted = slack.api.calls_to("chat.postMessage")
+    assert sorted(c.params["channel"] for c in posted) == sorted(direct(p.user) for p in PEOPLE)
+    assert "conversations.open" not in slack.api.methods()
+    done = await job_progress(slack.app.database, JOB)
+    assert (done.sent, done.remaining) == (30, 0)
+    people_reads = [s for s in statements if s.startswith("SELECT") and " FROM people" in s]
+    assert len(people_reads) == 2  # time zones with the claim, then the people themselves
+    # No statement about one message alone: each names the messages of its group.
+    assert not [s for s in statements if "outbox.id = " in s], statements
+    assert len(statements) < 2 * len(PEOPLE), statements
 
 
 # The same with a real process, killed with SIGKILL in the middle of a delivery.
