@@ -62,6 +62,7 @@ from adapters.slack.translate import (
     ReplyRoute,
     describe,
     home_visit,
+    read_body,
     reply_route,
     translate,
 )
@@ -414,12 +415,13 @@ class SlackAdapter:
         query = request.query_string
         headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
         try:
-            bolt_request = AsyncBoltRequest(body=text, query=query, headers=headers)
+            body = read_body(text, request.headers.get("Content-Type", ""))
         except ValueError:
             return web.json_response({"error": "malformed request"}, status=400)
-        if not bolt_request.body:
+        if not body:
             return web.json_response({"error": "malformed request"}, status=400)
-        if bolt_request.body.get("type") == "url_verification":
+        if body.get("type") == "url_verification":
+            bolt_request = AsyncBoltRequest(body=text, query=query, headers=headers)
             response = await self.bolt.async_dispatch(bolt_request)  # answered with the challenge
             return await to_aiohttp_response(response)
         # Verified and readable: acknowledged now, handed to bolt after. Every listener of ours

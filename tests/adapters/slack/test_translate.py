@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from urllib.parse import urlencode
 
-from adapters.slack.translate import home_visit, reply_route, translate
+import pytest
+from slack_bolt.request.internals import parse_body
+
+from adapters.slack.translate import home_visit, read_body, reply_route, translate
 from bot.events import (
     ActionSubmitted,
     CommandReceived,
@@ -154,3 +158,40 @@ def test_a_click_on_something_we_did_not_render_is_ignored() -> None:
     body = fixture("block_actions.json")
     body["actions"][0] = {"type": "static_select", "action_id": "b_x", "selected_option": None}
     assert translate(body) is None
+
+
+@pytest.mark.parametrize(
+    "name", ["block_actions.json", "view_submission.json", "slash_command.json",
+             "event_message_im.json", "url_verification.json"],
+)  # fmt: skip
+def test_bodies_read_at_the_acknowledgement_are_what_bolt_reads(name: str) -> None:
+    """Each kind of body Slack sends, as it arrives (interactivity as a form field of JSON,
+    slash commands as a form, events as JSON), with text that needs escaping in every field."""
+    found = fixture(name)
+    if "command" in found:
+        found["text"] = 'Winter & "planning" 100% +1 é <b>=?'
+        text, content_type = urlencode(found), "application/x-www-form-urlencoded"
+    elif "payload" in name or found.get("type") in ("block_actions", "view_submission"):
+        found["user"]["name"] = 'Ann & "Bo" 100% +1 é <b>=?'
+        text = urlencode({"payload": json.dumps(found)})
+        content_type = "application/x-www-form-urlencoded"
+    else:
+        text, content_type = json.dumps(found), "application/json"
+    assert read_body(text, content_type) == parse_body(text, content_type)
+    assert read_body(text, content_type) == (
+        found if "command" not in found else {k: str(v) for k, v in found.items()}
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "content_type", "why"),
+    [
+        ("payload=%7Bnot+json", "application/x-www-form-urlencoded", "Expecting property"),
+        ("payload=%5B1%5D", "application/x-www-form-urlencoded", "not a JSON object"),
+        ("{not json", "application/json", "Expecting property"),
+        ("[1, 2]", "application/json; charset=utf-8", "not a JSON object"),
+    ],
+)
+def test_unreadable_bodies_are_refused(text: str, content_type: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        read_body(text, content_type)
