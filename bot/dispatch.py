@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -50,6 +51,10 @@ TURNS_AT_ONCE = 12
 # up after 3 s and tries again), a person who clicked waits for their card to change. Under a
 # burst of clicks the acknowledgements go first and the turns behind them run a few at a time.
 TURNS_WHILE_ACKNOWLEDGING = 1
+# A burst is over when no request has been answered for this long (seconds). Between two
+# requests of a burst the loop is free for a moment; without this, turns went in at each such
+# moment and the answers queued behind them again.
+ACKNOWLEDGING_QUIET = 0.05
 
 SORRY = Card(
     title="Sorry, something went wrong on our side",
@@ -62,16 +67,28 @@ INTAKE_AT_ONCE = 32
 
 
 class TurnGate:
-    """How many turns run their unit of work at once: ``most``, or ``few`` while any request
-    is being acknowledged (``acknowledging``), so the event loop answers the platforms first.
-    Turns are let in in the order they came; a waiting turn takes no share of the loop."""
+    """How many turns run their unit of work at once: ``most``, or ``few`` while requests are
+    being acknowledged (``acknowledging``, or one was answered less than ``quiet`` seconds
+    ago), so the event loop answers the platforms first. Turns are let in in the order they
+    came; a waiting turn takes no share of the loop."""
 
-    def __init__(self, most: int = TURNS_AT_ONCE, few: int = TURNS_WHILE_ACKNOWLEDGING) -> None:
+    def __init__(
+        self,
+        most: int = TURNS_AT_ONCE,
+        few: int = TURNS_WHILE_ACKNOWLEDGING,
+        *,
+        quiet: float = ACKNOWLEDGING_QUIET,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.most = most
         self.few = min(few, most)
+        self.quiet = quiet
+        self._now = now
         self._running = 0
         self._acknowledging = 0
+        self._last_answer = -math.inf
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self._wake: asyncio.TimerHandle | None = None
 
     @contextmanager
     def acknowledging(self) -> Iterator[None]:
@@ -81,7 +98,21 @@ class TurnGate:
             yield
         finally:
             self._acknowledging -= 1
+            self._last_answer = self._now()
             self._let_in()
+            if self._waiting and self._wake is None:
+                # Whoever waits goes in when the requests stop, even if no turn leaves then.
+                self._wake = asyncio.get_running_loop().call_later(self.quiet, self._woken)
+
+    def _woken(self) -> None:
+        self._wake = None
+        self._let_in()
+        if self._waiting and self._busy():
+            self._wake = asyncio.get_running_loop().call_later(self.quiet, self._woken)
+
+    def _busy(self) -> bool:
+        """Requests are being answered, or were a moment ago (a burst has gaps between them)."""
+        return bool(self._acknowledging) or self._now() - self._last_answer < self.quiet
 
     @property
     def running(self) -> int:
@@ -89,7 +120,7 @@ class TurnGate:
         return self._running
 
     def _room(self) -> bool:
-        return self._running < (self.few if self._acknowledging else self.most)
+        return self._running < (self.few if self._busy() else self.most)
 
     def _let_in(self) -> None:
         while self._waiting and self._room():

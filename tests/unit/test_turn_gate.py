@@ -42,17 +42,43 @@ async def test_at_most_most_turns_run_and_the_rest_follow_in_order() -> None:
     assert gate.running == 0
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def test_while_acknowledging_only_a_few_turns_are_let_in() -> None:
-    gate = TurnGate(most=4, few=1)
+    clock = Clock()
+    gate = TurnGate(most=4, few=1, quiet=0.01, now=clock)
     turns = Turns(gate)
     with gate.acknowledging():
         tasks = turns.start(4)
         await settle()
         assert turns.inside == [0]  # the loop answers the platform first
     await settle()
-    assert turns.inside == [0, 1, 2, 3]  # the answer is written: the others go in
+    assert turns.inside == [0]  # a burst has gaps: one answer written is not its end
+    clock.now += 0.02
+    await asyncio.sleep(0.02)  # the gate's timer: no request for ``quiet`` seconds
+    assert turns.inside == [0, 1, 2, 3]  # the others go in, though no turn has left
     turns.release.set()
     await asyncio.gather(*tasks)
+    assert gate.running == 0
+
+
+async def test_a_turn_leaving_after_the_burst_lets_the_others_in() -> None:
+    clock = Clock()
+    gate = TurnGate(most=3, few=1, quiet=60.0, now=clock)
+    turns = Turns(gate)
+    with gate.acknowledging():
+        tasks = turns.start(3)
+        await settle()
+    clock.now += 61
+    turns.release.set()
+    await asyncio.gather(*tasks)
+    assert turns.inside == [0, 1, 2]
     assert gate.running == 0
 
 
