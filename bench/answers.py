@@ -179,13 +179,15 @@ async def measure(
                     )
                     serve_cpu = cpu_seconds(serve.pid) - cpu[0]
                     bench_cpu = cpu_seconds() - cpu[1]
-                    thanked = await wait_until(
-                        lambda: all(c is not None and c.updates for c in cards.values()),
-                        limit=900,
-                        every=0.25,
-                    )
-                    settled_s = time.monotonic() - started
-                    await sampler.stop()
+                # The profile covers the burst (the acknowledgements); the memory, until every
+                # answer has been handled.
+                thanked = await wait_until(
+                    lambda: all(c is not None and c.updates for c in cards.values()),
+                    limit=900,
+                    every=0.25,
+                )
+                settled_s = time.monotonic() - started
+                await sampler.stop()
             answered_cards = sum(1 for c in cards.values() if c is not None and c.updates)
             log = serve.log.read_text(encoding="utf-8", errors="replace")
 
