@@ -61,6 +61,7 @@ from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 from microsoft_agents.hosting.core.connector import ConnectorClientBase, TeamsConnectorClient
 from pydantic import ValidationError
 
+from adapters.teams.clients import ConnectorClients
 from adapters.teams.render import ADAPTIVE_CARD, attachment, summary
 from adapters.teams.translate import (
     ACTION_INVOKE,
@@ -146,7 +147,13 @@ class TeamsConnector:
     call the connector too.
     """
 
-    def __init__(self, settings: Settings, *, connections: Connections | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        connections: Connections | None = None,
+        keep_connections: bool = False,
+    ) -> None:
         self.auth = auth_configuration(settings.teams_connection)
         self.app_id = settings.teams_app_id
         # Teams gives a bot 15 seconds to answer a request; the turn runs after the answer, but
@@ -157,10 +164,20 @@ class TeamsConnector:
             connections = MsalConnectionManager(
                 connections_configurations={"SERVICE_CONNECTION": self.auth}
             )
-        self.adapter = CloudAdapter(connection_manager=connections)
+        # A long-lived process (serve) keeps its HTTP connections to the Bot Connector between
+        # turns (``ConnectorClients``); a command that makes a call or two does not.
+        self.clients = ConnectorClients(connections) if keep_connections else None
+        self.adapter = CloudAdapter(
+            connection_manager=connections, channel_service_client_factory=self.clients
+        )
         # The SDK's default turn error handler would post the exception text to the user:
         # valuesbot reports failures itself (the dispatcher's apology), so errors propagate.
         self.adapter.on_turn_error = None
+
+    async def close(self) -> None:
+        """Close the kept HTTP connections."""
+        if self.clients is not None:
+            await self.clients.close()
 
     def claims(self) -> ClaimsIdentity:
         """Who the bot is when it calls the connector: its app id, or anonymous (local use)."""
@@ -251,7 +268,7 @@ class TeamsBot:
     ) -> None:
         self.app = app
         settings = app.settings
-        self.connector = TeamsConnector(settings, connections=connections)
+        self.connector = TeamsConnector(settings, connections=connections, keep_connections=True)
         self.auth = self.connector.auth
         self.app_id = self.connector.app_id
         self.anonymous = settings.teams_anonymous
@@ -423,6 +440,7 @@ class TeamsBot:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.connector.close()
 
     # Outbound plumbing, used by TeamsOutbound
 

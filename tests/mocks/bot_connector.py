@@ -62,6 +62,7 @@ class Call:
     activity_id: str | None = None
     answered_id: str | None = None
     at: float = field(default_factory=time.time, compare=False)  # when it arrived (epoch s)
+    peer: str = field(default="", compare=False)  # the bot's end of the connection (host:port)
 
     @property
     def card(self) -> dict[str, Any] | None:
@@ -125,6 +126,11 @@ def _unescape(text: str) -> str:
         else:
             escaped = True
     return "".join(out)
+
+
+def _peer(request: web.Request) -> str:
+    found = request.transport.get_extra_info("peername") if request.transport else None
+    return f"{found[0]}:{found[1]}" if found else ""
 
 
 def base_conversation(conversation: str) -> str:
@@ -324,6 +330,7 @@ class MockBotConnector:
             conversation=where,
             activity_id=activity_id,
             answered_id=answered,
+            peer=_peer(request),
         )
         stalled = request.method == "POST" and status < 300 and self._stalled(where)
         unstall = self._unstall

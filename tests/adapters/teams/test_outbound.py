@@ -73,6 +73,27 @@ async def test_a_direct_post_goes_to_the_personal_chat(teams: TeamsWorld) -> Non
     assert teams.connector.created() == []
 
 
+async def test_proactive_posts_share_one_kept_connection_until_the_bot_stops(
+    teams: TeamsWorld,
+) -> None:
+    """Each proactive message is a turn of the SDK's, which used to open (and close) an HTTP
+    connection of its own: a fan-out to thousands made as many connections."""
+    await teams.installs(ALICE)
+    await teams.installs(BOB)
+    teams.connector.calls.clear()
+    for _ in range(3):
+        await outbound(teams).post_direct(person(ALICE.id), NOTICE)
+        await outbound(teams).post_direct(person(BOB.id), NOTICE)
+    posts = teams.connector.posts()
+    assert [c.conversation for c in posts] == [ALICE.direct, BOB.direct] * 3
+    assert len({c.peer for c in posts}) == 1
+    clients = teams.bot.connector.clients
+    assert clients is not None
+    assert clients.open_sessions == 1
+    await teams.bot.close(grace=1)
+    assert clients.open_sessions == 0
+
+
 async def test_someone_met_only_in_a_channel_gets_a_chat_opened(teams: TeamsWorld) -> None:
     await teams.says("values", person=BOB, channel=CHANNEL)  # a private answer: a chat opens
     await outbound(teams).post_direct(person(BOB.id), NOTICE)  # and is remembered
