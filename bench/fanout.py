@@ -273,9 +273,10 @@ async def _fanout(
         await asyncio.sleep(2.0)
         await idle.stop()
         async with profiling(serve.pid, name, args.profile) as profile:
-            cpu_before = cpu_seconds(serve.pid)
+            cpu_before = (cpu_seconds(serve.pid), cpu_seconds(mock.pid))
             figures = await _round(args, env, database_url, serve.pid)
-            cpu = cpu_seconds(serve.pid) - cpu_before
+            cpu = cpu_seconds(serve.pid) - cpu_before[0]
+            figures["mock_cpu_s"] = cpu_seconds(mock.pid) - cpu_before[1]
         await asyncio.sleep(1.0)  # anything still in flight lands in the mock's record
         async with (
             aiohttp.ClientSession() as http,
@@ -370,6 +371,9 @@ def _figures(
         "rss_peak_mb": busy.figures()["peak_mib"],
         "serve_cpu_s": round(cpu, 1),
         "serve_cpu_ms_per_message": round(1000 * cpu / max(1, sum(polls.values())), 2),
+        # The mock platform's own CPU: with the limits lifted, a mock near one core is the
+        # limit of the measurement, not the bot.
+        "mock_cpu_ms_per_message": round(1000 * run["mock_cpu_s"] / max(1, sum(polls.values())), 2),
         "outbox": dict(status),
         "opened": opened.strip().splitlines()[:1],
     }
@@ -423,6 +427,7 @@ def report(title: str, result: Mapping[str, Any], load: list[float]) -> str:
         ("busiest second (accepted)", result["busiest_second"]),
         ("serve RSS idle / peak MB", f"{result['rss_idle_mb']} / {result['rss_peak_mb']}"),
         ("serve CPU ms per message", result["serve_cpu_ms_per_message"]),
+        ("mock platform CPU ms per message", result["mock_cpu_ms_per_message"]),
         ("outbox", json.dumps(result["outbox"])),
         ("load average (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in load)),
     ]

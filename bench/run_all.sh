@@ -22,6 +22,8 @@ run bench.fanout --platform slack --db postgresql
 run bench.fanout --platform teams --db postgresql
 run bench.fanout --platform slack --db sqlite --unlimited
 run bench.fanout --platform slack --db postgresql --unlimited
+run bench.fanout --platform teams --db sqlite --unlimited
+run bench.fanout --platform teams --db postgresql --unlimited
 if [ -f bench/national.py ]; then
     run bench.national
 fi
