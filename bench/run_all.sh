@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every benchmark of issue 8 at the issue's sizes, one after another (run them serially: the
 # machine's cores are shared by the bot, its database and the load generator). From the
-# repository root:  bench/run_all.sh   (results: bench/results/*.json; about 25 minutes)
+# repository root:  bench/run_all.sh   (results: bench/results/*.json; about 27 minutes)
 # PostgreSQL: 127.0.0.1:5432, user postgres (VALUESBOT_BENCH_PG_URL to change).
 set -eu
 cd "$(dirname "$0")/.."
