@@ -104,13 +104,9 @@ SLOWED_STEP = 1.25
 # Person-weeks counted by one statement when a batch is claimed (5 parameters each, well within
 # SQLite's and asyncpg's limits).
 CAP_ROWS_AT_ONCE = 150
-# Outbox rows and send budgets in one statement when sends start or finish together (up to three
-# parameters a row).
-OUTBOX_ROWS_AT_ONCE = 250
-BUCKET_ROWS_AT_ONCE = 250
-
-# People read by one statement (three parameters each).
-PEOPLE_AT_ONCE = 250
+# Rows one statement names when sends start or finish together (outbox rows, send budgets) or a
+# batch's people are read (up to three parameters a row).
+ROWS_AT_ONCE = 250
 
 _T = TypeVar("_T")
 
@@ -312,7 +308,7 @@ class SqlPeople(_Store):
     async def get_many(self, keys: Sequence[PersonKey]) -> dict[PersonKey, Person]:
         found: dict[PersonKey, Person] = {}
         wanted = list(dict.fromkeys((k.platform, k.tenant, k.user) for k in keys))
-        for chunk in _chunks(wanted, PEOPLE_AT_ONCE):
+        for chunk in _chunks(wanted, ROWS_AT_ONCE):
             rows = await self.session.exec(
                 select(PersonRow).where(
                     tuple_(
@@ -1279,9 +1275,9 @@ class SqlOutbox(_Store):
 
     async def enqueue_many(self, messages: Sequence[OutboxMessage], now: datetime) -> int:
         added = 0
-        for start in range(0, len(messages), ENQUEUE_CHUNK):
-            chunk = [_outbox_values(m, now) for m in messages[start : start + ENQUEUE_CHUNK]]
-            statement = _insert(self.session, OutboxRow).values(chunk).on_conflict_do_nothing()
+        for chunk in _chunks(messages, ENQUEUE_CHUNK):
+            values = [_outbox_values(m, now) for m in chunk]
+            statement = _insert(self.session, OutboxRow).values(values).on_conflict_do_nothing()
             added += _rowcount(await self.session.exec(statement))
         return added
 
@@ -1524,8 +1520,7 @@ class SqlDeliveryQueue(_Store):
                 places[(message.platform, message.tenant, message.recipient, week)].append(n)
         once = [place for place, seen in places.items() if len(seen) == 1]
         counted: set[tuple[str, str, str, str]] = set()
-        for start in range(0, len(once), CAP_ROWS_AT_ONCE):
-            chunk = once[start : start + CAP_ROWS_AT_ONCE]
+        for chunk in _chunks(once, CAP_ROWS_AT_ONCE):
             found = await self.session.exec(
                 self._count_in_week(
                     [
@@ -1596,7 +1591,7 @@ class SqlDeliveryQueue(_Store):
     ) -> list[tuple[SendStart, datetime | None]]:  # fmt: skip
         results: list[tuple[SendStart, datetime | None]] = [(SendStart.LOST, None)] * len(starts)
         held: set[int] = set()
-        for ids in _chunks([s.message.id for s in starts], OUTBOX_ROWS_AT_ONCE):
+        for ids in _chunks([s.message.id for s in starts], ROWS_AT_ONCE):
             found = await self.session.exec(
                 select(OutboxRow.id)
                 .where(*self._held_all(ids, owner, OutboxStatus.CLAIMED))
@@ -1618,7 +1613,7 @@ class SqlDeliveryQueue(_Store):
             else:
                 first[start.bucket] = n
         taken: set[str] = set()
-        for buckets in _chunks(list(first), BUCKET_ROWS_AT_ONCE):
+        for buckets in _chunks(list(first), ROWS_AT_ONCE):
             statement = _insert(self.session, RateBucketRow).values(
                 [
                     {"bucket": b, "tat": wall + starts[first[b]].interval, "slowed_until": 0.0}
@@ -1639,7 +1634,7 @@ class SqlDeliveryQueue(_Store):
             (go if bucket in taken else busy).append(n)
         if busy:
             free: dict[str, float] = {}
-            for buckets in _chunks(list({starts[n].bucket for n in busy}), BUCKET_ROWS_AT_ONCE):
+            for buckets in _chunks(list({starts[n].bucket for n in busy}), ROWS_AT_ONCE):
                 found_tats = await self.session.exec(
                     select(RateBucketRow.bucket, RateBucketRow.tat).where(
                         col(RateBucketRow.bucket).in_(buckets)
@@ -1650,7 +1645,7 @@ class SqlDeliveryQueue(_Store):
                 free_at = now + timedelta(seconds=max(free[starts[n].bucket] - wall, 0.0))
                 await self.defer(starts[n].message.id, owner, free_at)
                 results[n] = (SendStart.DEFERRED, free_at)
-        for places in _chunks(sorted(go), OUTBOX_ROWS_AT_ONCE):
+        for places in _chunks(sorted(go), ROWS_AT_ONCE):
             ids = [starts[n].message.id for n in places]
             await self.session.exec(
                 update(OutboxRow)
@@ -1676,7 +1671,7 @@ class SqlDeliveryQueue(_Store):
         self, sent: Sequence[tuple[int, str | None]], owner: str, now: datetime
     ) -> list[bool]:
         marked: set[int] = set()
-        for chunk in _chunks(list(sent), OUTBOX_ROWS_AT_ONCE):
+        for chunk in _chunks(list(sent), ROWS_AT_ONCE):
             refs = dict(chunk)
             known = {message_id: ref for message_id, ref in chunk if ref is not None}
             found = await self.session.exec(
@@ -2084,8 +2079,7 @@ class SqlBarometer(_Store):
     async def invite(self, round_id: str, people: Sequence[PersonKey]) -> int:
         added = 0
         unique = list(dict.fromkeys(people))
-        for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start : start + _CHUNK]
+        for chunk in _chunks(unique, _CHUNK):
             statement = (
                 _insert(self.session, BarometerParticipationRow)
                 .values(
@@ -2600,8 +2594,8 @@ class SqlBarometer(_Store):
         if not rows:
             return
         _RANDOM.shuffle(rows)
-        for start in range(0, len(rows), _CHUNK):
-            await self.session.exec(insert(table), params=rows[start : start + _CHUNK])
+        for chunk in _chunks(rows, _CHUNK):
+            await self.session.exec(insert(table), params=list(chunk))
 
     async def _secure_delete(self) -> None:
         # SQLite keeps deleted rows' bytes in the file until the page is reused; secure_delete
