@@ -34,9 +34,9 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import ClientConnectorError, ClientError, ClientResponseError, web
@@ -117,6 +117,7 @@ _CONVERSATION_TYPES = {
 }
 
 Sleep = Callable[[float], Awaitable[None]]
+Result = TypeVar("Result")
 
 
 def auth_configuration(connection: dict[str, str]) -> AgentAuthConfiguration:
@@ -189,21 +190,11 @@ class TeamsConnector:
         """The bot's Teams account id (``28:<app id>``)."""
         return f"28:{self.app_id}" if self.app_id else "valuesbot"
 
-    async def run(
-        self,
-        place: ConversationRef,
-        work: Callable[[TurnContext], Awaitable[Any]],
-        *,
-        delivers: bool = True,
-    ) -> Any:
-        """Run ``work`` with a turn context bound to ``place`` (a proactive turn); its result.
-
-        ``delivers`` says that ``work`` posts or changes a message: a timeout or a connection
-        dropped mid-call may then have delivered it (``TemporarySendError(maybe_sent=True)``).
-        """
+    def _continuation(self, place: ConversationRef) -> Activity:
+        """The activity a proactive turn to ``place`` starts from: where it goes, and as whom."""
         if not place.service_url:
             raise RecipientUnreachable("no service URL known for this conversation")
-        continuation = Activity(
+        return Activity(
             type="event",
             name="ContinueConversation",
             channel_id=TEAMS_CHANNEL,
@@ -219,6 +210,20 @@ class TeamsConnector:
                 name=place.extra.get("bot_name", ""),
             ),
         )
+
+    async def run(
+        self,
+        place: ConversationRef,
+        work: Callable[[TurnContext], Awaitable[Any]],
+        *,
+        delivers: bool = True,
+    ) -> Any:
+        """Run ``work`` with a turn context bound to ``place`` (a proactive turn); its result.
+
+        ``delivers`` says that ``work`` posts or changes a message: a timeout or a connection
+        dropped mid-call may then have delivered it (``TemporarySendError(maybe_sent=True)``).
+        """
+        continuation = self._continuation(place)
         outcome: list[Any] = []
 
         async def callback(context: TurnContext) -> None:
@@ -234,6 +239,47 @@ class TeamsConnector:
             delivers=delivers,
         )
         return outcome[0] if outcome else None
+
+    async def call(
+        self,
+        place: ConversationRef,
+        work: Callable[[ConnectorClientBase, Activity], Awaitable[Result]],
+        *,
+        delivers: bool = True,
+    ) -> Result:
+        """``work`` with a connector client for ``place`` and the activity that says where it
+        is (the one a proactive turn would start from); its result.
+
+        A process that keeps its connections (serve) skips the turn: a proactive turn also
+        builds a user token client (with a session of its own) and a turn context, which were
+        most of the work of each message a fan-out sent. The connector client comes from the
+        same factory call, with the same claims, audience and anonymity, as the SDK's own
+        proactive turn makes (``ChannelServiceAdapter.process_proactive``), so the token asked
+        for is the same. Otherwise the call runs in a turn (``run``).
+        """
+        if self.clients is None:
+
+            async def in_turn(context: TurnContext) -> Result:
+                return await work(_connector(context), context.activity)
+
+            result: Result = await self.run(place, in_turn, delivers=delivers)
+            return result
+        where = self._continuation(place)
+        claims = self.claims()
+        clients = self.clients
+
+        async def direct() -> Result:
+            client = await clients.create_connector_client(
+                None,
+                claims,
+                place.service_url or "",  # checked by _continuation
+                AuthenticationConstants.AGENTS_SDK_SCOPE,
+                use_anonymous=claims.allow_anonymous,
+            )
+            return await work(client, where)
+
+        called: Result = await self._call(direct(), delivers=delivers)
+        return called
 
     async def _call(self, call: Awaitable[Any], *, delivers: bool) -> Any:
         """``call`` with the connector's failures as ``SendError`` kinds (docs/delivery.md,
@@ -535,30 +581,47 @@ def _invoke_answer(activity: dict[str, Any]) -> dict[str, Any]:
 
 
 def message(
-    context: TurnContext, card: Card, activity_id: str | None = None, key: str | None = None
+    where: Activity,
+    drawn: Drawn,
+    activity_id: str | None = None,
+    key: str | None = None,
 ) -> Activity:
-    """A Teams message carrying the card, from the bot, in the turn's conversation; ``key``
-    (the outbox key of a proactive message) goes in its ``channelData``, for logs and support
-    (nothing reads it back: docs/delivery.md).
+    """A Teams message carrying a drawn card, from the bot, in the conversation of ``where``
+    (a turn's activity); ``key`` (the outbox key of a proactive message) goes in its
+    ``channelData``, for logs and support (nothing reads it back: docs/delivery.md).
 
     Built whole here rather than by ``TurnContext.send_activity``, which sends explicit nulls
     (``"id": null``) that a strict connector refuses.
     """
-    where = context.activity
     outgoing = Activity(
         type="message",
         channel_id=where.channel_id,
         service_url=where.service_url,
         conversation=where.conversation,
         from_property=where.recipient,
-        summary=summary(card),
-        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=attachment(card)["content"])],
+        summary=drawn.summary,
+        attachments=[drawn.attachment],
     )
     if activity_id:
         outgoing.id = activity_id
     if key:
         outgoing.channel_data = {OUTBOX_KEY: key}
     return outgoing
+
+
+@dataclass(frozen=True, slots=True)
+class Drawn:
+    """A card as Teams shows it: the Adaptive Card attachment and the one-line summary."""
+
+    attachment: Attachment
+    summary: str
+
+    @classmethod
+    def of(cls, card: Card) -> Drawn:
+        return cls(
+            attachment=Attachment(content_type=ADAPTIVE_CARD, content=attachment(card)["content"]),
+            summary=summary(card),
+        )
 
 
 def _connector(context: TurnContext) -> ConnectorClientBase:
@@ -568,12 +631,32 @@ def _connector(context: TurnContext) -> ConnectorClientBase:
     return connector
 
 
+def _direct_chat(person: Person) -> ConversationRef | None:
+    """The person's direct chat with the bot as their row has it, if it holds all a message
+    needs (the chat, its service URL and the bot's account)."""
+    bot_id = person.extra.get("bot_id")
+    if not (person.direct_conversation and person.service_url and bot_id):
+        return None
+    extra = {"bot_id": bot_id}
+    if person.extra.get("bot_name"):
+        extra["bot_name"] = person.extra["bot_name"]
+    return ConversationRef(
+        platform=Platform.TEAMS,
+        tenant=person.key.tenant,
+        conversation=person.direct_conversation,
+        kind=ConversationKind.DIRECT,
+        service_url=person.service_url,
+        extra=extra,
+    )
+
+
 class TeamsOutbound:
     """Sends cards to Teams conversations through the Bot Connector."""
 
     def __init__(self, bot: TeamsBot, *, sleep: Sleep = asyncio.sleep) -> None:
         self.bot = bot
         self.sleep = sleep
+        self._last_drawn: tuple[Card, Drawn] | None = None
 
     async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
         """Send the replies to an event where it happened (private ones in a channel to the
@@ -630,26 +713,38 @@ class TeamsOutbound:
 
     async def send(self, place: ConversationRef, card: Card, key: str | None = None) -> MessageRef:
         """Post a card as a new message in ``place`` (with the outbox ``key``, if any)."""
+        drawn = self._drawn(card)
 
-        async def work(context: TurnContext) -> str:
-            outgoing = message(context, card, key=key)
-            sent = await _connector(context).conversations.send_to_conversation(
+        async def work(connector: ConnectorClientBase, where: Activity) -> str:
+            outgoing = message(where, drawn, key=key)
+            sent = await connector.conversations.send_to_conversation(
                 outgoing.conversation.id, outgoing
             )
             return str(sent.id or "")
 
-        return MessageRef(id=await self.bot.run(place, work))
+        return MessageRef(id=await self.bot.connector.call(place, work))
 
     async def replace(self, place: ConversationRef, source: MessageRef, card: Card) -> None:
         """Replace the message ``source`` in ``place`` by ``card`` (a card after a click)."""
+        drawn = self._drawn(card)
 
-        async def work(context: TurnContext) -> None:
-            outgoing = message(context, card, source.id)
-            await _connector(context).conversations.update_activity(
+        async def work(connector: ConnectorClientBase, where: Activity) -> None:
+            outgoing = message(where, drawn, source.id)
+            await connector.conversations.update_activity(
                 outgoing.conversation.id, source.id, outgoing
             )
 
-        await self.bot.run(place, work)
+        await self.bot.connector.call(place, work)
+
+    def _drawn(self, card: Card) -> Drawn:
+        """The card drawn for Teams. A fan-out sends one card object to thousands of people
+        (the delivery worker reads each distinct card once), so the last one drawn is kept."""
+        last = self._last_drawn
+        if last is not None and last[0] is card:
+            return last[1]
+        drawn = Drawn.of(card)
+        self._last_drawn = (card, drawn)  # holding the card keeps its identity unique
+        return drawn
 
     async def post(
         self, place: ConversationRef, card: Card, *, key: str | None = None
@@ -674,15 +769,21 @@ class TeamsOutbound:
         key: str | None = None,
         known: Person | None = None,
     ) -> MessageRef | None:
-        """Send to a person's direct chat with the bot, opening it if there is none yet."""
-        async with self.bot.app.database.reading() as stores:
-            if known is None or known.key != person:
-                known = await stores.people.get(person)
-            direct = None
-            if known is not None and known.direct_conversation:
-                direct = await stores.people.conversation(
-                    person.platform, person.tenant, known.direct_conversation
-                )
+        """Send to a person's direct chat with the bot, opening it if there is none yet.
+
+        ``known`` (the person as the caller read them) spares a read: their row holds the
+        direct chat's id and service URL (both written when they are seen there,
+        ``PeopleStore.seen``) and the bot's account.
+        """
+        direct = _direct_chat(known) if known is not None and known.key == person else None
+        if direct is None:
+            async with self.bot.app.database.reading() as stores:
+                if known is None or known.key != person:
+                    known = await stores.people.get(person)
+                if known is not None and known.direct_conversation:
+                    direct = await stores.people.conversation(
+                        person.platform, person.tenant, known.direct_conversation
+                    )
         if known is None:
             raise RecipientUnreachable("never met")
         if direct is not None and direct.service_url:

@@ -52,7 +52,7 @@ class ConnectorClients(RestChannelServiceClientFactory):
         super().__init__(connections)
         self.connections = connections
         self._now = now
-        self._sessions: dict[tuple[str, str], ClientSession] = {}
+        self._clients: dict[tuple[str, str], KeptConnectorClient] = {}
         self._retired: list[tuple[float, ClientSession]] = []
         self._closed = False
 
@@ -85,21 +85,24 @@ class ConnectorClients(RestChannelServiceClientFactory):
         token = await provider.get_access_token(
             audience, scopes or claims_identity.get_token_scope()
         )
-        return KeptConnectorClient(
-            endpoint=service_url, token=token, session=await self._session(service_url, token)
-        )
+        return await self._client(service_url, token)
 
-    async def _session(self, service_url: str, token: str) -> ClientSession:
+    async def _client(self, service_url: str, token: str) -> KeptConnectorClient:
+        """The kept client for the service URL and token: made, with its session, on the first
+        call (making one sets the session's headers, the User-Agent among them, which the SDK
+        finds in the installed packages' metadata: a cost worth paying once)."""
         endpoint = service_url if service_url.endswith("/") else service_url + "/"
         await self._close_retired()
-        session = self._sessions.get((endpoint, token))
-        if session is None or session.closed:
+        client = self._clients.get((endpoint, token))
+        if client is None or client.client.closed:
             # A new token (they last about an hour): the old session finishes its calls first.
-            for key in [k for k in self._sessions if k[0] == endpoint]:
-                self._retired.append((self._now(), self._sessions.pop(key)))
-            session = ClientSession(base_url=endpoint)
-            self._sessions[(endpoint, token)] = session
-        return session
+            for key in [k for k in self._clients if k[0] == endpoint]:
+                self._retired.append((self._now(), self._clients.pop(key).client))
+            client = KeptConnectorClient(
+                endpoint=service_url, token=token, session=ClientSession(base_url=endpoint)
+            )
+            self._clients[(endpoint, token)] = client
+        return client
 
     async def _close_retired(self) -> None:
         due = self._now() - RETIRE_AFTER
@@ -110,13 +113,13 @@ class ConnectorClients(RestChannelServiceClientFactory):
     @property
     def open_sessions(self) -> int:
         """HTTP sessions open now (kept and retired)."""
-        return sum(not s.closed for s in self._sessions.values()) + len(self._retired)
+        return sum(not c.client.closed for c in self._clients.values()) + len(self._retired)
 
     async def close(self) -> None:
         """Close every session (the bot is stopping)."""
         self._closed = True
-        sessions = [*self._sessions.values(), *(s for _, s in self._retired)]
-        self._sessions.clear()
+        sessions = [*(c.client for c in self._clients.values()), *(s for _, s in self._retired)]
+        self._clients.clear()
         self._retired.clear()
         for session in sessions:
             await session.close()

@@ -26,15 +26,20 @@ from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import 
     _JwkClientCacheEntry,
 )
 
+from adapters.teams.app import TeamsConnector
 from bot.app import build_app
 from bot.clock import ManualClock
+from bot.ui import Card
+from storage.base import PersonKey
 from tests.adapters.teams.conftest import (
     ALICE,
     APP_ID,
     CREDENTIALS,
     LOCAL_TOKEN,
     TENANT,
+    LocalTokens,
     TeamsWorld,
+    local_connections,
     start_world,
 )
 from tests.conftest import make_settings
@@ -231,3 +236,53 @@ async def test_unreachable_signing_keys_are_a_503_not_a_401(
     assert response.status == 503
     await secured.bot.settled()
     await nothing_changed(secured)
+
+
+async def test_a_proactive_message_is_sent_as_the_sdks_own_proactive_turn_would_send_it(
+    secured: TeamsWorld, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve posts proactive messages on its kept connector clients without a turn of the
+    SDK's; a command (no kept clients) runs the turn. Both ask for the same token and make the
+    same request."""
+    asked: list[tuple[str, list[str]]] = []
+    original = LocalTokens.get_access_token
+
+    async def recorded(
+        tokens: LocalTokens, resource_url: str, scopes: list[str], force_refresh: bool = False
+    ) -> str:
+        asked.append((resource_url, list(scopes)))
+        return await original(tokens, resource_url, scopes, force_refresh)
+
+    monkeypatch.setattr(LocalTokens, "get_access_token", recorded)
+    secured.headers = {"Authorization": "Bearer " + keys.token(service_url=secured.connector.url)}
+    assert await secured.installs(ALICE) == 202
+    await secured.bot.settled()
+    secured.connector.calls.clear()
+    asked.clear()
+    alice = PersonKey("teams", TENANT, ALICE.id)
+    card = Card(title="Staff barometer", text="This month's barometer is open.")
+
+    assert secured.bot.connector.clients is not None  # serve's: no turn
+    await secured.bot.outbound.post_direct(alice, card, key="outbox-key-1")
+    asked_without_a_turn = list(asked)
+    asked.clear()
+    in_a_turn = TeamsConnector(secured.app.settings, connections=local_connections(secured.app))
+    assert in_a_turn.clients is None
+    monkeypatch.setattr(secured.bot, "connector", in_a_turn)
+    await secured.bot.outbound.post_direct(alice, card, key="outbox-key-1")
+
+    kept, turned = secured.connector.posts()
+    assert kept.path == turned.path == f"/v3/conversations/{ALICE.direct}/activities"
+    assert kept.body == turned.body
+    assert kept.body["channelData"] == {"valuesbotOutboxKey": "outbox-key-1"}
+    for header in ("Authorization", "User-Agent", "Content-Type", "Accept"):
+        assert kept.headers[header] == turned.headers[header], header
+    assert kept.headers["Authorization"] == f"Bearer {LOCAL_TOKEN}"
+    # The turn also asks for the user token client, which a message does not use.
+    assert asked_without_a_turn == [
+        (
+            AuthenticationConstants.AGENTS_SDK_SCOPE,
+            [f"{AuthenticationConstants.AGENTS_SDK_SCOPE}/.default"],
+        )
+    ]
+    assert asked_without_a_turn[0] in asked

@@ -9,14 +9,24 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from bot.app import App, build_app
 from bot.delivery import fan_out
 from bot.ui import Card
 from storage.base import DeliveryProgress, PersonKey
-from tests.adapters.teams.conftest import ANONYMOUS, TENANT, Person, TeamsWorld, staff, start_world
+from tests.adapters.teams.conftest import (
+    ANONYMOUS,
+    BOT_ID,
+    TENANT,
+    Person,
+    TeamsWorld,
+    staff,
+    start_world,
+)
 from tests.conftest import make_settings
 from tests.dialogs.test_values_lens import rows
 from tests.mocks.bot_connector import MockBotConnector, card_texts
@@ -117,6 +127,37 @@ async def test_200_people_each_get_it_once_within_teams_limits(world: TeamsWorld
     ]
     ids = await rows(world.app, "SELECT message_id FROM outbox ORDER BY message_id")
     assert sorted(i for (i,) in ids) == sorted(c.answered_id for c in world.connector.posts())
+
+
+async def test_a_fan_out_to_people_met_reads_no_conversation_per_message(
+    world: TeamsWorld,
+) -> None:
+    """The batch's people are read together, and each person's row holds their direct chat
+    (its id and service URL) and the bot's account: a message needs no read of its own."""
+    people = staff(30)
+    await world.meets(people)
+    await queue(world.app, "barometer:2026-12", people)
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = world.app.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        done = await deliver(world.app, "barometer:2026-12")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert (done.sent, done.failed, done.uncertain) == (30, 0, 0)
+    posts = world.connector.posts()
+    assert sorted(c.conversation or "" for c in posts) == sorted(p.direct for p in people)
+    assert {c.body["from"]["id"] for c in posts} == {BOT_ID}
+    assert {c.body["conversation"]["tenantId"] for c in posts} == {TENANT}
+    assert world.connector.created() == []
+    assert not [s for s in statements if " FROM conversations" in s], statements
+    people_reads = [s for s in statements if s.startswith("SELECT") and " FROM people" in s]
+    assert len(people_reads) == 2  # time zones with the claim, then the people themselves
 
 
 async def test_throttled_by_teams_the_worker_waits_and_nobody_gets_it_twice(
