@@ -10,12 +10,14 @@ they came. So a slow database or a slow connector never holds Teams' request ope
 second limit. Every client error is a 4xx: a missing, malformed, unsigned or forged token is 401
 and changes nothing; a body that is not an activity is 400.
 
-Outbound, every message is sent proactively through the SDK's ``CloudAdapter`` (it acquires the
-bot's token with MSAL and builds the connector client) to a conversation reference: the one the
-event came from, or one stored at first contact (``people``/``conversations``: service URL,
-tenant, conversation id and the bot's account), through a ``TeamsConnector``, which turns the
-connector's answers into the core's ``SendError`` kinds (docs/delivery.md). A proactive message
-carries its outbox key in ``channelData``. ``TeamsChannelMembers`` lists a channel's members
+Outbound, every message is sent proactively to a conversation reference: the one the event came
+from, or one stored at first contact (``people``/``conversations``: service URL, tenant,
+conversation id and the bot's account), through a ``TeamsConnector``, which turns the
+connector's answers into the core's ``SendError`` kinds (docs/delivery.md). The SDK's
+``CloudAdapter`` and its connector client factory acquire the bot's token with MSAL and build
+the connector client; serve keeps those clients and posts messages on them directly, a command
+runs an SDK proactive turn for each call (``TeamsConnector.call``). A proactive message carries
+its outbox key in ``channelData``. ``TeamsChannelMembers`` lists a channel's members
 for the barometer; what a channel is called is kept with it (``TeamsBot._named``).
 
 Private replies in a channel or group chat go to the person's direct chat with the bot (opened

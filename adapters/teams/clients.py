@@ -1,11 +1,12 @@
 """Connector clients that keep their HTTP connections between turns.
 
 The Agents SDK makes a connector client, with an HTTP session of its own, for every turn and
-closes it when the turn ends; a proactive message is a turn, so each message the delivery
+closes it when the turn ends; a proactive message was a turn, so each message the delivery
 worker sent to Teams opened (and closed) a new connection to the Bot Connector. This factory
-gives the SDK clients on one kept session per service URL and token instead: calls reuse
-pooled connections, and the session is closed when the token changes (after the calls under
-way on it have had time to finish) or when the bot stops.
+gives out one kept client per service URL and token instead, to the SDK's turns and to serve's
+messages sent without a turn (``TeamsConnector.call``): calls reuse pooled connections, and a
+client's session is closed when the token changes (after the calls under way on it have had
+time to finish) or when the bot stops.
 
 Requests the SDK treats differently (agentic identities, Copilot Studio connector users) get
 the SDK's own clients.

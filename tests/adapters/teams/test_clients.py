@@ -1,5 +1,6 @@
-"""The connector clients serve keeps between turns: one HTTP session per service URL and token,
-a new one when the token changes, the old one closed once its calls have had time to end."""
+"""The connector clients serve keeps between calls: one client and HTTP session per service URL
+and token, a new one when the token changes, the old one closed once its calls have had time to
+end."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ async def test_clients_share_a_session_per_service_url_and_token_until_it_change
         return made
 
     first, second = await client(), await client()
-    assert first.client is second.client
+    assert first is second  # made once: making a client reads the package metadata
     assert first.client.headers["Authorization"] == "Bearer token-1"
     await first.close()  # the end of the SDK's turn: the session stays open
     assert not second.client.closed
