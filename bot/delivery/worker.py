@@ -385,7 +385,7 @@ class DeliveryWorker:
     async def _target(self, message: ClaimedMessage) -> PersonKey | ConversationRef:
         if message.to_person:
             return message.person
-        async with self.database.unit() as stores:
+        async with self.database.reading() as stores:
             known = await stores.people.conversation(
                 message.platform, message.tenant, message.recipient
             )
