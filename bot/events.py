@@ -2,8 +2,9 @@
 
 Adapters translate each platform payload into one of these events; the core and the dialogs see
 nothing else. Every event carries the conversation it happened in (a ``ConversationRef``, enough
-to answer there later) and the person who did it (an ``Actor``). The raw payload is kept only for
-logging and never takes part in equality.
+to answer there later) and the person who did it (an ``Actor``). The platform's payload is not
+kept: under a burst thousands of events wait for their turn, and their payloads made most of
+the process's memory.
 """
 
 from __future__ import annotations
@@ -91,7 +92,6 @@ class Event:
     conversation: ConversationRef
     actor: Actor
     event_id: str
-    raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -252,7 +252,6 @@ def _command(body: Mapping[str, Any]) -> CommandReceived | None:
         event_id=event_id,
         command=_str(body.get("command")).lstrip("/").lower(),
         text=unescape(_str(body.get("text"))).strip(),
-        raw=body,
     )
 
 
@@ -329,7 +328,6 @@ def _block_actions(body: Mapping[str, Any]) -> ActionSubmitted | None:
         action=action,
         values=values_of(envelope, inputs_of(state)),
         source=source,
-        raw=body,
     )
 
 
@@ -347,7 +345,6 @@ def _view_submission(body: Mapping[str, Any]) -> ActionSubmitted | None:
         event_id="view:" + _digest(tenant, actor.id, _str(view.get("id")), _str(view.get("hash"))),
         action=envelope.action,
         values=values_of(envelope, inputs_of(_dict(view.get("state")))),
-        raw=body,
     )
 
 
@@ -367,7 +364,6 @@ def _event(body: Mapping[str, Any]) -> Event | None:
                 actor=Actor(id=user),
                 event_id=event_id,
                 text=unescape(_str(event.get("text"))).strip(),
-                raw=body,
             )
         case "app_mention":
             if event.get("bot_id"):
@@ -378,14 +374,12 @@ def _event(body: Mapping[str, Any]) -> Event | None:
                 actor=Actor(id=user),
                 event_id=event_id,
                 text=unescape(text).strip(),
-                raw=body,
             )
         case "member_joined_channel":
             return MemberJoined(
                 conversation=_place(tenant, channel, _str(event.get("channel_type"))),
                 actor=Actor(id=user),
                 event_id=event_id,
-                raw=body,
             )
     return None
 

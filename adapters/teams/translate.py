@@ -318,7 +318,7 @@ def translate(activity: Mapping[str, Any]) -> Event | None:
     channel = _text(activity.get("channelId"))
     if channel != TEAMS_CHANNEL:
         return None
-    base: dict[str, Any] = {"conversation": where, "event_id": event_id(activity), "raw": activity}
+    base: dict[str, Any] = {"conversation": where, "event_id": event_id(activity)}
     sender = _dict(activity.get("from"))
     if sender.get("id") and sender.get("id") == _dict(activity.get("recipient")).get("id"):
         return None  # the bot's own message, echoed back
