@@ -359,11 +359,14 @@ def _write_summary(raw: Path, path: Path) -> None:
 def summarise(folded: str, top: int = 30) -> str:
     """The busiest functions of a py-spy profile (folded stacks): what the event loop's thread did,
     by the project's outermost function (or library code, or waiting for work); the functions
-    with the most samples of their own; and under each of the project's functions."""
+    with the most samples of their own; and under each of the project's functions. The event
+    loop's busy samples are also counted by every function on their stacks, libraries included
+    (what a library call costs in all, whatever it calls)."""
     own: Counter[str] = Counter()
     under: Counter[str] = Counter()
     tails: Counter[str] = Counter()
     loop: Counter[str] = Counter()
+    busy: Counter[str] = Counter()
     total = 0
     for line in folded.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -381,6 +384,8 @@ def summarise(folded: str, top: int = 30) -> str:
             if "select" in frames[-1]:
                 loop["(waiting for work: select)"] += samples
             else:
+                for frame in set(frames):
+                    busy[frame] += samples
                 inner = [f for f in frames if _ours(f) and not f.startswith(("_serve ", "main "))]
                 loop[inner[0] if inner else "(asyncio and libraries, outside the project)"] += (
                     samples
@@ -390,6 +395,15 @@ def summarise(folded: str, top: int = 30) -> str:
     if main:
         lines.append(f"the event loop's thread ({main} samples), by the project's outermost call:")
         lines += [f"  {n / main:6.1%}  {frame}" for frame, n in loop.most_common(top // 2)]
+        lines.append("")
+    working = main - loop["(waiting for work: select)"]
+    if working:
+        # Frames on every busy stack (the event loop's own) say nothing and are left out.
+        inclusive = [(f, n) for f, n in busy.most_common() if n < working][:top]
+        lines.append(
+            f"the event loop's busy samples ({working}), by every function on their stacks:"
+        )
+        lines += [f"  {n / working:6.1%}  {frame}" for frame, n in inclusive]
         lines.append("")
     lines.append("own samples:")
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]

@@ -37,11 +37,20 @@ def test_a_profile_summary_splits_the_event_loops_time() -> None:
             "select (selectors.py:4) 6",
             "main (bot/cli.py:1);_serve (bot/cli.py:2);_run (asyncio/events.py:5);"
             "events (adapters/slack/app.py:6);parse_qsl (urllib/parse.py:7) 3",
+            "main (bot/cli.py:1);_serve (bot/cli.py:2);_run (asyncio/events.py:5);"
+            "events (adapters/slack/app.py:6);unquote (urllib/parse.py:9) 1",
             "_connection_worker_thread (aiosqlite/core.py:8) 1",
         ]
     )
     text = summarise(folded)
-    assert "10 samples" in text
-    assert "the event loop's thread (9 samples)" in text
-    assert " 66.7%  (waiting for work: select)" in text
-    assert " 33.3%  events adapters/slack/app.py" in text
+    assert "11 samples" in text
+    assert "the event loop's thread (10 samples)" in text
+    assert " 60.0%  (waiting for work: select)" in text
+    assert " 40.0%  events adapters/slack/app.py" in text
+    # The busy samples by every function on their stacks: the library call costs 3 of 4.
+    assert "the event loop's busy samples (4), by every function on their stacks:" in text
+    busy = text.split("by every function on their stacks:\n")[1].split("\n\n")[0]
+    assert busy.splitlines() == [
+        "   75.0%  parse_qsl urllib/parse.py",
+        "   25.0%  unquote urllib/parse.py",
+    ]
