@@ -268,19 +268,19 @@ class TeamsConnector:
             return result
         where = self._continuation(place)
         claims = self.claims()
-        clients = self.clients
-
-        async def direct() -> Result:
-            client = await clients.create_connector_client(
+        # The token first, on its own: a failure to get it has sent nothing (inside a turn it
+        # counted as a send that may have arrived).
+        client: ConnectorClientBase = await self._call(
+            self.clients.create_connector_client(
                 None,
                 claims,
                 place.service_url or "",  # checked by _continuation
                 AuthenticationConstants.AGENTS_SDK_SCOPE,
                 use_anonymous=claims.allow_anonymous,
-            )
-            return await work(client, where)
-
-        called: Result = await self._call(direct(), delivers=delivers)
+            ),
+            delivers=False,
+        )
+        called: Result = await self._call(work(client, where), delivers=delivers)
         return called
 
     async def _call(self, call: Awaitable[Any], *, delivers: bool) -> Any:

@@ -29,6 +29,7 @@ from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import 
 from adapters.teams.app import TeamsConnector
 from bot.app import build_app
 from bot.clock import ManualClock
+from bot.outbound import TemporarySendError
 from bot.ui import Card
 from storage.base import PersonKey
 from tests.adapters.teams.conftest import (
@@ -286,3 +287,24 @@ async def test_a_proactive_message_is_sent_as_the_sdks_own_proactive_turn_would_
         )
     ]
     assert asked_without_a_turn[0] in asked
+
+
+async def test_a_token_that_cannot_be_had_sends_nothing_and_says_so(
+    secured: TeamsWorld, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Getting the bot's token timed out: nothing was sent, so the outbox may send it again
+    (not "uncertain", which would leave the person without it)."""
+    secured.headers = {"Authorization": "Bearer " + keys.token(service_url=secured.connector.url)}
+    assert await secured.installs(ALICE) == 202
+    await secured.bot.settled()
+    secured.connector.calls.clear()
+
+    async def no_token(*_: Any, **__: Any) -> str:
+        raise TimeoutError("the identity platform did not answer")
+
+    monkeypatch.setattr(LocalTokens, "get_access_token", no_token)
+    alice = PersonKey("teams", TENANT, ALICE.id)
+    with pytest.raises(TemporarySendError) as raised:
+        await secured.bot.outbound.post_direct(alice, Card(text="Hello"), key="outbox-key-2")
+    assert raised.value.maybe_sent is False
+    assert secured.connector.calls == []
