@@ -71,7 +71,7 @@ from bot.clock import Clock
 from bot.events import Actor, ConversationRef, Event, MessageRef, Platform
 from bot.outbound import RateLimited, RecipientUnreachable, Reply, SendError, TemporarySendError
 from bot.settings import Settings
-from bot.ui import Card
+from bot.ui import Card, LastDrawn
 from dialogs.barometer.service import AudienceError
 from storage.base import Person, PersonKey, Stores
 
@@ -569,7 +569,7 @@ class SlackOutbound:
 
     def __init__(self, adapter: SlackAdapter) -> None:
         self.adapter = adapter
-        self._last_drawn: tuple[Card, render.Message] | None = None
+        self._drawn = LastDrawn(render.message)  # the card in Block Kit
         self._clients: dict[str, AsyncWebClient] = {}
 
     # The core's Outbound
@@ -724,17 +724,6 @@ class SlackOutbound:
             params["metadata"] = {"event_type": OUTBOX_EVENT, "event_payload": {"key": key}}
         answer = await self.call(token, "chat.postMessage", **params)
         return MessageRef(id=str(answer.get("ts", "")), extra={"channel": channel})
-
-    def _drawn(self, card: Card) -> render.Message:
-        """The card in Block Kit. A fan-out sends one card object to thousands of people (the
-        delivery worker reads each distinct card once), so the last one drawn is kept: drawing
-        and validating the blocks was a large share of each send."""
-        last = self._last_drawn
-        if last is not None and last[0] is card:
-            return last[1]
-        drawn = render.message(card)
-        self._last_drawn = (card, drawn)  # holding the card keeps its identity unique
-        return drawn
 
     async def _reply(self, event: Event, reply: Reply, route: ReplyRoute, token: str) -> None:
         place = event.conversation

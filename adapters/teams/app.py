@@ -96,7 +96,7 @@ from bot.outbound import (
     TemporarySendError,
 )
 from bot.settings import Settings
-from bot.ui import Card
+from bot.ui import Card, LastDrawn
 from dialogs.barometer.service import AudienceError
 from storage.base import Person, PersonKey, Stores
 
@@ -492,16 +492,6 @@ class TeamsBot:
 
     # Outbound plumbing, used by TeamsOutbound
 
-    async def run(
-        self,
-        place: ConversationRef,
-        work: Callable[[TurnContext], Awaitable[Any]],
-        *,
-        delivers: bool = True,
-    ) -> Any:
-        """Run ``work`` with a turn context bound to ``place`` (see ``TeamsConnector.run``)."""
-        return await self.connector.run(place, work, delivers=delivers)
-
     async def open_direct(self, person: PersonKey, service_url: str, bot_id: str) -> str:
         """Create (or find: Teams gives the same one back) the person's direct chat with the
         bot; its conversation id."""
@@ -528,7 +518,7 @@ class TeamsBot:
                 raise RecipientUnreachable("Teams opened no chat")
             return str(made.id)
 
-        return str(await self.run(place, create, delivers=False))
+        return str(await self.connector.run(place, create, delivers=False))
 
 
 def send_error(status: int, headers: Any = None) -> SendError:
@@ -658,7 +648,7 @@ class TeamsOutbound:
     def __init__(self, bot: TeamsBot, *, sleep: Sleep = asyncio.sleep) -> None:
         self.bot = bot
         self.sleep = sleep
-        self._last_drawn: tuple[Card, Drawn] | None = None
+        self._drawn = LastDrawn(Drawn.of)
 
     async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
         """Send the replies to an event where it happened (private ones in a channel to the
@@ -737,16 +727,6 @@ class TeamsOutbound:
             )
 
         await self.bot.connector.call(place, work)
-
-    def _drawn(self, card: Card) -> Drawn:
-        """The card drawn for Teams. A fan-out sends one card object to thousands of people
-        (the delivery worker reads each distinct card once), so the last one drawn is kept."""
-        last = self._last_drawn
-        if last is not None and last[0] is card:
-            return last[1]
-        drawn = Drawn.of(card)
-        self._last_drawn = (card, drawn)  # holding the card keeps its identity unique
-        return drawn
 
     async def post(
         self, place: ConversationRef, card: Card, *, key: str | None = None
