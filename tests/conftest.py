@@ -13,12 +13,14 @@ import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
@@ -156,3 +158,20 @@ async def app(sqlite_url: str, clock: ManualClock) -> AsyncIterator[App]:
 def harness(app: App) -> Harness:
     """People talking to the bot, with every card they see recorded."""
     return Harness(app)
+
+
+@contextmanager
+def statements_run(database: Database) -> Iterator[list[str]]:
+    """The SQL statements ``database`` runs inside the block, whitespace folded (a test that
+    counts them keeps per-message statements from coming back unnoticed)."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

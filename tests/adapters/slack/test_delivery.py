@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from bot.clock import ManualClock
 from bot.delivery import fan_out
@@ -28,6 +28,7 @@ from storage.engine import Database
 from storage.sql import SqlDeliveryQueue
 from tests.adapters.slack.conftest import BOT_TOKEN, SECRET
 from tests.adapters.slack.workspace import SlackWorkspace, direct
+from tests.conftest import statements_run
 from tests.delivery.helpers import FAST, job_progress
 from tests.dialogs.test_values_lens import rows
 from tests.mocks.slack_api import MockSlackApi
@@ -122,17 +123,8 @@ async def test_a_fan_out_reads_and_writes_the_database_per_batch_not_per_message
             )
             await stores.people.seen(place, Actor(id=person.user), clock.now())
         await fan_out(stores, job=JOB, people=PEOPLE, card=CARD, now=clock.now())
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(" ".join(statement.split()))
-
-    engine = slack.app.database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_run(slack.app.database) as statements:
         await slack.app.delivery.run_once()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
     assert slack.api.keys() == {key(p): 1 for p in PEOPLE}
     posted = slack.api.calls_to("chat.postMessage")

@@ -9,10 +9,8 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from bot.app import App, build_app
 from bot.delivery import fan_out
@@ -27,7 +25,7 @@ from tests.adapters.teams.conftest import (
     staff,
     start_world,
 )
-from tests.conftest import make_settings
+from tests.conftest import make_settings, statements_run
 from tests.dialogs.test_values_lens import rows
 from tests.mocks.bot_connector import MockBotConnector, card_texts
 
@@ -137,17 +135,8 @@ async def test_a_fan_out_to_people_met_reads_no_conversation_per_message(
     people = staff(30)
     await world.meets(people)
     await queue(world.app, "barometer:2026-12", people)
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(" ".join(statement.split()))
-
-    engine = world.app.database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_run(world.app.database) as statements:
         done = await deliver(world.app, "barometer:2026-12")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
     assert (done.sent, done.failed, done.uncertain) == (30, 0, 0)
     posts = world.connector.posts()
