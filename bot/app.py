@@ -40,8 +40,8 @@ from dialogs.home import HomePage
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
 from storage import migrate
-from storage.base import Schedule
 from storage.engine import Database
+from storage.schedules import Schedule
 from storage.scrub import scrub
 
 log = logging.getLogger("valuesbot.app")

@@ -16,7 +16,7 @@ from sqlalchemy import DateTime, Integer, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
-from storage.base import AnswerOutcome
+from storage.barometer import AnswerOutcome
 from storage.engine import Database
 from tests.contract.test_barometer_store import NOW, a_round, people, said
 

@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from storage.base import (
+from storage.barometer import (
     AnswerOutcome,
     BarometerAnswer,
     BarometerRound,
-    PersonKey,
     RoundGroup,
     RoundQuestion,
     RoundScalePoint,
 )
 from storage.engine import Database
+from storage.people import PersonKey
 
 NOW = datetime(2027, 5, 4, 9, 0, tzinfo=UTC)
 ALICE = PersonKey("slack", "T1", "U1")

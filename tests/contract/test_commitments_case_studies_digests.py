@@ -6,18 +6,11 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 from bot.events import ConversationKind, ConversationRef, Platform
-from storage.base import (
-    CaseStudy,
-    CaseStudyStatus,
-    Commitment,
-    CommitmentStatus,
-    DigestRun,
-    DigestRunStatus,
-    DigestSchedule,
-    DigestScheduleStatus,
-    PersonKey,
-)
+from storage.case_studies import CaseStudy, CaseStudyStatus
+from storage.commitments import Commitment, CommitmentStatus
+from storage.digests import DigestRun, DigestRunStatus, DigestSchedule, DigestScheduleStatus
 from storage.engine import Database
+from storage.people import PersonKey
 
 NOW = datetime(2027, 3, 22, 9, 0, tzinfo=UTC)
 ALICE = PersonKey("slack", "T1", "U1")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from storage.base import ClaimedMessage, OutboxMessage, SendStart, SendToStart
+from storage.delivery import ClaimedMessage, OutboxMessage, SendStart, SendToStart
 from storage.engine import Database
 
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)

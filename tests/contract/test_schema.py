@@ -8,6 +8,8 @@ recording: ``python -m tests.contract.test_schema`` writes it.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,9 +18,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import SQLModel
 
-import storage.tables  # noqa: F401  (registers every table on SQLModel.metadata)
+import storage.schema  # noqa: F401  (registers every table on SQLModel.metadata)
 
-RECORDED = Path(__file__).parent.parent / "fixtures" / "schema"
+ROOT = Path(__file__).parents[2]
+RECORDED = ROOT / "tests" / "fixtures" / "schema"
 DIALECTS: dict[str, Dialect] = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect()}
 
 
@@ -42,6 +45,16 @@ def test_tables_are_the_recorded_schema(name: str) -> None:
 def test_the_recording_holds_every_table() -> None:
     recorded = (RECORDED / "postgresql.sql").read_text(encoding="utf-8")
     assert recorded.count("CREATE TABLE ") == len(SQLModel.metadata.tables) == 28
+
+
+@pytest.mark.parametrize("module", ["storage.meta", "storage.common", "storage.engine"])
+def test_importing_any_part_of_storage_registers_every_table(module: str) -> None:
+    # A fresh interpreter: here every table is registered already.
+    code = f"import {module}; from sqlmodel import SQLModel; print(len(SQLModel.metadata.tables))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert int(result.stdout) == len(SQLModel.metadata.tables)
 
 
 if __name__ == "__main__":

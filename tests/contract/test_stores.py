@@ -9,19 +9,13 @@ import pytest
 from sqlalchemy import text
 
 from bot.events import Actor, ConversationKind, ConversationRef, Platform
-from storage.base import (
-    Checkin,
-    Commitment,
-    ConcurrentUpdate,
-    DialogKey,
-    DialogState,
-    OutboxMessage,
-    PersonKey,
-    RateOutcome,
-    RatingEntry,
-    TeamCheckin,
-)
+from storage.commitments import Commitment
+from storage.common import ConcurrentUpdate
+from storage.delivery import OutboxMessage
+from storage.dialog_states import DialogKey, DialogState
 from storage.engine import Database
+from storage.people import PersonKey
+from storage.values_lens import Checkin, RateOutcome, RatingEntry, TeamCheckin
 
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 KEY = DialogKey("slack", "T1", "D1", "U1")
