@@ -18,7 +18,7 @@ from sqlmodel import SQLModel
 
 from storage.barometer import AnswerOutcome
 from storage.engine import Database
-from tests.contract.test_barometer_store import NOW, a_round, people, said
+from tests.contract.test_barometer import NOW, a_round, people, said
 
 ANSWER_TABLES = {"barometer_responses", "barometer_comments"}
 PERSON_WORDS = ("user", "person", "actor", "member", "owner", "platform", "tenant", "name")
