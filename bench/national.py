@@ -48,7 +48,7 @@ from bot.settings import Settings
 from bot.web import build_web_app
 from dialogs.barometer.results import RoundResults
 from storage import migrate
-from storage.base import BarometerRound
+from storage.barometer import BarometerRound
 from storage.scrub import scrub
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -1,5 +1,8 @@
 """The composition root: the one place where settings, content, storage, dialogs and routers are
 wired together. Adapters receive the finished ``App`` and connect their ``Outbound`` to it.
+
+It is the one module that knows every feature (each feature's dialogs, routers and schedules);
+the layers below it know only their own feature, and the adapters none (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ from dialogs.home import HomePage
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
 from storage import migrate
-from storage.base import Schedule
 from storage.engine import Database
+from storage.schedules import Schedule
 from storage.scrub import scrub
 
 log = logging.getLogger("valuesbot.app")

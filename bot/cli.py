@@ -350,7 +350,7 @@ async def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import prepare_database
     from bot.clock import SystemClock
     from bot.delivery import progress
-    from storage.base import OutboxStatus
+    from storage.delivery import OutboxStatus
     from storage.engine import Database
 
     await prepare_database(settings)
@@ -377,8 +377,8 @@ async def _schedules(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import prepare_database
     from bot.clock import SystemClock
     from bot.delivery.scheduler import describe, validate
-    from storage.base import Schedule
     from storage.engine import Database
+    from storage.schedules import Schedule
 
     await prepare_database(settings)
     database = Database(settings.database_url)

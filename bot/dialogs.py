@@ -23,7 +23,9 @@ from typing import Any, ClassVar, Final
 from bot.events import ActionSubmitted, Event, MessageReceived
 from bot.turn import Turn
 from bot.ui import CHOICE, Card, Choice, ChoiceStyle
-from storage.base import DialogKey, DialogState, PersonKey, Stores
+from storage.dialog_states import DialogKey, DialogState
+from storage.people import PersonKey
+from storage.stores import Stores
 
 END: Final = "__end__"
 

@@ -35,8 +35,9 @@ from bot.outbound import Outbound, Reply
 from bot.router import Router
 from bot.turn import Turn
 from bot.ui import Card
-from storage.base import ConcurrentUpdate, PersonKey
+from storage.common import ConcurrentUpdate
 from storage.engine import Database
+from storage.people import PersonKey
 
 log = logging.getLogger("valuesbot.events")
 

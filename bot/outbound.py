@@ -15,7 +15,7 @@ from typing import Protocol
 
 from bot.events import ConversationRef, Event, MessageRef
 from bot.ui import Card
-from storage.base import Person, PersonKey
+from storage.people import Person, PersonKey
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,7 +14,8 @@ from typing import Generic, TypeVar
 from bot.events import ConversationRef, Event
 from bot.outbound import Post, Reply
 from bot.ui import Card
-from storage.base import PersonKey, Stores
+from storage.people import PersonKey
+from storage.stores import Stores
 
 E = TypeVar("E", bound=Event, covariant=True)
 

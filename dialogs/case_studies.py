@@ -48,7 +48,10 @@ from dialogs.behaviours import (
     parse_behaviours,
     submitted_behaviours,
 )
-from storage.base import CaseStudy, CaseStudyStatus, OutboxMessage, PersonKey, Stores
+from storage.case_studies import CaseStudy, CaseStudyStatus
+from storage.delivery import OutboxMessage
+from storage.people import PersonKey
+from storage.stores import Stores
 
 NAME = "case_study"
 

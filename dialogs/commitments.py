@@ -56,7 +56,10 @@ from dialogs.behaviours import (
     submitted_behaviours,
     tags,
 )
-from storage.base import Commitment, CommitmentStatus, OutboxMessage, PersonKey, Stores
+from storage.commitments import Commitment, CommitmentStatus
+from storage.delivery import OutboxMessage
+from storage.people import PersonKey
+from storage.stores import Stores
 
 NAME = "commitment"
 TEXT_LIMIT = 500

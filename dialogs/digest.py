@@ -48,16 +48,11 @@ from bot.ui import Card, Field, card_to_json
 from dialogs.behaviours import behaviour_names
 from dialogs.case_studies import only_comms
 from dialogs.commitments import sentence
-from storage.base import (
-    CaseStudy,
-    DigestRun,
-    DigestRunStatus,
-    DigestSchedule,
-    DigestScheduleStatus,
-    OutboxMessage,
-    PersonKey,
-    Stores,
-)
+from storage.case_studies import CaseStudy
+from storage.delivery import OutboxMessage
+from storage.digests import DigestRun, DigestRunStatus, DigestSchedule, DigestScheduleStatus
+from storage.people import PersonKey
+from storage.stores import Stores
 
 log = logging.getLogger("valuesbot.digest")
 

@@ -18,7 +18,9 @@ from bot.text import local_date, local_time, shorten
 from bot.ui import Card, Field
 from dialogs.barometer.service import Barometer
 from dialogs.values_lens import ValuesLensCommands
-from storage.base import DialogKey, PersonKey, Stores
+from storage.dialog_states import DialogKey
+from storage.people import PersonKey
+from storage.stores import Stores
 
 RECENT_CHECKINS = 5
 RECENT_COMMITMENTS = 5

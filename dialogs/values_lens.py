@@ -40,17 +40,11 @@ from bot.ui import (
     TextInput,
     card_to_json,
 )
-from storage.base import (
-    Checkin,
-    Commitment,
-    OutboxMessage,
-    PersonKey,
-    RateOutcome,
-    RatingEntry,
-    Stores,
-    TeamCheckin,
-    TeamTally,
-)
+from storage.commitments import Commitment
+from storage.delivery import OutboxMessage
+from storage.people import PersonKey
+from storage.stores import Stores
+from storage.values_lens import Checkin, RateOutcome, RatingEntry, TeamCheckin, TeamTally
 
 NAME = "values_lens"
 WORK_LIMIT = 200

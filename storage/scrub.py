@@ -3,7 +3,7 @@
 Deleting a row in SQL does not erase its bytes at once: PostgreSQL keeps the old row version
 (with the id of the transaction that wrote it) until VACUUM, and SQLite keeps old pages in its
 write-ahead log until a checkpoint. After a barometer round closes, its participation rows and
-its responses as first written are deleted (see ``storage.sql.SqlBarometer``); ``scrub`` then
+its responses as first written are deleted (see ``storage.barometer.SqlBarometer``); ``scrub`` then
 asks the database to drop those traces, so that nobody reading the database files later finds
 them. Run it outside any unit of work.
 """

@@ -38,8 +38,8 @@ from bot.events import (
 )
 from bot.outbound import Reply
 from bot.ui import Card, card_from_json, submission
-from storage.base import Person, PersonKey
-from storage.tables import OutboxRow
+from storage.delivery.tables import OutboxRow
+from storage.people import Person, PersonKey
 
 TENANT = "test"
 

@@ -25,7 +25,8 @@ from bot.dialogs import CANCEL_WORDS
 from bot.events import ConversationOpened, ConversationRef, Event, MessageRef, Platform
 from bot.outbound import Reply
 from bot.ui import SEPARATOR, Card, ChoiceInput, TextInput, card_from_json, card_to_json
-from storage.base import Person, PersonKey, Stores
+from storage.people import Person, PersonKey
+from storage.stores import Stores
 
 POLL_SECONDS = 1.0
 

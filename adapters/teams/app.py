@@ -98,7 +98,8 @@ from bot.outbound import (
 from bot.settings import Settings
 from bot.ui import Card, LastDrawn
 from dialogs.barometer.service import AudienceError
-from storage.base import Person, PersonKey, Stores
+from storage.people import Person, PersonKey
+from storage.stores import Stores
 
 log = logging.getLogger("valuesbot.teams")
 

@@ -18,7 +18,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from bot.ui import Card, card_to_json
-from storage.base import OutboxMessage, PersonKey, Stores
+from storage.delivery import OutboxMessage
+from storage.people import PersonKey
+from storage.stores import Stores
 
 
 def to_person(

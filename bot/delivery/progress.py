@@ -11,7 +11,7 @@ from bot.events import CommandReceived
 from bot.settings import Settings
 from bot.turn import Turn
 from bot.ui import Card, Field
-from storage.base import DeliveryProgress
+from storage.delivery import DeliveryProgress
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,6 +1,6 @@
 """The scheduler: recurring jobs whose truth lives in our tables.
 
-Schedules are rows (``storage.base.Schedule``); features register what a *kind* of job does on
+Schedules are rows (``storage.schedules.Schedule``); features register what a *kind* of job does on
 the router (``router.schedule("barometer.open", handler)``), with the same handler shape as
 commands. Each instance follows the rows: it polls a change counter and re-reads them when it
 moves, so a schedule changed on one instance is followed by all within ``poll`` seconds.
@@ -38,8 +38,9 @@ from bot.events import Actor, ConversationKind, ConversationRef, Platform, Sched
 from bot.router import Router
 from bot.turn import Turn
 from bot.ui import card_to_json
-from storage.base import OutboxMessage, Schedule
+from storage.delivery import OutboxMessage
 from storage.engine import Database
+from storage.schedules import Schedule
 
 log = logging.getLogger("valuesbot.scheduler")
 

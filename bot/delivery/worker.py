@@ -41,8 +41,10 @@ from bot.dispatch import Dispatcher
 from bot.events import ConversationKind, ConversationRef, MessageRef, Platform
 from bot.outbound import Outbound, RateLimited, RecipientUnreachable, TemporarySendError
 from bot.ui import Card, card_from_json
-from storage.base import ClaimedMessage, Person, PersonKey, SendStart, SendToStart, Stores
+from storage.delivery import ClaimedMessage, SendStart, SendToStart
 from storage.engine import Database
+from storage.people import Person, PersonKey
+from storage.stores import Stores
 
 log = logging.getLogger("valuesbot.delivery")
 

@@ -14,7 +14,7 @@ from bot.text import local_time, plural, shorten
 from bot.ui import BarRow, Card, Choice, ChoiceInput, ChoiceStyle, Field, Option, TextInput
 from dialogs.barometer.results import RoundResults, change, percent
 from dialogs.barometer.schedule import month_name
-from storage.base import BarometerComment, BarometerRound
+from storage.barometer import BarometerComment, BarometerRound
 
 ANSWER = "barometer.answer"
 CHANGE = "barometer.change"

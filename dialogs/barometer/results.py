@@ -20,7 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from storage.base import BarometerRound, BarometerTally, RoundGroup, RoundQuestion, RoundScalePoint
+from storage.barometer import (
+    BarometerRound,
+    BarometerTally,
+    RoundGroup,
+    RoundQuestion,
+    RoundScalePoint,
+)
 
 REMAINDER_LABEL = "Did not say, or in a group not shown"
 

@@ -13,7 +13,7 @@ scheduler, the comms team's commands and the CLI all run the same code:
   ``barometer:<period>:<platform>:<tenant>:<user>``), in the same transaction;
 - ``send_reminders(stores, now)``: queues a reminder for everyone asked who has not answered
   (at most two a round);
-- ``close_round(stores, now)``: closes it, seals its rows (see ``storage.sql.SqlBarometer``),
+- ``close_round(stores, now)``: closes it, seals its rows (see ``storage.barometer.SqlBarometer``),
   and queues the results card for the results channels.
 
 ``tick(stores, now)`` does whichever of these is due by the timetable; the
@@ -53,17 +53,17 @@ from bot.ui import Card, Field, card_to_json
 from dialogs.barometer import cards
 from dialogs.barometer.results import RoundResults, percent, publishable_groups, round_results
 from dialogs.barometer.schedule import Timetable, month_name, next_period, period_of
-from storage.base import (
+from storage.barometer import (
     AnswerOutcome,
     BarometerAnswer,
     BarometerRound,
-    OutboxMessage,
-    PersonKey,
     RoundGroup,
     RoundQuestion,
     RoundScalePoint,
-    Stores,
 )
+from storage.delivery import OutboxMessage
+from storage.people import PersonKey
+from storage.stores import Stores
 
 log = logging.getLogger("valuesbot.barometer")
 

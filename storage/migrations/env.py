@@ -1,15 +1,14 @@
 """Alembic environment: run by ``storage.migrate`` with an open connection.
 
 ``valuesbot db upgrade`` (and ``valuesbot db revision``) hand the connection in through
-``config.attributes["connection"]``; the target metadata is every SQLModel table.
+``config.attributes["connection"]``; the target metadata is every table (``storage.schema``).
 """
 
 from __future__ import annotations
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -17,7 +16,7 @@ if connection is None:
 
 context.configure(
     connection=connection,
-    target_metadata=SQLModel.metadata,
+    target_metadata=metadata,
     # SQLite alters tables by copying them; batch mode does that for us.
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,

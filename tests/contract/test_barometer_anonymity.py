@@ -16,9 +16,9 @@ from sqlalchemy import DateTime, Integer, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
-from storage.base import AnswerOutcome
+from storage.barometer import AnswerOutcome
 from storage.engine import Database
-from tests.contract.test_barometer_store import NOW, a_round, people, said
+from tests.contract.test_barometer import NOW, a_round, people, said
 
 ANSWER_TABLES = {"barometer_responses", "barometer_comments"}
 PERSON_WORDS = ("user", "person", "actor", "member", "owner", "platform", "tenant", "name")

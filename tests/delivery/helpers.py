@@ -7,8 +7,9 @@ import time
 from datetime import UTC, datetime
 
 from bot.app import App
-from storage.base import DeliveryProgress, PersonKey
+from storage.delivery import DeliveryProgress
 from storage.engine import Database
+from storage.people import PersonKey
 
 # Test rates are scaled up from the documented defaults so 2,000 messages take seconds.
 FAST = {

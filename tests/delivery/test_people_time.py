@@ -10,7 +10,7 @@ from bot.clock import ManualClock
 from bot.delivery import to_person
 from bot.events import Actor, ConversationKind, ConversationRef, Platform
 from bot.ui import Card
-from storage.base import PersonKey
+from storage.people import PersonKey
 from tests.harness import TENANT, Harness
 
 CARD = Card(title="Staff barometer", text="How is it going?")

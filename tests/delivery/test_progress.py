@@ -13,7 +13,7 @@ from bot.clock import ManualClock
 from bot.delivery import fan_out
 from bot.delivery.progress import estimate, table
 from bot.ui import Card
-from storage.base import DeliveryProgress
+from storage.delivery import DeliveryProgress
 from tests.delivery.helpers import people
 from tests.harness import Harness
 

@@ -16,8 +16,9 @@ from bot.events import ConversationKind, ConversationRef, Platform, ScheduleFire
 from bot.router import Router
 from bot.turn import Turn
 from bot.ui import Card
-from storage.base import OutboxMessage, Schedule
+from storage.delivery import OutboxMessage
 from storage.engine import Database
+from storage.schedules import Schedule
 
 WEEKLY = Schedule(
     id="digest.weekly",

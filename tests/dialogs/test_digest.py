@@ -29,8 +29,10 @@ from dialogs.digest import (
     slot_at,
 )
 from dialogs.digest import TICK_JOB as DIGEST_TICK
-from storage.base import CaseStudy, CaseStudyStatus, DigestSchedule, PersonKey
+from storage.case_studies import CaseStudy, CaseStudyStatus
+from storage.digests import DigestSchedule
 from storage.engine import Database
+from storage.people import PersonKey
 from tests.conftest import make_settings
 from tests.dialogs.test_case_studies import TITLE, submit_in_conversation
 from tests.dialogs.test_commitments import make_commitment

@@ -7,7 +7,8 @@ from sqlalchemy import text
 from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.ui import Card
-from storage.base import DialogKey, PersonKey
+from storage.dialog_states import DialogKey
+from storage.people import PersonKey
 from tests.harness import TENANT, Harness
 
 WORK = "Drafting the allocation guidance"

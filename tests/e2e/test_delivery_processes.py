@@ -22,8 +22,9 @@ from sqlalchemy.engine import make_url
 from bot.delivery import fan_out
 from bot.ui import Card
 from storage import migrate
-from storage.base import DeliveryProgress, Schedule
+from storage.delivery import DeliveryProgress
 from storage.engine import Database
+from storage.schedules import Schedule
 from tests.conftest import PG_URL, SKIP_PG, _create_pg_database, _drop_pg_database
 from tests.delivery.helpers import FAST, people
 from tests.mocks.platform_api import MockPlatformApi

@@ -18,8 +18,8 @@ import pytest
 
 from bot.delivery import fan_out
 from bot.ui import Card
-from storage.base import PersonKey
 from storage.engine import Database
+from storage.people import PersonKey
 from tests.adapters.teams.conftest import APP_ID, CHANNEL, TENANT, fixture, staff
 from tests.delivery.helpers import FAST
 from tests.e2e.teams_processes import free_port, serving

@@ -22,7 +22,7 @@ from bot.events import Platform, ScheduleFired
 from bot.settings import Settings
 from bot.turn import Turn
 from bot.ui import Card
-from storage.base import PersonKey
+from storage.people import PersonKey
 from tests.mocks.platform_api import SlackLikeOutbound, TeamsLikeOutbound
 
 DIGEST = Card(title="This week's stories", text="What good looks like, from across the teams.")

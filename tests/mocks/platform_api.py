@@ -37,7 +37,7 @@ from aiohttp import web
 from bot.events import ConversationRef, Event, MessageRef
 from bot.outbound import RateLimited, RecipientUnreachable, Reply, TemporarySendError
 from bot.ui import Card
-from storage.base import Person, PersonKey
+from storage.people import Person, PersonKey
 
 OUTBOX_EVENT = "valuesbot_outbox"
 UNREACHABLE = ("user_not_found", "channel_not_found", "is_archived", "account_inactive")

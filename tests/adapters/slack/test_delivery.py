@@ -23,9 +23,9 @@ from bot.delivery import fan_out
 from bot.events import Actor, ConversationKind, ConversationRef, Platform
 from bot.ui import Card
 from storage import migrate
-from storage.base import PersonKey
+from storage.delivery import SqlDeliveryQueue
 from storage.engine import Database
-from storage.sql import SqlDeliveryQueue
+from storage.people import PersonKey
 from tests.adapters.slack.conftest import BOT_TOKEN, SECRET
 from tests.adapters.slack.workspace import SlackWorkspace, direct
 from tests.conftest import statements_run

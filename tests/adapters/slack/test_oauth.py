@@ -21,7 +21,7 @@ from bot.clock import ManualClock
 from bot.events import ConversationKind, ConversationRef, Platform
 from bot.web import build_web_app
 from dialogs.barometer.service import AudienceError
-from storage import tables
+from storage import slack_installations
 from storage.engine import Database
 from tests.adapters.slack.conftest import SECRET
 from tests.adapters.slack.workspace import SlackWorkspace, direct, fixture
@@ -46,9 +46,9 @@ def test_our_tables_are_the_ones_the_sdk_stores_use() -> None:
     installations = AsyncSQLAlchemyInstallationStore(client_id="x", engine=engine)
     states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=60, engine=engine)
     for ours, theirs in (
-        (tables.slack_installations, installations.installations),
-        (tables.slack_bots, installations.bots),
-        (tables.slack_oauth_states, states.oauth_states),
+        (slack_installations.slack_installations, installations.installations),
+        (slack_installations.slack_bots, installations.bots),
+        (slack_installations.slack_oauth_states, states.oauth_states),
     ):
         assert ours.name == theirs.name
         assert shape(ours) == shape(theirs)

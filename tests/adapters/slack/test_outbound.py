@@ -15,7 +15,7 @@ from bot.clock import ManualClock
 from bot.events import ConversationKind, ConversationRef, Platform
 from bot.outbound import RateLimited, RecipientUnreachable, SendError, TemporarySendError
 from bot.ui import Card
-from storage.base import PersonKey
+from storage.people import PersonKey
 from tests.adapters.slack.conftest import Waits
 from tests.adapters.slack.workspace import SlackWorkspace, direct
 from tests.mocks.slack_api import Message, MockSlackApi

@@ -17,7 +17,7 @@ from bot.events import CommandReceived, ConversationRef, Event, MessageRef, Plat
 from bot.outbound import Reply
 from bot.ui import Card
 from bot.web import build_web_app
-from storage.base import PersonKey
+from storage.people import PersonKey
 from tests.adapters.slack.workspace import FIXTURES, SlackWorkspace, direct, fixture, sign
 from tests.conftest import make_settings
 from tests.dialogs.test_values_lens import rows

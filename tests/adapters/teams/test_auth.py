@@ -31,7 +31,7 @@ from bot.app import build_app
 from bot.clock import ManualClock
 from bot.outbound import TemporarySendError
 from bot.ui import Card
-from storage.base import PersonKey
+from storage.people import PersonKey
 from tests.adapters.teams.conftest import (
     ALICE,
     APP_ID,

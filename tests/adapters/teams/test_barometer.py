@@ -18,7 +18,7 @@ from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.events import ConversationKind, ConversationRef, Platform
 from dialogs.barometer.service import AudienceError
-from storage.base import PersonKey
+from storage.people import PersonKey
 from tests.adapters.teams.adaptive_cards import assert_valid
 from tests.adapters.teams.conftest import (
     ANONYMOUS,

@@ -15,7 +15,8 @@ import pytest
 from bot.app import App, build_app
 from bot.delivery import fan_out
 from bot.ui import Card
-from storage.base import DeliveryProgress, PersonKey
+from storage.delivery import DeliveryProgress
+from storage.people import PersonKey
 from tests.adapters.teams.conftest import (
     ANONYMOUS,
     BOT_ID,

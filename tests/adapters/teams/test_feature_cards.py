@@ -21,7 +21,9 @@ from bot.ui import Card
 from dialogs.case_studies import Submissions, form_card, outcome_card
 from dialogs.commitments import commitment_card, commitment_picker, review_card, shared_card
 from dialogs.digest import Digest, DigestCommitment, DigestStory, digest_cards
-from storage.base import CaseStudy, CaseStudyStatus, Commitment, PersonKey
+from storage.case_studies import CaseStudy, CaseStudyStatus
+from storage.commitments import Commitment
+from storage.people import PersonKey
 from tests.adapters.teams.adaptive_cards import assert_valid
 from tests.conftest import make_settings
 from tests.dialogs.test_barometer import answers

@@ -14,7 +14,7 @@ from bot.clock import ManualClock
 from bot.events import ConversationKind, ConversationRef, Platform
 from bot.outbound import RateLimited, RecipientUnreachable, SendError, TemporarySendError
 from bot.ui import Card
-from storage.base import PersonKey
+from storage.people import PersonKey
 from tests.adapters.teams.conftest import (
     ALICE,
     ANONYMOUS,

@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from storage.base import (
+from storage.barometer import (
     AnswerOutcome,
     BarometerAnswer,
     BarometerRound,
-    PersonKey,
     RoundGroup,
     RoundQuestion,
     RoundScalePoint,
 )
 from storage.engine import Database
+from storage.people import PersonKey
 
 NOW = datetime(2027, 5, 4, 9, 0, tzinfo=UTC)
 ALICE = PersonKey("slack", "T1", "U1")
@@ -215,26 +215,3 @@ async def test_two_clicks_at_once_count_once(database: Database) -> None:
     assert sorted(outcomes) == sorted([AnswerOutcome.RECORDED, AnswerOutcome.ALREADY])
     async with database.unit() as stores:
         assert (await stores.barometer.tally("r1")).respondents == 1
-
-
-async def test_everyone_the_bot_knows_and_meta_prefixes(database: Database) -> None:
-    from bot.events import Actor, ConversationKind, ConversationRef, Platform
-
-    async with database.unit() as stores:
-        for user in ("U2", "U1"):
-            place = ConversationRef(
-                platform=Platform.SLACK,
-                tenant="T1",
-                conversation=f"D{user}",
-                kind=ConversationKind.DIRECT,
-            )
-            await stores.people.seen(place, Actor(id=user), NOW)
-        await stores.meta.put("console_seen:team:alice", "1")
-        await stores.meta.put("console_seen:team:bob", "2")
-        await stores.meta.put("console_seen:teamx:carol", "3")
-    async with database.unit() as stores:
-        assert await stores.people.everyone() == [ALICE, BOB]
-        assert await stores.meta.starting_with("console_seen:team:") == {
-            "console_seen:team:alice": "1",
-            "console_seen:team:bob": "2",
-        }

@@ -1,5 +1,5 @@
-"""The delivery stores' contract, on SQLite and PostgreSQL: disjoint claims, conditional marks,
-shared send budgets, weekly caps."""
+"""The delivery stores' contract, on SQLite and PostgreSQL: idempotent queueing, disjoint claims,
+conditional marks, shared send budgets, weekly caps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from storage.base import ClaimedMessage, OutboxMessage, SendStart, SendToStart
+from storage.delivery import ClaimedMessage, OutboxMessage, SendStart, SendToStart
 from storage.engine import Database
 
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
@@ -25,6 +25,24 @@ def message(n: int) -> OutboxMessage:
         to_person=True,
         card='{"title": "x"}',
     )
+
+
+async def test_outbox_enqueue_is_idempotent_by_key(database: Database) -> None:
+    message = OutboxMessage(
+        key="barometer:2027-05:slack:T1:U1",
+        job="barometer:2027-05",
+        platform="slack",
+        tenant="T1",
+        recipient="U1",
+        to_person=True,
+        card='{"title": "Staff barometer"}',
+    )
+    async with database.unit() as stores:
+        assert await stores.outbox.enqueue(message, NOW)
+        assert not await stores.outbox.enqueue(message, NOW + timedelta(minutes=1))
+    async with database.engine.connect() as connection:
+        found = (await connection.execute(text("SELECT key, status, attempts FROM outbox"))).all()
+    assert [tuple(r) for r in found] == [("barometer:2027-05:slack:T1:U1", "queued", 0)]
 
 
 async def test_concurrent_claims_are_disjoint_and_marks_need_the_claim(database: Database) -> None:

@@ -1,0 +1,303 @@
+"""Case studies of what good looks like, from submission through moderation by comms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy import JSON, Index, Text, update
+from sqlmodel import Field, SQLModel, col, select
+
+from bot.events import ConversationRef
+from storage.common import SqlStore, conflict_insert, rowcount, utc_field
+from storage.digests import DigestItemRow
+from storage.people import PersonKey
+
+
+class CaseStudyStatus(StrEnum):
+    """Where a case study is in moderation. Only ``APPROVED`` ones are ever published."""
+
+    PENDING = "pending"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseStudy:
+    """A story of what good looks like, submitted by a member of staff for comms to moderate.
+
+    ``revision`` counts submissions (an edit after "ask for changes" is the next revision), so a
+    moderator's click on an older revision's card is recognised. ``named`` is the author's
+    consent to be named when it is published."""
+
+    id: str
+    author: PersonKey
+    title: str
+    story: str
+    behaviours: tuple[str, ...]
+    difference: str
+    named: bool
+    status: str = CaseStudyStatus.PENDING
+    revision: int = 1
+    moderator: str | None = None
+    moderator_note: str | None = None
+    submitted_at: datetime
+    decided_at: datetime | None = None
+
+
+class CaseStudyStore(Protocol):
+    """Case studies and their moderation."""
+
+    async def add(self, case_study: CaseStudy) -> bool:
+        """Store a new submission; False when its id is stored already (a second click on the
+        same form)."""
+        ...
+
+    async def get(self, case_study_id: str) -> CaseStudy | None:
+        """One case study, if it exists."""
+        ...
+
+    async def resubmit(
+        self,
+        case_study_id: str,
+        author: PersonKey,
+        *,
+        title: str,
+        story: str,
+        behaviours: Sequence[str],
+        difference: str,
+        named: bool,
+        now: datetime,
+    ) -> CaseStudy | None:
+        """The author's edited version, back to pending as the next revision; None unless it is
+        theirs and waiting for them (pending or changes requested)."""
+        ...
+
+    async def decide(
+        self,
+        case_study_id: str,
+        revision: int,
+        status: str,
+        moderator: str,
+        note: str | None,
+        now: datetime,
+    ) -> CaseStudy | None:
+        """Approve, ask for changes or reject this revision if it is still pending; None when
+        someone decided first or the author sent a newer revision."""
+        ...
+
+    async def pending(self, platform: str, tenant: str, limit: int) -> list[CaseStudy]:
+        """Submissions waiting for comms, oldest first."""
+        ...
+
+    async def for_author(self, author: PersonKey, limit: int) -> list[CaseStudy]:
+        """The author's case studies, newest first."""
+        ...
+
+    async def approved_for_digest(
+        self, place: ConversationRef, after: datetime, until: datetime, limit: int
+    ) -> list[CaseStudy]:
+        """Approved in (after, until] in the place's workspace or tenant and never yet in a
+        digest to that place, oldest approval first."""
+        ...
+
+
+class CaseStudyRow(SQLModel, table=True):
+    """A case study of what good looks like, from submission through moderation."""
+
+    __tablename__ = "case_studies"
+    __table_args__ = (
+        Index("ix_case_studies_author", "platform", "tenant", "author", "submitted_at"),
+        Index("ix_case_studies_status", "platform", "tenant", "status", "decided_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    tenant: str = Field(max_length=64)
+    author: str = Field(max_length=255)
+    title: str = Field(max_length=255)
+    story: str = Field(sa_type=Text)
+    behaviours: list[str] = Field(default_factory=list, sa_type=JSON)
+    difference: str = Field(sa_type=Text)
+    named: bool = False
+    status: str = Field(default="pending", max_length=24)
+    revision: int = 1
+    moderator: str | None = Field(default=None, max_length=255)
+    moderator_note: str | None = Field(default=None, sa_type=Text)
+    submitted_at: datetime = utc_field()
+    decided_at: datetime | None = utc_field(nullable=True)
+    updated_at: datetime = utc_field()
+
+
+def _case_study(row: CaseStudyRow) -> CaseStudy:
+    return CaseStudy(
+        id=row.id,
+        author=PersonKey(row.platform, row.tenant, row.author),
+        title=row.title,
+        story=row.story,
+        behaviours=tuple(row.behaviours),
+        difference=row.difference,
+        named=row.named,
+        status=row.status,
+        revision=row.revision,
+        moderator=row.moderator,
+        moderator_note=row.moderator_note,
+        submitted_at=row.submitted_at,
+        decided_at=row.decided_at,
+    )
+
+
+class SqlCaseStudies(SqlStore):
+    """Case studies in ``case_studies``; what went into digests in ``digest_items``."""
+
+    async def add(self, case_study: CaseStudy) -> bool:
+        statement = (
+            conflict_insert(self.session, CaseStudyRow)
+            .values(
+                id=case_study.id,
+                platform=case_study.author.platform,
+                tenant=case_study.author.tenant,
+                author=case_study.author.user,
+                title=case_study.title,
+                story=case_study.story,
+                behaviours=list(case_study.behaviours),
+                difference=case_study.difference,
+                named=case_study.named,
+                status=case_study.status,
+                revision=case_study.revision,
+                moderator=case_study.moderator,
+                moderator_note=case_study.moderator_note,
+                submitted_at=case_study.submitted_at,
+                decided_at=case_study.decided_at,
+                updated_at=case_study.submitted_at,
+            )
+            .on_conflict_do_nothing()
+        )
+        return rowcount(await self.session.exec(statement)) == 1
+
+    async def get(self, case_study_id: str) -> CaseStudy | None:
+        row = await self.session.get(CaseStudyRow, case_study_id, populate_existing=True)
+        return None if row is None else _case_study(row)
+
+    async def resubmit(
+        self,
+        case_study_id: str,
+        author: PersonKey,
+        *,
+        title: str,
+        story: str,
+        behaviours: Sequence[str],
+        difference: str,
+        named: bool,
+        now: datetime,
+    ) -> CaseStudy | None:
+        changed = await self.session.exec(
+            update(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.id) == case_study_id,
+                col(CaseStudyRow.platform) == author.platform,
+                col(CaseStudyRow.tenant) == author.tenant,
+                col(CaseStudyRow.author) == author.user,
+                col(CaseStudyRow.status).in_(
+                    [CaseStudyStatus.PENDING, CaseStudyStatus.CHANGES_REQUESTED]
+                ),
+            )
+            .values(
+                title=title,
+                story=story,
+                behaviours=list(behaviours),
+                difference=difference,
+                named=named,
+                status=CaseStudyStatus.PENDING,
+                revision=col(CaseStudyRow.revision) + 1,
+                submitted_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(changed) != 1:
+            return None
+        return await self.get(case_study_id)
+
+    async def decide(
+        self,
+        case_study_id: str,
+        revision: int,
+        status: str,
+        moderator: str,
+        note: str | None,
+        now: datetime,
+    ) -> CaseStudy | None:
+        decided = await self.session.exec(
+            update(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.id) == case_study_id,
+                col(CaseStudyRow.revision) == revision,
+                col(CaseStudyRow.status) == CaseStudyStatus.PENDING,
+            )
+            .values(
+                status=status,
+                moderator=moderator,
+                moderator_note=note,
+                decided_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(decided) != 1:
+            return None
+        return await self.get(case_study_id)
+
+    async def pending(self, platform: str, tenant: str, limit: int) -> list[CaseStudy]:
+        rows = await self.session.exec(
+            select(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.platform) == platform,
+                col(CaseStudyRow.tenant) == tenant,
+                col(CaseStudyRow.status) == CaseStudyStatus.PENDING,
+            )
+            .order_by(col(CaseStudyRow.submitted_at), col(CaseStudyRow.id))
+            .limit(limit)
+        )
+        return [_case_study(r) for r in rows]
+
+    async def for_author(self, author: PersonKey, limit: int) -> list[CaseStudy]:
+        rows = await self.session.exec(
+            select(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.platform) == author.platform,
+                col(CaseStudyRow.tenant) == author.tenant,
+                col(CaseStudyRow.author) == author.user,
+            )
+            .order_by(col(CaseStudyRow.submitted_at).desc(), col(CaseStudyRow.id))
+            .limit(limit)
+        )
+        return [_case_study(r) for r in rows]
+
+    async def approved_for_digest(
+        self, place: ConversationRef, after: datetime, until: datetime, limit: int
+    ) -> list[CaseStudy]:
+        platform = str(place.platform)
+        already = select(DigestItemRow.case_study_id).where(
+            col(DigestItemRow.platform) == platform,
+            col(DigestItemRow.tenant) == place.tenant,
+            col(DigestItemRow.conversation) == place.conversation,
+        )
+        rows = await self.session.exec(
+            select(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.platform) == platform,
+                col(CaseStudyRow.tenant) == place.tenant,
+                col(CaseStudyRow.status) == CaseStudyStatus.APPROVED,
+                col(CaseStudyRow.decided_at) > after,
+                col(CaseStudyRow.decided_at) <= until,
+                col(CaseStudyRow.id).not_in(already),
+            )
+            .order_by(col(CaseStudyRow.decided_at), col(CaseStudyRow.id))
+            .limit(limit)
+        )
+        return [_case_study(r) for r in rows]

@@ -1,0 +1,603 @@
+"""The outbox and the delivery queue on SQLAlchemy."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, delete, func, literal, tuple_, update
+from sqlmodel import col, select
+
+from storage.common import ROWS_AT_ONCE, SqlStore, chunks, conflict_insert, rowcount
+from storage.delivery.records import (
+    ClaimedMessage,
+    DeliveryProgress,
+    OutboxMessage,
+    OutboxStatus,
+    SendStart,
+    SendToStart,
+)
+from storage.delivery.tables import OutboxRow, PersonWeekRow, RateBucketRow
+from storage.people import PersonRow
+
+# While a bucket recovers from a 429, its slots are this much further apart (80% of its speed).
+SLOWED_STEP = 1.25
+# Person-weeks counted by one statement when a batch is claimed (5 parameters each, well within
+# SQLite's and asyncpg's limits).
+CAP_ROWS_AT_ONCE = 150
+
+
+def _outbox_values(message: OutboxMessage, now: datetime) -> dict[str, Any]:
+    return {
+        "key": message.key,
+        "job": message.job,
+        "platform": message.platform,
+        "tenant": message.tenant,
+        "recipient": message.recipient,
+        "to_person": message.to_person,
+        "thread": message.thread,
+        "card": message.card,
+        "respect_working_hours": message.respect_working_hours,
+        "counts_towards_cap": message.counts_towards_cap,
+        "status": OutboxStatus.QUEUED.value,
+        "attempts": 0,
+        "next_attempt_at": message.not_before or now,
+        "created_at": now,
+    }
+
+
+# Multi-row inserts are split so no statement passes SQLite's and asyncpg's parameter limits.
+ENQUEUE_CHUNK = 500
+
+
+class SqlOutbox(SqlStore):
+    """Proactive messages in ``outbox``, as features see them."""
+
+    async def enqueue(self, message: OutboxMessage, now: datetime) -> bool:
+        statement = (
+            conflict_insert(self.session, OutboxRow)
+            .values(**_outbox_values(message, now))
+            .on_conflict_do_nothing()
+        )
+        return rowcount(await self.session.exec(statement)) == 1
+
+    async def enqueue_many(self, messages: Sequence[OutboxMessage], now: datetime) -> int:
+        added = 0
+        for chunk in chunks(messages, ENQUEUE_CHUNK):
+            values = [_outbox_values(m, now) for m in chunk]
+            statement = (
+                conflict_insert(self.session, OutboxRow).values(values).on_conflict_do_nothing()
+            )
+            added += rowcount(await self.session.exec(statement))
+        return added
+
+    async def progress(
+        self, now: datetime, *, job: str | None = None, limit: int = 20
+    ) -> list[DeliveryProgress]:
+        window = timedelta(minutes=5)
+        later = case((col(OutboxRow.next_attempt_at) > now, 1), else_=0)
+        mine = [] if job is None else [col(OutboxRow.job) == job]
+        jobs: dict[str, dict[str, Any]] = {}
+        spans = await self.session.exec(
+            select(OutboxRow.job, func.min(OutboxRow.created_at), func.max(OutboxRow.sent_at))
+            .where(*mine)
+            .group_by(col(OutboxRow.job))
+        )
+        for name, created, last_sent in spans:
+            jobs[name] = {
+                "job": name,
+                "created_at": created,
+                "last_sent_at": last_sent,
+                "window": window,
+            }
+        counts = await self.session.exec(
+            select(OutboxRow.job, OutboxRow.status, later, func.count())
+            .where(*mine)
+            .group_by(col(OutboxRow.job), col(OutboxRow.status), later)
+        )
+        for name, status, is_later, count in counts:
+            entry = jobs[name]
+            if status == OutboxStatus.QUEUED.value:
+                field_name = "waiting" if is_later else "queued"
+            elif status in (OutboxStatus.CLAIMED.value, OutboxStatus.SENDING.value):
+                field_name = "in_flight"
+            else:
+                field_name = status
+            entry[field_name] = entry.get(field_name, 0) + int(count)
+        waiting = await self.session.exec(
+            select(OutboxRow.job, func.min(OutboxRow.next_attempt_at))
+            .where(
+                *mine,
+                col(OutboxRow.status) == OutboxStatus.QUEUED.value,
+                col(OutboxRow.next_attempt_at) > now,
+            )
+            .group_by(col(OutboxRow.job))
+        )
+        for name, next_at in waiting:
+            jobs[name]["next_waiting_at"] = next_at
+        recent = await self.session.exec(
+            select(OutboxRow.job, func.count())
+            .where(
+                *mine,
+                col(OutboxRow.status) == OutboxStatus.SENT.value,
+                col(OutboxRow.sent_at) >= now - window,
+            )
+            .group_by(col(OutboxRow.job))
+        )
+        for name, count in recent:
+            jobs[name]["sent_recently"] = int(count)
+        found = [DeliveryProgress(**entry) for entry in jobs.values()]
+        found.sort(key=lambda p: (p.created_at, p.job), reverse=True)
+        return found[:limit]
+
+    async def requeue(self, job: str, status: OutboxStatus, now: datetime) -> int:
+        if status not in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN):
+            raise ValueError("only failed or uncertain messages can be sent again")
+        statement = (
+            update(OutboxRow)
+            .where(col(OutboxRow.job) == job, col(OutboxRow.status) == status.value)
+            .values(
+                status=OutboxStatus.QUEUED.value,
+                attempts=0,
+                next_attempt_at=now,
+                lease_owner=None,
+                lease_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(await self.session.exec(statement))
+
+
+def _later(a: Any, b: Any) -> Any:
+    """The greater of two numbers, in SQL both dialects understand."""
+    return case((a > b, a), else_=b)
+
+
+def _claimed(row: OutboxRow, timezone: str | None = None) -> ClaimedMessage:
+    assert row.id is not None
+    return ClaimedMessage(
+        id=row.id,
+        key=row.key,
+        job=row.job,
+        platform=row.platform,
+        tenant=row.tenant,
+        recipient=row.recipient,
+        to_person=row.to_person,
+        thread=row.thread,
+        card=row.card,
+        attempts=row.attempts,
+        respect_working_hours=row.respect_working_hours,
+        counts_towards_cap=row.counts_towards_cap,
+        cap_week=row.cap_week,
+        timezone=timezone,
+        sending_at=row.sending_at,
+    )
+
+
+class SqlDeliveryQueue(SqlStore):
+    """The outbox as the workers see it, the shared send budgets (``rate_buckets``) and the
+    weekly caps (``person_weeks``).
+
+    Claims use ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers on several
+    instances take disjoint batches without waiting for each other. SQLite ignores the clause;
+    there every unit of work holds the write lock from its first statement (``BEGIN
+    IMMEDIATE``), so a select-then-update is already atomic.
+    """
+
+    def _held(self, message_id: int, owner: str, *statuses: OutboxStatus) -> Any:
+        return (
+            col(OutboxRow.id) == message_id,
+            col(OutboxRow.lease_owner) == owner,
+            col(OutboxRow.status).in_([s.value for s in statuses]),
+        )
+
+    def _held_all(self, message_ids: Sequence[int], owner: str, *statuses: OutboxStatus) -> Any:
+        return (
+            col(OutboxRow.id).in_(list(message_ids)),
+            col(OutboxRow.lease_owner) == owner,
+            col(OutboxRow.status).in_([s.value for s in statuses]),
+        )
+
+    async def _update(self, where: Any, **values: Any) -> bool:
+        statement = (
+            update(OutboxRow)
+            .where(*where)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(await self.session.exec(statement)) == 1
+
+    async def _timezones(self, rows: Sequence[OutboxRow]) -> dict[tuple[str, str, str], str]:
+        people = {(r.platform, r.tenant, r.recipient) for r in rows if r.to_person}
+        if not people:
+            return {}
+        found = await self.session.exec(
+            select(
+                PersonRow.platform, PersonRow.tenant, PersonRow.user_id, PersonRow.timezone
+            ).where(
+                tuple_(col(PersonRow.platform), col(PersonRow.tenant), col(PersonRow.user_id)).in_(
+                    list(people)
+                )
+            )
+        )
+        return {(p, t, u): tz for p, t, u, tz in found if tz}
+
+    async def claim(
+        self,
+        platforms: Sequence[str],
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+    ) -> list[ClaimedMessage]:
+        if not platforms or limit <= 0:
+            return []
+        due = await self.session.exec(
+            select(OutboxRow)
+            .where(
+                col(OutboxRow.status) == OutboxStatus.QUEUED.value,
+                col(OutboxRow.next_attempt_at) <= now,
+                col(OutboxRow.platform).in_(list(platforms)),
+            )
+            .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        rows = list(due)
+        if not rows:
+            return []
+        await self.session.exec(
+            update(OutboxRow)
+            .where(col(OutboxRow.id).in_([r.id for r in rows]))
+            .values(status=OutboxStatus.CLAIMED.value, lease_owner=owner, lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        zones = await self._timezones(rows)
+        return [_claimed(r, zones.get((r.platform, r.tenant, r.recipient))) for r in rows]
+
+    async def expire_claims(self, now: datetime) -> int:
+        statement = (
+            update(OutboxRow)
+            .where(
+                col(OutboxRow.status) == OutboxStatus.CLAIMED.value,
+                col(OutboxRow.lease_until) < now,
+            )
+            .values(status=OutboxStatus.QUEUED.value, lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(await self.session.exec(statement))
+
+    async def _release_cap(self, message_id: int) -> None:
+        found = await self.session.exec(
+            select(
+                OutboxRow.platform, OutboxRow.tenant, OutboxRow.recipient, OutboxRow.cap_week
+            ).where(col(OutboxRow.id) == message_id)
+        )
+        row = found.first()
+        if row is None or row[3] is None:
+            return
+        platform, tenant, recipient, week = row
+        await self.session.exec(
+            update(PersonWeekRow)
+            .where(
+                col(PersonWeekRow.platform) == platform,
+                col(PersonWeekRow.tenant) == tenant,
+                col(PersonWeekRow.person) == recipient,
+                col(PersonWeekRow.week) == week,
+                col(PersonWeekRow.messages) > 0,
+            )
+            .values(messages=col(PersonWeekRow.messages) - 1)
+            .execution_options(synchronize_session=False)
+        )
+        await self._update((col(OutboxRow.id) == message_id,), cap_week=None)
+
+    async def hold_cap(self, message: ClaimedMessage, week: str, cap: int) -> bool:
+        [held] = await self.hold_caps([(message, week)], cap)
+        return held
+
+    async def hold_caps(self, wanted: Sequence[tuple[ClaimedMessage, str]], cap: int) -> list[bool]:
+        held = [False] * len(wanted)
+        # Whose week each message would count in: a person met once in the batch is counted
+        # by one multi-row upsert; a person with several messages in it, one message at a time.
+        places: dict[tuple[str, str, str, str], list[int]] = defaultdict(list)
+        for n, (message, week) in enumerate(wanted):
+            if message.cap_week == week:
+                held[n] = True
+            elif cap > 0:
+                if message.cap_week is not None:
+                    await self._release_cap(message.id)
+                places[(message.platform, message.tenant, message.recipient, week)].append(n)
+        once = [place for place, seen in places.items() if len(seen) == 1]
+        counted: set[tuple[str, str, str, str]] = set()
+        for chunk in chunks(once, CAP_ROWS_AT_ONCE):
+            found = await self.session.exec(
+                self._count_in_week(
+                    [
+                        {"platform": p, "tenant": t, "person": r, "week": w, "messages": 1}
+                        for p, t, r, w in chunk
+                    ],
+                    cap,
+                ).returning(
+                    PersonWeekRow.platform,
+                    PersonWeekRow.tenant,
+                    PersonWeekRow.person,
+                    PersonWeekRow.week,
+                )
+            )
+            counted.update((str(p), str(t), str(r), str(w)) for p, t, r, w in found.all())
+        for place, seen in places.items():
+            if len(seen) == 1:
+                held[seen[0]] = place in counted
+                continue
+            platform, tenant, recipient, week = place
+            row = {"platform": platform, "tenant": tenant, "person": recipient, "week": week}
+            for n in seen:
+                statement = self._count_in_week([{**row, "messages": 1}], cap).returning(
+                    PersonWeekRow.messages
+                )
+                held[n] = (await self.session.exec(statement)).first() is not None
+        weeks: dict[str, list[int]] = defaultdict(list)
+        for (message, week), ok in zip(wanted, held, strict=True):
+            if ok and message.cap_week != week:
+                weeks[week].append(message.id)
+        for week, ids in weeks.items():
+            await self.session.exec(
+                update(OutboxRow)
+                .where(col(OutboxRow.id).in_(ids))
+                .values(cap_week=week)
+                .execution_options(synchronize_session=False)
+            )
+        return held
+
+    def _count_in_week(self, rows: list[dict[str, Any]], cap: int) -> Any:
+        """Add one message to each row's person-week, unless it already holds ``cap``."""
+        return (
+            conflict_insert(self.session, PersonWeekRow)
+            .values(rows)
+            .on_conflict_do_update(
+                index_elements=["platform", "tenant", "person", "week"],
+                set_={"messages": col(PersonWeekRow.messages) + 1},
+                where=col(PersonWeekRow.messages) < cap,
+            )
+        )
+
+    async def defer(
+        self, message_id: int, owner: str, until: datetime, reason: str | None = None
+    ) -> bool:
+        values: dict[str, Any] = {
+            "status": OutboxStatus.QUEUED.value,
+            "next_attempt_at": until,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if reason is not None:
+            values["last_error"] = reason[:512]
+        return await self._update(self._held(message_id, owner, OutboxStatus.CLAIMED), **values)
+
+    async def start_sends(
+        self, starts: Sequence[SendToStart], owner: str, now: datetime, lease_until: datetime,
+        wall: float,
+    ) -> list[tuple[SendStart, datetime | None]]:  # fmt: skip
+        results: list[tuple[SendStart, datetime | None]] = [(SendStart.LOST, None)] * len(starts)
+        held: set[int] = set()
+        for ids in chunks([s.message.id for s in starts], ROWS_AT_ONCE):
+            found = await self.session.exec(
+                select(OutboxRow.id)
+                .where(*self._held_all(ids, owner, OutboxStatus.CLAIMED))
+                .with_for_update()
+            )
+            held.update(i for i in found.all() if i is not None)
+        # Each conversation's budget is taken once per call, by its first message here; a
+        # second message to it waits for the next free moment like any busy conversation.
+        first: dict[str, int] = {}
+        busy: list[int] = []
+        go: list[int] = []
+        for n, start in enumerate(starts):
+            if start.message.id not in held:
+                continue
+            if start.interval <= 0:
+                go.append(n)
+            elif start.bucket in first:
+                busy.append(n)
+            else:
+                first[start.bucket] = n
+        taken: set[str] = set()
+        for buckets in chunks(list(first), ROWS_AT_ONCE):
+            statement = conflict_insert(self.session, RateBucketRow).values(
+                [
+                    {"bucket": b, "tat": wall + starts[first[b]].interval, "slowed_until": 0.0}
+                    for b in buckets
+                ]
+            )
+            # A conversation free at ``wall`` (tat <= wall) sends now: its next send may go one
+            # interval later.
+            found = await self.session.exec(
+                statement.on_conflict_do_update(
+                    index_elements=["bucket"],
+                    set_={"tat": statement.excluded.tat},
+                    where=col(RateBucketRow.tat) <= wall,
+                ).returning(col(RateBucketRow.bucket))
+            )
+            taken.update(str(b) for b in found.scalars())
+        for bucket, n in first.items():
+            (go if bucket in taken else busy).append(n)
+        if busy:
+            free: dict[str, float] = {}
+            for buckets in chunks(list({starts[n].bucket for n in busy}), ROWS_AT_ONCE):
+                found_tats = await self.session.exec(
+                    select(RateBucketRow.bucket, RateBucketRow.tat).where(
+                        col(RateBucketRow.bucket).in_(buckets)
+                    )
+                )
+                free.update((str(b), float(t)) for b, t in found_tats.all())
+            for n in busy:
+                free_at = now + timedelta(seconds=max(free[starts[n].bucket] - wall, 0.0))
+                await self.defer(starts[n].message.id, owner, free_at)
+                results[n] = (SendStart.DEFERRED, free_at)
+        for places in chunks(sorted(go), ROWS_AT_ONCE):
+            ids = [starts[n].message.id for n in places]
+            await self.session.exec(
+                update(OutboxRow)
+                .where(*self._held_all(ids, owner, OutboxStatus.CLAIMED))
+                .values(
+                    status=OutboxStatus.SENDING.value,
+                    attempts=col(OutboxRow.attempts) + 1,
+                    sending_at=now,
+                    lease_until=lease_until,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            for n in places:
+                results[n] = (SendStart.STARTED, None)
+        return results
+
+    async def mark_sent(
+        self, message_id: int, owner: str, now: datetime, message_ref: str | None
+    ) -> bool:
+        return (await self.mark_sent_many([(message_id, message_ref)], owner, now))[0]
+
+    async def mark_sent_many(
+        self, sent: Sequence[tuple[int, str | None]], owner: str, now: datetime
+    ) -> list[bool]:
+        marked: set[int] = set()
+        for chunk in chunks(list(sent), ROWS_AT_ONCE):
+            refs = dict(chunk)
+            known = {message_id: ref for message_id, ref in chunk if ref is not None}
+            found = await self.session.exec(
+                update(OutboxRow)
+                .where(*self._held_all(list(refs), owner, OutboxStatus.SENDING))
+                .values(
+                    status=OutboxStatus.SENT.value,
+                    sent_at=now,
+                    lease_until=None,
+                    message_id=case(known, value=col(OutboxRow.id), else_=None) if known else None,
+                    last_error=None,
+                )
+                .returning(col(OutboxRow.id))
+                .execution_options(synchronize_session=False)
+            )
+            marked.update(int(i) for i in found.scalars())
+        return [message_id in marked for message_id, _ in sent]
+
+    async def retry_later(
+        self, message_id: int, owner: str, when: datetime, error: str, *, attempt: bool = True
+    ) -> bool:
+        values: dict[str, Any] = {
+            "status": OutboxStatus.QUEUED.value,
+            "next_attempt_at": when,
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": error[:512],
+        }
+        if not attempt:
+            values["attempts"] = case(
+                (col(OutboxRow.attempts) > 0, col(OutboxRow.attempts) - 1), else_=0
+            )
+        return await self._update(
+            self._held(message_id, owner, OutboxStatus.CLAIMED, OutboxStatus.SENDING), **values
+        )
+
+    async def fail(self, message_id: int, owner: str, now: datetime, reason: str) -> bool:
+        where = self._held(message_id, owner, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
+        held = await self.session.exec(select(OutboxRow.id).where(*where).with_for_update())
+        if held.first() is None:
+            return False
+        await self._release_cap(message_id)
+        return await self._update(
+            where, status=OutboxStatus.FAILED.value, lease_until=None, last_error=reason[:512]
+        )
+
+    async def mark_uncertain(self, message_id: int, owner: str, now: datetime, reason: str) -> bool:
+        return await self._update(
+            self._held(message_id, owner, OutboxStatus.SENDING),
+            status=OutboxStatus.UNCERTAIN.value,
+            lease_until=None,
+            last_error=reason[:512],
+        )
+
+    async def probe_later(self, message_id: int, owner: str, when: datetime, error: str) -> bool:
+        return await self._update(
+            self._held(message_id, owner, OutboxStatus.SENDING),
+            lease_until=when,
+            last_error=error[:512],
+        )
+
+    async def take_expired_sends(
+        self, platforms: Sequence[str], owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ClaimedMessage]:
+        if not platforms or limit <= 0:
+            return []
+        found = await self.session.exec(
+            select(OutboxRow)
+            .where(
+                col(OutboxRow.status) == OutboxStatus.SENDING.value,
+                col(OutboxRow.lease_until) < now,
+                col(OutboxRow.platform).in_(list(platforms)),
+            )
+            .order_by(col(OutboxRow.lease_until), col(OutboxRow.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        rows = list(found)
+        if not rows:
+            return []
+        await self.session.exec(
+            update(OutboxRow)
+            .where(col(OutboxRow.id).in_([r.id for r in rows]))
+            .values(lease_owner=owner, lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        return [_claimed(r) for r in rows]
+
+    async def take_slots(
+        self, bucket: str, count: int, interval: float, wall: float
+    ) -> tuple[float, float]:
+        slowed = case((col(RateBucketRow.slowed_until) > wall, SLOWED_STEP), else_=1.0)
+        taken = await self.session.exec(
+            conflict_insert(self.session, RateBucketRow)
+            .values(bucket=bucket, tat=wall + count * interval, slowed_until=0.0)
+            .on_conflict_do_update(
+                index_elements=["bucket"],
+                set_={
+                    "tat": _later(col(RateBucketRow.tat), literal(wall)) + count * interval * slowed
+                },
+            )
+            .returning(RateBucketRow.tat, RateBucketRow.slowed_until)
+        )
+        tat, slowed_until = taken.one()
+        step = interval * (SLOWED_STEP if float(slowed_until) > wall else 1.0)
+        return float(tat) - count * step, step
+
+    async def slow_down(self, bucket: str, wall: float, pause: float, recovery: float) -> None:
+        resume = wall + pause
+        await self.session.exec(
+            conflict_insert(self.session, RateBucketRow)
+            .values(bucket=bucket, tat=resume, slowed_until=resume + recovery)
+            .on_conflict_do_update(
+                index_elements=["bucket"],
+                set_={
+                    "tat": _later(col(RateBucketRow.tat), literal(resume)),
+                    "slowed_until": _later(
+                        col(RateBucketRow.slowed_until), literal(resume + recovery)
+                    ),
+                },
+            )
+        )
+
+    async def forget_buckets(self, before: float) -> int:
+        statement = delete(RateBucketRow).where(
+            col(RateBucketRow.tat) < before, col(RateBucketRow.slowed_until) < before
+        )
+        return rowcount(await self.session.exec(statement))
+
+    async def depth(self) -> dict[tuple[str, str], int]:
+        found = await self.session.exec(
+            select(OutboxRow.platform, OutboxRow.status, func.count()).group_by(
+                col(OutboxRow.platform), col(OutboxRow.status)
+            )
+        )
+        return {(p, s): int(n) for p, s, n in found}

@@ -1,0 +1,218 @@
+"""People and the conversations the bot has met: who someone is across the platforms
+(``PersonKey``), how to reach them directly, and where the bot can post again."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import JSON, tuple_
+from sqlmodel import Field, SQLModel, col, select
+
+from bot.events import Actor, ConversationKind, ConversationRef, Event, Platform
+from storage.common import ROWS_AT_ONCE, SqlStore, chunks, conflict_insert, utc_field
+
+
+@dataclass(frozen=True, slots=True)
+class PersonKey:
+    """Who someone is, across the platforms: a member of a workspace or tenant."""
+
+    platform: str
+    tenant: str
+    user: str
+
+    @classmethod
+    def of(cls, event: Event) -> PersonKey:
+        """The person who caused the event."""
+        ref = event.conversation
+        return cls(str(ref.platform), ref.tenant, event.actor.id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Person:
+    """Someone the bot has met."""
+
+    key: PersonKey
+    display_name: str
+    timezone: str | None
+    direct_conversation: str | None
+    service_url: str | None
+    first_seen: datetime
+    last_seen: datetime
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+class PeopleStore(Protocol):
+    """People and conversations the bot has met."""
+
+    async def seen(self, place: ConversationRef, actor: Actor, now: datetime) -> None:
+        """Remember (or refresh) the person and the conversation."""
+        ...
+
+    async def get(self, key: PersonKey) -> Person | None:
+        """The person, if the bot has met them."""
+        ...
+
+    async def get_many(self, keys: Sequence[PersonKey]) -> dict[PersonKey, Person]:
+        """Those of the people the bot has met, by key, in a few statements."""
+        ...
+
+    async def conversation(
+        self, platform: str, tenant: str, conversation: str
+    ) -> ConversationRef | None:
+        """A conversation the bot has been in, to post there again."""
+        ...
+
+    async def everyone(self) -> list[PersonKey]:
+        """Everyone the bot has met, on every platform and tenant."""
+        ...
+
+
+class PersonRow(SQLModel, table=True):
+    """Someone the bot has met, and how to reach them directly."""
+
+    __tablename__ = "people"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    tenant: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(primary_key=True, max_length=255)
+    display_name: str = Field(default="", max_length=255)
+    timezone: str | None = Field(default=None, max_length=64)
+    direct_conversation: str | None = Field(default=None, max_length=255)
+    service_url: str | None = Field(default=None, max_length=512)
+    extra: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    """Platform details of the last conversation they were seen in (``ConversationRef.extra``),
+    enough to open a direct chat with them."""
+    first_seen: datetime = utc_field()
+    last_seen: datetime = utc_field()
+
+
+class ConversationRow(SQLModel, table=True):
+    """A conversation the bot is in, kept so it can post there later (proactive messages)."""
+
+    __tablename__ = "conversations"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    tenant: str = Field(primary_key=True, max_length=64)
+    conversation: str = Field(primary_key=True, max_length=255)
+    kind: str = Field(max_length=16)
+    service_url: str | None = Field(default=None, max_length=512)
+    extra: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    """What else the platform needs to post there again (``ConversationRef.extra``)."""
+    first_seen: datetime = utc_field()
+    last_seen: datetime = utc_field()
+
+
+def _person(row: PersonRow) -> Person:
+    return Person(
+        key=PersonKey(row.platform, row.tenant, row.user_id),
+        display_name=row.display_name,
+        timezone=row.timezone,
+        direct_conversation=row.direct_conversation,
+        service_url=row.service_url,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        extra=dict(row.extra or {}),
+    )
+
+
+class SqlPeople(SqlStore):
+    """People in ``people`` and conversations in ``conversations``."""
+
+    async def seen(self, place: ConversationRef, actor: Actor, now: datetime) -> None:
+        platform = str(place.platform)
+        person: dict[str, Any] = {"last_seen": now}
+        if actor.name:
+            person["display_name"] = actor.name
+        if actor.timezone:
+            person["timezone"] = actor.timezone
+        if place.extra:
+            person["extra"] = dict(place.extra)
+        if place.is_direct:
+            person["direct_conversation"] = place.conversation
+            if place.service_url:
+                person["service_url"] = place.service_url
+        upsert_person = (
+            conflict_insert(self.session, PersonRow)
+            .values(
+                platform=platform,
+                tenant=place.tenant,
+                user_id=actor.id,
+                display_name=actor.name,
+                timezone=actor.timezone,
+                direct_conversation=place.conversation if place.is_direct else None,
+                service_url=place.service_url,
+                extra=dict(place.extra),
+                first_seen=now,
+                last_seen=now,
+            )
+            .on_conflict_do_update(index_elements=["platform", "tenant", "user_id"], set_=person)
+        )
+        await self.session.exec(upsert_person)
+        conversation: dict[str, Any] = {"last_seen": now, "kind": str(place.kind)}
+        if place.service_url:
+            conversation["service_url"] = place.service_url
+        if place.extra:
+            conversation["extra"] = dict(place.extra)
+        upsert_conversation = (
+            conflict_insert(self.session, ConversationRow)
+            .values(
+                platform=platform,
+                tenant=place.tenant,
+                conversation=place.conversation,
+                kind=str(place.kind),
+                service_url=place.service_url,
+                extra=dict(place.extra),
+                first_seen=now,
+                last_seen=now,
+            )
+            .on_conflict_do_update(
+                index_elements=["platform", "tenant", "conversation"], set_=conversation
+            )
+        )
+        await self.session.exec(upsert_conversation)
+
+    async def get(self, key: PersonKey) -> Person | None:
+        row = await self.session.get(PersonRow, (key.platform, key.tenant, key.user))
+        return None if row is None else _person(row)
+
+    async def get_many(self, keys: Sequence[PersonKey]) -> dict[PersonKey, Person]:
+        found: dict[PersonKey, Person] = {}
+        wanted = list(dict.fromkeys((k.platform, k.tenant, k.user) for k in keys))
+        for chunk in chunks(wanted, ROWS_AT_ONCE):
+            rows = await self.session.exec(
+                select(PersonRow).where(
+                    tuple_(
+                        col(PersonRow.platform), col(PersonRow.tenant), col(PersonRow.user_id)
+                    ).in_(chunk)
+                )
+            )
+            for row in rows:
+                person = _person(row)
+                found[person.key] = person
+        return found
+
+    async def conversation(
+        self, platform: str, tenant: str, conversation: str
+    ) -> ConversationRef | None:
+        row = await self.session.get(ConversationRow, (platform, tenant, conversation))
+        if row is None:
+            return None
+        return ConversationRef(
+            platform=Platform(row.platform),
+            tenant=row.tenant,
+            conversation=row.conversation,
+            kind=ConversationKind(row.kind),
+            service_url=row.service_url,
+            extra=dict(row.extra or {}),
+        )
+
+    async def everyone(self) -> list[PersonKey]:
+        rows = await self.session.exec(
+            select(PersonRow.platform, PersonRow.tenant, PersonRow.user_id).order_by(
+                col(PersonRow.platform), col(PersonRow.tenant), col(PersonRow.user_id)
+            )
+        )
+        return [PersonKey(platform, tenant, user) for platform, tenant, user in rows]

@@ -1,0 +1,75 @@
+"""Every store of every feature, bound to one unit of work: the ``Stores`` a turn or a job is
+given, and ``SqlStores``, its implementation on one SQLAlchemy session."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.barometer import BarometerStore, SqlBarometer
+from storage.case_studies import CaseStudyStore, SqlCaseStudies
+from storage.commitments import CommitmentStore, SqlCommitments
+from storage.console import ConsoleFeed, SqlConsoleFeed
+from storage.delivery import DeliveryQueue, OutboxStore, SqlDeliveryQueue, SqlOutbox
+from storage.dialog_states import DialogStore, SqlDialogs
+from storage.digests import DigestStore, SqlDigests
+from storage.event_log import EventLog, SqlEventLog
+from storage.meta import MetaStore, SqlMeta
+from storage.people import PeopleStore, SqlPeople
+from storage.schedules import ScheduleStore, SqlSchedules
+from storage.values_lens import CheckinStore, SqlCheckins, SqlTeamCheckins, TeamCheckinStore
+
+
+class Stores(Protocol):
+    """All stores, bound to one unit of work (one transaction)."""
+
+    @property
+    def dialogs(self) -> DialogStore: ...
+    @property
+    def events(self) -> EventLog: ...
+    @property
+    def people(self) -> PeopleStore: ...
+    @property
+    def checkins(self) -> CheckinStore: ...
+    @property
+    def team_checkins(self) -> TeamCheckinStore: ...
+    @property
+    def commitments(self) -> CommitmentStore: ...
+    @property
+    def case_studies(self) -> CaseStudyStore: ...
+    @property
+    def digests(self) -> DigestStore: ...
+    @property
+    def console(self) -> ConsoleFeed: ...
+    @property
+    def meta(self) -> MetaStore: ...
+    @property
+    def outbox(self) -> OutboxStore: ...
+    @property
+    def barometer(self) -> BarometerStore: ...
+    @property
+    def delivery(self) -> DeliveryQueue: ...
+    @property
+    def schedules(self) -> ScheduleStore: ...
+
+
+class SqlStores:
+    """Every store, bound to one session (one unit of work)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialogs = SqlDialogs(session)
+        self.events = SqlEventLog(session)
+        self.people = SqlPeople(session)
+        self.checkins = SqlCheckins(session)
+        self.team_checkins = SqlTeamCheckins(session)
+        self.commitments = SqlCommitments(session)
+        self.case_studies = SqlCaseStudies(session)
+        self.digests = SqlDigests(session)
+        self.console = SqlConsoleFeed(session)
+        self.meta = SqlMeta(session)
+        self.outbox = SqlOutbox(session)
+        self.barometer = SqlBarometer(session)
+        self.delivery = SqlDeliveryQueue(session)
+        self.schedules = SqlSchedules(session)

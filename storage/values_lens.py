@@ -1,0 +1,448 @@
+"""The values lens: completed personal check-ins and team check-ins in channels.
+
+Notes and actions people write stay in their own rows; team ratings carry a keyed hash of the
+member, never the member id."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy import Index, Text, delete, func, text, update
+from sqlmodel import Field, SQLModel, col, select
+
+from bot.events import ConversationKind, ConversationRef, Platform
+from storage.common import ConcurrentUpdate, SqlStore, conflict_insert, rowcount, utc_field
+from storage.people import PersonKey
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RatingEntry:
+    """How a check-in rated one behaviour."""
+
+    behaviour: str
+    rating: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checkin:
+    """A completed personal values lens check-in."""
+
+    id: str
+    owner: PersonKey
+    work: str
+    action: str
+    focus: str | None
+    ratings: tuple[RatingEntry, ...]
+    started_at: datetime
+    completed_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamCheckin:
+    """A team values lens in a channel."""
+
+    id: str
+    place: ConversationRef
+    work: str
+    started_by: str
+    opened_at: datetime
+    closes_at: datetime
+    status: str = "open"
+    closed_at: datetime | None = None
+    participants: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        """True until the starter closes it or its time runs out."""
+        return self.status == "open"
+
+
+class RateOutcome(StrEnum):
+    """What happened to a member's team ratings."""
+
+    NEW = "new"
+    REPLACED = "replaced"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamTally:
+    """How a team rated each behaviour: ``counts[behaviour][rating]``, never who."""
+
+    checkin: TeamCheckin
+    participants: int
+    counts: Mapping[str, Mapping[str, int]]
+
+
+class CheckinStore(Protocol):
+    """Completed personal check-ins."""
+
+    async def add(self, checkin: Checkin) -> None:
+        """Store a completed check-in."""
+        ...
+
+    async def get(self, checkin_id: str) -> Checkin | None:
+        """One check-in, if it exists."""
+        ...
+
+    async def recent(self, owner: PersonKey, limit: int) -> list[Checkin]:
+        """The owner's latest check-ins, newest first."""
+        ...
+
+
+class TeamCheckinStore(Protocol):
+    """Team check-ins and their ratings."""
+
+    async def open(self, checkin: TeamCheckin) -> TeamCheckin:
+        """Open a team check-in; if the place already has an open one, that one is returned."""
+        ...
+
+    async def current(self, place: ConversationRef) -> TeamCheckin | None:
+        """The open team check-in in this place, if any."""
+        ...
+
+    async def get(self, checkin_id: str) -> TeamCheckin | None:
+        """One team check-in, open or closed."""
+        ...
+
+    async def last_closed(self, place: ConversationRef) -> TeamCheckin | None:
+        """The team check-in in this place that closed last, if any."""
+        ...
+
+    async def rate(
+        self, checkin_id: str, member_key: str, ratings: Mapping[str, str]
+    ) -> RateOutcome:
+        """Store one member's ratings, replacing their earlier ones, if still open."""
+        ...
+
+    async def close(self, checkin_id: str, now: datetime) -> TeamCheckin | None:
+        """Close it if still open, returning it closed; None if someone closed it first."""
+        ...
+
+    async def due(
+        self, now: datetime, limit: int, platforms: Sequence[str] | None = None
+    ) -> list[TeamCheckin]:
+        """Open check-ins whose time has run out (on these platforms, when given)."""
+        ...
+
+    async def tally(self, checkin_id: str) -> TeamTally:
+        """The counts per behaviour and rating."""
+        ...
+
+
+class CheckinRow(SQLModel, table=True):
+    """A completed personal values lens check-in."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_owner", "platform", "tenant", "owner", "completed_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    tenant: str = Field(max_length=64)
+    owner: str = Field(max_length=255)
+    work: str = Field(sa_type=Text)
+    action: str = Field(sa_type=Text)
+    focus: str | None = Field(default=None, max_length=32)
+    started_at: datetime = utc_field()
+    completed_at: datetime = utc_field()
+
+
+class CheckinRatingRow(SQLModel, table=True):
+    """How one check-in rated one behaviour, with the optional note."""
+
+    __tablename__ = "checkin_ratings"
+
+    checkin_id: str = Field(primary_key=True, foreign_key="checkins.id", max_length=32)
+    behaviour: str = Field(primary_key=True, max_length=32)
+    position: int = 0
+    rating: str = Field(max_length=32)
+    note: str = Field(default="", sa_type=Text)
+
+
+class TeamCheckinRow(SQLModel, table=True):
+    """A team values lens opened in a channel; closed by its starter or when time runs out."""
+
+    __tablename__ = "team_checkins"
+    __table_args__ = (
+        Index("ix_team_checkins_place", "platform", "tenant", "conversation", "status"),
+        Index("ix_team_checkins_due", "status", "closes_at"),
+        # At most one open team check-in per conversation, even with two clicks at once.
+        Index(
+            "uq_team_checkins_open",
+            "platform",
+            "tenant",
+            "conversation",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    tenant: str = Field(max_length=64)
+    conversation: str = Field(max_length=255)
+    kind: str = Field(max_length=16)
+    thread: str | None = Field(default=None, max_length=255)
+    service_url: str | None = Field(default=None, max_length=512)
+    work: str = Field(sa_type=Text)
+    started_by: str = Field(max_length=255)
+    status: str = Field(default="open", max_length=16)
+    opened_at: datetime = utc_field()
+    closes_at: datetime = utc_field()
+    closed_at: datetime | None = utc_field(nullable=True)
+    participants: int = 0
+
+
+class TeamRatingRow(SQLModel, table=True):
+    """One member's rating of one behaviour in a team check-in. ``member_key`` is a keyed hash
+    of the member, enough to let them change their answer and count them once, never shown."""
+
+    __tablename__ = "team_ratings"
+
+    team_checkin_id: str = Field(primary_key=True, foreign_key="team_checkins.id", max_length=32)
+    member_key: str = Field(primary_key=True, max_length=64)
+    behaviour: str = Field(primary_key=True, max_length=32)
+    rating: str = Field(max_length=32)
+
+
+class SqlCheckins(SqlStore):
+    """Personal check-ins in ``checkins`` and ``checkin_ratings``."""
+
+    async def add(self, checkin: Checkin) -> None:
+        self.session.add(
+            CheckinRow(
+                id=checkin.id,
+                platform=checkin.owner.platform,
+                tenant=checkin.owner.tenant,
+                owner=checkin.owner.user,
+                work=checkin.work,
+                action=checkin.action,
+                focus=checkin.focus,
+                started_at=checkin.started_at,
+                completed_at=checkin.completed_at,
+            )
+        )
+        await self.session.flush()
+        self.session.add_all(
+            CheckinRatingRow(
+                checkin_id=checkin.id,
+                behaviour=r.behaviour,
+                position=position,
+                rating=r.rating,
+                note=r.note,
+            )
+            for position, r in enumerate(checkin.ratings)
+        )
+        await self.session.flush()
+
+    async def get(self, checkin_id: str) -> Checkin | None:
+        row = await self.session.get(CheckinRow, checkin_id)
+        if row is None:
+            return None
+        return (await self._with_ratings([row]))[0]
+
+    async def recent(self, owner: PersonKey, limit: int) -> list[Checkin]:
+        rows = await self.session.exec(
+            select(CheckinRow)
+            .where(
+                col(CheckinRow.platform) == owner.platform,
+                col(CheckinRow.tenant) == owner.tenant,
+                col(CheckinRow.owner) == owner.user,
+            )
+            .order_by(col(CheckinRow.completed_at).desc(), col(CheckinRow.id))
+            .limit(limit)
+        )
+        return await self._with_ratings(list(rows))
+
+    async def _with_ratings(self, rows: list[CheckinRow]) -> list[Checkin]:
+        if not rows:
+            return []
+        ratings: dict[str, list[RatingEntry]] = defaultdict(list)
+        found = await self.session.exec(
+            select(CheckinRatingRow)
+            .where(col(CheckinRatingRow.checkin_id).in_([r.id for r in rows]))
+            .order_by(col(CheckinRatingRow.checkin_id), col(CheckinRatingRow.position))
+        )
+        for rating in found:
+            ratings[rating.checkin_id].append(
+                RatingEntry(behaviour=rating.behaviour, rating=rating.rating, note=rating.note)
+            )
+        return [
+            Checkin(
+                id=row.id,
+                owner=PersonKey(row.platform, row.tenant, row.owner),
+                work=row.work,
+                action=row.action,
+                focus=row.focus,
+                ratings=tuple(ratings[row.id]),
+                started_at=row.started_at,
+                completed_at=row.completed_at,
+            )
+            for row in rows
+        ]
+
+
+def _team_checkin(row: TeamCheckinRow) -> TeamCheckin:
+    return TeamCheckin(
+        id=row.id,
+        place=ConversationRef(
+            platform=Platform(row.platform),
+            tenant=row.tenant,
+            conversation=row.conversation,
+            kind=ConversationKind(row.kind),
+            thread=row.thread,
+            service_url=row.service_url,
+        ),
+        work=row.work,
+        started_by=row.started_by,
+        status=row.status,
+        opened_at=row.opened_at,
+        closes_at=row.closes_at,
+        closed_at=row.closed_at,
+        participants=row.participants,
+    )
+
+
+class SqlTeamCheckins(SqlStore):
+    """Team check-ins in ``team_checkins`` and ``team_ratings``."""
+
+    async def open(self, checkin: TeamCheckin) -> TeamCheckin:
+        place = checkin.place
+        statement = (
+            conflict_insert(self.session, TeamCheckinRow)
+            .values(
+                id=checkin.id,
+                platform=str(place.platform),
+                tenant=place.tenant,
+                conversation=place.conversation,
+                kind=str(place.kind),
+                thread=place.thread,
+                service_url=place.service_url,
+                work=checkin.work,
+                started_by=checkin.started_by,
+                status="open",
+                opened_at=checkin.opened_at,
+                closes_at=checkin.closes_at,
+                participants=0,
+            )
+            .on_conflict_do_nothing()
+        )
+        if rowcount(await self.session.exec(statement)) == 1:
+            return checkin
+        existing = await self.current(place)
+        if existing is None:  # pragma: no cover - the id itself collided
+            raise ConcurrentUpdate(f"team check-in {checkin.id} exists")
+        return existing
+
+    async def current(self, place: ConversationRef) -> TeamCheckin | None:
+        rows = await self.session.exec(
+            select(TeamCheckinRow).where(
+                col(TeamCheckinRow.platform) == str(place.platform),
+                col(TeamCheckinRow.tenant) == place.tenant,
+                col(TeamCheckinRow.conversation) == place.conversation,
+                col(TeamCheckinRow.status) == "open",
+            )
+        )
+        row = rows.first()
+        return None if row is None else _team_checkin(row)
+
+    async def get(self, checkin_id: str) -> TeamCheckin | None:
+        row = await self.session.get(TeamCheckinRow, checkin_id)
+        return None if row is None else _team_checkin(row)
+
+    async def last_closed(self, place: ConversationRef) -> TeamCheckin | None:
+        rows = await self.session.exec(
+            select(TeamCheckinRow)
+            .where(
+                col(TeamCheckinRow.platform) == str(place.platform),
+                col(TeamCheckinRow.tenant) == place.tenant,
+                col(TeamCheckinRow.conversation) == place.conversation,
+                col(TeamCheckinRow.status) == "closed",
+            )
+            .order_by(col(TeamCheckinRow.closed_at).desc())
+            .limit(1)
+        )
+        row = rows.first()
+        return None if row is None else _team_checkin(row)
+
+    async def rate(
+        self, checkin_id: str, member_key: str, ratings: Mapping[str, str]
+    ) -> RateOutcome:
+        # Touching the row first locks it (PostgreSQL) and proves it is still open, so a close
+        # running at the same moment waits for this answer and counts it.
+        still_open = await self.session.exec(
+            update(TeamCheckinRow)
+            .where(col(TeamCheckinRow.id) == checkin_id, col(TeamCheckinRow.status) == "open")
+            .values(participants=col(TeamCheckinRow.participants))
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(still_open) != 1:
+            return RateOutcome.CLOSED
+        removed = await self.session.exec(
+            delete(TeamRatingRow).where(
+                col(TeamRatingRow.team_checkin_id) == checkin_id,
+                col(TeamRatingRow.member_key) == member_key,
+            )
+        )
+        self.session.add_all(
+            TeamRatingRow(team_checkin_id=checkin_id, member_key=member_key, behaviour=b, rating=r)
+            for b, r in ratings.items()
+        )
+        await self.session.flush()
+        if rowcount(removed) > 0:
+            return RateOutcome.REPLACED
+        await self.session.exec(
+            update(TeamCheckinRow)
+            .where(col(TeamCheckinRow.id) == checkin_id)
+            .values(participants=col(TeamCheckinRow.participants) + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return RateOutcome.NEW
+
+    async def close(self, checkin_id: str, now: datetime) -> TeamCheckin | None:
+        closed = await self.session.exec(
+            update(TeamCheckinRow)
+            .where(col(TeamCheckinRow.id) == checkin_id, col(TeamCheckinRow.status) == "open")
+            .values(status="closed", closed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(closed) != 1:
+            return None
+        row = await self.session.get(TeamCheckinRow, checkin_id, populate_existing=True)
+        return None if row is None else _team_checkin(row)
+
+    async def due(
+        self, now: datetime, limit: int, platforms: Sequence[str] | None = None
+    ) -> list[TeamCheckin]:
+        statement = select(TeamCheckinRow).where(
+            col(TeamCheckinRow.status) == "open", col(TeamCheckinRow.closes_at) <= now
+        )
+        if platforms is not None:
+            statement = statement.where(col(TeamCheckinRow.platform).in_(list(platforms)))
+        rows = await self.session.exec(
+            statement.order_by(col(TeamCheckinRow.closes_at)).limit(limit)
+        )
+        return [_team_checkin(r) for r in rows]
+
+    async def tally(self, checkin_id: str) -> TeamTally:
+        row = await self.session.get(TeamCheckinRow, checkin_id, populate_existing=True)
+        if row is None:
+            raise KeyError(checkin_id)
+        counted = await self.session.exec(
+            select(TeamRatingRow.behaviour, TeamRatingRow.rating, func.count())
+            .where(col(TeamRatingRow.team_checkin_id) == checkin_id)
+            .group_by(col(TeamRatingRow.behaviour), col(TeamRatingRow.rating))
+        )
+        counts: dict[str, dict[str, int]] = defaultdict(dict)
+        for behaviour, rating, count in counted:
+            counts[behaviour][rating] = int(count)
+        return TeamTally(
+            checkin=_team_checkin(row), participants=row.participants, counts=dict(counts)
+        )

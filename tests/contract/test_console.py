@@ -1,0 +1,24 @@
+"""The console feed's contract, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from storage.engine import Database
+
+NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
+
+
+async def test_console_feed_lists_each_conversations_cards(database: Database) -> None:
+    async with database.unit() as stores:
+        assert await stores.console.last_id("room") == 0
+        one = await stores.console.post("room", '{"title": "a"}', NOW)
+        two = await stores.console.post("room", '{"title": "b"}', NOW)
+        await stores.console.post("elsewhere", '{"title": "c"}', NOW)
+        assert two > one
+        assert [p.card for p in await stores.console.since("room", 0)] == [
+            '{"title": "a"}',
+            '{"title": "b"}',
+        ]
+        assert [p.id for p in await stores.console.since("room", one)] == [two]
+        assert await stores.console.last_id("room") == two

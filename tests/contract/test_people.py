@@ -1,0 +1,92 @@
+"""The people store's contract, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.events import Actor, ConversationKind, ConversationRef, Platform
+from storage.engine import Database
+from storage.people import PersonKey
+
+NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
+ALICE = PersonKey("slack", "T1", "U1")
+BOB = PersonKey("slack", "T1", "U2")
+
+
+async def test_people_and_conversations_are_remembered(database: Database) -> None:
+    direct = ConversationRef(
+        platform=Platform.TEAMS,
+        tenant="tenant-1",
+        conversation="a:1",
+        kind=ConversationKind.DIRECT,
+        service_url="https://smba.example/emea/",
+    )
+    async with database.unit() as stores:
+        await stores.people.seen(
+            direct, Actor(id="29:1", name="Alice", timezone="Europe/London"), NOW
+        )
+        later = NOW + timedelta(hours=1)
+        channel = ConversationRef(
+            platform=Platform.TEAMS,
+            tenant="tenant-1",
+            conversation="19:c",
+            kind=ConversationKind.CHANNEL,
+        )
+        await stores.people.seen(channel, Actor(id="29:1", name=""), later)
+    async with database.unit() as stores:
+        person = await stores.people.get(PersonKey("teams", "tenant-1", "29:1"))
+        assert person is not None
+        assert person.display_name == "Alice"
+        assert person.timezone == "Europe/London"
+        assert person.direct_conversation == "a:1"
+        assert person.service_url == "https://smba.example/emea/"
+        assert (person.first_seen, person.last_seen) == (NOW, later)
+        found = await stores.people.conversation("teams", "tenant-1", "a:1")
+        assert found == direct
+        assert await stores.people.conversation("teams", "tenant-1", "nope") is None
+        assert await stores.people.get(PersonKey("teams", "other", "29:1")) is None
+
+
+async def test_conversation_extra_details_are_kept_and_refreshed(database: Database) -> None:
+    channel = ConversationRef(
+        platform=Platform.TEAMS,
+        tenant="tenant-1",
+        conversation="19:c@thread.tacv2",
+        kind=ConversationKind.CHANNEL,
+        service_url="https://smba.example/uk/",
+        extra={"bot": "28:app"},
+    )
+    async with database.unit() as stores:
+        await stores.people.seen(channel, Actor(id="29:2", name="Bob"), NOW)
+        # A later event without extra details keeps the ones already known.
+        bare = ConversationRef(
+            platform=Platform.TEAMS,
+            tenant="tenant-1",
+            conversation="19:c@thread.tacv2",
+            kind=ConversationKind.CHANNEL,
+        )
+        await stores.people.seen(bare, Actor(id="29:2", name="Bob"), NOW + timedelta(minutes=1))
+    async with database.unit() as stores:
+        found = await stores.people.conversation("teams", "tenant-1", "19:c@thread.tacv2")
+        assert found is not None
+        assert found.extra == {"bot": "28:app"}
+        assert found.service_url == "https://smba.example/uk/"
+        person = await stores.people.get(PersonKey("teams", "tenant-1", "29:2"))
+        assert person is not None
+        assert person.extra == {"bot": "28:app"}
+        assert person.direct_conversation is None
+        assert person.service_url == "https://smba.example/uk/"
+
+
+async def test_everyone_the_bot_knows(database: Database) -> None:
+    async with database.unit() as stores:
+        for user in ("U2", "U1"):
+            place = ConversationRef(
+                platform=Platform.SLACK,
+                tenant="T1",
+                conversation=f"D{user}",
+                kind=ConversationKind.DIRECT,
+            )
+            await stores.people.seen(place, Actor(id=user), NOW)
+    async with database.unit() as stores:
+        assert await stores.people.everyone() == [ALICE, BOB]
