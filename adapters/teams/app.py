@@ -72,6 +72,7 @@ from adapters.teams.render import ADAPTIVE_CARD, attachment, summary
 from adapters.teams.tokens import (
     ChannelToken,
     ChannelTokens,
+    KeySourceMetrics,
     KeysUnavailable,
     SigningKeys,
     Unauthorized,
@@ -109,6 +110,7 @@ from bot.outbound import (
 )
 from bot.settings import Settings
 from bot.ui import Card, LastDrawn
+from bot.web import HEALTH_REPORTS
 from dialogs.barometer.service import AudienceError
 from storage.base import Person, PersonKey, Stores
 
@@ -421,6 +423,10 @@ class TeamsBot:
             raise
         except Exception as error:  # every other way a token can fail is a 401
             raise Unauthorized(f"invalid token ({type(error).__name__})") from error
+
+    def health(self) -> dict[str, object]:
+        """The Teams part of ``/healthz``: the token signing keys' source."""
+        return {"teams_keys": self.keys.health()}
 
     def _start(self, event: Event) -> None:
         task = asyncio.create_task(self._turn(event), name=f"teams-turn-{event.event_id}")
@@ -924,7 +930,8 @@ def mount(
     sleep: Sleep = asyncio.sleep,
     keys: Callable[[App], SigningKeys] | None = None,
 ) -> Callable[[App, web.Application], None]:
-    """The ``Mount`` adding ``POST /api/messages`` to the web server (``bot.web``).
+    """The ``Mount`` adding ``POST /api/messages`` to the web server (``bot.web``), the token
+    signing keys' state to ``/healthz`` and its gauges to ``/metrics``.
 
     ``connections`` replaces the SDK's MSAL connection manager (tests give a local token
     provider, so no test ever asks Microsoft for a token); ``keys`` makes the signing keys'
@@ -940,5 +947,16 @@ def mount(
             await bot.close()
 
         web_app.on_shutdown.append(stop)
+        if not bot.app_id:
+            return  # anonymous local use: no token is ever accepted, no keys are needed
+        web_app[HEALTH_REPORTS].append(bot.health)
+        gauges = KeySourceMetrics(bot.keys)
+        registry = app.dispatcher.metrics.registry
+        registry.register(gauges)
+
+        async def forget(_: web.Application) -> None:
+            registry.unregister(gauges)
+
+        web_app.on_cleanup.append(forget)
 
     return add

@@ -15,7 +15,8 @@ The keys (``SigningKeys``) are fetched when the first token needs them, on the e
 worker thread waits on the endpoint), given up after a few seconds, once for all the requests
 waiting for them, and kept: a key endpoint that is down or hangs leaves the bot serving with the
 keys it has, trying again at most every ``REFRESH_INTERVAL``. Only when the token's key is not
-cached and cannot be fetched is the request answered 503 (Teams tries again).
+cached and cannot be fetched is the request answered 503 (Teams tries again); the key source's
+state is in ``/healthz`` and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +34,8 @@ from urllib.parse import urlsplit
 
 import jwt
 from aiohttp import ClientSession, ClientTimeout
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 log = logging.getLogger("valuesbot.teams")
 
@@ -114,7 +117,7 @@ class SigningKeys:
     text): one fetch at a time, bounded by ``timeout``, started at most every
     ``refresh_interval`` seconds; the cached keys serve meanwhile.
 
-    ``wall`` dates the changes of state; ``monotonic`` paces the fetches.
+    ``wall`` dates the changes of state shown in ``/healthz``; ``monotonic`` paces the fetches.
     """
 
     def __init__(
@@ -161,6 +164,25 @@ class SigningKeys:
         if self.state is not KeySourceState.OK:
             raise KeysUnavailable()
         raise Unauthorized("unknown key id")
+
+    @property
+    def cached(self) -> int:
+        """How many keys are cached."""
+        return len(self._keys)
+
+    def health(self) -> dict[str, Any]:
+        """The key source's state for ``/healthz``."""
+        report: dict[str, Any] = {"status": str(self.state), "cached_keys": self.cached}
+        if self.since is not None:
+            report["since"] = self.since.isoformat()
+        if self.error:
+            report["error"] = self.error
+        return report
+
+    async def refreshed(self) -> None:
+        """Wait for the fetch under way, if any, to end (fetched or given up)."""
+        if self._fetch is not None:
+            await asyncio.wait([self._fetch])
 
     async def close(self) -> None:
         """Stop a fetch under way and close the HTTP session."""
@@ -298,3 +320,27 @@ class ChannelTokens:
         return ChannelToken(
             service_url=service_url, endorsements=signing.endorsements, claims=claims
         )
+
+
+class KeySourceMetrics(Collector):
+    """``/metrics`` gauges of the key source, read when scraped."""
+
+    def __init__(self, keys: SigningKeys) -> None:
+        self.keys = keys
+
+    def collect(self) -> Iterator[Metric]:
+        """``valuesbot_teams_signing_keys_reachable`` (1 when the last fetch worked) and
+        ``valuesbot_teams_signing_keys_cached``."""
+        reachable = GaugeMetricFamily(
+            "valuesbot_teams_signing_keys_reachable",
+            "1 when the last fetch of the Teams token signing keys worked, 0 when it failed "
+            "or none was made yet.",
+        )
+        reachable.add_metric([], 1.0 if self.keys.state is KeySourceState.OK else 0.0)
+        yield reachable
+        cached = GaugeMetricFamily(
+            "valuesbot_teams_signing_keys_cached",
+            "Teams token signing keys in the cache (what tokens are checked with).",
+        )
+        cached.add_metric([], float(self.keys.cached))
+        yield cached
