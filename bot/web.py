@@ -2,12 +2,13 @@
 and whatever adapters mount.
 
 One aiohttp application for everything (DESIGN.md section 2). Adapters add their routes through
-``mounts``, functions that receive the ``App`` and the aiohttp application.
+``mounts``, functions that receive the ``App`` and the aiohttp application; one that depends
+on an outside service adds a ``HealthReport`` to ``web_app[HEALTH_REPORTS]``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -19,17 +20,21 @@ from dialogs.barometer.results import RoundResults
 from dialogs.digest import RUN_ID
 
 Mount = Callable[[App, web.Application], None]
+HealthReport = Callable[[], Mapping[str, object]]
+"""What a mounted part adds to ``/healthz``'s body (the state of a service it depends on)."""
 
 # Requests larger than this are refused with 413 before any handler reads them.
 MAX_BODY_BYTES = 1024 * 1024
 
 APP_KEY = web.AppKey("valuesbot", App)
+HEALTH_REPORTS = web.AppKey("health_reports", list[HealthReport])
 
 
 def build_web_app(app: App, mounts: Sequence[Mount] = ()) -> web.Application:
     """The aiohttp application serving ``app``."""
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
     web_app[APP_KEY] = app
+    web_app[HEALTH_REPORTS] = []
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
     web_app.router.add_get("/barometer", barometer_page)
@@ -42,16 +47,21 @@ def build_web_app(app: App, mounts: Sequence[Mount] = ()) -> web.Application:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers, 503 otherwise."""
+    """200 when the database answers, 503 otherwise; the body also holds what the mounted
+    parts report (``HEALTH_REPORTS``), which never changes the status: the process is alive
+    and serves what does not depend on them."""
     app = request.app[APP_KEY]
+    reports: dict[str, object] = {}
+    for report in request.app[HEALTH_REPORTS]:
+        reports.update(report())
     try:
         async with app.database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as error:
         return web.json_response(
-            {"status": "unavailable", "error": type(error).__name__}, status=503
+            {**reports, "status": "unavailable", "error": type(error).__name__}, status=503
         )
-    return web.json_response({"status": "ok", "database": app.database.dialect})
+    return web.json_response({**reports, "status": "ok", "database": app.database.dialect})
 
 
 async def metrics(request: web.Request) -> web.Response:

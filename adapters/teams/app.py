@@ -1,14 +1,21 @@
 """The Teams adapter on the Microsoft 365 Agents SDK: ``POST /api/messages`` in, the Bot
 Connector out.
 
-Inbound, each request is authenticated with the SDK's ``JwtTokenValidator`` (whenever a bot
-identity is configured; requests without a token are let in only when the SDK's own
-``ANONYMOUS_ALLOWED`` setting says so), checked, translated to a core event and answered at once
-(202, or the invoke response Teams waits for): the turn itself (``Dispatcher.handle``: the
-database work and the replies) runs in the background, events of one conversation in the order
-they came. So a slow database or a slow connector never holds Teams' request open past its 15
-second limit. Every client error is a 4xx: a missing, malformed, unsigned or forged token is 401
-and changes nothing; a body that is not an activity is 400.
+Inbound, each request must carry a Bot Framework channel token (``adapters.teams.tokens``:
+signed by the channel service's published keys, issued by the Bot Framework, for the bot's app
+id) whose ``serviceurl`` claim names the activity's ``serviceUrl``; requests without a token are
+let in only when the SDK's own ``ANONYMOUS_ALLOWED`` setting says so (local testing, no bot
+identity), and a request with one is always checked. It is then translated to a core event and
+answered at once (202, or the invoke response Teams waits for): the turn itself
+(``Dispatcher.handle``: the database work and the replies) runs in the background, events of one
+conversation in the order they came. So a slow database or a slow connector never holds Teams'
+request open past its 15 second limit. Every client error is a 4xx: a missing, malformed,
+unsigned or forged token is 401 and changes nothing; a body that is not an activity is 400; keys
+that cannot be fetched are 503.
+
+The service URL an event carries, and so every one stored (``people``, ``conversations``), is
+the one the verified token names: the bot's own token only ever goes to a Bot Connector that
+the channel service vouched for.
 
 Outbound, every message is sent proactively to a conversation reference: the one the event came
 from, or one stored at first contact (``people``/``conversations``: service URL, tenant,
@@ -39,10 +46,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from aiohttp import ClientConnectorError, ClientError, ClientResponseError, web
-from jwt import PyJWKClientConnectionError
 from microsoft_agents.activity import (
     Activity,
     Attachment,
@@ -59,12 +64,20 @@ from microsoft_agents.hosting.core import (
     TurnContext,
 )
 from microsoft_agents.hosting.core.authorization import AuthenticationConstants
-from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 from microsoft_agents.hosting.core.connector import ConnectorClientBase, TeamsConnectorClient
 from pydantic import ValidationError
 
 from adapters.teams.clients import ConnectorClients
 from adapters.teams.render import ADAPTIVE_CARD, attachment, summary
+from adapters.teams.tokens import (
+    ChannelToken,
+    ChannelTokens,
+    KeySourceMetrics,
+    KeysUnavailable,
+    SigningKeys,
+    Unauthorized,
+    same_service_url,
+)
 from adapters.teams.translate import (
     ACTION_INVOKE,
     GENERAL,
@@ -97,6 +110,7 @@ from bot.outbound import (
 )
 from bot.settings import Settings
 from bot.ui import Card, LastDrawn
+from bot.web import HEALTH_REPORTS
 from dialogs.barometer.service import AudienceError
 from storage.people import Person, PersonKey
 from storage.stores import Stores
@@ -127,19 +141,26 @@ def auth_configuration(connection: dict[str, str]) -> AgentAuthConfiguration:
     """The SDK's configuration from the ``CONNECTIONS__SERVICE_CONNECTION__SETTINGS__*`` values.
 
     valuesbot turns on the SDK's issuer check (``VALIDATE_ISSUER``) unless it is explicitly set
-    to false: Teams' tokens come from the Bot Framework issuer, which the check accepts.
+    to false. ``POST /api/messages`` does not use the SDK's token check: it accepts only the Bot
+    Framework's channel tokens, whatever these settings say (``adapters.teams.tokens``).
     """
     given: dict[str, Any] = dict(connection)
     given.setdefault("VALIDATE_ISSUER", "true")
     return AgentAuthConfiguration(**given)
 
 
-class Unauthorized(Exception):
-    """The request's credentials are missing or not valid."""
-
-
-class KeysUnavailable(Exception):
-    """The signing keys could not be downloaded: the token cannot be checked right now."""
+def channel_service(auth: AgentAuthConfiguration) -> tuple[str, str]:
+    """The Bot Framework's token issuer and signing keys URL for the bot's cloud (US Government
+    when its sign-in authority is, public otherwise)."""
+    if "login.microsoftonline.us" in (auth.AUTHORITY or "").lower():
+        return (
+            AuthenticationConstants.GOV_AGENTS_SDK_TOKEN_ISSUER,
+            AuthenticationConstants.GOV_ABS_JWKS_URL,
+        )
+    return (
+        AuthenticationConstants.AGENTS_SDK_TOKEN_ISSUER,
+        AuthenticationConstants.PUBLIC_ABS_JWKS_URL,
+    )
 
 
 class TeamsConnector:
@@ -314,6 +335,7 @@ class TeamsBot:
         *,
         connections: Connections | None = None,
         sleep: Sleep = asyncio.sleep,
+        keys: SigningKeys | None = None,
     ) -> None:
         self.app = app
         settings = app.settings
@@ -321,7 +343,9 @@ class TeamsBot:
         self.auth = self.connector.auth
         self.app_id = self.connector.app_id
         self.anonymous = settings.teams_anonymous
-        self.validator = JwtTokenValidator(self.auth)
+        issuer, keys_url = channel_service(self.auth)
+        self.keys = keys or SigningKeys(keys_url, wall=app.clock.now)
+        self.tokens = ChannelTokens(self.keys, app_id=self.app_id, issuer=issuer)
         self.outbound = TeamsOutbound(self, sleep=sleep)
         if self.anonymous:
             log.warning(
@@ -342,7 +366,7 @@ class TeamsBot:
     async def _handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         try:
-            claims = await self.authenticate(request.headers.get("Authorization"))
+            caller = await self.authenticate(request.headers.get("Authorization"))
         except Unauthorized as problem:
             log.warning("teams request refused status=401 reason=%s", problem)
             return web.json_response({"error": "unauthorized"}, status=401)
@@ -363,11 +387,12 @@ class TeamsBot:
         except (ValidationError, NotAnActivity) as problem:
             log.warning("teams request refused status=400 reason=%s", type(problem).__name__)
             return web.json_response({"error": "the body is not a valid activity"}, status=400)
-        if not _service_url_matches(claims, body.get("serviceUrl")):
-            log.warning("teams request refused status=401 reason=service URL not in token")
+        refused = _refusal(caller, body)
+        if refused:
+            log.warning("teams request refused status=401 reason=%s", refused)
             return web.json_response({"error": "unauthorized"}, status=401)
         if event is not None:
-            self._start(event)
+            self._start(_from_token(event, caller))
         log.debug(
             "teams request type=%s accepted_ms=%.1f",
             body.get("type"),
@@ -377,26 +402,32 @@ class TeamsBot:
             return web.json_response(_invoke_answer(body), status=200)
         return web.Response(status=202)
 
-    async def authenticate(self, header: str | None) -> ClaimsIdentity:
-        """The caller's identity from the bearer token; ``Unauthorized`` for anything else.
+    async def authenticate(self, header: str | None) -> ChannelToken | None:
+        """The caller's verified channel token (``None``: no token, and anonymous local use
+        allows that); ``Unauthorized`` for anything else, ``KeysUnavailable`` when the token
+        cannot be checked now.
 
-        Every failure, whatever the SDK raised for it (a malformed token, a token without a key
-        id, a wrong signature, audience or issuer), is a 401: never a 500.
+        Every failure (a malformed token, a token without a key id, a wrong signature,
+        audience or issuer, no service URL) is a 401: never a 500.
         """
         if not header:
             if self.anonymous:
-                return ClaimsIdentity()
+                return None
             raise Unauthorized("no Authorization header")
         scheme, _, token = header.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or any(c.isspace() for c in token):
             raise Unauthorized("malformed Authorization header")
         try:
-            return await self.validator.validate_token(token)
-        except PyJWKClientConnectionError as error:
-            raise KeysUnavailable() from error
+            return await self.tokens.verify(token)
+        except (Unauthorized, KeysUnavailable):
+            raise
         except Exception as error:  # every other way a token can fail is a 401
             raise Unauthorized(f"invalid token ({type(error).__name__})") from error
+
+    def health(self) -> dict[str, object]:
+        """The Teams part of ``/healthz``: the token signing keys' source."""
+        return {"teams_keys": self.keys.health()}
 
     def _start(self, event: Event) -> None:
         task = asyncio.create_task(self._turn(event), name=f"teams-turn-{event.event_id}")
@@ -490,6 +521,7 @@ class TeamsBot:
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.connector.close()
+        await self.keys.close()
 
     # Outbound plumbing, used by TeamsOutbound
 
@@ -553,13 +585,26 @@ def retry_after(headers: Any) -> float:
     return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
-def _service_url_matches(claims: ClaimsIdentity, service_url: object) -> bool:
-    claimed = claims.get_claim_value(AuthenticationConstants.SERVICE_URL_CLAIM)
-    if not claimed:
-        return True
-    if not isinstance(service_url, str):
-        return False
-    return urlsplit(str(claimed)).netloc.lower() == urlsplit(service_url).netloc.lower()
+def _refusal(caller: ChannelToken | None, activity: dict[str, Any]) -> str | None:
+    """Why a verified token does not vouch for this activity (``None``: it does)."""
+    if caller is None:
+        return None  # anonymous local use: nothing to check against
+    if not same_service_url(caller.service_url, activity.get("serviceUrl")):
+        return "service URL not the token's"
+    channel = activity.get("channelId")
+    if caller.endorsements is not None and (
+        not isinstance(channel, str) or channel not in caller.endorsements
+    ):
+        return "channel not endorsed by the signing key"
+    return None
+
+
+def _from_token(event: Event, caller: ChannelToken | None) -> Event:
+    """The event with the service URL the token names (the same, by ``same_service_url``, as
+    the activity's): what is stored and replied to came from the verified token."""
+    if caller is None or event.conversation.service_url == caller.service_url:
+        return event
+    return replace(event, conversation=replace(event.conversation, service_url=caller.service_url))
 
 
 def _invoke_answer(activity: dict[str, Any]) -> dict[str, Any]:
@@ -881,16 +926,21 @@ TEAMS_KEY = web.AppKey("teams", TeamsBot)
 
 
 def mount(
-    *, connections: Connections | None = None, sleep: Sleep = asyncio.sleep
+    *,
+    connections: Connections | None = None,
+    sleep: Sleep = asyncio.sleep,
+    keys: Callable[[App], SigningKeys] | None = None,
 ) -> Callable[[App, web.Application], None]:
-    """The ``Mount`` adding ``POST /api/messages`` to the web server (``bot.web``).
+    """The ``Mount`` adding ``POST /api/messages`` to the web server (``bot.web``), the token
+    signing keys' state to ``/healthz`` and its gauges to ``/metrics``.
 
     ``connections`` replaces the SDK's MSAL connection manager (tests give a local token
-    provider, so no test ever asks Microsoft for a token).
+    provider, so no test ever asks Microsoft for a token); ``keys`` makes the signing keys'
+    source (tests serve their own).
     """
 
     def add(app: App, web_app: web.Application) -> None:
-        bot = TeamsBot(app, connections=connections, sleep=sleep)
+        bot = TeamsBot(app, connections=connections, sleep=sleep, keys=keys(app) if keys else None)
         web_app[TEAMS_KEY] = bot
         web_app.router.add_post("/api/messages", bot.handle)
 
@@ -898,5 +948,16 @@ def mount(
             await bot.close()
 
         web_app.on_shutdown.append(stop)
+        if not bot.app_id:
+            return  # anonymous local use: no token is ever accepted, no keys are needed
+        web_app[HEALTH_REPORTS].append(bot.health)
+        gauges = KeySourceMetrics(bot.keys)
+        registry = app.dispatcher.metrics.registry
+        registry.register(gauges)
+
+        async def forget(_: web.Application) -> None:
+            registry.unregister(gauges)
+
+        web_app.on_cleanup.append(forget)
 
     return add

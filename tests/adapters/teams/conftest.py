@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,10 @@ from microsoft_agents.hosting.core import (
 )
 
 from adapters.teams.app import TEAMS_KEY, TeamsBot, auth_configuration, mount
+from adapters.teams.tokens import SigningKeys
 from bot.app import App, build_app
 from bot.clock import ManualClock
-from bot.web import build_web_app
+from bot.web import Mount, build_web_app
 from tests.conftest import make_settings
 from tests.mocks.bot_connector import Call, MockBotConnector, card_texts
 
@@ -38,6 +39,8 @@ APP_ID = "0d7f3a4e-6c1b-4f8e-9a2d-5b6c7d8e9f01"
 BOT_ID = f"28:{APP_ID}"
 CHANNEL = "19:7c1f0e9d8b7a46c5b4a3f2e1d0c9b8a7@thread.tacv2"
 LOCAL_TOKEN = "local-test-token"
+# The tests' key endpoints answer at once or never: a second is plenty to give up on one.
+KEY_FETCH_TIMEOUT = 1.0
 ANONYMOUS = {"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "true"}
 CREDENTIALS = {
     "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": APP_ID,
@@ -289,14 +292,27 @@ async def start_world(
     *,
     credentials: bool = False,
     sleep: Any = None,
+    keys_url: str | None = None,
+    key_options: Mapping[str, Any] | None = None,
+    mounts: Sequence[Mount] = (),
 ) -> TeamsWorld:
-    """The aiohttp server of ``valuesbot serve`` (health, metrics, Teams) on 127.0.0.1."""
+    """The aiohttp server of ``valuesbot serve`` (health, metrics, Teams and ``mounts``) on
+    127.0.0.1; with ``keys_url``, the token signing keys come from there (``SigningKeys`` made
+    with ``key_options``)."""
 
     async def no_wait(_: float) -> None:
         return None
 
+    def local_keys(app: App) -> SigningKeys:
+        assert keys_url is not None
+        options = {"timeout": KEY_FETCH_TIMEOUT, **(key_options or {})}
+        return SigningKeys(keys_url, wall=app.clock.now, **options)
+
     connections = local_connections(app) if credentials else None
-    web_app = build_web_app(app, [mount(connections=connections, sleep=sleep or no_wait)])
+    teams = mount(
+        connections=connections, sleep=sleep or no_wait, keys=local_keys if keys_url else None
+    )
+    web_app = build_web_app(app, [*mounts, teams])
     client = TestClient(TestServer(web_app, host="127.0.0.1"))
     await client.start_server()
     return TeamsWorld(app, client, connector)

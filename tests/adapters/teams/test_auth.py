@@ -1,32 +1,24 @@
-"""With a bot identity configured, only requests carrying a valid Bot Framework token get in.
+"""With a bot identity configured, only requests carrying a valid Bot Framework channel token
+get in, and only for the service URL the token names.
 
-The tokens are signed here with a key made for the test, and the SDK's ``JwtTokenValidator``
-downloads the signing keys from a JWKS endpoint on 127.0.0.1 instead of the Bot Framework's
-(the test points the SDK's key cache for that URL at the local endpoint). Everything else is
-the SDK's own validation, behind valuesbot's handler: every failure must be a 401 that changes
-nothing, never a 500.
+The tokens are signed here with keys made for the test (``tests/adapters/teams/signing.py``),
+published on a JWKS endpoint on 127.0.0.1 that the bot fetches its signing keys from instead of
+the Bot Framework's. Every failure must be a 401 that changes nothing and sends nothing (the
+bot's own token least of all), never a 500.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import jwt
 import pytest
-from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt import PyJWKClient
 from microsoft_agents.hosting.core.authorization import AuthenticationConstants
-from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
-from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import (
-    _JwkClientCacheEntry,
-)
 
-from adapters.teams.app import TeamsConnector
+from adapters.teams.app import TeamsConnector, auth_configuration, channel_service
 from bot.app import build_app
 from bot.clock import ManualClock
 from bot.outbound import TemporarySendError
@@ -43,46 +35,13 @@ from tests.adapters.teams.conftest import (
     local_connections,
     start_world,
 )
+from tests.adapters.teams.signing import BOT_FRAMEWORK, KID, WEBCHAT_KID, Keys, KeyServer
 from tests.conftest import make_settings
 from tests.dialogs.test_values_lens import rows
 from tests.mocks.bot_connector import MockBotConnector
 
-KID = "local-test-key"
-BOT_FRAMEWORK = "https://api.botframework.com"
-
-
-class Keys:
-    """A signing key of our own, published on a local JWKS endpoint."""
-
-    def __init__(self) -> None:
-        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private.public_key()))
-        self.jwks = {"keys": [jwk | {"kid": KID, "use": "sig", "alg": "RS256"}]}
-        self.url = ""
-
-    def token(
-        self,
-        *,
-        service_url: str,
-        key: Any = None,
-        kid: str | None = KID,
-        algorithm: str = "RS256",
-        **claims: Any,
-    ) -> str:
-        now = int(time.time())
-        payload = {
-            "iss": BOT_FRAMEWORK,
-            "aud": APP_ID,
-            "nbf": now - 60,
-            "exp": now + 3600,
-            "serviceurl": service_url,
-            **claims,
-        }
-        headers = {"kid": kid} if kid else {}
-        if algorithm == "none":
-            return jwt.encode(payload, None, algorithm="none", headers=headers)
-        return jwt.encode(payload, key or self.private, algorithm=algorithm, headers=headers)
+ENTRA_V2 = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+ENTRA_V1 = f"https://sts.windows.net/{TENANT}/"
 
 
 @pytest.fixture(scope="module")
@@ -91,47 +50,34 @@ def keys() -> Keys:
 
 
 @pytest.fixture
-async def jwks(keys: Keys) -> AsyncIterator[str]:
-    """The local JWKS endpoint."""
-    web_app = web.Application()
-
-    async def serve(_: web.Request) -> web.Response:
-        return web.json_response(keys.jwks)
-
-    web_app.router.add_get("/v1/.well-known/keys", serve)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1/.well-known/keys"
-    await runner.cleanup()
+async def key_server(keys: Keys) -> AsyncIterator[KeyServer]:
+    """The channel service's key endpoint, on 127.0.0.1."""
+    async with KeyServer(keys) as server:
+        yield server
 
 
-@pytest.fixture
-def local_keys(jwks: str) -> Iterator[None]:
-    """The SDK fetches Bot Framework (and Entra) signing keys from the local endpoint."""
-    cache = JwtTokenValidator._jwk_client_manager._cache
-    saved = dict(cache)
-    for url in (
-        AuthenticationConstants.PUBLIC_ABS_JWKS_URL,
-        f"https://login.microsoftonline.com/{TENANT}/discovery/v2.0/keys",
-    ):
-        cache[url] = _JwkClientCacheEntry(PyJWKClient(jwks), threading.Lock())
-    yield
-    cache.clear()
-    cache.update(saved)
+async def secure_world(
+    sqlite_url: str, clock: ManualClock, connector: MockBotConnector, keys_url: str
+) -> TeamsWorld:
+    """valuesbot with Teams credentials configured (outbound tokens from a local provider),
+    its signing keys from ``keys_url``."""
+    app = await build_app(make_settings(sqlite_url, **CREDENTIALS), clock=clock, prepare=False)
+    # Fetched once at most in a test, however long it takes (the pacing has tests of its own).
+    options = {"refresh_interval": 3600.0}
+    return await start_world(
+        app, connector, credentials=True, keys_url=keys_url, key_options=options
+    )
 
 
 @pytest.fixture
 async def secured(
-    sqlite_url: str, clock: ManualClock, connector: MockBotConnector, local_keys: None
+    sqlite_url: str, clock: ManualClock, connector: MockBotConnector, key_server: KeyServer
 ) -> AsyncIterator[TeamsWorld]:
-    """valuesbot with Teams credentials configured (outbound tokens from a local provider)."""
-    app = await build_app(make_settings(sqlite_url, **CREDENTIALS), clock=clock, prepare=False)
-    world = await start_world(app, connector, credentials=True)
+    """valuesbot with Teams credentials, its signing keys from the local key endpoint."""
+    world = await secure_world(sqlite_url, clock, connector, key_server.url)
     yield world
     await world.client.close()
-    await app.close()
+    await world.app.close()
 
 
 async def nothing_changed(world: TeamsWorld) -> None:
@@ -177,6 +123,22 @@ def forged(keys: Keys, service_url: str) -> dict[str, str | None]:
         "foreign issuer": "Bearer " + keys.token(service_url=service_url, iss="https://evil.test"),
         "other service url": "Bearer "
         + keys.token(service_url="https://smba.attacker.example/uk/"),
+        "no service url claim": "Bearer " + keys.token(service_url=None),
+        "empty service url claim": "Bearer " + keys.token(service_url=""),
+        "service url claim not a string": "Bearer "
+        + keys.token(service_url=None, serviceurl=[service_url]),
+        "same host, another path": "Bearer " + keys.token(service_url=f"{service_url}emea/"),
+        "same host, another port": "Bearer "
+        + keys.token(service_url=service_url.rsplit(":", 1)[0] + ":1/"),
+        "issued by the bot's tenant": "Bearer "
+        + keys.token(service_url=None, iss=ENTRA_V2, tid=TENANT),
+        "issued by the bot's tenant, with the service url": "Bearer "
+        + keys.token(service_url=service_url, iss=ENTRA_V2, tid=TENANT),
+        "issued by the bot's tenant (v1)": "Bearer "
+        + keys.token(service_url=service_url, iss=ENTRA_V1, tid=TENANT),
+        "signed by a key endorsed for another channel": "Bearer "
+        + keys.token(service_url=service_url, kid=WEBCHAT_KID),
+        "no expiry": "Bearer " + keys.token(service_url=service_url, exp=None),
         "hs256 with the public key": "Bearer "
         + jwt.encode(
             {"aud": APP_ID, "iss": BOT_FRAMEWORK},
@@ -222,21 +184,141 @@ async def test_an_unauthenticated_malformed_body_is_a_401_not_a_400(secured: Tea
     assert response.status == 401
 
 
-async def test_unreachable_signing_keys_are_a_503_not_a_401(
+async def test_a_token_without_the_activitys_service_url_sends_the_bots_token_nowhere(
+    sqlite_url: str,
+    clock: ManualClock,
+    connector: MockBotConnector,
+    key_server: KeyServer,
+    keys: Keys,
+) -> None:
+    """A token for the bot's app id that names no service URL (or another one), or that the
+    bot's own tenant issued, gets nobody in: not a person, not a comms member. Nothing is
+    stored and the bot sends nothing, neither to the activity's service URL nor to the real
+    connector."""
+    comms = f"teams:{ALICE.id}"
+    app = await build_app(
+        make_settings(sqlite_url, **CREDENTIALS, VALUESBOT_COMMS=comms),
+        clock=clock,
+        prepare=False,
+    )
+    world = await start_world(app, connector, credentials=True, keys_url=key_server.url)
+    try:
+        async with MockBotConnector() as elsewhere:
+            tokens = {
+                "no service url claim": keys.token(service_url=None),
+                "the real connector's service url": keys.token(service_url=connector.url),
+                "issued by the bot's tenant": keys.token(
+                    service_url=None, iss=ENTRA_V2, tid=TENANT
+                ),
+                "issued by the bot's tenant, naming that service url": keys.token(
+                    service_url=elsewhere.url, iss=ENTRA_V2, tid=TENANT
+                ),
+            }
+            for case, token in tokens.items():
+                for activity in (
+                    world.activity("personal_install"),
+                    world.activity("installation_update_add"),
+                    world.activity("personal_message", text="digest"),
+                    world.activity("personal_message", text="values"),
+                ):
+                    activity["serviceUrl"] = elsewhere.url
+                    response = await world.post(
+                        activity, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    assert response.status == 401, case
+            await world.bot.settled()
+            assert elsewhere.calls == []
+        await nothing_changed(world)
+    finally:
+        await world.client.close()
+        await app.close()
+
+
+async def test_the_service_url_kept_is_the_one_the_token_names(
     secured: TeamsWorld, keys: Keys
 ) -> None:
-    cache = JwtTokenValidator._jwk_client_manager._cache
-    cache[AuthenticationConstants.PUBLIC_ABS_JWKS_URL] = _JwkClientCacheEntry(
-        PyJWKClient("http://127.0.0.1:1/keys"), threading.Lock()
-    )
-    token = keys.token(service_url=secured.connector.url)
+    """A trailing slash, or the letter case of the scheme, is no difference; what is stored and
+    replied to is the token's own service URL."""
+    claimed = secured.connector.url.removesuffix("/")
+    activity = secured.activity("personal_install")
+    activity["serviceUrl"] = "HTTP" + secured.connector.url.removeprefix("http")
     response = await secured.post(
-        secured.activity("personal_message", text="values"),
+        activity, headers={"Authorization": "Bearer " + keys.token(service_url=claimed)}
+    )
+    assert response.status == 202
+    await secured.bot.settled()
+    assert await rows(secured.app, "SELECT user_id, service_url FROM people") == [
+        (ALICE.id, claimed)
+    ]
+    assert await rows(secured.app, "SELECT service_url FROM conversations") == [(claimed,)]
+    (welcome,) = secured.connector.posts()
+    assert welcome.path == f"/v3/conversations/{ALICE.direct}/activities"
+
+
+async def test_a_token_is_checked_even_where_requests_without_one_are_let_in(
+    teams: TeamsWorld, keys: Keys
+) -> None:
+    """Anonymous local use (no bot identity) lets requests without a token in; one that carries
+    a token is checked, and no token can be valid without a bot identity."""
+    token = keys.token(service_url=teams.connector.url)
+    response = await teams.post(
+        teams.activity("personal_message", text="values"),
         headers={"Authorization": f"Bearer {token}"},
     )
-    assert response.status == 503
-    await secured.bot.settled()
+    assert response.status == 401
+    await teams.bot.settled()
+    await nothing_changed(teams)
+    assert await teams.send(teams.activity("personal_message", text="values")) == 202
+    assert "values bot" in teams.last(ALICE.direct)
+
+
+async def test_unreachable_signing_keys_are_a_503_not_a_401(
+    sqlite_url: str, clock: ManualClock, connector: MockBotConnector, keys: Keys
+) -> None:
+    world = await secure_world(sqlite_url, clock, connector, "http://127.0.0.1:1/keys")
+    try:
+        token = keys.token(service_url=world.connector.url)
+        response = await world.post(
+            world.activity("personal_message", text="values"),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status == 503
+        assert await response.json() == {"error": "try again later"}
+        await world.bot.settled()
+        await nothing_changed(world)
+    finally:
+        await world.client.close()
+        await world.app.close()
+
+
+async def test_unknown_key_ids_fetch_the_keys_no_more_than_once_in_a_while(
+    secured: TeamsWorld, keys: Keys, key_server: KeyServer
+) -> None:
+    """Tokens with made-up key ids are refused without a fetch of the keys each."""
+    for n in range(10):
+        token = keys.token(service_url=secured.connector.url, kid=f"made-up-{n}")
+        response = await secured.post(
+            secured.activity("personal_message", text="values"),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status == 401
+    assert key_server.requests == 1
     await nothing_changed(secured)
+
+
+def test_the_us_government_cloud_has_its_own_issuer_and_keys() -> None:
+    public = auth_configuration({"CLIENTID": APP_ID})
+    government = auth_configuration(
+        {"CLIENTID": APP_ID, "AUTHORITY": f"https://login.microsoftonline.us/{TENANT}"}
+    )
+    assert channel_service(public) == (
+        "https://api.botframework.com",
+        "https://login.botframework.com/v1/.well-known/keys",
+    )
+    assert channel_service(government) == (
+        "https://api.botframework.us",
+        "https://login.botframework.azure.us/v1/.well-known/keys",
+    )
 
 
 async def test_a_proactive_message_is_sent_as_the_sdks_own_proactive_turn_would_send_it(
