@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,8 +31,12 @@ from adapters.console.app import ConsoleChat
 from bot import logs
 from bot.app import App, build_app
 from bot.clock import ManualClock
+from bot.events import ConversationRef, Event, MessageRef, Platform
+from bot.outbound import Reply
+from bot.ui import Card
 from bot.web import build_web_app
 from dialogs.barometer.service import token_hash
+from storage.base import Person, PersonKey
 from storage.engine import Database
 from tests.adapters.slack.conftest import slack as slack
 from tests.adapters.slack.conftest import slack_api as slack_api
@@ -49,6 +53,7 @@ from tests.adapters.teams.test_barometer import answers as teams_answers
 from tests.adapters.teams.test_barometer import chat, deliver, member
 from tests.adapters.teams.test_barometer import teams as teams
 from tests.conftest import make_settings
+from tests.harness import Harness
 
 # Every word a person types in these rounds holds this one; no log line may.
 MARKER = "quokka"
@@ -455,3 +460,50 @@ async def test_a_database_error_does_not_repeat_the_values_it_failed_on(sqlite_u
         await database.dispose()
     assert "INSERT INTO meta" in str(raised.value)
     assert secret not in str(raised.value)
+
+
+class Exploding:
+    """An adapter failing in a way nobody planned for, its error repeating what it was sent."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
+        raise ValueError(self.secret)
+
+    async def post(
+        self, place: ConversationRef, card: Card, *, key: str | None = None
+    ) -> MessageRef | None:
+        raise ValueError(self.secret)
+
+    async def post_direct(
+        self,
+        person: PersonKey,
+        card: Card,
+        *,
+        key: str | None = None,
+        known: Person | None = None,
+    ) -> MessageRef | None:
+        raise ValueError(f"could not send {card.title}: {self.secret}")
+
+    async def was_sent(
+        self, key: str, to: ConversationRef | PersonKey, since: datetime
+    ) -> bool | None:
+        raise ValueError(self.secret)
+
+
+async def test_an_adapters_unexpected_error_is_logged_by_its_type_only(
+    app: App, harness: Harness, clock: ManualClock, debug_log: io.StringIO
+) -> None:
+    secret = f"{MARKER}adapter"
+    await harness.user_says("/values", user="dan")
+    await harness.user_says("/barometer open", user="carol")
+    app.dispatcher.connect(Platform.CONSOLE, Exploding(secret))
+    await app.delivery.run_once()
+    # The sends may have arrived: once their lease runs out the worker asks the adapter.
+    clock.advance(timedelta(hours=1))
+    await app.delivery.recover(["console"])
+    output = debug_log.getvalue()
+    assert re.search(r"outbox id=\d+: unexpected ValueError from the adapter\n", output)
+    assert re.search(r"could not ask whether outbox id=\d+ arrived: ValueError\n", output)
+    assert secret not in output
