@@ -33,6 +33,9 @@ READ_ONLY = "valuesbot_read_only"
 def make_engine(database_url: str, **options: Any) -> AsyncEngine:
     """An async engine for the URL, with the SQLite settings multi-process use needs."""
     url = make_url(database_url)
+    # Statement parameters hold people's answers and words: a database error (whose message
+    # repeats them otherwise) or an engine echo shows none of them.
+    options.setdefault("hide_parameters", True)
     if url.get_backend_name() != "sqlite":
         options.setdefault("pool_pre_ping", True)
         # The delivery workers' concurrent sends each look a person up, beside the group

@@ -69,6 +69,7 @@ from adapters.slack.translate import (
 from bot.app import App
 from bot.clock import Clock
 from bot.events import Actor, ConversationRef, Event, MessageRef, Platform
+from bot.logs import LIBRARY_LEVEL
 from bot.outbound import RateLimited, RecipientUnreachable, Reply, SendError, TemporarySendError
 from bot.settings import Settings
 from bot.ui import Card, LastDrawn
@@ -161,17 +162,22 @@ class TurnRoute:
 
 
 _TURN: ContextVar[TurnRoute | None] = ContextVar("slack_turn", default=None)
-_SDK_LOG = logging.getLogger("valuesbot.slack.web")
 
 
-def sdk_log() -> logging.Logger:
-    """The logger slack-sdk's Web API clients write to, at the level in effect for the bot's
-    logs. slack-sdk formats a debug line of every request and answer whenever its logger's own
-    level is unset, even when nothing would print it (seen in the profile of a fan-out)."""
-    level = logging.getLogger("valuesbot").getEffectiveLevel()
-    if _SDK_LOG.level != level:
-        _SDK_LOG.setLevel(level)
-    return _SDK_LOG
+def _library_log(name: str) -> logging.Logger:
+    """A logger for slack-sdk or bolt, in the library's own name and with its own level set to
+    WARNING. Both log whole request and answer bodies at DEBUG (people's answers, comments and
+    barometer tokens): bot.logs keeps library loggers at WARNING, whatever VALUESBOT_LOG_LEVEL
+    says, and shows their lines without their text. Both also format a debug line of every
+    request whenever the logger's own level is unset or DEBUG, even when nothing would print it
+    (seen in the profile of a fan-out)."""
+    logger = logging.getLogger(name)
+    logger.setLevel(LIBRARY_LEVEL)
+    return logger
+
+
+_SDK_LOG = _library_log("slack_sdk.web.valuesbot")
+_BOLT_LOG = _library_log("slack_bolt.valuesbot")
 
 
 def web_client(base_url: str, session: aiohttp.ClientSession | None, token: str) -> AsyncWebClient:
@@ -182,7 +188,7 @@ def web_client(base_url: str, session: aiohttp.ClientSession | None, token: str)
         session=session,
         timeout=SEND_TIMEOUT_SECONDS,
         retry_handlers=[],
-        logger=sdk_log(),
+        logger=_SDK_LOG,
     )
 
 
@@ -274,7 +280,7 @@ class SlackAdapter:
             token=_secret(settings.slack_bot_token) if not settings.slack_oauth else None,
             base_url=settings.slack_api_url,
             timeout=SEND_TIMEOUT_SECONDS,
-            logger=sdk_log(),
+            logger=_SDK_LOG,
         )
         oauth: AsyncOAuthSettings | None = None
         if settings.slack_oauth:
@@ -294,13 +300,15 @@ class SlackAdapter:
                 ),
                 state_expiration_seconds=OAUTH_STATE_SECONDS,
             )
-        bolt_log = logging.getLogger("valuesbot.slack.bolt")
+        bolt_log = _BOLT_LOG
         # Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the
         # client we give (which carries that token and our SLACK_API_URL) wins: it is meant to.
         if _quiet_token_warning not in bolt_log.filters:
             bolt_log.addFilter(_quiet_token_warning)
         bolt = AsyncApp(
-            name="valuesbot",
+            # Bolt names a logger after the app and, on every request, copies its own logger's
+            # level, handlers and filters onto it: named "valuesbot", that was the bot's own.
+            name=_BOLT_LOG.name,
             client=client,
             # Requests are verified in ``events`` before bolt sees them (with the bot's clock).
             signing_secret=_secret(settings.slack_signing_secret) or "unused",
@@ -407,6 +415,7 @@ class SlackAdapter:
             return await self._events(request)
 
     async def _events(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
         try:
             text = (await request.read()).decode("utf-8")
         except UnicodeDecodeError:
@@ -430,6 +439,11 @@ class SlackAdapter:
         # wait behind bolt's dispatch. What waits is the body as it came (one string): under a
         # burst thousands wait, and read into dicts they made every garbage collection slow.
         self._spawn(self._dispatch(text, query, headers))
+        log.debug(
+            "slack request kind=%s accepted_ms=%.1f",
+            describe(body),
+            (time.perf_counter() - started) * 1000,
+        )
         return web.Response(status=200)
 
     async def _dispatch(

@@ -39,7 +39,13 @@ from bot.delivery.hours import WorkingHours, next_week, week_of, zone_or
 from bot.delivery.limits import PlatformLimits, SharedBudget, conversation_bucket, tenant_bucket
 from bot.dispatch import Dispatcher
 from bot.events import ConversationKind, ConversationRef, MessageRef, Platform
-from bot.outbound import Outbound, RateLimited, RecipientUnreachable, TemporarySendError
+from bot.outbound import (
+    Outbound,
+    RateLimited,
+    RecipientUnreachable,
+    SendError,
+    TemporarySendError,
+)
 from bot.ui import Card, card_from_json
 from storage.delivery import ClaimedMessage, SendStart, SendToStart
 from storage.engine import Database
@@ -504,7 +510,10 @@ class DeliveryWorker:
         platform = message.platform
         what = f"{type(error).__name__}: {error}".strip().rstrip(":")
         if not isinstance(error, TemporarySendError | TimeoutError):
-            log.error("outbox id=%s: unexpected %s from the adapter", message.id, what)
+            # Its type only: an unexpected error's message may repeat the card it failed on.
+            log.error(
+                "outbox id=%s: unexpected %s from the adapter", message.id, type(error).__name__
+            )
         now = self.clock.now()
         async with self.database.unit() as stores:
             if maybe_sent:
@@ -559,7 +568,11 @@ class DeliveryWorker:
             )
         except Exception as error:
             # Ask again when the lease runs out; the message stays "sending" meanwhile.
-            log.warning("could not ask whether outbox id=%s arrived: %s", message.id, error)
+            log.warning(
+                "could not ask whether outbox id=%s arrived: %s",
+                message.id,
+                error if isinstance(error, SendError) else type(error).__name__,
+            )
             return
         now = self.clock.now()
         async with self.database.unit() as stores:
