@@ -47,6 +47,7 @@ from storage.stores import Stores
 from storage.values_lens import Checkin, RateOutcome, RatingEntry, TeamCheckin, TeamTally
 
 NAME = "values_lens"
+# The work's name is shown in every question, the summary and the team card's title.
 WORK_LIMIT = 200
 NOTE_LIMIT = 300
 ACTION_LIMIT = 500
@@ -64,6 +65,22 @@ class Step(StrEnum):
     WORK = "work"
     RATE = "rate"
     ACTION = "action"
+
+
+def work_of(text: str) -> str:
+    """The work's name as given, spaces and line breaks folded."""
+    return " ".join(text.split())
+
+
+def work_problem(work: str) -> str | None:
+    """What is wrong with ``work`` as the name of the work looked at, in the words a person
+    sees wherever it was given (typed, in a form, after ``/valueslens`` in a direct chat or a
+    channel); None when nothing is."""
+    if not work:
+        return "Tell me in a few words what the work is."
+    if len(work) > WORK_LIMIT:
+        return f"Please name the work in {WORK_LIMIT} characters or fewer (that was {len(work):,})."
+    return None
 
 
 def new_id() -> str:
@@ -113,11 +130,14 @@ class ValuesLens(Dialog):
 
     async def begin(self, ctx: StepContext, start: Mapping[str, str]) -> StepResult:
         ctx.data.update(work="", index=0, ratings={}, notes={})
-        work = start.get("work", "").strip()
-        if work and len(work) <= WORK_LIMIT:
-            ctx.data["work"] = work
-            return StepResult(next=Step.RATE, cards=(self.prompt(Step.RATE, ctx.data),))
-        return StepResult(next=Step.WORK, cards=(self.prompt(Step.WORK, ctx.data),))
+        work = work_of(start.get("work", ""))
+        if not work:
+            return StepResult(next=Step.WORK, cards=(self.prompt(Step.WORK, ctx.data),))
+        problem = work_problem(work)
+        if problem is not None:
+            return self._again(Step.WORK, ctx.data, problem)
+        ctx.data["work"] = work
+        return StepResult(next=Step.RATE, cards=(self.prompt(Step.RATE, ctx.data),))
 
     async def step(self, ctx: StepContext) -> StepResult:
         match ctx.step:
@@ -199,13 +219,10 @@ class ValuesLens(Dialog):
         return StepResult(next=step, cards=(replace(card, text=f"{problem}\n\n{card.text}"),))
 
     def _work(self, ctx: StepContext) -> StepResult:
-        work = " ".join(ctx.text("work").split())
-        if not work:
-            return self._again(Step.WORK, ctx.data, "Tell me in a few words what the work is.")
-        if len(work) > WORK_LIMIT:
-            return self._again(
-                Step.WORK, ctx.data, f"Please keep it under {WORK_LIMIT} characters."
-            )
+        work = work_of(ctx.text("work"))
+        problem = work_problem(work)
+        if problem is not None:
+            return self._again(Step.WORK, ctx.data, problem)
         ctx.data["work"] = work
         return StepResult(
             next=Step.RATE,
@@ -389,7 +406,7 @@ class ValuesLensCommands:
 
     async def command(self, turn: Turn[CommandReceived]) -> None:
         """``/valueslens [work | history | cancel | close | help]``."""
-        text = " ".join(turn.event.text.split())
+        text = work_of(turn.event.text)
         word = text.lower()
         if word in {"help", "?"}:
             turn.reply(self.help_card(), private=True)
@@ -509,6 +526,11 @@ class ValuesLensCommands:
     # Team mode
 
     async def _team(self, turn: Turn[CommandReceived], work: str) -> None:
+        problem = work_problem(work) if work else None
+        if problem is not None:
+            # Refused before anything opens: the starter gets the form to try again.
+            turn.reply(self.team_start_card(problem), private=True)
+            return
         place = turn.event.conversation
         current = await turn.stores.team_checkins.current(place)
         if current is not None and current.closes_at <= turn.now:
@@ -549,13 +571,9 @@ class ValuesLensCommands:
 
     async def team_start(self, turn: Turn[ActionSubmitted]) -> None:
         """The "Start" button of the team start card."""
-        work = " ".join(turn.event.values.get("work", "").split())
-        if not work or len(work) > WORK_LIMIT:
-            problem = (
-                "Tell me in a few words what the work is."
-                if not work
-                else f"Please keep it under {WORK_LIMIT} characters."
-            )
+        work = work_of(turn.event.values.get("work", ""))
+        problem = work_problem(work)
+        if problem is not None:
             turn.reply(self.team_start_card(problem), private=True)
             return
         current = await turn.stores.team_checkins.current(turn.event.conversation)

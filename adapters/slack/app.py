@@ -60,6 +60,7 @@ from adapters.slack import render
 from adapters.slack.translate import (
     HomeVisit,
     ReplyRoute,
+    check,
     describe,
     home_visit,
     read_body,
@@ -69,6 +70,7 @@ from adapters.slack.translate import (
 from bot.app import App
 from bot.clock import Clock
 from bot.events import Actor, ConversationRef, Event, MessageRef, Platform
+from bot.inbound import BadPayload
 from bot.logs import LIBRARY_LEVEL
 from bot.outbound import RateLimited, RecipientUnreachable, Reply, SendError, TemporarySendError
 from bot.settings import Settings
@@ -343,16 +345,24 @@ class SlackAdapter:
 
     def accept(self, body: Mapping[str, Any], token: str | None) -> None:
         """Start the work for an acknowledged payload (in a task of its own)."""
-        visit = home_visit(body)
+        try:
+            visit = home_visit(body)
+            event = translate(body) if visit is None else None
+            route = reply_route(body)
+        except BadPayload as problem:
+            # Over HTTP such a payload got its 400 already (``check``); over Socket Mode it
+            # was acknowledged, and goes no further.
+            log.warning("slack payload refused kind=%s reason=%s", describe(body), problem)
+            return
         if visit is not None:
             self._spawn(self._publish_home(visit, token))
             return
-        event = translate(body)
         if event is None:
             log.debug("slack payload ignored kind=%s", describe(body))
             return
-        route = TurnRoute(event_id=event.event_id, route=reply_route(body), token=token)
-        self._spawn(self._handle(event, route))
+        self._spawn(
+            self._handle(event, TurnRoute(event_id=event.event_id, route=route, token=token))
+        )
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -426,10 +436,13 @@ class SlackAdapter:
         headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
         try:
             body = read_body(text, request.headers.get("Content-Type", ""))
-        except ValueError:
-            return web.json_response({"error": "malformed request"}, status=400)
-        if not body:
-            return web.json_response({"error": "malformed request"}, status=400)
+            if not body:
+                raise BadPayload("the body is empty")
+            check(body)
+        except ValueError as problem:
+            detail = str(problem) if isinstance(problem, BadPayload) else "the body is not readable"
+            log.warning("slack request refused status=400 reason=%s", detail)
+            return web.json_response({"error": "malformed request", "detail": detail}, status=400)
         if body.get("type") == "url_verification":
             bolt_request = AsyncBoltRequest(body=text, query=query, headers=headers)
             response = await self.bolt.async_dispatch(bolt_request)  # answered with the challenge

@@ -33,6 +33,12 @@ Ignored on purpose (``translate`` returns None, the adapter logs it):
 Every event gets a stable ``event_id`` so a retried delivery is handled once: the Events API
 ``event_id``; for a slash command its ``trigger_id``; for a click a hash of who clicked what,
 where and when (``action_ts``); for a modal a hash of the view and its version.
+
+Refused (``BadPayload``, a 400 before the request is acknowledged; ``check`` runs the same reading
+``translate`` does): a field read here, or one bolt reads to route the payload, that Slack would
+not send that way: an id that is not a printable string of sane length (``bot.inbound``), an
+object or a list of the wrong type, JSON nested too deeply. Text people typed is normalised
+instead (control characters dropped).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from typing import Any
 
 import yarl
 
+from bot import inbound
 from bot.events import (
     ActionSubmitted,
     Actor,
@@ -59,11 +66,16 @@ from bot.events import (
     MessageRef,
     Platform,
 )
+from bot.inbound import TENANT_LIMIT, BadPayload
 from bot.ui import CHOICE, SEPARATOR
 
 # A button's action_id is "<action>#<n>": Slack wants action ids unique within a block, and one
 # card may offer the same action several times (the four ratings).
 ACTION_SEPARATOR = "#"
+
+# Slack's trigger ids are about 50 characters; "command:" and one stay within the 255 characters
+# the database keeps of an event id.
+TRIGGER_LIMIT = 200
 
 _LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*")
 
@@ -98,26 +110,39 @@ class Envelope:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
-    def load(cls, text: str | None) -> Envelope | None:
-        """The envelope in ``text``; None when it is not one of ours."""
-        if not text:
+    def load(cls, text: str | None, field: str = "envelope") -> Envelope | None:
+        """The envelope in ``text``; None when it is not one of ours. ``BadPayload`` when it has
+        the shape of ours but not the content (``field`` names where it came from)."""
+        if not text or not text.startswith("{"):
             return None
         try:
-            data = json.loads(text)
-        except ValueError:
+            data = inbound.read_json(text)
+        except BadPayload:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("h"), dict):
             return None
-        hidden = {str(k): str(v) for k, v in data["h"].items()}
+        hidden = {
+            inbound.identifier(k, f"{field} (a hidden name)"): _value(
+                v, f"{field} (a hidden value)"
+            )
+            for k, v in data["h"].items()
+        }
         return cls(
-            value=str(data.get("v", "")),
+            value=_value(data.get("v"), f"{field} (its value)"),
             collects=data.get("x", 1) != 0,
             hidden=hidden,
-            action=str(data.get("a", "")),
-            conversation=str(data.get("c", "")),
-            kind=str(data.get("k", "")),
-            thread=str(data.get("t", "")),
+            action=inbound.identifier(data.get("a"), f"{field} (its action)"),
+            conversation=inbound.identifier(data.get("c"), f"{field} (its conversation)"),
+            kind=inbound.identifier(data.get("k"), f"{field} (its kind)"),
+            thread=inbound.identifier(data.get("t"), f"{field} (its thread)"),
         )
+
+
+def _value(value: object, field: str) -> str:
+    """A value of ours as it comes back (a number is taken as its text)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return inbound.text(value, field)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,25 +169,26 @@ class HomeVisit:
 
 def read_body(text: str, content_type: str) -> dict[str, Any]:
     """A Slack request's body as bolt reads it: JSON (the Events API), a form whose
-    ``payload`` field is JSON (interactivity), or a plain form (slash commands); ``ValueError``
-    when it is not readable. The form is decoded by yarl's compiled decoder: a block action
-    carries the whole message it came from (8 kB for a poll card), and the standard library's
-    decoder took 0.3 ms on it, most of an acknowledgement's time under a burst; yarl's, 25 µs."""
+    ``payload`` field is JSON (interactivity), or a plain form (slash commands); ``BadPayload``
+    (a ``ValueError``) when it is not readable or its JSON is nested too deeply. The form is
+    decoded by yarl's compiled decoder: a block action carries the whole message it came from
+    (8 kB for a poll card), and the standard library's decoder took 0.3 ms on it, most of an
+    acknowledgement's time under a burst; yarl's, 25 µs."""
     if not text:
         return {}
     if content_type.split(";")[0].strip() == "application/json" or text.startswith("{"):
-        found = json.loads(text)
+        found = inbound.read_json(text)
         if not isinstance(found, dict):
-            raise ValueError("not a JSON object")
+            raise BadPayload("the body is not a JSON object")
         return found
     form = yarl.URL.build(query_string=text, encoded=True).query
     if "payload" in text:
         payload = form.get("payload")
         if payload is None:
             return {}
-        found = json.loads(payload)
+        found = inbound.read_json(payload)
         if not isinstance(found, dict):
-            raise ValueError("payload is not a JSON object")
+            raise BadPayload("payload is not a JSON object")
         return found
     return dict(form.items())
 
@@ -196,28 +222,42 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:40]
 
 
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
+def _id(parent: Mapping[str, Any], key: str, where: str = "", *, limit: int = 0) -> str:
+    """The id at ``parent[key]`` ("" when absent); ``where`` is the path of ``parent``."""
+    return inbound.identifier(parent.get(key), where + key, limit=limit or inbound.ID_LIMIT)
 
 
-def _dict(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+def _text(parent: Mapping[str, Any], key: str, where: str = "") -> str:
+    return inbound.text(parent.get(key), where + key)
+
+
+def _name(parent: Mapping[str, Any], key: str, where: str = "") -> str:
+    # The database keeps 255 characters of a name.
+    return _text(parent, key, where)[:255]
+
+
+def _obj(parent: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any]:
+    return inbound.mapping(parent.get(key), where + key)
 
 
 def _team(body: Mapping[str, Any]) -> str:
     team = body.get("team")
-    if isinstance(team, Mapping) and team.get("id"):
-        return str(team["id"])
-    user = _dict(body.get("user"))
-    return _str(body.get("team_id")) or _str(user.get("team_id"))
+    if isinstance(team, str):  # bolt reads a plain id here too
+        return inbound.identifier(team, "team", limit=TENANT_LIMIT)
+    user = body.get("user")
+    return (
+        _id(_obj(body, "team"), "id", "team.", limit=TENANT_LIMIT)
+        or _id(body, "team_id", limit=TENANT_LIMIT)
+        or (_id(user, "team_id", "user.", limit=TENANT_LIMIT) if isinstance(user, Mapping) else "")
+    )
 
 
 def _actor(body: Mapping[str, Any]) -> Actor | None:
-    user = _dict(body.get("user"))
-    user_id = _str(user.get("id"))
+    user = _obj(body, "user")
+    user_id = _id(user, "id", "user.")
     if not user_id:
         return None
-    return Actor(id=user_id, name=_str(user.get("name")) or _str(user.get("username")))
+    return Actor(id=user_id, name=_name(user, "name", "user.") or _name(user, "username", "user."))
 
 
 def is_command(body: Mapping[str, Any]) -> bool:
@@ -225,8 +265,76 @@ def is_command(body: Mapping[str, Any]) -> bool:
     return isinstance(body.get("command"), str) and "type" not in body
 
 
+def check(body: Mapping[str, Any]) -> None:
+    """``BadPayload`` naming the first field of ``body`` that Slack would not send that way:
+    one that bolt reads to route the payload (``routing_fields``), or one that ``translate``,
+    ``home_visit`` and ``reply_route`` read (this runs them)."""
+    routing_fields(body)
+    if home_visit(body) is None:
+        translate(body)
+    reply_route(body)
+
+
+# Where bolt (1.30: request/internals.py builds its context, listener_matcher/builtins.py and
+# the self-events middleware route) looks for who and where, at any of these places: it takes a
+# string or an object with an "id", and fails on anything else.
+_BOLT_PLACES = ("", "event.", "event.message.", "event.previous_message.", "event.item.")
+_BOLT_OBJECTS = ("event", "message", "previous_message", "view", "container", "state", "item")
+
+
+def routing_fields(body: Mapping[str, Any]) -> None:
+    """``BadPayload`` for the fields bolt reads before any listener of ours sees the payload,
+    when they are not of the type bolt assumes (it would fail with a TypeError)."""
+    for key in _BOLT_OBJECTS:
+        inbound.mapping(body.get(key), key)
+    # Bolt reads these as ``body.get(key, default)``: present, they must not be null either.
+    for key, kind in (("event", dict), ("response_urls", list), ("authorizations", list)):
+        if key in body and not isinstance(body[key], kind):
+            raise BadPayload(f"{key} is not {'an object' if kind is dict else 'a list'}")
+    event = _obj(body, "event")
+    for key in ("message", "previous_message", "item", "assistant_thread"):
+        inbound.mapping(event.get(key), f"event.{key}")
+    for where in _BOLT_PLACES:
+        parent: Mapping[str, Any] = body
+        for part in where.split(".")[:-1]:
+            parent = _obj(parent, part)
+        for key in ("user", "channel", "team", "enterprise"):
+            value = parent.get(key)
+            if not isinstance(value, Mapping):
+                _id(parent, key, where)
+    authorizations = inbound.items(body.get("authorizations"), "authorizations")
+    if authorizations and not isinstance(authorizations[0], Mapping):
+        raise BadPayload("authorizations.0 is not an object")
+    for n, hook in enumerate(inbound.items(body.get("response_urls"), "response_urls")):
+        _obj_url(inbound.mapping(hook, f"response_urls.{n}"), f"response_urls.{n}.")
+    for key in ("command", "callback_id", "action_id", "type"):
+        _id(body, key)
+    if "command" in body and not body.get("command"):
+        raise BadPayload("command is empty")
+    for key in ("type", "subtype", "text", "channel_type", "bot_id", "thread_ts"):
+        (_text if key == "text" else _id)(event, key, "event.")
+    if body.get("type") in {"view_submission", "view_closed"}:
+        view = _obj(body, "view")
+        if not _id(view, "callback_id", "view.") or "type" not in view:
+            raise BadPayload("view has no callback_id or type")
+    if body.get("type") == "block_actions":
+        actions = inbound.items(body.get("actions"), "actions")
+        if not actions:
+            raise BadPayload("actions is empty")
+        first = inbound.mapping(actions[0], "actions.0")
+        if not _id(first, "action_id", "actions.0.") or not isinstance(
+            first.get("block_id", ""), str
+        ):
+            raise BadPayload("actions.0 has no action_id")
+
+
+def _obj_url(parent: Mapping[str, Any], where: str) -> str:
+    return inbound.url(parent.get("response_url"), where + "response_url")
+
+
 def translate(body: Mapping[str, Any]) -> Event | None:
-    """The core event for a Slack payload; None for payloads ignored on purpose."""
+    """The core event for a Slack payload; None for payloads ignored on purpose.
+    ``BadPayload`` for a field it reads that Slack would not send that way."""
     if is_command(body):
         return _command(body)
     match body.get("type"):
@@ -240,40 +348,51 @@ def translate(body: Mapping[str, Any]) -> Event | None:
 
 
 def _command(body: Mapping[str, Any]) -> CommandReceived | None:
-    tenant, channel = _str(body.get("team_id")), _str(body.get("channel_id"))
-    user = _str(body.get("user_id"))
+    tenant = _id(body, "team_id", limit=TENANT_LIMIT)
+    channel, user = _id(body, "channel_id"), _id(body, "user_id")
+    command = _id(body, "command", limit=64)
+    trigger = _id(body, "trigger_id", limit=TRIGGER_LIMIT)
+    text = _text(body, "text")
+    hint = _id(body, "channel_name")
     if not (tenant and channel and user):
         return None
-    trigger = _str(body.get("trigger_id"))
     event_id = f"command:{trigger}" if trigger else f"command:{_digest(sorted(body.items()))}"
     return CommandReceived(
-        conversation=_place(tenant, channel, _str(body.get("channel_name"))),
-        actor=Actor(id=user, name=_str(body.get("user_name"))),
+        conversation=_place(tenant, channel, hint),
+        actor=Actor(id=user, name=_name(body, "user_name")),
         event_id=event_id,
-        command=_str(body.get("command")).lstrip("/").lower(),
-        text=unescape(_str(body.get("text"))).strip(),
+        command=command.lstrip("/").lower(),
+        text=unescape(text).strip(),
     )
 
 
-def inputs_of(state: Mapping[str, Any]) -> dict[str, str]:
+def inputs_of(state: Mapping[str, Any], where: str = "state.") -> dict[str, str]:
     """The inputs in a ``state`` (of a message, a Home tab or a modal), by input name (our
     rendered inputs use the input name as the element's action_id); several picked options
-    joined with ``bot.ui.SEPARATOR``."""
+    joined with ``bot.ui.SEPARATOR``. ``BadPayload`` when they are not shaped as Slack sends
+    them (``where`` is the path of ``state``, for the message)."""
+    field = where + "values"
     found: dict[str, str] = {}
-    for elements in _dict(state.get("values")).values():
-        for name, element in _dict(elements).items():
-            element = _dict(element)
-            option = _dict(element.get("selected_option"))
-            several = element.get("selected_options")
+    for elements in inbound.mapping(state.get("values"), field).values():
+        for name, element in inbound.mapping(elements, field).items():
+            name = inbound.identifier(name, f"{field} (an input's name)")
+            element = inbound.mapping(element, f"{field} (an input)")
+            option = inbound.mapping(element.get("selected_option"), f"{field} (an option)")
+            several = inbound.items(element.get("selected_options"), f"{field} (its options)")
             if option:
-                found[str(name)] = _str(option.get("value"))
-            elif isinstance(several, list):
+                found[name] = inbound.text(option.get("value"), f"{field} (an option's value)")
+            elif element.get("selected_options") is not None:
                 # Check boxes and multi-selects: the picked values, as bot.ui joins them.
-                found[str(name)] = SEPARATOR.join(
-                    _str(_dict(o).get("value")) for o in several if _dict(o).get("value")
+                picked = (
+                    inbound.text(
+                        inbound.mapping(o, f"{field} (an option)").get("value"),
+                        f"{field} (an option's value)",
+                    )
+                    for o in several
                 )
-            elif isinstance(element.get("value"), str):
-                found[str(name)] = element["value"]
+                found[name] = SEPARATOR.join(p for p in picked if p)
+            elif element.get("value") is not None:
+                found[name] = inbound.text(element.get("value"), f"{field} (an input's value)")
     return found
 
 
@@ -290,51 +409,55 @@ def values_of(envelope: Envelope, inputs: Mapping[str, str]) -> dict[str, str]:
 
 
 def _block_actions(body: Mapping[str, Any]) -> ActionSubmitted | None:
-    actions = body.get("actions")
-    if not isinstance(actions, list) or not actions:
+    actions = inbound.items(body.get("actions"), "actions")
+    if not actions:
         return None
-    clicked = _dict(actions[0])
-    envelope = Envelope.load(_str(clicked.get("value")))
-    action_id = _str(clicked.get("action_id"))
+    clicked = inbound.mapping(actions[0], "actions.0")
+    envelope = Envelope.load(_text(clicked, "value", "actions.0."), "actions.0.value")
+    action_id = _id(clicked, "action_id", "actions.0.")
+    action_ts = _id(clicked, "action_ts", "actions.0.")
     action = action_id.partition(ACTION_SEPARATOR)[0]
     actor, tenant = _actor(body), _team(body)
+    container = _obj(body, "container")
+    view = _obj(body, "view")
+    message = _obj(body, "message")
     if envelope is None or not action or actor is None or not tenant:
         return None
-    container = _dict(body.get("container"))
-    view = _dict(body.get("view"))
     if container.get("type") == "view" or view:
-        where = Envelope.load(_str(view.get("private_metadata")))
+        where = Envelope.load(_text(view, "private_metadata", "view."), "view.private_metadata")
         if where is None or not where.conversation:
             return None
         place = _place(tenant, where.conversation, where.kind, where.thread)
         source = None
-        spot = _str(view.get("id"))
+        spot = _id(view, "id", "view.")
     else:
-        channel = _str(_dict(body.get("channel")).get("id")) or _str(container.get("channel_id"))
+        channel = _id(_obj(body, "channel"), "id", "channel.") or _id(
+            container, "channel_id", "container."
+        )
         if not channel:
             return None
-        message = _dict(body.get("message"))
-        ts = _str(container.get("message_ts")) or _str(message.get("ts"))
-        thread = _str(container.get("thread_ts")) or _str(message.get("thread_ts"))
+        ts = _id(container, "message_ts", "container.") or _id(message, "ts", "message.")
+        thread = _id(container, "thread_ts", "container.") or _id(message, "thread_ts", "message.")
         place = _place(tenant, channel, thread=thread if thread and thread != ts else None)
         source = MessageRef(id=ts, extra={"channel": channel}) if ts else None
         spot = f"{channel}/{ts}"
-    state = _dict(body.get("state")) or _dict(view.get("state"))
+    state = _obj(body, "state")
+    inputs = inputs_of(state) if state else inputs_of(_obj(view, "state", "view."), "view.state.")
     return ActionSubmitted(
         conversation=place,
         actor=actor,
-        event_id="action:"
-        + _digest(tenant, actor.id, spot, action_id, _str(clicked.get("action_ts"))),
+        event_id="action:" + _digest(tenant, actor.id, spot, action_id, action_ts),
         action=action,
-        values=values_of(envelope, inputs_of(state)),
+        values=values_of(envelope, inputs),
         source=source,
     )
 
 
 def _view_submission(body: Mapping[str, Any]) -> ActionSubmitted | None:
-    view = _dict(body.get("view"))
-    envelope = Envelope.load(_str(view.get("private_metadata")))
+    view = _obj(body, "view")
+    envelope = Envelope.load(_text(view, "private_metadata", "view."), "view.private_metadata")
     actor, tenant = _actor(body), _team(body)
+    view_id, version = _id(view, "id", "view."), _id(view, "hash", "view.")
     if envelope is None or not envelope.action or not envelope.conversation:
         return None
     if actor is None or not tenant:
@@ -342,93 +465,112 @@ def _view_submission(body: Mapping[str, Any]) -> ActionSubmitted | None:
     return ActionSubmitted(
         conversation=_place(tenant, envelope.conversation, envelope.kind, envelope.thread),
         actor=actor,
-        event_id="view:" + _digest(tenant, actor.id, _str(view.get("id")), _str(view.get("hash"))),
+        event_id="view:" + _digest(tenant, actor.id, view_id, version),
         action=envelope.action,
-        values=values_of(envelope, inputs_of(_dict(view.get("state")))),
+        values=values_of(envelope, inputs_of(_obj(view, "state", "view."), "view.state.")),
     )
 
 
 def _event(body: Mapping[str, Any]) -> Event | None:
-    event = _dict(body.get("event"))
-    tenant = _str(body.get("team_id")) or _str(event.get("team"))
-    event_id = _str(body.get("event_id"))
-    user, channel = _str(event.get("user")), _str(event.get("channel"))
+    event = _obj(body, "event")
+    kind = event.get("type")
+    if kind not in {"message", "app_mention", "member_joined_channel"}:
+        return None
+    tenant = _id(body, "team_id", limit=TENANT_LIMIT) or _id(
+        event, "team", "event.", limit=TENANT_LIMIT
+    )
+    event_id = _id(body, "event_id")
+    user, channel = _id(event, "user", "event."), _id(event, "channel", "event.")
+    text = _text(event, "text", "event.")
+    thread = _id(event, "thread_ts", "event.")
+    hint = _id(event, "channel_type", "event.")
     if not (tenant and event_id and user and channel):
         return None
-    match event.get("type"):
+    match kind:
         case "message":
-            if event.get("subtype") or event.get("bot_id") or event.get("channel_type") != "im":
+            if event.get("subtype") or event.get("bot_id") or hint != "im":
                 return None
             return MessageReceived(
                 conversation=_place(tenant, channel, "im"),
                 actor=Actor(id=user),
                 event_id=event_id,
-                text=unescape(_str(event.get("text"))).strip(),
+                text=unescape(text).strip(),
             )
         case "app_mention":
             if event.get("bot_id"):
                 return None
-            text = _LEADING_MENTION.sub("", _str(event.get("text")), count=1)
+            text = _LEADING_MENTION.sub("", text, count=1)
             return MessageReceived(
-                conversation=_place(tenant, channel, thread=_str(event.get("thread_ts"))),
+                conversation=_place(tenant, channel, thread=thread),
                 actor=Actor(id=user),
                 event_id=event_id,
                 text=unescape(text).strip(),
             )
-        case "member_joined_channel":
-            return MemberJoined(
-                conversation=_place(tenant, channel, _str(event.get("channel_type"))),
-                actor=Actor(id=user),
-                event_id=event_id,
-            )
-    return None
+    return MemberJoined(
+        conversation=_place(tenant, channel, hint),
+        actor=Actor(id=user),
+        event_id=event_id,
+    )
 
 
 def reply_route(body: Mapping[str, Any]) -> ReplyRoute:
-    """How to answer the event of ``body`` (see ``ReplyRoute``)."""
+    """How to answer the event of ``body`` (see ``ReplyRoute``); ``BadPayload`` for a URL or
+    id that Slack would not send that way."""
     if is_command(body):
         return ReplyRoute(
-            response_url=_str(body.get("response_url")) or None,
-            trigger_id=_str(body.get("trigger_id")) or None,
+            response_url=_obj_url(body, "") or None,
+            trigger_id=_id(body, "trigger_id", limit=TRIGGER_LIMIT) or None,
         )
     if body.get("type") in {"block_actions", "view_submission"}:
-        container = _dict(body.get("container"))
-        urls = body.get("response_urls")
-        response_url = _str(body.get("response_url"))
-        if not response_url and isinstance(urls, list) and urls:
-            response_url = _str(_dict(urls[0]).get("response_url"))
+        container = _obj(body, "container")
+        urls = inbound.items(body.get("response_urls"), "response_urls")
+        response_url = _obj_url(body, "")
+        if not response_url and urls:
+            response_url = _obj_url(inbound.mapping(urls[0], "response_urls.0"), "response_urls.0.")
         is_message = container.get("type") == "message"
+        channel = _id(container, "channel_id", "container.")
+        message_ts = _id(container, "message_ts", "container.")
         return ReplyRoute(
             response_url=response_url or None,
-            trigger_id=_str(body.get("trigger_id")) or None,
-            channel=_str(container.get("channel_id")) or None if is_message else None,
-            message_ts=_str(container.get("message_ts")) or None if is_message else None,
-            ephemeral=bool(container.get("is_ephemeral")),
+            trigger_id=_id(body, "trigger_id", limit=TRIGGER_LIMIT) or None,
+            channel=channel or None if is_message else None,
+            message_ts=message_ts or None if is_message else None,
+            ephemeral=container.get("is_ephemeral") is True,
         )
     return ReplyRoute()
 
 
 def home_visit(body: Mapping[str, Any]) -> HomeVisit | None:
-    """Who opened the Home tab (None for any other payload, or the Messages tab)."""
+    """Who opened the Home tab (None for any other payload, or the Messages tab);
+    ``BadPayload`` for an id that Slack would not send that way."""
     if body.get("type") != "event_callback":
         return None
-    event = _dict(body.get("event"))
+    event = _obj(body, "event")
     if event.get("type") != "app_home_opened" or event.get("tab") != "home":
         return None
-    tenant = _str(body.get("team_id"))
-    user, channel = _str(event.get("user")), _str(event.get("channel"))
+    tenant = _id(body, "team_id", limit=TENANT_LIMIT)
+    user, channel = _id(event, "user", "event."), _id(event, "channel", "event.")
     if not (tenant and user and channel):
         return None
     return HomeVisit(tenant=tenant, user=user, direct=_place(tenant, channel, "im"))
 
 
+_KIND = re.compile(r"[a-z_]{1,40}")
+
+
 def describe(body: Mapping[str, Any]) -> str:
-    """A short name for a payload's kind, for logs ("command", "event:message/im")."""
+    """A short name for a payload's kind, for logs ("command", "event:message/im"): only
+    names made of lower-case letters, so nothing a sender wrote gets into a log line."""
     if is_command(body):
         return "command"
-    kind = _str(body.get("type")) or "unknown"
+    kind = _word(body.get("type"))
     if kind == "event_callback":
-        event = _dict(body.get("event"))
-        detail = _str(event.get("subtype")) or _str(event.get("channel_type"))
-        return f"event:{_str(event.get('type'))}" + (f"/{detail}" if detail else "")
+        event = body.get("event")
+        event = event if isinstance(event, Mapping) else {}
+        detail = _word(event.get("subtype"), "") or _word(event.get("channel_type"), "")
+        return f"event:{_word(event.get('type'))}" + (f"/{detail}" if detail else "")
     return kind
+
+
+def _word(value: object, otherwise: str = "unknown") -> str:
+    return value if isinstance(value, str) and _KIND.fullmatch(value) else otherwise

@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -65,7 +64,6 @@ from microsoft_agents.hosting.core import (
 )
 from microsoft_agents.hosting.core.authorization import AuthenticationConstants
 from microsoft_agents.hosting.core.connector import ConnectorClientBase, TeamsConnectorClient
-from pydantic import ValidationError
 
 from adapters.teams.clients import ConnectorClients
 from adapters.teams.render import ADAPTIVE_CARD, attachment, summary
@@ -84,7 +82,6 @@ from adapters.teams.translate import (
     NAME,
     NAME_LIMIT,
     TEAMS_CHANNEL,
-    NotAnActivity,
     conversation_name,
     join_thread,
     translate,
@@ -101,6 +98,7 @@ from bot.events import (
     MessageRef,
     Platform,
 )
+from bot.inbound import BadPayload, read_json
 from bot.outbound import (
     RateLimited,
     RecipientUnreachable,
@@ -116,6 +114,10 @@ from storage.people import Person, PersonKey
 from storage.stores import Stores
 
 log = logging.getLogger("valuesbot.teams")
+# The SDK logs each activity its model refuses at ERROR, with a traceback and the refused values
+# (what people wrote): a bad request is the sender's problem, answered with a 400 and logged by
+# ``TeamsBot`` without its content, so that record is dropped (``_quiet_refused_activity``).
+_SDK_ACTIVITY_LOG = logging.getLogger("microsoft_agents.activity.activity")
 
 # Replies to an event are retried this often on 429 and 5xx, waiting as the connector asks,
 # but never longer than REPLY_MAX_WAIT in all (proactive sends are retried by the outbox).
@@ -355,6 +357,8 @@ class TeamsBot:
         self._tasks: set[asyncio.Task[None]] = set()
         self._queues: dict[tuple[str, str], asyncio.Lock] = {}
         app.dispatcher.connect(Platform.TEAMS, self.outbound)
+        if _quiet_refused_activity not in _SDK_ACTIVITY_LOG.filters:
+            _SDK_ACTIVITY_LOG.addFilter(_quiet_refused_activity)
 
     # Inbound
 
@@ -375,16 +379,27 @@ class TeamsBot:
             log.error("teams request refused status=503: the token signing keys are unreachable")
             return web.json_response({"error": "try again later"}, status=503)
         try:
-            body = json.loads(await request.read())
-        except ValueError:
-            return web.json_response({"error": "the body is not JSON"}, status=400)
+            body = read_json(await request.read())
+        except BadPayload as problem:
+            log.warning("teams request refused status=400 reason=%s", problem)
+            return web.json_response({"error": str(problem)}, status=400)
         if not isinstance(body, dict):
             return web.json_response({"error": "the body is not an activity"}, status=400)
         try:
-            # The SDK's own model of an activity: anything it cannot read is a bad request.
-            Activity.model_validate(body)
+            # Our own reading first: it names the field that is wrong.
             event = translate(body)
-        except (ValidationError, NotAnActivity) as problem:
+        except BadPayload as problem:
+            log.warning("teams request refused status=400 reason=%s", problem)
+            return web.json_response(
+                {"error": "the body is not a valid activity", "detail": str(problem)}, status=400
+            )
+        try:
+            # Then the SDK's own model of an activity: anything it cannot read is a bad request.
+            Activity.model_validate(body)
+        except Exception as problem:
+            # Its validators raise more than ValidationError: TypeError for an empty channelId,
+            # a bare Exception when channelId's sub-channel and the productInfo entity disagree
+            # (microsoft-agents-activity 1.9).
             log.warning("teams request refused status=400 reason=%s", type(problem).__name__)
             return web.json_response({"error": "the body is not a valid activity"}, status=400)
         refused = _refusal(caller, body)
@@ -605,6 +620,10 @@ def _from_token(event: Event, caller: ChannelToken | None) -> Event:
     if caller is None or event.conversation.service_url == caller.service_url:
         return event
     return replace(event, conversation=replace(event.conversation, service_url=caller.service_url))
+
+
+def _quiet_refused_activity(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Validation error for Activity")
 
 
 def _invoke_answer(activity: dict[str, Any]) -> dict[str, Any]:

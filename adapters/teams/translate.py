@@ -32,6 +32,13 @@ Ignored on purpose (``None``):
   ``installationUpdate`` removing the app (a later send there fails as unreachable);
 - activities from channels other than Teams (``channelId`` not ``msteams``): the Agents
   Playground is run with ``--channel-id msteams`` to play Teams.
+
+Refused (``NotAnActivity``, a ``bot.inbound.BadPayload``: a 400): an activity without a type, a
+conversation or a sender, and any field read here that Teams would not send that way: an id
+that is not a printable string of sane length (``bot.inbound``; ``channelId`` must not be
+empty), a service URL that is not an http(s) URL, an object or a list of the wrong type. Text
+people typed, names and card inputs are normalised instead (control characters dropped); a
+client time zone that is not a plausible zone name is left out.
 """
 
 from __future__ import annotations
@@ -40,9 +47,10 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot import inbound
 from bot.events import (
     ActionSubmitted,
     Actor,
@@ -56,6 +64,7 @@ from bot.events import (
     MessageRef,
     Platform,
 )
+from bot.inbound import TENANT_LIMIT, BadPayload
 from bot.ui import CHOICE, SEPARATOR
 
 # The bot commands of manifest/teams/manifest.json: Teams sends them as plain message text.
@@ -85,26 +94,42 @@ _CONVERSATION_KINDS = {
 }
 _TAG = re.compile(r"<[^>]{0,200}>")
 _SPACES = re.compile(r"[ \t\u00a0\u200b]+")
+_ZONE = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
 
 
-class NotAnActivity(ValueError):
+class NotAnActivity(BadPayload):
     """The payload is not a usable activity (a 400 for the sender)."""
 
 
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+def _id(parent: Mapping[str, Any], key: str, where: str = "", *, limit: int = 0) -> str:
+    """The id at ``parent[key]`` ("" when absent); ``where`` is the path of ``parent``."""
+    return inbound.identifier(parent.get(key), where + key, limit=limit or inbound.ID_LIMIT)
 
 
-def _dict(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+def _text(parent: Mapping[str, Any], key: str, where: str = "") -> str:
+    return inbound.text(parent.get(key), where + key)
+
+
+def _obj(parent: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any]:
+    return inbound.mapping(parent.get(key), where + key)
+
+
+def _list(parent: Mapping[str, Any], key: str, where: str = "") -> Sequence[Any]:
+    return inbound.items(parent.get(key), where + key)
+
+
+def _objects(parent: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """The list at ``parent[key]``, each of whose items must be an object."""
+    return [inbound.mapping(item, f"{key} (an item)") for item in _list(parent, key)]
 
 
 def tenant_of(activity: Mapping[str, Any]) -> str:
     """The Microsoft 365 tenant the activity came from."""
-    conversation = _dict(activity.get("conversation"))
+    conversation = _obj(activity, "conversation")
+    tenant = _obj(_obj(activity, "channelData"), "tenant", "channelData.")
     return (
-        _text(conversation.get("tenantId"))
-        or _text(_dict(_dict(activity.get("channelData")).get("tenant")).get("id"))
+        _id(conversation, "tenantId", "conversation.", limit=TENANT_LIMIT)
+        or _id(tenant, "id", "channelData.tenant.", limit=TENANT_LIMIT)
         or "unknown"
     )
 
@@ -124,34 +149,40 @@ def place(activity: Mapping[str, Any]) -> ConversationRef:
     """Where the activity happened, with what is needed to post there again later (the bot's
     account) and, for a channel or group chat, what it is called as far as the activity says
     (``names``; the display name under ``extra["name"]``)."""
-    conversation = _dict(activity.get("conversation"))
-    conversation_id = _text(conversation.get("id"))
+    conversation = _obj(activity, "conversation")
+    conversation_id = _id(conversation, "id", "conversation.")
     if not conversation_id:
         raise NotAnActivity("the activity has no conversation id")
-    kind = _CONVERSATION_KINDS.get(_text(conversation.get("conversationType")))
+    kind = _CONVERSATION_KINDS.get(_id(conversation, "conversationType", "conversation."))
     if kind is None:
         kind = ConversationKind.GROUP if conversation.get("isGroup") else ConversationKind.DIRECT
     base, thread = split_thread(conversation_id)
     if kind is ConversationKind.DIRECT:
         base, thread = conversation_id, None
     extra: dict[str, str] = {}
-    bot = _dict(activity.get("recipient"))
-    if _text(bot.get("id")):
-        extra["bot_id"] = _text(bot.get("id"))
-        if _text(bot.get("name")):
-            extra["bot_name"] = _text(bot.get("name"))[:100]
+    bot = _obj(activity, "recipient")
+    bot_id = _id(bot, "id", "recipient.")
+    if bot_id:
+        extra["bot_id"] = bot_id
+        bot_name = _text(bot, "name", "recipient.")[:100]
+        if bot_name:
+            extra["bot_name"] = bot_name
     if kind is not ConversationKind.DIRECT:
         extra.update(names(activity, base))
         label = conversation_name(extra)
         if label:
             extra[NAME] = label
+    service_url = inbound.url(activity.get("serviceUrl"), "serviceUrl")
+    if not service_url:
+        # Teams sends it with every activity; without it no answer could be sent.
+        raise NotAnActivity("the activity has no serviceUrl")
     return ConversationRef(
         platform=Platform.TEAMS,
         tenant=tenant_of(activity),
         conversation=base,
         kind=kind,
         thread=thread,
-        service_url=_text(activity.get("serviceUrl")) or None,
+        service_url=service_url,
         extra=extra,
     )
 
@@ -161,22 +192,24 @@ def names(activity: Mapping[str, Any], conversation: str) -> dict[str, str]:
     the channel's name from ``channelData`` (Teams sends the names with some activities only,
     such as the app being added to a team), a named group chat's ``conversation.name``. A
     team's General channel has the team's own id and, in Teams' APIs, no name of its own."""
-    data = _dict(activity.get("channelData"))
-    team = _dict(data.get("team"))
+    data = _obj(activity, "channelData")
+    team = _obj(data, "team", "channelData.")
     found: dict[str, str] = {}
-    team_id = _text(team.get("id")) or _text(data.get("teamsTeamId"))
+    team_id = _id(team, "id", "channelData.team.") or _id(data, "teamsTeamId", "channelData.")
     if team_id:
-        found["team_id"] = team_id[:255]
-    if _text(team.get("name")):
-        found["team_name"] = _text(team.get("name"))[:NAME_LIMIT]
-    channel_name = _text(_dict(data.get("channel")).get("name"))
+        found["team_id"] = team_id
+    team_name = _text(team, "name", "channelData.team.")[:NAME_LIMIT]
+    if team_name:
+        found["team_name"] = team_name
+    channel = _obj(data, "channel", "channelData.")
+    channel_name = _text(channel, "name", "channelData.channel.")[:NAME_LIMIT]
     if channel_name:
-        found["channel_name"] = channel_name[:NAME_LIMIT]
+        found["channel_name"] = channel_name
     elif team_id and team_id == conversation:
         found["channel_name"] = GENERAL
-    chat_name = _text(_dict(activity.get("conversation")).get("name"))
+    chat_name = _text(_obj(activity, "conversation"), "name", "conversation.")[:NAME_LIMIT]
     if chat_name and not team_id:
-        found["chat_name"] = chat_name[:NAME_LIMIT]
+        found["chat_name"] = chat_name
     return found
 
 
@@ -194,46 +227,54 @@ def conversation_name(extra: Mapping[str, str]) -> str | None:
 
 
 def _timezone(activity: Mapping[str, Any]) -> str | None:
-    for entity in activity.get("entities") or ():
-        entity = _dict(entity)
-        if entity.get("type") == "clientInfo" and _text(entity.get("timezone")):
-            return _text(entity.get("timezone"))[:64]
-    return _text(activity.get("localTimezone"))[:64] or None
+    """The client's time zone, when it gives a plausible name ("Europe/London")."""
+    for entity in _objects(activity, "entities"):
+        if entity.get("type") == "clientInfo" and _zone(entity.get("timezone")):
+            return _zone(entity.get("timezone"))
+    return _zone(activity.get("localTimezone")) or None
+
+
+def _zone(value: object) -> str:
+    # The database keeps 64 characters of a zone; a name that is not one is no zone at all.
+    if isinstance(value, str) and len(value) <= 64 and _ZONE.fullmatch(value):
+        return value
+    return ""
 
 
 def actor(activity: Mapping[str, Any], account: Mapping[str, Any] | None = None) -> Actor:
     """The person behind the activity (or ``account``, a member added)."""
-    person = _dict(account if account is not None else activity.get("from"))
-    person_id = _text(person.get("id"))
+    person = account if account is not None else _obj(activity, "from")
+    where = "membersAdded." if account is not None else "from."
+    person_id = _id(person, "id", where)
     if not person_id:
         raise NotAnActivity("the activity has no sender")
     return Actor(
         id=person_id,
-        name=_text(person.get("name"))[:255],
+        # The database keeps 255 characters of a name.
+        name=_text(person, "name", where)[:255],
         timezone=_timezone(activity) if account is None else None,
     )
 
 
 def event_id(activity: Mapping[str, Any]) -> str:
     """The activity id (Teams gives each delivery one); a digest of the activity otherwise."""
-    given = _text(activity.get("id"))
+    given = _id(activity, "id")
     if given:
-        return f"{_text(activity.get('type'))}:{given}"[:255]
+        return f"{_id(activity, 'type')}:{given}"[:255]
     digest = hashlib.sha256(json.dumps(activity, sort_keys=True, default=str).encode())
     return f"sha256:{digest.hexdigest()}"
 
 
 def strip_mentions(activity: Mapping[str, Any], text: str) -> str:
     """The message text without the @mention of the bot (Teams writes ``<at>Bot</at>``)."""
-    bot_id = _text(_dict(activity.get("recipient")).get("id"))
-    for entity in activity.get("entities") or ():
-        entity = _dict(entity)
+    bot_id = _id(_obj(activity, "recipient"), "id", "recipient.")
+    for entity in _objects(activity, "entities"):
         if entity.get("type") != "mention":
             continue
-        mentioned = _dict(entity.get("mentioned"))
+        mentioned = _obj(entity, "mentioned", "entities.")
         if bot_id and mentioned.get("id") not in (bot_id, bot_id.removeprefix("28:")):
             continue
-        written = _text(entity.get("text"))
+        written = _text(entity, "text", "entities.")
         if written:
             text = text.replace(written, " ")
     return text
@@ -265,66 +306,77 @@ def card_submission(data: object) -> tuple[str, dict[str, str]] | None:
 
     ``data`` is what Teams sends: the card facts the renderer put under ``CARD_KEY`` (action,
     choice value, hidden values, the input names the choice collects) with the inputs the
-    person filled in merged beside them, by input id.
+    person filled in merged beside them, by input id. ``NotAnActivity`` when the facts are
+    there but not shaped as valuesbot makes them.
     """
     if not isinstance(data, Mapping):
         return None
     facts = data.get(CARD_KEY)
-    if not isinstance(facts, Mapping) or not _text(facts.get("action")):
+    if not isinstance(facts, Mapping) or not facts.get("action"):
         return None
-    hidden = _dict(facts.get("hidden"))
-    values = {str(k): str(v) for k, v in hidden.items() if isinstance(v, str | int | float)}
-    values[CHOICE] = _text(facts.get("choice"))
-    names = facts.get("inputs")
-    for name in names if isinstance(names, list) else ():
-        if not isinstance(name, str):
-            continue
-        text = _input_value(data.get(name))
+    where = f"value.{CARD_KEY}."
+    action = _id(facts, "action", where)
+    values = {
+        inbound.identifier(name, f"{where}hidden (a name)"): _input_value(
+            value, f"{where}hidden (a value)"
+        )
+        for name, value in _obj(facts, "hidden", where).items()
+    }
+    values[CHOICE] = _text(facts, "choice", where)
+    for name in _list(facts, "inputs", where):
+        name = inbound.identifier(name, f"{where}inputs (a name)")
+        text = _input_value(data.get(name), "value (an input)")
         if text:
             values[name] = text
-    return _text(facts.get("action")), values
+    return action, values
 
 
-def _input_value(given: object) -> str:
+def _input_value(given: object, field: str) -> str:
     """One input's value as the core takes it. A multi-select ``Input.ChoiceSet`` comes from
     Teams as the picked values joined by commas (``"listen,open"``: the Adaptive Card host's
     ``choiceSetInputValueSeparator``, which is the core's ``SEPARATOR`` too), kept as it is
     (``ChoiceInput.selected`` reads it); a client that sends a list instead is joined the same
-    way."""
+    way, and a number or a toggle's boolean is taken as its text."""
     if isinstance(given, list):
-        parts = [str(v).strip() for v in given if isinstance(v, str | int | float)]
+        parts = [_input_value(v, field) for v in given]
         return SEPARATOR.join(p for p in parts if p)
-    if isinstance(given, str | int | float):
-        return str(given).strip()
-    return ""
+    if isinstance(given, bool):
+        return str(given).lower()
+    if isinstance(given, int | float):
+        return str(given)
+    return inbound.text(given, field).strip()
 
 
 def _added_bot(activity: Mapping[str, Any]) -> bool:
-    bot_id = _text(_dict(activity.get("recipient")).get("id"))
+    bot_id = _id(_obj(activity, "recipient"), "id", "recipient.")
     return any(
-        _text(_dict(member).get("id")) == bot_id for member in activity.get("membersAdded") or ()
+        _id(member, "id", "membersAdded.") == bot_id
+        for member in _objects(activity, "membersAdded")
     )
 
 
 def translate(activity: Mapping[str, Any]) -> Event | None:
     """The core event for an activity, or None when valuesbot has nothing to do with it.
 
-    Raises ``NotAnActivity`` for a payload missing what every activity has.
+    Raises ``NotAnActivity`` for a payload missing what every activity has, or with a field
+    read here that Teams would not send that way.
     """
-    kind = _text(activity.get("type"))
+    kind = _id(activity, "type")
     if not kind:
         raise NotAnActivity("the activity has no type")
     where = place(activity)
-    channel = _text(activity.get("channelId"))
+    channel = _id(activity, "channelId")
+    if "channelId" in activity and not channel:
+        raise NotAnActivity("channelId is empty")
     if channel != TEAMS_CHANNEL:
         return None
     base: dict[str, Any] = {"conversation": where, "event_id": event_id(activity)}
-    sender = _dict(activity.get("from"))
-    if sender.get("id") and sender.get("id") == _dict(activity.get("recipient")).get("id"):
+    sender = _obj(activity, "from")
+    if sender.get("id") and sender.get("id") == where.extra.get("bot_id"):
         return None  # the bot's own message, echoed back
 
     if kind == "message":
-        source = _text(activity.get("replyToId"))
+        source = _id(activity, "replyToId")
         clicked = card_submission(activity.get("value"))
         if clicked is not None:
             return ActionSubmitted(
@@ -334,7 +386,7 @@ def translate(activity: Mapping[str, Any]) -> Event | None:
                 source=MessageRef(id=source) if source else None,
                 **base,
             )
-        text = _text(activity.get("text"))
+        text = _text(activity, "text")
         if not where.is_direct:
             text = strip_mentions(activity, text)
         text = clean_text(text)
@@ -350,11 +402,11 @@ def translate(activity: Mapping[str, Any]) -> Event | None:
     if kind == "invoke":
         if activity.get("name") != ACTION_INVOKE:
             return None
-        action = _dict(_dict(activity.get("value")).get("action"))
+        action = _obj(_obj(activity, "value"), "action", "value.")
         clicked = card_submission(action.get("data"))
         if clicked is None:
             return None
-        source = _text(activity.get("replyToId"))
+        source = _id(activity, "replyToId")
         return ActionSubmitted(
             actor=actor(activity),
             action=clicked[0],
@@ -368,16 +420,14 @@ def translate(activity: Mapping[str, Any]) -> Event | None:
             if where.is_direct:
                 return ConversationOpened(actor=actor(activity), **base)
             return MemberJoined(actor=actor(activity), **base)
-        bot_id = _text(_dict(activity.get("recipient")).get("id"))
-        people = [
-            _dict(m) for m in activity.get("membersAdded") or () if _dict(m).get("id") != bot_id
-        ]
-        if people and _text(people[0].get("id")):
+        bot_id = where.extra.get("bot_id")
+        people = [m for m in _objects(activity, "membersAdded") if m.get("id") != bot_id]
+        if people and _id(people[0], "id", "membersAdded."):
             return MemberJoined(actor=actor(activity, people[0]), **base)
         return None
 
     if kind == "installationUpdate":
-        if _text(activity.get("action")).startswith("add"):
+        if _id(activity, "action").startswith("add"):
             return MemberJoined(actor=actor(activity), **base)
         return None
 

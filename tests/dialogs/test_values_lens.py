@@ -216,7 +216,7 @@ async def test_the_work_and_action_must_be_given_and_short(harness: Harness) -> 
     cards = await harness.click("Next")
     assert "Tell me in a few words" in cards[-1].text
     cards = await harness.user_says("x" * 201)
-    assert "under 200 characters" in cards[-1].text
+    assert "Please name the work in 200 characters or fewer (that was 201)." in cards[-1].text
     await harness.user_says(WORK)
     for _ in BEHAVIOURS:
         await harness.click("Strongly")
@@ -276,3 +276,44 @@ async def test_the_cancel_command_stops_a_checkin(harness: Harness, app: App) ->
     cards = await harness.user_says("/valueslens cancel")
     assert cards[-1].title == "Cancelled"
     assert await rows(app, "SELECT * FROM dialog_states") == []
+
+
+# About 5,000 characters: pasted in by mistake, or on purpose.
+LONG_WORK = " ".join(["Winter planning letter"] * 218)
+TOO_LONG = "Please name the work in 200 characters or fewer (that was 5,013)."
+
+
+async def test_over_long_work_is_refused_alike_however_it_is_given(
+    harness: Harness, app: App
+) -> None:
+    assert len(LONG_WORK) == 5_013
+    # After /valueslens in a direct chat: told why, and asked for the work again.
+    cards = await harness.user_says(f"/valueslens {LONG_WORK}")
+    assert cards[-1].text.startswith(TOO_LONG)
+    assert "What piece of work are you looking at?" in cards[-1].text
+    # Typed as the answer, and in the question's text box.
+    assert (await harness.user_says(LONG_WORK))[-1].text.startswith(TOO_LONG)
+    cards = await harness.click("Next", inputs={"work": LONG_WORK})
+    assert cards[-1].text.startswith(TOO_LONG)
+    [(step, data)] = await rows(app, "SELECT step, data FROM dialog_states")
+    assert step == "work"
+    assert '"work": ""' in str(data)
+    # After /valueslens in a channel: told privately, with the form to name it again.
+    cards = await harness.user_says(f"/valueslens {LONG_WORK}", channel="team-x")
+    assert cards[-1].title == "Team values lens"
+    assert cards[-1].text.startswith(TOO_LONG)
+    assert [i.name for i in cards[-1].inputs] == ["work"]
+    # In that form.
+    cards = await harness.click("Start", channel="team-x", inputs={"work": LONG_WORK})
+    assert cards[-1].text.startswith(TOO_LONG)
+    assert harness.public("team-x") == []
+    assert await rows(app, "SELECT count(*) FROM team_checkins") == [(0,)]
+
+
+async def test_work_of_exactly_the_limit_is_taken(harness: Harness, app: App) -> None:
+    work = "w" * 200
+    cards = await harness.user_says(f"/valueslens {work}")
+    assert cards[-1].title == BEHAVIOURS[0]
+    await harness.user_says(f"/valueslens {work}", channel="team-x")
+    assert harness.public("team-x")[-1].title == f"Team values lens: {work}"
+    assert await rows(app, "SELECT work FROM team_checkins") == [(work,)]

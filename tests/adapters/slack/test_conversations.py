@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.clock import ManualClock
 from tests.adapters.slack.workspace import SlackWorkspace, direct
-from tests.dialogs.test_values_lens import rows
+from tests.dialogs.test_values_lens import LONG_WORK, TOO_LONG, rows
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 CHANNEL = "C0TEAM"
@@ -170,3 +170,21 @@ async def test_a_mention_in_a_channel_gets_a_private_answer(slack: SlackWorkspac
     [answer] = slack.api.ephemeral(CHANNEL, BOB)
     assert "values bot" in answer.text_all()
     assert slack.api.channel(CHANNEL) == []
+
+
+async def test_over_long_work_is_refused_alike_in_slack(slack: SlackWorkspace) -> None:
+    api, dm = slack.api, direct(ALICE)
+    # /valueslens <5,000 characters> in the direct conversation: told why, asked again.
+    await slack.command(LONG_WORK, user=ALICE, channel=dm)
+    asked = api.last(dm).text_all()
+    assert TOO_LONG in asked
+    assert "What piece of work are you looking at?" in asked
+    # The same in a channel: a form only Alice sees says why; the channel sees nothing.
+    await slack.command(LONG_WORK, user=ALICE, channel=CHANNEL)
+    form = api.modal(ALICE)
+    assert TOO_LONG in form.text_all()
+    # A form sent back with it anyway (Slack would stop it at 200) is refused the same way.
+    await slack.submit(form, user=ALICE, inputs={"work": LONG_WORK})
+    assert TOO_LONG in api.modal(ALICE).text_all()
+    assert api.channel(CHANNEL) == []
+    assert await rows(slack.app, "SELECT count(*) FROM team_checkins") == [(0,)]

@@ -18,7 +18,7 @@ from bot.outbound import Reply
 from bot.ui import Card
 from bot.web import build_web_app
 from storage.people import PersonKey
-from tests.adapters.slack.workspace import FIXTURES, SlackWorkspace, direct, fixture, sign
+from tests.adapters.slack.workspace import FIXTURES, FORM, SlackWorkspace, direct, fixture, sign
 from tests.conftest import make_settings
 from tests.dialogs.test_values_lens import rows
 from tests.mocks.slack_api import MockSlackApi
@@ -161,6 +161,43 @@ async def test_malformed_bodies_get_400(
     response = await slack.send(body, content_type=content_type)
     assert response.status == 400
     assert await rows(slack.app, "SELECT count(*) FROM processed_events") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "detail"),
+    [
+        ("[" * 1000 + "]" * 1000, "application/json", "the JSON is nested too deeply"),
+        (
+            '{"type": "event_callback", "event": ' + "[" * 300 + "]" * 300 + "}",
+            "application/json",
+            "the JSON is nested too deeply",
+        ),
+        ("payload=" + "%5B" * 1000 + "%5D" * 1000, FORM, "the JSON is nested too deeply"),
+        (
+            urlencode({"payload": json.dumps({**fixture("block_actions.json"), "user": 7})}),
+            FORM,
+            "user is not a string",
+        ),
+        (
+            json.dumps({**fixture("event_message_im.json"), "event_id": "Ev1\ud800"}),
+            "application/json",
+            "event_id holds control, invisible or unpaired characters",
+        ),
+        (
+            urlencode({**fixture("slash_command.json"), "user_id": "U" * 5000}),
+            FORM,
+            "user_id is longer than 255 characters",
+        ),
+    ],
+)
+async def test_hostile_bodies_get_400_saying_what_is_wrong(
+    slack: SlackWorkspace, body: str, content_type: str, detail: str
+) -> None:
+    response = await slack.send(body, content_type=content_type)
+    assert response.status == 400
+    assert await response.json() == {"error": "malformed request", "detail": detail}
+    assert await rows(slack.app, "SELECT count(*) FROM processed_events") == [(0,)]
+    assert slack.api.calls == []
 
 
 async def test_url_verification_is_answered(slack: SlackWorkspace) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from slack_bolt.request.internals import parse_body
 
-from adapters.slack.translate import home_visit, read_body, reply_route, translate
+from adapters.slack.translate import check, describe, home_visit, read_body, reply_route, translate
 from bot.events import (
     ActionSubmitted,
     CommandReceived,
@@ -19,6 +21,7 @@ from bot.events import (
     MessageRef,
     Platform,
 )
+from bot.inbound import BadPayload
 from tests.adapters.slack.workspace import fixture
 
 ALICE = "U2147483697"
@@ -186,12 +189,105 @@ def test_bodies_read_at_the_acknowledgement_are_what_bolt_reads(name: str) -> No
 @pytest.mark.parametrize(
     ("text", "content_type", "why"),
     [
-        ("payload=%7Bnot+json", "application/x-www-form-urlencoded", "Expecting property"),
+        ("payload=%7Bnot+json", "application/x-www-form-urlencoded", "not JSON"),
         ("payload=%5B1%5D", "application/x-www-form-urlencoded", "not a JSON object"),
-        ("{not json", "application/json", "Expecting property"),
+        ("{not json", "application/json", "not JSON"),
         ("[1, 2]", "application/json; charset=utf-8", "not a JSON object"),
+        ('{"a":' * 1000 + "1" + "}" * 1000, "application/json", "nested too deeply"),
+        ("[" * 1000 + "]" * 1000, "application/json", "nested too deeply"),
+        ('{"a":' + "[" * 300 + "]" * 300 + "}", "application/json", "nested too deeply"),
+        ("payload=" + "%5B" * 1000 + "%5D" * 1000, "application/x-www-form-urlencoded", "deeply"),
     ],
 )
 def test_unreadable_bodies_are_refused(text: str, content_type: str, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         read_body(text, content_type)
+
+
+def changed(name: str, path: str, value: Any) -> dict[str, Any]:
+    """A recorded payload with the field at the dotted ``path`` set to ``value``."""
+    body = copy.deepcopy(fixture(name))
+    *parents, last = path.split(".")
+    node: Any = body
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    node[int(last) if last.isdigit() else last] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "value", "why"),
+    [
+        # ids: the wrong type, over-long, NUL and control characters, a lone surrogate
+        ("slash_command.json", "user_id", "U" * 300, "user_id is longer than 255"),
+        ("slash_command.json", "team_id", "T" * 65, "team_id is longer than 64"),
+        ("slash_command.json", "channel_id", "C1\x00", "channel_id holds control"),
+        ("slash_command.json", "trigger_id", "1" * 201, "trigger_id is longer than 200"),
+        ("slash_command.json", "response_url", "javascript:alert(1)", "response_url is not"),
+        ("event_message_im.json", "event.user", 12345, "event.user is not a string"),
+        ("event_message_im.json", "event.channel", "D0ALICE\ud800", "event.channel holds"),
+        ("event_message_im.json", "event_id", ["Ev1"], "event_id is not a string"),
+        ("event_message_im.json", "team_id", {"id": "T1"}, "team_id is not a string"),
+        ("event_app_home_opened.json", "event.user", "U\x1b[2J", "event.user holds"),
+        ("block_actions.json", "user.id", 12345, "user.id is not a string"),
+        ("block_actions.json", "team.id", "T1\ud800", "team.id holds"),
+        ("block_actions.json", "container.message_ts", 1764495000.1, "message_ts is not"),
+        ("block_actions.json", "actions.0.action_id", "lens.rate#1\x00", "action_id holds"),
+        ("block_actions.json", "actions.0.action_ts", "1" * 300, "action_ts is longer"),
+        ("view_submission.json", "view.hash", {"v": 1}, "view.hash is not a string"),
+        ("view_submission.json", "view.id", "V" * 300, "view.id is longer"),
+        # objects and lists of the wrong type, including where bolt reads them first
+        ("block_actions.json", "user", 12345, "user is not a string"),
+        ("block_actions.json", "channel", ["D0ALICE"], "channel is not a string"),
+        ("block_actions.json", "actions", "lens.rate", "actions is not a list"),
+        ("block_actions.json", "actions", [], "actions is empty"),
+        ("block_actions.json", "actions.0", "lens.rate", "actions.0 is not an object"),
+        ("block_actions.json", "state", ["in.note"], "state is not an object"),
+        ("block_actions.json", "state.values", "note", "state.values is not an object"),
+        ("event_message_im.json", "event", None, "event is not an object"),
+        ("event_message_im.json", "authorizations", {"team_id": "T1"}, "not a list"),
+        ("event_message_im.json", "authorizations.0", "T1", "authorizations.0 is not an object"),
+        ("view_submission.json", "view.callback_id", 7, "view.callback_id is not a string"),
+        ("view_submission.json", "response_urls", None, "response_urls is not a list"),
+        ("view_submission.json", "view.state.values", ["x"], "view.state.values is not an"),
+        # our own envelope, in the right shape with the wrong content
+        ("view_submission.json", "view.private_metadata", '{"h":{},"c":"C1\\u0000"}', "holds"),
+        ("block_actions.json", "actions.0.value", '{"h":{"a":{"b":1}}}', "hidden value"),
+    ],
+)
+def test_fields_slack_would_not_send_so_are_refused(
+    name: str, path: str, value: object, why: str
+) -> None:
+    body = changed(name, path, value)
+    with pytest.raises(BadPayload, match=why):
+        check(body)
+
+
+def test_typed_text_and_names_are_normalised_not_refused() -> None:
+    body = changed("event_message_im.json", "event.text", "Winter\x00 plan\x07 \ud800 é")
+    event = translate(body)
+    assert isinstance(event, MessageReceived)
+    assert event.text == "Winter plan \ufffd é"
+    click = changed("block_actions.json", "user.name", "A\x00" + "n" * 400)
+    click["state"]["values"]["in.note"]["note"]["value"] = "two\nlines\x00"
+    check(click)
+    clicked = translate(click)
+    assert isinstance(clicked, ActionSubmitted)
+    assert clicked.actor.name == "A" + "n" * 254
+    assert clicked.values["note"] == "two\nlines"
+
+
+def test_a_form_field_given_twice_or_a_payload_with_no_user_is_not_an_error() -> None:
+    command = read_body(urlencode([("text", "a"), ("text", "b")]), "")
+    assert command == {"text": "b"}
+    body = fixture("block_actions.json")
+    del body["user"]
+    check(body)
+    assert translate(body) is None
+
+
+def test_kinds_in_logs_are_only_known_words() -> None:
+    assert describe(fixture("event_message_im.json")) == "event:message/im"
+    assert describe({"type": "x" * 5000}) == "unknown"
+    assert describe({"type": "event_callback", "event": {"type": "a\ud800"}}) == "event:unknown"
+    assert describe({"type": "event_callback", "event": "x"}) == "event:unknown"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.adapters.teams.adaptive_cards import assert_valid
 from tests.adapters.teams.conftest import ALICE, BOB, CAROL, CHANNEL, TENANT, TeamsWorld
-from tests.dialogs.test_values_lens import rows
+from tests.dialogs.test_values_lens import LONG_WORK, TOO_LONG, rows
 
 IDS = ["patients", "listen", "evidence", "open", "inclusive", "improve"]
 RATINGS = ["Strongly", "Partly", "Partly", "Not yet", "Strongly", "Not relevant"]
@@ -155,3 +155,18 @@ async def test_an_installation_update_remembers_the_chat_silently(teams: TeamsWo
     assert await rows(teams.app, "SELECT user_id, direct_conversation FROM people") == [
         (BOB.id, BOB.direct)
     ]
+
+
+async def test_over_long_work_is_refused_alike_in_teams(teams: TeamsWorld) -> None:
+    # valueslens <5,000 characters> in a personal chat: told why, asked again.
+    await teams.says(f"valueslens {LONG_WORK}")
+    assert TOO_LONG in teams.last(ALICE.direct)
+    assert "What piece of work are you looking at?" in teams.last(ALICE.direct)
+    # The same in a channel: the form comes to Alice alone; the channel sees nothing.
+    await teams.says(f"valueslens {LONG_WORK}", channel=CHANNEL)
+    assert teams.last(ALICE.direct).startswith(f"Team values lens\n{TOO_LONG}")
+    # The form sent back with it anyway is refused the same way.
+    await teams.clicks("Start", inputs={"work": LONG_WORK})
+    assert teams.last(ALICE.direct).startswith(f"Team values lens\n{TOO_LONG}")
+    assert teams.texts(CHANNEL) == []
+    assert await rows(teams.app, "SELECT count(*) FROM team_checkins") == [(0,)]

@@ -28,6 +28,7 @@ from bot.events import (
     MessageRef,
     Platform,
 )
+from bot.inbound import BadPayload
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "teams"
 TENANT = "5d2f1c3b-7a8e-4f6d-9c0b-1a2e3f4d5c6b"
@@ -260,3 +261,69 @@ def test_what_a_channel_is_called_comes_with_the_activity_when_teams_says() -> N
     personal = translate(fixture("personal_message"))
     assert personal is not None
     assert set(personal.conversation.extra) == {"bot_id", "bot_name"}
+
+
+def changed(name: str, path: str, value: Any) -> dict[str, Any]:
+    """A recorded activity with the field at the dotted ``path`` set to ``value``."""
+    activity = copy.deepcopy(fixture(name))
+    *parents, last = path.split(".")
+    node: Any = activity
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    node[int(last) if last.isdigit() else last] = value
+    return activity
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "value", "why"),
+    [
+        # the SDK raises TypeError for this one: it must be a 400 before the SDK sees it
+        ("personal_message", "channelId", "", "channelId is empty"),
+        ("personal_message", "channelId", 7, "channelId is not a string"),
+        ("personal_message", "type", ["message"], "type is not a string"),
+        ("personal_message", "from.id", "29:" + "x" * 300, "from.id is longer than 255"),
+        ("personal_message", "from", "Alice", "from is not an object"),
+        ("personal_message", "conversation.id", "a:1\x00", "conversation.id holds control"),
+        ("personal_message", "conversation.tenantId", "t" * 65, "tenantId is longer than 64"),
+        ("personal_message", "recipient.id", "28:\ud800", "recipient.id holds"),
+        ("personal_message", "id", {"id": 1}, "id is not a string"),
+        ("personal_message", "serviceUrl", None, "the activity has no serviceUrl"),
+        ("personal_message", "serviceUrl", "smba.trafficmanager.net/uk/", "not an http"),
+        ("personal_message", "entities", {"type": "clientInfo"}, "entities is not a list"),
+        ("personal_message", "entities.0", "clientInfo", "entities \\(an item\\) is not"),
+        ("personal_message", "text", 42, "text is not a string"),
+        ("channel_mention_command", "channelData.team", "x", "channelData.team is not an"),
+        ("channel_mention_command", "entities.0.mentioned", 1, "mentioned is not an object"),
+        ("card_submit_personal", "replyToId", "1" * 300, "replyToId is longer"),
+        ("card_submit_channel", "value.valuesbot.hidden", ["9f8e"], "hidden is not an object"),
+        ("card_submit_channel", "value.valuesbot.hidden.team", {"a": 1}, "hidden"),
+        ("card_submit_channel", "value.valuesbot.inputs", "b_patients", "inputs is not a list"),
+        ("card_submit_channel", "value.b_patients", {"v": 1}, "an input"),
+        ("adaptive_card_action_invoke", "value.action", "save", "value.action is not an"),
+        ("personal_install", "membersAdded", {"id": BOT}, "membersAdded is not a list"),
+        ("personal_install", "membersAdded.0", BOT, "membersAdded \\(an item\\) is not"),
+        ("installation_update_add", "action", 1, "action is not a string"),
+    ],
+)
+def test_fields_teams_would_not_send_so_are_refused(
+    name: str, path: str, value: object, why: str
+) -> None:
+    with pytest.raises(BadPayload, match=why):
+        translate(changed(name, path, value))
+
+
+def test_typed_text_names_and_inputs_are_normalised_not_refused() -> None:
+    activity = changed("personal_message", "text", "Budget\x00 paper\x07 \ud800")
+    activity["from"]["name"] = "Alice\x1b[2J " + "S" * 400
+    activity["entities"][0]["timezone"] = "Europe/London\x00"
+    activity["localTimezone"] = "x" * 100
+    event = translate(activity)
+    assert isinstance(event, MessageReceived)
+    assert event.text == "Budget paper \ufffd"
+    assert event.actor.name == ("Alice[2J " + "S" * 400)[:255]
+    assert event.actor.timezone is None
+    click = changed("card_submit_channel", "value.b_listen", "partly\x00")
+    click["value"]["valuesbot"]["hidden"]["round"] = 3
+    clicked = translate(click)
+    assert isinstance(clicked, ActionSubmitted)
+    assert (clicked.values["b_listen"], clicked.values["round"]) == ("partly", "3")
