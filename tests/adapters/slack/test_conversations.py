@@ -90,6 +90,41 @@ async def test_typed_answers_in_the_direct_conversation(slack: SlackWorkspace) -
     assert await rows(slack.app, "SELECT count(*) FROM dialog_states") == [(0,)]
 
 
+async def test_cancel_on_a_cancelled_check_ins_card_leaves_the_next_one(
+    slack: SlackWorkspace,
+) -> None:
+    api, dm = slack.api, direct(ALICE)
+    await slack.command(WORK, user=ALICE, channel=dm)
+    first = api.last(dm)
+    assert first.buttons()[-1] == "Cancel"
+    await slack.says("cancel", user=ALICE)
+    assert "Cancelled" in api.last(dm).text_all()
+
+    await slack.command("Second piece of work", user=ALICE, channel=dm)
+    await slack.click("Strongly", user=ALICE, message=api.last(dm))
+    state = await rows(slack.app, "SELECT step, data, version FROM dialog_states")
+    assert len(state) == 1
+    assert '"work": "Second piece of work"' in str(state[0][1])
+    posted = len(api.channel(dm))
+
+    assert (await slack.click("Cancel", user=ALICE, message=first)).status == 200
+
+    assert await rows(slack.app, "SELECT step, data, version FROM dialog_states") == state
+    assert len(api.channel(dm)) == posted + 1
+    now = api.last(dm)
+    assert "Cancelled" not in now.text_all()
+    assert (
+        "That card is from a conversation that is over or was cancelled, so it changes "
+        "nothing. You are in the middle of a values lens check-in on "
+        '"Second piece of work". Here is where you are now:'
+    ) in now.text_all()
+    assert "Question 3 of 8" in now.text_all()
+    assert first.updates == 0  # the old card is left as it was
+    # The card shown carries on the second check-in.
+    await slack.click("Partly", user=ALICE, message=now)
+    assert "Question 4 of 8" in api.last(dm).text_all()
+
+
 async def test_a_team_check_in_with_two_people(slack: SlackWorkspace, clock: ManualClock) -> None:
     api = slack.api
     # Alice starts it without saying what the work is: a modal asks her, privately.
