@@ -136,7 +136,7 @@ async def test_a_team_check_in_with_two_people(slack: SlackWorkspace, clock: Man
 
     card = api.last(CHANNEL)
     assert f"Team values lens: {WORK}" in card.text_all()
-    assert "Started by alice" in card.text_all()
+    assert "Started by Alice" in card.text_all()  # her full name: she set no display name
     assert card.buttons() == ["Add my ratings", "Close and show results"]
 
     # Bob answers on the card in the channel: his selections travel only with his click.
@@ -175,7 +175,7 @@ async def test_a_team_check_in_with_two_people(slack: SlackWorkspace, clock: Man
     results = api.last(CHANNEL).text_all()
     assert f"Team values lens results: {WORK}" in results
     assert "2 people answered." in results
-    assert "alice" not in results.split("Started by")[0]  # counts, never names
+    assert "Alice" not in results.split("Started by")[0]  # counts, never names
     assert BOB not in results
 
     assert await rows(slack.app, "SELECT status, participants FROM team_checkins") == [

@@ -8,7 +8,13 @@ from urllib.parse import urlencode
 import pytest
 from slack_bolt.request.internals import parse_body
 
-from adapters.slack.translate import home_visit, read_body, reply_route, translate
+from adapters.slack.translate import (
+    display_name,
+    home_visit,
+    read_body,
+    reply_route,
+    translate,
+)
 from bot.events import (
     ActionSubmitted,
     CommandReceived,
@@ -195,3 +201,28 @@ def test_bodies_read_at_the_acknowledgement_are_what_bolt_reads(name: str) -> No
 def test_unreadable_bodies_are_refused(text: str, content_type: str, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         read_body(text, content_type)
+
+
+@pytest.mark.parametrize(
+    ("user", "name"),
+    [
+        (
+            {
+                "name": "akhan",
+                "real_name": "Alison Khan",
+                "profile": {"display_name": "Ali K", "real_name": "Alison Khan"},
+            },
+            "Ali K",
+        ),
+        (
+            {"name": "akhan", "real_name": "Alison Khan", "profile": {"display_name": ""}},
+            "Alison Khan",
+        ),
+        ({"name": "akhan", "profile": {"display_name": " ", "real_name": "Alison"}}, "Alison"),
+        ({"name": "akhan", "real_name": "Alison Khan"}, "Alison Khan"),
+        ({"name": "akhan", "profile": {}}, ""),  # the handle is the caller's last resort
+        ({"profile": {"display_name": "x" * 120}}, "x" * 79 + "…"),
+    ],
+)
+def test_the_name_slack_shows_from_users_info(user: dict[str, object], name: str) -> None:
+    assert display_name(user) == name
