@@ -42,7 +42,7 @@ from bot.events import (
 )
 from bot.router import Router
 from bot.settings import Settings
-from bot.text import local_date, local_time, plural, shorten
+from bot.text import local_date, local_time, not_understood, plural, shorten
 from bot.turn import Turn
 from bot.ui import Card, Field, card_to_json
 from dialogs.behaviours import behaviour_names
@@ -626,22 +626,25 @@ class Digests:
             "cancel": self._cancel,
         }
         handler = handlers.get(verb)
+        if handler is None:
+            turn.reply(self.help_card(not_understood(words[0])), private=True)
+            return
         try:
-            if handler is None:
-                raise DigestUsageError(
-                    f'I don\'t know "/digest {shorten(verb, 20)}". Type /digest help.'
-                )
             await handler(turn, words[1:])
         except DigestUsageError as problem:
             turn.reply(Card(title="Values digest", text=str(problem)), private=True)
 
-    def help_card(self) -> Card:
-        """How comms schedule the digest."""
+    def help_card(self, problem: str = "") -> Card:
+        """How comms schedule the digest (after ``problem``, when they typed a word it does not
+        know)."""
+        intro = (
+            "A weekly digest for a channel: the case studies approved since the last one, "
+            "commitments shared that week, the latest barometer headline and a behaviour of the "
+            f"week. Times are in {self.settings.timezone} unless you name another zone."
+        )
         return Card(
             title="Values digest (comms team)",
-            text="A weekly digest for a channel: the case studies approved since the last one, "
-            "commitments shared that week, the latest barometer headline and a behaviour of the "
-            f"week. Times are in {self.settings.timezone} unless you name another zone.",
+            text=f"{problem}\n\n{intro}" if problem else intro,
             fields=(
                 Field(label=USAGE, value="Send a digest to the channel every Monday at 09:00."),
                 Field(

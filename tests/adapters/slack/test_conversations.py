@@ -3,6 +3,7 @@ the bot's answers read from the local mock Slack Web API."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from bot.clock import ManualClock
@@ -205,3 +206,12 @@ async def test_a_mention_in_a_channel_gets_a_private_answer(slack: SlackWorkspac
     [answer] = slack.api.ephemeral(CHANNEL, BOB)
     assert "values bot" in answer.text_all()
     assert slack.api.channel(CHANNEL) == []
+
+
+async def test_an_unknown_word_is_echoed_escaped_and_short(slack: SlackWorkspace) -> None:
+    await slack.command("<!channel> " + "x" * 3000, user=BOB, channel=CHANNEL, command="/values")
+    [card] = slack.api.ephemeral(CHANNEL, BOB)
+    text = card.text_all()
+    assert "I don't know “&lt;!channel&gt; " + "x" * 28 + "…”." in text
+    assert "<!channel>" not in json.dumps(card.blocks)
+    assert "x" * 29 not in text
