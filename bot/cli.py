@@ -32,6 +32,7 @@ from dotenv import load_dotenv
 from bot import logs
 from bot.content import ContentError, load_content
 from bot.settings import Settings, SettingsError
+from bot.text import plural
 from storage import migrate
 from storage.migrate import SchemaOutOfDate
 
@@ -361,7 +362,7 @@ async def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
             status = OutboxStatus.FAILED if args.failed else OutboxStatus.UNCERTAIN
             async with database.unit() as stores:
                 count = await stores.outbox.requeue(args.job, status, now)
-            print(f"{count} {status} messages of {args.job} queued again")
+            print(f"{plural(count, f'{status} message')} of {args.job} queued again")
             return 0
         async with database.unit() as stores:
             jobs = await stores.outbox.progress(now, job=args.job, limit=50)

@@ -8,7 +8,9 @@ a restart and two bot instances can share it.
 
 Cards a dialog shows carry two hidden values, the run and the state version they were made for.
 A click on a card from an earlier step (a double click, a retry, an old message) is therefore
-recognised as stale and answered with the current question instead of being applied twice.
+recognised as stale and answered with the current question instead of being applied twice. A
+stale card changes nothing, its Cancel button included: a Cancel left on the card of a finished
+conversation must not stop the one under way. Typing "cancel" always stops the current one.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ RUN = "dlg_run"
 VERSION = "dlg_v"
 CANCEL_ACTION = "dialog.cancel"
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "/cancel"})
+
+
+def finished_card() -> Card:
+    """What a click on a dialog's card says when that dialog is no longer under way."""
+    return Card(
+        title="That has finished",
+        text="The conversation this card belonged to is over or was cancelled.",
+    )
 
 
 def cancel_choice() -> Choice:
@@ -159,13 +169,12 @@ class DialogRunner:
         key = DialogKey.of(turn.event)
         dialog = self.dialogs[state.dialog]
         event = turn.event
+        # Staleness first: a stale card's Cancel must not stop the dialog under way.
+        if isinstance(event, ActionSubmitted) and not self._is_current(event, state):
+            await self.resume(turn, state, self._stale_note(event, state, dialog))
+            return
         if self._is_cancel(event):
             await self.cancel(turn, state)
-            return
-        if isinstance(event, ActionSubmitted) and not self._is_current(event, state):
-            await self.resume(
-                turn, state, "That question was already answered. Here is where you are now:"
-            )
             return
         ctx = self._context(turn, state)
         result = await dialog.step(ctx)
@@ -180,6 +189,22 @@ class DialogRunner:
         if isinstance(event, MessageReceived):
             return event.text.strip().lower() in CANCEL_WORDS
         return isinstance(event, ActionSubmitted) and event.action == CANCEL_ACTION
+
+    @staticmethod
+    def _stale_note(event: ActionSubmitted, state: DialogState, dialog: Dialog) -> str:
+        """What a click on an out-of-date card says before the current question."""
+        here = "Here is where you are now:"
+        if event.values.get(RUN) != state.data.get(RUN):
+            return (
+                "That card is from a conversation that is over or was cancelled, so it changes "
+                f"nothing. You are in the middle of {dialog.describe(state.data)}. {here}"
+            )
+        if event.action == CANCEL_ACTION:
+            return (
+                "That card is out of date, so nothing was cancelled. Cancel on this one stops "
+                f"{dialog.describe(state.data)}. {here}"
+            )
+        return f"That question was already answered. {here}"
 
     @staticmethod
     def _is_current(event: ActionSubmitted, state: DialogState) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from bot.clock import Clock
-from bot.dialogs import DialogRunner
+from bot.dialogs import DialogRunner, finished_card
 from bot.events import (
     ActionSubmitted,
     ConversationOpened,
@@ -310,13 +310,7 @@ class Dispatcher:
                 return
             if isinstance(event, ActionSubmitted):
                 fields["handler"] = "stale"
-                turn.reply(
-                    Card(
-                        title="That has finished",
-                        text="The conversation this card belonged to is over or was cancelled.",
-                    ),
-                    private=True,
-                )
+                turn.reply(finished_card(), private=True)
                 return
         fields["handler"] = await self.router.dispatch(turn)
 

@@ -1,4 +1,5 @@
-"""Small helpers for the words people read: times in their zone, counts with plurals."""
+"""Small helpers for the words people read: times in their zone, counts with plurals, words not
+understood."""
 
 from __future__ import annotations
 
@@ -27,3 +28,13 @@ def shorten(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters at most, with an ellipsis when cut."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# A word echoed back is cut to this length: enough to recognise it, never a wall of text.
+ECHO_LIMIT = 40
+
+
+def not_understood(word: str) -> str:
+    """``I don't know “frobnicate”.``: the words after a command that nothing handles, echoed
+    back shortened (adapters escape them like all card text)."""
+    return f"I don't know “{shorten(word, ECHO_LIMIT)}”."

@@ -537,6 +537,13 @@ class Commitments:
             await self._cancel(turn)
         elif numbered:
             await self._numbered(turn, numbered.group(1), int(numbered.group(2)))
+        elif word in {"edit", "done", "share", "delete"}:
+            # The word alone is a question, not a commitment that reads "edit".
+            listed = await self.list_card(turn.stores, turn.person)
+            if listed.fields:
+                note = f"Which one? Pick it here, or type /commitment {word} 2 (its number)."
+                listed = replace(listed, text=f"{note}\n\n{listed.text}")
+            turn.reply(listed, private=True)
         elif word in {"", "new", "make", "add"}:
             await self._start(turn)
         else:

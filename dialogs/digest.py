@@ -1,11 +1,18 @@
 """The weekly values digest that comms schedule to channels (``/digest``, comms only).
 
 A digest brings to a channel the case studies approved since its last digest, the commitments
-shared that week (a count and a few examples), the latest published barometer headline and a
-behaviour of the week, in rotation. A week with nothing new sends a short note, or nothing when
-the schedule says so; never an empty card. Long digests are split over several cards, each
-within the platforms' limits, and when ``VALUESBOT_PUBLIC_URL`` is set the last card links to
-the whole digest as a web page (``GET /digest/<id>``).
+shared since then (at most a week back: a count and a few examples), the latest published
+barometer headline and a behaviour of the week, in rotation. A week with nothing new sends a
+short note, or nothing when the schedule says so; never an empty card.
+
+Nothing is posted to a channel twice. A story goes to a channel once; commitments are counted
+from the channel's last digest on; and a digest that follows another one to the same channel in
+the same calendar week (``/digest send-now`` twice, or before the scheduled one) leaves out the
+barometer headline that one gave, and is not sent at all when nothing is new since.
+
+Long digests are split over several cards, each within the platforms' limits, and when
+``VALUESBOT_PUBLIC_URL`` is set the last card links to the whole digest as a web page
+(``GET /digest/<id>``).
 
 Scheduling, exactly once. A schedule is "every <weekday> at <hh:mm> in <time zone>", one per
 channel. Its slots are wall-clock times in that zone, so a Monday 09:00 Europe/London digest
@@ -42,7 +49,7 @@ from bot.events import (
 )
 from bot.router import Router
 from bot.settings import Settings
-from bot.text import local_date, local_time, plural, shorten
+from bot.text import local_date, local_time, not_understood, plural, shorten
 from bot.turn import Turn
 from bot.ui import Card, Field, card_to_json
 from dialogs.behaviours import behaviour_names
@@ -179,6 +186,12 @@ class Digest:
     stories: tuple[DigestStory, ...]
     shared: int
     commitments: tuple[DigestCommitment, ...]
+    follows_up: bool = False
+    """True when another digest went to the channel earlier this week: this one holds only
+    what is new since."""
+    held_barometer: str | None = None
+    """The headline left out because the channel had it this week (``barometer`` is then
+    None)."""
 
     @property
     def is_quiet(self) -> bool:
@@ -226,12 +239,13 @@ def digest_cards(digest: Digest, page_url: str | None = None) -> tuple[list[Card
         lines.append(f"Staff barometer: {shorten(digest.barometer, 300)}")
     invite = "Share a story with /casestudy. Make a commitment with /commitment."
     if digest.is_quiet:
-        lines.insert(0, "A quiet week: no new stories or shared commitments.")
+        lines.insert(0, _quiet_line(digest))
         return [Card(title=title, text="\n\n".join(lines), footer=invite)], 0
     stories = len(digest.stories)
     lines.insert(
         0,
-        f"This week: {plural(stories, 'story', 'stories')} of what good looks like and "
+        f"{'New since the last digest' if digest.follows_up else 'This week'}: "
+        f"{plural(stories, 'story', 'stories')} of what good looks like and "
         f"{plural(digest.shared, 'commitment')} shared.",
     )
     fields = tuple(
@@ -283,7 +297,7 @@ def digest_page(digest: Digest) -> str:
     if digest.barometer:
         parts.append(f"<p><strong>Staff barometer:</strong> {e(digest.barometer)}</p>")
     if digest.is_quiet:
-        parts.append("<p>A quiet week: no new stories or shared commitments.</p>")
+        parts.append(f"<p>{e(_quiet_line(digest))}</p>")
     if digest.stories:
         parts.append("<h2>Stories of what good looks like</h2>")
         for story in digest.stories:
@@ -294,7 +308,8 @@ def digest_page(digest: Digest) -> str:
                 "</article>"
             )
     if digest.shared:
-        parts.append(f"<h2>{e(plural(digest.shared, 'commitment'))} shared this week</h2><ul>")
+        since = "since the last digest" if digest.follows_up else "this week"
+        parts.append(f"<h2>{e(plural(digest.shared, 'commitment'))} shared {since}</h2><ul>")
         for example in digest.commitments:
             tail = f" ({e(example.behaviours)})" if example.behaviours else ""
             parts.append(f"<li><strong>{e(example.by)}:</strong> {e(example.text)}{tail}</li>")
@@ -311,6 +326,17 @@ def digest_page(digest: Digest) -> str:
         ".week{background:#f0f4f5;padding:.75rem}</style>"
         f"</head><body>\n{body}\n</body></html>\n"
     )
+
+
+def _quiet_line(digest: Digest) -> str:
+    if digest.follows_up:
+        return "Nothing new since the last digest: no new stories or shared commitments."
+    return "A quiet week: no new stories or shared commitments."
+
+
+def same_week(earlier: datetime, later: datetime, zone: ZoneInfo) -> bool:
+    """True when both instants fall in one calendar week (Monday to Sunday) in ``zone``."""
+    return earlier.astimezone(zone).isocalendar()[:2] == later.astimezone(zone).isocalendar()[:2]
 
 
 async def claim_digest_slot(stores: Stores, run: DigestRun) -> bool:
@@ -489,11 +515,12 @@ class Digests:
         if not await claim_digest_slot(stores, run):
             return None
         digest, sources = await self.compose(stores, current, now, period)
-        if digest.is_quiet and current.if_empty == "skip":
+        # A quiet note right after this week's digest would only repeat it: not sent.
+        if digest.is_quiet and (current.if_empty == "skip" or digest.follows_up):
             await stores.digests.finish(
                 run.id, status=DigestRunStatus.SKIPPED, body=None, case_studies=0, commitments=0
             )
-            log.info("digest skipped schedule=%s period=%s (quiet week)", current.id, period)
+            log.info("digest skipped schedule=%s period=%s (nothing new)", current.id, period)
             return await stores.digests.get_run(run.id)
         page = f"{self.settings.public_url}/digest/{run.id}" if self.settings.public_url else None
         cards, carried = digest_cards(digest, page)
@@ -548,9 +575,15 @@ class Digests:
 
         Stories: approved since the schedule began (looking back ``FIRST_LOOKBACK`` before it)
         and never yet in a digest to this channel, so each goes out once and none is lost to a
-        late commit or a full digest."""
+        late commit or a full digest. Commitments: shared since the channel's last digest, at
+        most a week back. The barometer headline: left out when a digest this week gave it."""
         place = schedule.place
         zone = ZoneInfo(schedule.timezone)
+        previous = await stores.digests.last_run(place, DigestRunStatus.QUEUED)
+        after = now - WEEK
+        if previous is not None and previous.as_of > after:
+            after = previous.as_of
+        follows_up = previous is not None and same_week(previous.as_of, now, zone)
         floor = schedule.created_at - FIRST_LOOKBACK
         sources = await stores.case_studies.approved_for_digest(place, floor, now, MAX_STORIES)
         stories = []
@@ -568,10 +601,10 @@ class Digests:
                 )
             )
         platform, tenant = str(place.platform), place.tenant
-        shared = await stores.commitments.count_shared_between(platform, tenant, now - WEEK, now)
+        shared = await stores.commitments.count_shared_between(platform, tenant, after, now)
         examples = []
         for commitment in await stores.commitments.shared_between(
-            platform, tenant, now - WEEK, now, COMMITMENT_EXAMPLES
+            platform, tenant, after, now, COMMITMENT_EXAMPLES
         ):
             examples.append(
                 DigestCommitment(
@@ -582,14 +615,22 @@ class Digests:
             )
         day = _period_day(period, now, zone)
         behaviour = behaviour_of_the_week(self.content, day)
+        headline = await self.barometer.latest(stores, now)
+        held = None
+        if follows_up and headline and previous is not None and previous.body:
+            earlier = digest_from_json(previous.body)
+            if headline in (earlier.barometer, earlier.held_barometer):
+                held, headline = headline, None
         digest = Digest(
             week_of=f"{day.day} {day:%b %Y}",
             behaviour=behaviour.name,
             behaviour_definition=behaviour.definition,
-            barometer=await self.barometer.latest(stores, now),
+            barometer=headline,
             stories=tuple(stories),
             shared=shared,
             commitments=tuple(examples),
+            follows_up=follows_up,
+            held_barometer=held,
         )
         return digest, sources
 
@@ -626,22 +667,25 @@ class Digests:
             "cancel": self._cancel,
         }
         handler = handlers.get(verb)
+        if handler is None:
+            turn.reply(self.help_card(not_understood(words[0])), private=True)
+            return
         try:
-            if handler is None:
-                raise DigestUsageError(
-                    f'I don\'t know "/digest {shorten(verb, 20)}". Type /digest help.'
-                )
             await handler(turn, words[1:])
         except DigestUsageError as problem:
             turn.reply(Card(title="Values digest", text=str(problem)), private=True)
 
-    def help_card(self) -> Card:
-        """How comms schedule the digest."""
+    def help_card(self, problem: str = "") -> Card:
+        """How comms schedule the digest (after ``problem``, when they typed a word it does not
+        know)."""
+        intro = (
+            "A weekly digest for a channel: the case studies approved since the last one, "
+            "commitments shared that week, the latest barometer headline and a behaviour of the "
+            f"week. Times are in {self.settings.timezone} unless you name another zone."
+        )
         return Card(
             title="Values digest (comms team)",
-            text="A weekly digest for a channel: the case studies approved since the last one, "
-            "commitments shared that week, the latest barometer headline and a behaviour of the "
-            f"week. Times are in {self.settings.timezone} unless you name another zone.",
+            text=f"{problem}\n\n{intro}" if problem else intro,
             fields=(
                 Field(label=USAGE, value="Send a digest to the channel every Monday at 09:00."),
                 Field(
@@ -650,7 +694,12 @@ class Digests:
                 ),
                 Field(label="/digest list", value="Every schedule, with its next and last digest."),
                 Field(label="/digest preview [#channel]", value="See the next digest (only you)."),
-                Field(label="/digest send-now [#channel]", value="Send the digest now."),
+                Field(
+                    label="/digest send-now [#channel]",
+                    value="Send the digest now, with only what the channel has not had: no "
+                    "story twice, commitments since its last digest, the barometer headline "
+                    "once a week. Nothing new: nothing is sent.",
+                ),
                 Field(
                     label="/digest pause | resume | cancel [#channel]",
                     value="Stop for a while, start again, or stop for good.",
@@ -779,7 +828,7 @@ class Digests:
             last = await turn.stores.digests.last_run(schedule.place)
             if last is not None:
                 what = (
-                    "skipped (quiet week)"
+                    "skipped (nothing new)"
                     if last.status == DigestRunStatus.SKIPPED
                     else f"{plural(last.case_studies, 'story', 'stories')}"
                 )
@@ -818,8 +867,8 @@ class Digests:
         digest, _ = await self.compose(turn.stores, schedule, turn.now, day.isoformat())
         cards, _ = digest_cards(digest, None)
         note = f"Preview for {schedule.label}: only you see this; nothing is sent or marked."
-        if digest.is_quiet and schedule.if_empty == "skip":
-            note += " Nothing is new, so this week's digest would be skipped."
+        if digest.is_quiet and (schedule.if_empty == "skip" or digest.follows_up):
+            note += " Nothing is new, so this digest would not be sent."
         turn.reply(Card(title="Digest preview", text=note), private=True)
         for card in cards:
             turn.reply(card, private=True)
@@ -830,18 +879,33 @@ class Digests:
             raise DigestUsageError(
                 f"The digest to {schedule.label} is paused. Resume it first: /digest resume."
             )
+        zone = ZoneInfo(schedule.timezone)
+        previous = await turn.stores.digests.last_run(schedule.place, DigestRunStatus.QUEUED)
+        follows = previous is not None and same_week(previous.as_of, turn.now, zone)
+        since = (
+            f"since its last digest ({local_time(previous.as_of, zone)})"
+            if previous is not None and follows
+            else ""
+        )
         period = f"now-{turn.now:%Y%m%dT%H%M%SZ}"
         run = await self.run_digest(turn.stores, schedule, period, turn.now)
         if run is None:
             text = "A digest to that channel was just sent; try again in a moment."
+        elif run.status == DigestRunStatus.SKIPPED and since:
+            text = (
+                f"Nothing new for {schedule.label} {since}: no new stories or shared "
+                "commitments, so nothing was sent."
+            )
         elif run.status == DigestRunStatus.SKIPPED:
             text = f"Nothing new for {schedule.label}, and its quiet weeks are skipped: not sent."
         else:
             text = (
                 f"Sending the digest to {schedule.label} now: "
                 f"{plural(run.case_studies, 'story', 'stories')}, "
-                f"{plural(run.commitments, 'commitment')} shared this week."
+                f"{plural(run.commitments, 'commitment')} shared {since or 'this week'}."
             )
+            if since:
+                text += " Nothing already posted there is repeated."
         turn.reply(Card(title="Values digest", text=text), private=True)
 
     async def _pause(self, turn: Turn[CommandReceived], words: list[str]) -> None:
@@ -896,6 +960,8 @@ def _with_stories(digest: Digest, stories: Sequence[DigestStory]) -> Digest:
         stories=tuple(stories),
         shared=digest.shared,
         commitments=digest.commitments,
+        follows_up=digest.follows_up,
+        held_barometer=digest.held_barometer,
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.content import Content
 from bot.events import CommandReceived, ConversationOpened, MemberJoined, MessageReceived
 from bot.router import CommandHandler, Router
+from bot.text import ECHO_LIMIT, not_understood, shorten
 from bot.turn import Turn
 from bot.ui import Card, Field
 
@@ -47,11 +48,13 @@ class Help:
         router.on_joined = self.joined
         return router
 
-    def help_card(self) -> Card:
-        """What the bot can do, with the vision line on top."""
+    def help_card(self, problem: str = "") -> Card:
+        """What the bot can do, with the vision line on top (after ``problem``, when the person
+        asked for something the bot does not know)."""
+        intro = f'"{self.content.vision}"\n\nI help us live our values in everyday work.'
         return Card(
             title=f"{self.content.organisation} values bot",
-            text=f'"{self.content.vision}"\n\nI help us live our values in everyday work.',
+            text=f"{problem}\n\n{intro}" if problem else intro,
             fields=tuple(Field(label=e.command, value=e.summary) for e in self.entries),
             footer="Type a command to start. Type cancel to stop whatever you are doing.",
         )
@@ -69,19 +72,22 @@ class Help:
 
     async def values(self, turn: Turn[CommandReceived]) -> None:
         """``/values [help | behaviours | a feature's word]``."""
-        word = turn.event.text.strip().lower()
+        text = " ".join(turn.event.text.split())
+        word = text.lower()
         handler = self.subcommands.get(word.split(" ", 1)[0])
         if handler is not None:
             await handler(turn)
             return
         if word in {"behaviours", "behaviors", "values"}:
             turn.reply(self.behaviours_card(), private=True)
-        else:
+        elif word in {"", "help", "?"}:
             turn.reply(self.help_card(), private=True)
+        else:
+            turn.reply(self.help_card(not_understood(text)), private=True)
 
     async def unknown_command(self, turn: Turn[CommandReceived]) -> None:
         """A command nobody handles."""
-        name = turn.event.command.strip().lstrip("/")
+        name = shorten(turn.event.command.strip().lstrip("/"), ECHO_LIMIT)
         turn.reply(
             Card(
                 title="I don't know that command",

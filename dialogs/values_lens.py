@@ -414,6 +414,15 @@ class ValuesLensCommands:
             turn.reply(await self.history_card(turn), private=True)
         elif word == "cancel":
             await self._cancel(turn)
+        elif turn.event.conversation.is_direct and word in {"close", "results"}:
+            turn.reply(
+                Card(
+                    title="Values lens",
+                    text=f"/valueslens {word} is for a team check-in: type it in the team's "
+                    "channel. Here, /valueslens <work> starts a check-in of your own.",
+                ),
+                private=True,
+            )
         elif turn.event.conversation.is_direct:
             await self._personal(turn, text)
         elif word == "close":

@@ -128,8 +128,9 @@ class DigestStore(Protocol):
         """One run, by its id."""
         ...
 
-    async def last_run(self, place: ConversationRef) -> DigestRun | None:
-        """The latest digest run to the place (any schedule), if any."""
+    async def last_run(self, place: ConversationRef, status: str | None = None) -> DigestRun | None:
+        """The latest digest run to the place (any schedule; with ``status``, the latest in
+        that status: ``QUEUED`` for the last digest actually posted), if any."""
         ...
 
 
@@ -392,16 +393,18 @@ class SqlDigests(SqlStore):
         row = await self.session.get(DigestRunRow, run_id, populate_existing=True)
         return None if row is None else _run(row)
 
-    async def last_run(self, place: ConversationRef) -> DigestRun | None:
+    async def last_run(self, place: ConversationRef, status: str | None = None) -> DigestRun | None:
+        statement = select(DigestRunRow).where(
+            col(DigestRunRow.platform) == str(place.platform),
+            col(DigestRunRow.tenant) == place.tenant,
+            col(DigestRunRow.conversation) == place.conversation,
+        )
+        if status is not None:
+            statement = statement.where(col(DigestRunRow.status) == status)
         rows = await self.session.exec(
-            select(DigestRunRow)
-            .where(
-                col(DigestRunRow.platform) == str(place.platform),
-                col(DigestRunRow.tenant) == place.tenant,
-                col(DigestRunRow.conversation) == place.conversation,
-            )
-            .order_by(col(DigestRunRow.claimed_at).desc(), col(DigestRunRow.id).desc())
-            .limit(1)
+            statement.order_by(
+                col(DigestRunRow.claimed_at).desc(), col(DigestRunRow.id).desc()
+            ).limit(1)
         )
         row = rows.first()
         return None if row is None else _run(row)

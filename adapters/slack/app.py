@@ -62,6 +62,7 @@ from adapters.slack.translate import (
     ReplyRoute,
     check,
     describe,
+    display_name,
     home_visit,
     read_body,
     reply_route,
@@ -136,12 +137,12 @@ PAGE_SIZE = 200
 OAUTH_STATE_SECONDS = 600
 # Web API clients kept (one per workspace token).
 CLIENTS_KEPT = 256
-# A person's time zone (users.info) is asked once a day per process; a failed lookup is tried
-# again after an hour. The lookup runs before the turn, so it may take this long at most (a
-# modal's trigger id lasts three seconds).
-ZONE_MEMORY_SECONDS = 24 * 3600.0
-ZONE_RETRY_SECONDS = 3600.0
-ZONE_LOOKUP_SECONDS = 1.0
+# A person's profile (users.info: name and time zone) is asked once a day per process; a failed
+# lookup is tried again after an hour. The lookup runs before the turn, so it may take this long
+# at most (a modal's trigger id lasts three seconds).
+PROFILE_MEMORY_SECONDS = 24 * 3600.0
+PROFILE_RETRY_SECONDS = 3600.0
+PROFILE_LOOKUP_SECONDS = 1.0
 
 
 class BotClock(SignatureClock):
@@ -152,6 +153,15 @@ class BotClock(SignatureClock):
 
     def now(self) -> float:
         return self.clock.now().timestamp()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Profile:
+    """What ``users.info`` said of a person, until ``expires`` (``time.monotonic``)."""
+
+    expires: float
+    name: str = ""
+    zone: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -263,7 +273,7 @@ class SlackAdapter:
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._identities: dict[str, BotIdentity] = {}
-        self._zones: dict[tuple[str, str], tuple[str | None, float]] = {}
+        self._profiles: dict[tuple[str, str], _Profile] = {}
         secret = settings.slack_signing_secret
         self.verifier = (
             SignatureVerifier(secret.get_secret_value(), clock=BotClock(app.clock))
@@ -373,35 +383,44 @@ class SlackAdapter:
         _TURN.set(route)  # this task's own context: deliver() finds how to answer
         try:
             async with self.app.dispatcher.intake:
-                event = await self._with_timezone(event, route.token)
+                event = await self._with_profile(event, route.token)
             await self.app.dispatcher.handle(event)
         except Exception:  # the dispatcher logs a turn's failures; this is a last guard
             log.exception("slack event failed event_id=%s", event.event_id)
 
-    async def _with_timezone(self, event: Event, token: str | None) -> Event:
-        """The event with its person's time zone (``users.info``, asked at most once a day per
-        person and process), so proactive messages wait for their own working hours. Slack's
-        payloads do not carry it; without an answer in time the event goes as it is."""
+    async def _with_profile(self, event: Event, token: str | None) -> Event:
+        """The event with its person's name as Slack shows it and their time zone
+        (``users.info``, asked at most once a day per person and process): channel posts name
+        people as their colleagues know them, and proactive messages wait for their own working
+        hours. Slack's payloads carry neither; without an answer in time the event goes as it
+        is (named by the handle, when the payload has one)."""
         key = (event.conversation.tenant, event.actor.id)
         now = time.monotonic()
-        known = self._zones.get(key)
-        if known is None or known[1] < now:
-            zone = None
+        known = self._profiles.get(key)
+        if known is None or known.expires < now:
+            known = _Profile(expires=now + PROFILE_RETRY_SECONDS)
             try:
                 token = token or await self.token_for(event.conversation.tenant)
                 answer = await asyncio.wait_for(
                     self.outbound.call(token, "users.info", user=event.actor.id),
-                    ZONE_LOOKUP_SECONDS,
+                    PROFILE_LOOKUP_SECONDS,
                 )
-                zone = str(_dict(answer.get("user")).get("tz") or "") or None
+                user = _dict(answer.get("user"))
+                zone = str(user.get("tz") or "") or None
+                known = _Profile(
+                    name=display_name(user),
+                    zone=zone,
+                    expires=now + (PROFILE_MEMORY_SECONDS if zone else PROFILE_RETRY_SECONDS),
+                )
             except (SendError, TimeoutError) as problem:
-                log.debug("no time zone for a slack user: %s", problem)
-            known = (zone, now + (ZONE_MEMORY_SECONDS if zone else ZONE_RETRY_SECONDS))
-            self._zones[key] = known
-        zone = known[0]
-        if zone is None or event.actor.timezone == zone:
-            return event
-        return replace(event, actor=replace(event.actor, timezone=zone))
+                log.debug("no profile for a slack user: %s", problem)
+            self._profiles[key] = known
+        actor = replace(
+            event.actor,
+            name=known.name or event.actor.name,
+            timezone=known.zone or event.actor.timezone,
+        )
+        return event if actor == event.actor else replace(event, actor=actor)
 
     async def _publish_home(self, visit: HomeVisit, token: str | None) -> None:
         try:

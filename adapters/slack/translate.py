@@ -30,6 +30,10 @@ Ignored on purpose (``translate`` returns None, the adapter logs it):
 - ``block_actions`` on elements that carry no envelope of ours (a select changed inside a form:
   inputs travel with the button that submits them), ``view_closed``, shortcuts, other events.
 
+People's names: payloads carry only the handle (``user_name``, ``user.name``), which Slack
+deprecates and people rarely show; it is the actor's name only until the adapter has their
+``users.info`` (``display_name`` gives the name Slack itself shows).
+
 Every event gets a stable ``event_id`` so a retried delivery is handled once: the Events API
 ``event_id``; for a slash command its ``trigger_id``; for a click a hash of who clicked what,
 where and when (``action_ts``); for a modal a hash of the view and its version.
@@ -66,7 +70,8 @@ from bot.events import (
     MessageRef,
     Platform,
 )
-from bot.inbound import TENANT_LIMIT, BadPayload
+from bot.inbound import TENANT_LIMIT, BadPayload, clean
+from bot.text import shorten
 from bot.ui import CHOICE, SEPARATOR
 
 # A button's action_id is "<action>#<n>": Slack wants action ids unique within a block, and one
@@ -76,6 +81,9 @@ ACTION_SEPARATOR = "#"
 # Slack's trigger ids are about 50 characters; "command:" and one stay within the 255 characters
 # the database keeps of an event id.
 TRIGGER_LIMIT = 200
+# Slack caps a display name at 80 characters (profile editor); a full name kept to the same length
+# fits every card and the people table.
+NAME_LIMIT = 80
 
 _LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*")
 
@@ -258,6 +266,19 @@ def _actor(body: Mapping[str, Any]) -> Actor | None:
     if not user_id:
         return None
     return Actor(id=user_id, name=_name(user, "name", "user.") or _name(user, "username", "user."))
+
+
+def display_name(user: Mapping[str, Any]) -> str:
+    """The name Slack shows for a ``users.info`` user: the display name they chose, else their
+    full name; "" when the profile has neither."""
+    profile = user.get("profile")
+    if not isinstance(profile, Mapping):
+        profile = {}
+    for name in (profile.get("display_name"), profile.get("real_name"), user.get("real_name")):
+        text = clean(name).strip() if isinstance(name, str) else ""
+        if text:
+            return shorten(text, NAME_LIMIT)
+    return ""
 
 
 def is_command(body: Mapping[str, Any]) -> bool:

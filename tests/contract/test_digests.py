@@ -118,6 +118,10 @@ async def test_a_digest_slot_is_claimed_once(database: Database) -> None:
         last = await stores.digests.last_run(VALUES)
         assert last is not None
         assert last.id == "r3"
+        posted = await stores.digests.last_run(VALUES, DigestRunStatus.QUEUED)
+        assert posted is not None
+        assert posted.id == "r1"
+        assert await stores.digests.last_run(VALUES, DigestRunStatus.SKIPPED) is None
         assert await stores.digests.last_run(OTHER) is None
         assert await stores.digests.run_for("d1", "2027-04-05") is None
 

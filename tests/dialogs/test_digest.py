@@ -221,7 +221,7 @@ async def test_quiet_weeks_can_be_skipped(harness: Harness, app: App, clock: Man
     assert await rows(app, "SELECT period, status FROM digest_runs") == [("2026-12-07", "skipped")]
     assert await tick(app) == []
     listed = (await harness.user_says("/digest list", user="carol"))[-1]
-    assert "last 7 Dec 2026: skipped (quiet week)" in listed.fields[0].value
+    assert "last 7 Dec 2026: skipped (nothing new)" in listed.fields[0].value
 
 
 async def test_preview_and_send_now(harness: Harness, app: App, clock: ManualClock) -> None:
@@ -435,3 +435,78 @@ async def test_two_instances_running_one_digest_at_once_send_it_once(database: D
     assert [tuple(r) for r in runs] == [("2026-12-07", "queued")]
     assert [tuple(r) for r in items] == [("k1",)]
     assert [k[0] for k in keys] == ["digest:s1:2026-12-07:0", "digest:s1:2026-12-07:1"]
+
+
+class FixedHeadline:
+    """A barometer headline that is always the same (a round published this month)."""
+
+    async def latest(self, stores: object, now: datetime) -> str | None:
+        return "82% say their work makes a positive difference (Nov 2026)"
+
+
+async def test_a_second_send_now_in_a_week_holds_what_the_channel_had(
+    harness: Harness, app: App, clock: ManualClock
+) -> None:
+    app.digests.barometer = FixedHeadline()
+    await harness.user_says("/digest schedule #values weekly monday 09:00", user="carol")
+    await approved_story(harness)
+    card = await make_commitment(harness, "listen at every team meeting")
+    await harness.click("Share with the values channel", card=card)
+    await harness.click("Share it")
+    await harness.deliver_outbox()
+    first = (await harness.user_says("/digest send-now", user="carol"))[-1]
+    assert first.text == (
+        "Sending the digest to #values now: 1 story, 1 commitment shared this week."
+    )
+    header = (await harness.deliver_outbox())[0].card
+    assert header.text.startswith("This week: 1 story of what good looks like and 1 commitment")
+    assert "Staff barometer: 82% say" in header.text
+
+    # Wednesday: Bob shares a commitment; comms send the digest again.
+    clock.set(datetime(2026, 12, 2, 14, 0, tzinfo=UTC))
+    card = await make_commitment(harness, "answer every letter within a week")
+    await harness.click("Share with the values channel", card=card, user="alice")
+    await harness.click("Share it")
+    await harness.deliver_outbox()
+    second = (await harness.user_says("/digest send-now", user="carol"))[-1]
+    assert second.text == (
+        "Sending the digest to #values now: 0 stories, 1 commitment shared since its last "
+        "digest (Mon 30 Nov at 09:30). Nothing already posted there is repeated."
+    )
+    (again,) = await harness.deliver_outbox()  # no story card: no new story
+    assert again.card.text.startswith(
+        "New since the last digest: 0 stories of what good looks like and 1 commitment shared."
+    )
+    assert "Staff barometer" not in again.card.text  # already given this week
+    assert [f.value for f in again.card.fields] == [
+        "My contribution is to answer every letter within a week "
+        "(Listen and learn, Open and transparent)"
+    ]
+    assert await rows(app, "SELECT case_studies, commitments FROM digest_runs") == [
+        (1, 1),
+        (0, 1),
+    ]
+
+    # Nothing new since: nothing is posted, and comms are told why.
+    clock.advance(timedelta(hours=1))
+    preview = await harness.user_says("/digest preview", user="carol")
+    assert preview[0].text.endswith("Nothing is new, so this digest would not be sent.")
+    assert preview[1].text.startswith("Nothing new since the last digest: no new stories")
+    third = (await harness.user_says("/digest send-now", user="carol"))[-1]
+    assert third.text == (
+        "Nothing new for #values since its last digest (Wed 2 Dec at 14:00): no new stories "
+        "or shared commitments, so nothing was sent."
+    )
+    assert await harness.outbox(status="queued") == []
+    assert await rows(app, "SELECT status FROM digest_runs ORDER BY claimed_at") == [
+        ("queued",),
+        ("queued",),
+        ("skipped",),
+    ]
+
+    # The next week's digest carries the barometer headline again.
+    clock.set(MONDAY_0900)
+    assert await tick(app) == [("2026-12-07", MONDAY_0900)]
+    (weekly,) = await harness.deliver_outbox()
+    assert weekly.card.text.startswith("A quiet week: no new stories or shared commitments.")
+    assert "Staff barometer: 82% say" in weekly.card.text

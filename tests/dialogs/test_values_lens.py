@@ -317,3 +317,84 @@ async def test_work_of_exactly_the_limit_is_taken(harness: Harness, app: App) ->
     await harness.user_says(f"/valueslens {work}", channel="team-x")
     assert harness.public("team-x")[-1].title == f"Team values lens: {work}"
     assert await rows(app, "SELECT work FROM team_checkins") == [(work,)]
+
+
+async def test_cancel_on_a_card_of_a_cancelled_checkin_leaves_the_new_one(
+    harness: Harness, app: App
+) -> None:
+    await harness.user_says(f"/valueslens {WORK}")
+    first = harness.card_with("Cancel")
+    await harness.click("Cancel", card=first)
+    assert harness.last_card().title == "Cancelled"
+    await harness.user_says("/valueslens Second piece of work")
+    await harness.click("Strongly")
+    before = await rows(app, "SELECT step, data, version FROM dialog_states")
+
+    cards = await harness.click("Cancel", card=first)
+
+    assert [c.title for c in cards] == [BEHAVIOURS[1]]
+    assert cards[-1].text.startswith(
+        "That card is from a conversation that is over or was cancelled, so it changes "
+        'nothing. You are in the middle of a values lens check-in on "Second piece of work". '
+        "Here is where you are now:"
+    )
+    assert await rows(app, "SELECT step, data, version FROM dialog_states") == before
+    # The card shown is the current one: its buttons carry on the second check-in.
+    cards = await harness.click("Partly", card=cards[-1])
+    assert cards[-1].title == BEHAVIOURS[2]
+    # Typing "cancel" still stops the check-in under way.
+    assert (await harness.user_says("cancel"))[-1].title == "Cancelled"
+    assert await rows(app, "SELECT * FROM dialog_states") == []
+
+
+async def test_other_buttons_of_a_finished_checkin_change_nothing(
+    harness: Harness, app: App
+) -> None:
+    await harness.user_says(f"/valueslens {WORK}")
+    first = harness.card_with("Strongly")
+    await harness.user_says("cancel")
+    await harness.user_says("/valueslens Second piece of work")
+    before = await rows(app, "SELECT step, data, version FROM dialog_states")
+
+    cards = await harness.click("Not yet", card=first)
+
+    assert [c.title for c in cards] == [BEHAVIOURS[0]]
+    assert "over or was cancelled, so it changes nothing" in cards[-1].text
+    assert await rows(app, "SELECT step, data, version FROM dialog_states") == before
+
+
+async def test_cancel_on_an_earlier_card_of_the_same_checkin_changes_nothing(
+    harness: Harness, app: App
+) -> None:
+    await harness.user_says(f"/valueslens {WORK}")
+    first = harness.card_with("Cancel")
+    await harness.click("Strongly")
+    before = await rows(app, "SELECT step, data, version FROM dialog_states")
+
+    cards = await harness.click("Cancel", card=first)
+
+    assert [c.title for c in cards] == [BEHAVIOURS[1]]
+    assert cards[-1].text.startswith(
+        "That card is out of date, so nothing was cancelled. Cancel on this one stops "
+        f'a values lens check-in on "{WORK}". Here is where you are now:'
+    )
+    assert await rows(app, "SELECT step, data, version FROM dialog_states") == before
+    await harness.click("Cancel", card=cards[-1])
+    assert harness.last_card().title == "Cancelled"
+    assert await rows(app, "SELECT * FROM dialog_states") == []
+
+
+async def test_a_card_clicked_after_its_checkin_ended_says_so(harness: Harness, app: App) -> None:
+    await harness.user_says(f"/valueslens {WORK}")
+    first = harness.card_with("Cancel")
+    await harness.user_says("cancel")
+
+    cards = await harness.click("Cancel", card=first)
+
+    assert [(c.title, c.text) for c in cards] == [
+        (
+            "That has finished",
+            "The conversation this card belonged to is over or was cancelled.",
+        )
+    ]
+    assert await rows(app, "SELECT * FROM dialog_states") == []

@@ -187,6 +187,9 @@ class MockSlackApi:
         self.homes: dict[str, OpenedView] = {}
         self.members: dict[str, list[str]] = {}
         self.zones: dict[str, str] = {}  # users.info "tz" by user id (default Europe/London)
+        # users.info "profile" by user id; by default a person has a full name ("Alice" for
+        # U0ALICE) and no display name of their own.
+        self.profiles: dict[str, dict[str, str]] = {}
         self.installation: dict[str, Any] = {
             "ok": True,
             "app_id": "A0VALUES",
@@ -695,14 +698,21 @@ class MockSlackApi:
         user = str(params.get("user", ""))
         if not user:
             return self._error("user_not_found")
+        handle = user.removeprefix("U0").lower()
+        profile = {"display_name": "", "real_name": handle.capitalize()}
+        profile.update(self.profiles.get(user, {}))
+        profile["display_name_normalized"] = profile["display_name"]
+        profile["real_name_normalized"] = profile["real_name"]
         return {
             "ok": True,
             "user": {
                 "id": user,
                 "team_id": self.team,
-                "name": user.lower(),
+                "name": handle,
+                "real_name": profile["real_name"],
                 "tz": self.zones.get(user, "Europe/London"),
                 "is_bot": user == self.bot_user,
+                "profile": profile,
             },
         }
 

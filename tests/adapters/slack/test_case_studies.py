@@ -136,7 +136,7 @@ async def test_a_story_from_the_modal_to_the_digest_once(
     ]
     everything = "\n".join(m.text_all() for m in digest)
     assert everything.count("Patients &lt;!here&gt; shaped the discharge letter") == 1
-    assert "Shared by alice" in everything
+    assert "Shared by Alice" in everything
     assert "<!here>" not in json.dumps([m.blocks for m in digest])
     keys = [
         c.params["metadata"]["event_payload"]["key"]

@@ -63,7 +63,7 @@ async def test_make_share_edit_and_finish_a_commitment(slack: SlackWorkspace) ->
     assert post.method == "chat.postMessage"
     assert post.params["channel"] == VALUES
     assert post.params["metadata"]["event_payload"]["key"].startswith("commitment-share:")
-    assert post.params["text"] == "A commitment from alice"
+    assert post.params["text"] == "A commitment from Alice"
     shared = post.text()
     assert f"My contribution is to {LOUD_ESCAPED}" in shared
     assert "Listen and learn, Open and transparent" in shared

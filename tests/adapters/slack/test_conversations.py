@@ -3,6 +3,7 @@ the bot's answers read from the local mock Slack Web API."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from bot.clock import ManualClock
@@ -90,6 +91,41 @@ async def test_typed_answers_in_the_direct_conversation(slack: SlackWorkspace) -
     assert await rows(slack.app, "SELECT count(*) FROM dialog_states") == [(0,)]
 
 
+async def test_cancel_on_a_cancelled_check_ins_card_leaves_the_next_one(
+    slack: SlackWorkspace,
+) -> None:
+    api, dm = slack.api, direct(ALICE)
+    await slack.command(WORK, user=ALICE, channel=dm)
+    first = api.last(dm)
+    assert first.buttons()[-1] == "Cancel"
+    await slack.says("cancel", user=ALICE)
+    assert "Cancelled" in api.last(dm).text_all()
+
+    await slack.command("Second piece of work", user=ALICE, channel=dm)
+    await slack.click("Strongly", user=ALICE, message=api.last(dm))
+    state = await rows(slack.app, "SELECT step, data, version FROM dialog_states")
+    assert len(state) == 1
+    assert '"work": "Second piece of work"' in str(state[0][1])
+    posted = len(api.channel(dm))
+
+    assert (await slack.click("Cancel", user=ALICE, message=first)).status == 200
+
+    assert await rows(slack.app, "SELECT step, data, version FROM dialog_states") == state
+    assert len(api.channel(dm)) == posted + 1
+    now = api.last(dm)
+    assert "Cancelled" not in now.text_all()
+    assert (
+        "That card is from a conversation that is over or was cancelled, so it changes "
+        "nothing. You are in the middle of a values lens check-in on "
+        '"Second piece of work". Here is where you are now:'
+    ) in now.text_all()
+    assert "Question 3 of 8" in now.text_all()
+    assert first.updates == 0  # the old card is left as it was
+    # The card shown carries on the second check-in.
+    await slack.click("Partly", user=ALICE, message=now)
+    assert "Question 4 of 8" in api.last(dm).text_all()
+
+
 async def test_a_team_check_in_with_two_people(slack: SlackWorkspace, clock: ManualClock) -> None:
     api = slack.api
     # Alice starts it without saying what the work is: a modal asks her, privately.
@@ -101,7 +137,7 @@ async def test_a_team_check_in_with_two_people(slack: SlackWorkspace, clock: Man
 
     card = api.last(CHANNEL)
     assert f"Team values lens: {WORK}" in card.text_all()
-    assert "Started by alice" in card.text_all()
+    assert "Started by Alice" in card.text_all()  # her full name: she set no display name
     assert card.buttons() == ["Add my ratings", "Close and show results"]
 
     # Bob answers on the card in the channel: his selections travel only with his click.
@@ -140,7 +176,7 @@ async def test_a_team_check_in_with_two_people(slack: SlackWorkspace, clock: Man
     results = api.last(CHANNEL).text_all()
     assert f"Team values lens results: {WORK}" in results
     assert "2 people answered." in results
-    assert "alice" not in results.split("Started by")[0]  # counts, never names
+    assert "Alice" not in results.split("Started by")[0]  # counts, never names
     assert BOB not in results
 
     assert await rows(slack.app, "SELECT status, participants FROM team_checkins") == [
@@ -188,3 +224,12 @@ async def test_over_long_work_is_refused_alike_in_slack(slack: SlackWorkspace) -
     assert TOO_LONG in api.modal(ALICE).text_all()
     assert api.channel(CHANNEL) == []
     assert await rows(slack.app, "SELECT count(*) FROM team_checkins") == [(0,)]
+
+
+async def test_an_unknown_word_is_echoed_escaped_and_short(slack: SlackWorkspace) -> None:
+    await slack.command("<!channel> " + "x" * 3000, user=BOB, channel=CHANNEL, command="/values")
+    [card] = slack.api.ephemeral(CHANNEL, BOB)
+    text = card.text_all()
+    assert "I don't know “&lt;!channel&gt; " + "x" * 28 + "…”." in text
+    assert "<!channel>" not in json.dumps(card.blocks)
+    assert "x" * 29 not in text

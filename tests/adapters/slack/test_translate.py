@@ -10,7 +10,15 @@ from urllib.parse import urlencode
 import pytest
 from slack_bolt.request.internals import parse_body
 
-from adapters.slack.translate import check, describe, home_visit, read_body, reply_route, translate
+from adapters.slack.translate import (
+    check,
+    describe,
+    display_name,
+    home_visit,
+    read_body,
+    reply_route,
+    translate,
+)
 from bot.events import (
     ActionSubmitted,
     CommandReceived,
@@ -291,3 +299,28 @@ def test_kinds_in_logs_are_only_known_words() -> None:
     assert describe({"type": "x" * 5000}) == "unknown"
     assert describe({"type": "event_callback", "event": {"type": "a\ud800"}}) == "event:unknown"
     assert describe({"type": "event_callback", "event": "x"}) == "event:unknown"
+
+
+@pytest.mark.parametrize(
+    ("user", "name"),
+    [
+        (
+            {
+                "name": "akhan",
+                "real_name": "Alison Khan",
+                "profile": {"display_name": "Ali K", "real_name": "Alison Khan"},
+            },
+            "Ali K",
+        ),
+        (
+            {"name": "akhan", "real_name": "Alison Khan", "profile": {"display_name": ""}},
+            "Alison Khan",
+        ),
+        ({"name": "akhan", "profile": {"display_name": " ", "real_name": "Alison"}}, "Alison"),
+        ({"name": "akhan", "real_name": "Alison Khan"}, "Alison Khan"),
+        ({"name": "akhan", "profile": {}}, ""),  # the handle is the caller's last resort
+        ({"profile": {"display_name": "x" * 120}}, "x" * 79 + "…"),
+    ],
+)
+def test_the_name_slack_shows_from_users_info(user: dict[str, object], name: str) -> None:
+    assert display_name(user) == name
