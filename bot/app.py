@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from bot.clock import Clock, SystemClock
 from bot.content import Content, load_content
+from bot.delivery import Undelivered
 from bot.delivery.hours import WorkingHours
 from bot.delivery.limits import PlatformLimits
 from bot.delivery.progress import DeliveryCommands
@@ -275,6 +276,8 @@ async def build_app(
     digests = Digests(content=content, settings=settings, barometer=Headlines(barometer))
     router.include(digests.router())
     router.include(help_.router())
+    # Messages the outbox gave up on that no feature reacts to: channel posts go to comms.
+    router.on_undelivered = Undelivered(settings).fallback
 
     metrics = Metrics()
     dispatcher = Dispatcher(

@@ -25,6 +25,7 @@ from bot.events import (
     ActionSubmitted,
     ConversationOpened,
     ConversationRef,
+    DeliveryFailed,
     Event,
     MessageReceived,
     Platform,
@@ -236,13 +237,26 @@ class Dispatcher:
                 replies = turn.replies
                 if fields["handler"] is None and fields["dialog"] is None:
                     outcome = "unhandled"
-                await outbound.deliver(event, replies)
-                for post in turn.posts:
-                    await self.outbound(post.place.platform).post(post.place, post.card)
+                if isinstance(event, DeliveryFailed):
+                    # Where it happened is where nothing can be sent: handlers send through
+                    # the outbox (``bot.delivery.notice``).
+                    if turn.replies or turn.posts:
+                        log.warning(
+                            "undelivered handler=%s: %d replies and posts dropped (send "
+                            "through the outbox)",
+                            fields["handler"],
+                            len(turn.replies) + len(turn.posts),
+                        )
+                    replies = []
+                else:
+                    await outbound.deliver(event, replies)
+                    for post in turn.posts:
+                        await self.outbound(post.place.platform).post(post.place, post.card)
         except Exception:
             outcome = "error"
             log.exception("event failed platform=%s kind=%s", platform, kind)
-            await self._apologise(event)
+            if not isinstance(event, DeliveryFailed):
+                await self._apologise(event)
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.events.labels(str(platform), kind, outcome).inc()
@@ -278,7 +292,7 @@ class Dispatcher:
                     platform = str(event.conversation.platform)
                     if not await stores.events.first_time(platform, event.event_id, now):
                         return None
-                    if not isinstance(event, ScheduleFired):
+                    if not isinstance(event, ScheduleFired | DeliveryFailed):
                         await stores.people.seen(event.conversation, event.actor, now)
                     turn: Turn[Event] = Turn(event, stores, now)
                     await self._route(turn, fields)

@@ -148,3 +148,39 @@ class ScheduleFired(Event):
     schedule: str = ""
     scheduled_for: datetime | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Failure(StrEnum):
+    """Why the outbox gave up on a message for good."""
+
+    UNREACHABLE = "unreachable"
+    """The platform refused it for this recipient: the bot is not in the channel, the channel
+    was archived or deleted, the person left or never met the bot."""
+    GAVE_UP = "gave_up"
+    """The platform kept failing (5xx, no answer) until the attempts ran out."""
+    BAD_CARD = "bad_card"
+    """The stored card could not be read back (a fault of ours)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryFailed(Event):
+    """A proactive message the outbox gave up on for good (the actor is the bot itself).
+
+    Dispatched once per failure, after the failure is committed, to the handler the feature
+    registered for the message's job (``router.undelivered(prefix, handler)``). ``conversation``
+    is where the message was going: the channel (with its ``thread``), or, when ``to_person``,
+    the person's direct chat, whose ``conversation`` is then the person's id. ``key`` and
+    ``job`` are the outbox message's; ``reason`` is the platform's short code or the worker's
+    note ("not_in_channel", "gave up after 8 attempts: ..."), never anything people wrote.
+    """
+
+    key: str
+    job: str
+    to_person: bool
+    failure: Failure
+    reason: str
+
+    @property
+    def recipient(self) -> str:
+        """The channel's id, or the person's id (``to_person``)."""
+        return self.conversation.conversation

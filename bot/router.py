@@ -3,6 +3,10 @@
 Every handler has one shape, ``async def handler(turn) -> None``. Feature modules build their own
 ``Router`` and ``bot.app`` composes them with ``include``; a name registered twice is an error at
 start-up, not a surprise later.
+
+A proactive message the outbox gave up on (``DeliveryFailed``) goes to the handler registered
+for the longest prefix of its job (``router.undelivered("team-lens:", handler)``), else to
+``on_undelivered`` (the core's fallback, set in ``bot.app``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from bot.events import (
     ActionSubmitted,
     CommandReceived,
     ConversationOpened,
+    DeliveryFailed,
     MemberJoined,
     MessageReceived,
     ScheduleFired,
@@ -26,6 +31,7 @@ MessageHandler = Callable[[Turn[MessageReceived]], Awaitable[None]]
 OpenedHandler = Callable[[Turn[ConversationOpened]], Awaitable[None]]
 JoinedHandler = Callable[[Turn[MemberJoined]], Awaitable[None]]
 ScheduleHandler = Callable[[Turn[ScheduleFired]], Awaitable[None]]
+UndeliveredHandler = Callable[[Turn[DeliveryFailed]], Awaitable[None]]
 
 
 def normalise_command(name: str) -> str:
@@ -40,10 +46,12 @@ class Router:
         self.commands: dict[str, CommandHandler] = {}
         self.actions: dict[str, ActionHandler] = {}
         self.schedules: dict[str, ScheduleHandler] = {}
+        self.undelivered_jobs: dict[str, UndeliveredHandler] = {}
         self.on_message: MessageHandler | None = None
         self.on_opened: OpenedHandler | None = None
         self.on_joined: JoinedHandler | None = None
         self.on_unknown_command: CommandHandler | None = None
+        self.on_undelivered: UndeliveredHandler | None = None
 
     def command(self, name: str, handler: CommandHandler) -> None:
         """Handle ``/name``."""
@@ -57,6 +65,13 @@ class Router:
         """Handle a scheduled job's firing."""
         _add(self.schedules, job, handler, "schedule")
 
+    def undelivered(self, job_prefix: str, handler: UndeliveredHandler) -> None:
+        """React to the outbox giving up for good on a message whose job starts with
+        ``job_prefix`` (the longest registered prefix wins): tell someone, undo what the
+        message announced. Runs after the failure is committed, in a unit of work of its own;
+        send through the outbox (``bot.delivery.notice``), not ``turn.reply``."""
+        _add(self.undelivered_jobs, job_prefix, handler, "undelivered job prefix")
+
     def include(self, other: Router) -> None:
         """Take every handler of ``other``."""
         for name, command in other.commands.items():
@@ -65,7 +80,15 @@ class Router:
             self.action(name, action)
         for name, job in other.schedules.items():
             self.schedule(name, job)
-        for attribute in ("on_message", "on_opened", "on_joined", "on_unknown_command"):
+        for prefix, reaction in other.undelivered_jobs.items():
+            self.undelivered(prefix, reaction)
+        for attribute in (
+            "on_message",
+            "on_opened",
+            "on_joined",
+            "on_unknown_command",
+            "on_undelivered",
+        ):
             theirs = getattr(other, attribute)
             if theirs is not None:
                 if getattr(self, attribute) is not None:
@@ -87,6 +110,12 @@ class Router:
             case ScheduleFired():
                 name = event.job
                 handler = self.schedules.get(name)
+            case DeliveryFailed():
+                prefix = self._undelivered_prefix(event.job)
+                if prefix is None:
+                    name, handler = "undelivered", self.on_undelivered
+                else:
+                    name, handler = f"undelivered:{prefix}", self.undelivered_jobs[prefix]
             case MessageReceived():
                 name, handler = "message", self.on_message
             case ConversationOpened():
@@ -99,6 +128,10 @@ class Router:
             return None
         await handler(turn)
         return name
+
+    def _undelivered_prefix(self, job: str) -> str | None:
+        found = [prefix for prefix in self.undelivered_jobs if job.startswith(prefix)]
+        return max(found, key=len) if found else None
 
 
 def _add(table: dict[str, Any], name: str, handler: Any, kind: str) -> None:

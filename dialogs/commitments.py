@@ -12,7 +12,10 @@ the outbox, queued in the same transaction that records the share: a crash or a 
 after the click cannot lose it or send it twice (its key is the commitment), the delivery
 machinery's rate limits and retries apply, and the person's click is answered at once. Posting
 straight from the turn would send after the commit with no retry, so a failed send would leave
-a commitment marked shared that nobody saw.
+a commitment marked shared that nobody saw. When the platform refuses the post for good (the
+bot is not in the values channel), the share is undone and the person is told, in their direct
+chat, with the button to share it again; each share has a key of its own, so sharing again
+sends again.
 
 On the review day the owner gets a gentle nudge in their direct chat, through the outbox too
 (within their working hours and the weekly cap, which the delivery machinery applies):
@@ -32,8 +35,15 @@ from enum import StrEnum
 from typing import Any
 
 from bot.content import Content
+from bot.delivery import notice, place_label, why
 from bot.dialogs import END, Dialog, DialogRunner, StepContext, StepResult, cancel_choice
-from bot.events import ActionSubmitted, CommandReceived, MessageReceived, ScheduleFired
+from bot.events import (
+    ActionSubmitted,
+    CommandReceived,
+    DeliveryFailed,
+    MessageReceived,
+    ScheduleFired,
+)
 from bot.router import Router
 from bot.settings import Settings
 from bot.text import local_date, plural, shorten
@@ -67,6 +77,8 @@ LIST_SIZE = 20
 NUDGE_BATCH = 500
 # The schedule job that queues review nudges; the default schedule runs it every hour.
 REVIEW_JOB = "commitment.review"
+# The outbox job of shares posted to the values channel.
+SHARE_JOB = "commitment-share"
 REVIEW_HORIZON_DAYS = 2 * 366
 
 # Hidden value / input naming the commitment an action is about.
@@ -513,6 +525,7 @@ class Commitments:
         router.action(SNOOZE, self.snooze)
         router.action(NEW, self.new)
         router.schedule(REVIEW_JOB, self.scheduled)
+        router.undelivered(SHARE_JOB, self.share_undelivered)
         return router
 
     async def scheduled(self, turn: Turn[ScheduleFired]) -> None:
@@ -828,8 +841,9 @@ class Commitments:
             post = shared_card(self.content, found, turn.event.actor.display)
             await turn.stores.outbox.enqueue(
                 OutboxMessage(
-                    key=f"commitment-share:{found.id}",
-                    job="commitment-share",
+                    # One key per share: a share undone (never delivered) can be made again.
+                    key=f"{SHARE_JOB}:{found.id}:{turn.now:%Y%m%dT%H%M%S%fZ}",
+                    job=SHARE_JOB,
                     platform=platform,
                     tenant=found.owner.tenant,
                     recipient=channel,
@@ -845,6 +859,27 @@ class Commitments:
             self.card(shared, "Shared: it will appear in the values channel in a moment."),
             private=True,
         )
+
+    async def share_undelivered(self, turn: Turn[DeliveryFailed]) -> None:
+        """The post of a shared commitment was refused for good: the commitment is private
+        again (so it can be shared again) and its owner is told why and what to do."""
+        event = turn.event
+        commitment_id = event.key.removeprefix(f"{SHARE_JOB}:").split(":", 1)[0]
+        unshared = await turn.stores.commitments.unshare(commitment_id, turn.now)
+        if unshared is None:
+            return  # deleted meanwhile: nothing to undo, nobody waiting for it
+        label = await place_label(turn.stores, event)
+        card = replace(
+            self.card(
+                unshared,
+                f"I could not post your commitment in the values channel ({label}): "
+                f"{why(event)}. It is private again. Ask your comms team to add valuesbot to "
+                "the values channel, then share it again.",
+            ),
+            title="Your commitment was not shared",
+            footer=f"Reason: {event.reason}",
+        )
+        await turn.stores.outbox.enqueue(notice(event, unshared.owner, card), turn.now)
 
     # The scheduler's part
 

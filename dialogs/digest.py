@@ -40,10 +40,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import TypeAdapter
 
 from bot.content import Behaviour, Content
+from bot.delivery import place_label, tell_comms, why
 from bot.events import (
     CommandReceived,
     ConversationKind,
     ConversationRef,
+    DeliveryFailed,
     Platform,
     ScheduleFired,
 )
@@ -467,7 +469,25 @@ class Digests:
         router = Router()
         router.command("digest", self.command)
         router.schedule(TICK_JOB, self.scheduled)
+        router.undelivered("digest:", self.undelivered)
         return router
+
+    async def undelivered(self, turn: Turn[DeliveryFailed]) -> None:
+        """A digest's card could not be posted in its channel: comms are told, once per
+        digest (however many of its cards failed)."""
+        event = turn.event
+        if event.to_person:
+            return
+        schedule_id = event.job.removeprefix("digest:").split(":", 1)[0]
+        schedule = await turn.stores.digests.get_schedule(schedule_id)
+        label = schedule.label if schedule else await place_label(turn.stores, event)
+        card = Card(
+            title="A values digest was not posted",
+            text=f"I could not post the values digest in {label}: {why(event)}.\n\n"
+            f"Add valuesbot to {label}, then type /digest send-now {label} to send it again.",
+            footer=f"Reason: {event.reason}",
+        )
+        await tell_comms(turn.stores, self.settings, event, card, turn.now, about=event.job)
 
     # The scheduler's part
 

@@ -8,7 +8,9 @@ commitment.
 Team mode (``/valueslens <work>`` in a channel) needs no dialog state: the channel gets one card
 holding the six ratings as inputs, each member submits their own (privately: platforms keep card
 inputs on each person's screen), and when the starter closes it, or its time runs out, the channel
-gets the counts per behaviour, never names, with the behaviour to talk about first.
+gets the counts per behaviour, never names, with the behaviour to talk about first. Results a
+check-in closed by itself could not post (the bot is not in the channel) are not lost: the
+starter is told in their direct chat, and ``/valueslens results post`` posts them in the channel.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from enum import StrEnum
 from typing import Any
 
 from bot.content import Behaviour, Content, Rating
+from bot.delivery import notice, place_label, why
 from bot.dialogs import END, Dialog, DialogRunner, StepContext, StepResult, cancel_choice
-from bot.events import ActionSubmitted, CommandReceived, ConversationRef
+from bot.events import ActionSubmitted, CommandReceived, ConversationRef, DeliveryFailed
 from bot.pseudonym import Pseudonymiser
 from bot.router import Router
 from bot.settings import Settings
@@ -57,6 +60,8 @@ SAVE_COMMITMENT = "lens.save_commitment"
 TEAM_START = "lens.team.start"
 TEAM_RATE = "lens.team.rate"
 TEAM_CLOSE = "lens.team.close"
+# The outbox job of a team check-in's messages (its results, when it closes by itself).
+TEAM_JOB = "team-lens:"
 
 
 class Step(StrEnum):
@@ -402,6 +407,7 @@ class ValuesLensCommands:
         router.action(TEAM_START, self.team_start)
         router.action(TEAM_RATE, self.team_rate)
         router.action(TEAM_CLOSE, self.team_close)
+        router.undelivered(TEAM_JOB, self.results_undelivered)
         return router
 
     async def command(self, turn: Turn[CommandReceived]) -> None:
@@ -431,6 +437,8 @@ class ValuesLensCommands:
             )
         elif word == "results":
             turn.reply(await self.last_results(turn.stores, turn.event.conversation), private=True)
+        elif word in {"results post", "post results"}:
+            await self._post_results(turn)
         else:
             await self._team(turn, text)
 
@@ -451,6 +459,10 @@ class ValuesLensCommands:
                 Field(
                     label="/valueslens results",
                     value="In a channel: the results of its last team check-in, again.",
+                ),
+                Field(
+                    label="/valueslens results post",
+                    value="In a channel: post those results for everyone (when I could not).",
                 ),
                 Field(label="/valueslens cancel", value="Stop the check-in you are in."),
             ),
@@ -753,6 +765,33 @@ class ValuesLensCommands:
         tally = await stores.team_checkins.tally(closed.id)
         return self.results_card(tally, await self._name(stores, closed, closed.started_by))
 
+    async def _post_results(self, turn: Turn[CommandReceived]) -> None:
+        closed = await turn.stores.team_checkins.last_closed(turn.event.conversation)
+        card = await self.last_results(turn.stores, turn.event.conversation)
+        # A reply, not an outbox post: it answers the command where it was typed, which works
+        # even where the bot is not a member (Slack's response URL).
+        turn.reply(card, private=closed is None)
+
+    async def results_undelivered(self, turn: Turn[DeliveryFailed]) -> None:
+        """The results of a check-in that closed by itself could not be posted in its channel
+        (the bot is not a member, the channel is gone...): tell the starter, in their direct
+        chat, what happened and how to post them."""
+        event = turn.event
+        checkin = await turn.stores.team_checkins.get(event.job.removeprefix(TEAM_JOB))
+        if checkin is None or event.to_person:
+            return
+        place = checkin.place
+        starter = PersonKey(str(place.platform), place.tenant, checkin.started_by)
+        label = await place_label(turn.stores, event)
+        card = Card(
+            title="Your team check-in's results were not posted",
+            text=f'The team check-in on "{checkin.work}" closed by itself, but I could not post '
+            f"its results in {label}: {why(event)}.\n\nAdd valuesbot to {label}, then type "
+            "/valueslens results post there to post them for everyone.",
+            footer=f"Reason: {event.reason}",
+        )
+        await turn.stores.outbox.enqueue(notice(event, starter, card), turn.now)
+
     async def close_due(self, stores: Stores, now: datetime, limit: int = 50) -> int:
         """Close every team check-in whose time has run out and queue its results for its
         channel, in the same transaction (the outbox sends them, once, even after a crash);
@@ -765,8 +804,8 @@ class ValuesLensCommands:
             place = checkin.place
             await stores.outbox.enqueue(
                 OutboxMessage(
-                    key=f"team-lens:{checkin.id}:results",
-                    job=f"team-lens:{checkin.id}",
+                    key=f"{TEAM_JOB}{checkin.id}:results",
+                    job=f"{TEAM_JOB}{checkin.id}",
                     platform=str(place.platform),
                     tenant=place.tenant,
                     recipient=place.conversation,

@@ -96,6 +96,11 @@ class CommitmentStore(Protocol):
         """Record that it was shared; False if it was shared before (or is not the owner's)."""
         ...
 
+    async def unshare(self, commitment_id: str, now: datetime) -> Commitment | None:
+        """Undo a share whose post never reached the values channel: private again, so it can
+        be shared again. None if it does not exist or is not shared."""
+        ...
+
     async def delete(self, commitment_id: str, owner: PersonKey) -> bool:
         """Delete it; False if not the owner's."""
         ...
@@ -289,6 +294,17 @@ class SqlCommitments(SqlStore):
             .execution_options(synchronize_session=False)
         )
         return rowcount(shared) == 1
+
+    async def unshare(self, commitment_id: str, now: datetime) -> Commitment | None:
+        unshared = await self.session.exec(
+            update(CommitmentRow)
+            .where(col(CommitmentRow.id) == commitment_id, col(CommitmentRow.shared_at).isnot(None))
+            .values(shared_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(unshared) != 1:
+            return None
+        return await self.get(commitment_id)
 
     async def delete(self, commitment_id: str, owner: PersonKey) -> bool:
         removed = await self.session.exec(

@@ -65,6 +65,15 @@ class PeopleStore(Protocol):
         """A conversation the bot has been in, to post there again."""
         ...
 
+    async def channels(self, platform: str, tenant: str) -> list[ConversationRef]:
+        """The channels and group chats the bot has met in a workspace or tenant."""
+        ...
+
+    async def remember(self, place: ConversationRef, now: datetime) -> None:
+        """Remember (or refresh) a conversation the bot can post in, though nobody spoke
+        there (a Teams channel found in the list of a team's channels)."""
+        ...
+
     async def everyone(self) -> list[PersonKey]:
         """Everyone the bot has met, on every platform and tenant."""
         ...
@@ -118,6 +127,17 @@ def _person(row: PersonRow) -> Person:
     )
 
 
+def _conversation(row: ConversationRow) -> ConversationRef:
+    return ConversationRef(
+        platform=Platform(row.platform),
+        tenant=row.tenant,
+        conversation=row.conversation,
+        kind=ConversationKind(row.kind),
+        service_url=row.service_url,
+        extra=dict(row.extra or {}),
+    )
+
+
 class SqlPeople(SqlStore):
     """People in ``people`` and conversations in ``conversations``."""
 
@@ -151,6 +171,10 @@ class SqlPeople(SqlStore):
             .on_conflict_do_update(index_elements=["platform", "tenant", "user_id"], set_=person)
         )
         await self.session.exec(upsert_person)
+        await self.remember(place, now)
+
+    async def remember(self, place: ConversationRef, now: datetime) -> None:
+        platform = str(place.platform)
         conversation: dict[str, Any] = {"last_seen": now, "kind": str(place.kind)}
         if place.service_url:
             conversation["service_url"] = place.service_url
@@ -198,16 +222,19 @@ class SqlPeople(SqlStore):
         self, platform: str, tenant: str, conversation: str
     ) -> ConversationRef | None:
         row = await self.session.get(ConversationRow, (platform, tenant, conversation))
-        if row is None:
-            return None
-        return ConversationRef(
-            platform=Platform(row.platform),
-            tenant=row.tenant,
-            conversation=row.conversation,
-            kind=ConversationKind(row.kind),
-            service_url=row.service_url,
-            extra=dict(row.extra or {}),
+        return None if row is None else _conversation(row)
+
+    async def channels(self, platform: str, tenant: str) -> list[ConversationRef]:
+        rows = await self.session.exec(
+            select(ConversationRow)
+            .where(
+                col(ConversationRow.platform) == platform,
+                col(ConversationRow.tenant) == tenant,
+                col(ConversationRow.kind) != str(ConversationKind.DIRECT),
+            )
+            .order_by(col(ConversationRow.conversation))
         )
+        return [_conversation(row) for row in rows]
 
     async def everyone(self) -> list[PersonKey]:
         rows = await self.session.exec(

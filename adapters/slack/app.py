@@ -108,17 +108,27 @@ REPLY_RETRY_MAX_SECONDS = 30.0
 # How long one Web API call may take before it counts as a temporary failure.
 SEND_TIMEOUT_SECONDS = 10
 # Slack's error codes that mean "this recipient cannot be reached", as opposed to "try later"
-# (Web API method pages, checked 2026-11).
+# (Web API method pages, checked 2026-11): for a channel, chat.postMessage's "the bot is not in
+# it or may not post there" (not_in_channel, channel_not_found for a private channel it cannot
+# see, is_archived, no_permission, the restricted_action family, ekm_access_denied) and the app
+# removed from the workspace (token_revoked). Retrying cannot help until a person acts, so the
+# outbox fails these at once and tells someone (docs/delivery.md).
 UNREACHABLE = frozenset(
     {
         "account_inactive",
         "channel_not_found",
         "cannot_dm_bot",
+        "ekm_access_denied",
         "is_archived",
         "messages_tab_disabled",
+        "no_permission",
         "not_in_channel",
         "restricted_action",
+        "restricted_action_non_threadable_channel",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
         "team_access_not_granted",
+        "token_revoked",
         "user_disabled",
         "user_not_found",
         "user_not_visible",

@@ -9,7 +9,8 @@ tab.
 Handled:
 
 - slash commands -> ``CommandReceived`` (``/valueslens history``: command "valueslens", text
-  "history");
+  "history"), with the channel's name (``channel_name``) kept as ``extra["name"]``
+  ("#winter-planning"), for the messages that name it;
 - ``block_actions`` on a button we rendered (its value carries our envelope) -> ``ActionSubmitted``
   with the card's hidden values, the choice and the inputs read from ``state.values``;
 - ``view_submission`` of a modal we opened (its ``private_metadata`` carries the envelope and the
@@ -216,13 +217,26 @@ def kind_of(channel: str, hint: str = "") -> ConversationKind:
     return ConversationKind.CHANNEL
 
 
-def _place(tenant: str, channel: str, hint: str = "", thread: str | None = None) -> ConversationRef:
+# What a slash command's ``channel_name`` says for conversations that have no name of their own.
+_UNNAMED = frozenset({"directmessage", "privategroup", "im", "mpim", "group"})
+# Slack channel names are at most 80 characters.
+_NAME_LIMIT = 80
+
+
+def _place(
+    tenant: str, channel: str, hint: str = "", thread: str | None = None, *, named: bool = False
+) -> ConversationRef:
+    kind = kind_of(channel, hint)
+    extra: dict[str, str] = {}
+    if named and kind is ConversationKind.CHANNEL and hint and hint not in _UNNAMED:
+        extra["name"] = f"#{hint[:_NAME_LIMIT]}"
     return ConversationRef(
         platform=Platform.SLACK,
         tenant=tenant,
         conversation=channel,
-        kind=kind_of(channel, hint),
+        kind=kind,
         thread=thread or None,
+        extra=extra,
     )
 
 
@@ -379,7 +393,7 @@ def _command(body: Mapping[str, Any]) -> CommandReceived | None:
         return None
     event_id = f"command:{trigger}" if trigger else f"command:{_digest(sorted(body.items()))}"
     return CommandReceived(
-        conversation=_place(tenant, channel, hint),
+        conversation=_place(tenant, channel, hint, named=True),
         actor=Actor(id=user, name=_name(body, "user_name")),
         event_id=event_id,
         command=command.lstrip("/").lower(),

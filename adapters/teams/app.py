@@ -522,6 +522,22 @@ class TeamsBot:
             return {}
         return found or {}
 
+    async def team_channels(self, via: ConversationRef, team: str) -> dict[str, str]:
+        """The channels of a team the bot is in, by id, with their names ("" for the General
+        channel, which has none in this list), asked of the connector through ``via`` (a
+        conversation of that team). ``RecipientUnreachable`` when the bot is not in the team
+        (any more)."""
+
+        async def ask(context: TurnContext) -> dict[str, str]:
+            client = _connector(context)
+            if not isinstance(client, TeamsConnectorClient):  # pragma: no cover - always is
+                return {}
+            listed = await client.fetch_channel_list(team)
+            return {str(c.id): (c.name or "")[:NAME_LIMIT] for c in listed if c.id}
+
+        found: dict[str, str] = await self.connector.run(via, ask, delivers=False)
+        return found or {}
+
     async def settled(self) -> None:
         """Wait until every turn started so far (and any it started) has finished."""
         while self._tasks:
@@ -796,11 +812,59 @@ class TeamsOutbound:
     async def post(
         self, place: ConversationRef, card: Card, *, key: str | None = None
     ) -> MessageRef | None:
-        """Post to a conversation on the bot's initiative, with what was stored about it."""
+        """Post to a conversation on the bot's initiative, with what was stored about it; a
+        channel never met is looked for in the teams the bot is in (``_find_channel``)."""
         stored = await self._stored(place)
+        if stored is None and place.kind is ConversationKind.CHANNEL:
+            stored = await self._find_channel(place)
         if stored is None:
-            raise RecipientUnreachable("never met: no conversation reference stored")
+            raise RecipientUnreachable("never met: the bot is in no team with that channel")
         return await self.send(stored, card, key)
+
+    async def _find_channel(self, place: ConversationRef) -> ConversationRef | None:
+        """A channel the bot never heard from, in the teams it is in, remembered when found.
+
+        Teams tells a bot about a team once, when it is added, in the team's General channel
+        (whose id is the team's): a bot added to a team is in all its channels, but hears
+        nothing from the others (a values channel named in the settings, say) until someone
+        mentions it there. So its conversation reference (the service URL, the bot's account)
+        is taken from the team's, once the team's channel list (``GET
+        /v3/teams/{id}/conversations``) shows the channel is there."""
+        async with self.bot.app.database.reading() as stores:
+            known = await stores.people.channels(str(place.platform), place.tenant)
+        teams: dict[str, ConversationRef] = {}
+        for ref in known:
+            team = ref.extra.get("team_id")
+            if team and ref.service_url and (team not in teams or ref.conversation == team):
+                teams[team] = ref  # the General channel's reference, if it was met
+        for team, via in teams.items():
+            try:
+                channels = await self.bot.team_channels(via, team)
+            except RecipientUnreachable:
+                continue  # the bot was removed from that team
+            name = channels.get(place.conversation)
+            if name is None:
+                continue
+            names = {k: v for k, v in via.extra.items() if k in ("team_id", "team_name")}
+            names["channel_name"] = name or GENERAL
+            label = conversation_name(names)
+            found = ConversationRef(
+                platform=place.platform,
+                tenant=place.tenant,
+                conversation=place.conversation,
+                kind=ConversationKind.CHANNEL,
+                service_url=via.service_url,
+                extra={
+                    **{k: v for k, v in via.extra.items() if k in ("bot_id", "bot_name")},
+                    **names,
+                    **({NAME: label} if label else {}),
+                },
+            )
+            async with self.bot.app.database.unit() as stores:
+                await stores.people.remember(found, self.bot.app.clock.now())
+            log.info("a channel of a team the bot is in was found and remembered")
+            return replace(found, thread=place.thread)
+        return None
 
     async def was_sent(
         self, key: str, to: ConversationRef | PersonKey, since: datetime

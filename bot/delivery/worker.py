@@ -14,6 +14,12 @@ The protocol, per message (docs/delivery.md draws it):
    backoff), or "failed" with the reason (the recipient cannot be reached, or too many
    attempts).
 
+A message given up for good is logged at WARNING (its job, key and reason, never its card) and,
+once its failure is committed, a ``DeliveryFailed`` event goes through the dispatcher to the
+feature that queued it (``router.undelivered``), in a unit of work of its own: only the worker
+whose "failed" mark took effect sends it, so the reaction happens once however many instances
+run.
+
 A crash between 3 and 5 leaves a "sending" row. When its lease runs out, a worker asks the
 platform whether the message arrived (``Outbound.was_sent``): yes, it is marked sent; no, it
 is sent again; cannot tell, it is marked "uncertain" and never resent, so nobody gets a message
@@ -37,8 +43,16 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from bot.clock import Clock
 from bot.delivery.hours import WorkingHours, next_week, week_of, zone_or
 from bot.delivery.limits import PlatformLimits, SharedBudget, conversation_bucket, tenant_bucket
+from bot.delivery.scheduler import BOT
 from bot.dispatch import Dispatcher
-from bot.events import ConversationKind, ConversationRef, MessageRef, Platform
+from bot.events import (
+    ConversationKind,
+    ConversationRef,
+    DeliveryFailed,
+    Failure,
+    MessageRef,
+    Platform,
+)
 from bot.outbound import (
     Outbound,
     RateLimited,
@@ -457,11 +471,12 @@ class DeliveryWorker:
         try:
             card = self._card(message.card)
         except Exception as error:
+            reason = f"bad card: {type(error).__name__}"
             async with self.database.unit() as stores:
-                await stores.delivery.fail(
-                    message.id, owner, self.clock.now(), f"bad card: {type(error).__name__}"
-                )
+                failed = await stores.delivery.fail(message.id, owner, self.clock.now(), reason)
             self.metrics.failed.labels(platform).inc()
+            if failed:
+                await self._given_up(message, Failure.BAD_CARD, reason)
             return
         outbound = self.dispatcher.outbound(Platform(platform))
         target = await self._target(message)
@@ -495,8 +510,12 @@ class DeliveryWorker:
             self.metrics.retried.labels(platform).inc()
         except RecipientUnreachable as error:
             async with self.database.unit() as stores:
-                await stores.delivery.fail(message.id, owner, self.clock.now(), error.reason)
+                failed = await stores.delivery.fail(
+                    message.id, owner, self.clock.now(), error.reason
+                )
             self.metrics.failed.labels(platform).inc()
+            if failed:
+                await self._given_up(message, Failure.UNREACHABLE, error.reason)
         except Exception as error:
             maybe_sent = not isinstance(error, TemporarySendError) or error.maybe_sent
             await self._temporary(message, attempts, error, maybe_sent=maybe_sent)
@@ -515,6 +534,8 @@ class DeliveryWorker:
                 "outbox id=%s: unexpected %s from the adapter", message.id, type(error).__name__
             )
         now = self.clock.now()
+        given_up = f"gave up after {attempts} attempts: {what}"
+        failed: bool | None = None  # whether this worker's "failed" took effect, if it tried
         async with self.database.unit() as stores:
             if maybe_sent:
                 # It may have arrived: the recovery asks the platform before any resend.
@@ -525,11 +546,7 @@ class DeliveryWorker:
                     what,
                 )
             elif attempts >= self.config.max_attempts:
-                await stores.delivery.fail(
-                    message.id, self.instance, now, f"gave up after {attempts} attempts: {what}"
-                )
-                self.metrics.failed.labels(platform).inc()
-                return
+                failed = await stores.delivery.fail(message.id, self.instance, now, given_up)
             else:
                 await stores.delivery.retry_later(
                     message.id,
@@ -537,7 +554,48 @@ class DeliveryWorker:
                     now + backoff(attempts, self.config.backoff_base),
                     what,
                 )
+        if failed is not None:
+            self.metrics.failed.labels(platform).inc()
+            if failed:
+                await self._given_up(message, Failure.GAVE_UP, given_up)
+            return
         self.metrics.retried.labels(platform).inc()
+
+    async def _given_up(self, message: ClaimedMessage, failure: Failure, reason: str) -> None:
+        """After a message's failure is committed (by this worker: only one can): say so in
+        the log, and let the feature that queued it react (``router.undelivered``), through the
+        dispatcher, in a unit of work of its own."""
+        log.warning(
+            "outbox message undelivered for good id=%s job=%s key=%s platform=%s failure=%s "
+            "reason=%s",
+            message.id,
+            message.job,
+            message.key,
+            message.platform,
+            failure,
+            reason,
+        )
+        place = ConversationRef(
+            platform=Platform(message.platform),
+            tenant=message.tenant,
+            conversation=message.recipient,
+            kind=ConversationKind.DIRECT if message.to_person else ConversationKind.CHANNEL,
+            thread=message.thread,
+        )
+        failed_at = self.clock.now()
+        await self.dispatcher.handle(
+            DeliveryFailed(
+                conversation=place,
+                actor=BOT,
+                # One event per failure: a message sent again by hand may fail again.
+                event_id=f"undelivered:{message.id}:{failed_at.timestamp():.6f}",
+                key=message.key,
+                job=message.job,
+                to_person=message.to_person,
+                failure=failure,
+                reason=reason,
+            )
+        )
 
     # -- recovery ----------------------------------------------------------------------------
 
@@ -575,17 +633,15 @@ class DeliveryWorker:
             )
             return
         now = self.clock.now()
+        report: str | None = None
         async with self.database.unit() as stores:
             if arrived is True:
                 await stores.delivery.mark_sent(message.id, self.instance, now, None)
                 self.metrics.sent.labels(platform).inc()
             elif arrived is False and message.attempts >= self.config.max_attempts:
-                await stores.delivery.fail(
-                    message.id,
-                    self.instance,
-                    now,
-                    f"gave up after {message.attempts} attempts (last one interrupted)",
-                )
+                given_up = f"gave up after {message.attempts} attempts (last one interrupted)"
+                if await stores.delivery.fail(message.id, self.instance, now, given_up):
+                    report = given_up
                 self.metrics.failed.labels(platform).inc()
             elif arrived is False:
                 await stores.delivery.retry_later(
@@ -602,6 +658,8 @@ class DeliveryWorker:
                 )
                 self.metrics.uncertain.labels(platform).inc()
         log.info("outbox id=%s interrupted send settled: arrived=%s", message.id, arrived)
+        if report is not None:
+            await self._given_up(message, Failure.GAVE_UP, report)
 
     async def refresh_metrics(self) -> None:
         """Update the outbox depth gauge."""

@@ -37,11 +37,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.content import BarometerText, Content
+from bot.delivery import place_label, tell_comms, why
 from bot.events import (
     ActionSubmitted,
     CommandReceived,
     ConversationKind,
     ConversationRef,
+    DeliveryFailed,
     Platform,
     ScheduleFired,
 )
@@ -173,7 +175,27 @@ class Barometer:
         router.action(cards.APPROVE, self.approve)
         router.action(cards.REJECT, self.reject)
         router.schedule(TICK_JOB, self.scheduled)
+        router.undelivered("barometer:", self.results_undelivered)
         return router
+
+    async def results_undelivered(self, turn: Turn[DeliveryFailed]) -> None:
+        """A round's results card could not be posted in a results channel: comms are told
+        (a poll or reminder a person cannot get is only counted, in ``valuesbot
+        deliveries``)."""
+        event = turn.event
+        if event.to_person or not event.job.endswith(":results"):
+            return
+        period = event.job.removeprefix("barometer:").removesuffix(":results")
+        label = await place_label(turn.stores, event)
+        card = Card(
+            title="The barometer results were not posted",
+            text=f"I could not post the results of the {month_name(period)} barometer in "
+            f"{label}: {why(event)}.\n\nAdd valuesbot to {label}; then whoever runs valuesbot "
+            f"can post them again with valuesbot deliveries requeue {event.job} --failed. "
+            "Meanwhile anyone can see them with /barometer results.",
+            footer=f"Reason: {event.reason}",
+        )
+        await tell_comms(turn.stores, self.settings, event, card, turn.now)
 
     # Commands
 

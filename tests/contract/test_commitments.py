@@ -70,6 +70,33 @@ async def test_a_commitment_is_changed_only_by_its_owner(database: Database) -> 
         assert not await stores.commitments.delete("m1", ALICE)
 
 
+async def test_a_share_that_never_arrived_is_undone_and_can_be_shared_again(
+    database: Database,
+) -> None:
+    async with database.unit() as stores:
+        await stores.commitments.add(commitment("m1"))
+        assert await stores.commitments.unshare("m1", NOW) is None  # never shared
+        assert await stores.commitments.mark_shared("m1", ALICE, NOW)
+    later = NOW + timedelta(minutes=1)
+    async with database.unit() as stores:
+        unshared = await stores.commitments.unshare("m1", later)
+        assert unshared is not None
+        assert unshared.shared_at is None
+        assert await stores.commitments.unshare("m1", later) is None  # once
+        assert await stores.commitments.unshare("missing", later) is None
+        assert (
+            await stores.commitments.count_shared_between(
+                "slack", "T1", NOW - timedelta(days=1), later
+            )
+            == 0
+        )
+    async with database.unit() as stores:
+        assert await stores.commitments.mark_shared("m1", ALICE, later)
+        again = await stores.commitments.get("m1")
+        assert again is not None
+        assert again.shared_at == later
+
+
 async def test_shared_commitments_are_counted_per_workspace_and_window(database: Database) -> None:
     async with database.unit() as stores:
         for n in range(4):

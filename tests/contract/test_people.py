@@ -90,3 +90,40 @@ async def test_everyone_the_bot_knows(database: Database) -> None:
             await stores.people.seen(place, Actor(id=user), NOW)
     async with database.unit() as stores:
         assert await stores.people.everyone() == [ALICE, BOB]
+
+
+async def test_channels_found_without_anyone_speaking_are_remembered(database: Database) -> None:
+    general = ConversationRef(
+        platform=Platform.TEAMS,
+        tenant="tenant-1",
+        conversation="19:team@thread.tacv2",
+        kind=ConversationKind.CHANNEL,
+        service_url="https://smba.example/uk/",
+        extra={"bot_id": "28:app", "team_id": "19:team@thread.tacv2"},
+    )
+    values = ConversationRef(
+        platform=Platform.TEAMS,
+        tenant="tenant-1",
+        conversation="19:values@thread.tacv2",
+        kind=ConversationKind.CHANNEL,
+        service_url="https://smba.example/uk/",
+        extra={"bot_id": "28:app", "team_id": "19:team@thread.tacv2", "name": "Values"},
+    )
+    elsewhere = ConversationRef(
+        platform=Platform.TEAMS, tenant="tenant-2", conversation="19:x", kind=ConversationKind.GROUP
+    )
+    direct = ConversationRef(platform=Platform.TEAMS, tenant="tenant-1", conversation="a:1")
+    async with database.unit() as stores:
+        await stores.people.seen(general, Actor(id="29:1", name="Alice"), NOW)
+        await stores.people.seen(direct, Actor(id="29:1", name="Alice"), NOW)
+        await stores.people.remember(values, NOW)
+        await stores.people.remember(elsewhere, NOW)
+    async with database.unit() as stores:
+        assert await stores.people.conversation("teams", "tenant-1", values.conversation) == values
+        found = await stores.people.channels("teams", "tenant-1")
+        assert found == [general, values]
+        assert [c.extra for c in found] == [general.extra, values.extra]
+        assert await stores.people.channels("teams", "tenant-2") == [elsewhere]
+        assert await stores.people.channels("slack", "tenant-1") == []
+        # Nobody was met by remembering a channel.
+        assert await stores.people.everyone() == [PersonKey("teams", "tenant-1", "29:1")]

@@ -20,8 +20,12 @@ opened and Home tabs published. ``conversations.history`` reads the messages bac
 ``response_url`` and ``trigger`` make the response URLs and trigger ids a payload carries;
 posts to a response URL are recorded as calls of the method ``"response_url"``.
 
-Scripted trouble: ``fail("chat.postMessage", "channel_not_found", channel="C9")`` answers the
-next matching call with that error; ``drop_answer("chat.postMessage")`` does the next call but
+Scripted trouble: ``outside("C9")`` makes the bot not a member of a channel (as for a slash
+command typed in a channel nobody added it to): posting there (``chat.postMessage``,
+``chat.postEphemeral``, ``chat.update``) and reading its history answer ``not_in_channel``
+until ``join("C9")``; response URLs work there all the same, as in Slack.
+``fail("chat.postMessage", "channel_not_found", channel="C9")`` answers the next matching call
+with that error; ``drop_answer("chat.postMessage")`` does the next call but
 drops the connection instead of answering; ``limit(per_channel=1, window=1.0)`` rate-limits message
 posts per channel (and ``per_workspace``, per token) on the mock's own clock, so a test decides
 when time passes. Message timestamps come from ``wall`` (the test's clock).
@@ -49,6 +53,16 @@ from aiohttp import web
 
 # Methods that post into a conversation, and so count towards message rate limits.
 POSTING = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.update"})
+# Methods only a member of the channel may call (Slack answers ``not_in_channel``).
+MEMBERS_ONLY = frozenset(
+    {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.update",
+        "conversations.history",
+        "conversations.replies",
+    }
+)
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
 MESSAGE_TEXT = 40_000
@@ -186,6 +200,7 @@ class MockSlackApi:
         self.modals: list[OpenedView] = []
         self.homes: dict[str, OpenedView] = {}
         self.members: dict[str, list[str]] = {}
+        self.outsider_of: set[str] = set()  # channels the bot is not a member of
         self.zones: dict[str, str] = {}  # users.info "tz" by user id (default Europe/London)
         # users.info "profile" by user id; by default a person has a full name ("Alice" for
         # U0ALICE) and no display name of their own.
@@ -321,6 +336,14 @@ class MockSlackApi:
             _Failure(method, error, status, dict(headers or {}), dict(match), times)
         )
 
+    def outside(self, channel: str) -> None:
+        """The bot is not a member of ``channel``: it cannot post there or read it."""
+        self.outsider_of.add(channel)
+
+    def join(self, channel: str) -> None:
+        """The bot is added to ``channel``."""
+        self.outsider_of.discard(channel)
+
     def drop_answer(self, method: str, *, times: int = 1) -> None:
         """Carry out the next ``times`` calls of ``method`` but drop the connection instead of
         answering (the client sees a disconnection: the call may have worked)."""
@@ -419,6 +442,8 @@ class MockSlackApi:
                 status=failure.status,
                 headers=failure.headers,
             )
+        if method in MEMBERS_ONLY and str(params.get("channel", "")) in self.outsider_of:
+            return web.json_response({"ok": False, "error": "not_in_channel"})
         answer = getattr(self, "_" + method.replace(".", "_"), None)
         if answer is None:
             return web.json_response({"ok": False, "error": "unknown_method"})

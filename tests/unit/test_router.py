@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,9 @@ from bot.events import (
     Actor,
     CommandReceived,
     ConversationRef,
+    DeliveryFailed,
     Event,
+    Failure,
     MessageReceived,
     Platform,
 )
@@ -72,3 +75,45 @@ async def test_dispatch_by_kind_and_name() -> None:
     assert await router.dispatch(turn(CommandReceived(command="nope", **base))) == "nope"  # type: ignore[arg-type]
     assert await router.dispatch(turn(MessageReceived(text="hi", **base))) is None  # type: ignore[arg-type]
     assert called == ["lens:x", "click:2", "unknown:nope"]
+
+
+async def test_undelivered_messages_go_to_the_longest_job_prefix_else_the_fallback() -> None:
+    called: list[str] = []
+
+    def recorder(name: str) -> Any:
+        async def handler(turn: Turn[DeliveryFailed]) -> None:
+            called.append(f"{name}:{turn.event.key}")
+
+        return handler
+
+    feature = Router()
+    feature.undelivered("team-lens:", recorder("lens"))
+    feature.undelivered("team-lens:special:", recorder("special"))
+    router = Router()
+    router.include(feature)
+    router.on_undelivered = recorder("fallback")
+    with pytest.raises(ValueError, match="registered twice"):
+        router.include(feature)
+
+    def failed(job: str) -> Turn[DeliveryFailed]:
+        event = DeliveryFailed(
+            conversation=PLACE,
+            actor=ALICE,
+            event_id=f"undelivered:{job}",
+            key=f"{job}:results",
+            job=job,
+            to_person=False,
+            failure=Failure.UNREACHABLE,
+            reason="not_in_channel",
+        )
+        return Turn(event, stores=None, now=datetime.now(UTC))  # type: ignore[arg-type]
+
+    assert await router.dispatch(failed("team-lens:1")) == "undelivered:team-lens:"
+    assert await router.dispatch(failed("team-lens:special:2")) == "undelivered:team-lens:special:"
+    assert await router.dispatch(failed("digest:3:2027-01-04")) == "undelivered"
+    assert called == [
+        "lens:team-lens:1:results",
+        "special:team-lens:special:2:results",
+        "fallback:digest:3:2027-01-04:results",
+    ]
+    assert await Router().dispatch(failed("team-lens:1")) is None  # nobody: nothing to do

@@ -49,6 +49,18 @@ async def test_post_sends_the_card_to_the_channel(slack: SlackWorkspace) -> None
         (200, "is_archived", {}, RecipientUnreachable, "is_archived"),
         (200, "not_in_channel", {}, RecipientUnreachable, "not_in_channel"),
         (200, "account_inactive", {}, RecipientUnreachable, "account_inactive"),
+        # The bot may not post in that channel: for good, until a person changes something.
+        *(
+            (200, code, {}, RecipientUnreachable, code)
+            for code in (
+                "no_permission",
+                "ekm_access_denied",
+                "restricted_action_read_only_channel",
+                "restricted_action_thread_only_channel",
+                "restricted_action_non_threadable_channel",
+                "token_revoked",
+            )
+        ),
         (200, "invalid_blocks", {}, SendError, None),
     ],
 )

@@ -85,7 +85,9 @@ async def test_a_commitment_made_shared_edited_and_done(teams: TeamsWorld) -> No
         teams.app, "SELECT id FROM commitments WHERE text LIKE 'test%'"
     )
     assert post.path == f"/v3/conversations/{VALUES}/activities"
-    assert post.body["channelData"] == {"valuesbotOutboxKey": f"commitment-share:{commitment_id}"}
+    assert post.body["channelData"] == {
+        "valuesbotOutboxKey": f"commitment-share:{commitment_id}:20261130T093000000000Z"
+    }
     assert post.body["conversation"]["tenantId"] == TENANT
     shown = card_texts(post.card)
     assert shown[0] == "A commitment from Alice Smith"
