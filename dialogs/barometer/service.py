@@ -47,7 +47,7 @@ from bot.events import (
 )
 from bot.router import Router
 from bot.settings import Settings, parse_place
-from bot.text import local_time, plural
+from bot.text import local_time, plural, shorten
 from bot.turn import Turn
 from bot.ui import Card, Field, card_to_json
 from dialogs.barometer import cards
@@ -74,6 +74,8 @@ SCRUB_PENDING = "barometer_scrub_pending"
 MAX_REMINDERS = 2
 HISTORY = 36
 COMMENTS_PER_REQUEST = 10
+# An unknown word is repeated back this long at most (someone may paste a whole text).
+WORD_SHOWN = 40
 
 
 class ChannelDirectory(Protocol):
@@ -204,7 +206,10 @@ class Barometer:
             await self._comms(turn, word)
         else:
             turn.reply(
-                self.help_card(self._is_comms(turn), f"I don't know {word!r}."), private=True
+                self.help_card(
+                    self._is_comms(turn), f"I don't know {shorten(word, WORD_SHOWN)!r}."
+                ),
+                private=True,
             )
 
     async def _comms(self, turn: Turn[CommandReceived], word: str) -> None:
@@ -406,8 +411,9 @@ class Barometer:
             return Card(title="No reminder sent", text="Someone else sent it just now.")
         return Card(
             title=f"Reminder {result.number} of {MAX_REMINDERS} queued",
-            text=f"{plural(result.reminded, 'person', 'people')} who have not answered will be "
-            "reminded in their working hours.",
+            text=f"{plural(result.reminded, 'person', 'people')} who "
+            f"{'has' if result.reminded == 1 else 'have'} not answered will be reminded in "
+            "their working hours.",
         )
 
     async def comment_cards(self, stores: Stores) -> list[Card]:

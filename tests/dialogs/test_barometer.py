@@ -374,3 +374,23 @@ async def answer_round(harness: Harness, period: str, people: list[str]) -> None
         await harness.click(
             "Send my answers", user=person, card=card, inputs=answers("agree", "agree")
         )
+
+
+async def test_one_person_reminded_is_counted_as_one(harness: Harness) -> None:
+    await meet(harness, ["p01", COMMS])
+    await harness.user_says("/barometer open", user=COMMS)
+    card = (await harness.inbox(COMMS, JOB))[0]
+    await harness.click("Send my answers", user=COMMS, card=card, inputs=answers("agree", "agree"))
+    reminded = await harness.user_says("/barometer remind", user=COMMS)
+    assert reminded[-1].text == (
+        "1 person who has not answered will be reminded in their working hours."
+    )
+
+
+async def test_an_unknown_word_is_not_echoed_back_whole(harness: Harness) -> None:
+    pasted = "lorem ipsum dolor " * 300  # about 5,000 characters
+    said = await harness.user_says(f"/barometer {pasted}", user="p01")
+    text = said[-1].text
+    assert text.startswith("I don't know 'lorem ipsum dolor lorem ipsum dolor lor…'.")
+    assert len(text) < 400
+    assert "/barometer results" in said[-1].plain_text()  # the help follows
