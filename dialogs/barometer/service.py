@@ -3,7 +3,7 @@
 Everyone: ``/barometer`` shows the open round's questions (or, once answered, a note; between
 rounds, the latest results), ``/barometer results``, ``/barometer trend``, ``/barometer help``.
 The comms team (``VALUESBOT_COMMS``) also: ``open``, ``close``, ``status``, ``preview``,
-``remind`` and ``comments`` (to approve or reject comments).
+``remind`` and ``comments`` (to approve or reject the comments of a closed round).
 
 A round's life is three plain functions that take the unit of work they run in, so the
 scheduler, the comms team's commands and the CLI all run the same code:
@@ -259,7 +259,8 @@ class Barometer:
                 ),
                 Field(
                     label="/barometer comments",
-                    value="Approve or reject comments before they are published.",
+                    value="Once a round has closed, approve or reject its comments before "
+                    "they are published.",
                 ),
             ]
         intro = (
@@ -343,6 +344,16 @@ class Barometer:
             else "No results channel is set (VALUESBOT_BAROMETER_RESULTS): everyone sees the "
             "results with /barometer results and on the web page."
         )
+        waiting = (
+            []
+            if self.why_no_comments(result.round)
+            else await stores.barometer.comments(result.round.id, ("pending",))
+        )
+        if waiting:
+            where += (
+                f" {plural(len(waiting), 'comment')} {'waits' if len(waiting) == 1 else 'wait'} "
+                "for the comms team to read: /barometer comments."
+            )
         return Card(
             title=result.card.title,
             text=f"{where}\n\n{result.card.text}",
@@ -367,18 +378,13 @@ class Barometer:
             return Card(title=f"{self.text.title}: no round open", text=auto)
         asked, answered = await stores.barometer.participation(current.id)
         rate = f" ({percent(answered / asked)})" if asked else ""
-        pending = 0
-        if answered >= current.comment_min:
-            pending = len(await stores.barometer.comments(current.id, ("pending",)))
         fields = [
             Field(label="Answered", value=f"{answered} of {asked}{rate}"),
             Field(label="Closes", value=local_time(current.closes_at, zone)),
             Field(label="Reminders sent", value=f"{current.reminders_sent} of {MAX_REMINDERS}"),
             Field(
                 label="Comments to read",
-                value=str(pending)
-                if answered >= current.comment_min
-                else f"shown once {current.comment_min} people have answered",
+                value=f"once the round closes, if {current.comment_min} or more have answered",
             ),
         ]
         return Card(
@@ -416,28 +422,41 @@ class Barometer:
             "their working hours.",
         )
 
+    def why_no_comments(self, round_: BarometerRound) -> str:
+        """Why the comments of ``round_`` cannot be shown or moderated, or "" when they can.
+
+        The one rule for every way to a comment (``/barometer comments``, the CLI, an Approve or
+        Reject click carrying a comment's id): only once the round has closed (until then
+        nobody, comms included, reads any answer), and only when at least ``comment_min``
+        people answered it, so that no comment can be tied to one of a few people."""
+        month = month_name(round_.period)
+        if round_.is_open:
+            return (
+                f"Comments on the {month} round are read once it closes, "
+                f"{local_time(round_.closes_at, self.settings.zone)}: until then nobody, comms "
+                "included, reads any answer."
+            )
+        if round_.answered < round_.comment_min:
+            return (
+                f"Comments on the {month} round are shown only when {round_.comment_min} or "
+                f"more people answer, and {round_.answered} did, so that no comment can be tied "
+                "to one of a few people."
+            )
+        return ""
+
     async def comment_cards(self, stores: Stores) -> list[Card]:
-        """Comments waiting for the comms team, once the round has enough answers."""
-        round_ = await stores.barometer.current()
-        if round_ is None:
-            closed = await stores.barometer.closed(1)
-            round_ = closed[0] if closed else None
-        if round_ is None:
-            return [Card(title="No comments", text="No round has run yet.")]
-        answered = (
-            (await stores.barometer.participation(round_.id))[1]
-            if round_.is_open
-            else round_.answered
-        )
-        if answered < round_.comment_min:
-            return [
-                Card(
-                    title="No comments to read yet",
-                    text=f"Comments on the {month_name(round_.period)} round are shown once "
-                    f"{round_.comment_min} people have answered ({answered} so far), so that "
-                    "no comment can be tied to one of a few people.",
-                )
-            ]
+        """The latest closed round's comments waiting for the comms team (``why_no_comments``
+        decides whether they may be read at all)."""
+        closed = await stores.barometer.closed(1)
+        if not closed:
+            current = await stores.barometer.current()
+            if current is None:
+                return [Card(title="No comments", text="No round has run yet.")]
+            return [Card(title="No comments to read yet", text=self.why_no_comments(current))]
+        round_ = closed[0]
+        problem = self.why_no_comments(round_)
+        if problem:
+            return [Card(title="No comments to read", text=problem)]
         waiting = await stores.barometer.comments(round_.id, ("pending",))
         if not waiting:
             return [Card(title="No comments to read", text="Every comment has been read.")]
@@ -448,22 +467,19 @@ class Barometer:
             )
         return shown
 
-    async def moderate_by_id(self, stores: Stores, comment_id: str, status: str) -> bool:
-        """Approve or reject a comment of the open round or the latest closed one (the CLI)."""
-        round_ = await stores.barometer.current()
-        if round_ is None:
-            closed = await stores.barometer.closed(1)
-            round_ = closed[0] if closed else None
-        if round_ is None:
-            return False
-        answered = (
-            (await stores.barometer.participation(round_.id))[1]
-            if round_.is_open
-            else round_.answered
-        )
-        if answered < round_.comment_min:
-            return False  # nobody, comms included, reads comments of so few answers
-        return await stores.barometer.moderate(round_.id, comment_id, status)
+    async def moderate_by_id(self, stores: Stores, comment_id: str, status: str) -> str:
+        """Approve or reject a comment of the latest closed round (the CLI): "" when done, else
+        why not."""
+        closed = await stores.barometer.closed(1)
+        if not closed:
+            return "No round has closed yet: comments are read once a round closes."
+        round_ = closed[0]
+        problem = self.why_no_comments(round_)
+        if problem:
+            return problem
+        if not await stores.barometer.moderate(round_.id, comment_id, status):
+            return f"There is no comment {comment_id!r} in the {month_name(round_.period)} round."
+        return ""
 
     # Clicks
 
@@ -565,6 +581,11 @@ class Barometer:
             return
         values = turn.event.values
         round_ = await turn.stores.barometer.get(values.get("round", ""))
+        problem = self.why_no_comments(round_) if round_ is not None else ""
+        if problem:
+            # The card is left as it was: nothing about the comment is shown or changed.
+            turn.reply(Card(title="Comments cannot be read yet", text=problem), private=True)
+            return
         comment_id = values.get("comment", "")
         found = (
             [c for c in await turn.stores.barometer.comments(round_.id) if c.id == comment_id]
@@ -575,8 +596,7 @@ class Barometer:
             turn.reply(
                 Card(
                     title="That comment has gone",
-                    text="Its author changed their answer, or the round was closed with too few "
-                    "answers for comments to be shown.",
+                    text="It is not among the comments of that round.",
                 ),
                 private=True,
             )

@@ -16,7 +16,9 @@ from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.ui import Card
 from bot.web import build_web_app
+from dialogs.barometer import cards
 from dialogs.barometer.service import TICK_JOB
+from storage.barometer import BarometerComment
 from tests.conftest import make_settings
 from tests.dialogs.test_values_lens import rows
 from tests.harness import Harness
@@ -188,16 +190,10 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     assert third[-1].title == "No more reminders"
     assert len(await harness.outbox(f"{JOB}:reminder2")) == 21
 
-    # Comments are read by comms once ten have answered; one approved, one rejected.
-    pending = await harness.user_says("/barometer comments", user=COMMS)
-    # Eleven wait (p01's went when they changed their answer), ten are shown at a time.
-    assert len(pending) == 11
-    assert pending[10].text.startswith("1 more")
-    await harness.click("Approve", user=COMMS, card=pending[0])
-    await harness.click("Reject", user=COMMS, card=pending[1])
-    approved_text, rejected_text = pending[0].text, pending[1].text
-    not_comms = await harness.click("Approve", user="p05", card=pending[2])
-    assert not_comms[-1].title == "Only the comms team can do this"
+    # Nobody reads comments while the round is open, comms included.
+    early = await harness.user_says("/barometer comments", user=COMMS)
+    assert early[-1].title == "No comments to read yet"
+    assert "read once it closes" in early[-1].text
 
     # Comms closes the round: results queued to the results channel, shown to comms.
     clock.advance(timedelta(days=1))
@@ -206,6 +202,8 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     assert card.title == "Staff barometer results: November 2026"
     assert "30 of 51 people answered (59%)" in card.text
     assert "The results are queued for 1 results channel." in card.text
+    # Eleven comments wait (p01's went when they changed their answer).
+    assert "11 comments wait for the comms team to read: /barometer comments." in card.text
     posted = await harness.outbox(f"{JOB}:results")
     assert [(q.recipient, q.to_person) for q in posted] == [(RESULTS, False)]
     bars = {b.label: b.caption for b in posted[0].card.bars}
@@ -221,6 +219,19 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     assert late[-1].title == "Staff barometer: this round has closed"
     mine = await harness.user_says("/barometer", user="p40")
     assert mine[-1].title == "Staff barometer results: November 2026"
+
+    # Comms read the comments once the round has closed (ten or more answered), ten at a
+    # time; one approved, one rejected.
+    pending = await harness.user_says("/barometer comments", user=COMMS)
+    assert len(pending) == 11
+    assert pending[10].text.startswith("1 more")
+    await harness.click("Approve", user=COMMS, card=pending[0])
+    await harness.click("Reject", user=COMMS, card=pending[1])
+    approved_text, rejected_text = pending[0].text, pending[1].text
+    not_comms = await harness.click("Approve", user="p05", card=pending[2])
+    assert not_comms[-1].title == "Only the comms team can do this"
+    results = await harness.user_says("/barometer results", user="p40")
+    assert {f.value for f in results[-1].fields if f.label == "Comment"} == {approved_text}
 
     page, data, table = await published(app)
     assert "My work is making a positive difference to the NHS" in page
@@ -394,3 +405,85 @@ async def test_an_unknown_word_is_not_echoed_back_whole(harness: Harness) -> Non
     assert text.startswith("I don't know 'lorem ipsum dolor lorem ipsum dolor lor…'.")
     assert len(text) < 400
     assert "/barometer results" in said[-1].plain_text()  # the help follows
+
+
+async def comment_of(app: App) -> tuple[Card, str]:
+    """A comment card as the comms team would see it, for a comment in the database (as a
+    click carrying its id would name it), and the comment's id."""
+    ((comment_id, round_id),) = await rows(
+        app, "SELECT id, round_id FROM barometer_comments ORDER BY id LIMIT 1"
+    )
+    async with app.database.unit() as stores:
+        round_ = await stores.barometer.get(str(round_id))
+    assert round_ is not None
+    comment = BarometerComment(id=str(comment_id), round_id=round_.id, text="?")
+    return cards.comment_card(round_, comment), str(comment_id)
+
+
+async def status_of(app: App, comment_id: str) -> list[tuple[object, ...]]:
+    return await rows(app, f"SELECT status FROM barometer_comments WHERE id = '{comment_id}'")
+
+
+async def test_a_click_cannot_read_or_approve_a_comment_below_the_minimum(
+    sqlite_url: str, clock: ManualClock
+) -> None:
+    built = await build_app(
+        make_settings(sqlite_url, VALUESBOT_COMMS=f"console:{COMMS}", VALUESBOT_COMMENT_MIN="20"),
+        clock=clock,
+        prepare=False,
+    )
+    try:
+        harness = Harness(built)
+        await meet(harness, [*PEOPLE[:12], COMMS])
+        await harness.user_says("/barometer open", user=COMMS)
+        for n, person in enumerate(PEOPLE[:12]):
+            await answer(harness, person, answers("agree", "agree", comment=f"secret {n}"))
+        card, comment_id = await comment_of(built)
+
+        # Twelve answered, fewer than twenty: the listing refuses, and so does a click carrying
+        # a comment's id, which neither shows the comment nor changes it.
+        listed = await harness.user_says("/barometer comments", user=COMMS)
+        assert "secret" not in " ".join(c.plain_text() for c in listed)
+        for label in ("Approve", "Reject"):
+            refused = await harness.click(label, user=COMMS, card=card)
+            assert refused[-1].title == "Comments cannot be read yet"
+            assert "secret" not in refused[-1].plain_text()
+            assert harness.updates(user=COMMS) == []
+            assert await status_of(built, comment_id) == [("pending",)]
+        async with built.database.unit() as stores:
+            problem = await built.barometer.moderate_by_id(stores, comment_id, "approved")
+        assert "No round has closed yet" in problem
+        assert await status_of(built, comment_id) == [("pending",)]
+
+        # Closed with twelve answers: still below the minimum, whichever way comms ask.
+        await harness.user_says("/barometer close", user=COMMS)
+        refused = await harness.click("Approve", user=COMMS, card=card)
+        assert refused[-1].title == "Comments cannot be read yet"
+        assert "shown only when 20 or more people answer, and 12 did" in refused[-1].text
+        async with built.database.unit() as stores:
+            problem = await built.barometer.moderate_by_id(stores, comment_id, "approved")
+        assert "shown only when 20 or more people answer" in problem
+        listed = await harness.user_says("/barometer comments", user=COMMS)
+        assert listed[-1].title == "No comments to read"
+        assert await rows(built, "SELECT count(*) FROM barometer_comments") == [(0,)]
+    finally:
+        await built.close()
+
+
+async def test_comments_are_read_only_once_the_round_has_closed(harness: Harness, app: App) -> None:
+    await meet(harness, [*PEOPLE[:12], COMMS])
+    await harness.user_says("/barometer open", user=COMMS)
+    for n, person in enumerate(PEOPLE[:12]):
+        await answer(harness, person, answers("agree", "agree", comment=f"comment {n}"))
+    card, comment_id = await comment_of(app)
+
+    # Twelve answered (the minimum is ten), but the round is open: nobody reads them yet.
+    refused = await harness.click("Approve", user=COMMS, card=card)
+    assert refused[-1].title == "Comments cannot be read yet"
+    assert "read once it closes" in refused[-1].text
+    assert await status_of(app, comment_id) == [("pending",)]
+
+    await harness.user_says("/barometer close", user=COMMS)
+    await harness.click("Approve", user=COMMS, card=card)
+    assert harness.updates(user=COMMS)[-1].footer.startswith("✓ Approved")
+    assert await status_of(app, comment_id) == [("approved",)]

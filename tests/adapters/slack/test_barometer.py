@@ -174,15 +174,6 @@ async def test_a_whole_round_in_slack(slack: SlackWorkspace) -> None:
     )
     assert "Thank you" in card_of(slack, late).text_all()
 
-    # With ten or more answers, comms read the comments, in their own conversation.
-    await slack.command("comments", user=COMMS, channel=direct(COMMS), command="/barometer")
-    comment = api.last(direct(COMMS))
-    assert "More time for &lt;!channel&gt; &amp; learning" in comment.text_all()
-    assert "<!channel>" not in json.dumps(comment.blocks)
-    await slack.click("Approve", user=COMMS, message=comment)
-    assert "✓ Approved" in comment.text_all()
-    assert comment.buttons() == []
-
     # Comms close the round: the results card goes to the results channel.
     await slack.command("close", user=COMMS, channel=direct(COMMS), command="/barometer")
     before = len(api.calls)
@@ -210,7 +201,22 @@ async def test_a_whole_round_in_slack(slack: SlackWorkspace) -> None:
     # Participation is gone with the close; the answers stay, without any person.
     assert await rows(slack.app, "SELECT COUNT(*) FROM barometer_participation") == [(0,)]
     assert await rows(slack.app, "SELECT invited, answered FROM barometer_rounds") == [(50, 14)]
-    assert "More time for &lt;!channel&gt; &amp; learning" in text  # approved, escaped
+
+    # Closed with ten or more answers, comms read the comments, in their own conversation.
+    await slack.command("comments", user=COMMS, channel=direct(COMMS), command="/barometer")
+    comment = api.last(direct(COMMS))
+    assert "More time for &lt;!channel&gt; &amp; learning" in comment.text_all()
+    assert "<!channel>" not in json.dumps(comment.blocks)
+    await slack.click("Approve", user=COMMS, message=comment)
+    assert "✓ Approved" in comment.text_all()
+    assert comment.buttons() == []
+    # Approved, it is published with the results, escaped.
+    await slack.command(
+        "results", user=PEOPLE[30], channel=direct(PEOPLE[30]), command="/barometer"
+    )
+    results = api.last(direct(PEOPLE[30])).text_all()
+    assert "Staff barometer results: November 2026" in results
+    assert "More time for &lt;!channel&gt; &amp; learning" in results
 
 
 def _buttons(message: Message) -> Any:
