@@ -105,6 +105,7 @@ class Settings(BaseModel):
     barometer_days: int = Field(10, ge=1, le=27, alias="VALUESBOT_BAROMETER_DAYS")
     barometer_reminders: tuple[int, ...] = Field((3, 7), alias="VALUESBOT_BAROMETER_REMINDERS")
     barometer_channels: MemberList = Field((), alias="VALUESBOT_BAROMETER_CHANNELS")
+    barometer_open_to_all: bool = Field(False, alias="VALUESBOT_BAROMETER_OPEN_TO_ALL")
     barometer_results: MemberList = Field((), alias="VALUESBOT_BAROMETER_RESULTS")
     values_channels: MemberList = Field((), alias="VALUESBOT_VALUES_CHANNEL")
     digest_empty: str = Field("message", alias="VALUESBOT_DIGEST_EMPTY")

@@ -281,13 +281,29 @@ class Barometer:
             return await self.latest_results_card(stores)
         if await stores.barometer.has_answered(current.id, person):
             return cards.already_card(self.text, current, self.settings.zone)
+        if not await self.may_answer(stores, current, person):
+            return self._not_asked(current, person)
         return cards.question_card(self.text, current, self.settings.zone)
+
+    async def may_answer(self, stores: Stores, round_: BarometerRound, person: PersonKey) -> bool:
+        """True when the person may answer the round: it was sent to them, or it takes answers
+        from anyone who asks (``BarometerRound.others_may_answer``)."""
+        return round_.others_may_answer or await stores.barometer.invited(round_.id, person)
+
+    def _not_asked(self, round_: BarometerRound, person: PersonKey) -> Card:
+        return cards.not_asked_card(
+            self.text, round_, self.settings.zone, person.platform, person.tenant
+        )
 
     async def home_card(self, stores: Stores, person: PersonKey, now: datetime) -> Card | None:
         """The barometer on the person's home page: this month's round to answer (or answered),
         else the latest results in a line."""
         current = await stores.barometer.current()
-        if current is not None and current.closes_at > now:
+        if (
+            current is not None
+            and current.closes_at > now
+            and await self.may_answer(stores, current, person)
+        ):
             answered = await stores.barometer.has_answered(current.id, person)
             return cards.home_card(self.text, current, answered, None, self.settings.zone)
         history = await self.published(stores, limit=1)
@@ -523,6 +539,8 @@ class Barometer:
             turn.update(cards.thanks_card(self.text, round_, zone, token, changed=False))
         elif outcome is AnswerOutcome.ALREADY:
             turn.reply(cards.already_card(self.text, round_, zone), private=True)
+        elif outcome is AnswerOutcome.NOT_ASKED:
+            turn.reply(self._not_asked(round_, turn.person), private=True)
         else:
             turn.reply(cards.closed_card(self.text), private=True)
 
@@ -656,6 +674,9 @@ class Barometer:
             scale=tuple(RoundScalePoint(id=p.id, label=p.label, agree=p.agree) for p in text.scale),
             groups=tuple(RoundGroup(id=g.id, label=g.label) for g in text.groups),
             asks_comment=True,
+            channels=self.settings.barometer_channels,
+            others_may_answer=not self.settings.barometer_channels
+            or self.settings.barometer_open_to_all,
         )
 
     async def audience(self, stores: Stores) -> list[PersonKey]:

@@ -42,9 +42,11 @@ class RoundGroup:
 class BarometerRound:
     """One month's staff barometer.
 
-    ``min_group`` and ``comment_min`` are fixed when the round opens. ``invited`` and
-    ``answered`` are final once it has closed (while open, ``BarometerStore.participation``
-    counts them).
+    ``min_group`` and ``comment_min`` are fixed when the round opens, and so is who it is for:
+    ``channels``, the channels whose members were asked (empty: everyone the bot knew), and
+    ``others_may_answer``, whether someone who was not asked may answer too (and is then counted
+    as asked). ``invited`` and ``answered`` are final once it has closed (while open,
+    ``BarometerStore.participation`` counts them).
     """
 
     id: str
@@ -57,6 +59,8 @@ class BarometerRound:
     scale: tuple[RoundScalePoint, ...]
     groups: tuple[RoundGroup, ...] = ()
     asks_comment: bool = True
+    channels: tuple[str, ...] = ()
+    others_may_answer: bool = True
     status: str = "open"
     closed_at: datetime | None = None
     invited: int = 0
@@ -87,6 +91,7 @@ class AnswerOutcome(StrEnum):
     CHANGED = "changed"
     UNKNOWN = "unknown"
     CLOSED = "closed"
+    NOT_ASKED = "not_asked"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,6 +153,10 @@ class BarometerStore(Protocol):
         """True when the person has answered the round."""
         ...
 
+    async def invited(self, round_id: str, person: PersonKey) -> bool:
+        """True when the person was asked in the round (or has answered it)."""
+        ...
+
     async def answer(
         self,
         round_id: str,
@@ -158,9 +167,11 @@ class BarometerStore(Protocol):
     ) -> AnswerOutcome:
         """Record a first answer: the participation row and the response rows, which carry
         ``token_hash`` but nothing of the person. ``ALREADY`` when the person has answered,
-        ``CLOSED`` when the round is not open. ``mix`` other respondents' rows are written
-        again with these, so that nothing about how rows were written (their physical place,
-        PostgreSQL's transaction ids) singles out this answer among them."""
+        ``CLOSED`` when the round is not open, ``NOT_ASKED`` when the person was not asked and
+        the round is only for those it asked (``others_may_answer`` False). ``mix`` other
+        respondents' rows are written again with these, so that nothing about how rows were
+        written (their physical place, PostgreSQL's transaction ids) singles out this answer
+        among them."""
         ...
 
     async def change(

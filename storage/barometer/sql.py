@@ -60,6 +60,8 @@ def _definition(round_: BarometerRound) -> dict[str, Any]:
         "scale": [{"id": p.id, "label": p.label, "agree": p.agree} for p in round_.scale],
         "groups": [{"id": g.id, "label": g.label} for g in round_.groups],
         "asks_comment": round_.asks_comment,
+        "channels": list(round_.channels),
+        "others_may_answer": round_.others_may_answer,
     }
 
 
@@ -78,6 +80,9 @@ def _round(row: BarometerRoundRow) -> BarometerRound:
         scale=tuple(RoundScalePoint(**p) for p in definition.get("scale", [])),
         groups=tuple(RoundGroup(**g) for g in definition.get("groups", [])),
         asks_comment=bool(definition.get("asks_comment", True)),
+        channels=tuple(definition.get("channels", ())),
+        # Rounds opened before the rule was kept took answers from anyone.
+        others_may_answer=bool(definition.get("others_may_answer", True)),
         invited=row.invited,
         answered=row.answered,
         reminders_sent=row.reminders_sent,
@@ -214,6 +219,14 @@ class SqlBarometer(SqlStore):
         )
         return row is not None and row.answered
 
+    async def invited(self, round_id: str, person: PersonKey) -> bool:
+        row = await self.session.get(
+            BarometerParticipationRow,
+            (round_id, person.platform, person.tenant, person.user),
+            populate_existing=True,
+        )
+        return row is not None
+
     async def answer(
         self,
         round_id: str,
@@ -222,8 +235,28 @@ class SqlBarometer(SqlStore):
         token_hash: str,
         mix: int,
     ) -> AnswerOutcome:
-        if not await self._still_open(round_id):
+        round_ = await self._still_open(round_id)
+        if round_ is None:
             return AnswerOutcome.CLOSED
+        if not _round(round_).others_may_answer:
+            # Only those asked: their row is there, waiting to say they answered.
+            marked = await self.session.exec(
+                update(BarometerParticipationRow)
+                .where(
+                    col(BarometerParticipationRow.round_id) == round_id,
+                    col(BarometerParticipationRow.platform) == person.platform,
+                    col(BarometerParticipationRow.tenant) == person.tenant,
+                    col(BarometerParticipationRow.user_id) == person.user,
+                    col(BarometerParticipationRow.answered).is_(False),
+                )
+                .values(answered=True)
+                .execution_options(synchronize_session=False)
+            )
+            if rowcount(marked) != 1:
+                asked = await self.invited(round_id, person)
+                return AnswerOutcome.ALREADY if asked else AnswerOutcome.NOT_ASKED
+            await self._write(round_id, answer, token_hash, mix)
+            return AnswerOutcome.RECORDED
         first = (
             conflict_insert(self.session, BarometerParticipationRow)
             .values(
@@ -247,7 +280,7 @@ class SqlBarometer(SqlStore):
     async def change(
         self, round_id: str, token_hash: str, answer: BarometerAnswer, mix: int
     ) -> AnswerOutcome:
-        if not await self._still_open(round_id):
+        if await self._still_open(round_id) is None:
             return AnswerOutcome.CLOSED
         remnants = (
             await self._remnant(round_id, BarometerResponseRow, token_hash, mix),
@@ -448,15 +481,17 @@ class SqlBarometer(SqlStore):
         )
         return rowcount(changed) == 1
 
-    async def _still_open(self, round_id: str) -> bool:
+    async def _still_open(self, round_id: str) -> BarometerRoundRow | None:
+        """The round, if it is open."""
         # FOR SHARE (PostgreSQL; SQLite locks the whole database anyway): answers run side by
         # side, while a close waits for the answers under way and is then seen by later ones.
         found = await self.session.exec(
-            select(BarometerRoundRow.id)
+            select(BarometerRoundRow)
             .where(col(BarometerRoundRow.id) == round_id, col(BarometerRoundRow.status) == "open")
             .with_for_update(read=True)
+            .execution_options(populate_existing=True)
         )
-        return found.first() is not None
+        return found.first()
 
     async def _write(
         self,

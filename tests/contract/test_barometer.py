@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -93,6 +94,30 @@ async def test_invitations_answers_and_who_is_waiting(database: Database) -> Non
         tally = await stores.barometer.tally("r1")
         assert tally.respondents == 2
         assert tally.counts == {("nhs", None, "yes"): 2, ("org", None, "yes"): 2}
+
+
+async def test_a_round_for_those_it_asked_counts_only_them(database: Database) -> None:
+    round_ = replace(a_round(), channels=("slack:T1:C0STAFF",), others_may_answer=False)
+    async with database.unit() as stores:
+        await stores.barometer.open(round_)
+        await stores.barometer.invite("r1", [ALICE])
+    async with database.unit() as stores:
+        assert (await stores.barometer.get("r1")) == round_
+        assert await stores.barometer.invited("r1", ALICE)
+        assert not await stores.barometer.invited("r1", BOB)
+        assert await stores.barometer.answer("r1", BOB, said(), "h-bob", 5) == (
+            AnswerOutcome.NOT_ASKED
+        )
+        assert await stores.barometer.answer("r1", ALICE, said(), "h-alice", 5) == (
+            AnswerOutcome.RECORDED
+        )
+        assert await stores.barometer.answer("r1", ALICE, said(), "h-again", 5) == (
+            AnswerOutcome.ALREADY
+        )
+    async with database.unit() as stores:
+        assert await stores.barometer.participation("r1") == (1, 1)
+        assert not await stores.barometer.invited("r1", BOB)
+        assert not await stores.barometer.holds("r1", "h-bob")
 
 
 async def test_the_token_replaces_an_answer_and_nothing_else_does(database: Database) -> None:

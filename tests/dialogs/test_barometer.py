@@ -14,14 +14,16 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App, build_app
 from bot.clock import ManualClock
+from bot.events import Actor, ConversationRef, Platform
 from bot.ui import Card
 from bot.web import build_web_app
 from dialogs.barometer import cards
 from dialogs.barometer.service import TICK_JOB
 from storage.barometer import BarometerComment
+from storage.stores import Stores
 from tests.conftest import make_settings
 from tests.dialogs.test_values_lens import rows
-from tests.harness import Harness
+from tests.harness import Harness, where
 
 PEOPLE = [f"p{n:02d}" for n in range(50)]
 COMMS = "comms"
@@ -487,3 +489,62 @@ async def test_comments_are_read_only_once_the_round_has_closed(harness: Harness
     await harness.click("Approve", user=COMMS, card=card)
     assert harness.updates(user=COMMS)[-1].footer.startswith("✓ Approved")
     assert await status_of(app, comment_id) == [("approved",)]
+
+
+class Members:
+    """A channel directory that lists the same people for every channel."""
+
+    def __init__(self, people: list[str]) -> None:
+        self.people = people
+
+    async def members(self, place: ConversationRef, stores: Stores) -> list[str]:
+        return self.people
+
+
+@pytest.mark.parametrize("open_to_all", [False, True])
+async def test_a_round_sent_to_channels_is_for_their_members_unless_open_to_all(
+    sqlite_url: str, clock: ManualClock, open_to_all: bool
+) -> None:
+    extra = {"VALUESBOT_BAROMETER_OPEN_TO_ALL": "true"} if open_to_all else {}
+    built = await build_app(
+        make_settings(
+            sqlite_url,
+            VALUESBOT_COMMS=f"console:{COMMS}",
+            VALUESBOT_BAROMETER_CHANNELS="console:test:team-x,console:test:team-y",
+            **extra,
+        ),
+        clock=clock,
+        prepare=False,
+        directories={Platform.CONSOLE: Members(PEOPLE[:3])},
+    )
+    try:
+        harness = Harness(built)
+        opened = await harness.user_says("/barometer open", user=COMMS)
+        assert "queued for 3 people" in opened[-1].text
+        await answer(harness, PEOPLE[0], answers("agree", "agree"))
+        asked = await harness.user_says("/barometer", user="outsider")
+        home = await built.home_cards(where("outsider", None), Actor(id="outsider"))
+        offered = [c.label for card in home for c in card.choices]
+        assert ("Answer now" in offered) is open_to_all
+        if open_to_all:
+            assert asked[-1].choices[0].label == "Send my answers"
+            await harness.click(
+                "Send my answers", user="outsider", card=asked[-1], inputs=answers("agree", "agree")
+            )
+            assert "Your answer is recorded." in harness.updates(user="outsider")[-1].text
+            counted = "2 of 4 (50%)"
+        else:
+            assert asked[-1].title == "Staff barometer: November 2026: for the people it asked"
+            assert "sent to the members of team-x and team-y when it opened" in asked[-1].text
+            # Nor does a card that reached them some other way count them.
+            card = (await harness.inbox(PEOPLE[1], JOB))[0]
+            said = await harness.click(
+                "Send my answers", user="outsider", card=card, inputs=answers("agree", "agree")
+            )
+            assert said[-1].title == asked[-1].title
+            assert harness.updates(user="outsider") == []
+            counted = "1 of 3 (33%)"
+        status = await harness.user_says("/barometer status", user=COMMS)
+        assert {f.label: f.value for f in status[-1].fields}["Answered"] == counted
+    finally:
+        await built.close()

@@ -43,6 +43,10 @@ def test_database_urls_get_the_async_driver(given: str, expected: str) -> None:
             "VALUESBOT_MIN_GROUP: Input should be greater than or equal to 2",
         ),
         ({"VALUESBOT_TIMEZONE": "Mars/Olympus"}, "VALUESBOT_TIMEZONE: not a known time zone"),
+        (
+            {"VALUESBOT_BAROMETER_OPEN_TO_ALL": "maybe"},
+            "VALUESBOT_BAROMETER_OPEN_TO_ALL: Input should be a valid boolean",
+        ),
         ({"VALUESBOT_PORT": "70000"}, "VALUESBOT_PORT"),
         ({"SLACK_CLIENT_ID": "123"}, "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together"),
         ({"SLACK_BOT_TOKEN": "xoxp-1"}, "SLACK_BOT_TOKEN: a bot token starts with xoxb-"),

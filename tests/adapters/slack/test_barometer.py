@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -325,3 +326,46 @@ async def test_answering_from_a_channel_stays_private(slack: SlackWorkspace) -> 
     assert "Your new answer replaced your earlier one." in thanks.text_all()
     assert await tally(slack) == Counter({("nhs", "agree"): 1, ("organisation", "agree"): 1})
     assert api.channel("C0TEAM") == []
+
+
+async def test_someone_the_round_did_not_ask_is_told_whom_it_is_for(
+    slack: SlackWorkspace,
+) -> None:
+    api = slack.api
+    api.members[STAFF] = PEOPLE[:7]
+    outsider = "U0OUTSIDE"
+    await slack.command("open", user=COMMS, channel=direct(COMMS), command="/barometer")
+    await slack.deliver()
+    for person in PEOPLE[:3]:
+        await slack.click(
+            "Send my answers",
+            user=person,
+            message=card_of(slack, person),
+            inputs=answers("agree", "agree"),
+        )
+
+    # /barometer typed in a channel by someone not in the staff channel: told, privately.
+    await slack.command(user=outsider, channel="C0TEAM", command="/barometer")
+    assert api.modals == []
+    [told] = api.ephemeral("C0TEAM", outsider)
+    said = told.text_all()
+    assert "Staff barometer: November 2026: for the people it asked" in said
+    assert f"sent to the members of {STAFF} when it opened" in said
+    assert api.channel("C0TEAM") == []
+
+    # The card forwarded to their own conversation with the bot: "Send my answers" there
+    # records nothing.
+    forwarded = replace(card_of(slack, PEOPLE[5]), channel=direct(outsider), ts="9.000001")
+    api.messages[direct(outsider)].append(forwarded)
+    await slack.click(
+        "Send my answers", user=outsider, message=forwarded, inputs=answers("agree", "agree")
+    )
+    assert "for the people it asked" in api.last(direct(outsider)).text_all()
+    assert forwarded.updates == 0
+
+    # The response rate stays true: 3 of the 7 asked.
+    assert await rows(slack.app, "SELECT COUNT(*), SUM(answered) FROM barometer_participation") == [
+        (7, 3)
+    ]
+    await slack.command("status", user=COMMS, channel=direct(COMMS), command="/barometer")
+    assert "3 of 7 (43%)" in api.last(direct(COMMS)).text_all()
