@@ -125,7 +125,8 @@ def thanks_card(
         text=f"{done} It is stored apart from your name, and nobody can see what you answered. "
         f"Results are published for everyone when the round closes, "
         f"{local_time(round_.closes_at, zone)}.\n\n"
-        "Until then you can change your answer with the button below: only this message can.",
+        "Until then you can change your answer with the button below. Only whoever holds the "
+        "token in this message can: keep it to yourself.",
         choices=(Choice(label="Change my answer", action=CHANGE, collects_inputs=False),),
         footer=rule(round_),
         hidden={"round": round_.id, "token": token},

@@ -19,11 +19,14 @@ scheduler, the comms team's commands and the CLI all run the same code:
 ``tick(stores, now)`` does whichever of these is due by the timetable; the
 ``barometer.tick`` schedule job runs it.
 
-Anonymity (DESIGN.md section 4): answering writes the person's participation row and the
-response rows, which hold no person, in one transaction. The answered card carries a random
-token only that chat message holds; the database keeps its hash on the response rows, so the
-card (and nothing else) can replace the answer until the round closes. Nothing here logs an
-answer.
+Anonymity (DESIGN.md section 4): answering writes the person's participation row and, in the
+same transaction, the answer, which holds no person, sealed in the pool until a batch of more
+than ``min_group`` answers goes into the response tables together (see
+``storage.barometer.SqlBarometer``). The answered card carries a random token that only that
+chat message holds; the database keeps only hashes of it, so whoever holds the token in that
+message (and nobody else) can replace the answer until the round closes. Nothing reads the
+answers of an open round but that change: tallies, results, comments and the digest's headline
+read closed rounds. Nothing here logs an answer.
 """
 
 from __future__ import annotations
@@ -130,8 +133,8 @@ class TickResult:
 
 
 def token_hash(token: str) -> str:
-    """What the database keeps of a card's token. The token is 192 random bits, so a plain
-    hash cannot be reversed by guessing."""
+    """What the response rows keep of a card's token (the pool keeps only a keyed hash of
+    this). The token is 192 random bits, so a plain hash cannot be reversed by guessing."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -521,9 +524,7 @@ class Barometer:
             return
         zone = self.settings.zone
         if token:
-            outcome = await turn.stores.barometer.change(
-                round_.id, token_hash(token), answer, round_.min_group
-            )
+            outcome = await turn.stores.barometer.change(round_.id, token_hash(token), answer)
             if outcome is AnswerOutcome.CHANGED:
                 turn.update(cards.thanks_card(self.text, round_, zone, token, changed=True))
             elif outcome is AnswerOutcome.CLOSED:
@@ -533,7 +534,7 @@ class Barometer:
             return
         token = secrets.token_urlsafe(24)
         outcome = await turn.stores.barometer.answer(
-            round_.id, turn.person, answer, token_hash(token), round_.min_group
+            round_.id, turn.person, answer, token_hash(token)
         )
         if outcome is AnswerOutcome.RECORDED:
             turn.update(cards.thanks_card(self.text, round_, zone, token, changed=False))
@@ -647,8 +648,8 @@ class Barometer:
     def _unknown_token(self) -> Card:
         return Card(
             title="This card cannot change an answer",
-            text="Only the card where you answered can change your answer, while the round is "
-            "open.",
+            text="Only whoever holds the token in the message where you answered can change "
+            "that answer, while the round is open.",
         )
 
     def _is_comms(self, turn: Turn[Any]) -> bool:
@@ -805,7 +806,10 @@ class Barometer:
                 sizes[group] = sizes.get(group, 0) + count
         keep = publishable_groups(sizes, closed.min_group)
         await stores.barometer.seal(
-            closed.id, keep, keep_comments=tally.respondents >= closed.comment_min
+            closed.id,
+            keep,
+            keep_comments=tally.respondents >= closed.comment_min,
+            keep_answers=tally.respondents >= closed.min_group,
         )
         await stores.meta.put(SCRUB_PENDING, closed.period)
         history = await self.published(stores)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from dialogs.barometer.service import TICK_JOB
 from storage.barometer import BarometerComment
 from storage.stores import Stores
 from tests.conftest import make_settings
+from tests.contract.test_barometer import answers_now
 from tests.dialogs.test_values_lens import rows
 from tests.harness import Harness, where
 
@@ -30,10 +32,6 @@ COMMS = "comms"
 RESULTS = "announcements"
 PERIOD = "2026-11"  # the harness clock starts on Monday 30 November 2026
 JOB = f"barometer:{PERIOD}"
-NHS_COUNTS = (
-    "SELECT value, count(*) FROM barometer_responses WHERE question = 'nhs' GROUP BY value "
-    "ORDER BY 1"
-)
 
 
 @pytest.fixture
@@ -50,6 +48,12 @@ async def app(sqlite_url: str, clock: ManualClock) -> AsyncIterator[App]:
     )
     yield built
     await built.close()
+
+
+async def nhs_counts(app: App) -> dict[str, int]:
+    """How many give each answer to the NHS question now, waiting answers included (opened
+    with the key: tests only)."""
+    return dict(Counter(a.values["nhs"] for a in (await answers_now(app.database)).values()))
 
 
 async def meet(harness: Harness, people: list[str]) -> None:
@@ -135,6 +139,7 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     thanks = harness.updates(user="p00")[-1]
     assert thanks.title == "Thank you: Staff barometer: November 2026"
     assert "Your answer is recorded." in thanks.text
+    assert "Only whoever holds the token in this message can: keep it to yourself." in thanks.text
     assert "Results are shown only for groups of 5 or more people" in thanks.footer
     assert [c.label for c in thanks.choices] == ["Change my answer"]
     assert len(harness.updates(user="p00")) == 1  # the retry was not handled again
@@ -143,12 +148,16 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     double = await answer(harness, "p02", answers("disagree", "disagree"))
     assert "You have already answered" in double[-1].text
     assert await rows(app, "SELECT count(*) FROM barometer_participation WHERE answered") == [(30,)]
-    assert await rows(
-        app, "SELECT question, count(*) FROM barometer_responses GROUP BY question ORDER BY 1"
-    ) == [("nhs", 30), ("organisation", 30)]
+    everyone = await answers_now(app.database)
+    assert len(everyone) == 30
+    assert all(set(a.values) == {"nhs", "organisation"} for a in everyone.values())
+    # Answers wait, sealed, until a batch of six of them is written together.
+    ((written,),) = await rows(app, "SELECT count(DISTINCT token_hash) FROM barometer_responses")
+    assert written % 6 == 0
+    assert await rows(app, "SELECT count(*) FROM barometer_pending") == [(30 - written,)]
 
     # p01 changes their mind through the card where they answered (p01 gave agree/agree).
-    before = await rows(app, NHS_COUNTS)
+    before = await nhs_counts(app)
     changing = await harness.click(
         "Change my answer", user="p01", card=harness.updates(user="p01")[-1]
     )
@@ -160,8 +169,8 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
         "Send my new answer", user="p01", card=form, inputs=answers("disagree", "agree", "area")
     )
     assert "Your new answer replaced your earlier one." in harness.updates(user="p01")[-1].text
-    after = await rows(app, NHS_COUNTS)
-    assert dict(after) == {**dict(before), "agree": dict(before)["agree"] - 1, "disagree": 1}
+    after = await nhs_counts(app)
+    assert after == {**before, "agree": before["agree"] - 1, "disagree": 1}
     assert await rows(app, "SELECT count(*) FROM barometer_participation WHERE answered") == [(30,)]
 
     # Without the card's token nothing changes: someone else's forged change is refused.
@@ -173,7 +182,8 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
         inputs=answers("strongly_disagree", "strongly_disagree"),
     )
     assert refused[-1].title == "This card cannot change an answer"
-    assert await rows(app, NHS_COUNTS) == after
+    assert refused[-1].text.startswith("Only whoever holds the token in the message where you")
+    assert await nhs_counts(app) == after
 
     # Status for comms: response rate only.
     status = await harness.user_says("/barometer status", user=COMMS)
@@ -309,8 +319,11 @@ async def test_a_round_below_the_threshold_shows_no_numbers(harness: Harness, ap
     assert data["rounds"][0]["comments"] == []
     assert table.strip().count("\n") == 0  # the header only
     assert "Fewer than 5 people answered" in page
-    # Comments of a round too small for them are deleted when it closes.
+    # Answers and comments of a round too small to show are deleted when it closes: it keeps
+    # only its counts of asked and answered.
     assert await rows(app, "SELECT count(*) FROM barometer_comments") == [(0,)]
+    assert await rows(app, "SELECT count(*) FROM barometer_responses") == [(0,)]
+    assert await rows(app, "SELECT invited, answered FROM barometer_rounds") == [(11, 4)]
 
 
 async def test_only_comms_run_the_round(harness: Harness) -> None:
