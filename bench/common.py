@@ -38,6 +38,9 @@ from tests.e2e.teams_processes import VALUESBOT, free_port, stopping
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+# The key of the barometer's waiting answers, for every process a benchmark starts on one
+# database (VALUESBOT_ANSWER_KEY: PostgreSQL needs one).
+ANSWER_KEY = "bench-answer-key-0123456789-abcdefghijkl"
 PG_SERVER = os.environ.get(
     "VALUESBOT_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
@@ -207,7 +210,10 @@ async def serving(env: Mapping[str, str], *, name: str) -> AsyncIterator[Serve]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="valuesbot-bench-") as workdir:
         async with stopping(
-            [VALUESBOT, "serve", "--port", str(port)], cwd=Path(workdir), env=env, log=log
+            [VALUESBOT, "serve", "--port", str(port)],
+            cwd=Path(workdir),
+            env={"VALUESBOT_ANSWER_KEY": ANSWER_KEY, **env},
+            log=log,
         ) as process:
             serve = Serve(process, port, log)
             await _wait_until_healthy(serve)

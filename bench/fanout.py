@@ -61,6 +61,7 @@ import aiohttp
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 
 from bench.common import (
+    ANSWER_KEY,
     ROOT,
     MemorySampler,
     cpu_seconds,
@@ -192,7 +193,7 @@ async def run_cli(env: Mapping[str, str], *command: str) -> str:
         VALUESBOT,
         *command,
         cwd=ROOT,
-        env=clean_env(**env),
+        env=clean_env(**{"VALUESBOT_ANSWER_KEY": ANSWER_KEY, **env}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

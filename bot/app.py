@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.answer_key import check_answer_key, load_answer_key
 from bot.clock import Clock, SystemClock
 from bot.content import Content, load_content
 from bot.delivery import Undelivered
@@ -29,7 +30,7 @@ from bot.dispatch import Dispatcher, Metrics
 from bot.events import Actor, ConversationRef, Platform
 from bot.pseudonym import Pseudonymiser
 from bot.router import Router
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.ui import Card
 from dialogs.barometer.service import SCRUB_PENDING, Barometer, ChannelDirectory, Headlines
 from dialogs.barometer.service import TICK_JOB as BAROMETER_TICK
@@ -242,7 +243,13 @@ async def build_app(
     content = content or load_content(settings.content)
     if prepare:
         await prepare_database(settings)
-    database = Database(settings.database_url)
+    answer_key, key_source = load_answer_key(settings)
+    database = Database(settings.database_url, answer_key=answer_key)
+    try:
+        await check_answer_key(database, answer_key, key_source)
+    except SettingsError:
+        await database.dispose()
+        raise
     clock = clock or SystemClock()
     pseudonyms = Pseudonymiser(await _pseudonym_secret(settings, database))
 

@@ -308,8 +308,9 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
                 for card in await barometer.comment_cards(stores):
                     shown.append(card)
             elif action in {"approve", "reject"}:
-                if not await barometer.moderate_by_id(stores, args.comment, action + "d"):
-                    raise UsageError(f"no comment {args.comment!r} in the latest round")
+                problem = await barometer.moderate_by_id(stores, args.comment, action + "d")
+                if problem:
+                    raise UsageError(problem)
                 print(f"comment {args.comment} {action}d")
         if action in {"close", "tick"}:
             await scrub(app.database)

@@ -95,6 +95,8 @@ class Settings(BaseModel):
     min_group: int = Field(5, ge=2, le=1000, alias="VALUESBOT_MIN_GROUP")
     comment_min: int = Field(10, ge=2, le=1000, alias="VALUESBOT_COMMENT_MIN")
     pseudonym_secret: SecretStr | None = Field(None, alias="VALUESBOT_PSEUDONYM_SECRET")
+    answer_key: SecretStr | None = Field(None, alias="VALUESBOT_ANSWER_KEY")
+    answer_key_file: Path | None = Field(None, alias="VALUESBOT_ANSWER_KEY_FILE")
     admins: MemberList = Field((), alias="VALUESBOT_ADMINS")
     comms: MemberList = Field((), alias="VALUESBOT_COMMS")
     team_lens_hours: float = Field(24, gt=0, le=24 * 14, alias="VALUESBOT_TEAM_LENS_HOURS")
@@ -105,6 +107,7 @@ class Settings(BaseModel):
     barometer_days: int = Field(10, ge=1, le=27, alias="VALUESBOT_BAROMETER_DAYS")
     barometer_reminders: tuple[int, ...] = Field((3, 7), alias="VALUESBOT_BAROMETER_REMINDERS")
     barometer_channels: MemberList = Field((), alias="VALUESBOT_BAROMETER_CHANNELS")
+    barometer_open_to_all: bool = Field(False, alias="VALUESBOT_BAROMETER_OPEN_TO_ALL")
     barometer_results: MemberList = Field((), alias="VALUESBOT_BAROMETER_RESULTS")
     values_channels: MemberList = Field((), alias="VALUESBOT_VALUES_CHANNEL")
     digest_empty: str = Field("message", alias="VALUESBOT_DIGEST_EMPTY")
@@ -245,6 +248,26 @@ class Settings(BaseModel):
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("needs at least 16 characters")
         return value
+
+    @field_validator("answer_key")
+    @classmethod
+    def _answer_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 32:
+            raise ValueError("needs at least 32 characters (e.g. `openssl rand -base64 32`)")
+        return value
+
+    @model_validator(mode="after")
+    def _answer_key_for_postgresql(self) -> Settings:
+        # Several instances share a PostgreSQL database: each must seal the barometer's waiting
+        # answers with the same key, and the key must not be in the database.
+        if self.is_sqlite or self.answer_key or self.answer_key_file or self.pseudonym_secret:
+            return self
+        raise ValueError(
+            "VALUESBOT_ANSWER_KEY is needed with PostgreSQL: the key that seals barometer "
+            "answers waiting for their batch, the same on every instance and kept out of the "
+            "database (at least 32 random characters; or VALUESBOT_ANSWER_KEY_FILE naming a "
+            "file that holds it)"
+        )
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -460,7 +483,7 @@ def _explain(error: ValidationError, given: Mapping[str, Any]) -> str:
         loc = problem.get("loc") or ()
         name = str(loc[0]) if loc else ""
         message = problem.get("msg", "invalid").removeprefix("Value error, ")
-        secret = "SECRET" in name or "TOKEN" in name
+        secret = any(word in name for word in ("SECRET", "TOKEN", "KEY"))
         if name in given and not secret:
             shown = str(given[name])
             message += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'!r})"

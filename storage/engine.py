@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.barometer import AnswerKey
 from storage.stores import SqlStores
 
 # How long a SQLite writer waits for another process's transaction before giving up.
@@ -70,10 +71,15 @@ def make_engine(database_url: str, **options: Any) -> AsyncEngine:
 
 
 class Database:
-    """One database, shared by every turn of the process."""
+    """One database, shared by every turn of the process. ``answer_key`` (not in the database)
+    seals the barometer's answers waiting for their batch; without it, answering the barometer
+    fails (``storage.barometer.MissingAnswerKey``)."""
 
-    def __init__(self, database_url: str, **options: Any) -> None:
+    def __init__(
+        self, database_url: str, *, answer_key: AnswerKey | None = None, **options: Any
+    ) -> None:
         self.url = database_url
+        self.answer_key = answer_key
         self.engine = make_engine(database_url, **options)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
@@ -89,7 +95,7 @@ class Database:
     async def unit(self) -> AsyncIterator[SqlStores]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         async with self._turn_to_write(), self._sessions() as session, session.begin():
-            yield SqlStores(session)
+            yield SqlStores(session, self.answer_key)
 
     @asynccontextmanager
     async def _turn_to_write(self) -> AsyncIterator[None]:
@@ -128,7 +134,7 @@ class Database:
         async with self._sessions() as session:
             # The first statement begins the transaction, with BEGIN (deferred) on SQLite.
             await session.connection(execution_options={READ_ONLY: True})
-            yield SqlStores(session)
+            yield SqlStores(session, self.answer_key)
             await session.commit()
 
     async def dispose(self) -> None:

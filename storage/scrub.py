@@ -2,10 +2,10 @@
 
 Deleting a row in SQL does not erase its bytes at once: PostgreSQL keeps the old row version
 (with the id of the transaction that wrote it) until VACUUM, and SQLite keeps old pages in its
-write-ahead log until a checkpoint. After a barometer round closes, its participation rows and
-its responses as first written are deleted (see ``storage.barometer.SqlBarometer``); ``scrub`` then
-asks the database to drop those traces, so that nobody reading the database files later finds
-them. Run it outside any unit of work.
+write-ahead log until a checkpoint. After a barometer round closes, its participation rows, its
+waiting answers and its answers as first written are deleted (see
+``storage.barometer.SqlBarometer``); ``scrub`` then asks the database to drop those traces, so
+that nobody reading the database files later finds them. Run it outside any unit of work.
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from collections.abc import Sequence
 
 from storage.engine import Database
 
-BAROMETER_TABLES = ("barometer_participation", "barometer_responses", "barometer_comments")
+BAROMETER_TABLES = (
+    "barometer_participation",
+    "barometer_pending",
+    "barometer_responses",
+    "barometer_comments",
+)
 
 
 async def scrub(database: Database, tables: Sequence[str] = BAROMETER_TABLES) -> None:

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.barometer import BarometerStore, SqlBarometer
+from storage.barometer import AnswerKey, BarometerStore, SqlBarometer
 from storage.case_studies import CaseStudyStore, SqlCaseStudies
 from storage.commitments import CommitmentStore, SqlCommitments
 from storage.console import ConsoleFeed, SqlConsoleFeed
@@ -55,9 +55,10 @@ class Stores(Protocol):
 
 
 class SqlStores:
-    """Every store, bound to one session (one unit of work)."""
+    """Every store, bound to one session (one unit of work). ``answer_key`` seals and opens the
+    barometer's answers waiting for their batch (``storage.barometer.pool``)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, answer_key: AnswerKey | None = None) -> None:
         self.session = session
         self.dialogs = SqlDialogs(session)
         self.events = SqlEventLog(session)
@@ -70,6 +71,6 @@ class SqlStores:
         self.console = SqlConsoleFeed(session)
         self.meta = SqlMeta(session)
         self.outbox = SqlOutbox(session)
-        self.barometer = SqlBarometer(session)
+        self.barometer = SqlBarometer(session, answer_key)
         self.delivery = SqlDeliveryQueue(session)
         self.schedules = SqlSchedules(session)

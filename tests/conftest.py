@@ -28,6 +28,7 @@ from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.settings import Settings
 from storage import migrate
+from storage.barometer import AnswerKey
 from storage.engine import Database
 from tests.harness import Harness
 
@@ -35,6 +36,8 @@ PG_URL = os.environ.get(
     "VALUESBOT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 SKIP_PG = os.environ.get("VALUESBOT_TEST_SKIP_PG") == "1"
+# The key of the barometer's waiting answers, for every test's settings and databases.
+ANSWER_KEY = "test-answer-key-0123456789-abcdefghijklmnop"
 
 # A Monday morning in London, in winter (GMT).
 START = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
@@ -113,7 +116,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
     """An empty, migrated database (SQLite or PostgreSQL)."""
-    db = Database(database_url)
+    db = Database(database_url, answer_key=AnswerKey.from_text(ANSWER_KEY))
     if db.dialect == "postgresql":
         await _empty(db)
     yield db
@@ -127,11 +130,13 @@ def clock() -> ManualClock:
 
 
 def make_settings(database_url: str, **extra: str) -> Settings:
-    """Settings for tests: the given database, a fixed pseudonymisation secret."""
+    """Settings for tests: the given database, a fixed pseudonymisation secret and answer
+    key."""
     return Settings.from_env(
         {
             "DATABASE_URL": database_url,
             "VALUESBOT_PSEUDONYM_SECRET": "test-secret-0123456789",
+            "VALUESBOT_ANSWER_KEY": ANSWER_KEY,
             **extra,
         }
     )

@@ -125,7 +125,8 @@ def thanks_card(
         text=f"{done} It is stored apart from your name, and nobody can see what you answered. "
         f"Results are published for everyone when the round closes, "
         f"{local_time(round_.closes_at, zone)}.\n\n"
-        "Until then you can change your answer with the button below: only this message can.",
+        "Until then you can change your answer with the button below. Only whoever holds the "
+        "token in this message can: keep it to yourself.",
         choices=(Choice(label="Change my answer", action=CHANGE, collects_inputs=False),),
         footer=rule(round_),
         hidden={"round": round_.id, "token": token},
@@ -150,6 +151,35 @@ def already_card(text: BarometerText, round_: BarometerRound, zone: ZoneInfo) ->
         f"Results are published when the round closes, {local_time(round_.closes_at, zone)}.",
         footer=rule(round_),
     )
+
+
+def not_asked_card(
+    text: BarometerText, round_: BarometerRound, zone: ZoneInfo, platform: str, tenant: str
+) -> Card:
+    """Someone the round did not ask wants to answer it, and it is only for those it asked."""
+    return Card(
+        title=f"{title(text, round_)}: for the people it asked",
+        text=f"This round was sent to the members of {audience(round_, platform, tenant)} when it "
+        "opened, and you were not one of them, so it cannot count your answer: its response "
+        "rate is of the people it asked. If you should have been asked, tell the comms team. "
+        f"The results are published for everyone when it closes, "
+        f"{local_time(round_.closes_at, zone)}.",
+        footer=rule(round_),
+    )
+
+
+def audience(round_: BarometerRound, platform: str, tenant: str) -> str:
+    """The channels a round asked, as someone on ``platform`` and ``tenant`` knows them (the
+    channels of their own workspace or tenant, else all of them): "C0STAFF and C0NURSES"."""
+    places = [place.split(":", 2) for place in round_.channels]
+    own = [c for p, t, c in places if (p, t) == (platform, tenant)]
+    names = own or [c for _, _, c in places]
+    if not names:
+        return "the channels the comms team chose"
+    shown = [shorten(name, 80) for name in names[:CARD_GROUPS]]
+    if len(names) > len(shown):
+        shown.append(plural(len(names) - len(shown), "other channel"))
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
 
 
 def closed_card(text: BarometerText) -> Card:

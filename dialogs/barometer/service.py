@@ -3,7 +3,7 @@
 Everyone: ``/barometer`` shows the open round's questions (or, once answered, a note; between
 rounds, the latest results), ``/barometer results``, ``/barometer trend``, ``/barometer help``.
 The comms team (``VALUESBOT_COMMS``) also: ``open``, ``close``, ``status``, ``preview``,
-``remind`` and ``comments`` (to approve or reject comments).
+``remind`` and ``comments`` (to approve or reject the comments of a closed round).
 
 A round's life is three plain functions that take the unit of work they run in, so the
 scheduler, the comms team's commands and the CLI all run the same code:
@@ -19,11 +19,14 @@ scheduler, the comms team's commands and the CLI all run the same code:
 ``tick(stores, now)`` does whichever of these is due by the timetable; the
 ``barometer.tick`` schedule job runs it.
 
-Anonymity (DESIGN.md section 4): answering writes the person's participation row and the
-response rows, which hold no person, in one transaction. The answered card carries a random
-token only that chat message holds; the database keeps its hash on the response rows, so the
-card (and nothing else) can replace the answer until the round closes. Nothing here logs an
-answer.
+Anonymity (DESIGN.md section 4): answering writes the person's participation row and, in the
+same transaction, the answer, which holds no person, sealed in the pool until a batch of more
+than ``min_group`` answers goes into the response tables together (see
+``storage.barometer.SqlBarometer``). The answered card carries a random token that only that
+chat message holds; the database keeps only hashes of it, so whoever holds the token in that
+message (and nobody else) can replace the answer until the round closes. Nothing reads the
+answers of an open round but that change: tallies, results, comments and the digest's headline
+read closed rounds. Nothing here logs an answer.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from bot.events import (
 )
 from bot.router import Router
 from bot.settings import Settings, parse_place
-from bot.text import local_time, plural
+from bot.text import local_time, plural, shorten
 from bot.turn import Turn
 from bot.ui import Card, Field, card_to_json
 from dialogs.barometer import cards
@@ -76,6 +79,8 @@ SCRUB_PENDING = "barometer_scrub_pending"
 MAX_REMINDERS = 2
 HISTORY = 36
 COMMENTS_PER_REQUEST = 10
+# An unknown word is repeated back this long at most (someone may paste a whole text).
+WORD_SHOWN = 40
 
 
 class ChannelDirectory(Protocol):
@@ -130,8 +135,8 @@ class TickResult:
 
 
 def token_hash(token: str) -> str:
-    """What the database keeps of a card's token. The token is 192 random bits, so a plain
-    hash cannot be reversed by guessing."""
+    """What the response rows keep of a card's token (the pool keeps only a keyed hash of
+    this). The token is 192 random bits, so a plain hash cannot be reversed by guessing."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -226,7 +231,10 @@ class Barometer:
             await self._comms(turn, word)
         else:
             turn.reply(
-                self.help_card(self._is_comms(turn), f"I don't know {word!r}."), private=True
+                self.help_card(
+                    self._is_comms(turn), f"I don't know {shorten(word, WORD_SHOWN)!r}."
+                ),
+                private=True,
             )
 
     async def _comms(self, turn: Turn[CommandReceived], word: str) -> None:
@@ -276,7 +284,8 @@ class Barometer:
                 ),
                 Field(
                     label="/barometer comments",
-                    value="Approve or reject comments before they are published.",
+                    value="Once a round has closed, approve or reject its comments before "
+                    "they are published.",
                 ),
             ]
         intro = (
@@ -297,13 +306,29 @@ class Barometer:
             return await self.latest_results_card(stores)
         if await stores.barometer.has_answered(current.id, person):
             return cards.already_card(self.text, current, self.settings.zone)
+        if not await self.may_answer(stores, current, person):
+            return self._not_asked(current, person)
         return cards.question_card(self.text, current, self.settings.zone)
+
+    async def may_answer(self, stores: Stores, round_: BarometerRound, person: PersonKey) -> bool:
+        """True when the person may answer the round: it was sent to them, or it takes answers
+        from anyone who asks (``BarometerRound.others_may_answer``)."""
+        return round_.others_may_answer or await stores.barometer.invited(round_.id, person)
+
+    def _not_asked(self, round_: BarometerRound, person: PersonKey) -> Card:
+        return cards.not_asked_card(
+            self.text, round_, self.settings.zone, person.platform, person.tenant
+        )
 
     async def home_card(self, stores: Stores, person: PersonKey, now: datetime) -> Card | None:
         """The barometer on the person's home page: this month's round to answer (or answered),
         else the latest results in a line."""
         current = await stores.barometer.current()
-        if current is not None and current.closes_at > now:
+        if (
+            current is not None
+            and current.closes_at > now
+            and await self.may_answer(stores, current, person)
+        ):
             answered = await stores.barometer.has_answered(current.id, person)
             return cards.home_card(self.text, current, answered, None, self.settings.zone)
         history = await self.published(stores, limit=1)
@@ -360,6 +385,16 @@ class Barometer:
             else "No results channel is set (VALUESBOT_BAROMETER_RESULTS): everyone sees the "
             "results with /barometer results and on the web page."
         )
+        waiting = (
+            []
+            if self.why_no_comments(result.round)
+            else await stores.barometer.comments(result.round.id, ("pending",))
+        )
+        if waiting:
+            where += (
+                f" {plural(len(waiting), 'comment')} {'waits' if len(waiting) == 1 else 'wait'} "
+                "for the comms team to read: /barometer comments."
+            )
         return Card(
             title=result.card.title,
             text=f"{where}\n\n{result.card.text}",
@@ -384,18 +419,13 @@ class Barometer:
             return Card(title=f"{self.text.title}: no round open", text=auto)
         asked, answered = await stores.barometer.participation(current.id)
         rate = f" ({percent(answered / asked)})" if asked else ""
-        pending = 0
-        if answered >= current.comment_min:
-            pending = len(await stores.barometer.comments(current.id, ("pending",)))
         fields = [
             Field(label="Answered", value=f"{answered} of {asked}{rate}"),
             Field(label="Closes", value=local_time(current.closes_at, zone)),
             Field(label="Reminders sent", value=f"{current.reminders_sent} of {MAX_REMINDERS}"),
             Field(
                 label="Comments to read",
-                value=str(pending)
-                if answered >= current.comment_min
-                else f"shown once {current.comment_min} people have answered",
+                value=f"once the round closes, if {current.comment_min} or more have answered",
             ),
         ]
         return Card(
@@ -428,32 +458,46 @@ class Barometer:
             return Card(title="No reminder sent", text="Someone else sent it just now.")
         return Card(
             title=f"Reminder {result.number} of {MAX_REMINDERS} queued",
-            text=f"{plural(result.reminded, 'person', 'people')} who have not answered will be "
-            "reminded in their working hours.",
+            text=f"{plural(result.reminded, 'person', 'people')} who "
+            f"{'has' if result.reminded == 1 else 'have'} not answered will be reminded in "
+            "their working hours.",
         )
 
+    def why_no_comments(self, round_: BarometerRound) -> str:
+        """Why the comments of ``round_`` cannot be shown or moderated, or "" when they can.
+
+        The one rule for every way to a comment (``/barometer comments``, the CLI, an Approve or
+        Reject click carrying a comment's id): only once the round has closed (until then
+        nobody, comms included, reads any answer), and only when at least ``comment_min``
+        people answered it, so that no comment can be tied to one of a few people."""
+        month = month_name(round_.period)
+        if round_.is_open:
+            return (
+                f"Comments on the {month} round are read once it closes, "
+                f"{local_time(round_.closes_at, self.settings.zone)}: until then nobody, comms "
+                "included, reads any answer."
+            )
+        if round_.answered < round_.comment_min:
+            return (
+                f"Comments on the {month} round are shown only when {round_.comment_min} or "
+                f"more people answer, and {round_.answered} did, so that no comment can be tied "
+                "to one of a few people."
+            )
+        return ""
+
     async def comment_cards(self, stores: Stores) -> list[Card]:
-        """Comments waiting for the comms team, once the round has enough answers."""
-        round_ = await stores.barometer.current()
-        if round_ is None:
-            closed = await stores.barometer.closed(1)
-            round_ = closed[0] if closed else None
-        if round_ is None:
-            return [Card(title="No comments", text="No round has run yet.")]
-        answered = (
-            (await stores.barometer.participation(round_.id))[1]
-            if round_.is_open
-            else round_.answered
-        )
-        if answered < round_.comment_min:
-            return [
-                Card(
-                    title="No comments to read yet",
-                    text=f"Comments on the {month_name(round_.period)} round are shown once "
-                    f"{round_.comment_min} people have answered ({answered} so far), so that "
-                    "no comment can be tied to one of a few people.",
-                )
-            ]
+        """The latest closed round's comments waiting for the comms team (``why_no_comments``
+        decides whether they may be read at all)."""
+        closed = await stores.barometer.closed(1)
+        if not closed:
+            current = await stores.barometer.current()
+            if current is None:
+                return [Card(title="No comments", text="No round has run yet.")]
+            return [Card(title="No comments to read yet", text=self.why_no_comments(current))]
+        round_ = closed[0]
+        problem = self.why_no_comments(round_)
+        if problem:
+            return [Card(title="No comments to read", text=problem)]
         waiting = await stores.barometer.comments(round_.id, ("pending",))
         if not waiting:
             return [Card(title="No comments to read", text="Every comment has been read.")]
@@ -464,22 +508,19 @@ class Barometer:
             )
         return shown
 
-    async def moderate_by_id(self, stores: Stores, comment_id: str, status: str) -> bool:
-        """Approve or reject a comment of the open round or the latest closed one (the CLI)."""
-        round_ = await stores.barometer.current()
-        if round_ is None:
-            closed = await stores.barometer.closed(1)
-            round_ = closed[0] if closed else None
-        if round_ is None:
-            return False
-        answered = (
-            (await stores.barometer.participation(round_.id))[1]
-            if round_.is_open
-            else round_.answered
-        )
-        if answered < round_.comment_min:
-            return False  # nobody, comms included, reads comments of so few answers
-        return await stores.barometer.moderate(round_.id, comment_id, status)
+    async def moderate_by_id(self, stores: Stores, comment_id: str, status: str) -> str:
+        """Approve or reject a comment of the latest closed round (the CLI): "" when done, else
+        why not."""
+        closed = await stores.barometer.closed(1)
+        if not closed:
+            return "No round has closed yet: comments are read once a round closes."
+        round_ = closed[0]
+        problem = self.why_no_comments(round_)
+        if problem:
+            return problem
+        if not await stores.barometer.moderate(round_.id, comment_id, status):
+            return f"There is no comment {comment_id!r} in the {month_name(round_.period)} round."
+        return ""
 
     # Clicks
 
@@ -505,9 +546,7 @@ class Barometer:
             return
         zone = self.settings.zone
         if token:
-            outcome = await turn.stores.barometer.change(
-                round_.id, token_hash(token), answer, round_.min_group
-            )
+            outcome = await turn.stores.barometer.change(round_.id, token_hash(token), answer)
             if outcome is AnswerOutcome.CHANGED:
                 turn.update(cards.thanks_card(self.text, round_, zone, token, changed=True))
             elif outcome is AnswerOutcome.CLOSED:
@@ -517,12 +556,14 @@ class Barometer:
             return
         token = secrets.token_urlsafe(24)
         outcome = await turn.stores.barometer.answer(
-            round_.id, turn.person, answer, token_hash(token), round_.min_group
+            round_.id, turn.person, answer, token_hash(token)
         )
         if outcome is AnswerOutcome.RECORDED:
             turn.update(cards.thanks_card(self.text, round_, zone, token, changed=False))
         elif outcome is AnswerOutcome.ALREADY:
             turn.reply(cards.already_card(self.text, round_, zone), private=True)
+        elif outcome is AnswerOutcome.NOT_ASKED:
+            turn.reply(self._not_asked(round_, turn.person), private=True)
         else:
             turn.reply(cards.closed_card(self.text), private=True)
 
@@ -581,6 +622,11 @@ class Barometer:
             return
         values = turn.event.values
         round_ = await turn.stores.barometer.get(values.get("round", ""))
+        problem = self.why_no_comments(round_) if round_ is not None else ""
+        if problem:
+            # The card is left as it was: nothing about the comment is shown or changed.
+            turn.reply(Card(title="Comments cannot be read yet", text=problem), private=True)
+            return
         comment_id = values.get("comment", "")
         found = (
             [c for c in await turn.stores.barometer.comments(round_.id) if c.id == comment_id]
@@ -591,8 +637,7 @@ class Barometer:
             turn.reply(
                 Card(
                     title="That comment has gone",
-                    text="Its author changed their answer, or the round was closed with too few "
-                    "answers for comments to be shown.",
+                    text="It is not among the comments of that round.",
                 ),
                 private=True,
             )
@@ -625,8 +670,8 @@ class Barometer:
     def _unknown_token(self) -> Card:
         return Card(
             title="This card cannot change an answer",
-            text="Only the card where you answered can change your answer, while the round is "
-            "open.",
+            text="Only whoever holds the token in the message where you answered can change "
+            "that answer, while the round is open.",
         )
 
     def _is_comms(self, turn: Turn[Any]) -> bool:
@@ -652,6 +697,9 @@ class Barometer:
             scale=tuple(RoundScalePoint(id=p.id, label=p.label, agree=p.agree) for p in text.scale),
             groups=tuple(RoundGroup(id=g.id, label=g.label) for g in text.groups),
             asks_comment=True,
+            channels=self.settings.barometer_channels,
+            others_may_answer=not self.settings.barometer_channels
+            or self.settings.barometer_open_to_all,
         )
 
     async def audience(self, stores: Stores) -> list[PersonKey]:
@@ -780,7 +828,10 @@ class Barometer:
                 sizes[group] = sizes.get(group, 0) + count
         keep = publishable_groups(sizes, closed.min_group)
         await stores.barometer.seal(
-            closed.id, keep, keep_comments=tally.respondents >= closed.comment_min
+            closed.id,
+            keep,
+            keep_comments=tally.respondents >= closed.comment_min,
+            keep_answers=tally.respondents >= closed.min_group,
         )
         await stores.meta.put(SCRUB_PENDING, closed.period)
         history = await self.published(stores)

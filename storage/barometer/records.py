@@ -42,9 +42,11 @@ class RoundGroup:
 class BarometerRound:
     """One month's staff barometer.
 
-    ``min_group`` and ``comment_min`` are fixed when the round opens. ``invited`` and
-    ``answered`` are final once it has closed (while open, ``BarometerStore.participation``
-    counts them).
+    ``min_group`` and ``comment_min`` are fixed when the round opens, and so is who it is for:
+    ``channels``, the channels whose members were asked (empty: everyone the bot knew), and
+    ``others_may_answer``, whether someone who was not asked may answer too (and is then counted
+    as asked). ``invited`` and ``answered`` are final once it has closed (while open,
+    ``BarometerStore.participation`` counts them).
     """
 
     id: str
@@ -57,6 +59,8 @@ class BarometerRound:
     scale: tuple[RoundScalePoint, ...]
     groups: tuple[RoundGroup, ...] = ()
     asks_comment: bool = True
+    channels: tuple[str, ...] = ()
+    others_may_answer: bool = True
     status: str = "open"
     closed_at: datetime | None = None
     invited: int = 0
@@ -87,6 +91,7 @@ class AnswerOutcome(StrEnum):
     CHANGED = "changed"
     UNKNOWN = "unknown"
     CLOSED = "closed"
+    NOT_ASKED = "not_asked"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,30 +153,36 @@ class BarometerStore(Protocol):
         """True when the person has answered the round."""
         ...
 
+    async def invited(self, round_id: str, person: PersonKey) -> bool:
+        """True when the person was asked in the round (or has answered it)."""
+        ...
+
     async def answer(
-        self,
-        round_id: str,
-        person: PersonKey,
-        answer: BarometerAnswer,
-        token_hash: str,
-        mix: int,
+        self, round_id: str, person: PersonKey, answer: BarometerAnswer, token_hash: str
     ) -> AnswerOutcome:
-        """Record a first answer: the participation row and the response rows, which carry
-        ``token_hash`` but nothing of the person. ``ALREADY`` when the person has answered,
-        ``CLOSED`` when the round is not open. ``mix`` other respondents' rows are written
-        again with these, so that nothing about how rows were written (their physical place,
-        PostgreSQL's transaction ids) singles out this answer among them."""
+        """Record a first answer: the participation row, and the answer (carrying
+        ``token_hash`` but nothing of the person) in the pool, where it waits for a batch of
+        other people's answers to go into the response tables with. ``ALREADY`` when the
+        person has answered, ``CLOSED`` when the round is not open, ``NOT_ASKED`` when the
+        person was not asked and the round is only for those it asked (``others_may_answer``
+        False)."""
         ...
 
     async def change(
-        self, round_id: str, token_hash: str, answer: BarometerAnswer, mix: int
+        self, round_id: str, token_hash: str, answer: BarometerAnswer
     ) -> AnswerOutcome:
-        """Replace the answer holding ``token_hash``: ``CHANGED``, ``UNKNOWN`` (no such
+        """Replace the answer holding ``token_hash`` (where it waits, or, once written, by a
+        change that waits for a batch of other changes): ``CHANGED``, ``UNKNOWN`` (no such
         answer) or ``CLOSED``."""
         ...
 
     async def holds(self, round_id: str, token_hash: str) -> bool:
-        """True when an answer in the open round holds ``token_hash``."""
+        """True when an answer in the open round holds ``token_hash`` (waiting or written)."""
+        ...
+
+    async def pending(self) -> int:
+        """How many answers wait in the pool, in every round (each sealed with the answer
+        key: none can be read with another)."""
         ...
 
     async def reminded(self, round_id: str, sent: int, now_sent: int) -> bool:
@@ -180,20 +191,31 @@ class BarometerStore(Protocol):
         ...
 
     async def tally(self, round_id: str) -> BarometerTally:
-        """The counts of a round."""
+        """The counts of a round, from the response tables: whole only once it has closed
+        (until then, answers wait in the pool, which nothing but the person's own change
+        reads)."""
         ...
 
     async def close(self, round_id: str, now: datetime) -> BarometerRound | None:
-        """Close the round if open, returning it closed (None if someone closed it first). The
-        counts of asked and answered are kept on the round and its participation rows are
-        deleted: who took part is not needed once nobody can answer."""
+        """Close the round if open, returning it closed (None if someone closed it first).
+        Every answer still waiting in the pool is written to the response tables. The counts
+        of asked and answered are kept on the round and its participation rows are deleted:
+        who took part is not needed once nobody can answer."""
         ...
 
-    async def seal(self, round_id: str, keep_groups: Collection[str], keep_comments: bool) -> None:
+    async def seal(
+        self,
+        round_id: str,
+        keep_groups: Collection[str],
+        keep_comments: bool,
+        keep_answers: bool = True,
+    ) -> None:
         """Write a closed round's responses and comments again, in random order, with new
         response ids and no token hash (nothing can change them any more); groups not in
         ``keep_groups`` are erased from the responses, and the comments are deleted unless
-        ``keep_comments`` (too few answered for them ever to be shown)."""
+        ``keep_comments`` (too few answered for them ever to be shown). Without
+        ``keep_answers`` (too few answered for anything to be shown) responses and comments are
+        all deleted: the round keeps only its counts of asked and answered."""
         ...
 
     async def comments(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, delete, func, insert, literal, literal_column, null, update
+from sqlalchemy import String, case, delete, func, insert, literal, null, update
 from sqlalchemy import select as select_columns
-from sqlalchemy.sql.expression import ColumnClause
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.barometer.pool import AnswerKey, PendingAnswer, UnreadableAnswer
 from storage.barometer.records import (
     AnswerOutcome,
     BarometerAnswer,
@@ -25,11 +27,14 @@ from storage.barometer.records import (
 from storage.barometer.tables import (
     BarometerCommentRow,
     BarometerParticipationRow,
+    BarometerPendingRow,
     BarometerResponseRow,
     BarometerRoundRow,
 )
 from storage.common import SqlStore, chunks, conflict_insert, rowcount
 from storage.people import PersonKey
+
+log = logging.getLogger("valuesbot.barometer")
 
 _RANDOM = secrets.SystemRandom()
 # Rows are inserted a few hundred at a time: well inside SQLite's and asyncpg's limits on the
@@ -37,10 +42,15 @@ _RANDOM = secrets.SystemRandom()
 _CHUNK = 500
 
 
-def _writer() -> ColumnClause[str]:
-    """PostgreSQL's id of the transaction that last wrote a row (a system column of every
-    table), as text."""
-    return literal_column("xmin::text", String)
+class MissingAnswerKey(RuntimeError):
+    """An answer was to be sealed or opened by a store given no answer key."""
+
+
+def batch_size(min_group: int) -> int:
+    """How many answers a batch writes to the response tables at once: more than the round's
+    ``min_group``, so that whoever's answer is in a batch is hidden among at least
+    ``min_group`` others. The pool writes one when twice as many wait."""
+    return min_group + 1
 
 
 _COLUMNS = {
@@ -60,6 +70,8 @@ def _definition(round_: BarometerRound) -> dict[str, Any]:
         "scale": [{"id": p.id, "label": p.label, "agree": p.agree} for p in round_.scale],
         "groups": [{"id": g.id, "label": g.label} for g in round_.groups],
         "asks_comment": round_.asks_comment,
+        "channels": list(round_.channels),
+        "others_may_answer": round_.others_may_answer,
     }
 
 
@@ -78,6 +90,9 @@ def _round(row: BarometerRoundRow) -> BarometerRound:
         scale=tuple(RoundScalePoint(**p) for p in definition.get("scale", [])),
         groups=tuple(RoundGroup(**g) for g in definition.get("groups", [])),
         asks_comment=bool(definition.get("asks_comment", True)),
+        channels=tuple(definition.get("channels", ())),
+        # Rounds opened before the rule was kept took answers from anyone.
+        others_may_answer=bool(definition.get("others_may_answer", True)),
         invited=row.invited,
         answered=row.answered,
         reminders_sent=row.reminders_sent,
@@ -86,17 +101,37 @@ def _round(row: BarometerRoundRow) -> BarometerRound:
 
 class SqlBarometer(SqlStore):
     """The barometer in ``barometer_rounds``, ``barometer_participation`` (who),
-    ``barometer_responses`` and ``barometer_comments`` (what).
+    ``barometer_pending`` (answers waiting for their batch), ``barometer_responses`` and
+    ``barometer_comments`` (what).
 
-    No statement here ever reads or writes a person and an answer together. Answers are written
-    in the same transaction as the participation row (so a click counts exactly once), and on
-    PostgreSQL every row a transaction writes carries that transaction's id (``xmin``) and lands
-    at the end of the table, next to rows written at about the same time. So each answer also
-    takes a few earlier respondents' rows out and writes them back with it, all in random order:
-    the rows a transaction wrote then hold several people's answers, and nothing in the table
-    says which one is new. Closing a round writes all of its rows once more, in random order,
-    with new ids and without token hashes.
+    No statement here ever reads or writes a person and an answer together. An answer is
+    written in the same transaction as the participation row (so a click counts exactly once),
+    but not to the response tables: to the pool, as one sealed row that the database alone can
+    neither read nor tie to the rows it becomes (``storage.barometer.pool``). When twice a
+    batch (``batch_size``: more than the round's ``min_group``) of answers wait, a batch of them
+    picked at random is opened and written to the response and comment tables in random order,
+    in one transaction; changes of answers already written wait for other changes the same way.
+    Closing writes whatever still waits, then ``seal`` writes every row of the round once more,
+    in random order, with new ids and without token hashes.
+
+    So the response tables only ever change by whole batches: two copies of the database taken
+    around one person's answer differ in the participation row and a sealed row, and the rows
+    added to the response tables between any two copies hold the answers of more than
+    ``min_group`` people. Every row one transaction writes carries that transaction's id on
+    PostgreSQL (``xmin``): a batch's rows share it with the participation row of whoever's
+    answer set the batch off, and hide that person's answer (if it is in the batch at all)
+    among more than ``min_group``.
     """
+
+    def __init__(self, session: AsyncSession, answer_key: AnswerKey | None = None) -> None:
+        super().__init__(session)
+        self._answer_key = answer_key
+
+    @property
+    def _key(self) -> AnswerKey:
+        if self._answer_key is None:
+            raise MissingAnswerKey("this store was given no answer key (Database(answer_key=))")
+        return self._answer_key
 
     async def open(self, round_: BarometerRound) -> bool:
         statement = (
@@ -214,66 +249,114 @@ class SqlBarometer(SqlStore):
         )
         return row is not None and row.answered
 
-    async def answer(
-        self,
-        round_id: str,
-        person: PersonKey,
-        answer: BarometerAnswer,
-        token_hash: str,
-        mix: int,
-    ) -> AnswerOutcome:
-        if not await self._still_open(round_id):
-            return AnswerOutcome.CLOSED
-        first = (
-            conflict_insert(self.session, BarometerParticipationRow)
-            .values(
-                round_id=round_id,
-                platform=person.platform,
-                tenant=person.tenant,
-                user_id=person.user,
-                answered=True,
-            )
-            .on_conflict_do_update(
-                index_elements=["round_id", "platform", "tenant", "user_id"],
-                set_={"answered": True},
-                where=col(BarometerParticipationRow.answered).is_(False),
-            )
+    async def invited(self, round_id: str, person: PersonKey) -> bool:
+        row = await self.session.get(
+            BarometerParticipationRow,
+            (round_id, person.platform, person.tenant, person.user),
+            populate_existing=True,
         )
-        if rowcount(await self.session.exec(first)) != 1:
-            return AnswerOutcome.ALREADY
-        await self._write(round_id, answer, token_hash, mix)
+        return row is not None
+
+    async def answer(
+        self, round_id: str, person: PersonKey, answer: BarometerAnswer, token_hash: str
+    ) -> AnswerOutcome:
+        round_ = await self._still_open(round_id)
+        if round_ is None:
+            return AnswerOutcome.CLOSED
+        if not _round(round_).others_may_answer:
+            # Only those asked: their row is there, waiting to say they answered.
+            marked = await self.session.exec(
+                update(BarometerParticipationRow)
+                .where(
+                    col(BarometerParticipationRow.round_id) == round_id,
+                    col(BarometerParticipationRow.platform) == person.platform,
+                    col(BarometerParticipationRow.tenant) == person.tenant,
+                    col(BarometerParticipationRow.user_id) == person.user,
+                    col(BarometerParticipationRow.answered).is_(False),
+                )
+                .values(answered=True)
+                .execution_options(synchronize_session=False)
+            )
+            if rowcount(marked) != 1:
+                asked = await self.invited(round_id, person)
+                return AnswerOutcome.ALREADY if asked else AnswerOutcome.NOT_ASKED
+        else:
+            first = (
+                conflict_insert(self.session, BarometerParticipationRow)
+                .values(
+                    round_id=round_id,
+                    platform=person.platform,
+                    tenant=person.tenant,
+                    user_id=person.user,
+                    answered=True,
+                )
+                .on_conflict_do_update(
+                    index_elements=["round_id", "platform", "tenant", "user_id"],
+                    set_={"answered": True},
+                    where=col(BarometerParticipationRow.answered).is_(False),
+                )
+            )
+            if rowcount(await self.session.exec(first)) != 1:
+                return AnswerOutcome.ALREADY
+        await self._pool(round_id, PendingAnswer(token_hash=token_hash, answer=answer), False)
+        await self._settle(round_id, batch_size(round_.min_group), replaces=False)
         return AnswerOutcome.RECORDED
 
     async def change(
-        self, round_id: str, token_hash: str, answer: BarometerAnswer, mix: int
+        self, round_id: str, token_hash: str, answer: BarometerAnswer
     ) -> AnswerOutcome:
-        if not await self._still_open(round_id):
+        round_ = await self._still_open(round_id)
+        if round_ is None:
             return AnswerOutcome.CLOSED
-        remnants = (
-            await self._remnant(round_id, BarometerResponseRow, token_hash, mix),
-            await self._remnant(round_id, BarometerCommentRow, token_hash, mix),
+        pending = PendingAnswer(token_hash=token_hash, answer=answer)
+        # Still waiting: its sealed answer is replaced where it waits. (A batch being written
+        # holds the row locked; once it is written, the row is gone and the answer is found
+        # in the response tables below.)
+        waiting = await self.session.exec(
+            select(BarometerPendingRow.id, BarometerPendingRow.replaces)
+            .where(
+                col(BarometerPendingRow.round_id) == round_id,
+                col(BarometerPendingRow.lookup).in_(self._lookups(token_hash)),
+            )
+            .with_for_update()
         )
-        removed = await self._take(round_id, BarometerResponseRow, [token_hash])
-        if not removed:
+        found = waiting.first()
+        if found is not None:
+            entry_id, replaces = found
+            await self.session.exec(
+                update(BarometerPendingRow)
+                .where(
+                    col(BarometerPendingRow.round_id) == round_id,
+                    col(BarometerPendingRow.id) == entry_id,
+                )
+                .values(sealed=self._key.seal(round_id, entry_id, replaces, pending))
+                .execution_options(synchronize_session=False)
+            )
+            return AnswerOutcome.CHANGED
+        if not await self._written(round_id, token_hash):
             return AnswerOutcome.UNKNOWN
-        await self._take(round_id, BarometerCommentRow, [token_hash])
-        await self._write(round_id, answer, token_hash, mix, remnants)
+        # Written already: its rows stay until the change's own batch replaces them, so the
+        # response tables do not show which answer was changed when it was changed.
+        await self._pool(round_id, pending, True)
+        await self._settle(round_id, batch_size(round_.min_group), replaces=True)
         return AnswerOutcome.CHANGED
 
     async def holds(self, round_id: str, token_hash: str) -> bool:
-        found = await self.session.exec(
+        if await self._still_open(round_id) is None:
+            return False
+        waiting = await self.session.exec(
             select(func.count())
-            .select_from(BarometerResponseRow)
-            .join(
-                BarometerRoundRow, col(BarometerRoundRow.id) == col(BarometerResponseRow.round_id)
-            )
+            .select_from(BarometerPendingRow)
             .where(
-                col(BarometerResponseRow.round_id) == round_id,
-                col(BarometerResponseRow.token_hash) == token_hash,
-                col(BarometerRoundRow.status) == "open",
+                col(BarometerPendingRow.round_id) == round_id,
+                col(BarometerPendingRow.lookup).in_(self._lookups(token_hash)),
             )
         )
-        return int(found.one()) > 0
+        return int(waiting.one()) > 0 or await self._written(round_id, token_hash)
+
+    async def pending(self) -> int:
+        found = await self.session.exec(select(func.count()).select_from(BarometerPendingRow))
+        return int(found.one())
 
     async def reminded(self, round_id: str, sent: int, now_sent: int) -> bool:
         counted = await self.session.exec(
@@ -324,6 +407,13 @@ class SqlBarometer(SqlStore):
         if rowcount(closed) != 1:
             return None
         await self._secure_delete()
+        # Everything still waiting goes in as the last batch (both kinds together).
+        waiting = await self.session.exec(
+            select(BarometerPendingRow.id)
+            .where(col(BarometerPendingRow.round_id) == round_id)
+            .with_for_update()
+        )
+        await self._flush(round_id, list(waiting.all()), closing=True)
         await self.session.exec(
             delete(BarometerParticipationRow).where(
                 col(BarometerParticipationRow.round_id) == round_id
@@ -331,19 +421,30 @@ class SqlBarometer(SqlStore):
         )
         return await self.get(round_id)
 
-    async def seal(self, round_id: str, keep_groups: Collection[str], keep_comments: bool) -> None:
+    async def seal(
+        self,
+        round_id: str,
+        keep_groups: Collection[str],
+        keep_comments: bool,
+        keep_answers: bool = True,
+    ) -> None:
+        if not keep_answers:
+            await self._secure_delete()
+            for table in (BarometerResponseRow, BarometerCommentRow):
+                await self.session.exec(delete(table).where(col(table.round_id) == round_id))
+            return
         if self._postgresql:
             await self._seal_in_database(round_id, set(keep_groups), keep_comments)
             return
         await self._secure_delete()
         keep = set(keep_groups)
-        responses = await self._take(round_id, BarometerResponseRow, None)
+        responses = await self._take(round_id, BarometerResponseRow)
         for row in responses:
             row["id"] = _random_id()
             row["token_hash"] = None
             if row["group_id"] not in keep:
                 row["group_id"] = None
-        comments = await self._take(round_id, BarometerCommentRow, None)
+        comments = await self._take(round_id, BarometerCommentRow)
         for row in comments:
             row["token_hash"] = None
         if not keep_comments:
@@ -448,59 +549,150 @@ class SqlBarometer(SqlStore):
         )
         return rowcount(changed) == 1
 
-    async def _still_open(self, round_id: str) -> bool:
+    async def _still_open(self, round_id: str) -> BarometerRoundRow | None:
+        """The round, if it is open."""
         # FOR SHARE (PostgreSQL; SQLite locks the whole database anyway): answers run side by
         # side, while a close waits for the answers under way and is then seen by later ones.
         found = await self.session.exec(
-            select(BarometerRoundRow.id)
+            select(BarometerRoundRow)
             .where(col(BarometerRoundRow.id) == round_id, col(BarometerRoundRow.status) == "open")
             .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        )
+        return found.first()
+
+    def _lookups(self, token_hash: str) -> list[str]:
+        """The lookups a waiting answer holding ``token_hash`` may have (a first answer, or a
+        change of an answer written already)."""
+        return [self._key.lookup(token_hash, replaces) for replaces in (False, True)]
+
+    async def _written(self, round_id: str, token_hash: str) -> bool:
+        """True when the response tables hold an answer with this token hash."""
+        found = await self.session.exec(
+            select(BarometerResponseRow.id)
+            .where(
+                col(BarometerResponseRow.round_id) == round_id,
+                col(BarometerResponseRow.token_hash) == token_hash,
+            )
+            .limit(1)
         )
         return found.first() is not None
 
-    async def _write(
-        self,
-        round_id: str,
-        answer: BarometerAnswer,
-        token_hash: str,
-        mix: int,
-        remnants: tuple[list[str], list[str]] = ([], []),
-    ) -> None:
-        """Insert the answer's rows with ``mix`` other respondents' rows (and ``remnants``,
-        the rest of the groups the answer's old rows came from), all in random order."""
-        responses = [
-            {
-                "round_id": round_id,
-                "id": _random_id(),
-                "question": question,
-                "value": value,
-                "group_id": answer.group,
-                "token_hash": token_hash,
-            }
-            for question, value in answer.values.items()
-        ]
-        taken = remnants[0] + await self._others(
-            round_id, BarometerResponseRow, [token_hash, *remnants[0]], mix
+    async def _pool(self, round_id: str, pending: PendingAnswer, replaces: bool) -> None:
+        """Put an answer in the pool, sealed."""
+        entry_id = _random_id()
+        await self.session.exec(
+            insert(BarometerPendingRow).values(
+                round_id=round_id,
+                id=entry_id,
+                lookup=self._key.lookup(pending.token_hash, replaces),
+                replaces=replaces,
+                sealed=self._key.seal(round_id, entry_id, replaces, pending),
+            )
         )
-        responses += await self._take(round_id, BarometerResponseRow, taken)
-        await self._put(BarometerResponseRow, responses)
-        if not answer.comment and not remnants[1]:
+
+    async def _settle(self, round_id: str, batch: int, *, replaces: bool) -> None:
+        """While twice ``batch`` answers of this kind wait, write ``batch`` of them, picked at
+        random, to the response tables."""
+        kind = (
+            col(BarometerPendingRow.round_id) == round_id,
+            col(BarometerPendingRow.replaces).is_(replaces),
+        )
+        counted = await self.session.exec(
+            select(func.count()).select_from(BarometerPendingRow).where(*kind)
+        )
+        if int(counted.one()) < 2 * batch:
             return
-        comments = []
-        if answer.comment:
-            comments.append(
+        # SKIP LOCKED (PostgreSQL): rows another transaction is writing in its batch, or
+        # changing, are left to it; this one writes only from the rest.
+        found = await self.session.exec(
+            select(BarometerPendingRow.id).where(*kind).with_for_update(skip_locked=True)
+        )
+        free = list(found.all())
+        chosen: list[str] = []
+        while len(free) >= 2 * batch:
+            picked = set(_RANDOM.sample(free, batch))
+            chosen += picked
+            free = [i for i in free if i not in picked]
+        if chosen:
+            await self._flush(round_id, chosen)
+
+    async def _flush(self, round_id: str, entry_ids: list[str], *, closing: bool = False) -> None:
+        """Open these waiting answers and write them to the response and comment tables, in
+        random order, in place of the rows of the answers they change; delete them from the
+        pool. If one does not open with this key (another key sealed it: the key check at
+        start-up keeps that from happening), nothing is written, so that no batch is smaller
+        than it should be; when the round closes, what does not open is dropped."""
+        if not entry_ids:
+            return
+        found = await self.session.exec(
+            select(
+                BarometerPendingRow.id, BarometerPendingRow.replaces, BarometerPendingRow.sealed
+            ).where(
+                col(BarometerPendingRow.round_id) == round_id,
+                col(BarometerPendingRow.id).in_(entry_ids),
+            )
+        )
+        opened: list[tuple[str, bool, PendingAnswer]] = []
+        unreadable: list[str] = []
+        for entry_id, replaces, sealed in found.all():
+            try:
+                opened.append(
+                    (entry_id, replaces, self._key.open(round_id, entry_id, replaces, sealed))
+                )
+            except UnreadableAnswer:
+                unreadable.append(entry_id)
+        if unreadable:
+            log.error(
+                "barometer: %d waiting answers do not open with this instance's answer key%s",
+                len(unreadable),
+                " and are dropped as the round closes" if closing else "",
+            )
+            if not closing:
+                return
+        gone = [entry_id for entry_id, _, _ in opened] + unreadable
+        await self._secure_delete()
+        for chunk in chunks(gone, _CHUNK):
+            await self.session.exec(
+                delete(BarometerPendingRow).where(
+                    col(BarometerPendingRow.round_id) == round_id,
+                    col(BarometerPendingRow.id).in_(list(chunk)),
+                )
+            )
+        replaced = [p.token_hash for _, replaces, p in opened if replaces]
+        for chunk in chunks(replaced, _CHUNK):
+            for table in (BarometerResponseRow, BarometerCommentRow):
+                await self.session.exec(
+                    delete(table).where(
+                        col(table.round_id) == round_id, col(table.token_hash).in_(list(chunk))
+                    )
+                )
+        responses: list[dict[str, Any]] = []
+        comments: list[dict[str, Any]] = []
+        for _, _, pending in opened:
+            answer = pending.answer
+            responses += [
                 {
                     "round_id": round_id,
                     "id": _random_id(),
-                    "text": answer.comment,
-                    "status": "pending",
-                    "token_hash": token_hash,
+                    "question": question,
+                    "value": value,
+                    "group_id": answer.group,
+                    "token_hash": pending.token_hash,
                 }
-            )
-        taken = remnants[1] + await self._others(
-            round_id, BarometerCommentRow, [token_hash, *remnants[1]], mix
-        )
-        comments += await self._take(round_id, BarometerCommentRow, taken)
+                for question, value in answer.values.items()
+            ]
+            if answer.comment:
+                comments.append(
+                    {
+                        "round_id": round_id,
+                        "id": _random_id(),
+                        "text": answer.comment,
+                        "status": "pending",
+                        "token_hash": pending.token_hash,
+                    }
+                )
+        await self._put(BarometerResponseRow, responses)
         await self._put(BarometerCommentRow, comments)
 
     @property
@@ -508,153 +700,13 @@ class SqlBarometer(SqlStore):
         bind = self.session.bind
         return bind is not None and bind.dialect.name == "postgresql"
 
-    async def _others(
-        self,
-        round_id: str,
-        table: type[BarometerResponseRow] | type[BarometerCommentRow],
-        exclude: list[str],
-        count: int,
-    ) -> list[str]:
-        """The token hashes of about ``count`` other respondents whose rows are written again
-        with this answer.
-
-        On PostgreSQL they are taken by whole "write groups" (the respondents whose rows one
-        transaction wrote last, which ``xmin`` shows): a group is taken whole, or split only
-        when more than ``count`` respondents stay behind. So once a round has more than
-        ``count`` answers, every group of rows written together holds more than ``count``
-        people's answers, and stays so. On SQLite rows carry no writer and are stored in
-        random id order: the partners are simply picked at random.
-        """
-        if count <= 0:
-            return []
-        if not self._postgresql:
-            return await self._random_others(round_id, table, exclude, count)
-        picked: list[str] = []
-        while len(picked) < count:
-            writer = await self._random_writer(round_id, table, [*exclude, *picked])
-            if writer is None:
-                break
-            members = [
-                m
-                for m in await self._written_by(round_id, table, writer)
-                if m not in exclude and m not in picked
-            ]
-            need = count - len(picked)
-            if len(members) - need >= count + 1:
-                members = _RANDOM.sample(members, need)
-            picked += members
-        return picked
-
-    async def _remnant(
-        self,
-        round_id: str,
-        table: type[BarometerResponseRow] | type[BarometerCommentRow],
-        token_hash: str,
-        count: int,
-    ) -> list[str]:
-        """Before an answer's rows are replaced: the rest of the write group they are in, when
-        too few (``count`` or fewer) would stay behind, so they are taken along."""
-        if not self._postgresql:
-            return []
-        found = await self.session.exec(
-            select(_writer())
-            .select_from(table)
-            .where(col(table.round_id) == round_id, col(table.token_hash) == token_hash)
-            .limit(1)
-        )
-        writer = found.first()
-        if writer is None:
-            return []
-        members = [
-            m for m in await self._written_by(round_id, table, str(writer)) if m != token_hash
-        ]
-        return members if len(members) <= count else []
-
-    async def _random_writer(
-        self,
-        round_id: str,
-        table: type[BarometerResponseRow] | type[BarometerCommentRow],
-        exclude: list[str],
-    ) -> str | None:
-        start = _random_id()
-        for after in (True, False):
-            where = col(table.id) >= start if after else col(table.id) < start
-            found = await self.session.exec(
-                select(_writer())
-                .select_from(table)
-                .where(
-                    col(table.round_id) == round_id,
-                    col(table.token_hash).is_not(None),
-                    col(table.token_hash).not_in(exclude),
-                    where,
-                )
-                .order_by(col(table.id))
-                .limit(1)
-            )
-            writer = found.first()
-            if writer is not None:
-                return str(writer)
-        return None
-
-    async def _written_by(
-        self,
-        round_id: str,
-        table: type[BarometerResponseRow] | type[BarometerCommentRow],
-        writer: str,
-    ) -> list[str]:
-        found = await self.session.exec(
-            select(table.token_hash)
-            .where(
-                col(table.round_id) == round_id,
-                col(table.token_hash).is_not(None),
-                _writer() == writer,
-            )
-            .distinct()
-        )
-        return [t for t in found if t is not None]
-
-    async def _random_others(
-        self,
-        round_id: str,
-        table: type[BarometerResponseRow] | type[BarometerCommentRow],
-        exclude: list[str],
-        count: int,
-    ) -> list[str]:
-        start = _random_id()
-        picked: dict[str, None] = {}
-        for after in (True, False):
-            where = col(table.id) >= start if after else col(table.id) < start
-            found = await self.session.exec(
-                select(table.token_hash)
-                .where(
-                    col(table.round_id) == round_id,
-                    col(table.token_hash).is_not(None),
-                    col(table.token_hash).not_in(exclude),
-                    where,
-                )
-                .order_by(col(table.id))
-                .limit(count * 8)
-            )
-            for other in found:
-                if other is not None and len(picked) < count:
-                    picked[other] = None
-            if len(picked) >= count:
-                break
-        return list(picked)
-
     async def _take(
         self,
         round_id: str,
         table: type[BarometerResponseRow] | type[BarometerCommentRow],
-        token_hashes: Sequence[str] | None,
     ) -> list[dict[str, Any]]:
-        """Delete rows of the round (those holding these token hashes; all when None) and
-        return them, to be written again."""
-        if token_hashes is not None and not token_hashes:
-            return []
+        """Delete every row of the round and return them, to be written again."""
         statement = delete(table).where(col(table.round_id) == round_id)
-        if token_hashes is not None:
-            statement = statement.where(col(table.token_hash).in_(list(token_hashes)))
         names = _COLUMNS[table.__tablename__]
         removed = await self.session.exec(
             statement.returning(*(col(getattr(table, name)) for name in names))

@@ -2,8 +2,10 @@
 
 Who took part and what was answered are kept apart (DESIGN.md section 4): participation rows
 name people but hold no answer; response and comment rows hold answers but no person, no time
-and no sequential id. On SQLite these tables are WITHOUT ROWID, so rows are stored in key order
-(a random id, or the person), never in the order they were written.
+and no sequential id, and they are written only in batches of several people's answers: until
+its batch, an answer waits in ``barometer_pending``, sealed with a key the database does not
+hold (``storage.barometer.pool``). On SQLite these tables are WITHOUT ROWID, so rows are stored
+in key order (a random id, or the person), never in the order they were written.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Text
+from sqlalchemy import JSON, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from storage.common import utc_field
@@ -92,3 +94,24 @@ class BarometerCommentRow(SQLModel, table=True):
     text: str = Field(sa_type=Text)
     status: str = Field(default="pending", max_length=16)
     token_hash: str | None = Field(default=None, max_length=64)
+
+
+class BarometerPendingRow(SQLModel, table=True):
+    """An answer waiting for its batch: ``sealed`` holds it (values, group, comment and the
+    hash of its token), encrypted with a key that is not in the database and padded to one
+    size; ``lookup`` is a keyed hash of the token hash, by which the person's own message finds
+    it again. No person, no time, a random id. ``replaces``: it changes an answer already
+    written to the response tables (changes wait for other changes). Written in the same
+    transaction as the participation row; deleted when its batch is written."""
+
+    __tablename__ = "barometer_pending"
+    __table_args__ = (
+        Index("ix_barometer_pending_lookup", "round_id", "lookup", unique=True),
+        _UNORDERED,
+    )
+
+    round_id: str = Field(primary_key=True, foreign_key="barometer_rounds.id", max_length=32)
+    id: str = Field(primary_key=True, max_length=32)
+    lookup: str = Field(max_length=64)
+    replaces: bool = False
+    sealed: bytes = Field(sa_type=LargeBinary)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -14,22 +15,23 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App, build_app
 from bot.clock import ManualClock
+from bot.events import Actor, ConversationRef, Platform
 from bot.ui import Card
 from bot.web import build_web_app
+from dialogs.barometer import cards
 from dialogs.barometer.service import TICK_JOB
+from storage.barometer import BarometerComment
+from storage.stores import Stores
 from tests.conftest import make_settings
+from tests.contract.test_barometer import answers_now
 from tests.dialogs.test_values_lens import rows
-from tests.harness import Harness
+from tests.harness import Harness, where
 
 PEOPLE = [f"p{n:02d}" for n in range(50)]
 COMMS = "comms"
 RESULTS = "announcements"
 PERIOD = "2026-11"  # the harness clock starts on Monday 30 November 2026
 JOB = f"barometer:{PERIOD}"
-NHS_COUNTS = (
-    "SELECT value, count(*) FROM barometer_responses WHERE question = 'nhs' GROUP BY value "
-    "ORDER BY 1"
-)
 
 
 @pytest.fixture
@@ -46,6 +48,12 @@ async def app(sqlite_url: str, clock: ManualClock) -> AsyncIterator[App]:
     )
     yield built
     await built.close()
+
+
+async def nhs_counts(app: App) -> dict[str, int]:
+    """How many give each answer to the NHS question now, waiting answers included (opened
+    with the key: tests only)."""
+    return dict(Counter(a.values["nhs"] for a in (await answers_now(app.database)).values()))
 
 
 async def meet(harness: Harness, people: list[str]) -> None:
@@ -131,6 +139,7 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     thanks = harness.updates(user="p00")[-1]
     assert thanks.title == "Thank you: Staff barometer: November 2026"
     assert "Your answer is recorded." in thanks.text
+    assert "Only whoever holds the token in this message can: keep it to yourself." in thanks.text
     assert "Results are shown only for groups of 5 or more people" in thanks.footer
     assert [c.label for c in thanks.choices] == ["Change my answer"]
     assert len(harness.updates(user="p00")) == 1  # the retry was not handled again
@@ -139,12 +148,16 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     double = await answer(harness, "p02", answers("disagree", "disagree"))
     assert "You have already answered" in double[-1].text
     assert await rows(app, "SELECT count(*) FROM barometer_participation WHERE answered") == [(30,)]
-    assert await rows(
-        app, "SELECT question, count(*) FROM barometer_responses GROUP BY question ORDER BY 1"
-    ) == [("nhs", 30), ("organisation", 30)]
+    everyone = await answers_now(app.database)
+    assert len(everyone) == 30
+    assert all(set(a.values) == {"nhs", "organisation"} for a in everyone.values())
+    # Answers wait, sealed, until a batch of six of them is written together.
+    ((written,),) = await rows(app, "SELECT count(DISTINCT token_hash) FROM barometer_responses")
+    assert written % 6 == 0
+    assert await rows(app, "SELECT count(*) FROM barometer_pending") == [(30 - written,)]
 
     # p01 changes their mind through the card where they answered (p01 gave agree/agree).
-    before = await rows(app, NHS_COUNTS)
+    before = await nhs_counts(app)
     changing = await harness.click(
         "Change my answer", user="p01", card=harness.updates(user="p01")[-1]
     )
@@ -156,8 +169,8 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
         "Send my new answer", user="p01", card=form, inputs=answers("disagree", "agree", "area")
     )
     assert "Your new answer replaced your earlier one." in harness.updates(user="p01")[-1].text
-    after = await rows(app, NHS_COUNTS)
-    assert dict(after) == {**dict(before), "agree": dict(before)["agree"] - 1, "disagree": 1}
+    after = await nhs_counts(app)
+    assert after == {**before, "agree": before["agree"] - 1, "disagree": 1}
     assert await rows(app, "SELECT count(*) FROM barometer_participation WHERE answered") == [(30,)]
 
     # Without the card's token nothing changes: someone else's forged change is refused.
@@ -169,7 +182,8 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
         inputs=answers("strongly_disagree", "strongly_disagree"),
     )
     assert refused[-1].title == "This card cannot change an answer"
-    assert await rows(app, NHS_COUNTS) == after
+    assert refused[-1].text.startswith("Only whoever holds the token in the message where you")
+    assert await nhs_counts(app) == after
 
     # Status for comms: response rate only.
     status = await harness.user_says("/barometer status", user=COMMS)
@@ -188,16 +202,10 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     assert third[-1].title == "No more reminders"
     assert len(await harness.outbox(f"{JOB}:reminder2")) == 21
 
-    # Comments are read by comms once ten have answered; one approved, one rejected.
-    pending = await harness.user_says("/barometer comments", user=COMMS)
-    # Eleven wait (p01's went when they changed their answer), ten are shown at a time.
-    assert len(pending) == 11
-    assert pending[10].text.startswith("1 more")
-    await harness.click("Approve", user=COMMS, card=pending[0])
-    await harness.click("Reject", user=COMMS, card=pending[1])
-    approved_text, rejected_text = pending[0].text, pending[1].text
-    not_comms = await harness.click("Approve", user="p05", card=pending[2])
-    assert not_comms[-1].title == "Only the comms team can do this"
+    # Nobody reads comments while the round is open, comms included.
+    early = await harness.user_says("/barometer comments", user=COMMS)
+    assert early[-1].title == "No comments to read yet"
+    assert "read once it closes" in early[-1].text
 
     # Comms closes the round: results queued to the results channel, shown to comms.
     clock.advance(timedelta(days=1))
@@ -206,6 +214,8 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     assert card.title == "Staff barometer results: November 2026"
     assert "30 of 51 people answered (59%)" in card.text
     assert "The results are queued for 1 results channel." in card.text
+    # Eleven comments wait (p01's went when they changed their answer).
+    assert "11 comments wait for the comms team to read: /barometer comments." in card.text
     posted = await harness.outbox(f"{JOB}:results")
     assert [(q.recipient, q.to_person) for q in posted] == [(RESULTS, False)]
     bars = {b.label: b.caption for b in posted[0].card.bars}
@@ -221,6 +231,19 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     assert late[-1].title == "Staff barometer: this round has closed"
     mine = await harness.user_says("/barometer", user="p40")
     assert mine[-1].title == "Staff barometer results: November 2026"
+
+    # Comms read the comments once the round has closed (ten or more answered), ten at a
+    # time; one approved, one rejected.
+    pending = await harness.user_says("/barometer comments", user=COMMS)
+    assert len(pending) == 11
+    assert pending[10].text.startswith("1 more")
+    await harness.click("Approve", user=COMMS, card=pending[0])
+    await harness.click("Reject", user=COMMS, card=pending[1])
+    approved_text, rejected_text = pending[0].text, pending[1].text
+    not_comms = await harness.click("Approve", user="p05", card=pending[2])
+    assert not_comms[-1].title == "Only the comms team can do this"
+    results = await harness.user_says("/barometer results", user="p40")
+    assert {f.value for f in results[-1].fields if f.label == "Comment"} == {approved_text}
 
     page, data, table = await published(app)
     assert "My work is making a positive difference to the NHS" in page
@@ -296,8 +319,11 @@ async def test_a_round_below_the_threshold_shows_no_numbers(harness: Harness, ap
     assert data["rounds"][0]["comments"] == []
     assert table.strip().count("\n") == 0  # the header only
     assert "Fewer than 5 people answered" in page
-    # Comments of a round too small for them are deleted when it closes.
+    # Answers and comments of a round too small to show are deleted when it closes: it keeps
+    # only its counts of asked and answered.
     assert await rows(app, "SELECT count(*) FROM barometer_comments") == [(0,)]
+    assert await rows(app, "SELECT count(*) FROM barometer_responses") == [(0,)]
+    assert await rows(app, "SELECT invited, answered FROM barometer_rounds") == [(11, 4)]
 
 
 async def test_only_comms_run_the_round(harness: Harness) -> None:
@@ -374,3 +400,164 @@ async def answer_round(harness: Harness, period: str, people: list[str]) -> None
         await harness.click(
             "Send my answers", user=person, card=card, inputs=answers("agree", "agree")
         )
+
+
+async def test_one_person_reminded_is_counted_as_one(harness: Harness) -> None:
+    await meet(harness, ["p01", COMMS])
+    await harness.user_says("/barometer open", user=COMMS)
+    card = (await harness.inbox(COMMS, JOB))[0]
+    await harness.click("Send my answers", user=COMMS, card=card, inputs=answers("agree", "agree"))
+    reminded = await harness.user_says("/barometer remind", user=COMMS)
+    assert reminded[-1].text == (
+        "1 person who has not answered will be reminded in their working hours."
+    )
+
+
+async def test_an_unknown_word_is_not_echoed_back_whole(harness: Harness) -> None:
+    pasted = "lorem ipsum dolor " * 300  # about 5,000 characters
+    said = await harness.user_says(f"/barometer {pasted}", user="p01")
+    text = said[-1].text
+    assert text.startswith("I don't know 'lorem ipsum dolor lorem ipsum dolor lor…'.")
+    assert len(text) < 400
+    assert "/barometer results" in said[-1].plain_text()  # the help follows
+
+
+async def comment_of(app: App) -> tuple[Card, str]:
+    """A comment card as the comms team would see it, for a comment in the database (as a
+    click carrying its id would name it), and the comment's id."""
+    ((comment_id, round_id),) = await rows(
+        app, "SELECT id, round_id FROM barometer_comments ORDER BY id LIMIT 1"
+    )
+    async with app.database.unit() as stores:
+        round_ = await stores.barometer.get(str(round_id))
+    assert round_ is not None
+    comment = BarometerComment(id=str(comment_id), round_id=round_.id, text="?")
+    return cards.comment_card(round_, comment), str(comment_id)
+
+
+async def status_of(app: App, comment_id: str) -> list[tuple[object, ...]]:
+    return await rows(app, f"SELECT status FROM barometer_comments WHERE id = '{comment_id}'")
+
+
+async def test_a_click_cannot_read_or_approve_a_comment_below_the_minimum(
+    sqlite_url: str, clock: ManualClock
+) -> None:
+    built = await build_app(
+        make_settings(sqlite_url, VALUESBOT_COMMS=f"console:{COMMS}", VALUESBOT_COMMENT_MIN="20"),
+        clock=clock,
+        prepare=False,
+    )
+    try:
+        harness = Harness(built)
+        await meet(harness, [*PEOPLE[:12], COMMS])
+        await harness.user_says("/barometer open", user=COMMS)
+        for n, person in enumerate(PEOPLE[:12]):
+            await answer(harness, person, answers("agree", "agree", comment=f"secret {n}"))
+        card, comment_id = await comment_of(built)
+
+        # Twelve answered, fewer than twenty: the listing refuses, and so does a click carrying
+        # a comment's id, which neither shows the comment nor changes it.
+        listed = await harness.user_says("/barometer comments", user=COMMS)
+        assert "secret" not in " ".join(c.plain_text() for c in listed)
+        for label in ("Approve", "Reject"):
+            refused = await harness.click(label, user=COMMS, card=card)
+            assert refused[-1].title == "Comments cannot be read yet"
+            assert "secret" not in refused[-1].plain_text()
+            assert harness.updates(user=COMMS) == []
+            assert await status_of(built, comment_id) == [("pending",)]
+        async with built.database.unit() as stores:
+            problem = await built.barometer.moderate_by_id(stores, comment_id, "approved")
+        assert "No round has closed yet" in problem
+        assert await status_of(built, comment_id) == [("pending",)]
+
+        # Closed with twelve answers: still below the minimum, whichever way comms ask.
+        await harness.user_says("/barometer close", user=COMMS)
+        refused = await harness.click("Approve", user=COMMS, card=card)
+        assert refused[-1].title == "Comments cannot be read yet"
+        assert "shown only when 20 or more people answer, and 12 did" in refused[-1].text
+        async with built.database.unit() as stores:
+            problem = await built.barometer.moderate_by_id(stores, comment_id, "approved")
+        assert "shown only when 20 or more people answer" in problem
+        listed = await harness.user_says("/barometer comments", user=COMMS)
+        assert listed[-1].title == "No comments to read"
+        assert await rows(built, "SELECT count(*) FROM barometer_comments") == [(0,)]
+    finally:
+        await built.close()
+
+
+async def test_comments_are_read_only_once_the_round_has_closed(harness: Harness, app: App) -> None:
+    await meet(harness, [*PEOPLE[:12], COMMS])
+    await harness.user_says("/barometer open", user=COMMS)
+    for n, person in enumerate(PEOPLE[:12]):
+        await answer(harness, person, answers("agree", "agree", comment=f"comment {n}"))
+    card, comment_id = await comment_of(app)
+
+    # Twelve answered (the minimum is ten), but the round is open: nobody reads them yet.
+    refused = await harness.click("Approve", user=COMMS, card=card)
+    assert refused[-1].title == "Comments cannot be read yet"
+    assert "read once it closes" in refused[-1].text
+    assert await status_of(app, comment_id) == [("pending",)]
+
+    await harness.user_says("/barometer close", user=COMMS)
+    await harness.click("Approve", user=COMMS, card=card)
+    assert harness.updates(user=COMMS)[-1].footer.startswith("✓ Approved")
+    assert await status_of(app, comment_id) == [("approved",)]
+
+
+class Members:
+    """A channel directory that lists the same people for every channel."""
+
+    def __init__(self, people: list[str]) -> None:
+        self.people = people
+
+    async def members(self, place: ConversationRef, stores: Stores) -> list[str]:
+        return self.people
+
+
+@pytest.mark.parametrize("open_to_all", [False, True])
+async def test_a_round_sent_to_channels_is_for_their_members_unless_open_to_all(
+    sqlite_url: str, clock: ManualClock, open_to_all: bool
+) -> None:
+    extra = {"VALUESBOT_BAROMETER_OPEN_TO_ALL": "true"} if open_to_all else {}
+    built = await build_app(
+        make_settings(
+            sqlite_url,
+            VALUESBOT_COMMS=f"console:{COMMS}",
+            VALUESBOT_BAROMETER_CHANNELS="console:test:team-x,console:test:team-y",
+            **extra,
+        ),
+        clock=clock,
+        prepare=False,
+        directories={Platform.CONSOLE: Members(PEOPLE[:3])},
+    )
+    try:
+        harness = Harness(built)
+        opened = await harness.user_says("/barometer open", user=COMMS)
+        assert "queued for 3 people" in opened[-1].text
+        await answer(harness, PEOPLE[0], answers("agree", "agree"))
+        asked = await harness.user_says("/barometer", user="outsider")
+        home = await built.home_cards(where("outsider", None), Actor(id="outsider"))
+        offered = [c.label for card in home for c in card.choices]
+        assert ("Answer now" in offered) is open_to_all
+        if open_to_all:
+            assert asked[-1].choices[0].label == "Send my answers"
+            await harness.click(
+                "Send my answers", user="outsider", card=asked[-1], inputs=answers("agree", "agree")
+            )
+            assert "Your answer is recorded." in harness.updates(user="outsider")[-1].text
+            counted = "2 of 4 (50%)"
+        else:
+            assert asked[-1].title == "Staff barometer: November 2026: for the people it asked"
+            assert "sent to the members of team-x and team-y when it opened" in asked[-1].text
+            # Nor does a card that reached them some other way count them.
+            card = (await harness.inbox(PEOPLE[1], JOB))[0]
+            said = await harness.click(
+                "Send my answers", user="outsider", card=card, inputs=answers("agree", "agree")
+            )
+            assert said[-1].title == asked[-1].title
+            assert harness.updates(user="outsider") == []
+            counted = "1 of 3 (33%)"
+        status = await harness.user_says("/barometer status", user=COMMS)
+        assert {f.label: f.value for f in status[-1].fields}["Answered"] == counted
+    finally:
+        await built.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.conftest import ANSWER_KEY, _create_pg_database, _drop_pg_database
 
 VALUESBOT = str(Path(sys.executable).parent / "valuesbot")
 PERSONAL = [
@@ -185,17 +185,27 @@ def empty_pg_url() -> Iterator[str]:
 
 @pytest.mark.postgres
 def test_postgresql_needs_db_upgrade_then_works(tmp_path: Path, empty_pg_url: str) -> None:
-    refused = run(["chat", "--user", "Alice"], tmp_path, ["/values"], DATABASE_URL=empty_pg_url)
+    pg = {"DATABASE_URL": empty_pg_url, "VALUESBOT_ANSWER_KEY": ANSWER_KEY}
+    refused = run(["chat", "--user", "Alice"], tmp_path, ["/values"], **pg)
     assert refused.returncode == 2
     assert "run `valuesbot db upgrade`" in refused.stderr
-    upgraded = run(["db", "upgrade"], tmp_path, DATABASE_URL=empty_pg_url)
+    upgraded = run(["db", "upgrade"], tmp_path, **pg)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "database is up to date" in upgraded.stdout
-    done = run(["chat", "--user", "Alice"], tmp_path, PERSONAL, DATABASE_URL=empty_pg_url)
+    done = run(["chat", "--user", "Alice"], tmp_path, PERSONAL, **pg)
     assert done.returncode == 0, done.stderr
     assert "✓ Saved as a commitment" in done.stdout
-    current = run(["db", "current"], tmp_path, DATABASE_URL=empty_pg_url)
+    current = run(["db", "current"], tmp_path, **pg)
     assert "(up to date)" in current.stdout
+    # Without the key that seals the barometer's waiting answers, nothing starts.
+    keyless = run(["chat", "--user", "Alice"], tmp_path, ["/values"], DATABASE_URL=empty_pg_url)
+    assert keyless.returncode == 2
+    assert keyless.stderr == (
+        "valuesbot: bad setting: VALUESBOT_ANSWER_KEY is needed with PostgreSQL: the key that "
+        "seals barometer answers waiting for their batch, the same on every instance and kept "
+        "out of the database (at least 32 random characters; or VALUESBOT_ANSWER_KEY_FILE "
+        "naming a file that holds it)\n"
+    )
 
 
 def test_serve_answers_health_and_metrics_and_stops_cleanly(tmp_path: Path) -> None:

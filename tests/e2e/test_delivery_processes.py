@@ -25,7 +25,7 @@ from storage import migrate
 from storage.delivery import DeliveryProgress
 from storage.engine import Database
 from storage.schedules import Schedule
-from tests.conftest import PG_URL, SKIP_PG, _create_pg_database, _drop_pg_database
+from tests.conftest import ANSWER_KEY, PG_URL, SKIP_PG, _create_pg_database, _drop_pg_database
 from tests.delivery.helpers import FAST, people
 from tests.mocks.platform_api import MockPlatformApi
 
@@ -68,7 +68,9 @@ class Worker:
             for k, v in os.environ.items()
             if not k.startswith(("VALUESBOT_", "DATABASE_URL", "SLACK_"))
         }
-        env.update({**FAST, "DATABASE_URL": database_url, **extra})
+        env.update(
+            {**FAST, "DATABASE_URL": database_url, "VALUESBOT_ANSWER_KEY": ANSWER_KEY, **extra}
+        )
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

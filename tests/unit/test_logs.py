@@ -5,7 +5,7 @@ Logging is configured exactly as ``valuesbot serve`` and ``valuesbot chat`` conf
 captured. A whole barometer round then runs on Slack (signed requests, the mock Slack Web API),
 on Teams (activities, the mock Bot Connector) and in the terminal (the console adapter): people
 answer with comments that hold marker words, one changes their answer through the token in their
-own card, a reminder goes out, comms read and approve comments, the round closes and the
+own card, a reminder goes out, the round closes, comms read and approve comments and the
 results are published. None of the tokens, their hashes, the comments, the markers or the
 answers may appear in the output; the bot's own lines (kinds, ids, timings) must.
 """
@@ -168,14 +168,14 @@ async def test_a_slack_round_at_debug_logs_nothing_anyone_answered(
     )
     assert "Thank you" in card_of(slack, late).text_all()
 
-    # Comms read the comments and approve one; the round closes and the results go out.
-    await slack.command("comments", user=COMMS, channel=direct(COMMS), command="/barometer")
-    comment_card = next(m for m in api.messages[direct(COMMS)] if "Approve" in m.buttons())
-    await slack.click("Approve", user=COMMS, message=comment_card)
+    # The round closes and the results go out; comms read the comments and approve one.
     await slack.command("close", user=COMMS, channel=direct(COMMS), command="/barometer")
     await slack.deliver()
     results = api.last(RESULTS).text_all()
     assert "12 of 12 people answered (100%)" in results
+    await slack.command("comments", user=COMMS, channel=direct(COMMS), command="/barometer")
+    comment_card = next(m for m in api.messages[direct(COMMS)] if "Approve" in m.buttons())
+    await slack.click("Approve", user=COMMS, message=comment_card)
     page = await (await slack.client.get("/barometer")).text()
     assert MARKER in page  # the approved comment: published, and never logged
 
@@ -241,12 +241,12 @@ async def test_a_teams_round_at_debug_logs_nothing_anyone_answered(
     )
     assert "Thank you" in teams.last(chat(late))
 
-    await teams.says("barometer comments", person=CAROL)
-    await teams.clicks("Approve", person=CAROL)
     clock.advance(timedelta(days=1))
     await teams.says("barometer close", person=CAROL)
     await deliver(teams.app)
     assert any("12 of 12 people answered (100%)" in t for t in teams.texts(TEAMS_RESULTS))
+    await teams.says("barometer comments", person=CAROL)
+    await teams.clicks("Approve", person=CAROL)
     page = await (await teams.client.get("/barometer")).text()
     assert MARKER in page
 
@@ -369,10 +369,10 @@ async def test_a_console_round_at_debug_logs_nothing_anyone_answered(
     )
     assert "┌─ Thank you: Staff barometer:" in shown
 
-    shown = await terminal(app, "Carol", ["/barometer comments", "1"], tokens)
-    assert MARKER in shown
     await terminal(app, "Carol", ["/barometer close"], tokens)
     await app.delivery.drain()
+    shown = await terminal(app, "Carol", ["/barometer comments", "1"], tokens)
+    assert MARKER in shown
     async with TestClient(TestServer(build_web_app(app))) as client:
         page = await (await client.get("/barometer")).text()
     assert "12 of 13 people answered" in page

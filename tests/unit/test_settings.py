@@ -30,7 +30,34 @@ def test_defaults() -> None:
     ],
 )
 def test_database_urls_get_the_async_driver(given: str, expected: str) -> None:
-    assert Settings.from_env({"DATABASE_URL": given}).database_url == expected
+    key = {"VALUESBOT_ANSWER_KEY": "k" * 32}
+    assert Settings.from_env({"DATABASE_URL": given, **key}).database_url == expected
+
+
+def test_postgresql_needs_an_answer_key_kept_out_of_the_database() -> None:
+    postgresql = {"DATABASE_URL": "postgresql://valuesbot@db/valuesbot"}
+    with pytest.raises(SettingsError) as problem:
+        Settings.from_env(postgresql)
+    assert str(problem.value).startswith(
+        "bad setting: VALUESBOT_ANSWER_KEY is needed with PostgreSQL: the key that seals "
+        "barometer answers waiting for their batch"
+    )
+    assert "\n" not in str(problem.value)
+    # Any of the three ways gives one; SQLite needs none (a key file is made beside it).
+    for given in (
+        {"VALUESBOT_ANSWER_KEY": "k" * 32},
+        {"VALUESBOT_ANSWER_KEY_FILE": "/run/secrets/valuesbot-answer-key"},
+        {"VALUESBOT_PSEUDONYM_SECRET": "p" * 16},
+    ):
+        Settings.from_env({**postgresql, **given})
+    assert Settings.from_env({}).answer_key is None
+
+
+def test_a_short_answer_key_is_refused_and_never_echoed() -> None:
+    with pytest.raises(SettingsError) as problem:
+        Settings.from_env({"VALUESBOT_ANSWER_KEY": "short-answer-key"})
+    assert "VALUESBOT_ANSWER_KEY: needs at least 32 characters" in str(problem.value)
+    assert "short-answer-key" not in str(problem.value)
 
 
 @pytest.mark.parametrize(
@@ -43,6 +70,10 @@ def test_database_urls_get_the_async_driver(given: str, expected: str) -> None:
             "VALUESBOT_MIN_GROUP: Input should be greater than or equal to 2",
         ),
         ({"VALUESBOT_TIMEZONE": "Mars/Olympus"}, "VALUESBOT_TIMEZONE: not a known time zone"),
+        (
+            {"VALUESBOT_BAROMETER_OPEN_TO_ALL": "maybe"},
+            "VALUESBOT_BAROMETER_OPEN_TO_ALL: Input should be a valid boolean",
+        ),
         ({"VALUESBOT_PORT": "70000"}, "VALUESBOT_PORT"),
         ({"SLACK_CLIENT_ID": "123"}, "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together"),
         ({"SLACK_BOT_TOKEN": "xoxp-1"}, "SLACK_BOT_TOKEN: a bot token starts with xoxb-"),
@@ -104,6 +135,18 @@ def test_the_cli_stops_with_the_setting_named(
     assert main(["db", "current"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("valuesbot: bad setting: VALUESBOT_TEAM_LENS_HOURS")
+
+
+def test_the_cli_will_not_start_on_postgresql_without_an_answer_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("VALUESBOT_ANSWER_KEY", "VALUESBOT_ANSWER_KEY_FILE", "VALUESBOT_PSEUDONYM_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://valuesbot@127.0.0.1:1/valuesbot")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("valuesbot: bad setting: VALUESBOT_ANSWER_KEY is needed with PostgreSQL")
+    assert err.count("\n") == 1
     assert "Traceback" not in err
 
 

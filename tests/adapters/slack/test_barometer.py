@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from dialogs.barometer.service import AudienceError
 from tests.adapters.slack.conftest import BOT_TOKEN, FAST_DELIVERY
 from tests.adapters.slack.workspace import SlackWorkspace, direct
 from tests.conftest import make_settings
+from tests.contract.test_barometer import answers_now
 from tests.dialogs.test_values_lens import rows
 from tests.mocks.slack_api import Message, MockSlackApi
 
@@ -49,8 +51,9 @@ def answers(nhs: str, organisation: str, group: str | None = None) -> dict[str, 
 
 
 async def tally(slack: SlackWorkspace) -> Counter[tuple[str, str]]:
-    found = await rows(slack.app, "SELECT question, value FROM barometer_responses")
-    return Counter((str(q), str(v)) for q, v in found)
+    """Everyone's answers now, waiting ones included (opened with the key: tests only)."""
+    found = await answers_now(slack.app.database)
+    return Counter((q, v) for answer in found.values() for q, v in answer.values.items())
 
 
 async def test_a_whole_round_in_slack(slack: SlackWorkspace) -> None:
@@ -156,7 +159,8 @@ async def test_a_whole_round_in_slack(slack: SlackWorkspace) -> None:
         {("nhs", "agree"): 1, ("organisation", "strongly_agree"): 1}
     )
     # The token is only in the person's own message: the database keeps its hash.
-    assert token not in str(await rows(slack.app, "SELECT * FROM barometer_responses"))
+    for table in ("barometer_responses", "barometer_pending"):
+        assert token not in str(await rows(slack.app, f"SELECT * FROM {table}"))
 
     # A reminder goes to the 37 who have not answered, and to nobody else.
     await slack.command("remind", user=COMMS, channel=direct(COMMS), command="/barometer")
@@ -173,15 +177,6 @@ async def test_a_whole_round_in_slack(slack: SlackWorkspace) -> None:
         "Send my answers", user=late, message=card_of(slack, late), inputs=answers("agree", "agree")
     )
     assert "Thank you" in card_of(slack, late).text_all()
-
-    # With ten or more answers, comms read the comments, in their own conversation.
-    await slack.command("comments", user=COMMS, channel=direct(COMMS), command="/barometer")
-    comment = api.last(direct(COMMS))
-    assert "More time for &lt;!channel&gt; &amp; learning" in comment.text_all()
-    assert "<!channel>" not in json.dumps(comment.blocks)
-    await slack.click("Approve", user=COMMS, message=comment)
-    assert "✓ Approved" in comment.text_all()
-    assert comment.buttons() == []
 
     # Comms close the round: the results card goes to the results channel.
     await slack.command("close", user=COMMS, channel=direct(COMMS), command="/barometer")
@@ -210,7 +205,22 @@ async def test_a_whole_round_in_slack(slack: SlackWorkspace) -> None:
     # Participation is gone with the close; the answers stay, without any person.
     assert await rows(slack.app, "SELECT COUNT(*) FROM barometer_participation") == [(0,)]
     assert await rows(slack.app, "SELECT invited, answered FROM barometer_rounds") == [(50, 14)]
-    assert "More time for &lt;!channel&gt; &amp; learning" in text  # approved, escaped
+
+    # Closed with ten or more answers, comms read the comments, in their own conversation.
+    await slack.command("comments", user=COMMS, channel=direct(COMMS), command="/barometer")
+    comment = api.last(direct(COMMS))
+    assert "More time for &lt;!channel&gt; &amp; learning" in comment.text_all()
+    assert "<!channel>" not in json.dumps(comment.blocks)
+    await slack.click("Approve", user=COMMS, message=comment)
+    assert "✓ Approved" in comment.text_all()
+    assert comment.buttons() == []
+    # Approved, it is published with the results, escaped.
+    await slack.command(
+        "results", user=PEOPLE[30], channel=direct(PEOPLE[30]), command="/barometer"
+    )
+    results = api.last(direct(PEOPLE[30])).text_all()
+    assert "Staff barometer results: November 2026" in results
+    assert "More time for &lt;!channel&gt; &amp; learning" in results
 
 
 def _buttons(message: Message) -> Any:
@@ -319,3 +329,46 @@ async def test_answering_from_a_channel_stays_private(slack: SlackWorkspace) -> 
     assert "Your new answer replaced your earlier one." in thanks.text_all()
     assert await tally(slack) == Counter({("nhs", "agree"): 1, ("organisation", "agree"): 1})
     assert api.channel("C0TEAM") == []
+
+
+async def test_someone_the_round_did_not_ask_is_told_whom_it_is_for(
+    slack: SlackWorkspace,
+) -> None:
+    api = slack.api
+    api.members[STAFF] = PEOPLE[:7]
+    outsider = "U0OUTSIDE"
+    await slack.command("open", user=COMMS, channel=direct(COMMS), command="/barometer")
+    await slack.deliver()
+    for person in PEOPLE[:3]:
+        await slack.click(
+            "Send my answers",
+            user=person,
+            message=card_of(slack, person),
+            inputs=answers("agree", "agree"),
+        )
+
+    # /barometer typed in a channel by someone not in the staff channel: told, privately.
+    await slack.command(user=outsider, channel="C0TEAM", command="/barometer")
+    assert api.modals == []
+    [told] = api.ephemeral("C0TEAM", outsider)
+    said = told.text_all()
+    assert "Staff barometer: November 2026: for the people it asked" in said
+    assert f"sent to the members of {STAFF} when it opened" in said
+    assert api.channel("C0TEAM") == []
+
+    # The card forwarded to their own conversation with the bot: "Send my answers" there
+    # records nothing.
+    forwarded = replace(card_of(slack, PEOPLE[5]), channel=direct(outsider), ts="9.000001")
+    api.messages[direct(outsider)].append(forwarded)
+    await slack.click(
+        "Send my answers", user=outsider, message=forwarded, inputs=answers("agree", "agree")
+    )
+    assert "for the people it asked" in api.last(direct(outsider)).text_all()
+    assert forwarded.updates == 0
+
+    # The response rate stays true: 3 of the 7 asked.
+    assert await rows(slack.app, "SELECT COUNT(*), SUM(answered) FROM barometer_participation") == [
+        (7, 3)
+    ]
+    await slack.command("status", user=COMMS, channel=direct(COMMS), command="/barometer")
+    assert "3 of 7 (43%)" in api.last(direct(COMMS)).text_all()

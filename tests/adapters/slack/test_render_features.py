@@ -86,13 +86,14 @@ async def barometer_cards(harness: Harness, app: App, clock: ManualClock) -> Non
         inputs={"q_nhs": "neutral", "q_organisation": "neutral"},
     )
     await say("/barometer status", user=COMMS)
+    await say("/barometer comments", user=COMMS)  # not while the round is open
+    for _ in range(3):
+        await say("/barometer remind", user=COMMS)
+    await say("/barometer close", user=COMMS)
     await say("/barometer comments", user=COMMS)
     await click("Approve", user=COMMS)
     await click("Reject", user=COMMS)
     await click("Approve", user=PEOPLE[2], card=harness.card_with("Approve", user=COMMS))
-    for _ in range(3):
-        await say("/barometer remind", user=COMMS)
-    await say("/barometer close", user=COMMS)
     await click("Change my answer", user=PEOPLE[1])  # closed
     for word in ("", "results", "trend", "close"):
         await say(f"/barometer {word}".strip(), user=COMMS)

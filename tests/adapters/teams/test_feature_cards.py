@@ -92,11 +92,12 @@ async def barometer_tour(harness: Harness, clock: ManualClock) -> None:
     )
     for word in ("remind", "remind", "remind", "status", "comments"):
         await say(f"/barometer {word}", user="carol")
+    clock.advance(timedelta(days=1))
+    await say("/barometer close", user="carol")
+    await say("/barometer comments", user="carol")
     comments = [c for c in harness.cards(user="carol") if c.choice("barometer.approve")]
     await click("Approve", user="carol", card=comments[0])
     await click("Reject", user="carol", card=comments[1])
-    clock.advance(timedelta(days=1))
-    await say("/barometer close", user="carol")
     await say("/barometer", user="p11")
     await say("/barometer trend", user="p11")
     late = (await harness.inbox("p11", "barometer:2026-11"))[0]
