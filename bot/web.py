@@ -18,6 +18,7 @@ from bot.app import App
 from dialogs.barometer.page import CONTENT_SECURITY_POLICY, render_csv, render_json, render_page
 from dialogs.barometer.results import RoundResults
 from dialogs.digest import RUN_ID
+from dialogs.records import LINK_TOKEN
 
 Mount = Callable[[App, web.Application], None]
 HealthReport = Callable[[], Mapping[str, object]]
@@ -41,6 +42,7 @@ def build_web_app(app: App, mounts: Sequence[Mount] = ()) -> web.Application:
     web_app.router.add_get("/barometer.json", barometer_json)
     web_app.router.add_get("/barometer.csv", barometer_csv)
     web_app.router.add_get("/digest/{run_id}", digest)
+    web_app.router.add_get("/me/{token}", my_record)
     for mount in mounts:
         mount(app, web_app)
     return web_app
@@ -138,3 +140,33 @@ async def digest(request: web.Request) -> web.Response:
     if page is None:
         return web.Response(status=404, text="no such digest\n")
     return web.Response(text=page, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)
+
+
+# A person's own record: never cached, never framed, never sent on as a referrer.
+RECORD_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+async def my_record(request: web.Request) -> web.Response:
+    """``GET /me/<token>.docx`` or ``.json``: a person's own record, through a single-use link
+    (400 for a malformed token, 404 for an unknown one, 410 once used or expired)."""
+    app = request.app[APP_KEY]
+    token = request.match_info["token"]
+    if not LINK_TOKEN.fullmatch(token):
+        return web.Response(status=400, text="not a download link\n", headers=RECORD_HEADERS)
+    async with app.database.unit() as stores:
+        download = await app.records.download(stores, token, app.clock.now())
+    headers = dict(RECORD_HEADERS)
+    if download.filename:
+        headers["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+    return web.Response(
+        status=download.status,
+        body=download.body,
+        content_type=download.content_type,
+        charset="utf-8" if download.content_type.startswith("text/") else None,
+        headers=headers,
+    )

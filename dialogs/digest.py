@@ -58,6 +58,7 @@ from dialogs.behaviours import behaviour_names
 from dialogs.case_studies import only_comms
 from dialogs.commitments import sentence
 from storage.case_studies import CaseStudy
+from storage.commitments import Commitment
 from storage.delivery import OutboxMessage
 from storage.digests import DigestRun, DigestRunStatus, DigestSchedule, DigestScheduleStatus
 from storage.people import PersonKey
@@ -166,6 +167,8 @@ class DigestStory:
     difference: str
     behaviours: str
     credit: str
+    id: str = ""
+    """The case study's id ("" in digests kept before ids were), so an erasure finds it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,6 +178,8 @@ class DigestCommitment:
     text: str
     behaviours: str
     by: str
+    id: str = ""
+    """The commitment's id ("" in digests kept before ids were), so an erasure finds it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -608,7 +613,7 @@ class Digests:
         sources = await stores.case_studies.approved_for_digest(place, floor, now, MAX_STORIES)
         stories = []
         for case_study in sources:
-            credit = "a colleague"
+            credit = ANONYMOUS
             if case_study.named:
                 credit = await _name(stores, case_study.author)
             stories.append(
@@ -618,6 +623,7 @@ class Digests:
                     difference=case_study.difference,
                     behaviours=behaviour_names(self.content, case_study.behaviours),
                     credit=credit,
+                    id=case_study.id,
                 )
             )
         platform, tenant = str(place.platform), place.tenant
@@ -631,6 +637,7 @@ class Digests:
                     text=sentence(self.content, commitment.text, whole=False),
                     behaviours=behaviour_names(self.content, commitment.behaviours),
                     by=await _name(stores, commitment.owner),
+                    id=commitment.id,
                 )
             )
         day = _period_day(period, now, zone)
@@ -992,6 +999,69 @@ def _period_day(period: str, now: datetime, zone: ZoneInfo) -> date:
         return now.astimezone(zone).date()
 
 
+ANONYMOUS = "a colleague"
+
+
+async def forget_in_digests(
+    stores: Stores,
+    person: PersonKey,
+    name: str,
+    content: Content,
+    *,
+    commitments: Sequence[Commitment],
+    removed: Sequence[CaseStudy],
+    kept: Sequence[CaseStudy],
+) -> int:
+    """Take an erased person off the digests' web pages: their shared commitments go, their
+    stories go (``removed``) or stay credited to nobody (``kept``), and they no longer show
+    as the maker of a digest schedule. A digest kept before entries carried ids is matched on
+    what it showed (the words and the name). How many digests changed."""
+    platform, tenant = person.platform, person.tenant
+    await stores.digests.forget_creator(platform, tenant, person.user)
+    shared = [c for c in commitments if c.shared_at is not None]
+    if not (shared or removed or kept):
+        return 0
+    shared_ids = {c.id for c in shared}
+    shared_words = {sentence(content, c.text, whole=False) for c in shared}
+    removed_ids, kept_ids = {c.id for c in removed}, {c.id for c in kept}
+    removed_titles, kept_titles = {c.title for c in removed}, {c.title for c in kept}
+
+    def theirs(entry_id: str, entry_ids: set[str], words: str, known: set[str], by: str) -> bool:
+        if entry_id:
+            return entry_id in entry_ids
+        return bool(name) and by == name and words in known
+
+    changed = 0
+    for run in await stores.digests.runs_with_body(platform, tenant):
+        if run.body is None:
+            continue
+        digest = digest_from_json(run.body)
+        examples = tuple(
+            c
+            for c in digest.commitments
+            if not theirs(c.id, shared_ids, c.text, shared_words, c.by)
+        )
+        stories = []
+        for story in digest.stories:
+            if theirs(story.id, removed_ids, story.title, removed_titles, story.credit):
+                continue
+            if theirs(story.id, kept_ids, story.title, kept_titles, story.credit):
+                story = replace(story, credit=ANONYMOUS)
+            stories.append(story)
+        if examples == digest.commitments and tuple(stories) == digest.stories:
+            continue
+        gone = len(digest.commitments) - len(examples)
+        rewritten = replace(
+            digest,
+            commitments=examples,
+            stories=tuple(stories),
+            shared=max(0, digest.shared - gone),
+        )
+        await stores.digests.rewrite(run.id, digest_to_json(rewritten), rewritten.shared)
+        changed += 1
+    return changed
+
+
 async def _name(stores: Stores, person: PersonKey) -> str:
     found = await stores.people.get(person)
-    return found.display_name if found and found.display_name else "a colleague"
+    return found.display_name if found and found.display_name else ANONYMOUS

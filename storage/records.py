@@ -99,9 +99,9 @@ class RecordStore(Protocol):
         """Keep the hash of a new link's token."""
         ...
 
-    async def use_link(self, token_hash: str, now: datetime) -> LinkUse:
-        """Follow a link: ``OK`` exactly once (two requests at once: one of them), then
-        ``USED``."""
+    async def use_link(self, token_hash: str, kind: str, now: datetime) -> LinkUse:
+        """Follow a link of ``kind``: ``OK`` exactly once (two requests at once: one of them),
+        then ``USED``; asked as another kind it is ``UNKNOWN`` and stays unused."""
         ...
 
     async def links_of(self, person: PersonKey) -> list[ExportLink]:
@@ -235,12 +235,13 @@ class SqlRecords(SqlStore):
         )
         await self.session.flush()
 
-    async def use_link(self, token_hash: str, now: datetime) -> LinkUse:
+    async def use_link(self, token_hash: str, kind: str, now: datetime) -> LinkUse:
         # The update decides: of two requests at once only one finds used_at still empty.
         used = await self.session.exec(
             update(ExportLinkRow)
             .where(
                 col(ExportLinkRow.token_hash) == token_hash,
+                col(ExportLinkRow.kind) == kind,
                 col(ExportLinkRow.used_at).is_(None),
                 col(ExportLinkRow.expires_at) > now,
             )
@@ -248,7 +249,7 @@ class SqlRecords(SqlStore):
             .execution_options(synchronize_session=False)
         )
         row = await self.session.get(ExportLinkRow, token_hash, populate_existing=True)
-        if row is None:
+        if row is None or row.kind != kind:
             return LinkUse(state=LinkState.UNKNOWN)
         if rowcount(used) == 1:
             return LinkUse(

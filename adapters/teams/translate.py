@@ -71,7 +71,7 @@ from bot.ui import CHOICE, SEPARATOR
 COMMANDS = ("valueslens", "barometer", "commitment", "casestudy", "digest", "values")
 # "values" starts ordinary sentences ("Values training for managers" as the work being looked
 # at): as a bare word it is a command only alone or with one of these.
-VALUES_WORDS = frozenset({"help", "behaviours", "behaviors", "values", "?"})
+VALUES_WORDS = frozenset({"help", "behaviours", "behaviors", "values", "?", "mydata", "forget-me"})
 
 # Card facts valuesbot puts in every Action.Submit's data, under one key so that Teams can merge
 # the card's inputs (by input id) next to it without clashing.

@@ -13,26 +13,37 @@ from storage.records import ERASED, LinkState, actor_of
 NOW = datetime(2027, 3, 22, 9, 0, tzinfo=UTC)
 ALICE = PersonKey("slack", "T1", "U1")
 BOB = PersonKey("slack", "T1", "U2")
+KIND = {"h": "docx", "x": "docx", "e": "json", "c": "json"}
 
 
 async def test_a_link_works_once_then_says_it_was_used(database: Database) -> None:
     async with database.unit() as stores:
         await stores.records.issue_link("h" * 64, ALICE, "docx", NOW, NOW + timedelta(minutes=15))
     async with database.unit() as stores:
-        first = await stores.records.use_link("h" * 64, NOW + timedelta(minutes=1))
+        first = await stores.records.use_link("h" * 64, KIND["h"], NOW + timedelta(minutes=1))
     async with database.unit() as stores:
-        second = await stores.records.use_link("h" * 64, NOW + timedelta(minutes=2))
-        unknown = await stores.records.use_link("x" * 64, NOW)
+        second = await stores.records.use_link("h" * 64, KIND["h"], NOW + timedelta(minutes=2))
+        unknown = await stores.records.use_link("x" * 64, KIND["x"], NOW)
+        other_kind = await stores.records.use_link("h" * 64, "json", NOW)
     assert (first.state, first.person, first.kind) == (LinkState.OK, ALICE, "docx")
     assert (second.state, second.person) == (LinkState.USED, None)
     assert unknown.state is LinkState.UNKNOWN
+    assert other_kind.state is LinkState.UNKNOWN
+
+
+async def test_a_link_asked_as_another_kind_stays_unused(database: Database) -> None:
+    async with database.unit() as stores:
+        await stores.records.issue_link("k" * 64, ALICE, "docx", NOW, NOW + timedelta(minutes=15))
+    async with database.unit() as stores:
+        assert (await stores.records.use_link("k" * 64, "json", NOW)).state is LinkState.UNKNOWN
+        assert (await stores.records.use_link("k" * 64, "docx", NOW)).state is LinkState.OK
 
 
 async def test_a_link_expires(database: Database) -> None:
     async with database.unit() as stores:
         await stores.records.issue_link("e" * 64, ALICE, "json", NOW, NOW + timedelta(minutes=15))
     async with database.unit() as stores:
-        late = await stores.records.use_link("e" * 64, NOW + timedelta(minutes=15))
+        late = await stores.records.use_link("e" * 64, KIND["e"], NOW + timedelta(minutes=15))
     assert (late.state, late.person) == (LinkState.EXPIRED, None)
     async with database.unit() as stores:
         [link] = await stores.records.links_of(ALICE)
@@ -45,7 +56,7 @@ async def test_two_requests_at_once_use_a_link_once(database: Database) -> None:
 
     async def follow() -> LinkState:
         async with database.unit() as stores:
-            return (await stores.records.use_link("c" * 64, NOW)).state
+            return (await stores.records.use_link("c" * 64, KIND["c"], NOW)).state
 
     states = await asyncio.gather(follow(), follow())
     assert sorted(states) == [LinkState.OK, LinkState.USED]

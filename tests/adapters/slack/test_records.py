@@ -1,0 +1,68 @@
+"""Your own record in Slack: ``/values mydata`` (links only in the Messages tab), the downloads,
+``/values forget-me`` with its confirmation button, and leavers (``user_change`` with
+``deleted``, ``app_uninstalled``), through Slack's payloads and the mock Web API."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.adapters.slack.workspace import SlackWorkspace, direct
+from tests.dialogs.test_values_lens import rows
+
+ALICE = "U0ALICE"
+BOB = "U0BOB"
+PUBLIC = "https://values.example.org"
+LINK = re.compile(re.escape(PUBLIC) + r"/me/([A-Za-z0-9_-]+\.(?:docx|json))")
+
+
+@pytest.fixture
+def slack_env() -> dict[str, str]:
+    return {"VALUESBOT_PUBLIC_URL": PUBLIC}
+
+
+async def commit(slack: SlackWorkspace, user: str, text: str) -> None:
+    await slack.command(
+        f"My contribution is to {text} #listen",
+        user=user,
+        channel=direct(user),
+        command="/commitment",
+    )
+
+
+async def test_mydata_in_the_messages_tab_gives_links_to_exactly_my_record(
+    slack: SlackWorkspace,
+) -> None:
+    await commit(slack, ALICE, "ask two patients")
+    await commit(slack, BOB, "publish the minutes")
+    dm = direct(ALICE)
+    await slack.command("mydata", user=ALICE, channel=dm, command="/values")
+    card = slack.api.last(dm).text_all()
+    assert "Your values record" in card
+    tokens = {t.rsplit(".", 1)[1]: t for t in LINK.findall(card)}
+    assert sorted(tokens) == ["docx", "json"]
+    response = await slack.client.get(f"/me/{tokens['json']}")
+    assert response.status == 200
+    data = json.loads(await response.text())
+    assert data["you"]["id"] == ALICE
+    assert [c["text"] for c in data["commitments"]] == ["ask two patients"]
+    assert BOB not in json.dumps(data)
+    assert (await slack.client.get(f"/me/{tokens['json']}")).status == 410
+
+
+async def test_mydata_in_a_channel_sends_the_links_to_the_messages_tab(
+    slack: SlackWorkspace,
+) -> None:
+    await slack.command("mydata", user=ALICE, channel="C0GENERAL", command="/values")
+    [answer] = slack.api.ephemeral("C0GENERAL", ALICE)
+    assert "direct chat" in answer.text_all()
+    assert PUBLIC not in json.dumps(answer.blocks)
+    assert slack.api.channel("C0GENERAL") == []
+    await slack.deliver()
+    sent = slack.api.last(direct(ALICE)).text_all()
+    assert len(LINK.findall(sent)) == 2
+    assert await rows(slack.app, "SELECT status FROM outbox WHERE job = 'records-mydata'") == [
+        ("sent",)
+    ]
