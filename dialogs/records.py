@@ -337,7 +337,7 @@ class Records:
                     style=ChoiceStyle.DANGER,
                 )
             )
-        choices.append(Choice(label="Cancel", action=FORGET_ACTION, value=CANCEL))
+        choices.append(Choice(label="No, keep it all", action=FORGET_ACTION, value=CANCEL))
         turn.reply(
             Card(
                 title="Erase what I hold about you?",

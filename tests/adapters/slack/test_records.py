@@ -66,3 +66,19 @@ async def test_mydata_in_a_channel_sends_the_links_to_the_messages_tab(
     assert await rows(slack.app, "SELECT status FROM outbox WHERE job = 'records-mydata'") == [
         ("sent",)
     ]
+
+
+async def test_forget_me_asks_then_erases_with_the_button(slack: SlackWorkspace) -> None:
+    await commit(slack, ALICE, "ask two patients")
+    await commit(slack, BOB, "publish the minutes")
+    dm = direct(ALICE)
+    await slack.command("forget-me", user=ALICE, channel=dm, command="/values")
+    asked = slack.api.last(dm)
+    assert "Erase what I hold about you?" in asked.text_all()
+    assert "1 commitment" in asked.text_all()
+    assert asked.buttons() == ["Erase everything", "No, keep it all"]
+    await slack.click("Erase everything", user=ALICE, message=asked)
+    assert "Erased" in slack.api.last(dm).text_all()
+    assert await rows(slack.app, "SELECT owner FROM commitments") == [(BOB,)]
+    assert await rows(slack.app, "SELECT user_id FROM people") == [(BOB,)]
+    assert await rows(slack.app, "SELECT actor, action FROM audit_log") == [("erased", "erase")]

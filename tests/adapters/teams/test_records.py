@@ -64,3 +64,17 @@ async def test_mydata_in_a_channel_sends_the_links_to_the_personal_chat(
     assert await rows(teams.app, "SELECT status FROM outbox WHERE job = 'records-mydata'") == [
         ("sent",)
     ]
+
+
+async def test_forget_me_asks_then_erases_with_the_button(teams: TeamsWorld) -> None:
+    for person, words in ((ALICE, "ask two patients"), (BOB, "publish the minutes")):
+        await teams.installs(person)
+        await teams.says(f"commitment My contribution is to {words} #listen", person=person)
+    await teams.says("values forget-me")
+    asked = teams.last(ALICE.direct)
+    assert "Erase what I hold about you?" in asked
+    assert "1 commitment" in asked
+    await teams.clicks("Erase everything")
+    assert "Erased" in teams.last(ALICE.direct)
+    assert await rows(teams.app, "SELECT owner FROM commitments") == [(BOB.id,)]
+    assert await rows(teams.app, "SELECT user_id FROM people") == [(BOB.id,)]
