@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 
+from bot.delivery import to_person
+from bot.ui import Card
+from dialogs.records import RETENTION_JOB
+from storage.people import PersonKey
 from tests.adapters.slack.workspace import SlackWorkspace, direct
 from tests.dialogs.test_values_lens import rows
 
@@ -82,3 +87,69 @@ async def test_forget_me_asks_then_erases_with_the_button(slack: SlackWorkspace)
     assert await rows(slack.app, "SELECT owner FROM commitments") == [(BOB,)]
     assert await rows(slack.app, "SELECT user_id FROM people") == [(BOB,)]
     assert await rows(slack.app, "SELECT actor, action FROM audit_log") == [("erased", "erase")]
+
+
+async def queue_for(slack: SlackWorkspace, user: str) -> None:
+    async with slack.app.database.unit() as stores:
+        await stores.outbox.enqueue(
+            to_person(f"nudge:{user}", "nudge", PersonKey("slack", "T1", user), Card(text="Hi")),
+            slack.clock.now() + timedelta(days=1),
+        )
+
+
+async def test_a_deactivated_account_is_cancelled_at_once_and_erased_after_the_grace(
+    slack: SlackWorkspace,
+) -> None:
+    await slack.app.ensure_schedules()
+    await commit(slack, ALICE, "ask two patients")
+    await commit(slack, BOB, "publish the minutes")
+    await queue_for(slack, ALICE)
+    await queue_for(slack, BOB)
+
+    response = await slack.event("event_user_change_deleted.json")
+    assert response.status == 200
+    assert await rows(slack.app, "SELECT recipient, status FROM outbox ORDER BY recipient") == [
+        (ALICE, "cancelled"),
+        (BOB, "queued"),
+    ]
+    assert await rows(slack.app, "SELECT user_id, reason FROM leavers") == [(ALICE, "deactivated")]
+    # A profile edit of someone active is nothing.
+    await slack.event("event_user_change_deleted.json", user={"id": BOB, "deleted": False})
+    assert await rows(slack.app, "SELECT user_id FROM leavers") == [(ALICE,)]
+
+    slack.clock.advance(timedelta(days=29))
+    await slack.app.run_schedules(RETENTION_JOB)
+    assert await rows(slack.app, "SELECT owner FROM commitments ORDER BY owner") == [
+        (ALICE,),
+        (BOB,),
+    ]
+    slack.clock.advance(timedelta(days=1, hours=1))
+    assert await slack.app.run_schedules(RETENTION_JOB)
+    assert await rows(slack.app, "SELECT owner FROM commitments") == [(BOB,)]
+    assert await rows(slack.app, "SELECT user_id FROM people") == [(BOB,)]
+    assert await rows(slack.app, "SELECT user_id FROM leavers") == []
+
+
+async def test_a_leaver_who_comes_back_is_kept(slack: SlackWorkspace) -> None:
+    await slack.app.ensure_schedules()
+    await commit(slack, ALICE, "ask two patients")
+    await slack.event("event_user_change_deleted.json")
+    assert await rows(slack.app, "SELECT user_id FROM leavers") == [(ALICE,)]
+    await slack.says("hello", user=ALICE)
+    assert await rows(slack.app, "SELECT user_id FROM leavers") == []
+    slack.clock.advance(timedelta(days=31))
+    await slack.app.run_schedules(RETENTION_JOB)
+    assert await rows(slack.app, "SELECT owner FROM commitments") == [(ALICE,)]
+
+
+async def test_an_uninstall_treats_the_whole_workspace_as_gone(slack: SlackWorkspace) -> None:
+    await commit(slack, ALICE, "ask two patients")
+    await commit(slack, BOB, "publish the minutes")
+    await queue_for(slack, ALICE)
+    await queue_for(slack, BOB)
+    await slack.event("event_app_uninstalled.json")
+    assert await rows(slack.app, "SELECT DISTINCT status FROM outbox") == [("cancelled",)]
+    assert await rows(slack.app, "SELECT user_id, reason FROM leavers ORDER BY user_id") == [
+        (ALICE, "uninstalled"),
+        (BOB, "uninstalled"),
+    ]

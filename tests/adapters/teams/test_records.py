@@ -8,12 +8,26 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
 from bot.app import build_app
 from bot.clock import ManualClock
-from tests.adapters.teams.conftest import ALICE, ANONYMOUS, BOB, CHANNEL, TeamsWorld, start_world
+from bot.delivery import to_person
+from bot.ui import Card
+from dialogs.records import RETENTION_JOB
+from storage.people import PersonKey
+from tests.adapters.teams.conftest import (
+    ALICE,
+    ANONYMOUS,
+    BOB,
+    CHANNEL,
+    TENANT,
+    Person,
+    TeamsWorld,
+    start_world,
+)
 from tests.adapters.teams.test_commitments import deliver
 from tests.conftest import make_settings
 from tests.dialogs.test_values_lens import rows
@@ -78,3 +92,50 @@ async def test_forget_me_asks_then_erases_with_the_button(teams: TeamsWorld) -> 
     assert "Erased" in teams.last(ALICE.direct)
     assert await rows(teams.app, "SELECT owner FROM commitments") == [(BOB.id,)]
     assert await rows(teams.app, "SELECT user_id FROM people") == [(BOB.id,)]
+
+
+async def queue_for(teams: TeamsWorld, person: Person) -> None:
+    async with teams.app.database.unit() as stores:
+        await stores.outbox.enqueue(
+            to_person(
+                f"nudge:{person.name}",
+                "nudge",
+                PersonKey("teams", TENANT, person.id),
+                Card(text="Hi"),
+            ),
+            teams.app.clock.now() + timedelta(days=1),
+        )
+
+
+@pytest.mark.parametrize("activity", ["personal_uninstall", "installation_update_remove"])
+async def test_removing_the_bot_from_the_personal_scope_cancels_then_erases(
+    teams: TeamsWorld, clock: ManualClock, activity: str
+) -> None:
+    await teams.app.ensure_schedules()
+    for person, words in ((ALICE, "ask two patients"), (BOB, "publish the minutes")):
+        await teams.installs(person)
+        await teams.says(f"commitment My contribution is to {words} #listen", person=person)
+        await queue_for(teams, person)
+    assert await teams.send(teams.activity(activity)) == 202
+    assert await rows(
+        teams.app, "SELECT recipient, status FROM outbox WHERE job = 'nudge' ORDER BY status"
+    ) == [(ALICE.id, "cancelled"), (BOB.id, "queued")]
+    assert await rows(teams.app, "SELECT user_id, reason FROM leavers") == [(ALICE.id, "removed")]
+    clock.advance(timedelta(days=30, hours=1))
+    assert await teams.app.run_schedules(RETENTION_JOB)
+    assert await rows(teams.app, "SELECT owner FROM commitments") == [(BOB.id,)]
+    assert await rows(teams.app, "SELECT user_id FROM people") == [(BOB.id,)]
+
+
+async def test_a_person_removed_from_the_personal_scope_is_the_one_gone(
+    teams: TeamsWorld,
+) -> None:
+    await teams.installs(ALICE)
+    removed = teams.activity("personal_uninstall")
+    removed["membersRemoved"] = [{"id": ALICE.id, "aadObjectId": ALICE.aad}]
+    removed["from"] = {"id": "29:1systemActor"}
+    assert await teams.send(removed) == 202
+    assert await rows(teams.app, "SELECT user_id FROM leavers") == [(ALICE.id,)]
+    # Coming back (any activity) lifts the mark.
+    await teams.says("values")
+    assert await rows(teams.app, "SELECT user_id FROM leavers") == []
