@@ -290,6 +290,7 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
     from adapters import channel_directories
     from adapters.console.render import render
     from bot.app import build_app
+    from bot.audit import cli_actor
     from bot.ui import Card
     from dialogs.barometer import cards
     from storage.scrub import scrub
@@ -303,15 +304,15 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
         async with app.database.unit() as stores:
             now = app.clock.now()
             if action == "open":
-                shown.append(await barometer.open_card(stores, now))
+                shown.append(await barometer.open_card(stores, now, cli_actor()))
             elif action == "close":
-                shown.append(await barometer.close_card(stores, now))
+                shown.append(await barometer.close_card(stores, now, cli_actor()))
             elif action == "status":
                 shown.append(await barometer.status_card(stores, now))
             elif action == "preview":
                 shown.append(await barometer.preview_card(stores, now))
             elif action == "remind":
-                shown.append(await barometer.remind_card(stores, now))
+                shown.append(await barometer.remind_card(stores, now, cli_actor()))
             elif action == "results":
                 shown.append(await barometer.latest_results_card(stores))
             elif action == "trend":
@@ -333,7 +334,9 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
                 for card in await barometer.comment_cards(stores):
                     shown.append(card)
             elif action in {"approve", "reject"}:
-                problem = await barometer.moderate_by_id(stores, args.comment, action + "d")
+                problem = await barometer.moderate_by_id(
+                    stores, args.comment, action + "d", cli_actor(), now=now
+                )
                 if problem:
                     raise UsageError(problem)
                 print(f"comment {args.comment} {action}d")

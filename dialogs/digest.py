@@ -28,6 +28,7 @@ channel at most once (``digest_items``), even from two digests at once.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 import secrets
@@ -39,6 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import TypeAdapter
 
+from bot.audit import SCHEDULE, person_actor, record
 from bot.content import Behaviour, Content
 from bot.delivery import place_label, tell_comms, why
 from bot.events import (
@@ -500,7 +502,9 @@ class Digests:
         """The ``digest.tick`` job (every minute): queue every digest that is due, in the
         slot's transaction (each digest's own slot is claimed once, whatever the timer does)."""
         for item in await self.due(turn.stores, turn.now):
-            await self.run_digest(turn.stores, item.schedule, item.period, turn.now)
+            run = await self.run_digest(turn.stores, item.schedule, item.period, turn.now)
+            if run is not None:
+                await record(turn.stores, SCHEDULE, "digest.send", run.id, turn.now)
 
     async def due(self, stores: Stores, now: datetime) -> list[DueDigest]:
         """The digests to send at ``now``: for every active schedule, its latest slot if that
@@ -793,6 +797,7 @@ class Digests:
             ),
             turn.now,
         )
+        await record(turn.stores, person_actor(turn.person), "digest.schedule", saved.id, turn.now)
         upcoming = next_slot(saved, turn.now)
         zone = ZoneInfo(saved.timezone)
         turn.reply(
@@ -916,6 +921,8 @@ class Digests:
         )
         period = f"now-{turn.now:%Y%m%dT%H%M%SZ}"
         run = await self.run_digest(turn.stores, schedule, period, turn.now)
+        if run is not None:
+            await record(turn.stores, person_actor(turn.person), "digest.send", run.id, turn.now)
         if run is None:
             text = "A digest to that channel was just sent; try again in a moment."
         elif run.status == DigestRunStatus.SKIPPED and since:
@@ -947,6 +954,8 @@ class Digests:
         schedule = await self._target(turn, words)
         changed = await turn.stores.digests.set_schedule_status(schedule.id, status, turn.now)
         assert changed is not None
+        action = "digest.pause" if status == DigestScheduleStatus.PAUSED else "digest.resume"
+        await record(turn.stores, person_actor(turn.person), action, schedule.id, turn.now)
         if status == DigestScheduleStatus.PAUSED:
             text = f"Paused: no digest goes to {changed.label} until you resume it."
         else:
@@ -960,6 +969,7 @@ class Digests:
     async def _cancel(self, turn: Turn[CommandReceived], words: list[str]) -> None:
         schedule = await self._target(turn, words)
         await turn.stores.digests.delete_schedule(schedule.id)
+        await record(turn.stores, person_actor(turn.person), "digest.cancel", schedule.id, turn.now)
         turn.reply(
             Card(
                 title="Values digest",
@@ -1018,6 +1028,13 @@ async def forget_in_digests(
     what it showed (the words and the name). How many digests changed."""
     platform, tenant = person.platform, person.tenant
     await stores.digests.forget_creator(platform, tenant, person.user)
+    if name:
+        # Digest posts already sent keep their cards in the outbox for a while: those that
+        # named the person go (as a card shows it: JSON, so quotes and the like escaped).
+        shown = json.dumps(name, ensure_ascii=False)[1:-1]
+        await stores.outbox.forget_mentions(
+            "digest:", platform, tenant, [f"A commitment from {shown}", f"Shared by {shown}"]
+        )
     shared = [c for c in commitments if c.shared_at is not None]
     if not (shared or removed or kept):
         return 0

@@ -132,6 +132,14 @@ class OutboxStore(Protocol):
         How many rows."""
         ...
 
+    async def forget_mentions(
+        self, job_prefix: str, platform: str, tenant: str, needles: Sequence[str]
+    ) -> int:
+        """Erase finished messages (sent, failed, uncertain, cancelled) of jobs starting with
+        ``job_prefix`` whose card holds one of ``needles`` (an erased person's name as a
+        channel post showed it); how many. Messages still to send are left to go."""
+        ...
+
     async def forget_before(self, when: datetime, week: str) -> int:
         """Retention: messages finished (sent, failed, uncertain, cancelled) before ``when``,
         and weekly counts of weeks before ``week`` ("2026-W49"), go. How many rows."""

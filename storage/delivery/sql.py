@@ -203,13 +203,27 @@ class SqlOutbox(SqlStore):
         )
         return gone
 
+    async def forget_mentions(
+        self, job_prefix: str, platform: str, tenant: str, needles: Sequence[str]
+    ) -> int:
+        gone = 0
+        for needle in needles:
+            removed = await self.session.exec(
+                delete(OutboxRow)
+                .where(
+                    col(OutboxRow.job).startswith(job_prefix, autoescape=True),
+                    col(OutboxRow.platform) == platform,
+                    col(OutboxRow.tenant) == tenant,
+                    col(OutboxRow.status).in_(_FINISHED),
+                    col(OutboxRow.card).contains(needle, autoescape=True),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            gone += rowcount(removed)
+        return gone
+
     async def forget_before(self, when: datetime, week: str) -> int:
-        finished = [
-            OutboxStatus.SENT.value,
-            OutboxStatus.FAILED.value,
-            OutboxStatus.UNCERTAIN.value,
-            OutboxStatus.CANCELLED.value,
-        ]
+        finished = _FINISHED
         messages = await self.session.exec(
             delete(OutboxRow)
             .where(
@@ -224,6 +238,14 @@ class SqlOutbox(SqlStore):
             .execution_options(synchronize_session=False)
         )
         return rowcount(messages) + rowcount(weeks)
+
+
+_FINISHED = [
+    OutboxStatus.SENT.value,
+    OutboxStatus.FAILED.value,
+    OutboxStatus.UNCERTAIN.value,
+    OutboxStatus.CANCELLED.value,
+]
 
 
 def _to(person: PersonKey) -> tuple[Any, ...]:

@@ -274,3 +274,38 @@ async def test_erasure_and_retention_of_outbox_rows(database: Database) -> None:
         weeks = await stores.session.exec(text("SELECT person, week FROM person_weeks"))
         assert [k[0] for k in keys] == ["job:3"]
         assert [tuple(w) for w in weeks] == [("U2", "2026-W49")]
+
+
+async def test_finished_channel_posts_naming_someone_can_be_erased(database: Database) -> None:
+    def post(key: str, card: str, tenant: str = "T1") -> OutboxMessage:
+        return OutboxMessage(
+            key=key,
+            job=f"digest:{key}",
+            platform="slack",
+            tenant=tenant,
+            recipient="C1",
+            to_person=False,
+            card=card,
+        )
+
+    async with database.unit() as stores:
+        await stores.outbox.enqueue_many(
+            [
+                post("sent", '{"label": "A commitment from Alice"}'),
+                post("queued", '{"label": "A commitment from Alice"}'),
+                post("other", '{"label": "A commitment from Bob"}'),
+                post("elsewhere", '{"label": "A commitment from Alice"}', tenant="T2"),
+            ],
+            NOW,
+        )
+        await stores.session.exec(text("UPDATE outbox SET status = 'sent'"))
+        await stores.session.exec(text("UPDATE outbox SET status = 'queued' WHERE key = 'queued'"))
+    async with database.unit() as stores:
+        assert (
+            await stores.outbox.forget_mentions(
+                "digest:", "slack", "T1", ["A commitment from Alice", "100%_"]
+            )
+            == 1
+        )
+        keys = await stores.session.exec(text("SELECT key FROM outbox ORDER BY key"))
+        assert [k[0] for k in keys] == ["elsewhere", "other", "queued"]
