@@ -507,15 +507,23 @@ class Submissions:
     async def ask_comms(
         self, stores: Stores, case_study: CaseStudy, author_name: str, now: datetime
     ) -> None:
+        """Queue the review card for every comms member (``Settings.comms_on``), each in their
+        own chat with the bot."""
         platform = case_study.author.platform
+        tenant = case_study.author.tenant
         card = card_to_json(self.review_card(case_study, author_name)).decode()
-        for member in self.settings.comms_on(platform):
+        listed = self.settings.comms_on(platform)
+        # Comms may be listed by a directory name (Teams: an Entra object id or a user
+        # principal name): the person the bot knows by it gets the card.
+        known = await stores.people.by_directory(platform, tenant, listed)
+        members = dict.fromkeys(known[m].user if m in known else m for m in listed)
+        for member in members:
             await stores.outbox.enqueue(
                 OutboxMessage(
                     key=f"casestudy-review:{case_study.id}:r{case_study.revision}:{member}",
                     job=f"casestudy-review:{case_study.id}",
                     platform=platform,
-                    tenant=case_study.author.tenant,
+                    tenant=tenant,
                     recipient=member,
                     to_person=True,
                     card=card,
@@ -713,7 +721,7 @@ class CaseStudies:
     async def queue(self, turn: Turn[CommandReceived]) -> None:
         """``/casestudy queue``: the review cards of what is waiting (comms only)."""
         platform = str(turn.event.conversation.platform)
-        if not self.settings.is_comms(platform, turn.event.actor.id):
+        if not self.settings.is_comms(platform, turn.event.actor.id, turn.event.actor.aliases):
             turn.reply(only_comms("The case study queue"), private=True)
             return
         waiting = await turn.stores.case_studies.pending(
@@ -747,7 +755,7 @@ class CaseStudies:
         """Approve, Ask for changes or Reject, from a review card (comms only)."""
         event = turn.event
         platform = str(event.conversation.platform)
-        if not self.settings.is_comms(platform, event.actor.id):
+        if not self.settings.is_comms(platform, event.actor.id, event.actor.aliases):
             turn.reply(only_comms("Reviewing case studies"), private=True)
             return
         status = _DECISIONS[event.action]

@@ -612,7 +612,7 @@ class Digests:
             turn.reply(self.help_card(), private=True)
             return
         platform = str(turn.event.conversation.platform)
-        if not self.settings.is_comms(platform, turn.event.actor.id):
+        if not self.settings.is_comms(platform, turn.event.actor.id, turn.event.actor.aliases):
             turn.reply(only_comms("The values digest"), private=True)
             return
         handlers = {

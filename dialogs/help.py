@@ -110,10 +110,11 @@ class Help:
 
     async def opened(self, turn: Turn[ConversationOpened]) -> None:
         """Someone opened a conversation with the bot."""
-        name = turn.event.actor.display
+        # The platform's name for them, never an id (Teams may not have told it yet).
+        name = turn.event.actor.name
         turn.reply(
             Card(
-                title=f"Hello {name}",
+                title=f"Hello {name}" if name else "Hello",
                 text=f'"{self.content.vision}"\n\nType /valueslens to look at a piece of work '
                 "through our six behaviours, /commitment to say what your contribution is, "
                 "/casestudy to share a story of what good looks like, or /values to see "

@@ -701,7 +701,9 @@ class ValuesLensCommands:
             return
         actor = turn.event.actor.id
         platform = str(turn.event.conversation.platform)
-        if actor != checkin.started_by and not self.settings.is_admin(platform, actor):
+        if actor != checkin.started_by and not self.settings.is_admin(
+            platform, actor, turn.event.actor.aliases
+        ):
             starter = await self._name(turn.stores, checkin, checkin.started_by)
             closes = local_time(checkin.closes_at, self.settings.zone)
             turn.reply(

@@ -58,6 +58,7 @@ from bot.events import (
     ConversationKind,
     ConversationOpened,
     ConversationRef,
+    Directory,
     Event,
     MemberJoined,
     MessageReceived,
@@ -253,6 +254,25 @@ def actor(activity: Mapping[str, Any], account: Mapping[str, Any] | None = None)
         # The database keeps 255 characters of a name.
         name=_text(person, "name", where)[:255],
         timezone=_timezone(activity) if account is None else None,
+    )
+
+
+def member(account: Mapping[str, Any]) -> tuple[str, Directory]:
+    """A person's name and directory entry from the connector's answer about a member
+    (``GET /v3/conversations/{id}/members/{userId}``: ``name``, ``aadObjectId``,
+    ``userPrincipalName``, ``email``...). A value that is not a plausible one (not a string,
+    too long for the database, with control characters) is left out."""
+
+    def given(key: str, limit: int) -> str:
+        value = account.get(key)
+        if not isinstance(value, str) or len(value) > limit or not value.isprintable():
+            return ""
+        return value.strip()
+
+    return given("name", 255), Directory.of(
+        object_id=given("aadObjectId", 64),
+        principal_name=given("userPrincipalName", 255),
+        email=given("email", 255),
     )
 
 

@@ -608,7 +608,10 @@ class Barometer:
         )
 
     def _is_comms(self, turn: Turn[Any]) -> bool:
-        return self.settings.is_comms(str(turn.event.conversation.platform), turn.event.actor.id)
+        actor = turn.event.actor
+        return self.settings.is_comms(
+            str(turn.event.conversation.platform), actor.id, actor.aliases
+        )
 
     # The round's life
 

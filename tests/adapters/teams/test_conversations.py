@@ -151,7 +151,7 @@ async def test_a_team_lens_in_a_group_chat(teams: TeamsWorld) -> None:
 
 async def test_an_installation_update_remembers_the_chat_silently(teams: TeamsWorld) -> None:
     assert await teams.send(teams.activity("installation_update_add", person=BOB)) == 202
-    assert teams.connector.calls == []
+    assert teams.connector.posts() == []
     assert await rows(teams.app, "SELECT user_id, direct_conversation FROM people") == [
         (BOB.id, BOB.direct)
     ]

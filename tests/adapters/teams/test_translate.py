@@ -14,6 +14,7 @@ from adapters.teams.translate import (
     card_submission,
     clean_text,
     join_thread,
+    member,
     read_command,
     split_thread,
     translate,
@@ -23,6 +24,7 @@ from bot.events import (
     CommandReceived,
     ConversationKind,
     ConversationOpened,
+    Directory,
     MemberJoined,
     MessageReceived,
     MessageRef,
@@ -327,3 +329,19 @@ def test_typed_text_names_and_inputs_are_normalised_not_refused() -> None:
     clicked = translate(click)
     assert isinstance(clicked, ActionSubmitted)
     assert (clicked.values["b_listen"], clicked.values["round"]) == ("partly", "3")
+
+
+def test_what_the_connector_says_of_a_member() -> None:
+    # GET /v3/conversations/{id}/members/{userId}, as the Bot Connector answers it.
+    name, directory = member(fixture("conversation_member"))
+    assert name == "Alice Smith"
+    assert directory == Directory(
+        object_id="2f4c7a11-8c3e-4f5b-9d21-6a0b3c4d5e6f",
+        principal_name="alice.smith@nhsengland.example",
+        email="alice.smith@nhsengland.example",
+    )
+    # A guest may have no principal name; what is not a plausible value is left out.
+    odd = {**fixture("conversation_member"), "userPrincipalName": None, "email": "x" * 300}
+    odd["aadObjectId"] = "2f4c\u0000"
+    assert member(odd) == ("Alice Smith", Directory())
+    assert member({}) == ("", Directory())
