@@ -40,6 +40,7 @@ from bot.ui import (
     Option,
     TextInput,
     card_to_json,
+    commands_typed_with,
 )
 from dialogs.behaviours import (
     BEHAVIOURS,
@@ -623,7 +624,7 @@ class CaseStudies:
         text = " ".join(turn.event.text.split())
         word = text.lower()
         if word in {"help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
         elif word in {"mine", "list", "my"}:
             turn.reply(await self.mine_card(turn.stores, turn.person), private=True)
         elif word == "queue":

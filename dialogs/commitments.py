@@ -47,6 +47,7 @@ from bot.ui import (
     Option,
     TextInput,
     card_to_json,
+    commands_typed_with,
 )
 from dialogs.behaviours import (
     BEHAVIOURS,
@@ -530,7 +531,7 @@ class Commitments:
         word = text.lower()
         numbered = re.fullmatch(r"(edit|done|share|delete)\s+#?(\d+)", word)
         if word in {"help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
         elif word in {"list", "mine", "my", "all"}:
             turn.reply(await self.list_card(turn.stores, turn.person), private=True)
         elif word == "cancel":

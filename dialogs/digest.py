@@ -44,7 +44,7 @@ from bot.router import Router
 from bot.settings import Settings
 from bot.text import local_date, local_time, plural, shorten
 from bot.turn import Turn
-from bot.ui import Card, Field, card_to_json
+from bot.ui import Card, Field, card_to_json, commands_typed_with
 from dialogs.behaviours import behaviour_names
 from dialogs.case_studies import only_comms
 from dialogs.commitments import sentence
@@ -609,7 +609,7 @@ class Digests:
         words = turn.event.text.split()
         verb = words[0].lower() if words else "help"
         if verb in {"help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
             return
         platform = str(turn.event.conversation.platform)
         if not self.settings.is_comms(platform, turn.event.actor.id, turn.event.actor.aliases):

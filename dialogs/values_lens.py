@@ -39,6 +39,7 @@ from bot.ui import (
     Option,
     TextInput,
     card_to_json,
+    commands_typed_with,
 )
 from storage.commitments import Commitment
 from storage.delivery import OutboxMessage
@@ -409,7 +410,7 @@ class ValuesLensCommands:
         text = work_of(turn.event.text)
         word = text.lower()
         if word in {"help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
         elif word == "history":
             turn.reply(await self.history_card(turn), private=True)
         elif word == "cancel":

@@ -366,7 +366,9 @@ class TeamsBot:
         self._queues: dict[tuple[str, str], asyncio.Lock] = {}
         # People whose lookup failed, and when to ask again (time.monotonic()).
         self._not_found: dict[PersonKey, float] = {}
-        app.dispatcher.connect(Platform.TEAMS, self.outbound)
+        # Teams offers the manifest's commands as plain words (its command menu): the help
+        # teaches "valueslens", not "/valueslens" (which works too).
+        app.dispatcher.connect(Platform.TEAMS, self.outbound, command_prefix="")
         if _quiet_refused_activity not in _SDK_ACTIVITY_LOG.filters:
             _SDK_ACTIVITY_LOG.addFilter(_quiet_refused_activity)
 

@@ -169,6 +169,8 @@ async def test_a_mention_in_a_channel_gets_a_private_answer(slack: SlackWorkspac
     await slack.event("event_app_mention.json", user=BOB, channel=CHANNEL, text="<@UBOT> help")
     [answer] = slack.api.ephemeral(CHANNEL, BOB)
     assert "values bot" in answer.text_all()
+    # Slack's commands are slash commands: the help teaches them so.
+    assert "/valueslens history" in answer.text_all()
     assert slack.api.channel(CHANNEL) == []
 
 

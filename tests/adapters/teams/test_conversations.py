@@ -13,8 +13,12 @@ RATINGS = ["Strongly", "Partly", "Partly", "Not yet", "Strongly", "Not relevant"
 
 async def test_installing_greets_and_remembers_the_chat(teams: TeamsWorld) -> None:
     assert await teams.installs(ALICE) == 202
-    assert teams.last(ALICE.direct).startswith("Hello Alice Smith")
-    assert "Type /valueslens" in teams.last(ALICE.direct)
+    welcome = teams.last(ALICE.direct)
+    assert welcome.startswith("Hello Alice Smith")
+    # Commands as Teams' command menu offers them: plain words, no slash.
+    assert "Type valueslens to look at a piece of work through our six behaviours, " in welcome
+    assert "commitment to say what your contribution is, casestudy to share a story" in welcome
+    assert "/" not in welcome
     assert await rows(
         teams.app,
         "SELECT conversation, kind, service_url, extra ->> '$.bot_id' FROM conversations",
@@ -57,7 +61,14 @@ async def test_history_and_help(teams: TeamsWorld) -> None:
     await teams.says("valueslens history")
     assert "You have no check-ins yet" in teams.last(ALICE.direct)
     await teams.says("values")
-    assert "/valueslens history: Your past check-ins." in teams.last(ALICE.direct)
+    help_text = teams.last(ALICE.direct)
+    assert "\nvalueslens history: Your past check-ins.\n" in help_text
+    assert "\nvalues behaviours: Our six behaviours and what they mean.\n" in help_text
+    assert "/" not in help_text
+    for command in ("valueslens", "commitment", "casestudy", "barometer", "digest"):
+        await teams.says(f"{command} help")
+        assert f"\n{command}" in teams.last(ALICE.direct), command
+        assert f"/{command}" not in teams.last(ALICE.direct), command
     await teams.says("values behaviours")
     assert "We are inclusive" in teams.last(ALICE.direct)
     await teams.says("barometer")
@@ -65,7 +76,13 @@ async def test_history_and_help(teams: TeamsWorld) -> None:
     await teams.says("casestudy")
     assert "Share a case study" in teams.last(ALICE.direct)
     await teams.says("/frobnicate")
-    assert "I don't know /frobnicate" in teams.last(ALICE.direct)
+    assert "I don't know /frobnicate. Type values to see what I can do." in teams.last(ALICE.direct)
+    await teams.says("what is this")
+    assert teams.last(ALICE.direct) == (
+        "I didn't catch that. Type valueslens to look at a piece of work through our values, "
+        "commitment to make a commitment, casestudy to share a story, or values for "
+        "everything I can do."
+    )
 
 
 async def test_a_double_click_is_answered_once(teams: TeamsWorld) -> None:
