@@ -187,3 +187,40 @@ async def test_over_long_work_is_refused_alike_in_teams(teams: TeamsWorld) -> No
     assert teams.last(ALICE.direct).startswith(f"Team values lens\n{TOO_LONG}")
     assert teams.texts(CHANNEL) == []
     assert await rows(teams.app, "SELECT count(*) FROM team_checkins") == [(0,)]
+
+
+async def test_a_bare_mention_in_a_channel_gets_the_short_help(teams: TeamsWorld) -> None:
+    # "@valuesbot" and nothing else: the most common first try.
+    activity = teams.activity("channel_mention_command", person=BOB, channel=CHANNEL)
+    activity["text"] = "<at>valuesbot</at>&nbsp;\n"
+    activity["conversation"]["id"] = f"{CHANNEL};messageid={activity['id']}"
+    assert await teams.send(activity) == 202
+    # Like all help, it is Bob's alone: in his chat with the bot (opened for him).
+    assert teams.texts(CHANNEL) == []
+    assert teams.last(f"a:mock-direct-{BOB.id}") == (
+        "Hello. To look at a piece of work as a team, send me valueslens <the work> in the "
+        "channel: everyone answers privately and the channel sees the counts. Or type "
+        "commitment to make a commitment, casestudy to share a story, or values for "
+        "everything I can do."
+    )
+
+
+async def test_an_empty_message_or_an_unreadable_submit_gets_the_short_help(
+    teams: TeamsWorld,
+) -> None:
+    short_help = (
+        "Type valueslens to look at a piece of work through our values, commitment to make a "
+        "commitment, casestudy to share a story, or values for everything I can do."
+    )
+    await teams.send(teams.activity("personal_message", text=" \n "))
+    assert teams.last(ALICE.direct) == f"Hello. {short_help}"
+    # A submit without valuesbot's card facts (not a card of ours): the same.
+    submit = teams.activity("card_submit_personal", text="")
+    submit["value"] = {"msteams": {"type": "messageBack"}, "note": "x"}
+    await teams.send(submit)
+    assert teams.texts(ALICE.direct) == [f"Hello. {short_help}"] * 2
+    # An image alone still gets nothing: there is nothing to say to it.
+    image = teams.activity("personal_message", text="")
+    image["attachments"] = [{"contentType": "image/*", "contentUrl": "https://x.example/1.png"}]
+    await teams.send(image)
+    assert len(teams.texts(ALICE.direct)) == 2

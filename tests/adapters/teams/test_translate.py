@@ -184,9 +184,28 @@ def test_the_recorded_reaction_is_ignored() -> None:
     assert translate(fixture("message_reaction")) is None
 
 
-def test_a_bare_mention_is_ignored() -> None:
-    activity = fixture("channel_mention_command") | {"text": "<at>valuesbot</at>&nbsp;\n"}
-    assert translate(activity) is None
+def test_a_bare_mention_or_an_empty_message_is_an_empty_message() -> None:
+    # The core answers it with the short help (it used to be ignored: no answer at all).
+    mention = fixture("channel_mention_command") | {"text": "<at>valuesbot</at>&nbsp;\n"}
+    blank = fixture("personal_message") | {"text": " \n\t "}
+    for activity in (mention, blank, fixture("personal_message") | {"text": None}):
+        event = translate(activity)
+        assert isinstance(event, MessageReceived)
+        assert event.text == ""
+
+
+def test_an_image_or_a_file_alone_is_ignored() -> None:
+    image = fixture("personal_message") | {
+        "text": '<p><img src="https://x.example/1.png"></p>',
+        "attachments": [{"contentType": "image/*", "contentUrl": "https://x.example/1.png"}],
+    }
+    assert translate(image) is None
+    file = fixture("personal_message") | {"text": ""}
+    file["attachments"] = [
+        {"contentType": "text/html", "content": "<div></div>"},
+        {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": "a.pdf"},
+    ]
+    assert translate(file) is None
 
 
 @pytest.mark.parametrize(
@@ -211,7 +230,10 @@ def test_card_data_from_elsewhere_is_not_a_valuesbot_click() -> None:
     activity = copy.deepcopy(fixture("card_submit_personal"))
     activity["value"] = {"msteams": {"type": "messageBack"}}
     activity["text"] = ""
-    assert translate(activity) is None
+    # Not a click the bot can act on: an empty message, answered with the short help.
+    event = translate(activity)
+    assert isinstance(event, MessageReceived)
+    assert event.text == ""
 
 
 def test_threads_split_and_join() -> None:
