@@ -644,7 +644,7 @@ class ValuesLensCommands:
             await self._finish(turn, checkin)
             checkin = await turn.stores.team_checkins.get(checkin.id) or checkin
         if not checkin.is_open:
-            turn.reply(_closed_note(checkin), private=True)
+            self._closed(turn, checkin)
             return
         ratings: dict[str, str] = {}
         missing = []
@@ -666,7 +666,7 @@ class ValuesLensCommands:
         )
         outcome = await turn.stores.team_checkins.rate(checkin.id, member, ratings)
         if outcome is RateOutcome.CLOSED:
-            turn.reply(_closed_note(checkin), private=True)
+            self._closed(turn, checkin)
             return
         tally = await turn.stores.team_checkins.tally(checkin.id)
         done = (
@@ -685,9 +685,35 @@ class ValuesLensCommands:
         )
 
     async def team_close(self, turn: Turn[ActionSubmitted]) -> None:
-        """The "Close and show results" button."""
-        await self._close(
-            turn, await turn.stores.team_checkins.get(turn.event.values.get("team", ""))
+        """The "Close and show results" button: the card it is on then says the check-in has
+        closed (the results follow in the channel)."""
+        checkin_id = turn.event.values.get("team", "")
+        checkin = await turn.stores.team_checkins.get(checkin_id)
+        if checkin is not None and not checkin.is_open:
+            self._closed(turn, checkin)
+            return
+        await self._close(turn, checkin)
+        closed = await turn.stores.team_checkins.get(checkin_id)
+        if closed is not None and not closed.is_open:
+            turn.update(self.closed_card(turn, closed))
+
+    def _closed(self, turn: Turn[ActionSubmitted], checkin: TeamCheckin) -> None:
+        """A click on the card of a check-in that has closed: the card says so in place (for
+        everyone who sees it), or the person is told when there is no card to change."""
+        if turn.event.source is not None:
+            turn.update(self.closed_card(turn, checkin))
+        else:
+            turn.reply(_closed_note(checkin), private=True)
+
+    def closed_card(self, turn: Turn[Any], checkin: TeamCheckin) -> Card:
+        """The team card once the check-in has closed: nothing left to answer, and where the
+        results are."""
+        again = turn.command("valueslens results")
+        return Card(
+            title=f"Team values lens: {checkin.work}",
+            text="This team check-in has closed. Its results are posted in the channel; type "
+            f"{again} there to see them again.",
+            footer="Counts only, never names.",
         )
 
     async def _close(self, turn: Turn[Any], checkin: TeamCheckin | None) -> None:

@@ -142,6 +142,12 @@ async def test_a_team_check_in_with_two_people(slack: SlackWorkspace, clock: Man
     assert "2 people answered." in results
     assert "alice" not in results.split("Started by")[0]  # counts, never names
     assert BOB not in results
+    # The team card itself now says it has closed: no ratings or buttons left on it.
+    assert "This team check-in has closed. Its results are posted in the channel" in (
+        card.text_all()
+    )
+    assert card.buttons() == []
+    assert [b for b in card.blocks if b["type"] == "input"] == []
 
     assert await rows(slack.app, "SELECT status, participants FROM team_checkins") == [
         ("closed", 2)

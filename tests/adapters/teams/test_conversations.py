@@ -3,9 +3,13 @@ server, replies and card updates read back from the mock Bot Connector."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from bot.clock import ManualClock
 from tests.adapters.teams.adaptive_cards import assert_valid
-from tests.adapters.teams.conftest import ALICE, BOB, CAROL, CHANNEL, TENANT, TeamsWorld
+from tests.adapters.teams.conftest import ALICE, BOB, CAROL, CHANNEL, TENANT, TeamsWorld, buttons
 from tests.dialogs.test_values_lens import LONG_WORK, TOO_LONG, rows
+from tests.mocks.bot_connector import card_texts
 
 IDS = ["patients", "listen", "evidence", "open", "inclusive", "improve"]
 RATINGS = ["Strongly", "Partly", "Partly", "Not yet", "Strongly", "Not relevant"]
@@ -224,3 +228,52 @@ async def test_an_empty_message_or_an_unreadable_submit_gets_the_short_help(
     image["attachments"] = [{"contentType": "image/*", "contentUrl": "https://x.example/1.png"}]
     await teams.send(image)
     assert len(teams.texts(ALICE.direct)) == 2
+
+
+async def test_a_closed_team_checkin_card_says_so_in_place(
+    teams: TeamsWorld, clock: ManualClock
+) -> None:
+    await teams.installs(BOB)
+    await teams.says("valueslens Winter planning letter", channel=CHANNEL)
+    card = teams.card_call("Add my ratings", CHANNEL)
+    bob = {f"b_{b}": "partly" for b in IDS}
+    await teams.clicks("Add my ratings", person=BOB, inputs=bob, where=CHANNEL)
+    await teams.clicks("Close and show results", person=ALICE, where=CHANNEL)
+
+    # The card in the channel is replaced where it is: no ratings, no buttons, and where
+    # the results are.
+    (update,) = teams.connector.updates(CHANNEL)
+    assert update.path == f"/v3/conversations/{card.conversation}/activities/{card.answered_id}"
+    closed = teams.current(card)
+    assert closed is not None
+    assert card_texts(closed) == [
+        "Team values lens: Winter planning letter",
+        "This team check-in has closed. Its results are posted in the channel; type "
+        "valueslens results there to see them again.",
+        "Counts only, never names.",
+    ]
+    assert buttons(closed) == []
+    assert teams.texts(CHANNEL)[-1].startswith("Team values lens results: Winter planning")
+
+    # Closed by the clock instead: the next click on its card turns it, in place, too.
+    await teams.says("valueslens Rota review", channel=CHANNEL)
+    second = teams.card_call("Add my ratings", CHANNEL)
+    clock.advance(timedelta(hours=25))
+    await teams.app.housekeeping()
+    assert await rows(teams.app, "SELECT work, status FROM team_checkins ORDER BY work") == [
+        ("Rota review", "closed"),
+        ("Winter planning letter", "closed"),
+    ]
+    await teams.clicks("Add my ratings", person=BOB, inputs=bob, call=second)
+    again = teams.current(second)
+    assert again is not None
+    assert card_texts(again)[:2] == [
+        "Team values lens: Rota review",
+        "This team check-in has closed. Its results are posted in the channel; type "
+        "valueslens results there to see them again.",
+    ]
+    assert buttons(again) == []
+    assert await rows(teams.app, "SELECT work, participants FROM team_checkins ORDER BY work") == [
+        ("Rota review", 0),
+        ("Winter planning letter", 1),
+    ]
