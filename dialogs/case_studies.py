@@ -687,7 +687,9 @@ class CaseStudies:
         await self.runner.start(turn, NAME, start)
 
     async def submitted(self, turn: Turn[ActionSubmitted]) -> None:
-        """The form's "Send to comms"."""
+        """The form's "Send to comms". The form is replaced by the answer (the form again,
+        with what to fix, or the thanks), so it cannot be sent twice; where it cannot be
+        replaced (a form in a pop-up), the answer comes privately."""
         values = turn.event.values
         draft, problems = check(self.content, values)
         draft_id = values.get(DRAFT, "") or new_id()
@@ -700,9 +702,9 @@ class CaseStudies:
                 case_study=case_study,
                 problems=tuple(problems),
             )
-            turn.reply(card, private=True)
+            turn.update(card)
             return
-        turn.reply(
+        turn.update(
             await self.submissions.submit(
                 turn.stores,
                 author=turn.person,
@@ -711,13 +713,12 @@ class CaseStudies:
                 draft_id=draft_id,
                 case_study_id=case_study,
                 now=turn.now,
-            ),
-            private=True,
+            )
         )
 
     async def closed(self, turn: Turn[ActionSubmitted]) -> None:
-        """The form's "Cancel"."""
-        turn.reply(Card(title="Cancelled", text="Nothing was sent."), private=True)
+        """The form's "Cancel": the form gives way to the answer."""
+        turn.update(Card(title="Cancelled", text="Nothing was sent."))
 
     async def queue(self, turn: Turn[CommandReceived]) -> None:
         """``/casestudy queue``: the review cards of what is waiting (comms only)."""
@@ -768,24 +769,24 @@ class CaseStudies:
             return
         note = _paragraphs(event.values.get(NOTE, ""))
         revision = event.values.get(REVISION, "")
+        # From here on the review card clicked is answered in its place: once decided (by
+        # this click or someone else's) it offers nothing more to click.
         if case_study.status != CaseStudyStatus.PENDING or revision != str(case_study.revision):
-            turn.reply(await self._already(turn.stores, case_study), private=True)
+            turn.update(await self._already(turn.stores, case_study))
             return
         author = await self.submissions.name(turn.stores, case_study.author)
         if status == CaseStudyStatus.CHANGES_REQUESTED and not note:
-            turn.reply(
+            turn.update(
                 self.submissions.review_card(
                     case_study, author, "Please write a note saying what to change."
-                ),
-                private=True,
+                )
             )
             return
         if len(note) > NOTE_LIMIT:
-            turn.reply(
+            turn.update(
                 self.submissions.review_card(
                     case_study, author, f"Please keep the note under {NOTE_LIMIT} characters."
-                ),
-                private=True,
+                )
             )
             return
         decided = await turn.stores.case_studies.decide(
@@ -793,7 +794,7 @@ class CaseStudies:
         )
         if decided is None:
             fresh = await turn.stores.case_studies.get(case_study.id) or case_study
-            turn.reply(await self._already(turn.stores, fresh), private=True)
+            turn.update(await self._already(turn.stores, fresh))
             return
         await self._tell_author(turn.stores, decided, turn.now)
         done = {
@@ -801,7 +802,7 @@ class CaseStudies:
             CaseStudyStatus.CHANGES_REQUESTED: "Sent back to the author with your note.",
             CaseStudyStatus.REJECTED: "Rejected: it will not be published.",
         }[status]
-        turn.reply(Card(title=decided.title, text=f"{done} The author will be told."), private=True)
+        turn.update(Card(title=decided.title, text=f"{done} The author will be told."))
 
     async def _already(self, stores: Stores, case_study: CaseStudy) -> Card:
         if case_study.status == CaseStudyStatus.PENDING:

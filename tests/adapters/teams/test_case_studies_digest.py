@@ -26,6 +26,7 @@ from tests.adapters.teams.conftest import (
     TENANT,
     Person,
     TeamsWorld,
+    buttons,
     start_world,
 )
 from tests.conftest import make_settings
@@ -165,7 +166,8 @@ async def _story_and_digest(teams: TeamsWorld, clock: ManualClock) -> None:
 
     # Alice submits a story through the card form (behaviours as check boxes).
     await teams.says("casestudy")
-    form = teams.current(teams.card_call("Send to comms", ALICE.direct))
+    form_call = teams.card_call("Send to comms", ALICE.direct)
+    form = teams.current(form_call)
     assert form is not None
     inputs = {e["id"]: e for e in form["body"] if e["type"].startswith("Input.")}
     assert list(inputs) == ["title", "story", "behaviours", "difference", "named"]
@@ -181,6 +183,12 @@ async def _story_and_digest(teams: TeamsWorld, clock: ManualClock) -> None:
         },
     )
     assert teams.last(ALICE.direct).startswith("Thank you: it is with comms")
+    # The form itself gave way to the thanks: it cannot be sent twice.
+    sent = teams.current(form_call)
+    assert sent is not None
+    assert card_texts(sent)[0] == "Thank you: it is with comms"
+    assert buttons(sent) == []
+    assert len(connector.posts(ALICE.direct)) == 2  # the welcome, the form
     assert await rows(teams.app, "SELECT title, behaviours, status FROM case_studies") == [
         (TITLE, '["patients", "listen"]', "pending")
     ]
@@ -197,9 +205,14 @@ async def _story_and_digest(teams: TeamsWorld, clock: ManualClock) -> None:
     await teams.clicks("Approve", person=BOB, call=review)
     assert teams.last(BOB.direct).startswith("Only comms can do this")
     await teams.clicks("Approve", person=CAROL, where=CAROL.direct)
-    assert "Approved: it will be in the next values digest. The author will be told." in (
-        teams.last(CAROL.direct)
-    )
+    # The review card itself becomes the decision: nothing left on it to click twice.
+    decided = teams.current(review)
+    assert card_texts(decided) == [
+        TITLE,
+        "Approved: it will be in the next values digest. The author will be told.",
+    ]
+    assert decided is not None
+    assert buttons(decided) == []
     assert await rows(teams.app, "SELECT status, moderator FROM case_studies") == [
         ("approved", CAROL.id)
     ]
