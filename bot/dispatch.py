@@ -317,6 +317,11 @@ class Dispatcher:
                     await self.runner.handle(turn, state)
                 return
             if isinstance(event, ActionSubmitted):
+                elsewhere = self.runner.not_theirs(turn)
+                if elsewhere is not None:
+                    fields["handler"] = "not_theirs"
+                    turn.reply(elsewhere, private=True)
+                    return
                 fields["handler"] = "stale"
                 turn.reply(
                     Card(

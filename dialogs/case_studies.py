@@ -279,6 +279,7 @@ class CaseStudyDialog(Dialog):
     """The submission one question at a time (for platforms without forms: the terminal)."""
 
     name = NAME
+    command = "casestudy"
 
     def __init__(self, content: Content, submissions: Submissions) -> None:
         self.content = content

@@ -176,6 +176,7 @@ class CommitmentDialog(Dialog):
     """Make a commitment (or change one) in three questions."""
 
     name = NAME
+    command = "commitment"
 
     def __init__(self, content: Content, settings: Settings) -> None:
         self.content = content

@@ -120,6 +120,7 @@ class ValuesLens(Dialog):
     """A personal values lens check-in, one question at a time."""
 
     name = NAME
+    command = "valueslens"
 
     def __init__(self, content: Content) -> None:
         self.content = content

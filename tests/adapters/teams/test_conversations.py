@@ -277,3 +277,28 @@ async def test_a_closed_team_checkin_card_says_so_in_place(
         ("Rota review", 0),
         ("Winter planning letter", 1),
     ]
+
+
+async def test_a_click_on_someone_elses_checkin_says_whose_it_is(teams: TeamsWorld) -> None:
+    await teams.says("valueslens Budget paper")
+    alices = teams.card_call("Strongly", ALICE.direct)
+    # Bob clicks a button of Alice's live check-in where he can see it (a channel).
+    await teams.installs(BOB)
+    click = teams.activity("card_submit_channel", person=BOB, channel=CHANNEL)
+    click["replyToId"] = alices.answered_id
+    assert alices.card is not None
+    strongly = next(a for a in buttons(alices.card) if a["title"] == "Strongly")
+    click["value"] = dict(strongly["data"])
+    assert await teams.send(click) == 202
+    assert teams.last(BOB.direct) == (
+        "That one is someone else's\nThis card is part of someone else's conversation with "
+        "me: only they can answer it. To start your own, type valueslens."
+    )
+    # Alice's check-in is as it was, and hers to carry on.
+    assert await rows(
+        teams.app, "SELECT actor, step, json_extract(data, '$.index') FROM dialog_states"
+    ) == [(ALICE.id, "rate", 0)]
+    await teams.clicks("Strongly")
+    assert await rows(teams.app, "SELECT json_extract(data, '$.index') FROM dialog_states") == [
+        (1,)
+    ]
