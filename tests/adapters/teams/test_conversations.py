@@ -302,3 +302,33 @@ async def test_a_click_on_someone_elses_checkin_says_whose_it_is(teams: TeamsWor
     assert await rows(teams.app, "SELECT json_extract(data, '$.index') FROM dialog_states") == [
         (1,)
     ]
+
+
+async def test_a_team_checkin_started_from_the_form_in_a_direct_chat_opens_in_the_channel(
+    teams: TeamsWorld,
+) -> None:
+    # "valueslens" alone in a channel: the form asking for the work comes to Alice's chat.
+    asked = await teams.says("valueslens", channel=CHANNEL)
+    assert teams.texts(CHANNEL) == []
+    chat = f"a:mock-direct-{ALICE.id}"
+    assert teams.last(chat).startswith("Team values lens\nStart a team values lens")
+    # Bob cannot use Alice's form (its data names the channel for her alone).
+    forged = teams.card_call("Start", chat)
+    await teams.clicks("Start", person=BOB, call=forged, inputs={"work": "Not mine"})
+    assert teams.last(chat).startswith("Start it in the channel\nA team check-in belongs to")
+
+    # Alice clicks Start in her chat: the check-in opens in the channel, in the thread where
+    # she asked, and the form is done with.
+    await teams.clicks("Start", where=chat, inputs={"work": "Discharge letters"})
+    (team_card,) = teams.connector.posts(CHANNEL)
+    assert team_card.conversation == f"{CHANNEL};messageid={asked['id']}"
+    assert teams.last(CHANNEL).startswith("Team values lens: Discharge letters")
+    assert teams.texts(chat)[0] == "Team values lens\n✓ Started in the channel: Discharge letters"
+    assert await rows(
+        teams.app, "SELECT conversation, kind, thread, work, started_by FROM team_checkins"
+    ) == [(CHANNEL, "channel", asked["id"], "Discharge letters", ALICE.id)]
+    # The team answers there, as with any team check-in.
+    await teams.installs(BOB)
+    bob = {f"b_{b}": "strongly" for b in IDS}
+    await teams.clicks("Add my ratings", person=BOB, inputs=bob, where=CHANNEL)
+    assert "Thanks, your ratings are in" in teams.last(BOB.direct)
