@@ -94,32 +94,32 @@ def default_schedules(settings: Settings) -> list[Schedule]:
 
 HELP = (
     HelpEntry(
-        command="/valueslens",
+        command="valueslens",
         summary="Look at a piece of work through our six behaviours (in a channel: as a team).",
     ),
-    HelpEntry(command="/valueslens history", summary="Your past check-ins."),
+    HelpEntry(command="valueslens history", summary="Your past check-ins."),
     HelpEntry(
-        command="/barometer",
+        command="barometer",
         summary="This month's staff barometer (anonymous), or its latest results.",
     ),
     HelpEntry(
-        command="/commitment",
+        command="commitment",
         summary='Make a personal commitment: "My contribution is to..." (private unless you '
         "share it).",
     ),
-    HelpEntry(command="/commitment list", summary="Your commitments: edit, mark done, share."),
+    HelpEntry(command="commitment list", summary="Your commitments: edit, mark done, share."),
     HelpEntry(
-        command="/casestudy",
+        command="casestudy",
         summary="Share a story of what good looks like; comms review it for the weekly digest.",
     ),
-    HelpEntry(command="/casestudy mine", summary="Your case studies and where they are."),
+    HelpEntry(command="casestudy mine", summary="Your case studies and where they are."),
     HelpEntry(
-        command="/digest",
+        command="digest",
         summary="(Comms team) Schedule the weekly values digest to a channel.",
     ),
-    HelpEntry(command="/values behaviours", summary="Our six behaviours and what they mean."),
-    HelpEntry(command="/values deliveries", summary="(Comms) How far each delivery has got."),
-    HelpEntry(command="/values", summary="This help."),
+    HelpEntry(command="values behaviours", summary="Our six behaviours and what they mean."),
+    HelpEntry(command="values deliveries", summary="(Comms) How far each delivery has got."),
+    HelpEntry(command="values", summary="This help."),
 )
 
 

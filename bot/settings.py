@@ -8,7 +8,7 @@ bot stops at start-up instead of failing later.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -421,17 +421,24 @@ class Settings(BaseModel):
         """True when the database is an embedded SQLite file."""
         return self.database_url.startswith("sqlite")
 
-    def is_admin(self, platform: str, member: str) -> bool:
-        """True when the member is listed in VALUESBOT_ADMINS."""
-        return _listed(self.admins, platform, member)
+    def is_admin(self, platform: str, member: str, aliases: Sequence[str] = ()) -> bool:
+        """True when the member is listed in VALUESBOT_ADMINS: by their id on the platform, or
+        by one of ``aliases``, the names their organisation's directory gives them
+        (``Actor.aliases``: on Teams the Entra object id, user principal name and email),
+        which are compared without regard to case."""
+        return _listed(self.admins, platform, member, aliases)
 
-    def is_comms(self, platform: str, member: str) -> bool:
-        """True when the member is listed in VALUESBOT_COMMS (admins count as comms)."""
-        return _listed(self.comms, platform, member) or self.is_admin(platform, member)
+    def is_comms(self, platform: str, member: str, aliases: Sequence[str] = ()) -> bool:
+        """True when the member is listed in VALUESBOT_COMMS (admins count as comms), by id or
+        by a directory name (see ``is_admin``)."""
+        return _listed(self.comms, platform, member, aliases) or self.is_admin(
+            platform, member, aliases
+        )
 
     def comms_on(self, platform: str) -> tuple[str, ...]:
-        """The comms members to message on a platform (their ids there): VALUESBOT_COMMS, or
-        VALUESBOT_ADMINS when no comms members are listed."""
+        """The comms members to message on a platform as listed (an id there, or on Teams a
+        directory name to find the person by): VALUESBOT_COMMS, or VALUESBOT_ADMINS when no
+        comms members are listed."""
         return _members_on(self.comms or self.admins, platform)
 
     def values_channel(self, platform: str) -> str | None:
@@ -461,8 +468,13 @@ class Settings(BaseModel):
             raise SettingsError(_explain(error, picked)) from error
 
 
-def _listed(members: tuple[str, ...], platform: str, member: str) -> bool:
-    return member in members or f"{platform}:{member}" in members
+def _listed(
+    members: tuple[str, ...], platform: str, member: str, aliases: Sequence[str] = ()
+) -> bool:
+    if member in members or f"{platform}:{member}" in members:
+        return True
+    names = {alias.lower() for alias in aliases if alias}
+    return bool(names) and any(listed.lower() in names for listed in _members_on(members, platform))
 
 
 def _members_on(members: tuple[str, ...], platform: str) -> tuple[str, ...]:

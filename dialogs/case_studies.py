@@ -40,6 +40,7 @@ from bot.ui import (
     Option,
     TextInput,
     card_to_json,
+    commands_typed_with,
 )
 from dialogs.behaviours import (
     BEHAVIOURS,
@@ -278,6 +279,7 @@ class CaseStudyDialog(Dialog):
     """The submission one question at a time (for platforms without forms: the terminal)."""
 
     name = NAME
+    command = "casestudy"
 
     def __init__(self, content: Content, submissions: Submissions) -> None:
         self.content = content
@@ -507,15 +509,23 @@ class Submissions:
     async def ask_comms(
         self, stores: Stores, case_study: CaseStudy, author_name: str, now: datetime
     ) -> None:
+        """Queue the review card for every comms member (``Settings.comms_on``), each in their
+        own chat with the bot."""
         platform = case_study.author.platform
+        tenant = case_study.author.tenant
         card = card_to_json(self.review_card(case_study, author_name)).decode()
-        for member in self.settings.comms_on(platform):
+        listed = self.settings.comms_on(platform)
+        # Comms may be listed by a directory name (Teams: an Entra object id or a user
+        # principal name): the person the bot knows by it gets the card.
+        known = await stores.people.by_directory(platform, tenant, listed)
+        members = dict.fromkeys(known[m].user if m in known else m for m in listed)
+        for member in members:
             await stores.outbox.enqueue(
                 OutboxMessage(
                     key=f"casestudy-review:{case_study.id}:r{case_study.revision}:{member}",
                     job=f"casestudy-review:{case_study.id}",
                     platform=platform,
-                    tenant=case_study.author.tenant,
+                    tenant=tenant,
                     recipient=member,
                     to_person=True,
                     card=card,
@@ -615,7 +625,7 @@ class CaseStudies:
         text = " ".join(turn.event.text.split())
         word = text.lower()
         if word in {"help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
         elif word in {"mine", "list", "my"}:
             turn.reply(await self.mine_card(turn.stores, turn.person), private=True)
         elif word == "queue":
@@ -678,7 +688,9 @@ class CaseStudies:
         await self.runner.start(turn, NAME, start)
 
     async def submitted(self, turn: Turn[ActionSubmitted]) -> None:
-        """The form's "Send to comms"."""
+        """The form's "Send to comms". The form is replaced by the answer (the form again,
+        with what to fix, or the thanks), so it cannot be sent twice; where it cannot be
+        replaced (a form in a pop-up), the answer comes privately."""
         values = turn.event.values
         draft, problems = check(self.content, values)
         draft_id = values.get(DRAFT, "") or new_id()
@@ -691,9 +703,9 @@ class CaseStudies:
                 case_study=case_study,
                 problems=tuple(problems),
             )
-            turn.reply(card, private=True)
+            turn.update(card)
             return
-        turn.reply(
+        turn.update(
             await self.submissions.submit(
                 turn.stores,
                 author=turn.person,
@@ -702,18 +714,17 @@ class CaseStudies:
                 draft_id=draft_id,
                 case_study_id=case_study,
                 now=turn.now,
-            ),
-            private=True,
+            )
         )
 
     async def closed(self, turn: Turn[ActionSubmitted]) -> None:
-        """The form's "Cancel"."""
-        turn.reply(Card(title="Cancelled", text="Nothing was sent."), private=True)
+        """The form's "Cancel": the form gives way to the answer."""
+        turn.update(Card(title="Cancelled", text="Nothing was sent."))
 
     async def queue(self, turn: Turn[CommandReceived]) -> None:
         """``/casestudy queue``: the review cards of what is waiting (comms only)."""
         platform = str(turn.event.conversation.platform)
-        if not self.settings.is_comms(platform, turn.event.actor.id):
+        if not self.settings.is_comms(platform, turn.event.actor.id, turn.event.actor.aliases):
             turn.reply(only_comms("The case study queue"), private=True)
             return
         waiting = await turn.stores.case_studies.pending(
@@ -747,7 +758,7 @@ class CaseStudies:
         """Approve, Ask for changes or Reject, from a review card (comms only)."""
         event = turn.event
         platform = str(event.conversation.platform)
-        if not self.settings.is_comms(platform, event.actor.id):
+        if not self.settings.is_comms(platform, event.actor.id, event.actor.aliases):
             turn.reply(only_comms("Reviewing case studies"), private=True)
             return
         status = _DECISIONS[event.action]
@@ -759,24 +770,24 @@ class CaseStudies:
             return
         note = _paragraphs(event.values.get(NOTE, ""))
         revision = event.values.get(REVISION, "")
+        # From here on the review card clicked is answered in its place: once decided (by
+        # this click or someone else's) it offers nothing more to click.
         if case_study.status != CaseStudyStatus.PENDING or revision != str(case_study.revision):
-            turn.reply(await self._already(turn.stores, case_study), private=True)
+            turn.update(await self._already(turn.stores, case_study))
             return
         author = await self.submissions.name(turn.stores, case_study.author)
         if status == CaseStudyStatus.CHANGES_REQUESTED and not note:
-            turn.reply(
+            turn.update(
                 self.submissions.review_card(
                     case_study, author, "Please write a note saying what to change."
-                ),
-                private=True,
+                )
             )
             return
         if len(note) > NOTE_LIMIT:
-            turn.reply(
+            turn.update(
                 self.submissions.review_card(
                     case_study, author, f"Please keep the note under {NOTE_LIMIT} characters."
-                ),
-                private=True,
+                )
             )
             return
         decided = await turn.stores.case_studies.decide(
@@ -784,7 +795,7 @@ class CaseStudies:
         )
         if decided is None:
             fresh = await turn.stores.case_studies.get(case_study.id) or case_study
-            turn.reply(await self._already(turn.stores, fresh), private=True)
+            turn.update(await self._already(turn.stores, fresh))
             return
         await self._tell_author(turn.stores, decided, turn.now)
         done = {
@@ -792,7 +803,7 @@ class CaseStudies:
             CaseStudyStatus.CHANGES_REQUESTED: "Sent back to the author with your note.",
             CaseStudyStatus.REJECTED: "Rejected: it will not be published.",
         }[status]
-        turn.reply(Card(title=decided.title, text=f"{done} The author will be told."), private=True)
+        turn.update(Card(title=decided.title, text=f"{done} The author will be told."))
 
     async def _already(self, stores: Stores, case_study: CaseStudy) -> Card:
         if case_study.status == CaseStudyStatus.PENDING:

@@ -57,6 +57,7 @@ from bot.ui import (
     Option,
     TextInput,
     card_to_json,
+    commands_typed_with,
 )
 from dialogs.behaviours import (
     BEHAVIOURS,
@@ -187,6 +188,7 @@ class CommitmentDialog(Dialog):
     """Make a commitment (or change one) in three questions."""
 
     name = NAME
+    command = "commitment"
 
     def __init__(self, content: Content, settings: Settings) -> None:
         self.content = content
@@ -327,7 +329,11 @@ class CommitmentDialog(Dialog):
                 Step.TEXT, ctx.data, f"Please keep it under {TEXT_LIMIT} characters."
             )
         ctx.data["text"] = typed
-        return StepResult(next=Step.BEHAVIOURS, cards=(self.prompt(Step.BEHAVIOURS, ctx.data),))
+        return StepResult(
+            next=Step.BEHAVIOURS,
+            cards=(self.prompt(Step.BEHAVIOURS, ctx.data),),
+            update=self._answered(ctx, sentence(self.content, typed, whole=False)),
+        )
 
     def _behaviours(self, ctx: StepContext) -> StepResult:
         picked: tuple[str, ...] | None
@@ -347,7 +353,19 @@ class CommitmentDialog(Dialog):
         if not picked:
             return self._again(Step.BEHAVIOURS, ctx.data, "Please choose at least one behaviour.")
         ctx.data["behaviours"] = list(picked)
-        return StepResult(next=Step.REVIEW, cards=(self.prompt(Step.REVIEW, ctx.data),))
+        return StepResult(
+            next=Step.REVIEW,
+            cards=(self.prompt(Step.REVIEW, ctx.data),),
+            update=self._answered(ctx, behaviour_names(self.content, picked)),
+        )
+
+    def _answered(self, ctx: StepContext, answer: str) -> Card | None:
+        """The face of the question card just answered by a click: the answer, no buttons
+        (nothing when the answer was typed: there is no card to change)."""
+        if not isinstance(ctx.event, ActionSubmitted):
+            return None
+        title = "Change your commitment" if ctx.data.get("edit") else "Your commitment"
+        return Card(title=title, text=f"✓ {answer}")
 
     async def _review(self, ctx: StepContext) -> StepResult:
         today = self.today(ctx.now)
@@ -400,7 +418,8 @@ class CommitmentDialog(Dialog):
             )
             note = "Saved. Only you can see it unless you share it."
         card = commitment_card(self.content, self.settings, saved, note=note)
-        return StepResult(next=END, cards=(card,))
+        when = f"Review on {review.day} {review:%b %Y}" if review else "No review date"
+        return StepResult(next=END, cards=(card,), update=self._answered(ctx, when))
 
 
 _NO_REVIEW = {"none", "no", "no review", "no review date", "skip", "never", "-"}
@@ -543,7 +562,7 @@ class Commitments:
         word = text.lower()
         numbered = re.fullmatch(r"(edit|done|share|delete)\s+#?(\d+)", word)
         if word in {"help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
         elif word in {"list", "mine", "my", "all"}:
             turn.reply(await self.list_card(turn.stores, turn.person), private=True)
         elif word == "cancel":

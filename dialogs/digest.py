@@ -53,7 +53,7 @@ from bot.router import Router
 from bot.settings import Settings
 from bot.text import local_date, local_time, not_understood, plural, shorten
 from bot.turn import Turn
-from bot.ui import Card, Field, card_to_json
+from bot.ui import Card, Field, card_to_json, commands_typed_with
 from dialogs.behaviours import behaviour_names
 from dialogs.case_studies import only_comms
 from dialogs.commitments import sentence
@@ -670,10 +670,10 @@ class Digests:
         words = turn.event.text.split()
         verb = words[0].lower() if words else "help"
         if verb in {"help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
             return
         platform = str(turn.event.conversation.platform)
-        if not self.settings.is_comms(platform, turn.event.actor.id):
+        if not self.settings.is_comms(platform, turn.event.actor.id, turn.event.actor.aliases):
             turn.reply(only_comms("The values digest"), private=True)
             return
         handlers = {
@@ -688,7 +688,8 @@ class Digests:
         }
         handler = handlers.get(verb)
         if handler is None:
-            turn.reply(self.help_card(not_understood(words[0])), private=True)
+            help_card = self.help_card(not_understood(words[0]))
+            turn.reply(commands_typed_with(help_card, turn.command_prefix), private=True)
             return
         try:
             await handler(turn, words[1:])
