@@ -44,6 +44,10 @@ def test_database_urls_get_the_async_driver(given: str, expected: str) -> None:
         ),
         ({"VALUESBOT_TIMEZONE": "Mars/Olympus"}, "VALUESBOT_TIMEZONE: not a known time zone"),
         ({"VALUESBOT_PORT": "70000"}, "VALUESBOT_PORT"),
+        (
+            {"VALUESBOT_NHSUK_FRONTEND": "/nowhere/nhsuk-frontend"},
+            "VALUESBOT_NHSUK_FRONTEND: the folder of the npm package nhsuk-frontend",
+        ),
         ({"SLACK_CLIENT_ID": "123"}, "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together"),
         ({"SLACK_BOT_TOKEN": "xoxp-1"}, "SLACK_BOT_TOKEN: a bot token starts with xoxb-"),
         ({"SLACK_APP_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN: an app-level token starts with xapp-"),
