@@ -284,10 +284,11 @@ async def build_app(
     # Messages the outbox gave up on that no feature reacts to: channel posts go to comms.
     router.on_undelivered = Undelivered(settings).fallback
 
-    pages = (
-        HubPages(content=content, digests=digests).pages(),
-        BarometerPages(content=content, min_group=settings.min_group, barometer=barometer).pages(),
-    )
+    results = BarometerPages(
+        content=content, min_group=settings.min_group, barometer=barometer
+    ).pages()
+    elsewhere = [item for pages in (results,) for item in pages.nav]
+    pages = (HubPages(content=content, digests=digests, elsewhere=elsewhere).pages(), results)
 
     metrics = Metrics()
     dispatcher = Dispatcher(

@@ -90,6 +90,7 @@ def _serve(
                 path=request.path,
                 match=dict(request.match_info),
                 query=_single(request.query, list(dict.fromkeys(request.query.keys()))),
+                base=app.settings.public_url or f"{request.scheme}://{request.host}",
             )
             async with app.database.unit() as stores:
                 result = await page.handler(asked, stores)

@@ -174,6 +174,9 @@ class DigestCommitment:
     text: str
     behaviours: str
     by: str
+    id: str = ""
+    """The commitment's id, so its web page shows it only while it is still shared (digests
+    kept before ids were recorded have none: their examples are not shown on the web)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -579,6 +582,7 @@ class Digests:
         ):
             examples.append(
                 DigestCommitment(
+                    id=commitment.id,
                     text=sentence(self.content, commitment.text, whole=False),
                     behaviours=behaviour_names(self.content, commitment.behaviours),
                     by=await _name(stores, commitment.owner),

@@ -60,6 +60,9 @@ class PageRequest:
     viewer: Viewer | None = None
     signed_in_only: bool = False
     """True when the hub is behind sign-in, so everyone who sees it is of the organisation."""
+    base: str = ""
+    """The site's address (``VALUESBOT_PUBLIC_URL``, else the request's own), for the
+    absolute links feeds need."""
 
     def link(self, **changes: str | int | None) -> str:
         """This page's path with its query changed (``None`` or ``""`` removes a key)."""
