@@ -12,9 +12,10 @@ from storage.case_studies import CaseStudy, CaseStudyStatus
 from storage.commitments import Commitment
 from storage.digests import DigestRun, DigestRunStatus, DigestSchedule
 from storage.people import PersonKey
+from tests.harness import TENANT as HARNESS_TENANT
 
 NOW = datetime(2027, 3, 22, 9, 0, tzinfo=UTC)
-TENANT = "T1"
+TENANT = HARNESS_TENANT  # the harness speaks for these people
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 JS_LINK = "javascript:alert(1)"
