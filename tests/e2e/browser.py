@@ -119,3 +119,114 @@ async def chromium(tmp_path: Path) -> AsyncIterator[DevTools]:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+AXE_VERSION = "4.14.1"
+ROOT = Path(__file__).parents[2]
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+NHSUK_VERSION = "10.6.1"
+
+
+def npm_package(name: str, version: str) -> Path:
+    """The folder of an npm package, installed into ``.cache/npm-<name>`` on first use (the test
+    machines reach the npm registry; ``VALUESBOT_TEST_SKIP_NODE=1`` skips on one that
+    cannot)."""
+    if os.environ.get("VALUESBOT_TEST_SKIP_NODE") == "1":
+        pytest.skip(f"VALUESBOT_TEST_SKIP_NODE=1: no npm here for {name}")
+    # Not .cache/<name>: npm refuses a package inside a folder of the same name.
+    folder = ROOT / ".cache" / f"npm-{name}"
+    installed = folder / "node_modules" / name
+    manifest = installed / "package.json"
+    if not (manifest.is_file() and json.loads(manifest.read_text())["version"] == version):
+        npm = shutil.which("npm")
+        if not npm:
+            pytest.fail(
+                f"the page checks need npm (apt-get install npm) to install {name}, "
+                "or VALUESBOT_TEST_SKIP_NODE=1 to skip them on this machine"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(folder),
+                f"{name}@{version}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0 or not manifest.is_file():
+            pytest.fail(f"npm could not install {name}: {done.stderr[-2000:]}")
+    return installed
+
+
+def axe_source() -> str:
+    """axe-core's script (npm ``axe-core``)."""
+    return (npm_package("axe-core", AXE_VERSION) / "axe.min.js").read_text(encoding="utf-8")
+
+
+async def open_page(tools: DevTools, url: str) -> None:
+    """Navigate and wait for the page's load event."""
+    tools.events.clear()
+    await tools.call("Page.navigate", url=url)
+    await tools.until("Page.loadEventFired")
+
+
+async def axe(tools: DevTools, source: str) -> dict[str, Any]:
+    """Run axe-core on the open page with the WCAG 2.0, 2.1 and 2.2 A and AA rules: the rules
+    it ran and the violations it found (rule id, impact, the elements)."""
+    await tools.call("Runtime.evaluate", expression=source)
+    found = await tools.call(
+        "Runtime.evaluate",
+        expression=f"""axe.run(document, {{runOnly: {{type: 'tag', values: {json.dumps(AXE_TAGS)}}},
+          resultTypes: ['violations']}}).then(r => ({{
+            rules: [...r.passes, ...r.violations, ...r.incomplete, ...r.inapplicable]
+              .map(x => x.id),
+            violations: r.violations.map(v => ({{id: v.id, impact: v.impact,
+              nodes: v.nodes.map(n => n.html.slice(0, 200))}}))
+          }}))""",
+        awaitPromise=True,
+        returnByValue=True,
+    )
+    value: dict[str, Any] = found["result"]["value"]
+    return value
+
+
+FOCUSED = """(() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const style = getComputedStyle(e);
+  const visible = style.outlineStyle !== 'none' && style.outlineWidth !== '0px'
+    || style.boxShadow !== 'none' || style.backgroundColor === 'rgb(255, 235, 59)';
+  return {tag: e.tagName.toLowerCase(), text: (e.textContent || e.value || '').trim().slice(0, 60),
+          href: e.getAttribute('href'), name: e.getAttribute('name'), visible,
+          highlighted: style.backgroundColor === 'rgb(255, 235, 59)'
+            || style.outlineColor === 'rgb(255, 235, 59)'};
+})()"""
+
+
+async def tab_through(tools: DevTools, presses: int) -> list[dict[str, Any]]:
+    """Press Tab ``presses`` times from the top of the page; what had focus after each."""
+    await tools.evaluate("document.activeElement && document.activeElement.blur()")
+    stops = []
+    for _ in range(presses):
+        for kind in ("rawKeyDown", "keyUp"):
+            await tools.call(
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key="Tab",
+                code="Tab",
+                windowsVirtualKeyCode=9,
+                nativeVirtualKeyCode=9,
+            )
+        stop = await tools.evaluate(FOCUSED)
+        if stop is not None:
+            stops.append(stop)
+    return stops
