@@ -28,10 +28,12 @@ from bot.delivery.worker import DeliveryConfig, DeliveryMetrics, DeliveryWorker,
 from bot.dialogs import DialogRunner
 from bot.dispatch import Dispatcher, Metrics
 from bot.events import Actor, ConversationRef, Platform
+from bot.pages import Pages
 from bot.pseudonym import Pseudonymiser
 from bot.router import Router
 from bot.settings import Settings, SettingsError
 from bot.ui import Card
+from dialogs.barometer.page import BarometerPages
 from dialogs.barometer.service import SCRUB_PENDING, Barometer, ChannelDirectory, Headlines
 from dialogs.barometer.service import TICK_JOB as BAROMETER_TICK
 from dialogs.case_studies import NAME as CASE_STUDY
@@ -42,6 +44,7 @@ from dialogs.digest import TICK_JOB as DIGEST_TICK
 from dialogs.digest import Digests
 from dialogs.help import Help, HelpEntry
 from dialogs.home import HomePage
+from dialogs.hub.pages import HubPages
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
 from storage import migrate
@@ -141,6 +144,8 @@ class App:
     clock: Clock
     delivery: DeliveryWorker
     scheduler: Scheduler
+    pages: tuple[Pages, ...] = ()
+    """Every feature's web pages, served by ``valuesbot serve`` (``bot/web.py``)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def home_cards(self, direct: ConversationRef, actor: Actor) -> tuple[Card, ...]:
@@ -286,6 +291,12 @@ async def build_app(
     # Messages the outbox gave up on that no feature reacts to: channel posts go to comms.
     router.on_undelivered = Undelivered(settings).fallback
 
+    results = BarometerPages(
+        content=content, min_group=settings.min_group, barometer=barometer
+    ).pages()
+    elsewhere = [item for pages in (results,) for item in pages.nav]
+    pages = (HubPages(content=content, digests=digests, elsewhere=elsewhere).pages(), results)
+
     metrics = Metrics()
     dispatcher = Dispatcher(
         database=database, router=router, runner=runner, clock=clock, metrics=metrics
@@ -304,6 +315,7 @@ async def build_app(
         help=help_,
         home=home,
         clock=clock,
+        pages=pages,
         delivery=DeliveryWorker(
             database=database,
             dispatcher=dispatcher,

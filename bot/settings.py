@@ -113,6 +113,9 @@ class Settings(BaseModel):
     digest_empty: str = Field("message", alias="VALUESBOT_DIGEST_EMPTY")
     public_url: str | None = Field(None, alias="VALUESBOT_PUBLIC_URL")
     content: Path | None = Field(None, alias="VALUESBOT_CONTENT")
+    nhsuk_frontend: Path | None = Field(None, alias="VALUESBOT_NHSUK_FRONTEND")
+    """The folder of the npm package ``nhsuk-frontend`` (``.../node_modules/nhsuk-frontend``),
+    when the deployment installed it: its compiled CSS styles the pages."""
     host: str = Field("127.0.0.1", alias="VALUESBOT_HOST")
     port: int = Field(3978, ge=1, le=65535, alias="VALUESBOT_PORT")
     log_level: str = Field("INFO", alias="VALUESBOT_LOG_LEVEL")
@@ -205,6 +208,16 @@ class Settings(BaseModel):
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
             raise ValueError("an http:// or https:// address, e.g. https://valuesbot.example.org")
         return url
+
+    @field_validator("nhsuk_frontend")
+    @classmethod
+    def _nhsuk_frontend(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value / "dist/nhsuk/nhsuk-frontend.min.css").is_file():
+            raise ValueError(
+                "the folder of the npm package nhsuk-frontend (it holds "
+                "dist/nhsuk/nhsuk-frontend.min.css), e.g. /app/node_modules/nhsuk-frontend"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod

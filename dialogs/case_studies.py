@@ -17,6 +17,7 @@ which makes a new revision and a new review; cards of an older revision decide n
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -90,6 +91,7 @@ _STATUS_WORDS: dict[str, str] = {
     CaseStudyStatus.CHANGES_REQUESTED: "comms asked for changes",
     CaseStudyStatus.APPROVED: "approved",
     CaseStudyStatus.REJECTED: "not accepted",
+    CaseStudyStatus.WITHDRAWN: "unpublished by you",
 }
 
 
@@ -628,6 +630,14 @@ class CaseStudies:
             turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
         elif word in {"mine", "list", "my"}:
             turn.reply(await self.mine_card(turn.stores, turn.person), private=True)
+        elif consent := re.fullmatch(
+            r"(unpublish|withdraw|anonymous|anonymise|named)\s+#?(\d+)", word
+        ):
+            await self.consent(turn, consent.group(1), int(consent.group(2)))
+        elif word in {"unpublish", "withdraw", "anonymous", "anonymise", "named"}:
+            listed = await self.mine_card(turn.stores, turn.person)
+            note = f"Which one? Type /casestudy {word} 2 (its number in this list)."
+            turn.reply(replace(listed, text=f"{note}\n\n{listed.text}"), private=True)
         elif word == "queue":
             await self.queue(turn)
         elif word == "cancel":
@@ -654,6 +664,15 @@ class CaseStudies:
                 Field(label="/casestudy", value="Share a story."),
                 Field(label="/casestudy <title>", value="Share a story, starting with its title."),
                 Field(label="/casestudy mine", value="Your stories and where they are."),
+                Field(
+                    label="/casestudy unpublish N",
+                    value="Take story N of your list off the hub, its feed and every digest "
+                    "page, at once and for good.",
+                ),
+                Field(
+                    label="/casestudy anonymous N",
+                    value="Keep your name off story N from now on (named N gives it back).",
+                ),
                 Field(label="/casestudy queue", value="(Comms) Stories waiting for review."),
                 Field(label="/casestudy cancel", value="Stop writing one."),
             ),
@@ -877,13 +896,52 @@ class CaseStudies:
             text="Newest first. Only approved ones are published.",
             fields=tuple(
                 Field(
-                    label=shorten(c.title, 90),
+                    label=f"{n}. {shorten(c.title, 90)}",
                     value=f"{_STATUS_WORDS[c.status]} · sent {local_date(c.submitted_at, zone)}"
+                    + (" · published without your name" if not c.named else "")
                     + (f" · note from comms: {c.moderator_note}" if c.moderator_note else ""),
                 )
-                for c in found
+                for n, c in enumerate(found, start=1)
             ),
+            footer="/casestudy unpublish N takes story N off the hub; /casestudy anonymous N "
+            "keeps your name off it.",
         )
+
+    async def consent(self, turn: Turn[CommandReceived], verb: str, number: int) -> None:
+        """``/casestudy unpublish|anonymous|named N``: the author changes what is published of
+        their story N (numbered as in ``/casestudy mine``). Pages and feeds read the stored
+        state on every request, so the change shows everywhere at once."""
+        found = await turn.stores.case_studies.for_author(turn.person, MINE_SIZE)
+        if not 1 <= number <= len(found):
+            turn.reply(
+                Card(
+                    title="No such case study",
+                    text=f"Your list has {plural(len(found), 'case study', 'case studies')}; "
+                    "see them with /casestudy mine.",
+                ),
+                private=True,
+            )
+            return
+        case_study = found[number - 1]
+        title = f'"{shorten(case_study.title, 90)}"'
+        if verb in {"unpublish", "withdraw"}:
+            if await turn.stores.case_studies.withdraw(case_study.id, turn.person, turn.now):
+                text = (
+                    f"{title} is unpublished: it is off the hub, its feed and every digest page "
+                    "now, and will not be in any digest again."
+                )
+            else:
+                text = f"{title} is not published, so there is nothing to take back."
+        else:
+            named = verb == "named"
+            await turn.stores.case_studies.set_named(case_study.id, turn.person, named, turn.now)
+            text = (
+                f"{title} now shows your name wherever it is published."
+                if named
+                else f"{title} no longer shows your name anywhere it is published: it says "
+                "a colleague."
+            )
+        turn.reply(Card(title="Your case study", text=text), private=True)
 
 
 def outcome_card(case_study: CaseStudy) -> Card:

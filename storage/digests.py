@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Index, Text, UniqueConstraint, delete, update
+from sqlalchemy import Index, Text, UniqueConstraint, delete, func, update
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.events import ConversationKind, ConversationRef, Platform
@@ -131,6 +131,11 @@ class DigestStore(Protocol):
     async def last_run(self, place: ConversationRef, status: str | None = None) -> DigestRun | None:
         """The latest digest run to the place (any schedule; with ``status``, the latest in
         that status: ``QUEUED`` for the last digest actually posted), if any."""
+        ...
+
+    async def sent(self, offset: int, limit: int) -> tuple[list[DigestRun], int]:
+        """Digests that were sent (queued with their content), newest first (ties by id), and
+        how many there are."""
         ...
 
 
@@ -408,3 +413,18 @@ class SqlDigests(SqlStore):
         )
         row = rows.first()
         return None if row is None else _run(row)
+
+    async def sent(self, offset: int, limit: int) -> tuple[list[DigestRun], int]:
+        conditions = (
+            col(DigestRunRow.status) == DigestRunStatus.QUEUED,
+            col(DigestRunRow.body).isnot(None),
+        )
+        total = await self.session.exec(select(func.count()).where(*conditions))
+        rows = await self.session.exec(
+            select(DigestRunRow)
+            .where(*conditions)
+            .order_by(col(DigestRunRow.claimed_at).desc(), col(DigestRunRow.id).desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return [_run(r) for r in rows], int(total.one())

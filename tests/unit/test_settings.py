@@ -99,6 +99,10 @@ def test_comms_and_admins_may_be_named_by_what_the_directory_calls_them() -> Non
             "VALUESBOT_BAROMETER_OPEN_TO_ALL: Input should be a valid boolean",
         ),
         ({"VALUESBOT_PORT": "70000"}, "VALUESBOT_PORT"),
+        (
+            {"VALUESBOT_NHSUK_FRONTEND": "/nowhere/nhsuk-frontend"},
+            "VALUESBOT_NHSUK_FRONTEND: the folder of the npm package nhsuk-frontend",
+        ),
         ({"SLACK_CLIENT_ID": "123"}, "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together"),
         ({"SLACK_BOT_TOKEN": "xoxp-1"}, "SLACK_BOT_TOKEN: a bot token starts with xoxb-"),
         ({"SLACK_APP_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN: an app-level token starts with xapp-"),
