@@ -28,10 +28,12 @@ from bot.delivery.worker import DeliveryConfig, DeliveryMetrics, DeliveryWorker,
 from bot.dialogs import DialogRunner
 from bot.dispatch import Dispatcher, Metrics
 from bot.events import Actor, ConversationRef, Platform
+from bot.pages import Pages
 from bot.pseudonym import Pseudonymiser
 from bot.router import Router
 from bot.settings import Settings, SettingsError
 from bot.ui import Card
+from dialogs.barometer.page import BarometerPages
 from dialogs.barometer.service import SCRUB_PENDING, Barometer, ChannelDirectory, Headlines
 from dialogs.barometer.service import TICK_JOB as BAROMETER_TICK
 from dialogs.case_studies import NAME as CASE_STUDY
@@ -42,6 +44,7 @@ from dialogs.digest import TICK_JOB as DIGEST_TICK
 from dialogs.digest import Digests
 from dialogs.help import Help, HelpEntry
 from dialogs.home import HomePage
+from dialogs.hub.pages import HubPages
 from dialogs.records import RETENTION_JOB, Records
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
@@ -101,38 +104,38 @@ def default_schedules(settings: Settings) -> list[Schedule]:
 
 HELP = (
     HelpEntry(
-        command="/valueslens",
+        command="valueslens",
         summary="Look at a piece of work through our six behaviours (in a channel: as a team).",
     ),
-    HelpEntry(command="/valueslens history", summary="Your past check-ins."),
+    HelpEntry(command="valueslens history", summary="Your past check-ins."),
     HelpEntry(
-        command="/barometer",
+        command="barometer",
         summary="This month's staff barometer (anonymous), or its latest results.",
     ),
     HelpEntry(
-        command="/commitment",
+        command="commitment",
         summary='Make a personal commitment: "My contribution is to..." (private unless you '
         "share it).",
     ),
-    HelpEntry(command="/commitment list", summary="Your commitments: edit, mark done, share."),
+    HelpEntry(command="commitment list", summary="Your commitments: edit, mark done, share."),
     HelpEntry(
-        command="/casestudy",
+        command="casestudy",
         summary="Share a story of what good looks like; comms review it for the weekly digest.",
     ),
-    HelpEntry(command="/casestudy mine", summary="Your case studies and where they are."),
+    HelpEntry(command="casestudy mine", summary="Your case studies and where they are."),
     HelpEntry(
-        command="/digest",
+        command="digest",
         summary="(Comms team) Schedule the weekly values digest to a channel.",
     ),
-    HelpEntry(command="/values behaviours", summary="Our six behaviours and what they mean."),
+    HelpEntry(command="values behaviours", summary="Our six behaviours and what they mean."),
     HelpEntry(
-        command="/values mydata",
+        command="values mydata",
         summary="What I hold about you: your values record for your appraisal, and all of it "
         "as data.",
     ),
-    HelpEntry(command="/values forget-me", summary="Erase what I hold about you."),
-    HelpEntry(command="/values deliveries", summary="(Comms) How far each delivery has got."),
-    HelpEntry(command="/values", summary="This help."),
+    HelpEntry(command="values forget-me", summary="Erase what I hold about you."),
+    HelpEntry(command="values deliveries", summary="(Comms) How far each delivery has got."),
+    HelpEntry(command="values", summary="This help."),
 )
 
 
@@ -155,6 +158,8 @@ class App:
     clock: Clock
     delivery: DeliveryWorker
     scheduler: Scheduler
+    pages: tuple[Pages, ...] = ()
+    """Every feature's web pages, served by ``valuesbot serve`` (``bot/web.py``)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def home_cards(self, direct: ConversationRef, actor: Actor) -> tuple[Card, ...]:
@@ -300,6 +305,12 @@ async def build_app(
     # Messages the outbox gave up on that no feature reacts to: channel posts go to comms.
     router.on_undelivered = Undelivered(settings).fallback
 
+    results = BarometerPages(
+        content=content, min_group=settings.min_group, barometer=barometer
+    ).pages()
+    elsewhere = [item for pages in (results,) for item in pages.nav]
+    pages = (HubPages(content=content, digests=digests, elsewhere=elsewhere).pages(), results)
+
     metrics = Metrics()
     dispatcher = Dispatcher(
         database=database, router=router, runner=runner, clock=clock, metrics=metrics
@@ -319,6 +330,7 @@ async def build_app(
         home=home,
         records=records,
         clock=clock,
+        pages=pages,
         delivery=DeliveryWorker(
             database=database,
             dispatcher=dispatcher,

@@ -135,6 +135,8 @@ class Content(_Model):
     """Everything the bot says about the organisation's vision and values."""
 
     organisation: Text
+    service_name: Short = "Vision and values"
+    """The web pages' service name, in their header and titles."""
     vision: Text
     purpose: Text
     call_to_action: Text

@@ -11,10 +11,13 @@ A click on a card from an earlier step (a double click, a retry, an old message)
 recognised as stale and answered with the current question instead of being applied twice. A
 stale card changes nothing, its Cancel button included: a Cancel left on the card of a finished
 conversation must not stop the one under way. Typing "cancel" always stops the current one.
+Cards also name the dialog and its owner (a hash of the run and the person), so a click by
+someone else on a card they can see (a channel) is told whose it is (``not_theirs``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -33,6 +36,8 @@ END: Final = "__end__"
 
 RUN = "dlg_run"
 VERSION = "dlg_v"
+OWNER = "dlg_owner"
+DIALOG = "dlg"
 CANCEL_ACTION = "dialog.cancel"
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "/cancel"})
 
@@ -99,10 +104,19 @@ class StepContext:
         return ""
 
 
+def owner_key(run: str, person: PersonKey) -> str:
+    """Who a dialog run's cards belong to, without naming them: a hash of the run (random)
+    and the person."""
+    named = "\x1f".join((run, person.platform, person.tenant, person.user))
+    return hashlib.sha256(named.encode()).hexdigest()[:16]
+
+
 class Dialog(ABC):
     """A conversation of several steps. Subclasses name their steps with a ``StrEnum``."""
 
     name: ClassVar[str]
+    command: ClassVar[str] = ""
+    """The command that starts it ("valueslens"), to tell others how to start their own."""
 
     @abstractmethod
     async def begin(self, ctx: StepContext, start: Mapping[str, str]) -> StepResult:
@@ -148,6 +162,7 @@ class DialogRunner:
             await turn.stores.dialogs.delete(key, previous)
         state = DialogState(dialog=dialog, step="", started_at=turn.now)
         state.data[RUN] = secrets.token_hex(6)
+        state.data[OWNER] = owner_key(state.data[RUN], turn.person)
         ctx = self._context(turn, state)
         result = await self.dialogs[dialog].begin(ctx, start or {})
         await self._apply(turn, key, replace(state, version=0), ctx, result)
@@ -183,6 +198,22 @@ class DialogRunner:
     def owns(self, event: ActionSubmitted) -> bool:
         """True when the action came from a dialog's card."""
         return RUN in event.values or event.action == CANCEL_ACTION
+
+    def not_theirs(self, turn: Turn[Any]) -> Card | None:
+        """The answer to a click on a card of someone else's dialog (one the clicker can see
+        in a channel): whose it is and how to start one's own; None when the card is the
+        clicker's (or too old to say)."""
+        if not isinstance(turn.event, ActionSubmitted):
+            return None
+        values = turn.event.values
+        owner = values.get(OWNER, "")
+        if not owner or owner == owner_key(values.get(RUN, ""), turn.person):
+            return None
+        dialog = self.dialogs.get(values.get(DIALOG, ""))
+        text = "This card is part of someone else's conversation with me: only they can answer it."
+        if dialog is not None and dialog.command:
+            text += f" To start your own, type {turn.command(dialog.command)}."
+        return Card(title="That one is someone else's", text=text)
 
     @staticmethod
     def _is_cancel(event: Event) -> bool:
@@ -256,4 +287,6 @@ class DialogRunner:
         if not card.choices and not card.inputs:
             return card
         hidden = {**card.hidden, RUN: str(state.data.get(RUN, "")), VERSION: str(state.version)}
+        if state.data.get(OWNER):
+            hidden.update({OWNER: str(state.data[OWNER]), DIALOG: state.dialog})
         return replace(card, hidden=hidden)

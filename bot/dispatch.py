@@ -196,6 +196,7 @@ class Dispatcher:
         self.clock = clock
         self.metrics = metrics or Metrics()
         self._outbounds: dict[Platform, Outbound] = {}
+        self._command_prefixes: dict[Platform, str] = {}
         self.gate = gate or TurnGate()
         # What adapters do between acknowledging a request and its turn (reading the payload,
         # asking the platform who the person is): the same rule, so a burst is answered first.
@@ -208,9 +209,11 @@ class Dispatcher:
         with self.gate.acknowledging(), self.intake.acknowledging():
             yield
 
-    def connect(self, platform: Platform, outbound: Outbound) -> None:
-        """Send this platform's replies and posts through ``outbound``."""
+    def connect(self, platform: Platform, outbound: Outbound, *, command_prefix: str = "/") -> None:
+        """Send this platform's replies and posts through ``outbound``; its people type
+        commands after ``command_prefix`` ("" where commands are plain words: ``Turn``)."""
         self._outbounds[platform] = outbound
+        self._command_prefixes[platform] = command_prefix
 
     @property
     def platforms(self) -> tuple[Platform, ...]:
@@ -306,7 +309,12 @@ class Dispatcher:
                         await stores.people.seen(event.conversation, event.actor, now)
                         # Whoever does anything is here: a mark that they left is lifted.
                         await stores.records.returned(PersonKey.of(event))
-                    turn: Turn[Event] = Turn(event, stores, now)
+                    turn: Turn[Event] = Turn(
+                        event,
+                        stores,
+                        now,
+                        command_prefix=self._command_prefixes.get(event.conversation.platform, "/"),
+                    )
                     await self._route(turn, fields)
                     return turn
             except ConcurrentUpdate:
@@ -335,6 +343,11 @@ class Dispatcher:
                     await self.runner.handle(turn, state)
                 return
             if isinstance(event, ActionSubmitted):
+                elsewhere = self.runner.not_theirs(turn)
+                if elsewhere is not None:
+                    fields["handler"] = "not_theirs"
+                    turn.reply(elsewhere, private=True)
+                    return
                 fields["handler"] = "stale"
                 turn.reply(finished_card(), private=True)
                 return

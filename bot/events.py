@@ -57,12 +57,48 @@ class ConversationRef:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Directory:
+    """Who a person is in their organisation's directory, as far as the platform told (Teams:
+    Microsoft Entra ID, through the Bot Connector): the names an administrator can look people
+    up by, so settings may name people by them. Kept in lower case, as they are compared."""
+
+    object_id: str = ""
+    principal_name: str = ""
+    email: str = ""
+
+    @classmethod
+    def of(cls, object_id: str = "", principal_name: str = "", email: str = "") -> Directory:
+        """The entry as a platform gives it, trimmed and in lower case."""
+        return cls(
+            object_id=object_id.strip().lower(),
+            principal_name=principal_name.strip().lower(),
+            email=email.strip().lower(),
+        )
+
+    def names(self) -> tuple[str, ...]:
+        """The names given (object id, principal name, email), without blanks."""
+        return tuple(
+            dict.fromkeys(n for n in (self.object_id, self.principal_name, self.email) if n)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Actor:
-    """The person behind an event, as the platform names them."""
+    """The person behind an event, as the platform names them.
+
+    ``directory`` is what the organisation's directory says of them, when the adapter knows it
+    (Teams); None elsewhere.
+    """
 
     id: str
     name: str = ""
     timezone: str | None = None
+    directory: Directory | None = None
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """The other names settings may know the person by (``Directory.names``)."""
+        return self.directory.names() if self.directory is not None else ()
 
     @property
     def display(self) -> str:

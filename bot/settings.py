@@ -8,7 +8,7 @@ bot stops at start-up instead of failing later.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -113,6 +113,9 @@ class Settings(BaseModel):
     digest_empty: str = Field("message", alias="VALUESBOT_DIGEST_EMPTY")
     public_url: str | None = Field(None, alias="VALUESBOT_PUBLIC_URL")
     content: Path | None = Field(None, alias="VALUESBOT_CONTENT")
+    nhsuk_frontend: Path | None = Field(None, alias="VALUESBOT_NHSUK_FRONTEND")
+    """The folder of the npm package ``nhsuk-frontend`` (``.../node_modules/nhsuk-frontend``),
+    when the deployment installed it: its compiled CSS styles the pages."""
     host: str = Field("127.0.0.1", alias="VALUESBOT_HOST")
     port: int = Field(3978, ge=1, le=65535, alias="VALUESBOT_PORT")
     log_level: str = Field("INFO", alias="VALUESBOT_LOG_LEVEL")
@@ -216,6 +219,16 @@ class Settings(BaseModel):
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
             raise ValueError("an http:// or https:// address, e.g. https://valuesbot.example.org")
         return url
+
+    @field_validator("nhsuk_frontend")
+    @classmethod
+    def _nhsuk_frontend(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value / "dist/nhsuk/nhsuk-frontend.min.css").is_file():
+            raise ValueError(
+                "the folder of the npm package nhsuk-frontend (it holds "
+                "dist/nhsuk/nhsuk-frontend.min.css), e.g. /app/node_modules/nhsuk-frontend"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -432,17 +445,24 @@ class Settings(BaseModel):
         """True when the database is an embedded SQLite file."""
         return self.database_url.startswith("sqlite")
 
-    def is_admin(self, platform: str, member: str) -> bool:
-        """True when the member is listed in VALUESBOT_ADMINS."""
-        return _listed(self.admins, platform, member)
+    def is_admin(self, platform: str, member: str, aliases: Sequence[str] = ()) -> bool:
+        """True when the member is listed in VALUESBOT_ADMINS: by their id on the platform, or
+        by one of ``aliases``, the names their organisation's directory gives them
+        (``Actor.aliases``: on Teams the Entra object id, user principal name and email),
+        which are compared without regard to case."""
+        return _listed(self.admins, platform, member, aliases)
 
-    def is_comms(self, platform: str, member: str) -> bool:
-        """True when the member is listed in VALUESBOT_COMMS (admins count as comms)."""
-        return _listed(self.comms, platform, member) or self.is_admin(platform, member)
+    def is_comms(self, platform: str, member: str, aliases: Sequence[str] = ()) -> bool:
+        """True when the member is listed in VALUESBOT_COMMS (admins count as comms), by id or
+        by a directory name (see ``is_admin``)."""
+        return _listed(self.comms, platform, member, aliases) or self.is_admin(
+            platform, member, aliases
+        )
 
     def comms_on(self, platform: str) -> tuple[str, ...]:
-        """The comms members to message on a platform (their ids there): VALUESBOT_COMMS, or
-        VALUESBOT_ADMINS when no comms members are listed."""
+        """The comms members to message on a platform as listed (an id there, or on Teams a
+        directory name to find the person by): VALUESBOT_COMMS, or VALUESBOT_ADMINS when no
+        comms members are listed."""
         return _members_on(self.comms or self.admins, platform)
 
     def values_channel(self, platform: str) -> str | None:
@@ -472,8 +492,13 @@ class Settings(BaseModel):
             raise SettingsError(_explain(error, picked)) from error
 
 
-def _listed(members: tuple[str, ...], platform: str, member: str) -> bool:
-    return member in members or f"{platform}:{member}" in members
+def _listed(
+    members: tuple[str, ...], platform: str, member: str, aliases: Sequence[str] = ()
+) -> bool:
+    if member in members or f"{platform}:{member}" in members:
+        return True
+    names = {alias.lower() for alias in aliases if alias}
+    return bool(names) and any(listed.lower() in names for listed in _members_on(members, platform))
 
 
 def _members_on(members: tuple[str, ...], platform: str) -> tuple[str, ...]:

@@ -21,14 +21,26 @@ E = TypeVar("E", bound=Event, covariant=True)
 
 
 class Turn(Generic[E]):
-    """One event being handled. ``reply`` answers where the event happened."""
+    """One event being handled. ``reply`` answers where the event happened.
 
-    def __init__(self, event: E, stores: Stores, now: datetime) -> None:
+    ``command_prefix`` is how commands are typed on the event's platform (its adapter says so
+    when it connects): "/" for slash commands, "" where the platform offers the bot's commands
+    as plain words (Teams' command menu). Cards that teach a command write it with ``command``.
+    """
+
+    def __init__(
+        self, event: E, stores: Stores, now: datetime, *, command_prefix: str = "/"
+    ) -> None:
         self.event = event
         self.stores = stores
         self.now = now
+        self.command_prefix = command_prefix
         self.replies: list[Reply] = []
         self.posts: list[Post] = []
+
+    def command(self, text: str) -> str:
+        """A command (with its words: "valueslens history") as people type it here."""
+        return f"{self.command_prefix}{text}"
 
     @property
     def person(self) -> PersonKey:

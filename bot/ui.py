@@ -13,7 +13,7 @@ card's hidden values, the choice's value under ``"choice"``, and the inputs the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Annotated, Generic, Literal, TypeVar
 
@@ -182,6 +182,18 @@ def submission(card: Card, choice: Choice, inputs: Mapping[str, str]) -> dict[st
 
 
 _CARD = TypeAdapter(Card)
+
+
+def commands_typed_with(card: Card, prefix: str) -> Card:
+    """A help card whose field labels are commands ("/valueslens history"), with each written
+    after ``prefix`` instead of a slash (``Turn.command_prefix``: "" in Teams)."""
+    if prefix == "/":
+        return card
+    fields = tuple(
+        replace(f, label=prefix + f.label[1:]) if f.label.startswith("/") else f
+        for f in card.fields
+    )
+    return replace(card, fields=fields)
 
 
 def card_to_json(card: Card) -> bytes:

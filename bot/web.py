@@ -1,5 +1,5 @@
-"""The HTTP server of ``valuesbot serve``: health, metrics, the published barometer results,
-and whatever adapters mount.
+"""The HTTP server of ``valuesbot serve``: health, metrics, every feature's web pages
+(``bot/pages``), and whatever adapters mount.
 
 One aiohttp application for everything (DESIGN.md section 2). Adapters add their routes through
 ``mounts``, functions that receive the ``App`` and the aiohttp application; one that depends
@@ -8,16 +8,16 @@ on an outside service adds a ``HealthReport`` to ``web_app[HEALTH_REPORTS]``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from importlib import resources
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from bot.app import App
-from dialogs.barometer.page import CONTENT_SECURITY_POLICY, render_csv, render_json, render_page
-from dialogs.barometer.results import RoundResults
-from dialogs.digest import RUN_ID
+from bot.pages import NO_STORE, Data, Html, Page, PageError, PageRequest
+from bot.pages.render import STYLESHEET_PATH, Renderer, Site, Stylesheet, page_headers
 from dialogs.records import LINK_TOKEN
 
 Mount = Callable[[App, web.Application], None]
@@ -26,6 +26,8 @@ HealthReport = Callable[[], Mapping[str, object]]
 
 # Requests larger than this are refused with 413 before any handler reads them.
 MAX_BODY_BYTES = 1024 * 1024
+# A page's query value longer than this gets 400 (a search is a few words).
+MAX_QUERY_VALUE = 500
 
 APP_KEY = web.AppKey("valuesbot", App)
 HEALTH_REPORTS = web.AppKey("health_reports", list[HealthReport])
@@ -38,11 +40,9 @@ def build_web_app(app: App, mounts: Sequence[Mount] = ()) -> web.Application:
     web_app[HEALTH_REPORTS] = []
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
-    web_app.router.add_get("/barometer", barometer_page)
-    web_app.router.add_get("/barometer.json", barometer_json)
-    web_app.router.add_get("/barometer.csv", barometer_csv)
-    web_app.router.add_get("/digest/{run_id}", digest)
-    web_app.router.add_get("/me/{token}", my_record)
+    # Before the pages: a person's own record as a file (Word is binary, which pages are not).
+    web_app.router.add_get(r"/me/{token:[^/]+\.(?:docx|json)}", my_record)
+    mount_pages(app, web_app)
     for mount in mounts:
         mount(app, web_app)
     return web_app
@@ -73,73 +73,103 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-# Published results change when a round closes or a comment is approved: a few minutes is fine.
-_PUBLIC = {
-    "Cache-Control": "public, max-age=300",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-_OPEN_DATA = {**_PUBLIC, "Access-Control-Allow-Origin": "*"}
+def _single(query: Mapping[str, str], keys: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for key in keys:
+        value = query[key]
+        if len(value) > MAX_QUERY_VALUE:
+            raise PageError(f"{key} is too long (at most {MAX_QUERY_VALUE} characters)")
+        values[key] = value
+    return values
 
 
-async def _history(request: web.Request) -> tuple[App, list[RoundResults]]:
-    app = request.app[APP_KEY]
-    async with app.database.unit() as stores:
-        return app, await app.barometer.published(stores)
+def _serve(
+    app: App, renderer: Renderer, page: Page
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        headers = page_headers(page.cache)
+        try:
+            asked = PageRequest(
+                path=request.path,
+                match=dict(request.match_info),
+                query=_single(request.query, list(dict.fromkeys(request.query.keys()))),
+                base=app.settings.public_url or f"{request.scheme}://{request.host}",
+            )
+            async with app.database.unit() as stores:
+                result = await page.handler(asked, stores)
+        except PageError as problem:
+            title = "Page not found" if problem.status == 404 else "Sorry, that did not work"
+            body = renderer.render(
+                Html(template="error.html", title=title, context={"message": str(problem)}),
+                path=request.path,
+                viewer=None,
+            )
+            return web.Response(
+                text=body,
+                status=problem.status,
+                content_type="text/html",
+                charset="utf-8",
+                headers=page_headers(NO_STORE),
+            )
+        if isinstance(result, Data):
+            if result.open_data:
+                headers["Access-Control-Allow-Origin"] = "*"
+            if result.filename:
+                headers["Content-Disposition"] = f'inline; filename="{result.filename}"'
+            return web.Response(
+                text=result.body, content_type=result.content_type, charset="utf-8", headers=headers
+            )
+        body = renderer.render(result, path=request.path, viewer=None)
+        return web.Response(
+            text=body,
+            status=result.status,
+            content_type="text/html",
+            charset="utf-8",
+            headers=headers,
+        )
+
+    return handle
 
 
-async def barometer_page(request: web.Request) -> web.Response:
-    """The published barometer results as an HTML page."""
-    app, history = await _history(request)
-    body = render_page(app.content, history, app.settings.min_group)
-    return web.Response(
-        text=body,
-        content_type="text/html",
-        charset="utf-8",
-        headers={**_PUBLIC, "Content-Security-Policy": CONTENT_SECURITY_POLICY},
+def mount_pages(app: App, web_app: web.Application) -> None:
+    """Serve every feature's pages (``app.pages``), the stylesheet, and a page for what is
+    not found."""
+    stylesheet = Stylesheet.build(app.settings.nhsuk_frontend)
+    site = Site(
+        service=app.content.service_name,
+        organisation=app.content.organisation,
+        stylesheet=stylesheet.href,
+        nav=[item for pages in app.pages for item in pages.nav],
+        sign_in=False,
     )
+    renderer = Renderer(site, app.pages)
 
+    async def css(request: web.Request) -> web.Response:
+        return web.Response(
+            body=stylesheet.css,
+            content_type="text/css",
+            charset="utf-8",
+            headers={
+                "Cache-Control": "public, max-age=86400",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
-async def barometer_json(request: web.Request) -> web.Response:
-    """The published barometer results as JSON (open data)."""
-    app, history = await _history(request)
-    return web.json_response(render_json(app.content, history), headers=_OPEN_DATA)
+    icon = resources.files("bot.pages").joinpath("static", "favicon.svg").read_bytes()
 
+    async def favicon(request: web.Request) -> web.Response:
+        return web.Response(
+            body=icon,
+            content_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+        )
 
-async def barometer_csv(request: web.Request) -> web.Response:
-    """The published barometer results as CSV (open data)."""
-    _, history = await _history(request)
-    return web.Response(
-        text=render_csv(history),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={**_OPEN_DATA, "Content-Disposition": 'inline; filename="barometer.csv"'},
-    )
-
-
-# The digest page is plain HTML with its own inline style and nothing else: no scripts, no
-# external assets, no framing by other sites.
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "private, max-age=300",
-}
-
-
-async def digest(request: web.Request) -> web.Response:
-    """``GET /digest/<id>``: a sent values digest as a web page (400 for a malformed id, 404
-    for an unknown one)."""
-    app = request.app[APP_KEY]
-    run_id = request.match_info["run_id"]
-    if not RUN_ID.match(run_id):
-        return web.Response(status=400, text="not a digest id\n")
-    async with app.database.unit() as stores:
-        page = await app.digests.page(stores, run_id)
-    if page is None:
-        return web.Response(status=404, text="no such digest\n")
-    return web.Response(text=page, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)
+    web_app.router.add_get(STYLESHEET_PATH, css)
+    web_app.router.add_get("/assets/favicon.svg", favicon)
+    web_app.router.add_get("/favicon.ico", favicon)
+    for pages in app.pages:
+        for page in pages.routes:
+            web_app.router.add_get(page.path, _serve(app, renderer, page))
 
 
 # A person's own record: never cached, never framed, never sent on as a referrer.

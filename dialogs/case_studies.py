@@ -17,6 +17,7 @@ which makes a new revision and a new review; cards of an older revision decide n
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -41,6 +42,7 @@ from bot.ui import (
     Option,
     TextInput,
     card_to_json,
+    commands_typed_with,
 )
 from dialogs.behaviours import (
     BEHAVIOURS,
@@ -90,6 +92,7 @@ _STATUS_WORDS: dict[str, str] = {
     CaseStudyStatus.CHANGES_REQUESTED: "comms asked for changes",
     CaseStudyStatus.APPROVED: "approved",
     CaseStudyStatus.REJECTED: "not accepted",
+    CaseStudyStatus.WITHDRAWN: "unpublished by you",
 }
 
 
@@ -279,6 +282,7 @@ class CaseStudyDialog(Dialog):
     """The submission one question at a time (for platforms without forms: the terminal)."""
 
     name = NAME
+    command = "casestudy"
 
     def __init__(self, content: Content, submissions: Submissions) -> None:
         self.content = content
@@ -508,15 +512,23 @@ class Submissions:
     async def ask_comms(
         self, stores: Stores, case_study: CaseStudy, author_name: str, now: datetime
     ) -> None:
+        """Queue the review card for every comms member (``Settings.comms_on``), each in their
+        own chat with the bot."""
         platform = case_study.author.platform
+        tenant = case_study.author.tenant
         card = card_to_json(self.review_card(case_study, author_name)).decode()
-        for member in self.settings.comms_on(platform):
+        listed = self.settings.comms_on(platform)
+        # Comms may be listed by a directory name (Teams: an Entra object id or a user
+        # principal name): the person the bot knows by it gets the card.
+        known = await stores.people.by_directory(platform, tenant, listed)
+        members = dict.fromkeys(known[m].user if m in known else m for m in listed)
+        for member in members:
             await stores.outbox.enqueue(
                 OutboxMessage(
                     key=f"casestudy-review:{case_study.id}:r{case_study.revision}:{member}",
                     job=f"casestudy-review:{case_study.id}",
                     platform=platform,
-                    tenant=case_study.author.tenant,
+                    tenant=tenant,
                     recipient=member,
                     to_person=True,
                     card=card,
@@ -616,9 +628,17 @@ class CaseStudies:
         text = " ".join(turn.event.text.split())
         word = text.lower()
         if word in {"help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
         elif word in {"mine", "list", "my"}:
             turn.reply(await self.mine_card(turn.stores, turn.person), private=True)
+        elif consent := re.fullmatch(
+            r"(unpublish|withdraw|anonymous|anonymise|named)\s+#?(\d+)", word
+        ):
+            await self.consent(turn, consent.group(1), int(consent.group(2)))
+        elif word in {"unpublish", "withdraw", "anonymous", "anonymise", "named"}:
+            listed = await self.mine_card(turn.stores, turn.person)
+            note = f"Which one? Type /casestudy {word} 2 (its number in this list)."
+            turn.reply(replace(listed, text=f"{note}\n\n{listed.text}"), private=True)
         elif word == "queue":
             await self.queue(turn)
         elif word == "cancel":
@@ -645,6 +665,15 @@ class CaseStudies:
                 Field(label="/casestudy", value="Share a story."),
                 Field(label="/casestudy <title>", value="Share a story, starting with its title."),
                 Field(label="/casestudy mine", value="Your stories and where they are."),
+                Field(
+                    label="/casestudy unpublish N",
+                    value="Take story N of your list off the hub, its feed and every digest "
+                    "page, at once and for good.",
+                ),
+                Field(
+                    label="/casestudy anonymous N",
+                    value="Keep your name off story N from now on (named N gives it back).",
+                ),
                 Field(label="/casestudy queue", value="(Comms) Stories waiting for review."),
                 Field(label="/casestudy cancel", value="Stop writing one."),
             ),
@@ -679,7 +708,9 @@ class CaseStudies:
         await self.runner.start(turn, NAME, start)
 
     async def submitted(self, turn: Turn[ActionSubmitted]) -> None:
-        """The form's "Send to comms"."""
+        """The form's "Send to comms". The form is replaced by the answer (the form again,
+        with what to fix, or the thanks), so it cannot be sent twice; where it cannot be
+        replaced (a form in a pop-up), the answer comes privately."""
         values = turn.event.values
         draft, problems = check(self.content, values)
         draft_id = values.get(DRAFT, "") or new_id()
@@ -692,9 +723,9 @@ class CaseStudies:
                 case_study=case_study,
                 problems=tuple(problems),
             )
-            turn.reply(card, private=True)
+            turn.update(card)
             return
-        turn.reply(
+        turn.update(
             await self.submissions.submit(
                 turn.stores,
                 author=turn.person,
@@ -703,18 +734,17 @@ class CaseStudies:
                 draft_id=draft_id,
                 case_study_id=case_study,
                 now=turn.now,
-            ),
-            private=True,
+            )
         )
 
     async def closed(self, turn: Turn[ActionSubmitted]) -> None:
-        """The form's "Cancel"."""
-        turn.reply(Card(title="Cancelled", text="Nothing was sent."), private=True)
+        """The form's "Cancel": the form gives way to the answer."""
+        turn.update(Card(title="Cancelled", text="Nothing was sent."))
 
     async def queue(self, turn: Turn[CommandReceived]) -> None:
         """``/casestudy queue``: the review cards of what is waiting (comms only)."""
         platform = str(turn.event.conversation.platform)
-        if not self.settings.is_comms(platform, turn.event.actor.id):
+        if not self.settings.is_comms(platform, turn.event.actor.id, turn.event.actor.aliases):
             turn.reply(only_comms("The case study queue"), private=True)
             return
         waiting = await turn.stores.case_studies.pending(
@@ -748,7 +778,7 @@ class CaseStudies:
         """Approve, Ask for changes or Reject, from a review card (comms only)."""
         event = turn.event
         platform = str(event.conversation.platform)
-        if not self.settings.is_comms(platform, event.actor.id):
+        if not self.settings.is_comms(platform, event.actor.id, event.actor.aliases):
             turn.reply(only_comms("Reviewing case studies"), private=True)
             return
         status = _DECISIONS[event.action]
@@ -760,24 +790,24 @@ class CaseStudies:
             return
         note = _paragraphs(event.values.get(NOTE, ""))
         revision = event.values.get(REVISION, "")
+        # From here on the review card clicked is answered in its place: once decided (by
+        # this click or someone else's) it offers nothing more to click.
         if case_study.status != CaseStudyStatus.PENDING or revision != str(case_study.revision):
-            turn.reply(await self._already(turn.stores, case_study), private=True)
+            turn.update(await self._already(turn.stores, case_study))
             return
         author = await self.submissions.name(turn.stores, case_study.author)
         if status == CaseStudyStatus.CHANGES_REQUESTED and not note:
-            turn.reply(
+            turn.update(
                 self.submissions.review_card(
                     case_study, author, "Please write a note saying what to change."
-                ),
-                private=True,
+                )
             )
             return
         if len(note) > NOTE_LIMIT:
-            turn.reply(
+            turn.update(
                 self.submissions.review_card(
                     case_study, author, f"Please keep the note under {NOTE_LIMIT} characters."
-                ),
-                private=True,
+                )
             )
             return
         decided = await turn.stores.case_studies.decide(
@@ -785,7 +815,7 @@ class CaseStudies:
         )
         if decided is None:
             fresh = await turn.stores.case_studies.get(case_study.id) or case_study
-            turn.reply(await self._already(turn.stores, fresh), private=True)
+            turn.update(await self._already(turn.stores, fresh))
             return
         await record(
             turn.stores, person_actor(turn.person), f"casestudy.{status}", decided.id, turn.now
@@ -796,7 +826,7 @@ class CaseStudies:
             CaseStudyStatus.CHANGES_REQUESTED: "Sent back to the author with your note.",
             CaseStudyStatus.REJECTED: "Rejected: it will not be published.",
         }[status]
-        turn.reply(Card(title=decided.title, text=f"{done} The author will be told."), private=True)
+        turn.update(Card(title=decided.title, text=f"{done} The author will be told."))
 
     async def _already(self, stores: Stores, case_study: CaseStudy) -> Card:
         if case_study.status == CaseStudyStatus.PENDING:
@@ -870,13 +900,52 @@ class CaseStudies:
             text="Newest first. Only approved ones are published.",
             fields=tuple(
                 Field(
-                    label=shorten(c.title, 90),
+                    label=f"{n}. {shorten(c.title, 90)}",
                     value=f"{_STATUS_WORDS[c.status]} · sent {local_date(c.submitted_at, zone)}"
+                    + (" · published without your name" if not c.named else "")
                     + (f" · note from comms: {c.moderator_note}" if c.moderator_note else ""),
                 )
-                for c in found
+                for n, c in enumerate(found, start=1)
             ),
+            footer="/casestudy unpublish N takes story N off the hub; /casestudy anonymous N "
+            "keeps your name off it.",
         )
+
+    async def consent(self, turn: Turn[CommandReceived], verb: str, number: int) -> None:
+        """``/casestudy unpublish|anonymous|named N``: the author changes what is published of
+        their story N (numbered as in ``/casestudy mine``). Pages and feeds read the stored
+        state on every request, so the change shows everywhere at once."""
+        found = await turn.stores.case_studies.for_author(turn.person, MINE_SIZE)
+        if not 1 <= number <= len(found):
+            turn.reply(
+                Card(
+                    title="No such case study",
+                    text=f"Your list has {plural(len(found), 'case study', 'case studies')}; "
+                    "see them with /casestudy mine.",
+                ),
+                private=True,
+            )
+            return
+        case_study = found[number - 1]
+        title = f'"{shorten(case_study.title, 90)}"'
+        if verb in {"unpublish", "withdraw"}:
+            if await turn.stores.case_studies.withdraw(case_study.id, turn.person, turn.now):
+                text = (
+                    f"{title} is unpublished: it is off the hub, its feed and every digest page "
+                    "now, and will not be in any digest again."
+                )
+            else:
+                text = f"{title} is not published, so there is nothing to take back."
+        else:
+            named = verb == "named"
+            await turn.stores.case_studies.set_named(case_study.id, turn.person, named, turn.now)
+            text = (
+                f"{title} now shows your name wherever it is published."
+                if named
+                else f"{title} no longer shows your name anywhere it is published: it says "
+                "a colleague."
+            )
+        turn.reply(Card(title="Your case study", text=text), private=True)
 
 
 def outcome_card(case_study: CaseStudy) -> Card:

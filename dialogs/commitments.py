@@ -57,6 +57,7 @@ from bot.ui import (
     Option,
     TextInput,
     card_to_json,
+    commands_typed_with,
 )
 from dialogs.behaviours import (
     BEHAVIOURS,
@@ -92,6 +93,7 @@ DELETE = "commitment.delete"
 SHOW = "commitment.show"
 SNOOZE = "commitment.snooze"
 NEW = "commitment.new"
+UNSHARE = "commitment.unshare"
 
 _PREFIX = re.compile(r"^\s*(?:my\s+contribution\s+is\s+to)\s*(?:\.\.\.|…|:|-|–)?\s*", re.I)
 
@@ -187,6 +189,7 @@ class CommitmentDialog(Dialog):
     """Make a commitment (or change one) in three questions."""
 
     name = NAME
+    command = "commitment"
 
     def __init__(self, content: Content, settings: Settings) -> None:
         self.content = content
@@ -327,7 +330,11 @@ class CommitmentDialog(Dialog):
                 Step.TEXT, ctx.data, f"Please keep it under {TEXT_LIMIT} characters."
             )
         ctx.data["text"] = typed
-        return StepResult(next=Step.BEHAVIOURS, cards=(self.prompt(Step.BEHAVIOURS, ctx.data),))
+        return StepResult(
+            next=Step.BEHAVIOURS,
+            cards=(self.prompt(Step.BEHAVIOURS, ctx.data),),
+            update=self._answered(ctx, sentence(self.content, typed, whole=False)),
+        )
 
     def _behaviours(self, ctx: StepContext) -> StepResult:
         picked: tuple[str, ...] | None
@@ -347,7 +354,19 @@ class CommitmentDialog(Dialog):
         if not picked:
             return self._again(Step.BEHAVIOURS, ctx.data, "Please choose at least one behaviour.")
         ctx.data["behaviours"] = list(picked)
-        return StepResult(next=Step.REVIEW, cards=(self.prompt(Step.REVIEW, ctx.data),))
+        return StepResult(
+            next=Step.REVIEW,
+            cards=(self.prompt(Step.REVIEW, ctx.data),),
+            update=self._answered(ctx, behaviour_names(self.content, picked)),
+        )
+
+    def _answered(self, ctx: StepContext, answer: str) -> Card | None:
+        """The face of the question card just answered by a click: the answer, no buttons
+        (nothing when the answer was typed: there is no card to change)."""
+        if not isinstance(ctx.event, ActionSubmitted):
+            return None
+        title = "Change your commitment" if ctx.data.get("edit") else "Your commitment"
+        return Card(title=title, text=f"✓ {answer}")
 
     async def _review(self, ctx: StepContext) -> StepResult:
         today = self.today(ctx.now)
@@ -400,7 +419,8 @@ class CommitmentDialog(Dialog):
             )
             note = "Saved. Only you can see it unless you share it."
         card = commitment_card(self.content, self.settings, saved, note=note)
-        return StepResult(next=END, cards=(card,))
+        when = f"Review on {review.day} {review:%b %Y}" if review else "No review date"
+        return StepResult(next=END, cards=(card,), update=self._answered(ctx, when))
 
 
 _NO_REVIEW = {"none", "no", "no review", "no review date", "skip", "never", "-"}
@@ -449,6 +469,8 @@ def commitment_card(
         choices.append(
             Choice(label="Share with the values channel", action=SHARE, style=ChoiceStyle.PRIMARY)
         )
+    if commitment.shared_at is not None:
+        choices.append(Choice(label="Stop sharing", action=UNSHARE))
     choices.append(Choice(label="Edit", action=EDIT))
     if commitment.is_open:
         choices.append(Choice(label="Mark done", action=DONE))
@@ -524,6 +546,7 @@ class Commitments:
         router.action(SHOW, self.show)
         router.action(SNOOZE, self.snooze)
         router.action(NEW, self.new)
+        router.action(UNSHARE, self.unshare)
         router.schedule(REVIEW_JOB, self.scheduled)
         router.undelivered(SHARE_JOB, self.share_undelivered)
         return router
@@ -541,16 +564,16 @@ class Commitments:
         help]``."""
         text = " ".join(turn.event.text.split())
         word = text.lower()
-        numbered = re.fullmatch(r"(edit|done|share|delete)\s+#?(\d+)", word)
+        numbered = re.fullmatch(r"(edit|done|share|unshare|delete)\s+#?(\d+)", word)
         if word in {"help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
         elif word in {"list", "mine", "my", "all"}:
             turn.reply(await self.list_card(turn.stores, turn.person), private=True)
         elif word == "cancel":
             await self._cancel(turn)
         elif numbered:
             await self._numbered(turn, numbered.group(1), int(numbered.group(2)))
-        elif word in {"edit", "done", "share", "delete"}:
+        elif word in {"edit", "done", "share", "unshare", "delete"}:
             # The word alone is a question, not a commitment that reads "edit".
             listed = await self.list_card(turn.stores, turn.person)
             if listed.fields:
@@ -577,8 +600,9 @@ class Commitments:
                 ),
                 Field(label="/commitment list", value="Your commitments, with what you can do."),
                 Field(
-                    label="/commitment edit|done|share|delete N",
-                    value="Act on number N of your list.",
+                    label="/commitment edit|done|share|unshare|delete N",
+                    value="Act on number N of your list (unshare takes it off the hub and "
+                    "every page at once).",
                 ),
                 Field(label="/commitment cancel", value="Stop making one."),
             ),
@@ -712,6 +736,8 @@ class Commitments:
                 await self._done(turn, commitment.id)
             case "share":
                 turn.reply(self._share_question(commitment), private=True)
+            case "unshare":
+                await self._unshare(turn, commitment)
             case "delete":
                 turn.reply(self._delete_question(commitment), private=True)
 
@@ -802,6 +828,24 @@ class Commitments:
             Card(title="Deleted", text="That commitment is gone. Make another with /commitment."),
             private=True,
         )
+
+    async def unshare(self, turn: Turn[ActionSubmitted]) -> None:
+        """ "Stop sharing": the commitment is private again."""
+        found = await self._own(turn)
+        if found is not None:
+            await self._unshare(turn, found)
+
+    async def _unshare(self, turn: Turn[Any], commitment: Commitment) -> None:
+        # Pages and feeds read the stored state on every request: off them at once.
+        if await turn.stores.commitments.stop_sharing(commitment.id, turn.person, turn.now):
+            note = (
+                "No longer shared: it is off the hub and every web page now. The post already "
+                "in the values channel stays there; delete it there if you wish."
+            )
+        else:
+            note = "It is not shared: only you can see it."
+        changed = await turn.stores.commitments.get(commitment.id) or commitment
+        turn.reply(self.card(changed, note), private=True)
 
     def _share_question(self, commitment: Commitment) -> Card:
         if commitment.shared_at:

@@ -12,7 +12,7 @@ barometer headline that one gave, and is not sent at all when nothing is new sin
 
 Long digests are split over several cards, each within the platforms' limits, and when
 ``VALUESBOT_PUBLIC_URL`` is set the last card links to the whole digest as a web page
-(``GET /digest/<id>``).
+(``GET /digest/<id>``, one of the hub's pages: ``dialogs/hub``).
 
 Scheduling, exactly once. A schedule is "every <weekday> at <hh:mm> in <time zone>", one per
 channel. Its slots are wall-clock times in that zone, so a Monday 09:00 Europe/London digest
@@ -27,7 +27,6 @@ channel at most once (``digest_items``), even from two digests at once.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import re
@@ -55,7 +54,7 @@ from bot.router import Router
 from bot.settings import Settings
 from bot.text import local_date, local_time, not_understood, plural, shorten
 from bot.turn import Turn
-from bot.ui import Card, Field, card_to_json
+from bot.ui import Card, Field, card_to_json, commands_typed_with
 from dialogs.behaviours import behaviour_names
 from dialogs.case_studies import only_comms
 from dialogs.commitments import sentence
@@ -181,7 +180,8 @@ class DigestCommitment:
     behaviours: str
     by: str
     id: str = ""
-    """The commitment's id ("" in digests kept before ids were), so an erasure finds it."""
+    """The commitment's id, so its web page shows it only while it is still shared (digests
+    kept before ids were recorded have none: their examples are not shown on the web)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,7 +248,7 @@ def digest_cards(digest: Digest, page_url: str | None = None) -> tuple[list[Card
         lines.append(f"Staff barometer: {shorten(digest.barometer, 300)}")
     invite = "Share a story with /casestudy. Make a commitment with /commitment."
     if digest.is_quiet:
-        lines.insert(0, _quiet_line(digest))
+        lines.insert(0, quiet_line(digest))
         return [Card(title=title, text="\n\n".join(lines), footer=invite)], 0
     stories = len(digest.stories)
     lines.insert(
@@ -288,56 +288,8 @@ def digest_cards(digest: Digest, page_url: str | None = None) -> tuple[list[Card
     return cards, stories if page_url else carried
 
 
-def digest_page(digest: Digest) -> str:
-    """The whole digest as a self-contained HTML page: everything escaped, no external
-    assets, no scripts."""
-
-    def e(text: str) -> str:
-        return html.escape(text, quote=True)
-
-    def paragraphs(text: str) -> str:
-        return "".join(f"<p>{e(p)}</p>" for p in text.split("\n") if p.strip())
-
-    parts = [
-        f"<h1>{e(digest.title)}</h1>",
-        f'<p class="week"><strong>Behaviour of the week: {e(digest.behaviour)}.</strong> '
-        f"{e(digest.behaviour_definition)}</p>",
-    ]
-    if digest.barometer:
-        parts.append(f"<p><strong>Staff barometer:</strong> {e(digest.barometer)}</p>")
-    if digest.is_quiet:
-        parts.append(f"<p>{e(_quiet_line(digest))}</p>")
-    if digest.stories:
-        parts.append("<h2>Stories of what good looks like</h2>")
-        for story in digest.stories:
-            parts.append(
-                f"<article><h3>{e(story.title)}</h3>{paragraphs(story.story)}"
-                f"<p><strong>The difference it made:</strong> {e(story.difference)}</p>"
-                f'<p class="meta">Shows: {e(story.behaviours)} · Shared by {e(story.credit)}</p>'
-                "</article>"
-            )
-    if digest.shared:
-        since = "since the last digest" if digest.follows_up else "this week"
-        parts.append(f"<h2>{e(plural(digest.shared, 'commitment'))} shared {since}</h2><ul>")
-        for example in digest.commitments:
-            tail = f" ({e(example.behaviours)})" if example.behaviours else ""
-            parts.append(f"<li><strong>{e(example.by)}:</strong> {e(example.text)}{tail}</li>")
-        parts.append("</ul>")
-    body = "\n".join(parts)
-    return (
-        "<!doctype html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{e(digest.title)}</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;"
-        "padding:0 1rem;line-height:1.5;color:#212b32}h1{color:#005eb8}"
-        "article{border-top:1px solid #d8dde0;padding-top:.5rem}.meta{color:#4c6272}"
-        ".week{background:#f0f4f5;padding:.75rem}</style>"
-        f"</head><body>\n{body}\n</body></html>\n"
-    )
-
-
-def _quiet_line(digest: Digest) -> str:
+def quiet_line(digest: Digest) -> str:
+    """What a digest with nothing new says."""
     if digest.follows_up:
         return "Nothing new since the last digest: no new stories or shared commitments."
     return "A quiet week: no new stories or shared commitments."
@@ -638,10 +590,10 @@ class Digests:
         ):
             examples.append(
                 DigestCommitment(
+                    id=commitment.id,
                     text=sentence(self.content, commitment.text, whole=False),
                     behaviours=behaviour_names(self.content, commitment.behaviours),
                     by=await _name(stores, commitment.owner),
-                    id=commitment.id,
                 )
             )
         day = _period_day(period, now, zone)
@@ -665,14 +617,15 @@ class Digests:
         )
         return digest, sources
 
-    async def page(self, stores: Stores, run_id: str) -> str | None:
-        """The web page of a sent digest, or None when there is none with that id."""
+    async def sent(self, stores: Stores, run_id: str) -> Digest | None:
+        """What a sent digest held (for its web page), or None when there is none with that
+        id."""
         if not RUN_ID.match(run_id):
             return None
         run = await stores.digests.get_run(run_id)
         if run is None or run.body is None:
             return None
-        return digest_page(digest_from_json(run.body))
+        return digest_from_json(run.body)
 
     # /digest
 
@@ -681,10 +634,10 @@ class Digests:
         words = turn.event.text.split()
         verb = words[0].lower() if words else "help"
         if verb in {"help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
             return
         platform = str(turn.event.conversation.platform)
-        if not self.settings.is_comms(platform, turn.event.actor.id):
+        if not self.settings.is_comms(platform, turn.event.actor.id, turn.event.actor.aliases):
             turn.reply(only_comms("The values digest"), private=True)
             return
         handlers = {
@@ -699,7 +652,8 @@ class Digests:
         }
         handler = handlers.get(verb)
         if handler is None:
-            turn.reply(self.help_card(not_understood(words[0])), private=True)
+            help_card = self.help_card(not_understood(words[0]))
+            turn.reply(commands_typed_with(help_card, turn.command_prefix), private=True)
             return
         try:
             await handler(turn, words[1:])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.content import Content
 from bot.events import CommandReceived, ConversationOpened, MemberJoined, MessageReceived
@@ -19,7 +20,7 @@ from bot.ui import Card, Field
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HelpEntry:
-    """One command and what it does."""
+    """One command (its words, without a slash: "valueslens history") and what it does."""
 
     command: str
     summary: str
@@ -48,16 +49,37 @@ class Help:
         router.on_joined = self.joined
         return router
 
-    def help_card(self, problem: str = "") -> Card:
+    def help_card(self, problem: str = "", prefix: str = "/") -> Card:
         """What the bot can do, with the vision line on top (after ``problem``, when the person
-        asked for something the bot does not know)."""
+        asked for something the bot does not know); commands as typed after ``prefix``
+        (``Turn.command_prefix``)."""
         intro = f'"{self.content.vision}"\n\nI help us live our values in everyday work.'
         return Card(
             title=f"{self.content.organisation} values bot",
             text=f"{problem}\n\n{intro}" if problem else intro,
-            fields=tuple(Field(label=e.command, value=e.summary) for e in self.entries),
+            fields=tuple(
+                Field(label=f"{prefix}{e.command}", value=e.summary) for e in self.entries
+            ),
             footer="Type a command to start. Type cancel to stop whatever you are doing.",
         )
+
+    def short_help(self, turn: Turn[Any], note: str = "") -> Card:
+        """The few commands to begin with, as typed where the turn happened (after a bare
+        mention of the bot, an empty message, or words it did not understand)."""
+        lens = turn.command("valueslens")
+        others = (
+            f"{turn.command('commitment')} to make a commitment, {turn.command('casestudy')} "
+            f"to share a story, or {turn.command('values')} for everything I can do."
+        )
+        if turn.event.conversation.is_direct:
+            text = f"Type {lens} to look at a piece of work through our values, {others}"
+        else:
+            text = (
+                f"To look at a piece of work as a team, send me {lens} <the work> in the "
+                "channel: everyone answers privately and the channel sees the counts. Or type "
+                f"{others}"
+            )
+        return Card(text=f"{note} {text}".strip())
 
     def behaviours_card(self) -> Card:
         """The six behaviours with their definitions, and the values beneath them."""
@@ -81,9 +103,11 @@ class Help:
         if word in {"behaviours", "behaviors", "values"}:
             turn.reply(self.behaviours_card(), private=True)
         elif word in {"", "help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(self.help_card(prefix=turn.command_prefix), private=True)
         else:
-            turn.reply(self.help_card(not_understood(text)), private=True)
+            turn.reply(
+                self.help_card(not_understood(text), prefix=turn.command_prefix), private=True
+            )
 
     async def unknown_command(self, turn: Turn[CommandReceived]) -> None:
         """A command nobody handles."""
@@ -91,39 +115,38 @@ class Help:
         turn.reply(
             Card(
                 title="I don't know that command",
-                text=f"I don't know /{name}. Type /values to see what I can do.",
+                text=f"I don't know /{name}. Type {turn.command('values')} to see what I can do.",
             ),
             private=True,
         )
 
     async def message(self, turn: Turn[MessageReceived]) -> None:
-        """A message outside any conversation: point to the commands."""
+        """A message outside any conversation: point to the commands. An empty one (a bare
+        mention of the bot, a card sent back without anything the bot can act on) gets the
+        short help."""
         text = turn.event.text.strip().lower()
         if text in {"cancel", "stop", "quit"}:
             turn.reply(Card(text="There is nothing to cancel."), private=True)
             return
         if text in {"help", "?", "hi", "hello", "values"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(self.help_card(prefix=turn.command_prefix), private=True)
             return
-        turn.reply(
-            Card(
-                text="I didn't catch that. Type /valueslens to look at a piece of work through "
-                "our values, /commitment to make a commitment, /casestudy to share a story, or "
-                "/values for everything I can do."
-            ),
-            private=True,
-        )
+        if not text:
+            turn.reply(self.short_help(turn, "Hello."), private=True)
+            return
+        turn.reply(self.short_help(turn, "I didn't catch that."), private=True)
 
     async def opened(self, turn: Turn[ConversationOpened]) -> None:
         """Someone opened a conversation with the bot."""
-        name = turn.event.actor.display
+        # The platform's name for them, never an id (Teams may not have told it yet).
+        name = turn.event.actor.name
         turn.reply(
             Card(
-                title=f"Hello {name}",
-                text=f'"{self.content.vision}"\n\nType /valueslens to look at a piece of work '
-                "through our six behaviours, /commitment to say what your contribution is, "
-                "/casestudy to share a story of what good looks like, or /values to see "
-                "everything I can do.",
+                title=f"Hello {name}" if name else "Hello",
+                text=f'"{self.content.vision}"\n\nType {turn.command("valueslens")} to look at '
+                f"a piece of work through our six behaviours, {turn.command('commitment')} to "
+                f"say what your contribution is, {turn.command('casestudy')} to share a story of "
+                f"what good looks like, or {turn.command('values')} to see everything I can do.",
             ),
             private=True,
         )

@@ -15,6 +15,7 @@ starter is told in their direct chat, and ``/valueslens results post`` posts the
 
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 from collections.abc import Mapping
@@ -42,6 +43,7 @@ from bot.ui import (
     Option,
     TextInput,
     card_to_json,
+    commands_typed_with,
 )
 from storage.commitments import Commitment
 from storage.delivery import OutboxMessage
@@ -62,6 +64,13 @@ TEAM_RATE = "lens.team.rate"
 TEAM_CLOSE = "lens.team.close"
 # The outbox job of a team check-in's messages (its results, when it closes by itself).
 TEAM_JOB = "team-lens:"
+
+# Hidden values of the team start card: the channel (and thread) the check-in is for, which a
+# platform may show the card elsewhere (Teams: in the person's direct chat), and a keyed hash
+# that binds them to the person the card was made for, so a forged card opens nothing.
+START_PLACE = "place"
+START_THREAD = "place_thread"
+START_SEAL = "place_seal"
 
 
 class Step(StrEnum):
@@ -124,6 +133,7 @@ class ValuesLens(Dialog):
     """A personal values lens check-in, one question at a time."""
 
     name = NAME
+    command = "valueslens"
 
     def __init__(self, content: Content) -> None:
         self.content = content
@@ -415,7 +425,7 @@ class ValuesLensCommands:
         text = work_of(turn.event.text)
         word = text.lower()
         if word in {"help", "?"}:
-            turn.reply(self.help_card(), private=True)
+            turn.reply(commands_typed_with(self.help_card(), turn.command_prefix), private=True)
         elif word == "history":
             turn.reply(await self.history_card(turn), private=True)
         elif word == "cancel":
@@ -547,12 +557,12 @@ class ValuesLensCommands:
     # Team mode
 
     async def _team(self, turn: Turn[CommandReceived], work: str) -> None:
+        place = turn.event.conversation
         problem = work_problem(work) if work else None
         if problem is not None:
             # Refused before anything opens: the starter gets the form to try again.
-            turn.reply(self.team_start_card(problem), private=True)
+            turn.reply(self.team_start_card(self._sealed(turn, place), problem), private=True)
             return
-        place = turn.event.conversation
         current = await turn.stores.team_checkins.current(place)
         if current is not None and current.closes_at <= turn.now:
             await self._finish(turn, current)
@@ -567,12 +577,13 @@ class ValuesLensCommands:
             turn.reply(await self.team_card(turn.stores, current, note), private=True)
             return
         if not work:
-            turn.reply(self.team_start_card(), private=True)
+            turn.reply(self.team_start_card(self._sealed(turn, place)), private=True)
             return
-        await self._open(turn, work)
+        await self._open(turn, work, place)
 
-    def team_start_card(self, problem: str = "") -> Card:
-        """Asks what the team is looking at."""
+    def team_start_card(self, place: Mapping[str, str], problem: str = "") -> Card:
+        """Asks what the team is looking at; ``place`` (hidden values from ``_sealed``) says
+        in which channel the check-in opens, wherever the card is shown."""
         text = "Start a team values lens: everyone rates the work privately, then the channel "
         text += "sees the counts, never names."
         return Card(
@@ -588,25 +599,74 @@ class ValuesLensCommands:
                 ),
             ),
             choices=(Choice(label="Start", action=TEAM_START, style=ChoiceStyle.PRIMARY),),
+            hidden=dict(place),
         )
 
+    def _sealed(self, turn: Turn[Any], place: ConversationRef) -> dict[str, str]:
+        """The hidden values naming ``place`` on a start card made for the turn's person."""
+        values = {START_PLACE: place.conversation, START_THREAD: place.thread or ""}
+        values[START_SEAL] = self._seal(turn, values)
+        return values
+
+    def _seal(self, turn: Turn[Any], values: Mapping[str, str]) -> str:
+        where = turn.event.conversation
+        named = "\x1f".join(
+            (values.get(START_PLACE, ""), values.get(START_THREAD, ""), turn.event.actor.id)
+        )
+        return self.pseudonyms.key(TEAM_START, str(where.platform), where.tenant, named)
+
+    async def _start_place(self, turn: Turn[ActionSubmitted]) -> ConversationRef | None:
+        """Where the start card clicked opens the check-in: the channel it names (it may be
+        clicked in a direct chat), if the card was made for this person; None when it names
+        none that the bot knows and it was not clicked in a channel."""
+        values = turn.event.values
+        here = turn.event.conversation
+        named = values.get(START_PLACE, "")
+        if not named:  # a card from before cards named their channel
+            return None if here.is_direct else here
+        if not hmac.compare_digest(values.get(START_SEAL, ""), self._seal(turn, values)):
+            return None
+        thread = values.get(START_THREAD) or None
+        if named == here.conversation and thread == here.thread:
+            return here
+        stored = await turn.stores.people.conversation(str(here.platform), here.tenant, named)
+        if stored is None or stored.is_direct:
+            return None
+        return replace(stored, thread=thread)
+
     async def team_start(self, turn: Turn[ActionSubmitted]) -> None:
-        """The "Start" button of the team start card."""
+        """The "Start" button of the team start card: the check-in opens in the channel the
+        card names, also when it is clicked in the person's direct chat."""
+        place = await self._start_place(turn)
+        if place is None:
+            turn.reply(
+                Card(
+                    title="Start it in the channel",
+                    text="A team check-in belongs to a channel: type "
+                    f"{turn.command('valueslens <the work>')} in the channel where the team "
+                    "should answer.",
+                ),
+                private=True,
+            )
+            return
         work = work_of(turn.event.values.get("work", ""))
         problem = work_problem(work)
         if problem is not None:
-            turn.reply(self.team_start_card(problem), private=True)
+            turn.reply(self.team_start_card(self._sealed(turn, place), problem), private=True)
             return
-        current = await turn.stores.team_checkins.current(turn.event.conversation)
+        current = await turn.stores.team_checkins.current(place)
         if current is not None and current.closes_at > turn.now:
             turn.reply(await self.team_card(turn.stores, current), private=True)
             return
         if current is not None:
             await self._finish(turn, current)
-        await self._open(turn, work)
+        await self._open(turn, work, place)
+        here = turn.event.conversation
+        if (here.conversation, here.thread) != (place.conversation, place.thread):
+            # The form in the person's direct chat is done with: no second check-in from it.
+            turn.update(_answered("Team values lens", f"Started in the channel: {work}"))
 
-    async def _open(self, turn: Turn[Any], work: str) -> None:
-        place = turn.event.conversation
+    async def _open(self, turn: Turn[Any], work: str, place: ConversationRef) -> None:
         opened = await turn.stores.team_checkins.open(
             TeamCheckin(
                 id=new_id(),
@@ -617,7 +677,12 @@ class ValuesLensCommands:
                 closes_at=turn.now + timedelta(hours=self.settings.team_lens_hours),
             )
         )
-        turn.reply(await self.team_card(turn.stores, opened))
+        card = await self.team_card(turn.stores, opened)
+        here = turn.event.conversation
+        if (here.conversation, here.thread) == (place.conversation, place.thread):
+            turn.reply(card)
+        else:
+            turn.post(place, card)
 
     async def team_card(self, stores: Stores, checkin: TeamCheckin, note: str = "") -> Card:
         """The card in the channel: the six ratings as inputs, add mine, close."""
@@ -664,7 +729,7 @@ class ValuesLensCommands:
             await self._finish(turn, checkin)
             checkin = await turn.stores.team_checkins.get(checkin.id) or checkin
         if not checkin.is_open:
-            turn.reply(_closed_note(checkin), private=True)
+            self._closed(turn, checkin)
             return
         ratings: dict[str, str] = {}
         missing = []
@@ -686,7 +751,7 @@ class ValuesLensCommands:
         )
         outcome = await turn.stores.team_checkins.rate(checkin.id, member, ratings)
         if outcome is RateOutcome.CLOSED:
-            turn.reply(_closed_note(checkin), private=True)
+            self._closed(turn, checkin)
             return
         tally = await turn.stores.team_checkins.tally(checkin.id)
         done = (
@@ -705,9 +770,35 @@ class ValuesLensCommands:
         )
 
     async def team_close(self, turn: Turn[ActionSubmitted]) -> None:
-        """The "Close and show results" button."""
-        await self._close(
-            turn, await turn.stores.team_checkins.get(turn.event.values.get("team", ""))
+        """The "Close and show results" button: the card it is on then says the check-in has
+        closed (the results follow in the channel)."""
+        checkin_id = turn.event.values.get("team", "")
+        checkin = await turn.stores.team_checkins.get(checkin_id)
+        if checkin is not None and not checkin.is_open:
+            self._closed(turn, checkin)
+            return
+        await self._close(turn, checkin)
+        closed = await turn.stores.team_checkins.get(checkin_id)
+        if closed is not None and not closed.is_open:
+            turn.update(self.closed_card(turn, closed))
+
+    def _closed(self, turn: Turn[ActionSubmitted], checkin: TeamCheckin) -> None:
+        """A click on the card of a check-in that has closed: the card says so in place (for
+        everyone who sees it), or the person is told when there is no card to change."""
+        if turn.event.source is not None:
+            turn.update(self.closed_card(turn, checkin))
+        else:
+            turn.reply(_closed_note(checkin), private=True)
+
+    def closed_card(self, turn: Turn[Any], checkin: TeamCheckin) -> Card:
+        """The team card once the check-in has closed: nothing left to answer, and where the
+        results are."""
+        again = turn.command("valueslens results")
+        return Card(
+            title=f"Team values lens: {checkin.work}",
+            text="This team check-in has closed. Its results are posted in the channel; type "
+            f"{again} there to see them again.",
+            footer="Counts only, never names.",
         )
 
     async def _close(self, turn: Turn[Any], checkin: TeamCheckin | None) -> None:
@@ -722,7 +813,9 @@ class ValuesLensCommands:
             return
         actor = turn.event.actor.id
         platform = str(turn.event.conversation.platform)
-        if actor != checkin.started_by and not self.settings.is_admin(platform, actor):
+        if actor != checkin.started_by and not self.settings.is_admin(
+            platform, actor, turn.event.actor.aliases
+        ):
             starter = await self._name(turn.stores, checkin, checkin.started_by)
             closes = local_time(checkin.closes_at, self.settings.zone)
             turn.reply(

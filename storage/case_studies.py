@@ -8,11 +8,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Index, Text, delete, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Index,
+    Text,
+    and_,
+    delete,
+    func,
+    literal_column,
+    update,
+)
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.events import ConversationRef
-from storage.common import SqlStore, conflict_insert, rowcount, utc_field
+from storage.common import SqlStore, conflict_insert, escape_like, rowcount, tagged, utc_field
 from storage.digests import DigestItemRow
 from storage.people import PersonKey
 
@@ -24,6 +34,8 @@ class CaseStudyStatus(StrEnum):
     CHANGES_REQUESTED = "changes_requested"
     APPROVED = "approved"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    """The author took it back (unpublished): shown nowhere again."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +59,25 @@ class CaseStudy:
     moderator_note: str | None = None
     submitted_at: datetime
     decided_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseStudySearch:
+    """Which published case studies to list: ``words`` (full-text search), one behaviour, a
+    page of ``limit`` from ``offset`` (newest approval first)."""
+
+    words: str = ""
+    behaviour: str | None = None
+    offset: int = 0
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseStudyPage:
+    """A page of published case studies and how many match in all."""
+
+    items: tuple[CaseStudy, ...]
+    total: int
 
 
 class CaseStudyStore(Protocol):
@@ -114,6 +145,25 @@ class CaseStudyStore(Protocol):
         author and unnamed; the moderator's note on each goes too (it was written to the
         author). Where the person moderated others' stories, they are no longer named as the
         moderator. Returns the author's case studies as they were."""
+
+    async def published(self, search: CaseStudySearch) -> CaseStudyPage:
+        """Approved case studies matching ``search``, newest approval first (ties by id)."""
+        ...
+
+    async def published_in_digest(self, run_id: str) -> list[CaseStudy]:
+        """The case studies a digest carried that are still published, oldest approval
+        first."""
+        ...
+
+    async def withdraw(self, case_study_id: str, author: PersonKey, now: datetime) -> bool:
+        """The author takes it back: unpublished (or no longer waiting for review) for good.
+        False unless it is theirs and not already rejected or withdrawn."""
+        ...
+
+    async def set_named(
+        self, case_study_id: str, author: PersonKey, named: bool, now: datetime
+    ) -> bool:
+        """The author's consent to be named, changed; False unless it is theirs."""
         ...
 
 
@@ -355,8 +405,83 @@ class SqlCaseStudies(SqlStore):
         )
         return theirs
 
+    async def published(self, search: CaseStudySearch) -> CaseStudyPage:
+        conditions = [col(CaseStudyRow.status) == CaseStudyStatus.APPROVED]
+        if search.behaviour:
+            conditions.append(tagged(col(CaseStudyRow.behaviours), search.behaviour))
+        words = search.words.strip()
+        if words:
+            conditions.append(self._matches(words))
+        total = await self.session.exec(select(func.count()).where(*conditions))
+        rows = await self.session.exec(
+            select(CaseStudyRow)
+            .where(*conditions)
+            .order_by(col(CaseStudyRow.decided_at).desc(), col(CaseStudyRow.id).desc())
+            .offset(search.offset)
+            .limit(search.limit)
+        )
+        return CaseStudyPage(items=tuple(_case_study(r) for r in rows), total=int(total.one()))
 
-def _written_by(author: PersonKey) -> tuple[Any, ...]:
+    def _matches(self, words: str) -> ColumnElement[bool]:
+        text = (
+            col(CaseStudyRow.title)
+            + " "
+            + col(CaseStudyRow.story)
+            + " "
+            + (col(CaseStudyRow.difference))
+        )
+        if self.dialect == "postgresql":
+            # The same expression as the index ix_case_studies_search, so it is used.
+            english: ColumnElement[Any] = literal_column("'english'::regconfig")
+            return func.to_tsvector(english, text).op("@@")(
+                func.websearch_to_tsquery(english, words)
+            )
+        # SQLite: every word somewhere in the title, story or difference (LIKE ignores ASCII
+        # case), with LIKE's own wildcards taken literally.
+        return and_(
+            *(text.like(f"%{escape_like(word)}%", escape="\\") for word in words.split()[:10])
+        )
+
+    async def published_in_digest(self, run_id: str) -> list[CaseStudy]:
+        carried = select(DigestItemRow.case_study_id).where(col(DigestItemRow.run_id) == run_id)
+        rows = await self.session.exec(
+            select(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.id).in_(carried),
+                col(CaseStudyRow.status) == CaseStudyStatus.APPROVED,
+            )
+            .order_by(col(CaseStudyRow.decided_at), col(CaseStudyRow.id))
+        )
+        return [_case_study(r) for r in rows]
+
+    async def withdraw(self, case_study_id: str, author: PersonKey, now: datetime) -> bool:
+        withdrawn = await self.session.exec(
+            update(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.id) == case_study_id,
+                *_written_by(author),
+                col(CaseStudyRow.status).not_in(
+                    [CaseStudyStatus.REJECTED, CaseStudyStatus.WITHDRAWN]
+                ),
+            )
+            .values(status=CaseStudyStatus.WITHDRAWN, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(withdrawn) == 1
+
+    async def set_named(
+        self, case_study_id: str, author: PersonKey, named: bool, now: datetime
+    ) -> bool:
+        changed = await self.session.exec(
+            update(CaseStudyRow)
+            .where(col(CaseStudyRow.id) == case_study_id, *_written_by(author))
+            .values(named=named, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(changed) == 1
+
+
+def _written_by(author: PersonKey) -> tuple[ColumnElement[bool], ...]:
     return (
         col(CaseStudyRow.platform) == author.platform,
         col(CaseStudyRow.tenant) == author.tenant,

@@ -12,7 +12,14 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, Index, Text, UniqueConstraint, delete, func, update
 from sqlmodel import Field, SQLModel, col, select
 
-from storage.common import ConcurrentUpdate, SqlStore, conflict_insert, rowcount, utc_field
+from storage.common import (
+    ConcurrentUpdate,
+    SqlStore,
+    conflict_insert,
+    rowcount,
+    tagged,
+    utc_field,
+)
 from storage.people import PersonKey
 
 
@@ -46,6 +53,14 @@ class Commitment:
     def is_open(self) -> bool:
         """True until its owner marks it done."""
         return self.status == CommitmentStatus.OPEN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommitmentPage:
+    """A page of shared commitments and how many are shared in all."""
+
+    items: tuple[Commitment, ...]
+    total: int
 
 
 class CommitmentStore(Protocol):
@@ -133,6 +148,18 @@ class CommitmentStore(Protocol):
     async def forget(self, owner: PersonKey) -> list[Commitment]:
         """Erase every commitment of the owner; the ones erased (the shared ones among them
         are then taken off what was published)."""
+
+    async def shared(self, behaviour: str | None, offset: int, limit: int) -> CommitmentPage:
+        """Commitments their owners share (with one behaviour, when given), newest share first
+        (ties by id)."""
+        ...
+
+    async def still_shared(self, commitment_ids: Sequence[str]) -> list[Commitment]:
+        """Of these commitments, those still shared."""
+        ...
+
+    async def stop_sharing(self, commitment_id: str, owner: PersonKey, now: datetime) -> bool:
+        """The owner takes a share back; False unless it is theirs and shared."""
         ...
 
 
@@ -393,3 +420,41 @@ class SqlCommitments(SqlStore):
             .execution_options(synchronize_session=False)
         )
         return erased
+
+    async def shared(self, behaviour: str | None, offset: int, limit: int) -> CommitmentPage:
+        conditions: list[Any] = [col(CommitmentRow.shared_at).isnot(None)]
+        if behaviour:
+            conditions.append(tagged(col(CommitmentRow.behaviours), behaviour))
+        total = await self.session.exec(select(func.count()).where(*conditions))
+        rows = await self.session.exec(
+            select(CommitmentRow)
+            .where(*conditions)
+            .order_by(col(CommitmentRow.shared_at).desc(), col(CommitmentRow.id).desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return CommitmentPage(items=tuple(_commitment(r) for r in rows), total=int(total.one()))
+
+    async def still_shared(self, commitment_ids: Sequence[str]) -> list[Commitment]:
+        if not commitment_ids:
+            return []
+        rows = await self.session.exec(
+            select(CommitmentRow).where(
+                col(CommitmentRow.id).in_(list(commitment_ids)),
+                col(CommitmentRow.shared_at).isnot(None),
+            )
+        )
+        return [_commitment(r) for r in rows]
+
+    async def stop_sharing(self, commitment_id: str, owner: PersonKey, now: datetime) -> bool:
+        stopped = await self.session.exec(
+            update(CommitmentRow)
+            .where(
+                col(CommitmentRow.id) == commitment_id,
+                *_owned_by(owner),
+                col(CommitmentRow.shared_at).isnot(None),
+            )
+            .values(shared_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(stopped) == 1

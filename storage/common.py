@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String, cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.types import TypeDecorator
@@ -85,3 +85,19 @@ class SqlStore:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @property
+    def dialect(self) -> str:
+        """The database's dialect: "sqlite" or "postgresql"."""
+        return self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
+
+
+def escape_like(text: str) -> str:
+    """Text for a LIKE pattern with ``\\`` as the escape: its own ``%`` and ``_`` literal."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def tagged(behaviours: Any, behaviour: str) -> Any:
+    """A JSON list column of behaviour ids holds ``behaviour`` (ids are lowercase words, so the
+    quoted id cannot appear inside another one); the same SQL on SQLite and PostgreSQL."""
+    return cast(behaviours, String).like(f'%"{escape_like(behaviour)}"%', escape="\\")

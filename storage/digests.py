@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Index, Text, UniqueConstraint, delete, update
+from sqlalchemy import Index, Text, UniqueConstraint, delete, func, update
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.events import ConversationKind, ConversationRef, Platform
@@ -143,6 +143,10 @@ class DigestStore(Protocol):
 
     async def forget_creator(self, platform: str, tenant: str, user: str) -> int:
         """The person no longer shows as the maker of digest schedules; how many."""
+
+    async def sent(self, offset: int, limit: int) -> tuple[list[DigestRun], int]:
+        """Digests that were sent (queued with their content), newest first (ties by id), and
+        how many there are."""
         ...
 
 
@@ -453,3 +457,18 @@ class SqlDigests(SqlStore):
             .execution_options(synchronize_session=False)
         )
         return rowcount(changed)
+
+    async def sent(self, offset: int, limit: int) -> tuple[list[DigestRun], int]:
+        conditions = (
+            col(DigestRunRow.status) == DigestRunStatus.QUEUED,
+            col(DigestRunRow.body).isnot(None),
+        )
+        total = await self.session.exec(select(func.count()).where(*conditions))
+        rows = await self.session.exec(
+            select(DigestRunRow)
+            .where(*conditions)
+            .order_by(col(DigestRunRow.claimed_at).desc(), col(DigestRunRow.id).desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return [_run(r) for r in rows], int(total.one())

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, delete, tuple_
+from sqlalchemy import JSON, Index, delete, func, or_, tuple_
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.events import Actor, ConversationKind, ConversationRef, Event, Platform
+from bot.events import Actor, ConversationKind, ConversationRef, Directory, Event, Platform
 from storage.common import ROWS_AT_ONCE, SqlStore, chunks, conflict_insert, utc_field
 
 
@@ -42,6 +42,8 @@ class Person:
     first_seen: datetime
     last_seen: datetime
     extra: Mapping[str, str] = field(default_factory=dict)
+    directory: Directory | None = None
+    """What the organisation's directory said of them (``identified``); None until asked."""
 
 
 class PeopleStore(Protocol):
@@ -51,8 +53,22 @@ class PeopleStore(Protocol):
         """Remember (or refresh) the person and the conversation."""
         ...
 
+    async def identified(
+        self, key: PersonKey, name: str, directory: Directory, now: datetime
+    ) -> None:
+        """Keep what the platform's directory says of the person (their name, when given, and
+        their directory entry), remembering them if they are new."""
+        ...
+
     async def get(self, key: PersonKey) -> Person | None:
         """The person, if the bot has met them."""
+        ...
+
+    async def by_directory(
+        self, platform: str, tenant: str, names: Sequence[str]
+    ) -> dict[str, PersonKey]:
+        """The people the directory names (object id, principal name or email; any case) as
+        known on this platform and tenant, by the name given."""
         ...
 
     async def get_many(self, keys: Sequence[PersonKey]) -> dict[PersonKey, Person]:
@@ -104,6 +120,21 @@ class PersonRow(SQLModel, table=True):
     enough to open a direct chat with them."""
     first_seen: datetime = utc_field()
     last_seen: datetime = utc_field()
+    directory_id: str | None = Field(default=None, max_length=64)
+    """Their object id in the organisation's directory (Teams: Entra ID), in lower case."""
+    principal_name: str | None = Field(default=None, max_length=255)
+    """Their user principal name in the directory, in lower case."""
+    email: str | None = Field(default=None, max_length=255)
+    """Their email address as the directory gives it, in lower case."""
+    directory_at: datetime | None = utc_field(nullable=True)
+    """When the platform's directory was last asked about them (None: never)."""
+
+    __table_args__ = (
+        # Settings may name comms members and admins by these (VALUESBOT_COMMS).
+        Index("ix_people_directory_id", "platform", "tenant", "directory_id"),
+        Index("ix_people_principal_name", "platform", "tenant", "principal_name"),
+        Index("ix_people_email", "platform", "tenant", "email"),
+    )
 
 
 class ConversationRow(SQLModel, table=True):
@@ -132,6 +163,13 @@ def _person(row: PersonRow) -> Person:
         first_seen=row.first_seen,
         last_seen=row.last_seen,
         extra=dict(row.extra or {}),
+        directory=None
+        if row.directory_at is None
+        else Directory(
+            object_id=row.directory_id or "",
+            principal_name=row.principal_name or "",
+            email=row.email or "",
+        ),
     )
 
 
@@ -162,6 +200,10 @@ class SqlPeople(SqlStore):
             person["direct_conversation"] = place.conversation
             if place.service_url:
                 person["service_url"] = place.service_url
+        elif place.service_url:
+            # Met in a channel: its service URL opens a direct chat with them later, unless
+            # they have one of their own (a row ``identified`` wrote first has none yet).
+            person["service_url"] = func.coalesce(col(PersonRow.service_url), place.service_url)
         upsert_person = (
             conflict_insert(self.session, PersonRow)
             .values(
@@ -206,9 +248,63 @@ class SqlPeople(SqlStore):
         )
         await self.session.exec(upsert_conversation)
 
+    async def identified(
+        self, key: PersonKey, name: str, directory: Directory, now: datetime
+    ) -> None:
+        found: dict[str, Any] = {
+            "directory_id": directory.object_id or None,
+            "principal_name": directory.principal_name or None,
+            "email": directory.email or None,
+            "directory_at": now,
+        }
+        changes = dict(found)
+        if name:
+            changes["display_name"] = name
+        upsert = (
+            conflict_insert(self.session, PersonRow)
+            .values(
+                platform=key.platform,
+                tenant=key.tenant,
+                user_id=key.user,
+                display_name=name,
+                extra={},
+                first_seen=now,
+                last_seen=now,
+                **found,
+            )
+            .on_conflict_do_update(index_elements=["platform", "tenant", "user_id"], set_=changes)
+        )
+        await self.session.exec(upsert)
+
     async def get(self, key: PersonKey) -> Person | None:
         row = await self.session.get(PersonRow, (key.platform, key.tenant, key.user))
         return None if row is None else _person(row)
+
+    async def by_directory(
+        self, platform: str, tenant: str, names: Sequence[str]
+    ) -> dict[str, PersonKey]:
+        wanted = {n.strip().lower(): n for n in names if n.strip()}
+        if not wanted:
+            return {}
+        found: dict[str, PersonKey] = {}
+        for chunk in chunks(list(wanted), ROWS_AT_ONCE):
+            rows = await self.session.exec(
+                select(PersonRow).where(
+                    col(PersonRow.platform) == platform,
+                    col(PersonRow.tenant) == tenant,
+                    or_(
+                        col(PersonRow.directory_id).in_(chunk),
+                        col(PersonRow.principal_name).in_(chunk),
+                        col(PersonRow.email).in_(chunk),
+                    ),
+                )
+            )
+            for row in rows:
+                key = PersonKey(row.platform, row.tenant, row.user_id)
+                for name in (row.directory_id, row.principal_name, row.email):
+                    if name in wanted:
+                        found.setdefault(wanted[name], key)
+        return found
 
     async def get_many(self, keys: Sequence[PersonKey]) -> dict[PersonKey, Person]:
         found: dict[PersonKey, Person] = {}

@@ -84,6 +84,7 @@ from adapters.teams.translate import (
     TEAMS_CHANNEL,
     conversation_name,
     join_thread,
+    member,
     translate,
 )
 from bot.app import App
@@ -94,6 +95,7 @@ from bot.events import (
     CommandReceived,
     ConversationKind,
     ConversationRef,
+    Directory,
     Event,
     MessageRef,
     Platform,
@@ -129,6 +131,12 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 NAME_KEYS = ("team_id", "team_name", "channel_name", "chat_name")
 # Where a proactive message carries its outbox key (channelData is the bot's own to fill).
 OUTBOX_KEY = "valuesbotOutboxKey"
+# Who a person is (GET /v3/conversations/{id}/members/{userId}) is asked once and kept; the
+# question runs before the turn, so it is given up after this long, and after a failure it is
+# asked again no sooner than this (per process; the failures remembered are bounded).
+MEMBER_LOOKUP_SECONDS = 5.0
+MEMBER_RETRY_SECONDS = 3600.0
+MEMBER_FAILURES_KEPT = 10_000
 _CONVERSATION_TYPES = {
     ConversationKind.DIRECT: "personal",
     ConversationKind.CHANNEL: "channel",
@@ -356,7 +364,11 @@ class TeamsBot:
             )
         self._tasks: set[asyncio.Task[None]] = set()
         self._queues: dict[tuple[str, str], asyncio.Lock] = {}
-        app.dispatcher.connect(Platform.TEAMS, self.outbound)
+        # People whose lookup failed, and when to ask again (time.monotonic()).
+        self._not_found: dict[PersonKey, float] = {}
+        # Teams offers the manifest's commands as plain words (its command menu): the help
+        # teaches "valueslens", not "/valueslens" (which works too).
+        app.dispatcher.connect(Platform.TEAMS, self.outbound, command_prefix="")
         if _quiet_refused_activity not in _SDK_ACTIVITY_LOG.filters:
             _SDK_ACTIVITY_LOG.addFilter(_quiet_refused_activity)
 
@@ -456,10 +468,69 @@ class TeamsBot:
         lock = self._queues.setdefault(key, asyncio.Lock())
         try:
             async with lock:
+                async with self.app.dispatcher.intake:
+                    event = await self._identified(event)
                 await self.app.dispatcher.handle(await self._named(event))
         finally:
             if not lock.locked() and self._queues.get(key) is lock:
                 del self._queues[key]
+
+    async def _identified(self, event: Event) -> Event:
+        """The event with what is known of its person: their name and their directory entry
+        (``Actor.directory``, which ``VALUESBOT_COMMS`` and ``VALUESBOT_ADMINS`` may name them
+        by). Teams sends a name with messages but none with an install, and never the
+        directory entry: the first time the bot meets someone (or someone it never asked
+        about) it asks the connector who they are, once, and keeps the answer
+        (``PeopleStore.identified``). Without an answer the event goes as it came, and the
+        question is asked again later."""
+        actor = event.actor
+        key = PersonKey.of(event)
+        async with self.app.database.reading() as stores:
+            known = await stores.people.get(key)
+        name = actor.name or (known.display_name if known is not None else "")
+        directory = known.directory if known is not None else None
+        if directory is None and self._may_ask(key):
+            found = await self._member(event.conversation, key)
+            if found is not None:
+                given, directory = found
+                name = actor.name or given
+                async with self.app.database.unit() as stores:
+                    await stores.people.identified(key, given, directory, self.app.clock.now())
+        identified = replace(actor, name=name, directory=directory)
+        return event if identified == actor else replace(event, actor=identified)
+
+    def _may_ask(self, key: PersonKey) -> bool:
+        retry_at = self._not_found.get(key)
+        if retry_at is None:
+            return True
+        if retry_at > time.monotonic():
+            return False
+        del self._not_found[key]
+        return True
+
+    async def _member(
+        self, place: ConversationRef, person: PersonKey
+    ) -> tuple[str, Directory] | None:
+        """The person's name and directory entry as the connector tells them (None when it
+        cannot say now)."""
+
+        async def ask(client: ConnectorClientBase, where: Activity) -> dict[str, Any]:
+            if not isinstance(client, TeamsConnectorClient):  # pragma: no cover - always is
+                return {}
+            account = await client.get_conversation_member(place.conversation, person.user)
+            found: dict[str, Any] = account.model_dump(by_alias=True, exclude_none=True)
+            return found
+
+        try:
+            async with asyncio.timeout(MEMBER_LOOKUP_SECONDS):
+                answer = await self.connector.call(place, ask, delivers=False)
+        except Exception as error:  # not knowing a name is no error for the person
+            log.info("could not ask Teams who a member is (%s)", type(error).__name__)
+            if len(self._not_found) >= MEMBER_FAILURES_KEPT:
+                self._not_found.clear()
+            self._not_found[person] = time.monotonic() + MEMBER_RETRY_SECONDS
+            return None
+        return member(answer)
 
     async def _named(self, event: Event) -> Event:
         """The event with what is known of its channel's (or group chat's) name: Teams names a
@@ -950,7 +1021,9 @@ class TeamsChannelMembers:
     The channel must have been met (the app added to its team), so its service URL is known.
     Members the bot has never met are remembered with the channel's service URL and the bot's
     account, so the outbox can open a chat with each (Teams lets a bot do so with the members of
-    a team it is installed in); people already known are left as they are.
+    a team it is installed in); people already known are left as they are, but for what the
+    list says of them in the organisation's directory if that was never asked
+    (``PeopleStore.identified``: nobody is asked about again when they answer).
     """
 
     def __init__(self, connector: TeamsConnector, clock: Clock | None = None) -> None:
@@ -992,8 +1065,11 @@ class TeamsChannelMembers:
             people[account.id] = None
             key = PersonKey(str(Platform.TEAMS), place.tenant, account.id)
             known = await stores.people.get(key)
+            if known is None or known.directory is None:
+                name, entry = member(account.model_dump(by_alias=True, exclude_none=True))
+                await stores.people.identified(key, name, entry, now)
             if known is None or not known.service_url:
-                member = ConversationRef(
+                channel = ConversationRef(
                     platform=Platform.TEAMS,
                     tenant=place.tenant,
                     conversation=place.conversation,
@@ -1001,7 +1077,9 @@ class TeamsChannelMembers:
                     service_url=place.service_url,
                     extra=place.extra,
                 )
-                await stores.people.seen(member, Actor(id=account.id, name=account.name or ""), now)
+                await stores.people.seen(
+                    channel, Actor(id=account.id, name=account.name or ""), now
+                )
         return list(people)
 
 

@@ -10,6 +10,10 @@ Handled:
   ``values``), or any word after a ``/``, makes a ``CommandReceived`` (like Slack's slash
   commands: ``valueslens history`` is command "valueslens", text "history"); anything else is a
   ``MessageReceived``.
+- ``message`` with nothing to read: a bare @mention of the bot (the usual first try in a
+  channel), an empty or whitespace-only text, a card submitted without valuesbot's card facts
+  (not a card of ours, or one the bot cannot read any more): a ``MessageReceived`` with empty
+  text, which the core answers with the short help.
 - ``message`` with a ``value`` and the card facts valuesbot put on its buttons: an Adaptive Card
   ``Action.Submit`` click, as ``ActionSubmitted`` (the source is the card's activity id,
   ``replyToId``, so the card can be replaced). A multi-select choice arrives as its values
@@ -27,8 +31,8 @@ Handled:
 
 Ignored on purpose (``None``):
 
-- messages with neither text nor card data (an image, a file, a bare @mention of the bot), and
-  the bot's own messages;
+- messages that carry only an attachment (an image, a file, someone else's card: anything
+  but the ``text/html`` copy of the text Teams adds), and the bot's own messages;
 - ``messageReaction``, ``messageUpdate``, ``messageDelete``, ``typing``, ``event`` and
   ``endOfConversation`` activities: valuesbot has nothing to say to them;
 - every other ``invoke`` (message extensions, sign-in, task modules: the app declares none);
@@ -63,6 +67,7 @@ from bot.events import (
     ConversationKind,
     ConversationOpened,
     ConversationRef,
+    Directory,
     Event,
     MemberJoined,
     MessageReceived,
@@ -262,6 +267,25 @@ def actor(activity: Mapping[str, Any], account: Mapping[str, Any] | None = None)
     )
 
 
+def member(account: Mapping[str, Any]) -> tuple[str, Directory]:
+    """A person's name and directory entry from the connector's answer about a member
+    (``GET /v3/conversations/{id}/members/{userId}``: ``name``, ``aadObjectId``,
+    ``userPrincipalName``, ``email``...). A value that is not a plausible one (not a string,
+    too long for the database, with control characters) is left out."""
+
+    def given(key: str, limit: int) -> str:
+        value = account.get(key)
+        if not isinstance(value, str) or len(value) > limit or not value.isprintable():
+            return ""
+        return value.strip()
+
+    return given("name", 255), Directory.of(
+        object_id=given("aadObjectId", 64),
+        principal_name=given("userPrincipalName", 255),
+        email=given("email", 255),
+    )
+
+
 def event_id(activity: Mapping[str, Any]) -> str:
     """The activity id (Teams gives each delivery one); a digest of the activity otherwise."""
     given = _id(activity, "id")
@@ -353,6 +377,15 @@ def _input_value(given: object, field: str) -> str:
     return inbound.text(given, field).strip()
 
 
+def _attached(activity: Mapping[str, Any]) -> bool:
+    """True when a message carries an attachment of its own (an image, a file, a card), not
+    just the ``text/html`` copy of its text that Teams adds to formatted messages."""
+    return any(
+        _id(attachment, "contentType", "attachments.") not in {"", "text/html"}
+        for attachment in _objects(activity, "attachments")
+    )
+
+
 def _added_bot(activity: Mapping[str, Any]) -> bool:
     bot_id = _id(_obj(activity, "recipient"), "id", "recipient.")
     return any(
@@ -409,7 +442,7 @@ def translate(activity: Mapping[str, Any]) -> Event | None:
         if not where.is_direct:
             text = strip_mentions(activity, text)
         text = clean_text(text)
-        if not text:
+        if not text and activity.get("value") is None and _attached(activity):
             return None
         command = read_command(text)
         if command is not None:

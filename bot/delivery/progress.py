@@ -134,7 +134,9 @@ class DeliveryCommands:
     async def deliveries(self, turn: Turn[CommandReceived]) -> None:
         """Show progress to comms; tell anyone else it is not for them."""
         event = turn.event
-        if not self.settings.is_comms(str(event.conversation.platform), event.actor.id):
+        if not self.settings.is_comms(
+            str(event.conversation.platform), event.actor.id, event.actor.aliases
+        ):
             turn.reply(ONLY_COMMS, private=True)
             return
         jobs = await turn.stores.outbox.progress(turn.now, limit=10)

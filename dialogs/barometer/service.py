@@ -55,7 +55,7 @@ from bot.router import Router
 from bot.settings import Settings, parse_place
 from bot.text import local_time, plural, shorten
 from bot.turn import Turn
-from bot.ui import Card, Field, card_to_json
+from bot.ui import Card, Field, card_to_json, commands_typed_with
 from dialogs.barometer import cards
 from dialogs.barometer.results import RoundResults, percent, publishable_groups, round_results
 from dialogs.barometer.schedule import Timetable, month_name, next_period, period_of
@@ -217,7 +217,8 @@ class Barometer:
         elif word == "trend":
             turn.reply(cards.trend_card(self.text, await self.published(stores)), private=True)
         elif word in {"help", "?"}:
-            turn.reply(self.help_card(self._is_comms(turn)), private=True)
+            help_card = self.help_card(self._is_comms(turn))
+            turn.reply(commands_typed_with(help_card, turn.command_prefix), private=True)
         elif word in {"open", "close", "status", "preview", "remind", "comments"}:
             if not self._is_comms(turn):
                 turn.reply(
@@ -231,12 +232,10 @@ class Barometer:
                 return
             await self._comms(turn, word)
         else:
-            turn.reply(
-                self.help_card(
-                    self._is_comms(turn), f"I don't know {shorten(word, WORD_SHOWN)!r}."
-                ),
-                private=True,
+            help_card = self.help_card(
+                self._is_comms(turn), f"I don't know {shorten(word, WORD_SHOWN)!r}."
             )
+            turn.reply(commands_typed_with(help_card, turn.command_prefix), private=True)
 
     async def _comms(self, turn: Turn[CommandReceived], word: str) -> None:
         stores, now = turn.stores, turn.now
@@ -689,7 +688,10 @@ class Barometer:
         )
 
     def _is_comms(self, turn: Turn[Any]) -> bool:
-        return self.settings.is_comms(str(turn.event.conversation.platform), turn.event.actor.id)
+        actor = turn.event.actor
+        return self.settings.is_comms(
+            str(turn.event.conversation.platform), actor.id, actor.aliases
+        )
 
     # The round's life
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.events import Actor, ConversationKind, ConversationRef, Platform
+from bot.events import Actor, ConversationKind, ConversationRef, Directory, Platform
 from storage.engine import Database
 from storage.people import PersonKey
 
@@ -152,3 +152,57 @@ async def test_a_person_and_their_direct_conversation_are_erased(database: Datab
         assert await stores.people.get(BOB) is not None
         assert await stores.people.conversation("slack", "T1", "D1") is None
         assert await stores.people.conversation("slack", "T1", "C1") is not None
+
+
+async def test_what_the_directory_says_is_kept_and_found(database: Database) -> None:
+    carol = PersonKey("teams", "tenant-1", "29:3")
+    channel = ConversationRef(
+        platform=Platform.TEAMS,
+        tenant="tenant-1",
+        conversation="19:c@thread.tacv2",
+        kind=ConversationKind.CHANNEL,
+        service_url="https://smba.example/uk/",
+        extra={"bot_id": "28:app"},
+    )
+    entry = Directory.of("0C1D2E3F-4A5B", "Carol.Ng@Example.org", "carol.ng@example.org")
+    async with database.unit() as stores:
+        assert (await stores.people.get(PersonKey("teams", "tenant-1", "29:1"))) is None
+        # Asked before the turn that first meets her: the row is made, then the turn's own
+        # ``seen`` completes it (the channel's service URL opens a direct chat later).
+        await stores.people.identified(carol, "Carol Ng", entry, NOW)
+        await stores.people.seen(channel, Actor(id="29:3"), NOW)
+    async with database.unit() as stores:
+        person = await stores.people.get(carol)
+        assert person is not None
+        assert person.display_name == "Carol Ng"
+        assert person.directory == Directory(
+            object_id="0c1d2e3f-4a5b",
+            principal_name="carol.ng@example.org",
+            email="carol.ng@example.org",
+        )
+        assert person.service_url == "https://smba.example/uk/"
+        assert person.extra == {"bot_id": "28:app"}
+        found = await stores.people.by_directory(
+            "teams", "tenant-1", ["0c1d2e3f-4A5B", "CAROL.NG@example.org", "nobody@example.org"]
+        )
+        assert found == {"0c1d2e3f-4A5B": carol, "CAROL.NG@example.org": carol}
+        assert await stores.people.by_directory("teams", "other", ["0c1d2e3f-4a5b"]) == {}
+        assert await stores.people.by_directory("slack", "tenant-1", ["0c1d2e3f-4a5b"]) == {}
+
+
+async def test_people_never_looked_up_have_no_directory_entry(database: Database) -> None:
+    place = ConversationRef(
+        platform=Platform.TEAMS, tenant="t", conversation="a:1", kind=ConversationKind.DIRECT
+    )
+    async with database.unit() as stores:
+        await stores.people.seen(place, Actor(id="29:1", name="Alice"), NOW)
+        # A directory that gives only a name still counts as asked.
+        await stores.people.identified(PersonKey("teams", "t", "29:2"), "", Directory(), NOW)
+    async with database.unit() as stores:
+        alice = await stores.people.get(PersonKey("teams", "t", "29:1"))
+        assert alice is not None
+        assert alice.directory is None
+        other = await stores.people.get(PersonKey("teams", "t", "29:2"))
+        assert other is not None
+        assert other.directory == Directory()
+        assert other.display_name == ""

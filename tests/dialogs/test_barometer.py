@@ -80,7 +80,8 @@ async def published(app: App) -> tuple[str, dict[str, Any], str]:
     async with TestClient(TestServer(build_web_app(app))) as client:
         page = await client.get("/barometer")
         assert page.status == 200
-        assert "style-src 'sha256-" in page.headers["Content-Security-Policy"]
+        assert "style-src 'self';" in page.headers["Content-Security-Policy"]
+        assert "script-src" not in page.headers["Content-Security-Policy"]
         data = await client.get("/barometer.json")
         assert data.status == 200
         table = await client.get("/barometer.csv")

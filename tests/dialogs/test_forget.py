@@ -113,6 +113,7 @@ async def everything_about(app: App, harness: Harness, person: PersonKey, name: 
                 as_of=START,
             )
         )
+        await stores.digests.include(RUN, where("carol", "values"), f"cs-{person.user}")
         await stores.digests.finish(
             RUN,
             status=DigestRunStatus.QUEUED,
@@ -222,6 +223,7 @@ async def test_stories_can_be_kept_without_the_persons_name(harness: Harness, ap
     left = {(t, c) for t, c, _ in await traces(app, ["alice"])}
     assert left == {
         ("case_studies", "id"),
+        ("digest_items", "case_study_id"),
         ("case_studies", "title"),
         ("case_studies", "story"),
         ("case_studies", "difference"),

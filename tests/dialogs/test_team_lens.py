@@ -66,7 +66,15 @@ async def test_two_people_rate_and_the_channel_sees_counts_without_names(
     assert len(harness.public(CHANNEL)) == 1
 
     await harness.click("Close and show results", channel=CHANNEL)
-    results = harness.public(CHANNEL)[-1]
+    results, closed = harness.public(CHANNEL)[-2:]
+    # The team card clicked says, in place, that it has closed: nothing left to answer.
+    assert harness.updates(channel=CHANNEL) == [closed]
+    assert closed.title == f"Team values lens: {WORK}"
+    assert closed.text == (
+        "This team check-in has closed. Its results are posted in the channel; type "
+        "/valueslens results there to see them again."
+    )
+    assert (closed.choices, closed.inputs) == ((), ())
     assert results.title == f"Team values lens results: {WORK}"
     assert results.text.startswith("2 people answered.")
     assert [(b.label, b.caption) for b in results.bars] == [
@@ -159,7 +167,10 @@ async def test_closes_by_itself_when_time_runs_out(
         inputs=ratings(*["strongly"] * 6),
         card=harness.public(CHANNEL)[0],
     )
-    assert late[-1].title == "This team check-in has closed"
+    # The card Dave clicked, closed by the clock, now says so in place.
+    assert late[-1].title == f"Team values lens: {WORK}"
+    assert late[-1].text.startswith("This team check-in has closed.")
+    assert harness.updates(user="dave", channel=CHANNEL) == [late[-1]]
 
 
 async def test_one_open_team_checkin_per_channel(harness: Harness, app: App) -> None:

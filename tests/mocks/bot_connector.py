@@ -26,6 +26,10 @@ tenant, 7 a second per conversation; tests may pass others) on a clock tests can
 (``GET /v3/conversations/{id}/members`` and ``.../pagedmembers``, paged with ``pageSize`` and
 ``continuationToken``) tell them; ``team(id, name, {channel id: name})`` what the team APIs
 (``GET /v3/teams/{id}`` and ``.../conversations``) say (the General channel has no name there).
+``person({...})`` adds someone to the tenant's directory: ``GET
+/v3/conversations/{id}/members/{userId}`` then answers with them, in the shape Teams gives (id,
+name, aadObjectId, email, userPrincipalName, givenName, surname, tenantId, userRole), when they
+are in that conversation (a channel whose members are set must list them); 404 otherwise.
 """
 
 from __future__ import annotations
@@ -165,6 +169,7 @@ class MockBotConnector:
         self._stalls: list[_Failure] = []
         self._unstall = asyncio.Event()
         self._members: dict[str, list[dict[str, str]]] = {}
+        self._directory: dict[str, dict[str, str]] = {}
         self._teams: dict[str, tuple[str, dict[str, str | None]]] = {}
         self._changed = asyncio.Condition()
         self._per_tenant: dict[str, deque[float]] = defaultdict(deque)
@@ -261,6 +266,10 @@ class MockBotConnector:
             and (conversation is None or base_conversation(c.conversation) == conversation)
         ]
 
+    def posts_tried(self) -> list[Call]:
+        """Every message the bot tried to post, refused ones included, in order."""
+        return [c for c in self.calls if c.method == "POST" and c.conversation is not None]
+
     def updates(self, conversation: str | None = None) -> list[Call]:
         """Messages the bot replaced (card updates), in order."""
         return [
@@ -270,6 +279,20 @@ class MockBotConnector:
             and c.status < 300
             and (conversation is None or base_conversation(c.conversation or "") == conversation)
         ]
+
+    def person(self, account: Mapping[str, str]) -> None:
+        """Someone of the tenant, as ``GET .../members/{userId}`` describes them (their ``id``,
+        ``name``, ``aadObjectId``, ``email``, ``userPrincipalName``...)."""
+        self._directory[account["id"]] = dict(account)
+
+    def lookups(self) -> list[Call]:
+        """The bot's questions about one member (``GET .../members/{userId}``), in order."""
+        return [
+            c
+            for c in self.calls
+            if c.method == "GET" and len(c.path.strip("/").split("/")) == 5
+            and c.path.strip("/").split("/")[3] == "members"
+        ]  # fmt: skip
 
     def team(self, team_id: str, name: str, channels: Mapping[str, str | None]) -> None:
         """A team and its channels (id to name; None for the General channel)."""
@@ -404,6 +427,8 @@ class MockBotConnector:
             return 201, {"id": new_id}, {}, where, activity_id, new_id
         if request.method == "GET" and len(parts) == 4 and parts[3] in {"members", "pagedmembers"}:
             return self._member_page(request, where, parts[3] == "pagedmembers")
+        if request.method == "GET" and len(parts) == 5 and parts[3] == "members":
+            return self._one_member(where, parts[4])
         if request.method == "PUT" and activity_id:
             return 200, {"id": activity_id}, {}, where, activity_id, activity_id
         if request.method == "DELETE" and activity_id:
@@ -437,6 +462,16 @@ class MockBotConnector:
         if start + size < len(people):
             page["continuationToken"] = str(start + size)
         return 200, page, {}, where, None, None
+
+    def _one_member(
+        self, where: str, user: str
+    ) -> tuple[int, Any, dict[str, str], str | None, str | None, str | None]:
+        account = self._directory.get(user)
+        listed = self._members.get(base_conversation(where))
+        if account is None or (listed is not None and all(p.get("id") != user for p in listed)):
+            answer = {"error": {"code": "MemberNotFoundInConversation", "message": "mock 404"}}
+            return 404, answer, {}, where, None, None
+        return 200, account, {}, where, None, None
 
     def _scripted_failure(self, where: str | None) -> _Failure | None:
         for failure in self._failures:

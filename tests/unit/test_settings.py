@@ -60,6 +60,30 @@ def test_a_short_answer_key_is_refused_and_never_echoed() -> None:
     assert "short-answer-key" not in str(problem.value)
 
 
+def test_comms_and_admins_may_be_named_by_what_the_directory_calls_them() -> None:
+    settings = Settings.from_env(
+        {
+            "VALUESBOT_COMMS": "teams:Carol.Ng@NHSEngland.example, teams:29:1ab",
+            "VALUESBOT_ADMINS": "teams:7A6B5C4D-3E2F-1A0B-9C8D-7E6F5A4B3C2D, dana@example.org",
+        }
+    )
+    carol = ("0c1d2e3f", "carol.ng@nhsengland.example", "carol.ng@nhsengland.example")
+    bob = ("7a6b5c4d-3e2f-1a0b-9c8d-7e6f5a4b3c2d", "bob@nhsengland.example")
+    # By the user principal name or email, in any case; by the Entra object id.
+    assert settings.is_comms("teams", "29:carol", carol)
+    assert not settings.is_admin("teams", "29:carol", carol)
+    assert settings.is_admin("teams", "29:bob", bob)
+    assert settings.is_comms("teams", "29:bob", bob)  # admins count as comms
+    # A bare entry names someone on any platform; a Teams entry only on Teams.
+    assert settings.is_admin("slack", "U9", ("dana@example.org",))
+    assert not settings.is_comms("slack", "U8", ("carol.ng@nhsengland.example",))
+    # The Teams id still works, and nothing else matches.
+    assert settings.is_comms("teams", "29:1ab")
+    assert not settings.is_comms("teams", "29:dave", ("dave@nhsengland.example", "0d0d"))
+    assert not settings.is_comms("teams", "29:dave", ("",))
+    assert settings.comms_on("teams") == ("Carol.Ng@NHSEngland.example", "29:1ab")
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -75,6 +99,10 @@ def test_a_short_answer_key_is_refused_and_never_echoed() -> None:
             "VALUESBOT_BAROMETER_OPEN_TO_ALL: Input should be a valid boolean",
         ),
         ({"VALUESBOT_PORT": "70000"}, "VALUESBOT_PORT"),
+        (
+            {"VALUESBOT_NHSUK_FRONTEND": "/nowhere/nhsuk-frontend"},
+            "VALUESBOT_NHSUK_FRONTEND: the folder of the npm package nhsuk-frontend",
+        ),
         ({"SLACK_CLIENT_ID": "123"}, "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together"),
         ({"SLACK_BOT_TOKEN": "xoxp-1"}, "SLACK_BOT_TOKEN: a bot token starts with xoxb-"),
         ({"SLACK_APP_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN: an app-level token starts with xapp-"),

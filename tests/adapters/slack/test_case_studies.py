@@ -110,7 +110,9 @@ async def test_a_story_from_the_modal_to_the_digest_once(
 
     # Comms approve from their direct conversation; the author is told.
     await slack.click("Approve", user=COMMS, message=review, inputs={"note": "Lovely story"})
-    assert "Approved: it will be in the next values digest." in api.last(direct(COMMS)).text_all()
+    # The review card itself becomes the decision: nothing left on it to click twice.
+    assert "Approved: it will be in the next values digest." in review.text_all()
+    assert (review.buttons(), review.updates) == ([], 1)
     before = len(api.calls)
     await slack.deliver()
     told = [c for c in api.calls[before:] if c.method == "chat.postMessage"]
@@ -190,4 +192,23 @@ async def test_the_thanks_after_a_modal_reaches_someone_where_the_bot_is_not(
     await slack.submit(slack.api.modal(ALICE), user=ALICE, inputs=STORY)
     # A view submission carries no response URL: the answer goes to her direct conversation.
     assert "comms" in slack.api.last(direct(ALICE)).text_all().lower()
+    assert await rows(slack.app, "SELECT COUNT(*) FROM case_studies") == [(1,)]
+
+
+async def test_the_form_in_the_direct_conversation_becomes_the_answer(
+    slack: SlackWorkspace,
+) -> None:
+    api, dm = slack.api, direct(ALICE)
+    await slack.command(user=ALICE, channel=dm, command="/casestudy")
+    form = api.last(dm)
+    assert form.buttons() == ["Send to comms", "Cancel"]
+    # Sent with something missing: the form, in place, says what to fix.
+    await slack.click("Send to comms", user=ALICE, message=form, inputs={"title": "A story"})
+    assert "Please write what happened." in form.text_all()
+    assert form.buttons() == ["Send to comms", "Cancel"]
+    await slack.click("Send to comms", user=ALICE, message=form, inputs=STORY)
+    # Sent: the form gives way to the thanks, so it cannot be sent twice.
+    assert "Thank you: it is with comms" in form.text_all()
+    assert (form.buttons(), form.updates) == ([], 2)
+    assert len(api.channel(dm)) == 1
     assert await rows(slack.app, "SELECT COUNT(*) FROM case_studies") == [(1,)]

@@ -40,6 +40,16 @@ async def test_make_share_edit_and_finish_a_commitment(slack: SlackWorkspace) ->
     await slack.click("In a month", user=ALICE, message=when)
 
     saved = api.last(dm)
+    # Each question became its answer, in place: nothing on it to click twice.
+    answers = [
+        f"✓ My contribution is to {LOUD_ESCAPED}",
+        "✓ Listen and learn, Open and transparent",
+        "✓ Review on 30 Dec 2026",
+    ]
+    for message, answer in zip((ask, tags, when), answers, strict=True):
+        assert answer in message.text_all()
+        assert "?" not in message.text_all()  # the question is gone
+        assert (message.buttons(), message.updates) == ([], 1)
     text = saved.text_all()
     assert "Saved. Only you can see it unless you share it." in text
     assert f"My contribution is to {LOUD_ESCAPED}" in text

@@ -178,6 +178,12 @@ async def test_a_team_check_in_with_two_people(slack: SlackWorkspace, clock: Man
     assert "2 people answered." in results
     assert "Alice" not in results.split("Started by")[0]  # counts, never names
     assert BOB not in results
+    # The team card itself now says it has closed: no ratings or buttons left on it.
+    assert "This team check-in has closed. Its results are posted in the channel" in (
+        card.text_all()
+    )
+    assert card.buttons() == []
+    assert [b for b in card.blocks if b["type"] == "input"] == []
 
     assert await rows(slack.app, "SELECT status, participants FROM team_checkins") == [
         ("closed", 2)
@@ -205,6 +211,8 @@ async def test_a_mention_in_a_channel_gets_a_private_answer(slack: SlackWorkspac
     await slack.event("event_app_mention.json", user=BOB, channel=CHANNEL, text="<@UBOT> help")
     [answer] = slack.api.ephemeral(CHANNEL, BOB)
     assert "values bot" in answer.text_all()
+    # Slack's commands are slash commands: the help teaches them so.
+    assert "/valueslens history" in answer.text_all()
     assert slack.api.channel(CHANNEL) == []
 
 

@@ -62,6 +62,26 @@ class Person:
         """Their personal chat with the bot."""
         return f"a:1direct-{self.name.split()[0].lower()}"
 
+    @property
+    def upn(self) -> str:
+        """Their user principal name (their email address too)."""
+        return self.name.replace(" ", ".") + "@nhsengland.example"
+
+    def account(self) -> dict[str, str]:
+        """What the Bot Connector says of them (``GET .../members/{userId}``)."""
+        given, _, surname = self.name.partition(" ")
+        return {
+            "id": self.id,
+            "name": self.name,
+            "aadObjectId": self.aad,
+            "email": self.upn,
+            "userPrincipalName": self.upn,
+            "givenName": given,
+            "surname": surname,
+            "tenantId": TENANT,
+            "userRole": "user",
+        }
+
 
 ALICE = Person("29:1aLiCe0Xq3k9T2yq8nQm4rVw7ZpB5cD6eF8gH9iJ0kL1mN2oP3q", "Alice Smith", "2f4c7a11")
 BOB = Person("29:1b0B0b7Yt2Wq9Lm3Nx5Kz8Jp1Hr4Fs6Dt0Gu2Av4Cw6Ey8Iz0Ob2Q", "Bob Jones", "7a6b5c4d")
@@ -124,6 +144,8 @@ class TeamsWorld:
         self._ids = itertools.count(1_764_495_100_000)
         self.headers: dict[str, str] = {}
         self.last_click: dict[str, Any] = {}
+        for person in (ALICE, BOB, CAROL):  # of the tenant, whether they wrote or not
+            connector.person(person.account())
 
     # Building activities
 
@@ -136,11 +158,17 @@ class TeamsWorld:
         thread: str | None = None,
         **changes: Any,
     ) -> dict[str, Any]:
-        """A recorded activity from ``person``, in their personal chat or in ``channel``."""
+        """A recorded activity from ``person``, in their personal chat or in ``channel``. The
+        sender is named only where Teams names them (messages, not installs); the person is in
+        the mock connector's directory, as everyone of the tenant is."""
         activity = copy.deepcopy(fixture(name))
         activity["id"] = str(next(self._ids))
         activity["serviceUrl"] = self.connector.url
-        activity["from"] = {"id": person.id, "name": person.name, "aadObjectId": person.aad}
+        sender = {"id": person.id, "name": person.name, "aadObjectId": person.aad}
+        if "name" not in activity.get("from", {}):
+            del sender["name"]
+        activity["from"] = sender
+        self.connector.person(person.account())
         if channel is None:
             activity["conversation"] = {
                 "conversationType": "personal",

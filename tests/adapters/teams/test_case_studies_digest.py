@@ -26,11 +26,12 @@ from tests.adapters.teams.conftest import (
     TENANT,
     Person,
     TeamsWorld,
+    buttons,
     start_world,
 )
 from tests.conftest import make_settings
 from tests.dialogs.test_values_lens import rows
-from tests.mocks.bot_connector import MockBotConnector, card_texts
+from tests.mocks.bot_connector import Call, MockBotConnector, card_texts
 
 # A second channel of the "Winter planning" team (whose General channel is CHANNEL).
 PLANNING = "19:3b2a1f0e9d8c47b6a5f4e3d2c1b0a9f8@thread.tacv2"
@@ -51,6 +52,11 @@ def in_planning(world: TeamsWorld, text: str, person: Person) -> dict[str, Any]:
     data["channel"] = {"id": PLANNING}
     activity["channelData"] = data  # the team stays CHANNEL's: Winter planning
     return activity
+
+
+def team_calls(connector: MockBotConnector) -> list[Call]:
+    """What the bot asked of the team APIs (what a team and its channels are called)."""
+    return [c for c in connector.calls if c.path.startswith("/v3/teams/")]
 
 
 def settings(sqlite_url: str) -> dict[str, str]:
@@ -139,7 +145,7 @@ async def _story_and_digest(teams: TeamsWorld, clock: ManualClock) -> None:
     # Comms schedule the digest from the Planning channel itself; the bot asks Teams what the
     # channel is called, once, and says so. The answer is private: in Carol's chat.
     assert await teams.send(in_planning(teams, "digest schedule here weekly monday 09:00", CAROL))
-    lookups = [c.path for c in connector.calls if c.method == "GET"]
+    lookups = [c.path for c in team_calls(connector)]
     assert lookups == [f"/v3/teams/{CHANNEL}/conversations"]  # the team's name was known
     scheduled = teams.last(CAROL.direct)
     assert scheduled.startswith("Digest scheduled\nA values digest goes to Planning in Winter ")
@@ -150,7 +156,7 @@ async def _story_and_digest(teams: TeamsWorld, clock: ManualClock) -> None:
     ]
     await teams.send(in_planning(teams, "digest list", CAROL))
     assert "1. Planning in Winter planning" in teams.last(CAROL.direct)
-    assert len([c for c in connector.calls if c.method == "GET"]) == 1  # remembered
+    assert len(team_calls(connector)) == 1  # remembered
 
     # Someone outside comms is refused, in private.
     await teams.send(in_planning(teams, "digest send-now", BOB))
@@ -160,7 +166,8 @@ async def _story_and_digest(teams: TeamsWorld, clock: ManualClock) -> None:
 
     # Alice submits a story through the card form (behaviours as check boxes).
     await teams.says("casestudy")
-    form = teams.current(teams.card_call("Send to comms", ALICE.direct))
+    form_call = teams.card_call("Send to comms", ALICE.direct)
+    form = teams.current(form_call)
     assert form is not None
     inputs = {e["id"]: e for e in form["body"] if e["type"].startswith("Input.")}
     assert list(inputs) == ["title", "story", "behaviours", "difference", "named"]
@@ -176,6 +183,12 @@ async def _story_and_digest(teams: TeamsWorld, clock: ManualClock) -> None:
         },
     )
     assert teams.last(ALICE.direct).startswith("Thank you: it is with comms")
+    # The form itself gave way to the thanks: it cannot be sent twice.
+    sent = teams.current(form_call)
+    assert sent is not None
+    assert card_texts(sent)[0] == "Thank you: it is with comms"
+    assert buttons(sent) == []
+    assert len(connector.posts(ALICE.direct)) == 2  # the welcome, the form
     assert await rows(teams.app, "SELECT title, behaviours, status FROM case_studies") == [
         (TITLE, '["patients", "listen"]', "pending")
     ]
@@ -192,9 +205,14 @@ async def _story_and_digest(teams: TeamsWorld, clock: ManualClock) -> None:
     await teams.clicks("Approve", person=BOB, call=review)
     assert teams.last(BOB.direct).startswith("Only comms can do this")
     await teams.clicks("Approve", person=CAROL, where=CAROL.direct)
-    assert "Approved: it will be in the next values digest. The author will be told." in (
-        teams.last(CAROL.direct)
-    )
+    # The review card itself becomes the decision: nothing left on it to click twice.
+    decided = teams.current(review)
+    assert card_texts(decided) == [
+        TITLE,
+        "Approved: it will be in the next values digest. The author will be told.",
+    ]
+    assert decided is not None
+    assert buttons(decided) == []
     assert await rows(teams.app, "SELECT status, moderator FROM case_studies") == [
         ("approved", CAROL.id)
     ]
@@ -249,7 +267,7 @@ async def test_here_names_the_channel_or_falls_back_to_its_id(
             assert "A values digest goes to General in Winter planning every Friday" in (
                 teams.last(CAROL.direct)
             )
-            assert [c for c in connector.calls if c.method == "GET"] == []
+            assert team_calls(connector) == []
             # Teams cannot say what another channel is called: the team's name (from the
             # install) stands in, the command still works, and the name is asked again later.
             connector.fail(503)

@@ -13,7 +13,14 @@ import pytest
 from bot.app import App, build_app
 from bot.clock import ManualClock
 from tests.adapters.teams.adaptive_cards import assert_valid
-from tests.adapters.teams.conftest import ALICE, ANONYMOUS, TENANT, TeamsWorld, start_world
+from tests.adapters.teams.conftest import (
+    ALICE,
+    ANONYMOUS,
+    TENANT,
+    TeamsWorld,
+    buttons,
+    start_world,
+)
 from tests.conftest import make_settings
 from tests.dialogs.test_values_lens import rows
 from tests.mocks.bot_connector import MockBotConnector, card_texts
@@ -66,6 +73,15 @@ async def test_a_commitment_made_shared_edited_and_done(teams: TeamsWorld) -> No
     ]
     await teams.clicks("Next", inputs={"behaviours": "open,listen"})
     await teams.clicks("In a month")
+    # Each question card became its answer, in place: nothing on it to click twice.
+    questions = teams.connector.posts(ALICE.direct)[-4:-1]
+    answered = [teams.current(call) or {} for call in questions]
+    assert [card_texts(card) for card in answered] == [
+        ["Your commitment", f"✓ My contribution is to {HOSTILE}"],
+        ["Your commitment", "✓ Listen and learn, Open and transparent"],
+        ["Your commitment", "✓ Review on 30 Dec 2026"],
+    ]
+    assert [buttons(card) for card in answered] == [[], [], []]
     saved = teams.last(ALICE.direct)
     assert saved.startswith("Your commitment\nSaved. Only you can see it unless you share it.")
     assert f"{CALL} My contribution is to {HOSTILE}" in saved

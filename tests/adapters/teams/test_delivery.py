@@ -102,7 +102,8 @@ async def deliver(app: App, job: str, limit_seconds: float = 120) -> DeliveryPro
 async def test_200_people_each_get_it_once_within_teams_limits(world: TeamsWorld) -> None:
     people = staff(200)
     await world.meets(people)
-    assert world.connector.calls == []  # meeting people says nothing
+    assert world.connector.posts() == []  # meeting people says nothing...
+    assert len(world.connector.lookups()) == 200  # ...and asks Teams who each one is, once
     await queue(world.app, "barometer:2026-12", people)
 
     done = await deliver(world.app, "barometer:2026-12")
@@ -117,9 +118,9 @@ async def test_200_people_each_get_it_once_within_teams_limits(world: TeamsWorld
     # Paced to Teams' limit: the mock answers 429 to anything faster. At exactly the limit, a
     # send that left a little late can land at the edge of Teams' one-second window; the few
     # 429s that causes are waited out (Retry-After) and cost no attempt.
-    throttled = [c for c in world.connector.calls if c.status == 429]
+    throttled = [c for c in world.connector.posts_tried() if c.status == 429]
     assert len(throttled) <= 4
-    assert all(c.status == 201 for c in world.connector.calls if c not in throttled)
+    assert all(c.status == 201 for c in world.connector.posts_tried() if c not in throttled)
     assert all(card_texts(c.card)[0] == "Staff barometer" for c in world.connector.posts())
     assert await rows(world.app, "SELECT status, attempts, COUNT(*) FROM outbox GROUP BY 1, 2") == [
         ("sent", 1, 200)
@@ -163,7 +164,7 @@ async def test_throttled_by_teams_the_worker_waits_and_nobody_gets_it_twice(
         await queue(world.app, "digest:w49", people)
         done = await deliver(world.app, "digest:w49")
 
-        throttled = [c for c in connector.calls if c.status == 429]
+        throttled = [c for c in connector.posts_tried() if c.status == 429]
         assert throttled
         assert done.sent == 20
         assert sorted(connector.keys()) == keys("digest:w49", people)

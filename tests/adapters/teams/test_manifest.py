@@ -63,6 +63,20 @@ def test_the_manifest_template() -> None:
     assert len(TEMPLATE["description"]["short"]) <= 80
     assert len(TEMPLATE["description"]["full"]) <= 4000
     assert TEMPLATE["icons"] == {"color": "color.png", "outline": "outline.png"}
+    # No "permissions": a field of the oldest manifests, optional and unused by Teams now.
+    assert "permissions" not in TEMPLATE
+
+
+def test_each_command_is_described_as_what_it_does() -> None:
+    described = {
+        c["title"]: c["description"] for c in TEMPLATE["bots"][0]["commandLists"][0]["commands"]
+    }
+    # Reviewing case studies is "casestudy queue"; the digest is scheduled and sent.
+    assert described["digest"] == (
+        "Comms: schedule, preview and send the weekly values digest to a channel."
+    )
+    assert "case stud" not in described["digest"]
+    assert described["casestudy"].startswith("Share a story of what good looks like")
 
 
 def test_the_icons() -> None:

@@ -14,6 +14,7 @@ from adapters.teams.translate import (
     card_submission,
     clean_text,
     join_thread,
+    member,
     read_command,
     split_thread,
     translate,
@@ -23,6 +24,7 @@ from bot.events import (
     CommandReceived,
     ConversationKind,
     ConversationOpened,
+    Directory,
     MemberJoined,
     MessageReceived,
     MessageRef,
@@ -205,9 +207,28 @@ def test_the_recorded_reaction_is_ignored() -> None:
     assert translate(fixture("message_reaction")) is None
 
 
-def test_a_bare_mention_is_ignored() -> None:
-    activity = fixture("channel_mention_command") | {"text": "<at>valuesbot</at>&nbsp;\n"}
-    assert translate(activity) is None
+def test_a_bare_mention_or_an_empty_message_is_an_empty_message() -> None:
+    # The core answers it with the short help (it used to be ignored: no answer at all).
+    mention = fixture("channel_mention_command") | {"text": "<at>valuesbot</at>&nbsp;\n"}
+    blank = fixture("personal_message") | {"text": " \n\t "}
+    for activity in (mention, blank, fixture("personal_message") | {"text": None}):
+        event = translate(activity)
+        assert isinstance(event, MessageReceived)
+        assert event.text == ""
+
+
+def test_an_image_or_a_file_alone_is_ignored() -> None:
+    image = fixture("personal_message") | {
+        "text": '<p><img src="https://x.example/1.png"></p>',
+        "attachments": [{"contentType": "image/*", "contentUrl": "https://x.example/1.png"}],
+    }
+    assert translate(image) is None
+    file = fixture("personal_message") | {"text": ""}
+    file["attachments"] = [
+        {"contentType": "text/html", "content": "<div></div>"},
+        {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": "a.pdf"},
+    ]
+    assert translate(file) is None
 
 
 @pytest.mark.parametrize(
@@ -232,7 +253,10 @@ def test_card_data_from_elsewhere_is_not_a_valuesbot_click() -> None:
     activity = copy.deepcopy(fixture("card_submit_personal"))
     activity["value"] = {"msteams": {"type": "messageBack"}}
     activity["text"] = ""
-    assert translate(activity) is None
+    # Not a click the bot can act on: an empty message, answered with the short help.
+    event = translate(activity)
+    assert isinstance(event, MessageReceived)
+    assert event.text == ""
 
 
 def test_threads_split_and_join() -> None:
@@ -350,3 +374,19 @@ def test_typed_text_names_and_inputs_are_normalised_not_refused() -> None:
     clicked = translate(click)
     assert isinstance(clicked, ActionSubmitted)
     assert (clicked.values["b_listen"], clicked.values["round"]) == ("partly", "3")
+
+
+def test_what_the_connector_says_of_a_member() -> None:
+    # GET /v3/conversations/{id}/members/{userId}, as the Bot Connector answers it.
+    name, directory = member(fixture("conversation_member"))
+    assert name == "Alice Smith"
+    assert directory == Directory(
+        object_id="2f4c7a11-8c3e-4f5b-9d21-6a0b3c4d5e6f",
+        principal_name="alice.smith@nhsengland.example",
+        email="alice.smith@nhsengland.example",
+    )
+    # A guest may have no principal name; what is not a plausible value is left out.
+    odd = {**fixture("conversation_member"), "userPrincipalName": None, "email": "x" * 300}
+    odd["aadObjectId"] = "2f4c\u0000"
+    assert member(odd) == ("Alice Smith", Directory())
+    assert member({}) == ("", Directory())

@@ -1,0 +1,112 @@
+"""Every page in headless Chromium, with seeded data: axe-core finds no WCAG 2.0, 2.1 or 2.2
+A/AA violation (the rules it ran are printed), the keyboard reaches the skip link, the
+navigation and the form controls in order with a visible focus, no console error, and the
+hostile text in the data never runs. Once with the bot's own stylesheet, once with the NHS.UK
+frontend's (npm ``nhsuk-frontend``, installed into ``.cache/``)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.app import App, build_app
+from bot.clock import ManualClock
+from bot.web import build_web_app
+from tests.conftest import make_settings
+from tests.e2e.browser import (
+    AXE_TAGS,
+    NHSUK_VERSION,
+    axe,
+    axe_source,
+    chromium,
+    npm_package,
+    open_page,
+    tab_through,
+)
+from tests.hub.seed import seed_hub
+
+pytestmark = pytest.mark.slow
+
+PAGES = [
+    "/",
+    "/case-studies",
+    "/case-studies?page=2",
+    "/case-studies?q=patients&behaviour=listen",
+    "/case-studies/a001",
+    "/case-studies/a003",
+    "/commitments",
+    "/behaviours/1",
+    "/digests",
+    "/digest/" + "f" * 32,
+    "/barometer",
+    "/case-studies/nope",  # the not-found page
+]
+
+
+@pytest.mark.parametrize("style", ["own", "nhsuk"])
+async def test_every_page_is_accessible_in_chromium(
+    sqlite_url: str, clock: ManualClock, tmp_path: Path, style: str
+) -> None:
+    extra = {}
+    if style == "nhsuk":
+        extra["VALUESBOT_NHSUK_FRONTEND"] = str(npm_package("nhsuk-frontend", NHSUK_VERSION))
+    app: App = await build_app(
+        make_settings(sqlite_url, VALUESBOT_COMMS="console:carol", **extra),
+        clock=clock,
+        prepare=False,
+    )
+    try:
+        await seed_hub(app)
+        source = axe_source()
+        server = TestServer(build_web_app(app), host="127.0.0.1")
+        await server.start_server()
+        try:
+            async with chromium(tmp_path) as page:
+                await page.call(
+                    "Emulation.setDeviceMetricsOverride",
+                    width=390,
+                    height=844,
+                    deviceScaleFactor=1,
+                    mobile=True,
+                )
+                results = {}
+                for path in PAGES:
+                    await open_page(page, str(server.make_url(path)))
+                    results[path] = await axe(page, source)
+                    alerts = await page.evaluate("document.querySelectorAll('img').length")
+                    assert alerts == 0, path  # the hostile <img> never became one
+                    if path == "/case-studies":
+                        shot = await page.call(
+                            "Page.captureScreenshot", format="png", captureBeyondViewport=True
+                        )
+                        (tmp_path / f"case-studies-{style}.png").write_bytes(
+                            base64.b64decode(shot["data"])
+                        )
+                await page.call("Emulation.clearDeviceMetricsOverride")
+                await open_page(page, str(server.make_url("/case-studies")))
+                stops = await tab_through(page, 12)
+                problems = page.problems()
+        finally:
+            await server.close()
+    finally:
+        await app.close()
+
+    rules = sorted({rule for result in results.values() for rule in result["rules"]})
+    print(f"axe-core ({style} stylesheet) ran {len(rules)} rules tagged {AXE_TAGS}: {rules}")
+    assert "color-contrast" in rules
+    assert "target-size" in rules  # a WCAG 2.2 AA rule
+    violations = {path: r["violations"] for path, r in results.items() if r["violations"]}
+    assert violations == {}
+    assert problems == []
+
+    # The keyboard: the skip link first, then the header, the navigation, the search form.
+    assert stops[0]["text"] == "Skip to main content"
+    assert all(stop["visible"] for stop in stops), stops
+    hrefs = [stop["href"] for stop in stops]
+    assert hrefs.index("/") < hrefs.index("/case-studies") < hrefs.index("/commitments")
+    names = [stop["name"] for stop in stops]
+    assert names.index("q") < names.index("behaviour")
+    assert stops[names.index("behaviour") + 1]["tag"] == "button"
