@@ -45,6 +45,7 @@ from dialogs.digest import Digests
 from dialogs.help import Help, HelpEntry
 from dialogs.home import HomePage
 from dialogs.hub.pages import HubPages
+from dialogs.record_pages import RecordPages
 from dialogs.records import RETENTION_JOB, Records
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
@@ -287,7 +288,7 @@ async def build_app(
         content=content, settings=settings, runner=runner, submissions=submissions
     )
     deliveries = DeliveryCommands(settings)
-    records = Records(content=content, settings=settings, pseudonyms=pseudonyms)
+    records = Records(content=content, settings=settings, pseudonyms=pseudonyms, clock=clock)
     help_ = Help(content, HELP, {"deliveries": deliveries.deliveries, **records.subcommands()})
     home = HomePage(
         content=content, settings=settings, runner=runner, lens=lens, barometer=barometer
@@ -309,7 +310,11 @@ async def build_app(
         content=content, min_group=settings.min_group, barometer=barometer
     ).pages()
     elsewhere = [item for pages in (results,) for item in pages.nav]
-    pages = (HubPages(content=content, digests=digests, elsewhere=elsewhere).pages(), results)
+    pages = (
+        HubPages(content=content, digests=digests, elsewhere=elsewhere).pages(),
+        results,
+        RecordPages(content=content, zone=settings.zone, follow=records.follow).pages(),
+    )
 
     metrics = Metrics()
     dispatcher = Dispatcher(

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.audit import SCHEDULE, cli_actor, person_actor, record
+from bot.clock import Clock
 from bot.content import Content
 from bot.delivery import to_person
 from bot.delivery.hours import week_of
@@ -71,6 +72,10 @@ LEAVERS_PER_RUN = 200
 ERASE_ALL = "all"
 KEEP_STORIES = "keep"
 CANCEL = "cancel"
+
+USED_TEXT = "This link was used already. Type /values mydata for a new one."
+EXPIRED_TEXT = "This link has expired. Type /values mydata for a new one."
+UNKNOWN_TEXT = "There is no such link."
 
 NOT_FOUND = (
     "What cannot be found and stays: your staff barometer answers (never linked to you); your "
@@ -152,10 +157,13 @@ def token_hash(token: str) -> str:
 class Records:
     """People's own records: the card and its downloads, erasure, leavers, retention."""
 
-    def __init__(self, *, content: Content, settings: Settings, pseudonyms: Pseudonymiser) -> None:
+    def __init__(
+        self, *, content: Content, settings: Settings, pseudonyms: Pseudonymiser, clock: Clock
+    ) -> None:
         self.content = content
         self.settings = settings
         self.pseudonyms = pseudonyms
+        self.clock = clock
 
     def router(self) -> Router:
         """The confirmation of an erasure, leavers and the retention job."""
@@ -252,14 +260,16 @@ class Records:
             )
         else:
             urls = {}
-            for kind in (LinkKind.DOCX, LinkKind.JSON):
+            for kind in (LinkKind.DOCX, LinkKind.HTML, LinkKind.JSON):
                 token = secrets.token_urlsafe(24)
                 await stores.records.issue_link(
                     token_hash(token), person, kind, now, now + LINK_LIFETIME
                 )
-                urls[kind] = f"{base}/me/{token}.{kind}"
+                suffix = "" if kind == LinkKind.HTML else f".{kind}"
+                urls[kind] = f"{base}/me/{token}{suffix}"
             links = (
                 f"For your appraisal (Word): {urls[LinkKind.DOCX]}\n"
+                f"The same as a web page: {urls[LinkKind.HTML]}\n"
                 f"Everything I hold about you (JSON): {urls[LinkKind.JSON]}\n"
                 f"Each link works once, for {int(LINK_LIFETIME.total_seconds() // 60)} minutes; "
                 "/values mydata makes new ones."
@@ -271,32 +281,40 @@ class Records:
             footer=f"{NOT_HELD} /values forget-me erases the rest.",
         )
 
+    async def follow(self, stores: Stores, token: str, kind: str) -> Record | LinkState:
+        """The record behind a link of ``kind`` (spending it: audited as an export), or why
+        there is none (``USED``, ``EXPIRED``, ``UNKNOWN``, which a link of another kind is)."""
+        now = self.clock.now()
+        used = await stores.records.use_link(token_hash(token), kind, now)
+        if used.state is not LinkState.OK or used.person is None:
+            return LinkState.UNKNOWN if used.state is LinkState.OK else used.state
+        await record(stores, person_actor(used.person), "export", kind, now)
+        return await self.gather(stores, used.person, now)
+
     async def download(self, stores: Stores, token: str, now: datetime) -> Download:
         """``GET /me/<token>.<docx|json>``: the file once, then "used"; nothing for a token
         that was never issued, has expired, or asks for another format than it was made for."""
         base, _, extension = token.rpartition(".")
         if not base or extension not in {LinkKind.DOCX, LinkKind.JSON}:
-            return _page(404, "There is no such link.")
-        used = await stores.records.use_link(token_hash(base), extension, now)
-        if used.state is LinkState.USED:
-            return _page(410, "This link was used already. Type /values mydata for a new one.")
-        if used.state is LinkState.EXPIRED:
-            return _page(410, "This link has expired. Type /values mydata for a new one.")
-        if used.state is not LinkState.OK or used.person is None:
-            return _page(404, "There is no such link.")
-        held = await self.gather(stores, used.person, now)
-        await record(stores, person_actor(used.person), "export", str(extension), now)
+            return _page(404, UNKNOWN_TEXT)
+        found = await self.follow(stores, base, extension)
+        if found is LinkState.USED:
+            return _page(410, USED_TEXT)
+        if found is LinkState.EXPIRED:
+            return _page(410, EXPIRED_TEXT)
+        if not isinstance(found, Record):
+            return _page(404, UNKNOWN_TEXT)
         stamp = f"{now.astimezone(self.settings.zone):%Y-%m-%d}"
         if extension == LinkKind.DOCX:
             return Download(
                 status=200,
-                body=record_docx(held, self.content, self.settings.zone),
+                body=record_docx(found, self.content, self.settings.zone),
                 content_type=DOCX_TYPE,
                 filename=f"values-record-{stamp}.docx",
             )
         return Download(
             status=200,
-            body=record_json_bytes(held, self.content),
+            body=record_json_bytes(found, self.content),
             content_type="application/json",
             filename=f"values-record-{stamp}.json",
         )

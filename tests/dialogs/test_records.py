@@ -256,3 +256,52 @@ async def test_without_a_public_address_no_links_are_made(
         await plain.close()
     assert "VALUESBOT_PUBLIC_URL" in card.text
     assert "/me/" not in card.text
+
+
+PAGE = re.compile(re.escape(PUBLIC) + r"/me/([A-Za-z0-9_-]+)(?=\s|$)", re.M)
+
+
+async def test_the_web_page_holds_exactly_the_persons_items_once(
+    harness: Harness, app: App, clock: ManualClock
+) -> None:
+    await hold(app, ALICE, "alice")
+    await hold(app, BOB, "bob")
+    async with app.database.unit() as stores:
+        await stores.checkins.add(
+            Checkin(
+                id="hostile",
+                owner=ALICE,
+                work="<script>alert(1)</script>",
+                action="",
+                focus=None,
+                ratings=(),
+                started_at=START,
+                completed_at=START,
+            )
+        )
+    card = (await harness.user_says("/values mydata"))[-1]
+    [token] = PAGE.findall(card.text)
+    async with TestClient(TestServer(build_web_app(app))) as client:
+        response = await client.get(f"/me/{token}")
+        assert response.status == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "Content-Security-Policy" in response.headers
+        page = await response.text()
+        again = await client.get(f"/me/{token}")
+        assert again.status == 410
+        assert "used already" in await again.text()
+        unknown = await client.get("/me/" + "y" * 32)
+        assert unknown.status == 404
+    for expected in (
+        "My values record: Alice",
+        "Work of alice",
+        "Note of alice",
+        "My action: Action of alice",
+        "My contribution is to commitment 1 of alice",
+        "Story of alice",
+    ):
+        assert expected in page
+    assert "bob" not in page.lower()
+    # Escaped like every page: what people wrote cannot become markup.
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
