@@ -106,6 +106,15 @@ def record_json(record: Record, content: Content) -> dict[str, Any]:
             "direct_conversation": profile.direct_conversation if profile else None,
             "first_seen": _when(profile.first_seen) if profile else None,
             "last_seen": _when(profile.last_seen) if profile else None,
+            "directory": (
+                {
+                    "object_id": profile.directory.object_id,
+                    "principal_name": profile.directory.principal_name,
+                    "email": profile.directory.email,
+                }
+                if profile is not None and profile.directory is not None
+                else None
+            ),
         },
         "values_lens_checkins": [
             {

@@ -185,6 +185,9 @@ async def test_after_forget_me_no_table_holds_the_person(harness: Harness, app: 
     }
     totals = await barometer_totals(app)
     bob_before = await traces(app, ["bob"])
+    async with TestClient(TestServer(build_web_app(app))) as client:
+        shared = await (await client.get("/commitments")).text()
+    assert "commitment 1 of alice" in shared
     await harness.user_says("/values forget-me")
     done = (await harness.click("Erase everything"))[-1]
     assert done.title == "Erased"
@@ -198,7 +201,12 @@ async def test_after_forget_me_no_table_holds_the_person(harness: Harness, app: 
     assert await traces(app, ["bob"]) == bob_before
     async with TestClient(TestServer(build_web_app(app))) as client:
         page = await (await client.get(f"/digest/{RUN}")).text()
+        shared = await (await client.get("/commitments")).text()
+        feed = await (await client.get("/digests.atom")).text()
     assert "commitment 1 of alice" not in page
+    assert "commitment 1 of alice" not in shared
+    assert "commitment 1 of bob" in shared
+    assert "alice" not in feed.lower()
     assert "Story of alice" not in page
     assert "commitment 1 of bob" in page
     async with app.database.unit() as stores:
