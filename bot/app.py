@@ -45,6 +45,8 @@ from dialogs.digest import Digests
 from dialogs.help import Help, HelpEntry
 from dialogs.home import HomePage
 from dialogs.hub.pages import HubPages
+from dialogs.record_pages import RecordPages
+from dialogs.records import RETENTION_JOB, Records
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
 from storage import migrate
@@ -54,9 +56,6 @@ from storage.scrub import scrub
 
 log = logging.getLogger("valuesbot.app")
 
-# How long handled event ids are kept to recognise platform retries (Slack retries for about
-# an hour at most, Teams does not retry): a day is plenty.
-EVENT_MEMORY = timedelta(days=1)
 HOUSEKEEPING_SECONDS = 30.0
 # Send budgets untouched for this long are forgotten (a conversation's budget is only needed
 # for a second or two).
@@ -92,6 +91,15 @@ def default_schedules(settings: Settings) -> list[Schedule]:
             timezone=zone,
             grace=timedelta(hours=2),
         ),
+        # Retention: erase leavers whose grace is over and rows older than their limits
+        # (handled event ids included, kept VALUESBOT_RETAIN_EVENTS_DAYS to spot retries).
+        Schedule(
+            id=RETENTION_JOB,
+            kind=RETENTION_JOB,
+            cron="17 * * * *",
+            timezone=zone,
+            grace=timedelta(hours=6),
+        ),
     ]
 
 
@@ -121,6 +129,12 @@ HELP = (
         summary="(Comms team) Schedule the weekly values digest to a channel.",
     ),
     HelpEntry(command="values behaviours", summary="Our six behaviours and what they mean."),
+    HelpEntry(
+        command="values mydata",
+        summary="What I hold about you: your values record for your appraisal, and all of it "
+        "as data.",
+    ),
+    HelpEntry(command="values forget-me", summary="Erase what I hold about you."),
     HelpEntry(command="values deliveries", summary="(Comms) How far each delivery has got."),
     HelpEntry(command="values", summary="This help."),
 )
@@ -141,6 +155,7 @@ class App:
     digests: Digests
     help: Help
     home: HomePage
+    records: Records
     clock: Clock
     delivery: DeliveryWorker
     scheduler: Scheduler
@@ -155,14 +170,12 @@ class App:
             return await self.home.cards(stores, direct, actor, self.clock.now())
 
     async def housekeeping(self) -> None:
-        """Periodic chores: close team check-ins whose time is up, forget old event ids and idle
-        send budgets, refresh the outbox gauges, open, remind or close the barometer when its
-        timetable says so, queue due digests and commitment review nudges."""
+        """Periodic chores: close team check-ins whose time is up, forget idle send budgets,
+        refresh the outbox gauges. (Old rows of every kind go by the retention job.)"""
         now = self.clock.now()
         async with self.database.unit() as stores:
             # Results of team check-ins whose time ran out go to their channels by the outbox.
             await self.lens.close_due(stores, now)
-            await stores.events.forget_before(now - EVENT_MEMORY)
             await stores.schedules.forget_runs_before(now - SCHEDULE_RUN_MEMORY)
             await stores.delivery.forget_buckets(time.time() - BUCKET_MEMORY_SECONDS)
             scrub_pending = await stores.meta.get(SCRUB_PENDING)
@@ -275,7 +288,8 @@ async def build_app(
         content=content, settings=settings, runner=runner, submissions=submissions
     )
     deliveries = DeliveryCommands(settings)
-    help_ = Help(content, HELP, {"deliveries": deliveries.deliveries})
+    records = Records(content=content, settings=settings, pseudonyms=pseudonyms, clock=clock)
+    help_ = Help(content, HELP, {"deliveries": deliveries.deliveries, **records.subcommands()})
     home = HomePage(
         content=content, settings=settings, runner=runner, lens=lens, barometer=barometer
     )
@@ -288,6 +302,7 @@ async def build_app(
     digests = Digests(content=content, settings=settings, barometer=Headlines(barometer))
     router.include(digests.router())
     router.include(help_.router())
+    router.include(records.router())
     # Messages the outbox gave up on that no feature reacts to: channel posts go to comms.
     router.on_undelivered = Undelivered(settings).fallback
 
@@ -295,7 +310,11 @@ async def build_app(
         content=content, min_group=settings.min_group, barometer=barometer
     ).pages()
     elsewhere = [item for pages in (results,) for item in pages.nav]
-    pages = (HubPages(content=content, digests=digests, elsewhere=elsewhere).pages(), results)
+    pages = (
+        HubPages(content=content, digests=digests, elsewhere=elsewhere).pages(),
+        results,
+        RecordPages(content=content, zone=settings.zone, follow=records.follow).pages(),
+    )
 
     metrics = Metrics()
     dispatcher = Dispatcher(
@@ -314,6 +333,7 @@ async def build_app(
         digests=digests,
         help=help_,
         home=home,
+        records=records,
         clock=clock,
         pages=pages,
         delivery=DeliveryWorker(

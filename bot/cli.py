@@ -8,6 +8,8 @@
     valuesbot teams package [--output FILE]         build the Teams app zip to upload
     valuesbot deliveries [requeue JOB --failed|--uncertain]   delivery progress (comms)
     valuesbot schedules [set ID KIND CRON | remove ID]        recurring jobs
+    valuesbot people export|forget PLATFORM:TENANT:USER     a person's data (data protection)
+    valuesbot audit [--since YYYY-MM-DD]                      what comms and admins did
 
 Settings come from the environment and a ``.env`` file in the current directory. Problems a
 person can fix (a bad setting, a bad content file, an old schema) are one clear line on standard
@@ -31,7 +33,7 @@ from dotenv import load_dotenv
 
 from bot import logs
 from bot.content import ContentError, load_content
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, parse_place
 from bot.text import plural
 from storage import migrate
 from storage.migrate import SchemaOutOfDate
@@ -124,6 +126,24 @@ def _parser() -> argparse.ArgumentParser:
     remove = schedule_commands.add_parser("remove", help="delete a schedule")
     remove.add_argument("id")
 
+    people = commands.add_parser("people", help="a person's data (the data protection officer)")
+    people_commands = people.add_subparsers(dest="people_command", required=True, metavar="ACTION")
+    export = people_commands.add_parser("export", help="everything held about a person, as JSON")
+    export.add_argument("person", help="platform:tenant:user, e.g. slack:T0123:U0456")
+    export.add_argument("--output", "-o", type=Path, help="write it here (default: print it)")
+    forget = people_commands.add_parser("forget", help="erase what is held about a person")
+    forget.add_argument("person", help="platform:tenant:user, e.g. slack:T0123:U0456")
+    forget.add_argument("--yes", action="store_true", help="really erase (without it: say what)")
+    forget.add_argument(
+        "--keep-stories",
+        action="store_true",
+        help="keep their case studies without their name instead of erasing them",
+    )
+
+    audit = commands.add_parser("audit", help="what comms and admins did, and when")
+    audit.add_argument("--since", help="from this day on (YYYY-MM-DD, in VALUESBOT_TIMEZONE)")
+    audit.add_argument("--limit", type=int, default=1000, help="at most this many entries")
+
     content = commands.add_parser("content", help="the content file (behaviours, wording)")
     content_commands = content.add_subparsers(dest="content_command", required=True)
     check = content_commands.add_parser("check", help="validate a content file")
@@ -167,6 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_deliveries(args, settings))
         if args.command == "schedules":
             return asyncio.run(_schedules(args, settings))
+        if args.command == "people":
+            logs.configure("WARNING")
+            return asyncio.run(_people(args, settings))
+        if args.command == "audit":
+            return asyncio.run(_audit(args, settings))
     except (SettingsError, ContentError, SchemaOutOfDate, UsageError) as problem:
         print(f"valuesbot: {problem}", file=sys.stderr)
         return 2
@@ -265,6 +290,7 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
     from adapters import channel_directories
     from adapters.console.render import render
     from bot.app import build_app
+    from bot.audit import cli_actor
     from bot.ui import Card
     from dialogs.barometer import cards
     from storage.scrub import scrub
@@ -278,15 +304,15 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
         async with app.database.unit() as stores:
             now = app.clock.now()
             if action == "open":
-                shown.append(await barometer.open_card(stores, now))
+                shown.append(await barometer.open_card(stores, now, cli_actor()))
             elif action == "close":
-                shown.append(await barometer.close_card(stores, now))
+                shown.append(await barometer.close_card(stores, now, cli_actor()))
             elif action == "status":
                 shown.append(await barometer.status_card(stores, now))
             elif action == "preview":
                 shown.append(await barometer.preview_card(stores, now))
             elif action == "remind":
-                shown.append(await barometer.remind_card(stores, now))
+                shown.append(await barometer.remind_card(stores, now, cli_actor()))
             elif action == "results":
                 shown.append(await barometer.latest_results_card(stores))
             elif action == "trend":
@@ -308,7 +334,9 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
                 for card in await barometer.comment_cards(stores):
                     shown.append(card)
             elif action in {"approve", "reject"}:
-                problem = await barometer.moderate_by_id(stores, args.comment, action + "d")
+                problem = await barometer.moderate_by_id(
+                    stores, args.comment, action + "d", cli_actor(), now=now
+                )
                 if problem:
                     raise UsageError(problem)
                 print(f"comment {args.comment} {action}d")
@@ -432,6 +460,82 @@ async def _schedules(args: argparse.Namespace, settings: Settings) -> int:
             )
     finally:
         await database.dispose()
+    return 0
+
+
+async def _people(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import build_app
+    from bot.audit import cli_actor, record
+    from dialogs.record_files import record_json_bytes
+    from storage.people import PersonKey
+
+    try:
+        platform, tenant, user = parse_place(args.person)
+    except ValueError as problem:
+        raise UsageError(f"person: {problem}") from None
+    person = PersonKey(platform, tenant, user)
+    app = await build_app(settings)
+    try:
+        async with app.database.unit() as stores:
+            now = app.clock.now()
+            if args.people_command == "export":
+                held = await app.records.gather(stores, person, now)
+                await record(stores, cli_actor(), "export", "json", now)
+                data = record_json_bytes(held, app.content)
+                if args.output:
+                    args.output.write_bytes(data)
+                    print(f"wrote {args.output}")
+                else:
+                    print(data.decode())
+                return 0
+            held = await app.records.gather(stores, person, now)
+            if not args.yes:
+                print(
+                    f"Would erase {person.platform}:{person.tenant}:{person.user}: "
+                    f"{plural(len(held.checkins), 'check-in')}, "
+                    f"{plural(len(held.commitments), 'commitment')}, "
+                    f"{plural(len(held.case_studies), 'case study', 'case studies')}, "
+                    f"ratings in {plural(len(held.team_ratings), 'team check-in')}. "
+                    "Run again with --yes to erase."
+                )
+                return 0
+            erased = await app.records.forget_by_admin(
+                stores, person, now, keep_stories=args.keep_stories
+            )
+        print("Erased: " + "; ".join(erased.lines()) + ".")
+    finally:
+        await app.close()
+    return 0
+
+
+async def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date, datetime
+
+    from bot.app import prepare_database
+    from storage.engine import Database
+
+    since: datetime | None = None
+    if args.since:
+        try:
+            day = date.fromisoformat(args.since)
+        except ValueError:
+            raise UsageError(f"--since needs a day like 2027-03-01 (got {args.since!r})") from None
+        since = datetime.combine(day, datetime.min.time(), tzinfo=settings.zone)
+    await prepare_database(settings)
+    database = Database(settings.database_url)
+    try:
+        async with database.unit() as stores:
+            entries = await stores.records.audit_since(since, args.limit)
+    finally:
+        await database.dispose()
+    if not entries:
+        print("Nothing recorded" + (f" since {args.since}." if args.since else "."))
+    for entry in entries:
+        when = entry.at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        print(
+            f"{when}  {entry.actor}  {entry.action}"
+            + (f"  {entry.subject}" if entry.subject else "")
+        )
     return 0
 
 

@@ -23,11 +23,13 @@ from bot.clock import Clock
 from bot.dialogs import DialogRunner, finished_card
 from bot.events import (
     ActionSubmitted,
+    AppRemoved,
     ConversationOpened,
     ConversationRef,
     DeliveryFailed,
     Event,
     MessageReceived,
+    PersonLeft,
     Platform,
     ScheduleFired,
 )
@@ -57,6 +59,10 @@ TURNS_WHILE_ACKNOWLEDGING = 1
 # requests of a burst the loop is free for a moment; without this, turns went in at each such
 # moment and the answers queued behind them again.
 ACKNOWLEDGING_QUIET = 0.05
+
+# Events that are not something a person did (the clock, the outbox) or that say a person is
+# gone: they neither remember nor refresh anyone.
+NOT_BY_A_PERSON = (ScheduleFired, DeliveryFailed, PersonLeft, AppRemoved)
 
 SORRY = Card(
     title="Sorry, something went wrong on our side",
@@ -251,6 +257,10 @@ class Dispatcher:
                             len(turn.replies) + len(turn.posts),
                         )
                     replies = []
+                elif isinstance(event, PersonLeft | AppRemoved):
+                    # Nobody to answer: the person is gone (and with an uninstall the
+                    # platform refuses the bot's token).
+                    replies = []
                 else:
                     await outbound.deliver(event, replies)
                     for post in turn.posts:
@@ -258,7 +268,7 @@ class Dispatcher:
         except Exception:
             outcome = "error"
             log.exception("event failed platform=%s kind=%s", platform, kind)
-            if not isinstance(event, DeliveryFailed):
+            if not isinstance(event, NOT_BY_A_PERSON):
                 await self._apologise(event)
         finally:
             elapsed = time.perf_counter() - started
@@ -295,8 +305,10 @@ class Dispatcher:
                     platform = str(event.conversation.platform)
                     if not await stores.events.first_time(platform, event.event_id, now):
                         return None
-                    if not isinstance(event, ScheduleFired | DeliveryFailed):
+                    if not isinstance(event, NOT_BY_A_PERSON):
                         await stores.people.seen(event.conversation, event.actor, now)
+                        # Whoever does anything is here: a mark that they left is lifted.
+                        await stores.records.returned(PersonKey.of(event))
                     turn: Turn[Event] = Turn(
                         event,
                         stores,

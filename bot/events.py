@@ -171,6 +171,25 @@ class MemberJoined(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PersonLeft(Event):
+    """A platform said the actor is gone: their account was deactivated (Slack ``user_change``
+    with ``deleted``), or they removed the bot from their personal scope (Teams). Their
+    queued messages are cancelled and their data erased after a grace period unless they come
+    back. ``reason`` is a short code for the log and the mark ("deactivated", "removed")."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppRemoved(Event):
+    """The app was uninstalled from a whole workspace or tenant (``conversation.tenant``):
+    everyone the bot met there is treated as gone (the actor is whoever the platform names,
+    often nobody)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleFired(Event):
     """A scheduled job's slot came round (the actor is the bot itself).
 

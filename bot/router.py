@@ -16,11 +16,13 @@ from typing import Any
 
 from bot.events import (
     ActionSubmitted,
+    AppRemoved,
     CommandReceived,
     ConversationOpened,
     DeliveryFailed,
     MemberJoined,
     MessageReceived,
+    PersonLeft,
     ScheduleFired,
 )
 from bot.turn import Turn
@@ -32,6 +34,8 @@ OpenedHandler = Callable[[Turn[ConversationOpened]], Awaitable[None]]
 JoinedHandler = Callable[[Turn[MemberJoined]], Awaitable[None]]
 ScheduleHandler = Callable[[Turn[ScheduleFired]], Awaitable[None]]
 UndeliveredHandler = Callable[[Turn[DeliveryFailed]], Awaitable[None]]
+LeftHandler = Callable[[Turn[PersonLeft]], Awaitable[None]]
+RemovedHandler = Callable[[Turn[AppRemoved]], Awaitable[None]]
 
 
 def normalise_command(name: str) -> str:
@@ -52,6 +56,8 @@ class Router:
         self.on_joined: JoinedHandler | None = None
         self.on_unknown_command: CommandHandler | None = None
         self.on_undelivered: UndeliveredHandler | None = None
+        self.on_left: LeftHandler | None = None
+        self.on_removed: RemovedHandler | None = None
 
     def command(self, name: str, handler: CommandHandler) -> None:
         """Handle ``/name``."""
@@ -88,6 +94,8 @@ class Router:
             "on_joined",
             "on_unknown_command",
             "on_undelivered",
+            "on_left",
+            "on_removed",
         ):
             theirs = getattr(other, attribute)
             if theirs is not None:
@@ -122,6 +130,10 @@ class Router:
                 name, handler = "opened", self.on_opened
             case MemberJoined():
                 name, handler = "joined", self.on_joined
+            case PersonLeft():
+                name, handler = "left", self.on_left
+            case AppRemoved():
+                name, handler = "removed", self.on_removed
             case _:
                 return None
         if handler is None:

@@ -142,6 +142,17 @@ class Settings(BaseModel):
     delivery_backoff: float = Field(2.0, gt=0, le=600, alias="VALUESBOT_DELIVERY_BACKOFF")
     schedule_poll: float = Field(15.0, gt=0, le=3600, alias="VALUESBOT_SCHEDULE_POLL")
 
+    # People's data: how long each kind of row is kept (README "What is kept, for how long").
+    leaver_grace_days: int = Field(30, ge=0, le=365, alias="VALUESBOT_LEAVER_GRACE_DAYS")
+    retain_checkins_days: int = Field(730, ge=1, le=3650, alias="VALUESBOT_RETAIN_CHECKINS_DAYS")
+    retain_team_ratings_days: int = Field(
+        90, ge=1, le=3650, alias="VALUESBOT_RETAIN_TEAM_RATINGS_DAYS"
+    )
+    retain_dialogs_days: int = Field(30, ge=1, le=365, alias="VALUESBOT_RETAIN_DIALOGS_DAYS")
+    retain_events_days: int = Field(7, ge=1, le=365, alias="VALUESBOT_RETAIN_EVENTS_DAYS")
+    retain_outbox_days: int = Field(90, ge=1, le=3650, alias="VALUESBOT_RETAIN_OUTBOX_DAYS")
+    retain_audit_days: int = Field(365, ge=30, le=3650, alias="VALUESBOT_RETAIN_AUDIT_DAYS")
+
     @field_validator(
         "admins",
         "comms",

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from bot.app import App
 from bot.pages import NO_STORE, Data, Html, Page, PageError, PageRequest
 from bot.pages.render import STYLESHEET_PATH, Renderer, Site, Stylesheet, page_headers
+from dialogs.records import LINK_TOKEN
 
 Mount = Callable[[App, web.Application], None]
 HealthReport = Callable[[], Mapping[str, object]]
@@ -39,6 +40,8 @@ def build_web_app(app: App, mounts: Sequence[Mount] = ()) -> web.Application:
     web_app[HEALTH_REPORTS] = []
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
+    # Before the pages: a person's own record as a file (Word is binary, which pages are not).
+    web_app.router.add_get(r"/me/{token:[^/]+\.(?:docx|json)}", my_record)
     mount_pages(app, web_app)
     for mount in mounts:
         mount(app, web_app)
@@ -167,3 +170,33 @@ def mount_pages(app: App, web_app: web.Application) -> None:
     for pages in app.pages:
         for page in pages.routes:
             web_app.router.add_get(page.path, _serve(app, renderer, page))
+
+
+# A person's own record: never cached, never framed, never sent on as a referrer.
+RECORD_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+async def my_record(request: web.Request) -> web.Response:
+    """``GET /me/<token>.docx`` or ``.json``: a person's own record, through a single-use link
+    (400 for a malformed token, 404 for an unknown one, 410 once used or expired)."""
+    app = request.app[APP_KEY]
+    token = request.match_info["token"]
+    if not LINK_TOKEN.fullmatch(token):
+        return web.Response(status=400, text="not a download link\n", headers=RECORD_HEADERS)
+    async with app.database.unit() as stores:
+        download = await app.records.download(stores, token, app.clock.now())
+    headers = dict(RECORD_HEADERS)
+    if download.filename:
+        headers["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+    return web.Response(
+        status=download.status,
+        body=download.body,
+        content_type=download.content_type,
+        charset="utf-8" if download.content_type.startswith("text/") else None,
+        headers=headers,
+    )

@@ -25,6 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.audit import person_actor, record
 from bot.content import Content
 from bot.dialogs import END, Dialog, DialogRunner, StepContext, StepResult, cancel_choice
 from bot.events import ActionSubmitted, CommandReceived, MessageReceived, Platform
@@ -816,6 +817,9 @@ class CaseStudies:
             fresh = await turn.stores.case_studies.get(case_study.id) or case_study
             turn.update(await self._already(turn.stores, fresh))
             return
+        await record(
+            turn.stores, person_actor(turn.person), f"casestudy.{status}", decided.id, turn.now
+        )
         await self._tell_author(turn.stores, decided, turn.now)
         done = {
             CaseStudyStatus.APPROVED: "Approved: it will be in the next values digest.",

@@ -27,6 +27,7 @@ channel at most once (``digest_items``), even from two digests at once.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -38,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import TypeAdapter
 
+from bot.audit import SCHEDULE, person_actor, record
 from bot.content import Behaviour, Content
 from bot.delivery import place_label, tell_comms, why
 from bot.events import (
@@ -57,6 +59,7 @@ from dialogs.behaviours import behaviour_names
 from dialogs.case_studies import only_comms
 from dialogs.commitments import sentence
 from storage.case_studies import CaseStudy
+from storage.commitments import Commitment
 from storage.delivery import OutboxMessage
 from storage.digests import DigestRun, DigestRunStatus, DigestSchedule, DigestScheduleStatus
 from storage.people import PersonKey
@@ -165,6 +168,8 @@ class DigestStory:
     difference: str
     behaviours: str
     credit: str
+    id: str = ""
+    """The case study's id ("" in digests kept before ids were), so an erasure finds it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -449,7 +454,9 @@ class Digests:
         """The ``digest.tick`` job (every minute): queue every digest that is due, in the
         slot's transaction (each digest's own slot is claimed once, whatever the timer does)."""
         for item in await self.due(turn.stores, turn.now):
-            await self.run_digest(turn.stores, item.schedule, item.period, turn.now)
+            run = await self.run_digest(turn.stores, item.schedule, item.period, turn.now)
+            if run is not None:
+                await record(turn.stores, SCHEDULE, "digest.send", run.id, turn.now)
 
     async def due(self, stores: Stores, now: datetime) -> list[DueDigest]:
         """The digests to send at ``now``: for every active schedule, its latest slot if that
@@ -562,7 +569,7 @@ class Digests:
         sources = await stores.case_studies.approved_for_digest(place, floor, now, MAX_STORIES)
         stories = []
         for case_study in sources:
-            credit = "a colleague"
+            credit = ANONYMOUS
             if case_study.named:
                 credit = await _name(stores, case_study.author)
             stories.append(
@@ -572,6 +579,7 @@ class Digests:
                     difference=case_study.difference,
                     behaviours=behaviour_names(self.content, case_study.behaviours),
                     credit=credit,
+                    id=case_study.id,
                 )
             )
         platform, tenant = str(place.platform), place.tenant
@@ -743,6 +751,7 @@ class Digests:
             ),
             turn.now,
         )
+        await record(turn.stores, person_actor(turn.person), "digest.schedule", saved.id, turn.now)
         upcoming = next_slot(saved, turn.now)
         zone = ZoneInfo(saved.timezone)
         turn.reply(
@@ -866,6 +875,8 @@ class Digests:
         )
         period = f"now-{turn.now:%Y%m%dT%H%M%SZ}"
         run = await self.run_digest(turn.stores, schedule, period, turn.now)
+        if run is not None:
+            await record(turn.stores, person_actor(turn.person), "digest.send", run.id, turn.now)
         if run is None:
             text = "A digest to that channel was just sent; try again in a moment."
         elif run.status == DigestRunStatus.SKIPPED and since:
@@ -897,6 +908,8 @@ class Digests:
         schedule = await self._target(turn, words)
         changed = await turn.stores.digests.set_schedule_status(schedule.id, status, turn.now)
         assert changed is not None
+        action = "digest.pause" if status == DigestScheduleStatus.PAUSED else "digest.resume"
+        await record(turn.stores, person_actor(turn.person), action, schedule.id, turn.now)
         if status == DigestScheduleStatus.PAUSED:
             text = f"Paused: no digest goes to {changed.label} until you resume it."
         else:
@@ -910,6 +923,7 @@ class Digests:
     async def _cancel(self, turn: Turn[CommandReceived], words: list[str]) -> None:
         schedule = await self._target(turn, words)
         await turn.stores.digests.delete_schedule(schedule.id)
+        await record(turn.stores, person_actor(turn.person), "digest.cancel", schedule.id, turn.now)
         turn.reply(
             Card(
                 title="Values digest",
@@ -949,6 +963,76 @@ def _period_day(period: str, now: datetime, zone: ZoneInfo) -> date:
         return now.astimezone(zone).date()
 
 
+ANONYMOUS = "a colleague"
+
+
+async def forget_in_digests(
+    stores: Stores,
+    person: PersonKey,
+    name: str,
+    content: Content,
+    *,
+    commitments: Sequence[Commitment],
+    removed: Sequence[CaseStudy],
+    kept: Sequence[CaseStudy],
+) -> int:
+    """Take an erased person off the digests' web pages: their shared commitments go, their
+    stories go (``removed``) or stay credited to nobody (``kept``), and they no longer show
+    as the maker of a digest schedule. A digest kept before entries carried ids is matched on
+    what it showed (the words and the name). How many digests changed."""
+    platform, tenant = person.platform, person.tenant
+    await stores.digests.forget_creator(platform, tenant, person.user)
+    if name:
+        # Digest posts already sent keep their cards in the outbox for a while: those that
+        # named the person go (as a card shows it: JSON, so quotes and the like escaped).
+        shown = json.dumps(name, ensure_ascii=False)[1:-1]
+        await stores.outbox.forget_mentions(
+            "digest:", platform, tenant, [f"A commitment from {shown}", f"Shared by {shown}"]
+        )
+    shared = [c for c in commitments if c.shared_at is not None]
+    if not (shared or removed or kept):
+        return 0
+    shared_ids = {c.id for c in shared}
+    shared_words = {sentence(content, c.text, whole=False) for c in shared}
+    removed_ids, kept_ids = {c.id for c in removed}, {c.id for c in kept}
+    removed_titles, kept_titles = {c.title for c in removed}, {c.title for c in kept}
+
+    def theirs(entry_id: str, entry_ids: set[str], words: str, known: set[str], by: str) -> bool:
+        if entry_id:
+            return entry_id in entry_ids
+        return bool(name) and by == name and words in known
+
+    changed = 0
+    for run in await stores.digests.runs_with_body(platform, tenant):
+        if run.body is None:
+            continue
+        digest = digest_from_json(run.body)
+        examples = tuple(
+            c
+            for c in digest.commitments
+            if not theirs(c.id, shared_ids, c.text, shared_words, c.by)
+        )
+        stories = []
+        for story in digest.stories:
+            if theirs(story.id, removed_ids, story.title, removed_titles, story.credit):
+                continue
+            if theirs(story.id, kept_ids, story.title, kept_titles, story.credit):
+                story = replace(story, credit=ANONYMOUS)
+            stories.append(story)
+        if examples == digest.commitments and tuple(stories) == digest.stories:
+            continue
+        gone = len(digest.commitments) - len(examples)
+        rewritten = replace(
+            digest,
+            commitments=examples,
+            stories=tuple(stories),
+            shared=max(0, digest.shared - gone),
+        )
+        await stores.digests.rewrite(run.id, digest_to_json(rewritten), rewritten.shared)
+        changed += 1
+    return changed
+
+
 async def _name(stores: Stores, person: PersonKey) -> str:
     found = await stores.people.get(person)
-    return found.display_name if found and found.display_name else "a colleague"
+    return found.display_name if found and found.display_name else ANONYMOUS

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Text,
     and_,
+    delete,
     func,
     literal_column,
     update,
@@ -134,6 +135,16 @@ class CaseStudyStore(Protocol):
         """Approved in (after, until] in the place's workspace or tenant and never yet in a
         digest to that place, oldest approval first."""
         ...
+
+    async def for_person(self, author: PersonKey) -> list[CaseStudy]:
+        """Every case study of the author, newest first (their own record)."""
+        ...
+
+    async def forget(self, author: PersonKey, *, keep: Sequence[str] = ()) -> list[CaseStudy]:
+        """Erase the author's case studies, except those in ``keep``, which stay without an
+        author and unnamed; the moderator's note on each goes too (it was written to the
+        author). Where the person moderated others' stories, they are no longer named as the
+        moderator. Returns the author's case studies as they were."""
 
     async def published(self, search: CaseStudySearch) -> CaseStudyPage:
         """Approved case studies matching ``search``, newest approval first (ties by id)."""
@@ -351,6 +362,48 @@ class SqlCaseStudies(SqlStore):
             .limit(limit)
         )
         return [_case_study(r) for r in rows]
+
+    async def for_person(self, author: PersonKey) -> list[CaseStudy]:
+        rows = await self.session.exec(
+            select(CaseStudyRow)
+            .where(*_written_by(author))
+            .order_by(col(CaseStudyRow.submitted_at).desc(), col(CaseStudyRow.id))
+        )
+        return [_case_study(r) for r in rows]
+
+    async def forget(self, author: PersonKey, *, keep: Sequence[str] = ()) -> list[CaseStudy]:
+        theirs = await self.for_person(author)
+        gone = [c.id for c in theirs if c.id not in keep]
+        if gone:
+            await self.session.exec(
+                delete(DigestItemRow)
+                .where(col(DigestItemRow.case_study_id).in_(gone))
+                .execution_options(synchronize_session=False)
+            )
+            await self.session.exec(
+                delete(CaseStudyRow)
+                .where(col(CaseStudyRow.id).in_(gone))
+                .execution_options(synchronize_session=False)
+            )
+        kept = [c.id for c in theirs if c.id in keep]
+        if kept:
+            await self.session.exec(
+                update(CaseStudyRow)
+                .where(col(CaseStudyRow.id).in_(kept))
+                .values(author="", named=False, moderator_note=None)
+                .execution_options(synchronize_session=False)
+            )
+        await self.session.exec(
+            update(CaseStudyRow)
+            .where(
+                col(CaseStudyRow.platform) == author.platform,
+                col(CaseStudyRow.tenant) == author.tenant,
+                col(CaseStudyRow.moderator) == author.user,
+            )
+            .values(moderator="")
+            .execution_options(synchronize_session=False)
+        )
+        return theirs
 
     async def published(self, search: CaseStudySearch) -> CaseStudyPage:
         conditions = [col(CaseStudyRow.status) == CaseStudyStatus.APPROVED]

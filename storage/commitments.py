@@ -141,6 +141,14 @@ class CommitmentStore(Protocol):
         review date changed meanwhile."""
         ...
 
+    async def for_person(self, owner: PersonKey) -> list[Commitment]:
+        """Every commitment of the owner, newest first (their own record)."""
+        ...
+
+    async def forget(self, owner: PersonKey) -> list[Commitment]:
+        """Erase every commitment of the owner; the ones erased (the shared ones among them
+        are then taken off what was published)."""
+
     async def shared(self, behaviour: str | None, offset: int, limit: int) -> CommitmentPage:
         """Commitments their owners share (with one behaviour, when given), newest share first
         (ties by id)."""
@@ -395,6 +403,23 @@ class SqlCommitments(SqlStore):
             .execution_options(synchronize_session=False)
         )
         return rowcount(marked) == 1
+
+    async def for_person(self, owner: PersonKey) -> list[Commitment]:
+        rows = await self.session.exec(
+            select(CommitmentRow)
+            .where(*_owned_by(owner))
+            .order_by(col(CommitmentRow.created_at).desc(), col(CommitmentRow.id))
+        )
+        return [_commitment(r) for r in rows]
+
+    async def forget(self, owner: PersonKey) -> list[Commitment]:
+        erased = await self.for_person(owner)
+        await self.session.exec(
+            delete(CommitmentRow)
+            .where(*_owned_by(owner))
+            .execution_options(synchronize_session=False)
+        )
+        return erased
 
     async def shared(self, behaviour: str | None, offset: int, limit: int) -> CommitmentPage:
         conditions: list[Any] = [col(CommitmentRow.shared_at).isnot(None)]

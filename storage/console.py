@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Column, Index, Text, func
+from sqlalchemy import Column, Index, Text, delete, func
 from sqlmodel import Field, SQLModel, col, select
 
-from storage.common import SqlStore, utc_field
+from storage.common import SqlStore, rowcount, utc_field
+from storage.meta import MetaRow
+
+# How far a person's terminal has read a conversation (adapters/console: ``seen_key``).
+SEEN_PREFIX = "console_seen:"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +44,11 @@ class ConsoleFeed(Protocol):
 
     async def last_id(self, conversation: str) -> int:
         """The id of the newest card (0 when none)."""
+        ...
+
+    async def forget(self, direct: str | None, user: str) -> int:
+        """Erase a person's direct conversation (``direct``) and the marks of how far their
+        terminals read each conversation; how many rows."""
         ...
 
 
@@ -101,3 +110,19 @@ class SqlConsoleFeed(SqlStore):
             )
         )
         return int(found.one() or 0)
+
+    async def forget(self, direct: str | None, user: str) -> int:
+        gone = 0
+        if direct:
+            posts = await self.session.exec(
+                delete(ConsolePostRow)
+                .where(col(ConsolePostRow.conversation) == direct)
+                .execution_options(synchronize_session=False)
+            )
+            gone += rowcount(posts)
+        marks = await self.session.exec(
+            delete(MetaRow)
+            .where(col(MetaRow.key).like(f"{SEEN_PREFIX}%:{user}"))
+            .execution_options(synchronize_session=False)
+        )
+        return gone + rowcount(marks)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import JSON, delete, update
-from sqlmodel import Field, SQLModel, col
+from sqlmodel import Field, SQLModel, col, select
 
 from bot.events import Event
 from storage.common import ConcurrentUpdate, SqlStore, conflict_insert, rowcount, utc_field
@@ -55,6 +55,19 @@ class DialogStore(Protocol):
 
     async def delete(self, key: DialogKey, state: DialogState) -> None:
         """End the dialog; ``ConcurrentUpdate`` if someone changed it since it was loaded."""
+        ...
+
+    async def for_person(self, platform: str, tenant: str, actor: str) -> list[DialogState]:
+        """The person's dialogs under way, in any conversation (their own record)."""
+        ...
+
+    async def forget(self, platform: str, tenant: str, actor: str) -> int:
+        """Erase the person's dialogs under way, everywhere; how many."""
+        ...
+
+    async def forget_before(self, when: datetime) -> int:
+        """Retention: dialogs left unfinished, untouched since before ``when``, go; how
+        many."""
         ...
 
 
@@ -157,3 +170,44 @@ class SqlDialogs(SqlStore):
         )
         if rowcount(await self.session.exec(statement)) != 1:
             raise ConcurrentUpdate(f"dialog state of {key} changed meanwhile")
+
+    async def for_person(self, platform: str, tenant: str, actor: str) -> list[DialogState]:
+        rows = await self.session.exec(
+            select(DialogStateRow)
+            .where(*_actor_is(platform, tenant, actor))
+            .order_by(col(DialogStateRow.updated_at))
+        )
+        return [
+            DialogState(
+                dialog=r.dialog,
+                step=r.step,
+                data=dict(r.data),
+                version=r.version,
+                started_at=r.started_at,
+            )
+            for r in rows
+        ]
+
+    async def forget(self, platform: str, tenant: str, actor: str) -> int:
+        removed = await self.session.exec(
+            delete(DialogStateRow)
+            .where(*_actor_is(platform, tenant, actor))
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(removed)
+
+    async def forget_before(self, when: datetime) -> int:
+        removed = await self.session.exec(
+            delete(DialogStateRow)
+            .where(col(DialogStateRow.updated_at) < when)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(removed)
+
+
+def _actor_is(platform: str, tenant: str, actor: str) -> tuple[Any, ...]:
+    return (
+        col(DialogStateRow.platform) == platform,
+        col(DialogStateRow.tenant) == tenant,
+        col(DialogStateRow.actor) == actor,
+    )

@@ -133,6 +133,17 @@ class DigestStore(Protocol):
         that status: ``QUEUED`` for the last digest actually posted), if any."""
         ...
 
+    async def runs_with_body(self, platform: str, tenant: str) -> list[DigestRun]:
+        """The digests of a workspace or tenant that keep a body (their web pages)."""
+        ...
+
+    async def rewrite(self, run_id: str, body: str, commitments: int) -> None:
+        """Replace what a digest's page holds (a person's shared commitment taken off)."""
+        ...
+
+    async def forget_creator(self, platform: str, tenant: str, user: str) -> int:
+        """The person no longer shows as the maker of digest schedules; how many."""
+
     async def sent(self, offset: int, limit: int) -> tuple[list[DigestRun], int]:
         """Digests that were sent (queued with their content), newest first (ties by id), and
         how many there are."""
@@ -413,6 +424,39 @@ class SqlDigests(SqlStore):
         )
         row = rows.first()
         return None if row is None else _run(row)
+
+    async def runs_with_body(self, platform: str, tenant: str) -> list[DigestRun]:
+        rows = await self.session.exec(
+            select(DigestRunRow)
+            .where(
+                col(DigestRunRow.platform) == platform,
+                col(DigestRunRow.tenant) == tenant,
+                col(DigestRunRow.body).isnot(None),
+            )
+            .order_by(col(DigestRunRow.claimed_at), col(DigestRunRow.id))
+        )
+        return [_run(r) for r in rows]
+
+    async def rewrite(self, run_id: str, body: str, commitments: int) -> None:
+        await self.session.exec(
+            update(DigestRunRow)
+            .where(col(DigestRunRow.id) == run_id)
+            .values(body=body, commitments=commitments)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def forget_creator(self, platform: str, tenant: str, user: str) -> int:
+        changed = await self.session.exec(
+            update(DigestScheduleRow)
+            .where(
+                col(DigestScheduleRow.platform) == platform,
+                col(DigestScheduleRow.tenant) == tenant,
+                col(DigestScheduleRow.created_by) == user,
+            )
+            .values(created_by="")
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(changed)
 
     async def sent(self, offset: int, limit: int) -> tuple[list[DigestRun], int]:
         conditions = (

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Index, func, or_, tuple_
+from sqlalchemy import JSON, Index, delete, func, or_, tuple_
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.events import Actor, ConversationKind, ConversationRef, Directory, Event, Platform
@@ -92,6 +92,14 @@ class PeopleStore(Protocol):
 
     async def everyone(self) -> list[PersonKey]:
         """Everyone the bot has met, on every platform and tenant."""
+        ...
+
+    async def in_tenant(self, platform: str, tenant: str) -> list[PersonKey]:
+        """Everyone the bot has met in one workspace or tenant."""
+        ...
+
+    async def forget(self, key: PersonKey) -> Person | None:
+        """Erase the person and their direct conversation with the bot; who they were."""
         ...
 
 
@@ -339,3 +347,37 @@ class SqlPeople(SqlStore):
             )
         )
         return [PersonKey(platform, tenant, user) for platform, tenant, user in rows]
+
+    async def in_tenant(self, platform: str, tenant: str) -> list[PersonKey]:
+        rows = await self.session.exec(
+            select(PersonRow.user_id)
+            .where(col(PersonRow.platform) == platform, col(PersonRow.tenant) == tenant)
+            .order_by(col(PersonRow.user_id))
+        )
+        return [PersonKey(platform, tenant, user) for user in rows]
+
+    async def forget(self, key: PersonKey) -> Person | None:
+        person = await self.get(key)
+        if person is None:
+            return None
+        if person.direct_conversation:
+            await self.session.exec(
+                delete(ConversationRow)
+                .where(
+                    col(ConversationRow.platform) == key.platform,
+                    col(ConversationRow.tenant) == key.tenant,
+                    col(ConversationRow.conversation) == person.direct_conversation,
+                    col(ConversationRow.kind) == str(ConversationKind.DIRECT),
+                )
+                .execution_options(synchronize_session=False)
+            )
+        await self.session.exec(
+            delete(PersonRow)
+            .where(
+                col(PersonRow.platform) == key.platform,
+                col(PersonRow.tenant) == key.tenant,
+                col(PersonRow.user_id) == key.user,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return person

@@ -21,6 +21,7 @@ from storage import (  # noqa: F401  (each registers its tables)
     event_log,
     meta,
     people,
+    records,
     schedules,
     slack_installations,
     values_lens,

@@ -17,6 +17,7 @@ from storage.digests import DigestStore, SqlDigests
 from storage.event_log import EventLog, SqlEventLog
 from storage.meta import MetaStore, SqlMeta
 from storage.people import PeopleStore, SqlPeople
+from storage.records import RecordStore, SqlRecords
 from storage.schedules import ScheduleStore, SqlSchedules
 from storage.values_lens import CheckinStore, SqlCheckins, SqlTeamCheckins, TeamCheckinStore
 
@@ -52,6 +53,8 @@ class Stores(Protocol):
     def delivery(self) -> DeliveryQueue: ...
     @property
     def schedules(self) -> ScheduleStore: ...
+    @property
+    def records(self) -> RecordStore: ...
 
 
 class SqlStores:
@@ -74,3 +77,4 @@ class SqlStores:
         self.barometer = SqlBarometer(session, answer_key)
         self.delivery = SqlDeliveryQueue(session)
         self.schedules = SqlSchedules(session)
+        self.records = SqlRecords(session)

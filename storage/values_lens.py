@@ -10,13 +10,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Index, Text, delete, func, text, update
+from sqlalchemy import Index, Text, delete, func, text, tuple_, update
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.events import ConversationKind, ConversationRef, Platform
-from storage.common import ConcurrentUpdate, SqlStore, conflict_insert, rowcount, utc_field
+from storage.common import (
+    ROWS_AT_ONCE,
+    ConcurrentUpdate,
+    SqlStore,
+    chunks,
+    conflict_insert,
+    rowcount,
+    utc_field,
+)
 from storage.people import PersonKey
 
 
@@ -95,6 +103,26 @@ class CheckinStore(Protocol):
         """The owner's latest check-ins, newest first."""
         ...
 
+    async def for_person(self, owner: PersonKey) -> list[Checkin]:
+        """Every check-in of the owner, newest first (their own record)."""
+        ...
+
+    async def forget(self, owner: PersonKey) -> int:
+        """Erase every check-in of the owner, with its ratings and notes; how many."""
+        ...
+
+    async def forget_before(self, when: datetime) -> int:
+        """Retention: erase check-ins completed before ``when``; how many."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamRatings:
+    """One member's ratings in one team check-in, found again by their keyed hash."""
+
+    checkin: TeamCheckin
+    ratings: Mapping[str, str]
+
 
 class TeamCheckinStore(Protocol):
     """Team check-ins and their ratings."""
@@ -133,6 +161,35 @@ class TeamCheckinStore(Protocol):
 
     async def tally(self, checkin_id: str) -> TeamTally:
         """The counts per behaviour and rating."""
+        ...
+
+    async def ids_in(self, platform: str, tenant: str) -> list[str]:
+        """The ids of every team check-in of a workspace or tenant (to recompute a member's
+        keyed hash in each)."""
+        ...
+
+    async def ratings_of(self, member_keys: Mapping[str, str]) -> list[TeamRatings]:
+        """The ratings stored under ``member_keys`` (check-in id -> the member's key there),
+        oldest check-in first. Check-ins already reduced to counts hold none."""
+        ...
+
+    async def started_by(self, platform: str, tenant: str, user: str) -> list[TeamCheckin]:
+        """The team check-ins a person started, newest first."""
+        ...
+
+    async def forget_member(self, member_keys: Mapping[str, str]) -> int:
+        """Erase the ratings stored under ``member_keys`` (check-in id -> key); an open
+        check-in counts one participant fewer. How many check-ins held some."""
+        ...
+
+    async def forget_starter(self, platform: str, tenant: str, user: str) -> int:
+        """The person no longer shows as the starter of their team check-ins (only admins can
+        close those still open); how many."""
+        ...
+
+    async def summarise_before(self, when: datetime) -> int:
+        """Retention: team check-ins closed before ``when`` keep only their counts per
+        behaviour and rating; their member rows (keyed hashes) go. How many check-ins."""
         ...
 
 
@@ -212,6 +269,18 @@ class TeamRatingRow(SQLModel, table=True):
     rating: str = Field(max_length=32)
 
 
+class TeamRatingCountRow(SQLModel, table=True):
+    """How many members of a closed team check-in gave one rating to one behaviour: all that
+    is kept of its ratings once the retention period after its results has passed."""
+
+    __tablename__ = "team_rating_counts"
+
+    team_checkin_id: str = Field(primary_key=True, foreign_key="team_checkins.id", max_length=32)
+    behaviour: str = Field(primary_key=True, max_length=32)
+    rating: str = Field(primary_key=True, max_length=32)
+    count: int
+
+
 class SqlCheckins(SqlStore):
     """Personal check-ins in ``checkins`` and ``checkin_ratings``."""
 
@@ -261,6 +330,35 @@ class SqlCheckins(SqlStore):
         )
         return await self._with_ratings(list(rows))
 
+    async def for_person(self, owner: PersonKey) -> list[Checkin]:
+        rows = await self.session.exec(
+            select(CheckinRow)
+            .where(*_owned_by(owner))
+            .order_by(col(CheckinRow.completed_at).desc(), col(CheckinRow.id))
+        )
+        return await self._with_ratings(list(rows))
+
+    async def forget(self, owner: PersonKey) -> int:
+        return await self._forget(select(CheckinRow.id).where(*_owned_by(owner)))
+
+    async def forget_before(self, when: datetime) -> int:
+        return await self._forget(select(CheckinRow.id).where(col(CheckinRow.completed_at) < when))
+
+    async def _forget(self, which: Any) -> int:
+        ids = list(await self.session.exec(which))
+        for chunk in chunks(ids, ROWS_AT_ONCE):
+            await self.session.exec(
+                delete(CheckinRatingRow)
+                .where(col(CheckinRatingRow.checkin_id).in_(chunk))
+                .execution_options(synchronize_session=False)
+            )
+            await self.session.exec(
+                delete(CheckinRow)
+                .where(col(CheckinRow.id).in_(chunk))
+                .execution_options(synchronize_session=False)
+            )
+        return len(ids)
+
     async def _with_ratings(self, rows: list[CheckinRow]) -> list[Checkin]:
         if not rows:
             return []
@@ -287,6 +385,14 @@ class SqlCheckins(SqlStore):
             )
             for row in rows
         ]
+
+
+def _owned_by(owner: PersonKey) -> tuple[Any, ...]:
+    return (
+        col(CheckinRow.platform) == owner.platform,
+        col(CheckinRow.tenant) == owner.tenant,
+        col(CheckinRow.owner) == owner.user,
+    )
 
 
 def _team_checkin(row: TeamCheckinRow) -> TeamCheckin:
@@ -443,6 +549,130 @@ class SqlTeamCheckins(SqlStore):
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         for behaviour, rating, count in counted:
             counts[behaviour][rating] = int(count)
+        kept = await self.session.exec(
+            select(TeamRatingCountRow).where(col(TeamRatingCountRow.team_checkin_id) == checkin_id)
+        )
+        for summary in kept:
+            before = counts[summary.behaviour].get(summary.rating, 0)
+            counts[summary.behaviour][summary.rating] = before + summary.count
         return TeamTally(
             checkin=_team_checkin(row), participants=row.participants, counts=dict(counts)
         )
+
+    async def ids_in(self, platform: str, tenant: str) -> list[str]:
+        rows = await self.session.exec(
+            select(TeamCheckinRow.id)
+            .where(col(TeamCheckinRow.platform) == platform, col(TeamCheckinRow.tenant) == tenant)
+            .order_by(col(TeamCheckinRow.opened_at), col(TeamCheckinRow.id))
+        )
+        return list(rows)
+
+    async def ratings_of(self, member_keys: Mapping[str, str]) -> list[TeamRatings]:
+        found: dict[str, dict[str, str]] = defaultdict(dict)
+        pairs = list(member_keys.items())
+        for chunk in chunks(pairs, ROWS_AT_ONCE):
+            rows = await self.session.exec(
+                select(TeamRatingRow).where(
+                    tuple_(col(TeamRatingRow.team_checkin_id), col(TeamRatingRow.member_key)).in_(
+                        chunk
+                    )
+                )
+            )
+            for rating in rows:
+                found[rating.team_checkin_id][rating.behaviour] = rating.rating
+        if not found:
+            return []
+        checkins = await self.session.exec(
+            select(TeamCheckinRow)
+            .where(col(TeamCheckinRow.id).in_(list(found)))
+            .order_by(col(TeamCheckinRow.opened_at), col(TeamCheckinRow.id))
+        )
+        return [
+            TeamRatings(checkin=_team_checkin(row), ratings=dict(found[row.id])) for row in checkins
+        ]
+
+    async def started_by(self, platform: str, tenant: str, user: str) -> list[TeamCheckin]:
+        rows = await self.session.exec(
+            select(TeamCheckinRow)
+            .where(
+                col(TeamCheckinRow.platform) == platform,
+                col(TeamCheckinRow.tenant) == tenant,
+                col(TeamCheckinRow.started_by) == user,
+            )
+            .order_by(col(TeamCheckinRow.opened_at).desc(), col(TeamCheckinRow.id))
+        )
+        return [_team_checkin(r) for r in rows]
+
+    async def forget_member(self, member_keys: Mapping[str, str]) -> int:
+        held = [r.checkin for r in await self.ratings_of(member_keys)]
+        for checkin in held:
+            await self.session.exec(
+                delete(TeamRatingRow)
+                .where(
+                    col(TeamRatingRow.team_checkin_id) == checkin.id,
+                    col(TeamRatingRow.member_key) == member_keys[checkin.id],
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if checkin.is_open:
+                await self.session.exec(
+                    update(TeamCheckinRow)
+                    .where(
+                        col(TeamCheckinRow.id) == checkin.id, col(TeamCheckinRow.participants) > 0
+                    )
+                    .values(participants=col(TeamCheckinRow.participants) - 1)
+                    .execution_options(synchronize_session=False)
+                )
+        return len(held)
+
+    async def forget_starter(self, platform: str, tenant: str, user: str) -> int:
+        changed = await self.session.exec(
+            update(TeamCheckinRow)
+            .where(
+                col(TeamCheckinRow.platform) == platform,
+                col(TeamCheckinRow.tenant) == tenant,
+                col(TeamCheckinRow.started_by) == user,
+            )
+            .values(started_by="")
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(changed)
+
+    async def summarise_before(self, when: datetime) -> int:
+        closed = list(
+            await self.session.exec(
+                select(TeamCheckinRow.id).where(
+                    col(TeamCheckinRow.status) == "closed",
+                    col(TeamCheckinRow.closed_at) < when,
+                    select(TeamRatingRow.team_checkin_id)
+                    .where(col(TeamRatingRow.team_checkin_id) == col(TeamCheckinRow.id))
+                    .exists(),
+                )
+            )
+        )
+        for checkin_id in closed:
+            counted = await self.session.exec(
+                select(TeamRatingRow.behaviour, TeamRatingRow.rating, func.count())
+                .where(col(TeamRatingRow.team_checkin_id) == checkin_id)
+                .group_by(col(TeamRatingRow.behaviour), col(TeamRatingRow.rating))
+            )
+            for behaviour, rating, count in list(counted):
+                await self.session.exec(
+                    conflict_insert(self.session, TeamRatingCountRow)
+                    .values(
+                        team_checkin_id=checkin_id,
+                        behaviour=behaviour,
+                        rating=rating,
+                        count=int(count),
+                    )
+                    .on_conflict_do_update(
+                        index_elements=["team_checkin_id", "behaviour", "rating"],
+                        set_={"count": col(TeamRatingCountRow.count) + int(count)},
+                    )
+                )
+            await self.session.exec(
+                delete(TeamRatingRow)
+                .where(col(TeamRatingRow.team_checkin_id) == checkin_id)
+                .execution_options(synchronize_session=False)
+            )
+        return len(closed)

@@ -25,6 +25,7 @@ from bot.dialogs import CANCEL_WORDS
 from bot.events import ConversationOpened, ConversationRef, Event, MessageRef, Platform
 from bot.outbound import Reply
 from bot.ui import SEPARATOR, Card, ChoiceInput, TextInput, card_from_json, card_to_json
+from storage.console import SEEN_PREFIX
 from storage.people import Person, PersonKey
 from storage.stores import Stores
 
@@ -275,7 +276,7 @@ def _option(question: ChoiceInput, text: str) -> str | None:
 def seen_key(conversation: str, user: str) -> str:
     """The meta key recording how far ``user``'s terminal has read ``conversation``: it also
     says that they joined it."""
-    return f"console_seen:{conversation}:{user}"
+    return f"{SEEN_PREFIX}{conversation}:{user}"
 
 
 class ConsoleChannelMembers:

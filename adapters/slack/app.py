@@ -45,6 +45,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.listener.async_builtins import AsyncTokenRevocationListeners
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
@@ -70,7 +71,15 @@ from adapters.slack.translate import (
 )
 from bot.app import App
 from bot.clock import Clock
-from bot.events import Actor, ConversationRef, Event, MessageRef, Platform
+from bot.events import (
+    Actor,
+    AppRemoved,
+    ConversationRef,
+    Event,
+    MessageRef,
+    PersonLeft,
+    Platform,
+)
 from bot.inbound import BadPayload
 from bot.logs import LIBRARY_LEVEL
 from bot.outbound import RateLimited, RecipientUnreachable, Reply, SendError, TemporarySendError
@@ -327,7 +336,7 @@ class SlackAdapter:
         # client we give (which carries that token and our SLACK_API_URL) wins: it is meant to.
         if _quiet_token_warning not in bolt_log.filters:
             bolt_log.addFilter(_quiet_token_warning)
-        bolt = AsyncApp(
+        return AsyncApp(
             # Bolt names a logger after the app and, on every request, copies its own logger's
             # level, handlers and filters onto it: named "valuesbot", that was the bot's own.
             name=_BOLT_LOG.name,
@@ -342,9 +351,6 @@ class SlackAdapter:
             oauth_settings=oauth,
             logger=bolt_log,
         )
-        if oauth is not None:
-            bolt.enable_token_revocation_listeners()
-        return bolt
 
     def _listen(self) -> None:
         catch_all = re.compile(".*", re.DOTALL)  # every command, action id and callback id
@@ -353,6 +359,12 @@ class SlackAdapter:
         self.bolt.view_submission(catch_all)(self._listener)
         for event in ("message", "app_mention", "member_joined_channel", "app_home_opened"):
             self.bolt.event(event)(self._listener)
+        # People leaving (a deactivated account) and the app leaving the workspace. Bolt runs
+        # one listener per event: ours, which also forgets the OAuth installation (what bolt's
+        # own token revocation listeners would have done) before the bot marks everyone gone.
+        self.bolt.event("user_change")(self._listener)
+        for event in ("app_uninstalled", "tokens_revoked"):
+            self.bolt.event(event)(self._revoked)
 
     async def _listener(
         self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
@@ -361,6 +373,28 @@ class SlackAdapter:
         try:
             self.accept(body, context.bot_token)
         except Exception:  # acknowledged already: Slack gets its 200 whatever happens here
+            log.exception("slack payload could not be started kind=%s", describe(body))
+
+    async def _revoked(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        context: AsyncBoltContext,
+    ) -> None:
+        await ack()
+        if self.bolt.installation_store is not None:
+            revocation = AsyncTokenRevocationListeners(self.bolt.installation_store)
+            try:
+                if event.get("type") == "app_uninstalled":
+                    await revocation.handle_app_uninstalled_events(context)
+                else:
+                    await revocation.handle_tokens_revoked_events(event, context)
+            except Exception:
+                log.exception("slack installation could not be forgotten")
+        try:
+            self.accept(body, None)
+        except Exception:
             log.exception("slack payload could not be started kind=%s", describe(body))
 
     def accept(self, body: Mapping[str, Any], token: str | None) -> None:
@@ -392,8 +426,9 @@ class SlackAdapter:
     async def _handle(self, event: Event, route: TurnRoute) -> None:
         _TURN.set(route)  # this task's own context: deliver() finds how to answer
         try:
-            async with self.app.dispatcher.intake:
-                event = await self._with_profile(event, route.token)
+            if not isinstance(event, PersonLeft | AppRemoved):
+                async with self.app.dispatcher.intake:
+                    event = await self._with_profile(event, route.token)
             await self.app.dispatcher.handle(event)
         except Exception:  # the dispatcher logs a turn's failures; this is a last guard
             log.exception("slack event failed event_id=%s", event.event_id)

@@ -19,6 +19,11 @@ Handled:
   ``MessageReceived``;
 - ``app_mention`` -> ``MessageReceived`` in the channel, the leading mention removed;
 - ``member_joined_channel`` -> ``MemberJoined``;
+- ``user_change`` whose ``user.deleted`` is true (the account was deactivated) ->
+  ``PersonLeft`` (reason "deactivated"), in the person's own place (their id as the
+  conversation);
+- ``app_uninstalled``, and ``tokens_revoked`` naming bot tokens -> ``AppRemoved`` for the
+  workspace (everyone there is treated as gone until they come back);
 - ``app_home_opened`` on the Home tab -> not a core event: ``home_visit`` names the person, and
   the adapter publishes their Home tab.
 
@@ -29,7 +34,9 @@ Ignored on purpose (``translate`` returns None, the adapter logs it):
 - ``app_home_opened`` on the Messages tab: Slack sends it on every visit, and a greeting each
   time would be noise (a person's first message or command gets the help);
 - ``block_actions`` on elements that carry no envelope of ours (a select changed inside a form:
-  inputs travel with the button that submits them), ``view_closed``, shortcuts, other events.
+  inputs travel with the button that submits them), ``view_closed``, shortcuts, other events;
+- ``user_change`` of anyone still active (profile edits: a reactivated person is back when they
+  next do anything), ``tokens_revoked`` of user tokens only (the bot uses none).
 
 People's names: payloads carry only the handle (``user_name``, ``user.name``), which Slack
 deprecates and people rarely show; it is the actor's name only until the adapter has their
@@ -62,6 +69,7 @@ from bot import inbound
 from bot.events import (
     ActionSubmitted,
     Actor,
+    AppRemoved,
     CommandReceived,
     ConversationKind,
     ConversationRef,
@@ -69,6 +77,7 @@ from bot.events import (
     MemberJoined,
     MessageReceived,
     MessageRef,
+    PersonLeft,
     Platform,
 )
 from bot.inbound import TENANT_LIMIT, BadPayload, clean
@@ -509,6 +518,8 @@ def _view_submission(body: Mapping[str, Any]) -> ActionSubmitted | None:
 def _event(body: Mapping[str, Any]) -> Event | None:
     event = _obj(body, "event")
     kind = event.get("type")
+    if kind in {"user_change", "app_uninstalled", "tokens_revoked"}:
+        return _gone(body, event)
     if kind not in {"message", "app_mention", "member_joined_channel"}:
         return None
     tenant = _id(body, "team_id", limit=TENANT_LIMIT) or _id(
@@ -545,6 +556,36 @@ def _event(body: Mapping[str, Any]) -> Event | None:
         conversation=_place(tenant, channel, hint),
         actor=Actor(id=user),
         event_id=event_id,
+    )
+
+
+def _gone(body: Mapping[str, Any], event: Mapping[str, Any]) -> Event | None:
+    """Someone left the workspace, or the app left it."""
+    event_id = _id(body, "event_id")
+    tenant = _id(body, "team_id", limit=TENANT_LIMIT)
+    if event.get("type") == "user_change":
+        user = _obj(event, "user", "event.")
+        person = _id(user, "id", "event.user.")
+        tenant = tenant or _id(user, "team_id", "event.user.", limit=TENANT_LIMIT)
+        if user.get("deleted") is not True or not (person and tenant and event_id):
+            return None
+        return PersonLeft(
+            conversation=_place(tenant, person, "im"),
+            actor=Actor(id=person),
+            event_id=event_id,
+            reason="deactivated",
+        )
+    if not (tenant and event_id):
+        return None
+    if event.get("type") == "tokens_revoked":
+        tokens = _obj(event, "tokens", "event.")
+        if not inbound.items(tokens.get("bot"), "event.tokens.bot"):
+            return None
+    return AppRemoved(
+        conversation=_place(tenant, tenant, "im"),
+        actor=Actor(id=""),
+        event_id=event_id,
+        reason="uninstalled" if event.get("type") == "app_uninstalled" else "tokens_revoked",
     )
 
 

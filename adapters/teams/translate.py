@@ -24,6 +24,10 @@ Handled:
   ``MemberJoined`` for the first person added.
 - ``installationUpdate`` with action ``add`` (or ``add-upgrade``): ``MemberJoined``, so the
   conversation is remembered for proactive messages even if no one has written yet.
+- In the bot's personal scope, a ``conversationUpdate`` with ``membersRemoved`` (the person, or
+  the bot as the app is removed) and an ``installationUpdate`` with action ``remove``:
+  ``PersonLeft`` for that person (reason "removed"): their queued messages are cancelled and
+  their data erased after the grace period unless they come back.
 
 Ignored on purpose (``None``):
 
@@ -32,8 +36,9 @@ Ignored on purpose (``None``):
 - ``messageReaction``, ``messageUpdate``, ``messageDelete``, ``typing``, ``event`` and
   ``endOfConversation`` activities: valuesbot has nothing to say to them;
 - every other ``invoke`` (message extensions, sign-in, task modules: the app declares none);
-- ``conversationUpdate`` removing the bot or people, renaming a team or a channel;
-  ``installationUpdate`` removing the app (a later send there fails as unreachable);
+- ``conversationUpdate`` removing the bot or people from a team or group chat, renaming a team
+  or a channel; ``installationUpdate`` removing the app from a team (a later send there fails
+  as unreachable; its members keep their personal chats);
 - activities from channels other than Teams (``channelId`` not ``msteams``): the Agents
   Playground is run with ``--channel-id msteams`` to play Teams.
 
@@ -67,6 +72,7 @@ from bot.events import (
     MemberJoined,
     MessageReceived,
     MessageRef,
+    PersonLeft,
     Platform,
 )
 from bot.inbound import TENANT_LIMIT, BadPayload
@@ -76,7 +82,7 @@ from bot.ui import CHOICE, SEPARATOR
 COMMANDS = ("valueslens", "barometer", "commitment", "casestudy", "digest", "values")
 # "values" starts ordinary sentences ("Values training for managers" as the work being looked
 # at): as a bare word it is a command only alone or with one of these.
-VALUES_WORDS = frozenset({"help", "behaviours", "behaviors", "values", "?"})
+VALUES_WORDS = frozenset({"help", "behaviours", "behaviors", "values", "?", "mydata", "forget-me"})
 
 # Card facts valuesbot puts in every Action.Submit's data, under one key so that Teams can merge
 # the card's inputs (by input id) next to it without clashing.
@@ -388,6 +394,19 @@ def _added_bot(activity: Mapping[str, Any]) -> bool:
     )
 
 
+def _left(activity: Mapping[str, Any], base: Mapping[str, Any]) -> PersonLeft:
+    """Someone left the bot's personal scope: the person removed, or the bot removed by them
+    (then the sender is the person)."""
+    bot_id = _id(_obj(activity, "recipient"), "id", "recipient.")
+    people = [m for m in _objects(activity, "membersRemoved") if m.get("id") != bot_id]
+    if people and _id(people[0], "id", "membersRemoved."):
+        gone = people[0]
+        return PersonLeft(
+            actor=Actor(id=_id(gone, "id", "membersRemoved."), name=""), reason="removed", **base
+        )
+    return PersonLeft(actor=actor(activity), reason="removed", **base)
+
+
 def translate(activity: Mapping[str, Any]) -> Event | None:
     """The core event for an activity, or None when valuesbot has nothing to do with it.
 
@@ -449,6 +468,8 @@ def translate(activity: Mapping[str, Any]) -> Event | None:
         )
 
     if kind == "conversationUpdate":
+        if where.is_direct and activity.get("membersRemoved"):
+            return _left(activity, base)
         if _added_bot(activity):
             if where.is_direct:
                 return ConversationOpened(actor=actor(activity), **base)
@@ -462,6 +483,8 @@ def translate(activity: Mapping[str, Any]) -> Event | None:
     if kind == "installationUpdate":
         if _id(activity, "action").startswith("add"):
             return MemberJoined(actor=actor(activity), **base)
+        if where.is_direct and _id(activity, "action").startswith("remove"):
+            return PersonLeft(actor=actor(activity), reason="removed", **base)
         return None
 
     return None

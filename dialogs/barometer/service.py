@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.audit import SCHEDULE, person_actor, record
 from bot.content import BarometerText, Content
 from bot.delivery import place_label, tell_comms, why
 from bot.events import (
@@ -238,16 +239,17 @@ class Barometer:
 
     async def _comms(self, turn: Turn[CommandReceived], word: str) -> None:
         stores, now = turn.stores, turn.now
+        actor = person_actor(turn.person)
         if word == "open":
-            turn.reply(await self.open_card(stores, now), private=True)
+            turn.reply(await self.open_card(stores, now, actor), private=True)
         elif word == "close":
-            turn.reply(await self.close_card(stores, now), private=True)
+            turn.reply(await self.close_card(stores, now, actor), private=True)
         elif word == "status":
             turn.reply(await self.status_card(stores, now), private=True)
         elif word == "preview":
             turn.reply(await self.preview_card(stores, now), private=True)
         elif word == "remind":
-            turn.reply(await self.remind_card(stores, now), private=True)
+            turn.reply(await self.remind_card(stores, now, actor), private=True)
         elif word == "comments":
             for card in await self.comment_cards(stores):
                 turn.reply(card, private=True)
@@ -345,8 +347,9 @@ class Barometer:
             )
         return cards.results_card(self.text, history[0], history[1:], self.page)
 
-    async def open_card(self, stores: Stores, now: datetime) -> Card:
-        """Open the month's round (comms) and say what happened."""
+    async def open_card(self, stores: Stores, now: datetime, actor: str = SCHEDULE) -> Card:
+        """Open the month's round (comms: ``actor``, for the audit trail) and say what
+        happened."""
         current = await stores.barometer.current()
         if current is not None:
             return Card(
@@ -355,7 +358,7 @@ class Barometer:
                 f"{local_time(current.closes_at, self.settings.zone)}.",
             )
         try:
-            result = await self.open_round(stores, now)
+            result = await self.open_round(stores, now, actor=actor)
         except AudienceError as problem:
             return Card(title="The round was not opened", text=str(problem))
         if not result.opened:
@@ -373,9 +376,10 @@ class Barometer:
             footer=cards.rule(result.round),
         )
 
-    async def close_card(self, stores: Stores, now: datetime) -> Card:
-        """Close the open round (comms): its results, and where they were posted."""
-        result = await self.close_round(stores, now)
+    async def close_card(self, stores: Stores, now: datetime, actor: str = SCHEDULE) -> Card:
+        """Close the open round (comms: ``actor``): its results, and where they were
+        posted."""
+        result = await self.close_round(stores, now, actor=actor)
         if result is None:
             return Card(title="No round is open", text="There is no open round to close.")
         where = (
@@ -441,8 +445,8 @@ class Barometer:
         round_ = current or self.new_round(now, period_of(now, self.settings.zone))
         return cards.question_card(self.text, round_, self.settings.zone, preview=True)
 
-    async def remind_card(self, stores: Stores, now: datetime) -> Card:
-        """Send the next reminder now (comms)."""
+    async def remind_card(self, stores: Stores, now: datetime, actor: str = SCHEDULE) -> Card:
+        """Send the next reminder now (comms: ``actor``)."""
         current = await stores.barometer.current()
         if current is None:
             return Card(title="No round is open", text="There is nobody to remind.")
@@ -452,7 +456,7 @@ class Barometer:
                 text=f"This round has had its {MAX_REMINDERS} reminders: people are asked at "
                 "most that often.",
             )
-        result = await self.send_reminders(stores, now, force=True)
+        result = await self.send_reminders(stores, now, force=True, actor=actor)
         if result is None:
             return Card(title="No reminder sent", text="Someone else sent it just now.")
         return Card(
@@ -507,9 +511,11 @@ class Barometer:
             )
         return shown
 
-    async def moderate_by_id(self, stores: Stores, comment_id: str, status: str) -> str:
-        """Approve or reject a comment of the latest closed round (the CLI): "" when done, else
-        why not."""
+    async def moderate_by_id(
+        self, stores: Stores, comment_id: str, status: str, actor: str = SCHEDULE, *, now: datetime
+    ) -> str:
+        """Approve or reject a comment of the latest closed round (the CLI, as ``actor``): ""
+        when done, else why not."""
         closed = await stores.barometer.closed(1)
         if not closed:
             return "No round has closed yet: comments are read once a round closes."
@@ -519,6 +525,7 @@ class Barometer:
             return problem
         if not await stores.barometer.moderate(round_.id, comment_id, status):
             return f"There is no comment {comment_id!r} in the {month_name(round_.period)} round."
+        await record(stores, actor, f"barometer.comment.{status}", comment_id, now)
         return ""
 
     # Clicks
@@ -642,6 +649,13 @@ class Barometer:
             )
             return
         await turn.stores.barometer.moderate(round_.id, comment_id, status)
+        await record(
+            turn.stores,
+            person_actor(turn.person),
+            f"barometer.comment.{status}",
+            comment_id,
+            turn.now,
+        )
         turn.update(cards.comment_card(round_, found[0], done))
 
     def _read(
@@ -736,6 +750,7 @@ class Barometer:
         *,
         period: str | None = None,
         closes_at: datetime | None = None,
+        actor: str = SCHEDULE,
     ) -> OpenResult:
         """Open the round of ``period`` (default: this month) and queue its questions for
         everyone in scope, one outbox message each, in the caller's transaction. If the month
@@ -765,6 +780,7 @@ class Barometer:
                 ),
                 now,
             )
+        await record(stores, actor, "barometer.open", period, now)
         log.info("barometer round opened period=%s asked=%d", period, len(people))
         return OpenResult(round=round_, opened=True, invited=len(people))
 
@@ -774,7 +790,7 @@ class Barometer:
         return min(MAX_REMINDERS, sum(1 for t in times if t <= now))
 
     async def send_reminders(
-        self, stores: Stores, now: datetime, *, force: bool = False
+        self, stores: Stores, now: datetime, *, force: bool = False, actor: str = SCHEDULE
     ) -> RemindResult | None:
         """Queue a reminder for everyone asked in the open round who has not answered, if one is
         due by the timetable (or ``force``, for the comms team), and fewer than two were sent.
@@ -805,6 +821,7 @@ class Barometer:
                 ),
                 now,
             )
+        await record(stores, actor, "barometer.remind", f"{round_.period}#{wanted}", now)
         log.info(
             "barometer reminder queued period=%s number=%d people=%d",
             round_.period,
@@ -813,7 +830,9 @@ class Barometer:
         )
         return RemindResult(round=round_, number=wanted, reminded=len(waiting))
 
-    async def close_round(self, stores: Stores, now: datetime) -> CloseResult | None:
+    async def close_round(
+        self, stores: Stores, now: datetime, *, actor: str = SCHEDULE
+    ) -> CloseResult | None:
         """Close the open round, seal its rows, and queue its results card for every results
         channel. None when no round is open (or someone closed it first)."""
         current = await stores.barometer.current()
@@ -858,6 +877,7 @@ class Barometer:
                 now,
             ):
                 posted += 1
+        await record(stores, actor, "barometer.close", closed.period, now)
         log.info("barometer round closed period=%s", closed.period)
         return CloseResult(round=closed, results=results, card=card, posted_to=posted)
 

@@ -227,3 +227,10 @@ class BarometerStore(Protocol):
     async def moderate(self, round_id: str, comment_id: str, status: str) -> bool:
         """Set a comment's status; False when there is no such comment."""
         ...
+
+    async def forget_participant(self, person: PersonKey) -> int:
+        """Erase the person from open rounds: asked and not answered, their row goes (they are
+        asked no more); answered, it stays under a random id of nobody, so the counts of asked
+        and answered stay true. Their answers were never linked to them and are not touched.
+        How many rows."""
+        ...

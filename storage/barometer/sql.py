@@ -36,6 +36,9 @@ from storage.people import PersonKey
 
 log = logging.getLogger("valuesbot.barometer")
 
+# The id an erased person's "answered" row is kept under, until the round closes.
+ERASED_PARTICIPANT = "erased-"
+
 _RANDOM = secrets.SystemRandom()
 # Rows are inserted a few hundred at a time: well inside SQLite's and asyncpg's limits on the
 # number of parameters of one statement.
@@ -731,3 +734,28 @@ class SqlBarometer(SqlStore):
         if self.session.bind is not None and self.session.bind.dialect.name == "sqlite":
             connection = await self.session.connection()
             await connection.exec_driver_sql("PRAGMA secure_delete = ON")
+
+    async def forget_participant(self, person: PersonKey) -> int:
+        theirs = (
+            col(BarometerParticipationRow.platform) == person.platform,
+            col(BarometerParticipationRow.tenant) == person.tenant,
+            col(BarometerParticipationRow.user_id) == person.user,
+        )
+        removed = await self.session.exec(
+            delete(BarometerParticipationRow)
+            .where(*theirs, col(BarometerParticipationRow.answered).is_(False))
+            .execution_options(synchronize_session=False)
+        )
+        changed = rowcount(removed)
+        answered = await self.session.exec(
+            select(BarometerParticipationRow.round_id).where(*theirs)
+        )
+        for round_id in list(answered):
+            await self.session.exec(
+                update(BarometerParticipationRow)
+                .where(col(BarometerParticipationRow.round_id) == round_id, *theirs)
+                .values(user_id=f"{ERASED_PARTICIPANT}{secrets.token_hex(12)}")
+                .execution_options(synchronize_session=False)
+            )
+            changed += 1
+        return changed

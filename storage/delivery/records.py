@@ -48,6 +48,8 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     UNCERTAIN = "uncertain"
+    CANCELLED = "cancelled"
+    """Never to be sent: its recipient left (or was erased) before it went."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +68,8 @@ class DeliveryProgress:
     sent: int = 0
     failed: int = 0
     uncertain: int = 0
+    cancelled: int = 0
+    """Not sent because their recipient left."""
     sent_recently: int = 0
     window: timedelta = timedelta(minutes=5)
     created_at: datetime
@@ -76,7 +80,13 @@ class DeliveryProgress:
     def total(self) -> int:
         """Every message of the job."""
         return (
-            self.queued + self.waiting + self.in_flight + self.sent + self.failed + self.uncertain
+            self.queued
+            + self.waiting
+            + self.in_flight
+            + self.sent
+            + self.failed
+            + self.uncertain
+            + self.cancelled
         )
 
     @property
@@ -105,6 +115,34 @@ class OutboxStore(Protocol):
 
     async def requeue(self, job: str, status: OutboxStatus, now: datetime) -> int:
         """Send a job's failed or uncertain messages again (a person's decision); how many."""
+        ...
+
+    async def waiting_for(self, person: PersonKey) -> int:
+        """How many messages to the person are still to be sent."""
+        ...
+
+    async def cancel_to(self, person: PersonKey, now: datetime) -> int:
+        """Cancel the messages to the person not sent yet (queued, or claimed by a worker that
+        has not started sending): the workers never send them. How many."""
+        ...
+
+    async def forget(self, person: PersonKey, keys_starting: Sequence[str] = ()) -> int:
+        """Erase every message to the person, whatever its state, their weekly counts, and the
+        messages whose key starts with one of ``keys_starting`` (channel posts about them).
+        How many rows."""
+        ...
+
+    async def forget_mentions(
+        self, job_prefix: str, platform: str, tenant: str, needles: Sequence[str]
+    ) -> int:
+        """Erase finished messages (sent, failed, uncertain, cancelled) of jobs starting with
+        ``job_prefix`` whose card holds one of ``needles`` (an erased person's name as a
+        channel post showed it); how many. Messages still to send are left to go."""
+        ...
+
+    async def forget_before(self, when: datetime, week: str) -> int:
+        """Retention: messages finished (sent, failed, uncertain, cancelled) before ``when``,
+        and weekly counts of weeks before ``week`` ("2026-W49"), go. How many rows."""
         ...
 
 

@@ -20,7 +20,7 @@ from storage.delivery.records import (
     SendToStart,
 )
 from storage.delivery.tables import OutboxRow, PersonWeekRow, RateBucketRow
-from storage.people import PersonRow
+from storage.people import PersonKey, PersonRow
 
 # While a bucket recovers from a 429, its slots are this much further apart (80% of its speed).
 SLOWED_STEP = 1.25
@@ -148,6 +148,113 @@ class SqlOutbox(SqlStore):
             .execution_options(synchronize_session=False)
         )
         return rowcount(await self.session.exec(statement))
+
+    async def waiting_for(self, person: PersonKey) -> int:
+        found = await self.session.exec(
+            select(func.count()).where(
+                *_to(person),
+                col(OutboxRow.status).in_([OutboxStatus.QUEUED.value, OutboxStatus.CLAIMED.value]),
+            )
+        )
+        return int(found.one())
+
+    async def cancel_to(self, person: PersonKey, now: datetime) -> int:
+        cancelled = await self.session.exec(
+            update(OutboxRow)
+            .where(
+                *_to(person),
+                col(OutboxRow.status).in_([OutboxStatus.QUEUED.value, OutboxStatus.CLAIMED.value]),
+            )
+            .values(
+                status=OutboxStatus.CANCELLED.value,
+                last_error="recipient left",
+                lease_owner=None,
+                lease_until=None,
+                sent_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(cancelled)
+
+    async def forget(self, person: PersonKey, keys_starting: Sequence[str] = ()) -> int:
+        gone = rowcount(
+            await self.session.exec(
+                delete(OutboxRow).where(*_to(person)).execution_options(synchronize_session=False)
+            )
+        )
+        for prefix in keys_starting:
+            gone += rowcount(
+                await self.session.exec(
+                    delete(OutboxRow)
+                    .where(col(OutboxRow.key).startswith(prefix, autoescape=True))
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        gone += rowcount(
+            await self.session.exec(
+                delete(PersonWeekRow)
+                .where(
+                    col(PersonWeekRow.platform) == person.platform,
+                    col(PersonWeekRow.tenant) == person.tenant,
+                    col(PersonWeekRow.person) == person.user,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        )
+        return gone
+
+    async def forget_mentions(
+        self, job_prefix: str, platform: str, tenant: str, needles: Sequence[str]
+    ) -> int:
+        gone = 0
+        for needle in needles:
+            removed = await self.session.exec(
+                delete(OutboxRow)
+                .where(
+                    col(OutboxRow.job).startswith(job_prefix, autoescape=True),
+                    col(OutboxRow.platform) == platform,
+                    col(OutboxRow.tenant) == tenant,
+                    col(OutboxRow.status).in_(_FINISHED),
+                    col(OutboxRow.card).contains(needle, autoescape=True),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            gone += rowcount(removed)
+        return gone
+
+    async def forget_before(self, when: datetime, week: str) -> int:
+        finished = _FINISHED
+        messages = await self.session.exec(
+            delete(OutboxRow)
+            .where(
+                col(OutboxRow.status).in_(finished),
+                func.coalesce(col(OutboxRow.sent_at), col(OutboxRow.created_at)) < when,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        weeks = await self.session.exec(
+            delete(PersonWeekRow)
+            .where(col(PersonWeekRow.week) < week)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(messages) + rowcount(weeks)
+
+
+_FINISHED = [
+    OutboxStatus.SENT.value,
+    OutboxStatus.FAILED.value,
+    OutboxStatus.UNCERTAIN.value,
+    OutboxStatus.CANCELLED.value,
+]
+
+
+def _to(person: PersonKey) -> tuple[Any, ...]:
+    return (
+        col(OutboxRow.to_person).is_(True),
+        col(OutboxRow.platform) == person.platform,
+        col(OutboxRow.tenant) == person.tenant,
+        col(OutboxRow.recipient) == person.user,
+    )
 
 
 def _later(a: Any, b: Any) -> Any:

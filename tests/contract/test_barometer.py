@@ -276,3 +276,27 @@ async def test_two_clicks_at_once_count_once(database: Database) -> None:
         assert await stores.barometer.pending() == 1
         await stores.barometer.close("r1", NOW)
         assert (await stores.barometer.tally("r1")).respondents == 1
+
+
+async def test_an_erased_person_leaves_the_counts_of_an_open_round_true(
+    database: Database,
+) -> None:
+    carol = PersonKey("slack", "T1", "U3")
+    async with database.unit() as stores:
+        await stores.barometer.open(a_round())
+        await stores.barometer.invite("r1", [ALICE, BOB, carol])
+        await stores.barometer.answer("r1", ALICE, said(), "h-alice")
+        await stores.barometer.answer("r1", BOB, said(), "h-bob")
+    async with database.unit() as stores:
+        assert await stores.barometer.forget_participant(ALICE) == 1
+        assert await stores.barometer.forget_participant(carol) == 1
+        assert await stores.barometer.forget_participant(carol) == 0
+    async with database.unit() as stores:
+        assert await stores.barometer.participation("r1") == (2, 2)
+        assert not await stores.barometer.invited("r1", ALICE)
+        assert await stores.barometer.waiting("r1") == []
+        rows = await stores.session.exec(text("SELECT user_id FROM barometer_participation"))
+        users = sorted(r[0] for r in rows)
+    assert users[0] == "U2"
+    assert users[1].startswith("erased-")
+    assert "U1" not in users[1]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
+
+from bot.events import ConversationKind, ConversationRef, Platform
 from storage.case_studies import CaseStudy, CaseStudyStatus
+from storage.digests import DigestRun
 from storage.engine import Database
 from storage.people import PersonKey
 
@@ -101,3 +105,42 @@ async def test_case_study_moderation_is_decided_once_per_revision(database: Data
         )
         await stores.case_studies.add(case_study("k2", submitted_at=later + timedelta(minutes=1)))
         assert [c.id for c in await stores.case_studies.for_author(ALICE, 10)] == ["k2", "k1"]
+
+
+async def test_a_persons_case_studies_are_erased_or_kept_without_them(database: Database) -> None:
+    place = ConversationRef(
+        platform=Platform.SLACK, tenant="T1", conversation="C1", kind=ConversationKind.CHANNEL
+    )
+    async with database.unit() as stores:
+        for case_id in ("k1", "k2"):
+            await stores.case_studies.add(case_study(case_id))
+            await stores.case_studies.decide(
+                case_id, 1, CaseStudyStatus.APPROVED, "U9", "Lovely", NOW
+            )
+        await stores.case_studies.add(case_study("b1", author=BOB))
+        await stores.case_studies.decide("b1", 1, CaseStudyStatus.APPROVED, "U1", None, NOW)
+        await stores.digests.claim(
+            DigestRun(id="r1", schedule_id="d1", period="p", place=place, claimed_at=NOW, as_of=NOW)
+        )
+        await stores.digests.include("r1", place, "k1")
+        await stores.digests.include("r1", place, "k2")
+    async with database.unit() as stores:
+        assert [c.id for c in await stores.case_studies.for_person(ALICE)] == ["k1", "k2"]
+        theirs = await stores.case_studies.forget(ALICE, keep=("k2",))
+        assert sorted(c.id for c in theirs) == ["k1", "k2"]
+    async with database.unit() as stores:
+        assert await stores.case_studies.get("k1") is None
+        kept = await stores.case_studies.get("k2")
+        assert kept is not None
+        assert (kept.author.user, kept.named, kept.moderator_note, kept.story) == (
+            "",
+            False,
+            None,
+            "We asked patients first.",
+        )
+        assert await stores.case_studies.for_person(ALICE) == []
+        moderated = await stores.case_studies.get("b1")
+        assert moderated is not None
+        assert moderated.moderator == ""
+        items = await stores.session.exec(text("SELECT case_study_id FROM digest_items"))
+        assert [i[0] for i in items] == ["k2"]

@@ -160,3 +160,18 @@ async def test_commitments_from_one_source_are_stored_once(database: Database) -
         assert [c.id for c in await stores.commitments.for_owner(ALICE, 10)] == ["m3", "m1"]
         assert await stores.commitments.by_source("lens:c1") == first
         assert await stores.commitments.by_source("lens:zz") is None
+
+
+async def test_a_persons_commitments_are_listed_and_erased(database: Database) -> None:
+    async with database.unit() as stores:
+        await stores.commitments.add(commitment("m1"))
+        await stores.commitments.add(commitment("m2", created_at=NOW + timedelta(days=1)))
+        await stores.commitments.add(commitment("b1", owner=BOB))
+        await stores.commitments.mark_shared("m2", ALICE, NOW)
+    async with database.unit() as stores:
+        assert [c.id for c in await stores.commitments.for_person(ALICE)] == ["m2", "m1"]
+        erased = await stores.commitments.forget(ALICE)
+        assert [(c.id, c.shared_at) for c in erased] == [("m2", NOW), ("m1", None)]
+    async with database.unit() as stores:
+        assert await stores.commitments.for_person(ALICE) == []
+        assert [c.id for c in await stores.commitments.for_person(BOB)] == ["b1"]

@@ -22,3 +22,21 @@ async def test_console_feed_lists_each_conversations_cards(database: Database) -
         ]
         assert [p.id for p in await stores.console.since("room", one)] == [two]
         assert await stores.console.last_id("room") == two
+
+
+async def test_a_persons_direct_conversation_and_reading_marks_are_erased(
+    database: Database,
+) -> None:
+    async with database.unit() as stores:
+        await stores.console.post("dm-alice", '{"title": "yours"}', NOW)
+        await stores.console.post("team-x", '{"title": "ours"}', NOW)
+        await stores.meta.put("console_seen:team-x:alice", "2")
+        await stores.meta.put("console_seen:team-x:malice", "2")
+        await stores.meta.put("console_seen:dm-alice:alice", "1")
+    async with database.unit() as stores:
+        assert await stores.console.forget("dm-alice", "alice") == 3
+        assert await stores.console.last_id("dm-alice") == 0
+        assert await stores.console.last_id("team-x") > 0
+        assert await stores.meta.starting_with("console_seen:") == {
+            "console_seen:team-x:malice": "2"
+        }

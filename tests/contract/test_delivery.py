@@ -220,3 +220,92 @@ async def test_sent_messages_are_marked_together_with_their_own_ids(database: Da
         ("U2", "claimed", 0, "w", None),
         ("U3", "queued", 0, None, None),
     ]
+
+
+async def test_messages_to_a_leaver_are_cancelled_and_never_claimed(database: Database) -> None:
+    from storage.people import PersonKey
+
+    alice = PersonKey("slack", "T1", "U1")
+    async with database.unit() as stores:
+        await stores.outbox.enqueue_many([message(1), message(2)], NOW)
+        assert await stores.outbox.waiting_for(alice) == 1
+        assert await stores.outbox.cancel_to(alice, NOW) == 1
+        assert await stores.outbox.waiting_for(alice) == 0
+    async with database.unit() as stores:
+        claimed = await stores.delivery.claim(["slack"], "w1", NOW, LEASE, 10)
+    assert [m.recipient for m in claimed] == ["U2"]
+    async with database.unit() as stores:
+        [progress] = await stores.outbox.progress(NOW, job="job")
+    assert (progress.cancelled, progress.in_flight, progress.remaining) == (1, 1, 1)
+
+
+async def test_erasure_and_retention_of_outbox_rows(database: Database) -> None:
+    from storage.people import PersonKey
+
+    alice = PersonKey("slack", "T1", "U1")
+    post = OutboxMessage(
+        key="commitment-share:m1:1",
+        job="commitment-share",
+        platform="slack",
+        tenant="T1",
+        recipient="C1",
+        to_person=False,
+        card='{"title": "shared"}',
+    )
+    async with database.unit() as stores:
+        await stores.outbox.enqueue_many([message(1), message(2), message(3), post], NOW)
+        await stores.session.exec(
+            text(
+                "INSERT INTO person_weeks (platform, tenant, person, week, messages) VALUES "
+                "('slack', 'T1', 'U1', '2026-W40', 1), ('slack', 'T1', 'U2', '2026-W40', 1), "
+                "('slack', 'T1', 'U2', '2026-W49', 1)"
+            )
+        )
+        await stores.session.exec(
+            text("UPDATE outbox SET status = 'sent', sent_at = :at WHERE key = 'job:2'"),
+            params={"at": NOW.replace(tzinfo=None) if database.dialect == "sqlite" else NOW},
+        )
+    async with database.unit() as stores:
+        assert await stores.outbox.forget(alice, ["commitment-share:m1:"]) == 3
+    async with database.unit() as stores:
+        # Sent before the limit goes; queued stays whatever its age.
+        assert await stores.outbox.forget_before(NOW + timedelta(days=1), "2026-W49") == 2
+        keys = await stores.session.exec(text("SELECT key FROM outbox ORDER BY key"))
+        weeks = await stores.session.exec(text("SELECT person, week FROM person_weeks"))
+        assert [k[0] for k in keys] == ["job:3"]
+        assert [tuple(w) for w in weeks] == [("U2", "2026-W49")]
+
+
+async def test_finished_channel_posts_naming_someone_can_be_erased(database: Database) -> None:
+    def post(key: str, card: str, tenant: str = "T1") -> OutboxMessage:
+        return OutboxMessage(
+            key=key,
+            job=f"digest:{key}",
+            platform="slack",
+            tenant=tenant,
+            recipient="C1",
+            to_person=False,
+            card=card,
+        )
+
+    async with database.unit() as stores:
+        await stores.outbox.enqueue_many(
+            [
+                post("sent", '{"label": "A commitment from Alice"}'),
+                post("queued", '{"label": "A commitment from Alice"}'),
+                post("other", '{"label": "A commitment from Bob"}'),
+                post("elsewhere", '{"label": "A commitment from Alice"}', tenant="T2"),
+            ],
+            NOW,
+        )
+        await stores.session.exec(text("UPDATE outbox SET status = 'sent'"))
+        await stores.session.exec(text("UPDATE outbox SET status = 'queued' WHERE key = 'queued'"))
+    async with database.unit() as stores:
+        assert (
+            await stores.outbox.forget_mentions(
+                "digest:", "slack", "T1", ["A commitment from Alice", "100%_"]
+            )
+            == 1
+        )
+        keys = await stores.session.exec(text("SELECT key FROM outbox ORDER BY key"))
+        assert [k[0] for k in keys] == ["elsewhere", "other", "queued"]

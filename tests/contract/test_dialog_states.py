@@ -84,3 +84,25 @@ async def test_two_concurrent_saves_of_one_version_let_exactly_one_win(database:
     # Either one lost the race, or they ran one after the other (SQLite serialises writers).
     assert won.count(True) in (1, 2)
     assert final.version == 1 + won.count(True)
+
+
+async def test_a_persons_dialogs_are_listed_erased_and_old_ones_dropped(
+    database: Database,
+) -> None:
+    from datetime import timedelta
+
+    elsewhere = DialogKey("slack", "T1", "C9", "U1")
+    bob = DialogKey("slack", "T1", "D2", "U2")
+    async with database.unit() as stores:
+        await stores.dialogs.save(KEY, DialogState(dialog="lens", step="work"), NOW)
+        await stores.dialogs.save(elsewhere, DialogState(dialog="commitment", step="text"), NOW)
+        await stores.dialogs.save(
+            bob, DialogState(dialog="lens", step="work"), NOW + timedelta(days=31)
+        )
+    async with database.unit() as stores:
+        mine = await stores.dialogs.for_person("slack", "T1", "U1")
+        assert sorted(s.dialog for s in mine) == ["commitment", "lens"]
+        assert await stores.dialogs.forget("slack", "T1", "U1") == 2
+        assert await stores.dialogs.load(KEY) is None
+        assert await stores.dialogs.forget_before(NOW + timedelta(days=31)) == 0
+        assert await stores.dialogs.forget_before(NOW + timedelta(days=32)) == 1

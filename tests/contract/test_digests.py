@@ -186,3 +186,27 @@ async def test_a_schedule_keeps_the_channels_service_url(database: Database) -> 
         again = await stores.digests.save_schedule(schedule("t2", teams), NOW)
     assert saved.place.service_url == again.place.service_url == teams.service_url
     assert again.id == "t1"
+
+
+async def test_digest_pages_can_be_rewritten_and_their_makers_forgotten(
+    database: Database,
+) -> None:
+    async with database.unit() as stores:
+        await stores.digests.save_schedule(schedule("d1"), NOW)
+        await stores.digests.claim(run("r1", "p1"))
+        await stores.digests.finish(
+            "r1", status=DigestRunStatus.QUEUED, body='{"a": 1}', case_studies=0, commitments=2
+        )
+        await stores.digests.claim(run("r2", "p2"))
+    async with database.unit() as stores:
+        assert [r.id for r in await stores.digests.runs_with_body("slack", "T1")] == ["r1"]
+        assert await stores.digests.runs_with_body("slack", "T2") == []
+        await stores.digests.rewrite("r1", '{"a": 2}', 1)
+        assert await stores.digests.forget_creator("slack", "T1", "U9") == 1
+    async with database.unit() as stores:
+        rewritten = await stores.digests.get_run("r1")
+        assert rewritten is not None
+        assert (rewritten.body, rewritten.commitments) == ('{"a": 2}', 1)
+        kept = await stores.digests.get_schedule("d1")
+        assert kept is not None
+        assert kept.created_by == ""

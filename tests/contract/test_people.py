@@ -129,6 +129,31 @@ async def test_channels_found_without_anyone_speaking_are_remembered(database: D
         assert await stores.people.everyone() == [PersonKey("teams", "tenant-1", "29:1")]
 
 
+async def test_a_person_and_their_direct_conversation_are_erased(database: Database) -> None:
+    direct = ConversationRef(
+        platform=Platform.SLACK, tenant="T1", conversation="D1", kind=ConversationKind.DIRECT
+    )
+    channel = ConversationRef(
+        platform=Platform.SLACK, tenant="T1", conversation="C1", kind=ConversationKind.CHANNEL
+    )
+    async with database.unit() as stores:
+        await stores.people.seen(direct, Actor(id="U1", name="Alice"), NOW)
+        await stores.people.seen(channel, Actor(id="U1", name="Alice"), NOW)
+        await stores.people.seen(channel, Actor(id="U2", name="Bob"), NOW)
+        assert await stores.people.in_tenant("slack", "T1") == [ALICE, BOB]
+        assert await stores.people.in_tenant("slack", "T2") == []
+    async with database.unit() as stores:
+        erased = await stores.people.forget(ALICE)
+        assert erased is not None
+        assert erased.display_name == "Alice"
+        assert await stores.people.forget(ALICE) is None
+    async with database.unit() as stores:
+        assert await stores.people.get(ALICE) is None
+        assert await stores.people.get(BOB) is not None
+        assert await stores.people.conversation("slack", "T1", "D1") is None
+        assert await stores.people.conversation("slack", "T1", "C1") is not None
+
+
 async def test_what_the_directory_says_is_kept_and_found(database: Database) -> None:
     carol = PersonKey("teams", "tenant-1", "29:3")
     channel = ConversationRef(

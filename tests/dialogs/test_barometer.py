@@ -467,7 +467,9 @@ async def test_a_click_cannot_read_or_approve_a_comment_below_the_minimum(
             assert harness.updates(user=COMMS) == []
             assert await status_of(built, comment_id) == [("pending",)]
         async with built.database.unit() as stores:
-            problem = await built.barometer.moderate_by_id(stores, comment_id, "approved")
+            problem = await built.barometer.moderate_by_id(
+                stores, comment_id, "approved", now=built.clock.now()
+            )
         assert "No round has closed yet" in problem
         assert await status_of(built, comment_id) == [("pending",)]
 
@@ -477,7 +479,9 @@ async def test_a_click_cannot_read_or_approve_a_comment_below_the_minimum(
         assert refused[-1].title == "Comments cannot be read yet"
         assert "shown only when 20 or more people answer, and 12 did" in refused[-1].text
         async with built.database.unit() as stores:
-            problem = await built.barometer.moderate_by_id(stores, comment_id, "approved")
+            problem = await built.barometer.moderate_by_id(
+                stores, comment_id, "approved", now=built.clock.now()
+            )
         assert "shown only when 20 or more people answer" in problem
         listed = await harness.user_says("/barometer comments", user=COMMS)
         assert listed[-1].title == "No comments to read"

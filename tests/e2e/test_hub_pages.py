@@ -7,6 +7,8 @@ frontend's (npm ``nhsuk-frontend``, installed into ``.cache/``)."""
 from __future__ import annotations
 
 import base64
+import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from aiohttp.test_utils import TestServer
 from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.web import build_web_app
+from dialogs.records import token_hash
 from tests.conftest import make_settings
 from tests.e2e.browser import (
     AXE_TAGS,
@@ -26,7 +29,7 @@ from tests.e2e.browser import (
     open_page,
     tab_through,
 )
-from tests.hub.seed import seed_hub
+from tests.hub.seed import ANN, seed_hub
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +63,13 @@ async def test_every_page_is_accessible_in_chromium(
     )
     try:
         await seed_hub(app)
+        # A person's own record (a single-use link of theirs), laid out like every page.
+        token = secrets.token_urlsafe(24)
+        async with app.database.unit() as stores:
+            await stores.records.issue_link(
+                token_hash(token), ANN, "html", clock.now(), clock.now() + timedelta(minutes=15)
+            )
+        paths = [*PAGES, f"/me/{token}"]
         source = axe_source()
         server = TestServer(build_web_app(app), host="127.0.0.1")
         await server.start_server()
@@ -73,7 +83,7 @@ async def test_every_page_is_accessible_in_chromium(
                     mobile=True,
                 )
                 results = {}
-                for path in PAGES:
+                for path in paths:
                     await open_page(page, str(server.make_url(path)))
                     results[path] = await axe(page, source)
                     alerts = await page.evaluate("document.querySelectorAll('img').length")

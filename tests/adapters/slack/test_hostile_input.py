@@ -141,6 +141,12 @@ BASES = {
     "message edited": Base(
         recorded("event_message_changed.json"), "json", ("event_id",), under("event")
     ),
+    "account deactivated": Base(
+        recorded("event_user_change_deleted.json"), "json", ("event_id",), under("event")
+    ),
+    "app uninstalled": Base(
+        recorded("event_app_uninstalled.json"), "json", ("event_id",), under("event")
+    ),
     "click on a question": Base(
         click, "interaction", ("actions", 0, "action_ts"), lambda p: p[:2] != ("message", "blocks")
     ),

@@ -38,7 +38,8 @@ def test_scopes_are_the_ones_the_install_asks_for() -> None:
 
 def test_events_are_the_ones_the_adapter_listens_to() -> None:
     events = set(manifest()["settings"]["event_subscriptions"]["bot_events"])
-    # The first four go to our listeners; the last two to bolt's token revocation listeners.
+    # All go to our listeners; the last two also forget an OAuth installation, as bolt's own
+    # token revocation listeners would, before the bot treats the workspace's people as gone.
     assert events == {
         "app_home_opened",
         "app_mention",
@@ -46,6 +47,7 @@ def test_events_are_the_ones_the_adapter_listens_to() -> None:
         "message.im",
         "app_uninstalled",
         "tokens_revoked",
+        "user_change",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -166,3 +167,29 @@ async def test_a_barometer_channel_of_an_installed_workspace_is_listed(
     )
     with pytest.raises(AudienceError, match="not installed in this workspace"):
         await directory.members(elsewhere, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
+async def test_an_uninstall_forgets_the_installation_and_marks_everyone_gone(
+    oauth: SlackWorkspace,
+) -> None:
+    page = await oauth.client.get("/slack/install")
+    state = re.search(r"state=([\w-]+)", await page.text())
+    assert state is not None
+    await oauth.client.get(
+        "/slack/oauth_redirect?" + urlencode({"code": "code-1", "state": state.group(1)}),
+        headers={"Cookie": page.headers["Set-Cookie"].split(";")[0]},
+    )
+    await oauth.command(user="U0ALICE", channel=direct("U0ALICE"))
+    assert await rows(oauth.app, "SELECT count(*) FROM slack_installations") == [(1,)]
+
+    uninstalled = fixture("event_app_uninstalled.json")
+    uninstalled["team_id"] = "T2"
+    uninstalled["authorizations"][0]["team_id"] = "T2"
+    response = await oauth.send(json.dumps(uninstalled), content_type="application/json")
+    assert response.status == 200
+    assert await rows(oauth.app, "SELECT count(*) FROM slack_installations") == [(0,)]
+    assert await rows(oauth.app, "SELECT count(*) FROM slack_bots") == [(0,)]
+    assert await rows(oauth.app, "SELECT tenant, user_id, reason FROM leavers") == [
+        ("T2", "U0ALICE", "uninstalled")
+    ]

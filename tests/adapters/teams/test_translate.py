@@ -28,6 +28,7 @@ from bot.events import (
     MemberJoined,
     MessageReceived,
     MessageRef,
+    PersonLeft,
     Platform,
 )
 from bot.inbound import BadPayload
@@ -161,6 +162,27 @@ def test_installs_and_members() -> None:
     assert joined.actor.id.startswith("29:1cArOl")
 
 
+def test_leaving_the_personal_scope_is_a_person_gone() -> None:
+    for name in ("personal_uninstall", "installation_update_remove"):
+        gone = translate(fixture(name))
+        assert isinstance(gone, PersonLeft), name
+        assert gone.actor.id.startswith("29:1aLiCe")
+        assert (gone.reason, gone.conversation.is_direct) == ("removed", True)
+    removed = fixture("personal_uninstall")
+    removed["membersRemoved"] = [{"id": "29:1bOb"}]
+    gone = translate(removed)
+    assert isinstance(gone, PersonLeft)
+    assert gone.actor.id == "29:1bOb"
+
+
+IN_CHANNEL = {
+    "isGroup": True,
+    "conversationType": "channel",
+    "tenantId": "5d2f1c3b-7a8e-4f6d-9c0b-1a2e3f4d5c6b",
+    "id": "19:7c1f0e9d8b7a46c5b4a3f2e1d0c9b8a7@thread.tacv2",
+}
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -170,8 +192,9 @@ def test_installs_and_members() -> None:
         {"type": "invoke", "name": "composeExtension/query"},
         {"type": "message", "text": "", "attachments": [{"contentType": "image/png"}]},
         {"channelId": "slack"},
-        {"type": "installationUpdate", "action": "remove"},
-        {"type": "conversationUpdate", "membersRemoved": [{"id": BOT}]},
+        # Removed from a team: its members keep their personal chats with the bot.
+        {"type": "installationUpdate", "action": "remove", "conversation": IN_CHANNEL},
+        {"type": "conversationUpdate", "membersRemoved": [{"id": BOT}], "conversation": IN_CHANNEL},
         {"from": {"id": BOT, "name": "valuesbot"}},
     ],
 )
