@@ -550,6 +550,8 @@ class DeliveryWorker:
             async with self.database.unit() as stores:
                 await stores.delivery.fail(message.id, owner, self.clock.now(), error.reason)
             self.metrics.failed.labels(platform).inc()
+        except DatabaseUnavailable:
+            raise  # the adapter's own lookup: the row stays "sending" until recovery settles it
         except Exception as error:
             maybe_sent = not isinstance(error, TemporarySendError) or error.maybe_sent
             await self._temporary(message, attempts, error, maybe_sent=maybe_sent)
