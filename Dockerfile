@@ -35,11 +35,11 @@ RUN /opt/valuesbot/bin/pip install --no-compile --no-deps --force-reinstall \
     && /opt/valuesbot/bin/python -m compileall -q -j 0 /opt/valuesbot/lib
 
 FROM ${BASE_IMAGE}
-ARG UID=10001
-RUN groupadd --gid "${UID}" valuesbot \
-    && useradd --uid "${UID}" --gid "${UID}" --home-dir /var/lib/valuesbot \
+ARG APP_UID=10001
+RUN groupadd --gid "${APP_UID}" valuesbot \
+    && useradd --uid "${APP_UID}" --gid "${APP_UID}" --home-dir /var/lib/valuesbot \
         --no-create-home --shell /usr/sbin/nologin valuesbot \
-    && install -d -o "${UID}" -g "${UID}" -m 0750 /var/lib/valuesbot
+    && install -d -o "${APP_UID}" -g "${APP_UID}" -m 0750 /var/lib/valuesbot
 COPY --from=build /opt/valuesbot /opt/valuesbot
 ENV PATH=/opt/valuesbot/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -49,7 +49,7 @@ ENV PATH=/opt/valuesbot/bin:$PATH \
     DATABASE_URL=sqlite:////var/lib/valuesbot/valuesbot.db
 WORKDIR /var/lib/valuesbot
 VOLUME ["/var/lib/valuesbot"]
-USER ${UID}:${UID}
+USER ${APP_UID}:${APP_UID}
 EXPOSE 3978
 # /healthz: 200 when the database answers (the body says what else is up), 503 when not.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

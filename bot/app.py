@@ -224,17 +224,23 @@ class App:
         self.scheduler.stop()
         self.delivery.stop()
 
+    async def finish_sends(self) -> None:
+        """After ``stop_work``: wait until the delivery worker has finished the sends under way
+        and given back the messages it had claimed but not started (the adapters it sends
+        through are closed only after this)."""
+        delivering = [t for t in self._tasks if t.get_name() == "delivery"]
+        if delivering:
+            await asyncio.gather(*delivering, return_exceptions=True)
+
     async def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
         """Stop background work and close the database: the delivery worker's sends under way
         finish and the messages it had claimed but not started go back to the queue (for at
         most ``grace`` seconds; then it is cancelled, and what it was sending is settled by
         the lease and recovery, docs/delivery.md)."""
         self.stop_work()
-        delivering = [t for t in self._tasks if t.get_name() == "delivery"]
-        if delivering:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(grace, 0.0)):
-                    await asyncio.gather(*delivering, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(grace, 0.0)):
+                await self.finish_sends()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -75,8 +75,13 @@ class Server:
         log.info("stopping: draining requests, turns and sends for at most %.0f s", self.grace)
         try:
             async with asyncio.timeout(self.grace):
+                for site in list(self.runner.sites):
+                    await site.stop()  # no new connection; those under way carry on
+                # Meanwhile the requests under way are being answered. The adapters the sends
+                # go through close with the web application, so the sends finish first.
+                await self.app.finish_sends()
                 await self.runner.cleanup()
-                await self.app.close(grace=self.grace)
+                await self.app.close(grace=0)
         except TimeoutError:
             log.warning(
                 "stopping: the grace period (%.0f s) ended first; what was left is cancelled",

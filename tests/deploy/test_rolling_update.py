@@ -63,6 +63,7 @@ async def test_two_rolling_replacements_during_a_fan_out_of_2000(
 ) -> None:
     database = Database(shared_pg)
     stopped: list[int] = []
+    at_stop: list[int] = []
     bots: list[Bot] = []
     async with MockSlackApi() as api, aiohttp.ClientSession() as http:
         api.members[STAFF] = ["UBOT", *PEOPLE]
@@ -84,6 +85,7 @@ async def test_two_rolling_replacements_during_a_fan_out_of_2000(
                 await until(reached, f"{share:.0%} of the delivery")
                 leaving = slack.rotation[0]
                 slack.rotation.remove(leaving)  # out of the Service's endpoints first
+                at_stop.append(len(delivered_keys(api)))
                 stopped.append(await leaving.terminate())  # SIGTERM, requests still in flight
                 arriving = await Bot.start(env, tmp_path, f"serve-{cycle}")
                 bots.append(arriving)
@@ -122,6 +124,12 @@ async def test_two_rolling_replacements_during_a_fan_out_of_2000(
     await database.dispose()
 
     assert stopped == [0] * 5  # each exited by itself, in its grace period
+    assert max(at_stop) < len(PEOPLE)  # both replacements came during the delivery
+    # Nothing went wrong on the way out either (a session closed under a send, say).
+    errors = [
+        line for bot in bots for line in bot.log.read_text().splitlines() if " ERROR " in line
+    ]
+    assert errors == []
     # Every person got the poll exactly once, from five processes between them.
     assert len(keys) == len(PEOPLE)
     assert set(keys.values()) == {1}
@@ -134,6 +142,7 @@ async def test_two_rolling_replacements_during_a_fan_out_of_2000(
     assert answered == len(ANSWERING)
     assert per_question == [len(ANSWERING), len(ANSWERING)]
     print(
-        f"requests {dict(slack.statuses)}, refused connections {slack.refused}; "
+        f"stopped at {at_stop} of {len(PEOPLE)} cards; requests {dict(slack.statuses)}, "
+        f"refused connections {slack.refused}; "
         f"senders {senders}; log: {summary([b.log for b in bots])}"
     )
