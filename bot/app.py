@@ -50,7 +50,7 @@ from dialogs.records import RETENTION_JOB, Records
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
 from storage import migrate
-from storage.engine import Database
+from storage.engine import Database, DatabaseUnavailable
 from storage.schedules import Schedule
 from storage.scrub import scrub
 
@@ -62,6 +62,8 @@ HOUSEKEEPING_SECONDS = 30.0
 BUCKET_MEMORY_SECONDS = 3600.0
 # Records of claimed schedule slots are kept this long (far past any grace period).
 SCHEDULE_RUN_MEMORY = timedelta(days=30)
+# How long ``App.close`` lets the delivery worker finish the sends under way.
+CLOSE_GRACE_SECONDS = 10.0
 
 
 def default_schedules(settings: Settings) -> list[Schedule]:
@@ -161,6 +163,9 @@ class App:
     scheduler: Scheduler
     pages: tuple[Pages, ...] = ()
     """Every feature's web pages, served by ``valuesbot serve`` (``bot/web.py``)."""
+    stopping: bool = False
+    """True once ``stop_work`` was called (``valuesbot serve`` got SIGTERM): ``/readyz`` then
+    says so, so that no new request is sent here."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def home_cards(self, direct: ConversationRef, actor: Actor) -> tuple[Card, ...]:
@@ -212,6 +217,8 @@ class App:
             while True:
                 try:
                     await self.housekeeping()
+                except DatabaseUnavailable:
+                    log.warning("housekeeping skipped: the database is unavailable")
                 except Exception:
                     log.exception("housekeeping failed")
                 await asyncio.sleep(interval)
@@ -227,10 +234,33 @@ class App:
         self._tasks.append(asyncio.create_task(loop(), name="housekeeping"))
         self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
         self._tasks.append(asyncio.create_task(schedules(), name="scheduler"))
+        if self.database.dialect != "sqlite":
+            self._tasks.append(asyncio.create_task(self.database.watch(), name="database"))
 
-    async def close(self) -> None:
-        """Stop background work and close the database."""
+    def stop_work(self) -> None:
+        """Start no new background work: the timer is disarmed, the delivery worker claims
+        nothing more (its sends under way go on: ``close``)."""
+        self.stopping = True
         self.scheduler.stop()
+        self.delivery.stop()
+
+    async def finish_sends(self) -> None:
+        """After ``stop_work``: wait until the delivery worker has finished the sends under way
+        and given back the messages it had claimed but not started (the adapters it sends
+        through are closed only after this)."""
+        delivering = [t for t in self._tasks if t.get_name() == "delivery"]
+        if delivering:
+            await asyncio.gather(*delivering, return_exceptions=True)
+
+    async def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
+        """Stop background work and close the database: the delivery worker's sends under way
+        finish and the messages it had claimed but not started go back to the queue (for at
+        most ``grace`` seconds; then it is cancelled, and what it was sending is settled by
+        the lease and recovery, docs/delivery.md)."""
+        self.stop_work()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(grace, 0.0)):
+                await self.finish_sends()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

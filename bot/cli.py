@@ -2,7 +2,8 @@
 
     valuesbot chat [--user NAME] [--channel NAME]   talk to the bot in this terminal
     valuesbot serve [--host H] [--port P]           run the HTTP server
-    valuesbot db upgrade | current                  migrate the database / show its revision
+    valuesbot db upgrade | current | wait           migrate the database / show its revision /
+                                                    wait until it is up to date
     valuesbot content check [PATH]                  validate a content file
     valuesbot barometer ACTION                      run the staff barometer by hand (comms)
     valuesbot teams package [--output FILE]         build the Teams app zip to upload
@@ -20,12 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import getpass
 import logging
 import os
-import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,6 +39,9 @@ from storage import migrate
 from storage.migrate import SchemaOutOfDate
 
 log = logging.getLogger("valuesbot.cli")
+
+# How often ``valuesbot db wait`` asks the database again.
+WAIT_POLL_SECONDS = 2.0
 
 
 class UsageError(Exception):
@@ -69,6 +72,14 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply every migration")
     db_commands.add_parser("current", help="show the revision the database is at")
+    wait = db_commands.add_parser(
+        "wait",
+        help="wait until the database answers and is up to date (before serve, while another "
+        "process runs the migrations)",
+    )
+    wait.add_argument(
+        "--timeout", type=float, default=300.0, help="give up after this many seconds (300)"
+    )
     revision = db_commands.add_parser(
         "revision", help="(developers) write a migration for changed tables"
     )
@@ -233,7 +244,7 @@ async def _run_chat(settings: Settings, user: str, channel: str | None) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     load_content(settings.content)
     host = args.host or settings.host
     port = args.port or settings.port
@@ -242,38 +253,26 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run_server(settings: Settings, host: str, port: int) -> None:
-    from aiohttp import web
-
     from adapters import channel_directories, web_mounts
     from bot.app import build_app
+    from bot.server import Server
     from bot.web import build_web_app
 
     app = await build_app(settings, directories=channel_directories(settings))
-    runner = web.AppRunner(build_web_app(app, web_mounts(settings)), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    app.start_background()
-    # Everything built so far lives as long as the process: keep it out of the garbage
-    # collector's full passes, which otherwise walk it all and pause every request under load.
-    gc.collect()
-    gc.freeze()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
-    log.info("serving on http://%s:%d (database %s)", host, port, app.database.dialect)
-    try:
-        await stop.wait()
-        log.info("stopping")
-    finally:
-        await runner.cleanup()
-        await app.close()
+    web_app = build_web_app(app, web_mounts(settings))
+    await Server(app, web_app, host=host, port=port, grace=settings.shutdown_grace).run()
 
 
 async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    logs.configure(settings.log_level, settings.log_format)
     url = settings.database_url
-    if args.db_command == "upgrade":
+    if args.db_command == "wait":
+        if settings.is_sqlite:
+            print("nothing to wait for: serve brings an embedded SQLite database up to date")
+            return 0
+        await _wait_for_schema(url, args.timeout)
+        print(f"database is up to date ({', '.join(sorted(migrate.heads()))})")
+    elif args.db_command == "upgrade":
         await migrate.upgrade(url)
         print(f"database is up to date ({', '.join(sorted(migrate.heads()))})")
     elif args.db_command == "current":
@@ -349,6 +348,25 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
         if "comment" in card.hidden:
             print(f"   id: {card.hidden['comment']}")
     return status
+
+
+async def _wait_for_schema(url: str, within: float) -> None:
+    """Return once the database answers at this version's revisions; ``SchemaOutOfDate`` (or
+    ``UsageError`` when it never answered) after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await migrate.ensure_current(url)
+            return
+        except SchemaOutOfDate:
+            if time.monotonic() >= deadline:
+                raise
+        except Exception as error:
+            if time.monotonic() >= deadline:
+                raise UsageError(
+                    f"the database did not answer in {within:.0f} s ({type(error).__name__})"
+                ) from None
+        await asyncio.sleep(WAIT_POLL_SECONDS)
 
 
 def _content(args: argparse.Namespace, settings: Settings) -> int:

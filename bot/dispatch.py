@@ -33,19 +33,24 @@ from bot.events import (
     Platform,
     ScheduleFired,
 )
+from bot.logs import fields as log_fields
 from bot.logs import new_request_id, request_id
 from bot.outbound import Outbound, Reply
 from bot.router import Router
 from bot.turn import Turn
 from bot.ui import Card
 from storage.common import ConcurrentUpdate
-from storage.engine import Database
+from storage.engine import Database, DatabaseUnavailable
 from storage.people import PersonKey
 
 log = logging.getLogger("valuesbot.events")
 
 # A turn that lost a race with another click or instance is run again from scratch this often.
 CONCURRENCY_RETRIES = 3
+# A turn that found the database unavailable waits this long (seconds) for it and runs again.
+# The platform has had its answer (2xx) for the event, so this is the only way it is not lost;
+# while the database is known to be down the adapters answer 503 instead, so few events wait.
+DATABASE_PATIENCE = 120.0
 # Turns whose unit of work runs at once in one process; the others wait their turn. Unbounded,
 # a burst of clicks (hundreds of people answering the barometer) has every turn hold a database
 # connection and a share of the event loop at once: each one gets slower, the pool runs dry and
@@ -238,8 +243,7 @@ class Dispatcher:
         replies: list[Reply] = []
         try:
             outbound = self.outbound(platform)
-            async with self.gate:
-                turn = await self._run(event, fields)
+            turn = await self._run_when_available(event, fields)
             if turn is None:
                 outcome = "duplicate"
             else:
@@ -286,6 +290,16 @@ class Dispatcher:
                 fields["step"],
                 len(replies),
                 elapsed * 1000,
+                extra=log_fields(
+                    platform=str(platform),
+                    kind=kind,
+                    outcome=outcome,
+                    handler=fields["handler"],
+                    dialog=fields["dialog"],
+                    step=fields["step"],
+                    replies=len(replies),
+                    duration_ms=round(elapsed * 1000, 1),
+                ),
             )
             request_id.reset(token)
 
@@ -296,6 +310,23 @@ class Dispatcher:
     async def post_direct(self, person: PersonKey, card: Card) -> None:
         """Send a card to a person's direct chat with the bot."""
         await self.outbound(Platform(person.platform)).post_direct(person, card)
+
+    async def _run_when_available(self, event: Event, fields: dict[str, Any]) -> Turn[Event] | None:
+        """``_run`` in the gate; when the database is unavailable, out of the gate until it is
+        back (``DATABASE_PATIENCE`` at most), then again: nothing of the turn was kept, and a
+        commit that did reach the database makes the next try a recognised retry."""
+        deadline = time.monotonic() + DATABASE_PATIENCE
+        while True:
+            try:
+                async with self.gate:
+                    return await self._run(event, fields)
+            except DatabaseUnavailable:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                log.warning("event waits for the database kind=%s", type(event).__name__)
+                if not await self.database.wait_available(left):
+                    raise
 
     async def _run(self, event: Event, fields: dict[str, Any]) -> Turn[Event] | None:
         for attempt in range(1, CONCURRENCY_RETRIES + 1):

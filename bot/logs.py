@@ -24,21 +24,38 @@ or answered: no text, answer, comment or barometer token, at any level, DEBUG in
   too), never its message: a ``ValidationError``, a Slack API error or a database error repeats
   the values it failed on.
 
-A structured (JSON) formatter would reuse ``PrivateFormatter.text`` and ``exception_summary``.
+``VALUESBOT_LOG_FORMAT=json`` writes one JSON object a line (``JsonFormatter``) for a log
+shipper: the same lines under the same rules (``PrivateFormatter.text``, ``exception_summary``),
+with the time, level, logger and request id as keys, and the named values a line of the bot's
+own passes with ``fields`` (an event's kind, outcome and duration) as keys of their own.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import traceback
 from contextvars import ContextVar
+from datetime import UTC, datetime
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 OWN = "valuesbot"
 LIBRARY_LEVEL = logging.WARNING
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+FORMATS = ("text", "json")
+# The attribute of a record holding the values given with ``fields``.
+_FIELDS = "valuesbot_fields"
+# Keys every JSON line has; a field never replaces one.
+_BASE_KEYS = frozenset({"time", "level", "logger", "request_id", "message", "exception"})
+
+
+def fields(**values: str | int | float | bool | None) -> dict[str, object]:
+    """``extra=`` for a line of the bot's own: named values (kinds, ids, counts, durations)
+    that a JSON line carries as keys of their own. Never anything people wrote: the values are
+    logged as they are, like the line's own text."""
+    return {_FIELDS: values}
 
 
 def new_request_id() -> str:
@@ -115,13 +132,47 @@ class PrivateFormatter(logging.Formatter):
         return line
 
 
-def configure(level: str = "INFO") -> None:
+class JsonFormatter(PrivateFormatter):
+    """One JSON object a line: ``time`` (UTC, ISO 8601), ``level``, ``logger``,
+    ``request_id`` (null outside an event), ``message`` (what ``PrivateFormatter.text`` lets
+    the line say), ``exception`` (``exception_summary``, when there is one), and the line's
+    ``fields`` (bot's own lines only), such as an event's ``kind`` and ``duration_ms``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": _request_id_of(record),
+            "message": self.text(record),
+        }
+        given = getattr(record, _FIELDS, None)
+        if is_own(record) and isinstance(given, dict):
+            entry.update((k, v) for k, v in given.items() if k not in _BASE_KEYS)
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            entry["exception"] = exception_summary(error)
+        return json.dumps(entry, default=str)
+
+
+def _request_id_of(record: logging.LogRecord) -> str | None:
+    found = getattr(record, "request_id", None)
+    return found if isinstance(found, str) and found != "-" else None
+
+
+def configure(level: str = "INFO", style: str = "text") -> None:
     """Send log lines to standard error: the bot's own at ``level``, the libraries' at
-    WARNING and above without their text."""
+    WARNING and above without their text; as text lines or (``style="json"``) one JSON
+    object a line."""
     handler = logging.StreamHandler()
     handler.addFilter(_RequestIdFilter())
     handler.addFilter(_LibraryFloor())
-    handler.setFormatter(PrivateFormatter(FORMAT))
+    if style == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(PrivateFormatter(FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     # Loggers left unset (every library's) take the root's level: never below WARNING, so

@@ -119,6 +119,10 @@ class Settings(BaseModel):
     host: str = Field("127.0.0.1", alias="VALUESBOT_HOST")
     port: int = Field(3978, ge=1, le=65535, alias="VALUESBOT_PORT")
     log_level: str = Field("INFO", alias="VALUESBOT_LOG_LEVEL")
+    log_format: str = Field("text", alias="VALUESBOT_LOG_FORMAT")
+    # Below Kubernetes' default terminationGracePeriodSeconds (30), with room for a preStop
+    # pause and the process's own exit.
+    shutdown_grace: float = Field(20.0, gt=0, le=3600, alias="VALUESBOT_SHUTDOWN_GRACE")
 
     # Delivery. Defaults are the platforms' documented limits: Slack chat.postMessage allows
     # about 1 message a second per channel and "several hundred a minute" per workspace (we
@@ -265,6 +269,14 @@ class Settings(BaseModel):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        chosen = value.strip().lower()
+        if chosen not in {"text", "json"}:
+            raise ValueError("text (one line a record, for people) or json (one object a line)")
+        return chosen
 
     @field_validator("pseudonym_secret")
     @classmethod

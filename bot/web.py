@@ -4,6 +4,19 @@
 One aiohttp application for everything (DESIGN.md section 2). Adapters add their routes through
 ``mounts``, functions that receive the ``App`` and the aiohttp application; one that depends
 on an outside service adds a ``HealthReport`` to ``web_app[HEALTH_REPORTS]``.
+
+Three health endpoints, for three questions an orchestrator asks:
+
+- ``GET /livez``: is the process alive (its event loop answers)? Always 200: restarting it would
+  not bring a lost database back.
+- ``GET /healthz``: is it working? 200 when the database answers, 503 when not; the body also
+  says how the services the adapters depend on are (for people and monitoring; the container
+  image's ``HEALTHCHECK``).
+- ``GET /readyz``: should it be sent requests? 503 while it is stopping (SIGTERM), while the
+  database does not answer and while the schema is behind this version; 200 otherwise.
+
+Whatever needs the database while it is unavailable is answered 503 with ``Retry-After`` at
+once (``storage.engine.DatabaseUnavailable``), never a 500 or a wait.
 """
 
 from __future__ import annotations
@@ -13,12 +26,13 @@ from importlib import resources
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from bot.app import App
 from bot.pages import NO_STORE, Data, Html, Page, PageError, PageRequest
 from bot.pages.render import STYLESHEET_PATH, Renderer, Site, Stylesheet, page_headers
 from dialogs.records import LINK_TOKEN
+from storage.engine import DatabaseUnavailable
+from storage.migrate import SchemaState, schema_state
 
 Mount = Callable[[App, web.Application], None]
 HealthReport = Callable[[], Mapping[str, object]]
@@ -29,15 +43,41 @@ MAX_BODY_BYTES = 1024 * 1024
 # A page's query value longer than this gets 400 (a search is a few words).
 MAX_QUERY_VALUE = 500
 
+# Seconds a client is asked to wait before trying again while the database is unavailable
+# (the database is probed every half second; a restart takes a few seconds).
+RETRY_AFTER_SECONDS = 2
+
 APP_KEY = web.AppKey("valuesbot", App)
 HEALTH_REPORTS = web.AppKey("health_reports", list[HealthReport])
 
 
+def unavailable() -> web.Response:
+    """The answer to a request that needs the database while it cannot be reached."""
+    return web.json_response(
+        {"error": "the database is unavailable; try again shortly"},
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+@web.middleware
+async def database_unavailable(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A handler that found the database unavailable is answered 503, not 500."""
+    try:
+        return await handler(request)
+    except DatabaseUnavailable:
+        return unavailable()
+
+
 def build_web_app(app: App, mounts: Sequence[Mount] = ()) -> web.Application:
     """The aiohttp application serving ``app``."""
-    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+    web_app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[database_unavailable])
     web_app[APP_KEY] = app
     web_app[HEALTH_REPORTS] = []
+    web_app.router.add_get("/livez", livez)
+    web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
     # Before the pages: a person's own record as a file (Word is binary, which pages are not).
@@ -56,14 +96,45 @@ async def healthz(request: web.Request) -> web.Response:
     reports: dict[str, object] = {}
     for report in request.app[HEALTH_REPORTS]:
         reports.update(report())
-    try:
-        async with app.database.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception as error:
+    error = await app.database.probe()
+    if error is not None:
         return web.json_response(
             {**reports, "status": "unavailable", "error": type(error).__name__}, status=503
         )
     return web.json_response({**reports, "status": "ok", "database": app.database.dialect})
+
+
+async def livez(request: web.Request) -> web.Response:
+    """200 while the process's event loop answers (a liveness probe)."""
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """200 when this instance should be sent requests: not stopping, the database answering
+    and its schema not behind this version (a newer one's, during a rolling update, is fine);
+    503 otherwise, saying which (a readiness probe)."""
+    app = request.app[APP_KEY]
+    if app.stopping:
+        return web.json_response({"status": "stopping"}, status=503)
+    error = await app.database.probe()
+    if error is not None:
+        return web.json_response(
+            {"status": "unavailable", "error": type(error).__name__}, status=503
+        )
+    try:
+        schema = await schema_state(app.database.engine)
+    except Exception as problem:
+        return web.json_response(
+            {"status": "unavailable", "error": type(problem).__name__}, status=503
+        )
+    if schema is SchemaState.BEHIND:
+        return web.json_response(
+            {"status": "schema behind: run valuesbot db upgrade", "schema": str(schema)},
+            status=503,
+        )
+    return web.json_response(
+        {"status": "ready", "database": app.database.dialect, "schema": str(schema)}
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -5,18 +5,28 @@ it commits when the block ends and rolls back if it raises. On SQLite every unit
 lock up front (``BEGIN IMMEDIATE``): several processes (two terminals, two servers) share one file,
 and a transaction that reads and then writes would otherwise fail with "database is locked" when
 another process committed in between. WAL mode lets readers carry on meanwhile.
+
+A PostgreSQL server can go away (a restart, a failover, a network fault). ``Database`` notices
+it when a unit cannot connect or loses its connection, and raises ``DatabaseUnavailable``; from
+then on ``available`` is False and units fail at once (no wait for a connection that will not
+come) until a probe (``probe``, ``wait_available``, ``watch``) or a later unit connects again.
+So a request that needs the database is refused quickly while it is down, and the process
+recovers by itself when it is back. An embedded SQLite file never "goes away".
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,6 +39,25 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 POSTGRES_POOL = 20
 # An execution option of the connections of ``Database.reading`` units.
 READ_ONLY = "valuesbot_read_only"
+# How long a new PostgreSQL connection may take (asyncpg's default is a minute): past it the
+# server counts as unreachable, well inside the platforms' deadlines (Slack waits 3 s).
+CONNECT_TIMEOUT = 3.0
+# While the database is down, units fail at once, and a connection is tried again this often.
+RETRY_INTERVAL = 0.5
+# ``watch`` looks at a database that seems up this often (a database found down, every
+# RETRY_INTERVAL).
+WATCH_INTERVAL = 5.0
+# SQLSTATEs of a lost server: class 08 (connection exception), and a server shutting down,
+# crashed or not accepting connections yet (57P01-57P03).
+_LOST_STATES = ("08", "57P01", "57P02", "57P03")
+
+log = logging.getLogger("valuesbot.database")
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached now (down, restarting, unreachable); nothing was written
+    by the unit that raised it, or its commit may not have been confirmed. Try again once
+    ``Database.available`` (``wait_available``)."""
 
 
 def make_engine(database_url: str, **options: Any) -> AsyncEngine:
@@ -43,6 +72,7 @@ def make_engine(database_url: str, **options: Any) -> AsyncEngine:
         # commits and the web handlers' units: SQLAlchemy's default pool (5) would queue them.
         if "poolclass" not in options:
             options.setdefault("pool_size", POSTGRES_POOL)
+        options.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
         return create_async_engine(url, **options)
 
     if url.database and url.database != ":memory:":
@@ -85,17 +115,98 @@ class Database:
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
         self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self.retry_interval = RETRY_INTERVAL
+        self._down_since: float | None = None  # time.monotonic() when it was found down
+        self._tried: float = 0.0  # the last connection attempt while down
+        self._prober: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @property
     def dialect(self) -> str:
         """ "sqlite" or "postgresql"."""
         return self.engine.dialect.name
 
+    @property
+    def available(self) -> bool:
+        """False from the moment the database was found unreachable until it answers again."""
+        return self._down_since is None
+
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[SqlStores]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        async with self._turn_to_write(), self._sessions() as session, session.begin():
-            yield SqlStores(session, self.answer_key)
+        """One transaction: committed when the block ends, rolled back if it raises.
+        ``DatabaseUnavailable`` when the database cannot be reached or is lost meanwhile."""
+        if self.dialect == "sqlite":
+            async with self._turn_to_write(), self._sessions() as session, session.begin():
+                yield SqlStores(session, self.answer_key)
+            return
+        if self._down_since is not None and time.monotonic() - self._tried < self.retry_interval:
+            raise DatabaseUnavailable("the database is unavailable")
+        async with self._sessions() as session:
+            try:
+                async with session.begin():
+                    try:
+                        # Connect first: whatever fails here is the server's absence.
+                        await session.connection()
+                    except Exception as error:
+                        self._lost(error)
+                        raise DatabaseUnavailable("the database cannot be reached") from error
+                    self._found()
+                    yield SqlStores(session, self.answer_key)
+            except DBAPIError as error:
+                if not _is_lost(error):
+                    raise
+                self._lost(error)
+                raise DatabaseUnavailable("the connection to the database was lost") from error
+
+    async def probe(self) -> BaseException | None:
+        """Ask the database for ``SELECT 1``; None when it answered, else what went wrong
+        (``available`` follows the answer)."""
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT + 1), self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as error:
+            self._lost(error)
+            return error
+        self._found()
+        return None
+
+    async def wait_available(self, within: float) -> bool:
+        """Wait (at most ``within`` seconds) until the database answers; whether it does.
+        However many wait, one of them at a time asks it, every ``retry_interval``."""
+        loop = asyncio.get_running_loop()
+        if self._prober is None or self._prober[0] is not loop:
+            self._prober = (loop, asyncio.Lock())
+        lock = self._prober[1]
+        try:
+            async with asyncio.timeout(within):
+                while not self.available:
+                    async with lock:
+                        waited = time.monotonic() - self._tried
+                        if not self.available and waited >= self.retry_interval:
+                            await self.probe()
+                    if not self.available:
+                        await asyncio.sleep(min(self.retry_interval, RETRY_INTERVAL) / 2)
+        except TimeoutError:
+            return False
+        return True
+
+    async def watch(self) -> None:
+        """Until cancelled: look at the database every ``WATCH_INTERVAL`` seconds (every
+        ``retry_interval`` while it is down), so that ``available`` follows it even when nothing
+        else asks it."""
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL if self.available else self.retry_interval)
+            await self.probe()
+
+    def _lost(self, error: BaseException) -> None:
+        self._tried = time.monotonic()
+        if self._down_since is None:
+            self._down_since = self._tried
+            log.warning("the database is unavailable (%s)", type(error).__name__)
+
+    def _found(self) -> None:
+        if self._down_since is not None:
+            log.info("the database is back after %.1f s", time.monotonic() - self._down_since)
+            self._down_since = None
 
     @asynccontextmanager
     async def _turn_to_write(self) -> AsyncIterator[None]:
@@ -140,3 +251,11 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def _is_lost(error: DBAPIError) -> bool:
+    """Whether a driver error means the server went away (rather than a statement failing)."""
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(state, str) and state.startswith(_LOST_STATES)

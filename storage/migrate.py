@@ -7,6 +7,8 @@ the bot refuses to start on an out-of-date schema, naming the command to run.
 
 from __future__ import annotations
 
+import functools
+from enum import StrEnum
 from importlib import resources
 from typing import Any
 
@@ -14,7 +16,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import make_engine
 
@@ -30,9 +34,50 @@ def _config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
 def heads() -> set[str]:
     """The revisions this version of valuesbot expects."""
-    return set(ScriptDirectory.from_config(_config()).get_heads())
+    return set(_scripts().get_heads())
+
+
+class SchemaState(StrEnum):
+    """Where a database's schema stands against this version of valuesbot."""
+
+    CURRENT = "current"
+    """At the revisions this version expects."""
+    BEHIND = "behind"
+    """Missing migrations of this version (or none applied): run ``valuesbot db upgrade``."""
+    AHEAD = "ahead"
+    """At a revision this version does not know: a newer release migrated it (during a rolling
+    update, the instances of the release before keep serving until they are replaced)."""
+
+
+def compare(at: set[str]) -> SchemaState:
+    """Where a database at the revisions ``at`` stands."""
+    if at == heads():
+        return SchemaState.CURRENT
+    for revision in at:
+        try:
+            known = _scripts().get_revision(revision) is not None
+        except CommandError:
+            known = False
+        if not known:
+            return SchemaState.AHEAD
+    return SchemaState.BEHIND
+
+
+async def schema_state(engine: AsyncEngine) -> SchemaState:
+    """Where the schema of the database behind ``engine`` stands."""
+
+    def read(connection: Connection) -> set[str]:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+    async with engine.connect() as connection:
+        return compare(await connection.run_sync(read))
 
 
 async def upgrade(database_url: str, revision: str = "head") -> None:

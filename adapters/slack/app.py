@@ -85,6 +85,7 @@ from bot.logs import LIBRARY_LEVEL
 from bot.outbound import RateLimited, RecipientUnreachable, Reply, SendError, TemporarySendError
 from bot.settings import Settings
 from bot.ui import Card, LastDrawn
+from bot.web import unavailable
 from dialogs.barometer.service import AudienceError
 from storage.people import Person, PersonKey
 from storage.stores import Stores
@@ -511,6 +512,11 @@ class SlackAdapter:
             bolt_request = AsyncBoltRequest(body=text, query=query, headers=headers)
             response = await self.bolt.async_dispatch(bolt_request)  # answered with the challenge
             return await to_aiohttp_response(response)
+        if not self.app.database.available:
+            # Acknowledged, the payload would be lost: Slack retries an event it got a 503 for,
+            # and a person sees their command or click fail and can try again.
+            log.warning("slack request refused status=503: the database is unavailable")
+            return unavailable()
         # Verified and readable: acknowledged now, handed to bolt after. Every listener of ours
         # acknowledges with an empty body, so the answer Slack gets is the same, and it does not
         # wait behind bolt's dispatch. What waits is the body as it came (one string): under a

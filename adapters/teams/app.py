@@ -110,7 +110,7 @@ from bot.outbound import (
 )
 from bot.settings import Settings
 from bot.ui import Card, LastDrawn
-from bot.web import HEALTH_REPORTS
+from bot.web import HEALTH_REPORTS, unavailable
 from dialogs.barometer.service import AudienceError
 from storage.people import Person, PersonKey
 from storage.stores import Stores
@@ -418,6 +418,10 @@ class TeamsBot:
         if refused:
             log.warning("teams request refused status=401 reason=%s", refused)
             return web.json_response({"error": "unauthorized"}, status=401)
+        if event is not None and not self.app.database.available:
+            # Accepted, the activity would be lost: the 503 tells the Bot Connector it was not.
+            log.warning("teams request refused status=503: the database is unavailable")
+            return unavailable()
         if event is not None:
             self._start(_from_token(event, caller))
         log.debug(
@@ -1108,7 +1112,9 @@ def mount(
         async def stop(_: web.Application) -> None:
             await bot.close()
 
-        web_app.on_shutdown.append(stop)
+        # After the requests under way have been answered (aiohttp's shutdown waits for them
+        # between on_shutdown and on_cleanup), so no turn starts once the turns are drained.
+        web_app.on_cleanup.append(stop)
         if not bot.app_id:
             return  # anonymous local use: no token is ever accepted, no keys are needed
         web_app[HEALTH_REPORTS].append(bot.health)

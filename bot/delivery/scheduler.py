@@ -39,7 +39,7 @@ from bot.router import Router
 from bot.turn import Turn
 from bot.ui import card_to_json
 from storage.delivery import OutboxMessage
-from storage.engine import Database
+from storage.engine import Database, DatabaseUnavailable
 from storage.schedules import Schedule
 
 log = logging.getLogger("valuesbot.scheduler")
@@ -218,6 +218,8 @@ class Scheduler:
             try:
                 if await self.fire(schedule, slot):
                     ran.append(f"{schedule.id}@{period_of(slot)}")
+            except DatabaseUnavailable:
+                raise  # the poll says so once; the slot is tried again while in grace
             except Exception:
                 # Rolled back, slot and all: the next poll tries again while in grace.
                 log.exception("schedule %s failed at %s", schedule.id, period_of(slot))
@@ -312,6 +314,8 @@ class Scheduler:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
+            except DatabaseUnavailable:
+                log.warning("schedule poll skipped: the database is unavailable")
             except Exception:
                 log.exception("schedule poll failed")
 

@@ -23,12 +23,17 @@ run.
 A crash between 3 and 5 leaves a "sending" row. When its lease runs out, a worker asks the
 platform whether the message arrived (``Outbound.was_sent``): yes, it is marked sent; no, it
 is sent again; cannot tell, it is marked "uncertain" and never resent, so nobody gets a message
-twice.
+twice. A database lost between 3 and 5 leaves the same, and is settled the same way.
+
+``stop`` ends it gracefully (``valuesbot serve`` on SIGTERM): no new claim, the sends under way
+finish, and the messages of the batch in hand not yet started go straight back to the queue for
+the other instances, instead of waiting for the lease to run out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -62,7 +67,7 @@ from bot.outbound import (
 )
 from bot.ui import Card, card_from_json
 from storage.delivery import ClaimedMessage, SendStart, SendToStart
-from storage.engine import Database
+from storage.engine import Database, DatabaseUnavailable
 from storage.people import Person, PersonKey
 from storage.stores import Stores
 
@@ -260,27 +265,51 @@ class DeliveryWorker:
         self._starts = GroupCommit(database, self._start_sends)
         self._finishes = GroupCommit(database, self._mark_sent)
         self._cards: dict[str, Card] = {}
+        self._stopping: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
 
     @property
     def platforms(self) -> list[str]:
         """The platforms whose messages this process can send."""
         return [str(p) for p in self.dispatcher.platforms]
 
+    def _stop_event(self) -> asyncio.Event:
+        loop = asyncio.get_running_loop()
+        if self._stopping is None or self._stopping[0] is not loop:
+            self._stopping = (loop, asyncio.Event())
+        return self._stopping[1]
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop`` was called."""
+        return self._stopping is not None and self._stopping[1].is_set()
+
+    def stop(self) -> None:
+        """Claim nothing more; ``run`` returns once the sends under way have finished and the
+        rest of the batch in hand is back in the queue."""
+        self._stop_event().set()
+
     async def run(self) -> None:
-        """Deliver until cancelled, resting ``poll`` seconds whenever nothing is due."""
+        """Deliver until stopped (or cancelled), resting ``poll`` seconds whenever nothing is
+        due."""
+        stopping = self._stop_event()
         try:
-            while True:
+            while not stopping.is_set():
                 try:
                     busy = await self._round()
                     if not busy:
                         busy = await self._finish_in_flight()
                 except asyncio.CancelledError:
                     raise
+                except DatabaseUnavailable:
+                    log.warning("delivery waits for the database")
+                    await self.database.wait_available(self.config.send_timeout)
+                    continue
                 except Exception:
                     log.exception("delivery round failed")
                     busy = 0
                 if not busy:
-                    await asyncio.sleep(self.config.poll)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stopping.wait(), self.config.poll)
         finally:
             await self._finish_in_flight()  # stopping: the sends under way finish
 
@@ -334,7 +363,10 @@ class DeliveryWorker:
         tasks: list[asyncio.Task[None]] = []
         try:
             for message in batch.ready:
-                await self.budget.acquire(tenant_bucket(platform, message.tenant), limits)
+                if self.stopping or not await self._unless_stopped(
+                    self.budget.acquire(tenant_bucket(platform, message.tenant), limits)
+                ):
+                    break
                 await self._sending.acquire()
                 known = batch.people.get(message.person) if message.to_person else None
                 task = asyncio.create_task(self._send_one(message, limits, known))
@@ -349,9 +381,27 @@ class DeliveryWorker:
             if len(tasks) < len(batch.ready):
                 await self._give_back(batch.ready[len(tasks) :])
             raise
+        if len(tasks) < len(batch.ready):  # stopped half-way
+            await self._give_back(batch.ready[len(tasks) :])
         # The batch's last sends finish while the next batch is claimed: the sending never
         # waits for a claim (``run_once`` waits for them when nothing else is due).
         return len(claimed)
+
+    async def _unless_stopped(self, wait: Awaitable[None]) -> bool:
+        """Wait for ``wait`` (a slot in a budget), unless ``stop`` comes first (False)."""
+        waiting = asyncio.ensure_future(wait)
+        stopped = asyncio.ensure_future(self._stop_event().wait())
+        try:
+            await asyncio.wait((waiting, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiting, stopped):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(waiting, stopped, return_exceptions=True)
+        if waiting.done() and not waiting.cancelled():
+            waiting.result()  # its error, if any
+            return True
+        return False
 
     def _sent_one(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
@@ -438,6 +488,9 @@ class DeliveryWorker:
     ) -> None:
         try:
             await self._send(message, limits, known)
+        except DatabaseUnavailable:
+            # The lease runs out and recovery asks the platform whether it arrived.
+            log.warning("outbox id=%s: the database went away during its send", message.id)
         except Exception:
             # The database failed under us: the lease runs out and recovery takes over.
             log.exception("delivery of outbox id=%s failed", message.id)
@@ -516,6 +569,8 @@ class DeliveryWorker:
             self.metrics.failed.labels(platform).inc()
             if failed:
                 await self._given_up(message, Failure.UNREACHABLE, error.reason)
+        except DatabaseUnavailable:
+            raise  # the adapter's own lookup: the row stays "sending" until recovery settles it
         except Exception as error:
             maybe_sent = not isinstance(error, TemporarySendError) or error.maybe_sent
             await self._temporary(message, attempts, error, maybe_sent=maybe_sent)

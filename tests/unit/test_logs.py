@@ -64,13 +64,14 @@ ANSWERED = re.compile(
 SCALE = ["strongly_disagree", "disagree", "neutral", "agree", "strongly_agree"]
 
 
-@pytest.fixture
-def debug_log() -> Iterator[io.StringIO]:
-    """Logging as ``valuesbot serve`` sets it up at DEBUG; what its handler writes."""
+@contextlib.contextmanager
+def captured(style: str) -> Iterator[io.StringIO]:
+    """Logging as ``valuesbot serve`` sets it up at DEBUG in ``style`` (``VALUESBOT_LOG_FORMAT``);
+    what its handler writes."""
     root = logging.getLogger()
     own = logging.getLogger("valuesbot")
     handlers, level, own_level = list(root.handlers), root.level, own.level
-    logs.configure("DEBUG")
+    logs.configure("DEBUG", style)
     [handler] = root.handlers
     assert isinstance(handler, logging.StreamHandler)
     written = io.StringIO()
@@ -81,6 +82,61 @@ def debug_log() -> Iterator[io.StringIO]:
         root.handlers[:] = handlers
         root.setLevel(level)
         own.setLevel(own_level)
+
+
+@pytest.fixture
+def debug_log() -> Iterator[io.StringIO]:
+    """Logging as ``valuesbot serve`` sets it up at DEBUG; what its handler writes."""
+    with captured("text") as written:
+        yield written
+
+
+JSON_KEYS = {"time", "level", "logger", "request_id", "message"}
+
+
+def json_records(output: str) -> list[dict[str, Any]]:
+    """Each line of JSON output as its object; each must be one, with the keys every line has."""
+    records = []
+    for line in output.splitlines():
+        record = json.loads(line)
+        assert isinstance(record, dict), line
+        assert record.keys() >= JSON_KEYS, line
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"]), line
+        records.append(record)
+    return records
+
+
+class RoundLog:
+    """What a whole round logged, in text or in JSON (``VALUESBOT_LOG_FORMAT``)."""
+
+    def __init__(self, style: str, written: io.StringIO) -> None:
+        self.style = style
+        self.written = written
+
+    def raw(self) -> str:
+        """Everything written, as written."""
+        return self.written.getvalue()
+
+    def getvalue(self) -> str:
+        """The lines as text: JSON objects (each checked) as the text format writes them."""
+        if self.style == "text":
+            return self.raw()
+        lines = []
+        for record in json_records(self.raw()):
+            lines.append(
+                f"{record['level']} {record['logger']} [{record['request_id'] or '-'}] "
+                f"{record['message']}"
+            )
+            if "exception" in record:
+                lines.append(record["exception"])
+        return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(params=["text", "json"])
+def round_log(request: pytest.FixtureRequest) -> Iterator[RoundLog]:
+    """Logging at DEBUG in each format."""
+    with captured(request.param) as written:
+        yield RoundLog(request.param, written)
 
 
 def tokens_in(found: set[str], value: Any) -> set[str]:
@@ -122,7 +178,7 @@ def answer_of(n: int) -> tuple[str, str, str]:
 
 
 async def test_a_slack_round_at_debug_logs_nothing_anyone_answered(
-    slack: SlackWorkspace, debug_log: io.StringIO
+    slack: SlackWorkspace, round_log: RoundLog
 ) -> None:
     api = slack.api
     people = SLACK_PEOPLE[:12]
@@ -181,8 +237,8 @@ async def test_a_slack_round_at_debug_logs_nothing_anyone_answered(
 
     tokens = tokens_in(set(), [c.params for c in api.calls])
     assert len(tokens) == 12  # each person's own, in the message only they hold
-    output = debug_log.getvalue()
-    assert_private(output, tokens, written)
+    output = round_log.getvalue()
+    assert_private(round_log.raw(), tokens, written)
     # DEBUG still says what happened: the requests, the events, their kinds and timings.
     assert "DEBUG valuesbot.slack [" in output
     assert "slack request kind=block_actions accepted_ms=" in output
@@ -193,7 +249,7 @@ async def test_a_slack_round_at_debug_logs_nothing_anyone_answered(
 
 
 async def test_a_teams_round_at_debug_logs_nothing_anyone_answered(
-    teams: TeamsWorld, clock: ManualClock, debug_log: io.StringIO
+    teams: TeamsWorld, clock: ManualClock, round_log: RoundLog
 ) -> None:
     connector = teams.connector
     people = staff(12)
@@ -252,8 +308,8 @@ async def test_a_teams_round_at_debug_logs_nothing_anyone_answered(
 
     tokens = tokens_in(set(), [c.body for c in connector.calls])
     assert len(tokens) == 12
-    output = debug_log.getvalue()
-    assert_private(output, tokens, written)
+    output = round_log.getvalue()
+    assert_private(round_log.raw(), tokens, written)
     assert "DEBUG valuesbot.teams [" in output
     assert "teams request type=message accepted_ms=" in output
     assert "platform=teams kind=ActionSubmitted outcome=ok handler=barometer.answer" in output
@@ -317,7 +373,7 @@ def typed_answer(nhs: str, organisation: str, group: str, comment: str) -> list[
 
 
 async def test_a_console_round_at_debug_logs_nothing_anyone_answered(
-    console_app: App, debug_log: io.StringIO
+    console_app: App, round_log: RoundLog
 ) -> None:
     app = console_app
     people = [f"Person{n:02d}" for n in range(12)]
@@ -379,8 +435,8 @@ async def test_a_console_round_at_debug_logs_nothing_anyone_answered(
     assert MARKER in page  # the approved comment
 
     assert len(tokens) == 12
-    output = debug_log.getvalue()
-    assert_private(output, tokens, written)
+    output = round_log.getvalue()
+    assert_private(round_log.raw(), tokens, written)
     assert "platform=console kind=ActionSubmitted outcome=ok handler=barometer.answer" in output
     assert "INFO valuesbot.barometer [" in output
 
@@ -509,3 +565,59 @@ async def test_an_adapters_unexpected_error_is_logged_by_its_type_only(
     assert re.search(r"outbox id=\d+: unexpected ValueError from the adapter\n", output)
     assert re.search(r"could not ask whether outbox id=\d+ arrived: ValueError\n", output)
     assert secret not in output
+
+
+# VALUESBOT_LOG_FORMAT=json
+
+
+async def test_a_json_line_carries_the_events_kind_outcome_and_duration(
+    harness: Harness,
+) -> None:
+    secret = f"{MARKER}json"
+    with captured("json") as written:
+        await harness.user_says(f"/commitment My contribution is to {secret} #open", user="dan")
+    output = written.getvalue()
+    assert secret not in output
+    records = json_records(output)
+    [event] = [r for r in records if r["logger"] == "valuesbot.events" and "kind" in r]
+    assert event["level"] == "INFO"
+    assert re.fullmatch(r"[0-9a-f]{12}", event["request_id"])
+    assert (event["platform"], event["kind"], event["outcome"]) == (
+        "console",
+        "CommandReceived",
+        "ok",
+    )
+    assert event["handler"] == "commitment"
+    assert isinstance(event["duration_ms"], float)
+    assert event["duration_ms"] >= 0
+    assert event["replies"] == 1
+    assert event["message"].startswith(f"event request_id={event['request_id']} platform=console")
+
+
+def test_json_lines_withhold_library_text_and_exception_messages() -> None:
+    secret = f"{MARKER}jsonlibrary"
+    with captured("json") as written:
+        logging.getLogger("slack_bolt.valuesbot").warning(
+            "skipped (%s)", secret, extra=logs.fields(kind=secret)
+        )
+        try:
+            raise RuntimeError(f"could not use {secret}")
+        except RuntimeError:
+            logging.getLogger("valuesbot.events").exception(
+                "event failed platform=%s", "slack", extra=logs.fields(kind="CommandReceived")
+            )
+    output = written.getvalue()
+    assert secret not in output
+    library, own = json_records(output)
+    assert library["logger"] == "slack_bolt.valuesbot"
+    assert library["level"] == "WARNING"
+    assert re.fullmatch(r"\(library text withheld: test_logs\.py line \d+\)", library["message"])
+    assert "kind" not in library  # only the bot's own lines carry fields
+    assert library["request_id"] is None
+    assert (own["level"], own["message"], own["kind"]) == (
+        "ERROR",
+        "event failed platform=slack",
+        "CommandReceived",
+    )
+    assert own["exception"].endswith("RuntimeError (message withheld)")
+    assert "Traceback (most recent call last):" in own["exception"]
