@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, literal, tuple_, update
+from sqlalchemy import and_, case, delete, func, literal, tuple_, update
 from sqlmodel import col, select
 
 from storage.common import ROWS_AT_ONCE, SqlStore, chunks, conflict_insert, rowcount
@@ -76,59 +76,57 @@ class SqlOutbox(SqlStore):
     async def progress(
         self, now: datetime, *, job: str | None = None, limit: int = 20
     ) -> list[DeliveryProgress]:
+        # One statement, so one snapshot: on PostgreSQL each statement of a unit sees what was
+        # committed when it began, and a fan-out queued between two of them once gave a job
+        # counts but no start.
         window = timedelta(minutes=5)
-        later = case((col(OutboxRow.next_attempt_at) > now, 1), else_=0)
-        mine = [] if job is None else [col(OutboxRow.job) == job]
-        jobs: dict[str, dict[str, Any]] = {}
-        spans = await self.session.exec(
-            select(OutboxRow.job, func.min(OutboxRow.created_at), func.max(OutboxRow.sent_at))
-            .where(*mine)
-            .group_by(col(OutboxRow.job))
-        )
-        for name, created, last_sent in spans:
-            jobs[name] = {
-                "job": name,
-                "created_at": created,
-                "last_sent_at": last_sent,
-                "window": window,
-            }
-        counts = await self.session.exec(
-            select(OutboxRow.job, OutboxRow.status, later, func.count())
-            .where(*mine)
-            .group_by(col(OutboxRow.job), col(OutboxRow.status), later)
-        )
-        for name, status, is_later, count in counts:
-            entry = jobs[name]
-            if status == OutboxStatus.QUEUED.value:
-                field_name = "waiting" if is_later else "queued"
-            elif status in (OutboxStatus.CLAIMED.value, OutboxStatus.SENDING.value):
-                field_name = "in_flight"
-            else:
-                field_name = status
-            entry[field_name] = entry.get(field_name, 0) + int(count)
-        waiting = await self.session.exec(
-            select(OutboxRow.job, func.min(OutboxRow.next_attempt_at))
-            .where(
-                *mine,
-                col(OutboxRow.status) == OutboxStatus.QUEUED.value,
-                col(OutboxRow.next_attempt_at) > now,
+        status = col(OutboxRow.status)
+        queued = status == OutboxStatus.QUEUED.value
+        later = col(OutboxRow.next_attempt_at) > now
+
+        def count(*where: Any) -> Any:
+            return func.sum(case((and_(*where), 1), else_=0))
+
+        columns = {
+            "queued": count(queued, col(OutboxRow.next_attempt_at) <= now),
+            "waiting": count(queued, later),
+            "in_flight": count(
+                status.in_([OutboxStatus.CLAIMED.value, OutboxStatus.SENDING.value])
+            ),
+            "sent": count(status == OutboxStatus.SENT.value),
+            "failed": count(status == OutboxStatus.FAILED.value),
+            "uncertain": count(status == OutboxStatus.UNCERTAIN.value),
+            "cancelled": count(status == OutboxStatus.CANCELLED.value),
+            "sent_recently": count(
+                status == OutboxStatus.SENT.value, col(OutboxRow.sent_at) >= now - window
+            ),
+        }
+        rows = await self.session.exec(
+            select(
+                OutboxRow.job,
+                func.min(OutboxRow.created_at),
+                func.max(OutboxRow.sent_at),
+                func.min(case((and_(queued, later), col(OutboxRow.next_attempt_at)))),
+                *columns.values(),
             )
+            .where(*([] if job is None else [col(OutboxRow.job) == job]))
             .group_by(col(OutboxRow.job))
         )
-        for name, next_at in waiting:
-            jobs[name]["next_waiting_at"] = next_at
-        recent = await self.session.exec(
-            select(OutboxRow.job, func.count())
-            .where(
-                *mine,
-                col(OutboxRow.status) == OutboxStatus.SENT.value,
-                col(OutboxRow.sent_at) >= now - window,
+        found = []
+        for row in rows:
+            name, created, last_sent, next_waiting = row[:4]
+            sums: Sequence[Any] = row[4:]
+            counts = {field: int(value or 0) for field, value in zip(columns, sums, strict=True)}
+            found.append(
+                DeliveryProgress(
+                    job=name,
+                    created_at=created,
+                    last_sent_at=last_sent,
+                    next_waiting_at=next_waiting,
+                    window=window,
+                    **counts,
+                )
             )
-            .group_by(col(OutboxRow.job))
-        )
-        for name, count in recent:
-            jobs[name]["sent_recently"] = int(count)
-        found = [DeliveryProgress(**entry) for entry in jobs.values()]
         found.sort(key=lambda p: (p.created_at, p.job), reverse=True)
         return found[:limit]
 
