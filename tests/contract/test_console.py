@@ -22,3 +22,16 @@ async def test_console_feed_lists_each_conversations_cards(database: Database) -
         ]
         assert [p.id for p in await stores.console.since("room", one)] == [two]
         assert await stores.console.last_id("room") == two
+
+
+async def test_a_change_to_a_post_is_listed_with_the_post_it_changes(database: Database) -> None:
+    async with database.unit() as stores:
+        card = await stores.console.post("room", '{"title": "open"}', NOW)
+        change = await stores.console.post(
+            "room", '{"title": "closed"}', NOW, outbox_key="k:closed", replaces=str(card)
+        )
+        assert [(p.id, p.replaces) for p in await stores.console.since("room", 0)] == [
+            (card, None),
+            (change, str(card)),
+        ]
+        assert await stores.console.has_outbox_key("room", "k:closed")
