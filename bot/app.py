@@ -155,8 +155,9 @@ class App:
         timetable says so, queue due digests and commitment review nudges."""
         now = self.clock.now()
         async with self.database.unit() as stores:
-            # Results of team check-ins whose time ran out go to their channels by the outbox.
-            await self.lens.close_due(stores, now)
+            # Results of team check-ins whose time ran out go to their channels by the outbox,
+            # and their cards there are changed to say they have closed.
+            await self.lens.close_due(stores, now, command_prefix=self.dispatcher.command_prefix)
             await stores.events.forget_before(now - EVENT_MEMORY)
             await stores.schedules.forget_runs_before(now - SCHEDULE_RUN_MEMORY)
             await stores.delivery.forget_buckets(time.time() - BUCKET_MEMORY_SECONDS)
