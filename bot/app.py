@@ -179,8 +179,9 @@ class App:
         refresh the outbox gauges. (Old rows of every kind go by the retention job.)"""
         now = self.clock.now()
         async with self.database.unit() as stores:
-            # Results of team check-ins whose time ran out go to their channels by the outbox.
-            await self.lens.close_due(stores, now)
+            # Results of team check-ins whose time ran out go to their channels by the outbox,
+            # and their cards there are changed to say they have closed.
+            await self.lens.close_due(stores, now, command_prefix=self.dispatcher.command_prefix)
             await stores.schedules.forget_runs_before(now - SCHEDULE_RUN_MEMORY)
             await stores.delivery.forget_buckets(time.time() - BUCKET_MEMORY_SECONDS)
             scrub_pending = await stores.meta.get(SCRUB_PENDING)

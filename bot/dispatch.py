@@ -3,7 +3,8 @@
 For each event it opens one unit of work, skips an event it has already handled (a platform's
 retry), remembers the person and the conversation, lets a dialog under way or the router handle
 it, commits, and only then sends the replies through the platform's ``Outbound``. One log line
-per event says what happened and how long it took.
+per event says what happened and how long it took. A card sent with a ``remember`` key is then
+announced to its feature (``CardPosted``, handled like any event), with where it landed.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from bot.dialogs import DialogRunner, finished_card
 from bot.events import (
     ActionSubmitted,
     AppRemoved,
+    CardPosted,
     ConversationOpened,
     ConversationRef,
     DeliveryFailed,
     Event,
     MessageReceived,
+    MessageRef,
     PersonLeft,
     Platform,
     ScheduleFired,
@@ -65,9 +68,9 @@ TURNS_WHILE_ACKNOWLEDGING = 1
 # moment and the answers queued behind them again.
 ACKNOWLEDGING_QUIET = 0.05
 
-# Events that are not something a person did (the clock, the outbox) or that say a person is
-# gone: they neither remember nor refresh anyone.
-NOT_BY_A_PERSON = (ScheduleFired, DeliveryFailed, PersonLeft, AppRemoved)
+# Events that are not something a person did (the clock, the outbox, a card landing) or that
+# say a person is gone: they neither remember nor refresh anyone.
+NOT_BY_A_PERSON = (ScheduleFired, DeliveryFailed, CardPosted, PersonLeft, AppRemoved)
 
 SORRY = Card(
     title="Sorry, something went wrong on our side",
@@ -225,6 +228,11 @@ class Dispatcher:
         """The platforms connected in this process."""
         return tuple(self._outbounds)
 
+    def command_prefix(self, platform: Platform) -> str:
+        """How a platform's people type commands ("/" unless its adapter said otherwise when
+        it connected: ``Turn.command_prefix``)."""
+        return self._command_prefixes.get(platform, "/")
+
     def outbound(self, platform: Platform) -> Outbound:
         """The outbound of a connected platform."""
         try:
@@ -241,6 +249,7 @@ class Dispatcher:
         fields: dict[str, Any] = {"handler": None, "dialog": None, "step": None}
         outcome = "ok"
         replies: list[Reply] = []
+        posted: list[tuple[ConversationRef, str, MessageRef]] = []
         try:
             outbound = self.outbound(platform)
             turn = await self._run_when_available(event, fields)
@@ -250,13 +259,13 @@ class Dispatcher:
                 replies = turn.replies
                 if fields["handler"] is None and fields["dialog"] is None:
                     outcome = "unhandled"
-                if isinstance(event, DeliveryFailed):
-                    # Where it happened is where nothing can be sent: handlers send through
-                    # the outbox (``bot.delivery.notice``).
+                if isinstance(event, DeliveryFailed | CardPosted):
+                    # Nobody is waiting for an answer there: handlers send through the outbox
+                    # (``bot.delivery.notice``).
                     if turn.replies or turn.posts:
                         log.warning(
-                            "undelivered handler=%s: %d replies and posts dropped (send "
-                            "through the outbox)",
+                            "%s handler=%s: %d replies and posts dropped (send through the outbox)",
+                            kind,
                             fields["handler"],
                             len(turn.replies) + len(turn.posts),
                         )
@@ -266,9 +275,14 @@ class Dispatcher:
                     # platform refuses the bot's token).
                     replies = []
                 else:
-                    await outbound.deliver(event, replies)
+                    landed = await outbound.deliver(event, replies)
+                    for reply, ref in zip(replies, landed, strict=False):
+                        if reply.remember and ref is not None:
+                            posted.append((event.conversation, reply.remember, ref))
                     for post in turn.posts:
-                        await self.outbound(post.place.platform).post(post.place, post.card)
+                        ref = await self.outbound(post.place.platform).post(post.place, post.card)
+                        if post.remember and ref is not None:
+                            posted.append((post.place, post.remember, ref))
         except Exception:
             outcome = "error"
             log.exception("event failed platform=%s kind=%s", platform, kind)
@@ -302,6 +316,16 @@ class Dispatcher:
                 ),
             )
             request_id.reset(token)
+        for place, key, ref in posted:
+            await self.handle(
+                CardPosted(
+                    conversation=place,
+                    actor=event.actor,
+                    event_id=f"posted:{key}:{ref.id}",
+                    key=key,
+                    message=ref,
+                )
+            )
 
     async def post(self, place: ConversationRef, card: Card) -> None:
         """Send a card to a conversation on the bot's own initiative."""
@@ -344,7 +368,7 @@ class Dispatcher:
                         event,
                         stores,
                         now,
-                        command_prefix=self._command_prefixes.get(event.conversation.platform, "/"),
+                        command_prefix=self.command_prefix(event.conversation.platform),
                     )
                     await self._route(turn, fields)
                     return turn

@@ -234,8 +234,28 @@ class DeliveryFailed(Event):
     to_person: bool
     failure: Failure
     reason: str
+    update: bool = False
+    """The message was a change to a card posted before (``OutboxMessage.replaces``), not a
+    new one: the card keeps the face it had, and nothing anyone waits for was lost."""
 
     @property
     def recipient(self) -> str:
         """The channel's id, or the person's id (``to_person``)."""
         return self.conversation.conversation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardPosted(Event):
+    """A card a handler asked to remember (``Turn.reply(card, remember=key)``, ``Turn.post``)
+    has landed: ``conversation`` is where, ``message`` the platform's reference to it, so the
+    feature can change it later through the outbox (``bot.delivery.to_channel(...,
+    replaces=message.id)``). The actor is the person whose turn posted it.
+
+    Dispatched once the card is sent, in a unit of work of its own, to the handler the feature
+    registered for the key (``router.posted(key_prefix, handler)``). A card the platform gave
+    no reference for (Slack: one posted through a response URL, where the bot is not a member)
+    is not announced: it cannot be changed.
+    """
+
+    key: str
+    message: MessageRef

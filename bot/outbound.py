@@ -24,20 +24,25 @@ class Reply:
 
     ``private`` replies are seen only by the person who caused the event (Slack: ephemeral;
     console: printed in their terminal only). ``replace`` replaces the card the person clicked
-    instead of posting a new one.
+    instead of posting a new one. ``remember`` (a key, for a reply everyone sees) asks for the
+    platform's reference to the message once it is sent: the dispatcher hands it to the
+    feature (``bot.events.CardPosted``), which may change the card later.
     """
 
     card: Card
     private: bool = False
     replace: bool = False
+    remember: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Post:
-    """A card for another conversation (a channel), sent after the turn commits."""
+    """A card for another conversation (a channel), sent after the turn commits; ``remember``
+    as for a ``Reply``."""
 
     place: ConversationRef
     card: Card
+    remember: str | None = None
 
 
 class SendError(Exception):
@@ -84,8 +89,19 @@ class Outbound(Protocol):
     platform cannot carry it ignore it. See docs/delivery.md.
     """
 
-    async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
-        """Send the replies to an event, in order, where the event happened."""
+    async def deliver(self, event: Event, replies: Sequence[Reply]) -> list[MessageRef | None]:
+        """Send the replies to an event, in order, where the event happened; where each one
+        landed, in the same order (None for a reply the platform gave no reference for: a
+        private one, a replaced card, one sent through a Slack response URL)."""
+        ...
+
+    async def replace(
+        self, place: ConversationRef, message: MessageRef, card: Card, *, key: str | None = None
+    ) -> None:
+        """Change a message the bot posted in ``place`` (``message``, as a send returned it)
+        into ``card``, on the bot's own initiative (``key``: the outbox key of the change).
+        ``RecipientUnreachable`` when the platform will not change it (the message is gone or
+        too old, the bot left the conversation); rate limits and failures as for a send."""
         ...
 
     async def post(

@@ -6,7 +6,9 @@ start-up, not a surprise later.
 
 A proactive message the outbox gave up on (``DeliveryFailed``) goes to the handler registered
 for the longest prefix of its job (``router.undelivered("team-lens:", handler)``), else to
-``on_undelivered`` (the core's fallback, set in ``bot.app``).
+``on_undelivered`` (the core's fallback, set in ``bot.app``). A card a handler asked to remember
+(``CardPosted``) goes to the handler registered for the longest prefix of its key
+(``router.posted("team-lens:", handler)``); nobody else hears of it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from bot.events import (
     ActionSubmitted,
     AppRemoved,
+    CardPosted,
     CommandReceived,
     ConversationOpened,
     DeliveryFailed,
@@ -36,6 +39,7 @@ ScheduleHandler = Callable[[Turn[ScheduleFired]], Awaitable[None]]
 UndeliveredHandler = Callable[[Turn[DeliveryFailed]], Awaitable[None]]
 LeftHandler = Callable[[Turn[PersonLeft]], Awaitable[None]]
 RemovedHandler = Callable[[Turn[AppRemoved]], Awaitable[None]]
+PostedHandler = Callable[[Turn[CardPosted]], Awaitable[None]]
 
 
 def normalise_command(name: str) -> str:
@@ -51,6 +55,7 @@ class Router:
         self.actions: dict[str, ActionHandler] = {}
         self.schedules: dict[str, ScheduleHandler] = {}
         self.undelivered_jobs: dict[str, UndeliveredHandler] = {}
+        self.posted_keys: dict[str, PostedHandler] = {}
         self.on_message: MessageHandler | None = None
         self.on_opened: OpenedHandler | None = None
         self.on_joined: JoinedHandler | None = None
@@ -78,6 +83,13 @@ class Router:
         send through the outbox (``bot.delivery.notice``), not ``turn.reply``."""
         _add(self.undelivered_jobs, job_prefix, handler, "undelivered job prefix")
 
+    def posted(self, key_prefix: str, handler: PostedHandler) -> None:
+        """Hear where a card landed whose reply or post was given a ``remember`` key starting
+        with ``key_prefix`` (the longest registered prefix wins): keep its reference, to change
+        the card later. Runs after the card was sent, in a unit of work of its own; replies
+        are dropped (send through the outbox)."""
+        _add(self.posted_keys, key_prefix, handler, "posted key prefix")
+
     def include(self, other: Router) -> None:
         """Take every handler of ``other``."""
         for name, command in other.commands.items():
@@ -88,6 +100,8 @@ class Router:
             self.schedule(name, job)
         for prefix, reaction in other.undelivered_jobs.items():
             self.undelivered(prefix, reaction)
+        for prefix, keeper in other.posted_keys.items():
+            self.posted(prefix, keeper)
         for attribute in (
             "on_message",
             "on_opened",
@@ -124,6 +138,11 @@ class Router:
                     name, handler = "undelivered", self.on_undelivered
                 else:
                     name, handler = f"undelivered:{prefix}", self.undelivered_jobs[prefix]
+            case CardPosted():
+                prefix = _longest(self.posted_keys, event.key)
+                if prefix is None:
+                    return None
+                name, handler = f"posted:{prefix}", self.posted_keys[prefix]
             case MessageReceived():
                 name, handler = "message", self.on_message
             case ConversationOpened():
@@ -142,8 +161,13 @@ class Router:
         return name
 
     def _undelivered_prefix(self, job: str) -> str | None:
-        found = [prefix for prefix in self.undelivered_jobs if job.startswith(prefix)]
-        return max(found, key=len) if found else None
+        return _longest(self.undelivered_jobs, job)
+
+
+def _longest(table: dict[str, Any], name: str) -> str | None:
+    """The longest key of ``table`` that ``name`` starts with, if any."""
+    found = [prefix for prefix in table if name.startswith(prefix)]
+    return max(found, key=len) if found else None
 
 
 def _add(table: dict[str, Any], name: str, handler: Any, kind: str) -> None:

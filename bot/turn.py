@@ -47,14 +47,16 @@ class Turn(Generic[E]):
         """The person who caused the event."""
         return PersonKey.of(self.event)
 
-    def reply(self, card: Card, *, private: bool = False) -> None:
-        """Answer in the event's conversation (after the turn commits)."""
-        self.replies.append(Reply(card=card, private=private))
+    def reply(self, card: Card, *, private: bool = False, remember: str | None = None) -> None:
+        """Answer in the event's conversation (after the turn commits). With ``remember``, the
+        feature hears where the card landed (``bot.events.CardPosted`` with that key)."""
+        self.replies.append(Reply(card=card, private=private, remember=remember))
 
     def update(self, card: Card) -> None:
         """Replace the card the person clicked; platforms that cannot, post it instead."""
         self.replies.append(Reply(card=card, replace=True))
 
-    def post(self, place: ConversationRef, card: Card) -> None:
-        """Post a card to another conversation (after the turn commits)."""
-        self.posts.append(Post(place=place, card=card))
+    def post(self, place: ConversationRef, card: Card, *, remember: str | None = None) -> None:
+        """Post a card to another conversation (after the turn commits); ``remember`` as for
+        ``reply``."""
+        self.posts.append(Post(place=place, card=card, remember=remember))

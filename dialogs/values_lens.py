@@ -8,9 +8,12 @@ commitment.
 Team mode (``/valueslens <work>`` in a channel) needs no dialog state: the channel gets one card
 holding the six ratings as inputs, each member submits their own (privately: platforms keep card
 inputs on each person's screen), and when the starter closes it, or its time runs out, the channel
-gets the counts per behaviour, never names, with the behaviour to talk about first. Results a
-check-in closed by itself could not post (the bot is not in the channel) are not lost: the
-starter is told in their direct chat, and ``/valueslens results post`` posts them in the channel.
+gets the counts per behaviour, never names, with the behaviour to talk about first. Once it has
+closed, however it closed, its card in the channel says so in place (changed through the
+outbox, the platform's id of the card kept with the check-in: ``CardPosted``); a card the
+platform will not let the bot change turns closed at its next click. Results a check-in closed
+by itself could not post (the bot is not in the channel) are not lost: the starter is told in
+their direct chat, and ``/valueslens results post`` posts them in the channel.
 """
 
 from __future__ import annotations
@@ -18,16 +21,24 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from bot.content import Behaviour, Content, Rating
-from bot.delivery import notice, place_label, why
+from bot.delivery import notice, place_label, to_channel, why
 from bot.dialogs import END, Dialog, DialogRunner, StepContext, StepResult, cancel_choice
-from bot.events import ActionSubmitted, CommandReceived, ConversationRef, DeliveryFailed
+from bot.events import (
+    ActionSubmitted,
+    CardPosted,
+    CommandReceived,
+    ConversationRef,
+    DeliveryFailed,
+    MessageRef,
+    Platform,
+)
 from bot.pseudonym import Pseudonymiser
 from bot.router import Router
 from bot.settings import Settings
@@ -62,8 +73,12 @@ SAVE_COMMITMENT = "lens.save_commitment"
 TEAM_START = "lens.team.start"
 TEAM_RATE = "lens.team.rate"
 TEAM_CLOSE = "lens.team.close"
-# The outbox job of a team check-in's messages (its results, when it closes by itself).
+# The outbox job of a team check-in's messages (its results, when it closes by itself, and the
+# change of its card once closed); also what its card is remembered by (``CardPosted``).
 TEAM_JOB = "team-lens:"
+# The end of the key a team card is remembered by, and of its change's outbox key.
+CARD = ":card"
+CLOSED_CARD = ":closed-card"
 
 # Hidden values of the team start card: the channel (and thread) the check-in is for, which a
 # platform may show the card elsewhere (Teams: in the person's direct chat), and a keyed hash
@@ -418,6 +433,7 @@ class ValuesLensCommands:
         router.action(TEAM_RATE, self.team_rate)
         router.action(TEAM_CLOSE, self.team_close)
         router.undelivered(TEAM_JOB, self.results_undelivered)
+        router.posted(TEAM_JOB, self.card_posted)
         return router
 
     async def command(self, turn: Turn[CommandReceived]) -> None:
@@ -679,10 +695,25 @@ class ValuesLensCommands:
         )
         card = await self.team_card(turn.stores, opened)
         here = turn.event.conversation
+        remember = f"{TEAM_JOB}{opened.id}{CARD}"
         if (here.conversation, here.thread) == (place.conversation, place.thread):
-            turn.reply(card)
+            turn.reply(card, remember=remember)
         else:
-            turn.post(place, card)
+            turn.post(place, card, remember=remember)
+
+    async def card_posted(self, turn: Turn[CardPosted]) -> None:
+        """A team card has landed in its channel: keep its id, to change it when the check-in
+        closes (at once, if it closed meanwhile)."""
+        event = turn.event
+        if not event.key.endswith(CARD):
+            return
+        checkin_id = event.key.removeprefix(TEAM_JOB).removesuffix(CARD)
+        checkin = await turn.stores.team_checkins.get(checkin_id)
+        if checkin is None or not _same_place(event.conversation, checkin.place):
+            return
+        kept = await turn.stores.team_checkins.card_posted(checkin.id, event.message.id)
+        if kept is not None and not kept.is_open:
+            await self._change_card(turn.stores, kept, turn.now, turn.command_prefix)
 
     async def team_card(self, stores: Stores, checkin: TeamCheckin, note: str = "") -> Card:
         """The card in the channel: the six ratings as inputs, add mine, close."""
@@ -780,20 +811,20 @@ class ValuesLensCommands:
         await self._close(turn, checkin)
         closed = await turn.stores.team_checkins.get(checkin_id)
         if closed is not None and not closed.is_open:
-            turn.update(self.closed_card(turn, closed))
+            turn.update(self.closed_card(closed, turn.command_prefix))
 
     def _closed(self, turn: Turn[ActionSubmitted], checkin: TeamCheckin) -> None:
         """A click on the card of a check-in that has closed: the card says so in place (for
         everyone who sees it), or the person is told when there is no card to change."""
         if turn.event.source is not None:
-            turn.update(self.closed_card(turn, checkin))
+            turn.update(self.closed_card(checkin, turn.command_prefix))
         else:
             turn.reply(_closed_note(checkin), private=True)
 
-    def closed_card(self, turn: Turn[Any], checkin: TeamCheckin) -> Card:
+    def closed_card(self, checkin: TeamCheckin, command_prefix: str = "/") -> Card:
         """The team card once the check-in has closed: nothing left to answer, and where the
-        results are."""
-        again = turn.command("valueslens results")
+        results are (the command written after ``command_prefix``: ``Turn.command_prefix``)."""
+        again = f"{command_prefix}valueslens results"
         return Card(
             title=f"Team values lens: {checkin.work}",
             text="This team check-in has closed. Its results are posted in the channel; type "
@@ -830,7 +861,16 @@ class ValuesLensCommands:
         await self._finish(turn, checkin)
 
     async def _finish(self, turn: Turn[Any], checkin: TeamCheckin) -> None:
-        card = await self.close(turn.stores, checkin, turn.now)
+        event = turn.event
+        # A click on the card itself: the turn replaces that card (``_closed``, ``team_close``).
+        clicked = (
+            event.source
+            if isinstance(event, ActionSubmitted) and _same_place(event.conversation, checkin.place)
+            else None
+        )
+        card = await self.close(
+            turn.stores, checkin, turn.now, command_prefix=turn.command_prefix, clicked=clicked
+        )
         if card is None:
             return
         if turn.event.conversation == checkin.place:
@@ -838,13 +878,47 @@ class ValuesLensCommands:
         else:
             turn.post(checkin.place, card)
 
-    async def close(self, stores: Stores, checkin: TeamCheckin, now: datetime) -> Card | None:
-        """Close the check-in and return its results card; None if someone closed it first."""
+    async def close(
+        self,
+        stores: Stores,
+        checkin: TeamCheckin,
+        now: datetime,
+        *,
+        command_prefix: str = "/",
+        clicked: MessageRef | None = None,
+    ) -> Card | None:
+        """Close the check-in and return its results card; None if someone closed it first.
+        Its card in the channel is changed to say so (through the outbox, in this unit of
+        work), unless that card is the one ``clicked`` (the turn replaces it itself)."""
         closed = await stores.team_checkins.close(checkin.id, now)
         if closed is None:
             return None
+        if closed.card is not None and (clicked is None or clicked.id != closed.card):
+            await self._change_card(stores, closed, now, command_prefix)
         tally = await stores.team_checkins.tally(closed.id)
         return self.results_card(tally, await self._name(stores, closed, closed.started_by))
+
+    async def _change_card(
+        self, stores: Stores, checkin: TeamCheckin, now: datetime, command_prefix: str
+    ) -> None:
+        """Queue the change of the closed check-in's card in its channel into the closed card
+        (once: its key is the check-in's)."""
+        if checkin.card is None:
+            return
+        place = checkin.place
+        await stores.outbox.enqueue(
+            to_channel(
+                f"{TEAM_JOB}{checkin.id}{CLOSED_CARD}",
+                f"{TEAM_JOB}{checkin.id}",
+                str(place.platform),
+                place.tenant,
+                place.conversation,
+                self.closed_card(checkin, command_prefix),
+                thread=place.thread,
+                replaces=checkin.card,
+            ),
+            now,
+        )
 
     async def last_results(self, stores: Stores, place: ConversationRef) -> Card:
         """The results of the team check-in that closed last in ``place`` (again, for anyone
@@ -871,7 +945,9 @@ class ValuesLensCommands:
         chat, what happened and how to post them."""
         event = turn.event
         checkin = await turn.stores.team_checkins.get(event.job.removeprefix(TEAM_JOB))
-        if checkin is None or event.to_person:
+        # A card that could not be changed stays as it was until its next click: nobody needs
+        # telling.
+        if checkin is None or event.to_person or event.update:
             return
         place = checkin.place
         starter = PersonKey(str(place.platform), place.tenant, checkin.started_by)
@@ -885,13 +961,23 @@ class ValuesLensCommands:
         )
         await turn.stores.outbox.enqueue(notice(event, starter, card), turn.now)
 
-    async def close_due(self, stores: Stores, now: datetime, limit: int = 50) -> int:
+    async def close_due(
+        self,
+        stores: Stores,
+        now: datetime,
+        limit: int = 50,
+        *,
+        command_prefix: Callable[[Platform], str] = lambda _: "/",
+    ) -> int:
         """Close every team check-in whose time has run out and queue its results for its
-        channel, in the same transaction (the outbox sends them, once, even after a crash);
-        how many were closed."""
+        channel, and the change of its card there, in the same transaction (the outbox sends
+        them, once, even after a crash); how many were closed. ``command_prefix`` says how
+        each platform's people type commands (``Dispatcher.command_prefix``)."""
         closed = 0
         for checkin in await stores.team_checkins.due(now, limit):
-            card = await self.close(stores, checkin, now)
+            card = await self.close(
+                stores, checkin, now, command_prefix=command_prefix(checkin.place.platform)
+            )
             if card is None:
                 continue
             place = checkin.place
@@ -995,6 +1081,15 @@ class ValuesLensCommands:
             PersonKey(str(checkin.place.platform), checkin.place.tenant, user)
         )
         return person.display_name if person and person.display_name else user
+
+
+def _same_place(here: ConversationRef, place: ConversationRef) -> bool:
+    """Whether ``here`` is the conversation ``place`` (whatever thread)."""
+    return (here.platform, here.tenant, here.conversation) == (
+        place.platform,
+        place.tenant,
+        place.conversation,
+    )
 
 
 def _closed_note(checkin: TeamCheckin) -> Card:

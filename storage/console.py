@@ -18,20 +18,29 @@ SEEN_PREFIX = "console_seen:"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConsolePost:
-    """A card posted into a console conversation (its JSON, see ``bot.ui.card_to_json``)."""
+    """A card posted into a console conversation (its JSON, see ``bot.ui.card_to_json``);
+    ``replaces`` is the id of an earlier post this one changes (a card updated in place)."""
 
     id: int
     conversation: str
     card: str
+    replaces: str | None = None
 
 
 class ConsoleFeed(Protocol):
     """Cards posted to console conversations, read by every terminal in them."""
 
     async def post(
-        self, conversation: str, card: str, now: datetime, *, outbox_key: str | None = None
+        self,
+        conversation: str,
+        card: str,
+        now: datetime,
+        *,
+        outbox_key: str | None = None,
+        replaces: str | None = None,
     ) -> int:
-        """Append a card (a proactive one with its outbox key); its id."""
+        """Append a card (a proactive one with its outbox key; one that changes an earlier
+        post, with that post's id); its id."""
         ...
 
     async def has_outbox_key(self, conversation: str, outbox_key: str) -> bool:
@@ -65,16 +74,28 @@ class ConsolePostRow(SQLModel, table=True):
     # The outbox key of a proactive post, so the delivery machinery can tell after a crash
     # whether the post happened (``ConsoleOutbound.was_sent``).
     outbox_key: str | None = Field(default=None, max_length=255, index=True)
+    # The id of the earlier post this one changes (terminals show it as an update).
+    replaces: str | None = Field(default=None, max_length=32)
 
 
 class SqlConsoleFeed(SqlStore):
     """Console conversation posts in ``console_posts``."""
 
     async def post(
-        self, conversation: str, card: str, now: datetime, *, outbox_key: str | None = None
+        self,
+        conversation: str,
+        card: str,
+        now: datetime,
+        *,
+        outbox_key: str | None = None,
+        replaces: str | None = None,
     ) -> int:
         row = ConsolePostRow(
-            conversation=conversation, card=card, created_at=now, outbox_key=outbox_key
+            conversation=conversation,
+            card=card,
+            created_at=now,
+            outbox_key=outbox_key,
+            replaces=replaces,
         )
         self.session.add(row)
         await self.session.flush()
@@ -98,7 +119,7 @@ class SqlConsoleFeed(SqlStore):
             .limit(limit)
         )
         return [
-            ConsolePost(id=r.id, conversation=r.conversation, card=r.card)
+            ConsolePost(id=r.id, conversation=r.conversation, card=r.card, replaces=r.replaces)
             for r in rows
             if r.id is not None
         ]

@@ -53,7 +53,9 @@ class Checkin:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TeamCheckin:
-    """A team values lens in a channel."""
+    """A team values lens in a channel. ``card`` is the platform's id of its card there, once
+    posted (None until then, or when the platform gave none): the card changed when it
+    closes."""
 
     id: str
     place: ConversationRef
@@ -64,6 +66,7 @@ class TeamCheckin:
     status: str = "open"
     closed_at: datetime | None = None
     participants: int = 0
+    card: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -151,6 +154,11 @@ class TeamCheckinStore(Protocol):
 
     async def close(self, checkin_id: str, now: datetime) -> TeamCheckin | None:
         """Close it if still open, returning it closed; None if someone closed it first."""
+        ...
+
+    async def card_posted(self, checkin_id: str, message_id: str) -> TeamCheckin | None:
+        """Keep the platform's id of the check-in's card in its channel; the check-in as it is
+        now (None if there is no such check-in)."""
         ...
 
     async def due(
@@ -255,6 +263,8 @@ class TeamCheckinRow(SQLModel, table=True):
     closes_at: datetime = utc_field()
     closed_at: datetime | None = utc_field(nullable=True)
     participants: int = 0
+    # The platform's id of the check-in's card in the channel (Slack ts, Teams activity id).
+    card_message: str | None = Field(default=None, max_length=255)
 
 
 class TeamRatingRow(SQLModel, table=True):
@@ -413,6 +423,7 @@ def _team_checkin(row: TeamCheckinRow) -> TeamCheckin:
         closes_at=row.closes_at,
         closed_at=row.closed_at,
         participants=row.participants,
+        card=row.card_message,
     )
 
 
@@ -521,6 +532,16 @@ class SqlTeamCheckins(SqlStore):
         )
         if rowcount(closed) != 1:
             return None
+        row = await self.session.get(TeamCheckinRow, checkin_id, populate_existing=True)
+        return None if row is None else _team_checkin(row)
+
+    async def card_posted(self, checkin_id: str, message_id: str) -> TeamCheckin | None:
+        await self.session.exec(
+            update(TeamCheckinRow)
+            .where(col(TeamCheckinRow.id) == checkin_id)
+            .values(card_message=message_id)
+            .execution_options(synchronize_session=False)
+        )
         row = await self.session.get(TeamCheckinRow, checkin_id, populate_existing=True)
         return None if row is None else _team_checkin(row)
 

@@ -7,9 +7,9 @@ posts). ``click`` presses a button on a card that person saw, with the values a 
 send. No network, no platform.
 
 ``deliver_outbox`` plays the delivery machinery: it sends every queued outbox message (shares,
-digests, nudges, direct messages to comms) through the same recording outbound and marks it
-sent, ignoring working hours. ``platform=`` plays a person on another platform (the form-based
-paths of Slack and Teams) through the same recorder.
+digests, nudges, direct messages to comms, changes to cards already posted) through the same
+recording outbound and marks it sent, ignoring working hours. ``platform=`` plays a person on
+another platform (the form-based paths of Slack and Teams) through the same recorder.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class Seen:
     card: Card
     replaced: bool = False
     key: str | None = None
+    message: str | None = None  # the id of the message it changed (an outbox change)
 
 
 def where(user: str, channel: str | None, platform: Platform = Platform.CONSOLE) -> ConversationRef:
@@ -79,8 +80,9 @@ class HarnessOutbound:
     def __init__(self) -> None:
         self.seen: list[Seen] = []
 
-    async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
+    async def deliver(self, event: Event, replies: Sequence[Reply]) -> list[MessageRef | None]:
         place = event.conversation
+        landed: list[MessageRef | None] = []
         for reply in replies:
             private = reply.private or place.is_direct
             self.seen.append(
@@ -92,6 +94,24 @@ class HarnessOutbound:
                     replaced=reply.replace,
                 )
             )
+            shared = not (private or reply.replace)
+            landed.append(MessageRef(id=str(len(self.seen))) if shared else None)
+        return landed
+
+    async def replace(
+        self, place: ConversationRef, message: MessageRef, card: Card, *, key: str | None = None
+    ) -> None:
+        self.seen.append(
+            Seen(
+                seq=len(self.seen),
+                conversation=place.conversation,
+                audience=None,
+                card=card,
+                replaced=True,
+                key=key,
+                message=message.id,
+            )
+        )
 
     async def post(
         self, place: ConversationRef, card: Card, *, key: str | None = None
@@ -208,10 +228,18 @@ class Harness:
         event = ActionSubmitted(
             action=choice.action,
             values=submission(card, choice, inputs or {}),
-            source=MessageRef(id="card"),
+            source=MessageRef(id=self._message_id(card)),
             **self._who(user, channel, platform, event_id),
         )
         return await self.send(event)
+
+    def _message_id(self, card: Card) -> str:
+        """The id the recording outbound gave the message that showed ``card`` ("card" for a
+        card it gave none)."""
+        for s in reversed(self.outbound.seen):
+            if s.card is card and s.audience is None and not s.replaced:
+                return str(s.seq + 1)
+        return "card"
 
     async def outbox(self, job: str | None = None, *, status: str | None = None) -> list[Queued]:
         """Messages in the outbox (for ``job``, or all; with ``status``, only those), oldest
@@ -235,6 +263,7 @@ class Harness:
                     respect_working_hours=r.respect_working_hours,
                     counts_towards_cap=r.counts_towards_cap,
                     status=r.status,
+                    replaces=r.replaces,
                 )
                 for r in rows
             ]
@@ -257,7 +286,11 @@ class Harness:
                     conversation=message.recipient,
                     kind=ConversationKind.CHANNEL,
                 )
-                await self.outbound.post(place, message.card)
+                if message.replaces is not None:
+                    changed = MessageRef(id=message.replaces)
+                    await self.outbound.replace(place, changed, message.card, key=message.key)
+                else:
+                    await self.outbound.post(place, message.card)
             async with self.app.database.unit() as stores:
                 await stores.session.exec(
                     update(OutboxRow).where(col(OutboxRow.key) == message.key).values(status="sent")
@@ -318,3 +351,4 @@ class Queued:
     respect_working_hours: bool = True
     counts_towards_cap: bool = True
     status: str = "queued"
+    replaces: str | None = None

@@ -2,8 +2,9 @@
 
 Each terminal is one person (``--user``) in one conversation: their direct chat with the bot, or
 a channel (``--channel``) that other terminals can join. Cards posted to a channel are kept in the
-database and every terminal in that channel prints them, so a script can play a whole team.
-Private replies appear only in the terminal that asked. Input may be typed or piped.
+database and every terminal in that channel prints them, so a script can play a whole team; a
+card changed later (a team check-in's card once it has closed) is printed again, marked as an
+update. Private replies appear only in the terminal that asked. Input may be typed or piped.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ class ConsoleChat:
         self.last_id = ""
         self._ids = itertools.count(1)
         self._seen: dict[str, int] = {}
+        # The card each post of the feed became here, so an update to it can retire it.
+        self._shown: dict[str, str] = {}
         self._drain_lock = asyncio.Lock()
 
     @property
@@ -187,10 +190,25 @@ class ConsoleChat:
                         self._seen[conversation] = posts[-1].id
                         await stores.meta.put(self._seen_key(conversation), str(posts[-1].id))
                 for post in posts:
+                    card = card_from_json(post.card)
+                    if post.replaces is not None:
+                        self._update(post.replaces, card)
+                        continue
                     heading = ""
                     if conversation != self.where.conversation:
                         heading = "(direct message)"
-                    self.show(card_from_json(post.card), heading)
+                    self._shown[str(post.id)] = self.show(card, heading)
+
+    def _update(self, replaced: str, card: Card) -> None:
+        """A card posted earlier has changed: say so; its choices no longer answer typed lines
+        (the new face's do, if it has any)."""
+        self.write("(a card above has changed)")
+        if card.choices:
+            self._shown[replaced] = self.show(card)
+            return
+        self.write(render_update(card))
+        if self.last is not None and self.last_id == self._shown.get(replaced):
+            self.last, self.last_id = None, ""
 
     async def _poll(self) -> None:
         while True:
@@ -306,14 +324,32 @@ class ConsoleOutbound:
     def __init__(self, chat: ConsoleChat) -> None:
         self.chat = chat
 
-    async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
+    async def deliver(self, event: Event, replies: Sequence[Reply]) -> list[MessageRef | None]:
+        landed: list[MessageRef | None] = []
         for reply in replies:
             if reply.replace and not reply.card.choices:
                 self.chat.write(render_update(reply.card))
+                landed.append(None)
             elif reply.private or event.conversation.is_direct:
                 self.chat.show(reply.card)
+                landed.append(None)
             else:
-                await self.post(event.conversation, reply.card)
+                landed.append(await self.post(event.conversation, reply.card))
+        return landed
+
+    async def replace(
+        self, place: ConversationRef, message: MessageRef, card: Card, *, key: str | None = None
+    ) -> None:
+        """A post of the feed changed: the new face goes into the feed as an update of it,
+        which every terminal in the conversation prints."""
+        async with self.chat.app.database.unit() as stores:
+            await stores.console.post(
+                place.conversation,
+                card_to_json(card).decode(),
+                self.chat.app.clock.now(),
+                outbox_key=key,
+                replaces=message.id,
+            )
 
     async def post(
         self, place: ConversationRef, card: Card, *, key: str | None = None

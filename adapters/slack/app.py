@@ -16,9 +16,10 @@ tab. ``SlackAdapter.drain`` waits for those tasks (tests, shutdown).
 turn go where the event happened: in a direct conversation as messages, in a channel as messages
 or, when private, as ephemeral messages; a private card that asks for inputs, answering a click or
 a command, opens as a modal instead (``views.open``); a card that replaces the one clicked is a
-``chat.update`` (or, for an ephemeral one, its ``response_url``). Where the bot cannot post (a
-channel it is not in, a direct message between two people) the ``response_url`` Slack gave takes
-over; without one (a modal's submission), a private answer goes to the person's direct
+``chat.update`` (or, for an ephemeral one, its ``response_url``), and so is a change the outbox
+makes to a message posted earlier (``replace``: its channel and ``ts``). Where the bot cannot
+post (a channel it is not in, a direct message between two people) the ``response_url`` Slack
+gave takes over; without one (a modal's submission), a private answer goes to the person's direct
 conversation with the bot.
 
 Proactive messages (the outbox) carry their outbox key as message metadata; ``was_sent`` reads
@@ -672,13 +673,30 @@ class SlackOutbound:
 
     # The core's Outbound
 
-    async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
+    async def deliver(self, event: Event, replies: Sequence[Reply]) -> list[MessageRef | None]:
         turn = _TURN.get()
         if turn is None or turn.event_id != event.event_id:
             turn = TurnRoute(event_id=event.event_id, route=ReplyRoute(), token=None)
         token = turn.token or await self.adapter.token_for(event.conversation.tenant)
-        for reply in replies:
-            await self._once_more(self._reply, event, reply, turn.route, token)
+        return [
+            await self._once_more(self._reply, event, reply, turn.route, token) for reply in replies
+        ]
+
+    async def replace(
+        self, place: ConversationRef, message: MessageRef, card: Card, *, key: str | None = None
+    ) -> None:
+        """``chat.update`` of a message posted in ``place`` (its ``ts`` is ``message.id``).
+        Slack's refusals to change it (``message_not_found``, ``cant_update_message``,
+        ``edit_window_closed``, and those of a channel the bot cannot reach) mean it cannot be
+        changed, ever: ``RecipientUnreachable``."""
+        token = await self.adapter.token_for(place.tenant)
+        channel = message.extra.get("channel") or place.conversation
+        try:
+            await self._update(token, channel, message.id, card)
+        except (RateLimited, TemporarySendError, RecipientUnreachable):
+            raise
+        except SendError as refused:
+            raise RecipientUnreachable(str(refused).removeprefix("slack: ")) from refused
 
     async def post(
         self, place: ConversationRef, card: Card, *, key: str | None = None
@@ -793,16 +811,18 @@ class SlackOutbound:
             raise send_error(status, {"error": data.get("error") or text.strip()[:64]}, headers)
 
     async def _once_more(
-        self, send: Callable[[Event, Reply, ReplyRoute, str], Awaitable[None]], *args: Any
-    ) -> None:
+        self,
+        send: Callable[[Event, Reply, ReplyRoute, str], Awaitable[MessageRef | None]],
+        *args: Any,
+    ) -> MessageRef | None:
         """Send; when rate limited, wait as Slack asks (if not too long) and try once more."""
         try:
-            await send(*args)
+            return await send(*args)
         except RateLimited as limited:
             if limited.retry_after > REPLY_RETRY_MAX_SECONDS:
                 raise
             await self.adapter.sleep(limited.retry_after)
-            await send(*args)
+            return await send(*args)
 
     async def _post_message(
         self,
@@ -823,22 +843,25 @@ class SlackOutbound:
         answer = await self.call(token, "chat.postMessage", **params)
         return MessageRef(id=str(answer.get("ts", "")), extra={"channel": channel})
 
-    async def _reply(self, event: Event, reply: Reply, route: ReplyRoute, token: str) -> None:
+    async def _reply(
+        self, event: Event, reply: Reply, route: ReplyRoute, token: str
+    ) -> MessageRef | None:
+        """Send one reply; the message posted, when it is one the bot may change later."""
         place = event.conversation
         card = reply.card
         if reply.replace:
             if await self._replace(card, route, token):
-                return
+                return None
             if not place.is_direct:
                 # Nothing to replace: the card answers a modal, which only the person saw, so
                 # its answer is for them alone too (a barometer's thanks holds their token).
                 await self._private(event, card, route, token)
-                return
+                return None
         elif reply.private and not place.is_direct:
             await self._private(event, card, route, token)
-            return
+            return None
         try:
-            await self._post_message(token, place.conversation, card, place.thread)
+            return await self._post_message(token, place.conversation, card, place.thread)
         except RecipientUnreachable:
             if route.response_url is None:
                 raise
@@ -853,20 +876,23 @@ class SlackOutbound:
                     "text": drawn.text,
                 },
             )
+            # A message posted through a response URL has no ts the bot is told, and the bot
+            # may not change it with chat.update where it is not a member.
+            return None
+
+    async def _update(self, token: str, channel: str, ts: str, card: Card) -> None:
+        """``chat.update``: the message ``ts`` in ``channel`` becomes ``card``."""
+        drawn = render.message(card)
+        await self.call(
+            token, "chat.update", channel=channel, ts=ts, blocks=drawn.blocks, text=drawn.text
+        )
 
     async def _replace(self, card: Card, route: ReplyRoute, token: str) -> bool:
-        drawn = render.message(card)
         if route.channel and route.message_ts and not route.ephemeral:
-            await self.call(
-                token,
-                "chat.update",
-                channel=route.channel,
-                ts=route.message_ts,
-                blocks=drawn.blocks,
-                text=drawn.text,
-            )
+            await self._update(token, route.channel, route.message_ts, card)
             return True
         if route.response_url:
+            drawn = render.message(card)
             # Ephemeral messages can only be replaced through their response_url.
             await self.respond(
                 route.response_url,

@@ -728,7 +728,7 @@ def _invoke_answer(activity: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def message(
+def message_activity(
     where: Activity,
     drawn: Drawn,
     activity_id: str | None = None,
@@ -806,18 +806,18 @@ class TeamsOutbound:
         self.sleep = sleep
         self._drawn = LastDrawn(Drawn.of)
 
-    async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
+    async def deliver(self, event: Event, replies: Sequence[Reply]) -> list[MessageRef | None]:
         """Send the replies to an event where it happened (private ones in a channel to the
-        person's direct chat), replacing the clicked card when asked."""
-        for reply in replies:
-            await self._with_retries(event, reply)
+        person's direct chat), replacing the clicked card when asked; the messages posted
+        where the event happened."""
+        return [await self._with_retries(event, reply) for reply in replies]
 
-    async def _deliver_one(self, event: Event, reply: Reply) -> None:
+    async def _deliver_one(self, event: Event, reply: Reply) -> MessageRef | None:
         place = event.conversation
         if reply.replace and isinstance(event, ActionSubmitted) and event.source is not None:
             try:
                 await self.replace(place, event.source, reply.card)
-                return
+                return None
             except (RateLimited, TemporarySendError):
                 raise
             except SendError:
@@ -825,8 +825,8 @@ class TeamsOutbound:
                 log.info("could not replace a card; posting it instead")
         if reply.private and not place.is_direct:
             await self._private(event, reply.card)
-            return
-        await self.send(place, reply.card)
+            return None
+        return await self.send(place, reply.card)
 
     async def _private(self, event: Event, card: Card) -> None:
         try:
@@ -841,30 +841,30 @@ class TeamsOutbound:
                 ),
             )
 
-    async def _with_retries(self, event: Event, reply: Reply) -> None:
+    async def _with_retries(self, event: Event, reply: Reply) -> MessageRef | None:
         waited = 0.0
         for attempt in range(1, REPLY_ATTEMPTS + 1):
             try:
-                await self._deliver_one(event, reply)
-                return
+                return await self._deliver_one(event, reply)
             except (RateLimited, TemporarySendError) as error:
                 if isinstance(error, TemporarySendError) and error.maybe_sent:
                     # Teams may have shown it: sending it again could show it twice.
                     log.warning("a reply may not have arrived (%s); not sent again", error)
-                    return
+                    return None
                 wait = error.retry_after if isinstance(error, RateLimited) else float(attempt)
                 if attempt == REPLY_ATTEMPTS or waited + wait > REPLY_MAX_WAIT:
                     raise
                 log.info("reply not sent yet (%s); trying again in %.1fs", error, wait)
                 waited += wait
                 await self.sleep(wait)
+        return None  # pragma: no cover - the last attempt returns or raises
 
     async def send(self, place: ConversationRef, card: Card, key: str | None = None) -> MessageRef:
         """Post a card as a new message in ``place`` (with the outbox ``key``, if any)."""
         drawn = self._drawn(card)
 
         async def work(connector: ConnectorClientBase, where: Activity) -> str:
-            outgoing = message(where, drawn, key=key)
+            outgoing = message_activity(where, drawn, key=key)
             sent = await connector.conversations.send_to_conversation(
                 outgoing.conversation.id, outgoing
             )
@@ -872,17 +872,31 @@ class TeamsOutbound:
 
         return MessageRef(id=await self.bot.connector.call(place, work))
 
-    async def replace(self, place: ConversationRef, source: MessageRef, card: Card) -> None:
-        """Replace the message ``source`` in ``place`` by ``card`` (a card after a click)."""
+    async def replace(
+        self, place: ConversationRef, message: MessageRef, card: Card, *, key: str | None = None
+    ) -> None:
+        """Replace the message ``message`` in ``place`` by ``card`` (``PUT
+        /v3/conversations/{id}/activities/{activityId}``): a card after a click, or a change
+        the outbox makes (``key``), with what was stored about the conversation. A change
+        Teams refuses for good (the message or conversation is gone, the bot left it, the
+        message cannot be edited) is ``RecipientUnreachable``."""
+        stored = await self._stored(place)
+        if stored is None:
+            raise RecipientUnreachable("never met")
         drawn = self._drawn(card)
 
         async def work(connector: ConnectorClientBase, where: Activity) -> None:
-            outgoing = message(where, drawn, source.id)
+            outgoing = message_activity(where, drawn, message.id, key)
             await connector.conversations.update_activity(
-                outgoing.conversation.id, source.id, outgoing
+                outgoing.conversation.id, message.id, outgoing
             )
 
-        await self.bot.connector.call(place, work)
+        try:
+            await self.bot.connector.call(stored, work)
+        except (RateLimited, TemporarySendError, RecipientUnreachable):
+            raise
+        except SendError as refused:
+            raise RecipientUnreachable(str(refused)) from refused
 
     async def post(
         self, place: ConversationRef, card: Card, *, key: str | None = None

@@ -72,8 +72,13 @@ def to_channel(
     card: Card,
     *,
     not_before: datetime | None = None,
+    thread: str | None = None,
+    replaces: str | None = None,
 ) -> OutboxMessage:
-    """A card for a channel (no working hours, no personal cap)."""
+    """A card for a channel (no working hours, no personal cap), in its ``thread`` if given.
+    With ``replaces`` (the id of a message posted there, from ``CardPosted``), the card takes
+    that message's place instead of being posted: the change is sent once, like any message,
+    and a change that cannot be made (the message is gone, the bot left) tells nobody."""
     return OutboxMessage(
         key=key,
         job=job,
@@ -82,9 +87,11 @@ def to_channel(
         recipient=conversation,
         to_person=False,
         card=card_to_json(card).decode(),
+        thread=thread,
         not_before=not_before,
         respect_working_hours=False,
         counts_towards_cap=False,
+        replaces=replaces,
     )
 
 
@@ -180,8 +187,9 @@ def why(event: DeliveryFailed) -> str:
 
 class Undelivered:
     """The core's reaction when no feature reacts to an undelivered message: a message for a
-    channel is reported to comms (or the admins), with what to do; a message for a person
-    is only logged (the worker's WARNING) and counted (``valuesbot deliveries``)."""
+    channel is reported to comms (or the admins), with what to do; a message for a person,
+    or a change to a card already posted (the card keeps its old face), is only logged (the
+    worker's WARNING) and counted (``valuesbot deliveries``)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -189,7 +197,7 @@ class Undelivered:
     async def fallback(self, turn: Turn[DeliveryFailed]) -> None:
         """Tell comms that a channel post failed."""
         event = turn.event
-        if event.to_person or event.job == NOTICE_JOB:
+        if event.to_person or event.update or event.job == NOTICE_JOB:
             return
         label = await place_label(turn.stores, event)
         card = Card(

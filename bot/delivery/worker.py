@@ -23,7 +23,9 @@ run.
 A crash between 3 and 5 leaves a "sending" row. When its lease runs out, a worker asks the
 platform whether the message arrived (``Outbound.was_sent``): yes, it is marked sent; no, it
 is sent again; cannot tell, it is marked "uncertain" and never resent, so nobody gets a message
-twice. A database lost between 3 and 5 leaves the same, and is settled the same way.
+twice. A database lost between 3 and 5 leaves the same, and is settled the same way. A change
+to a message already posted (``replaces``) needs no asking: made twice, it shows the same card,
+so an interrupted one is simply made again.
 
 ``stop`` ends it gracefully (``valuesbot serve`` on SIGTERM): no new claim, the sends under way
 finish, and the messages of the batch in hand not yet started go straight back to the queue for
@@ -476,9 +478,16 @@ class DeliveryWorker:
         outbound: Outbound,
         target: PersonKey | ConversationRef,
         card: Card,
-        key: str,
+        message: ClaimedMessage,
         known: Person | None,
     ) -> MessageRef | None:
+        key = message.key
+        if message.replaces is not None:
+            if isinstance(target, PersonKey):
+                raise RecipientUnreachable("only a channel message can be changed")
+            changed = MessageRef(id=message.replaces)
+            await outbound.replace(target, changed, card, key=key)
+            return changed
         if isinstance(target, PersonKey):
             return await outbound.post_direct(target, card, key=key, known=known)
         return await outbound.post(target, card, key=key)
@@ -550,7 +559,7 @@ class DeliveryWorker:
         await self.budget.space(tenant_bucket(platform, message.tenant), limits)
         try:
             ref = await asyncio.wait_for(
-                self._call(outbound, target, card, message.key, known), self.config.send_timeout
+                self._call(outbound, target, card, message, known), self.config.send_timeout
             )
         except RateLimited as error:
             self.metrics.rate_limited.labels(platform).inc()
@@ -649,6 +658,7 @@ class DeliveryWorker:
                 to_person=message.to_person,
                 failure=failure,
                 reason=reason,
+                update=message.replaces is not None,
             )
         )
 
@@ -676,8 +686,14 @@ class DeliveryWorker:
         target = await self._target(message)
         since = (message.sending_at or self.clock.now()) - PROBE_MARGIN
         try:
-            arrived = await asyncio.wait_for(
-                outbound.was_sent(message.key, target, since), self.config.send_timeout
+            # A change to a posted message is made again rather than looked for: made twice,
+            # it shows the same card.
+            arrived = (
+                False
+                if message.replaces is not None
+                else await asyncio.wait_for(
+                    outbound.was_sent(message.key, target, since), self.config.send_timeout
+                )
             )
         except Exception as error:
             # Ask again when the lease runs out; the message stays "sending" meanwhile.

@@ -23,7 +23,8 @@ class OutboxMessage:
     or a conversation id (a channel), optionally a ``thread`` in it (Slack ``thread_ts``, a
     Teams reply chain). ``card`` is the card's JSON (``bot.ui.card_to_json``). Messages to
     people wait for their working hours and count towards their weekly cap unless told
-    otherwise.
+    otherwise. ``replaces`` (a channel message's platform id, as ``CardPosted`` gave it) makes
+    it a change to that message instead of a new one: the card posted there takes this face.
     """
 
     key: str
@@ -37,6 +38,7 @@ class OutboxMessage:
     not_before: datetime | None = None
     respect_working_hours: bool = True
     counts_towards_cap: bool = True
+    replaces: str | None = None
 
 
 class OutboxStatus(StrEnum):
@@ -165,6 +167,7 @@ class ClaimedMessage:
     cap_week: str | None
     timezone: str | None = None
     sending_at: datetime | None = None
+    replaces: str | None = None
 
     @property
     def person(self) -> PersonKey:

@@ -41,6 +41,7 @@ def _outbox_values(message: OutboxMessage, now: datetime) -> dict[str, Any]:
         "card": message.card,
         "respect_working_hours": message.respect_working_hours,
         "counts_towards_cap": message.counts_towards_cap,
+        "replaces": message.replaces,
         "status": OutboxStatus.QUEUED.value,
         "attempts": 0,
         "next_attempt_at": message.not_before or now,
@@ -278,6 +279,7 @@ def _claimed(row: OutboxRow, timezone: str | None = None) -> ClaimedMessage:
         cap_week=row.cap_week,
         timezone=timezone,
         sending_at=row.sending_at,
+        replaces=row.replaces,
     )
 
 

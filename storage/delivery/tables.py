@@ -18,6 +18,8 @@ class OutboxRow(SQLModel, table=True):
     (committed just before the platform call) -> sent; or to failed (for good, with
     ``last_error``) or uncertain (a send whose outcome nobody can know; see docs/delivery.md).
     ``cap_week`` is set while the message holds a place in its recipient's weekly cap.
+    ``replaces`` is the platform's id of a channel message this one changes (``None``: a new
+    message); ``message_id`` the id of the message sent.
     """
 
     __tablename__ = "outbox"
@@ -49,6 +51,7 @@ class OutboxRow(SQLModel, table=True):
     sending_at: datetime | None = utc_field(nullable=True)
     cap_week: str | None = Field(default=None, max_length=16)
     message_id: str | None = Field(default=None, max_length=255)
+    replaces: str | None = Field(default=None, max_length=255)
 
 
 class RateBucketRow(SQLModel, table=True):

@@ -40,3 +40,16 @@ async def test_a_persons_direct_conversation_and_reading_marks_are_erased(
         assert await stores.meta.starting_with("console_seen:") == {
             "console_seen:team-x:malice": "2"
         }
+
+
+async def test_a_change_to_a_post_is_listed_with_the_post_it_changes(database: Database) -> None:
+    async with database.unit() as stores:
+        card = await stores.console.post("room", '{"title": "open"}', NOW)
+        change = await stores.console.post(
+            "room", '{"title": "closed"}', NOW, outbox_key="k:closed", replaces=str(card)
+        )
+        assert [(p.id, p.replaces) for p in await stores.console.since("room", 0)] == [
+            (card, None),
+            (change, str(card)),
+        ]
+        assert await stores.console.has_outbox_key("room", "k:closed")

@@ -309,3 +309,30 @@ async def test_finished_channel_posts_naming_someone_can_be_erased(database: Dat
         )
         keys = await stores.session.exec(text("SELECT key FROM outbox ORDER BY key"))
         assert [k[0] for k in keys] == ["elsewhere", "other", "queued"]
+
+
+async def test_a_change_to_a_posted_message_is_claimed_with_the_message_it_changes(
+    database: Database,
+) -> None:
+    change = OutboxMessage(
+        key="team-lens:t1:closed-card",
+        job="team-lens:t1",
+        platform="slack",
+        tenant="T1",
+        recipient="C1",
+        to_person=False,
+        thread="1700000000.000100",
+        card='{"title": "closed"}',
+        respect_working_hours=False,
+        counts_towards_cap=False,
+        replaces="1700000000.000200",
+    )
+    async with database.unit() as stores:
+        assert await stores.outbox.enqueue(change, NOW)
+        assert await stores.outbox.enqueue(message(1), NOW)
+    async with database.unit() as stores:
+        claimed = await stores.delivery.claim(["slack"], "w", NOW, LEASE, 10)
+    assert {m.key: (m.recipient, m.thread, m.replaces) for m in claimed} == {
+        "team-lens:t1:closed-card": ("C1", "1700000000.000100", "1700000000.000200"),
+        "job:1": ("U1", None, None),
+    }

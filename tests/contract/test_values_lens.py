@@ -79,6 +79,25 @@ async def test_one_open_team_checkin_per_place(database: Database) -> None:
         assert (await stores.team_checkins.open(team("t3"))).id == "t3"
 
 
+async def test_a_team_checkin_keeps_the_id_of_its_card(database: Database) -> None:
+    async with database.unit() as stores:
+        await stores.team_checkins.open(team("t1"))
+        assert (await stores.team_checkins.get("t1")).card is None  # type: ignore[union-attr]
+        kept = await stores.team_checkins.card_posted("t1", "1700000000.000200")
+        assert kept == replace(team("t1"), card="1700000000.000200")
+        assert await stores.team_checkins.card_posted("missing", "1") is None
+    async with database.unit() as stores:
+        closed = await stores.team_checkins.close("t1", NOW)
+        assert closed is not None
+        assert (closed.status, closed.card) == ("closed", "1700000000.000200")
+        assert await stores.team_checkins.due(NOW + timedelta(days=2), 10) == []
+        assert (await stores.team_checkins.get("t1")) == closed
+        # A card that landed after its check-in closed is kept too.
+        again = await stores.team_checkins.card_posted("t1", "1700000000.000300")
+        assert again is not None
+        assert (again.status, again.card) == ("closed", "1700000000.000300")
+
+
 async def test_team_ratings_count_each_member_once_and_tally_without_names(
     database: Database,
 ) -> None:

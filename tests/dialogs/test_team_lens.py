@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import text
+
 from bot.app import App
 from bot.clock import ManualClock
+from bot.events import Actor, CardPosted, MessageRef
+from bot.ui import Card
 from tests.dialogs.test_values_lens import rows
-from tests.harness import Harness
+from tests.harness import Harness, where
 
 WORK = "Winter planning letter"
 CHANNEL = "team-x"
@@ -149,12 +153,19 @@ async def test_closes_by_itself_when_time_runs_out(
     clock.advance(timedelta(minutes=1))
     await app.housekeeping()
     await app.housekeeping()
-    # The results wait in the outbox (queued with the close, so a crash cannot lose them).
+    # The results wait in the outbox (queued with the close, so a crash cannot lose them), and
+    # so does the change of the card in the channel.
+    [(checkin, card_id)] = await rows(app, "SELECT id, card_message FROM team_checkins")
+    assert card_id == "1"  # the id the platform gave the team card
     queued = await harness.outbox()
-    assert [(q.key.endswith(":results"), q.recipient, q.to_person) for q in queued] == [
-        (True, CHANNEL, False)
+    assert [(q.key, q.job, q.recipient, q.to_person, q.replaces) for q in queued] == [
+        (f"team-lens:{checkin}:closed-card", f"team-lens:{checkin}", CHANNEL, False, "1"),
+        (f"team-lens:{checkin}:results", f"team-lens:{checkin}", CHANNEL, False, None),
     ]
     await harness.deliver_outbox()
+    [changed] = [s for s in harness.outbound.seen if s.message is not None]
+    assert (changed.conversation, changed.message, changed.replaced) == (CHANNEL, "1", True)
+    assert changed.card == closed_card()
     results = [c for c in harness.public(CHANNEL) if c.title.startswith("Team values lens results")]
     assert len(results) == 1
     assert "the team rates it lowest" in results[0].text
@@ -167,10 +178,96 @@ async def test_closes_by_itself_when_time_runs_out(
         inputs=ratings(*["strongly"] * 6),
         card=harness.public(CHANNEL)[0],
     )
-    # The card Dave clicked, closed by the clock, now says so in place.
-    assert late[-1].title == f"Team values lens: {WORK}"
-    assert late[-1].text.startswith("This team check-in has closed.")
-    assert harness.updates(user="dave", channel=CHANNEL) == [late[-1]]
+    # A click on the card as it was (a screen not refreshed yet) turns it closed in place too.
+    assert late[-1] == closed_card()
+    assert harness.updates(user="dave", channel=CHANNEL) == [closed_card(), late[-1]]
+
+
+def closed_card() -> Card:
+    return Card(
+        title=f"Team values lens: {WORK}",
+        text="This team check-in has closed. Its results are posted in the channel; type "
+        "/valueslens results there to see them again.",
+        footer="Counts only, never names.",
+    )
+
+
+async def test_closing_by_command_changes_the_card_in_the_channel_once(
+    harness: Harness, app: App
+) -> None:
+    await start(harness)
+    await rate(harness, "bob", *["partly"] * 6)
+    await harness.user_says("/valueslens close", channel=CHANNEL)
+    # The results answer the command at once; the card's change goes through the outbox.
+    assert harness.public(CHANNEL)[-1].title == f"Team values lens results: {WORK}"
+    [(checkin,)] = await rows(app, "SELECT id FROM team_checkins")
+    [change] = await harness.outbox()
+    assert (change.key, change.recipient, change.replaces) == (
+        f"team-lens:{checkin}:closed-card",
+        CHANNEL,
+        "1",
+    )
+    assert change.card == closed_card()
+    # Closing again, or any later turn, queues nothing more.
+    await harness.user_says("/valueslens close", channel=CHANNEL)
+    await app.housekeeping()
+    assert len(await harness.outbox()) == 1
+    await harness.deliver_outbox()
+    assert [s.card for s in harness.outbound.seen if s.message == "1"] == [closed_card()]
+
+
+async def test_closing_from_the_card_itself_replaces_it_without_the_outbox(
+    harness: Harness, app: App
+) -> None:
+    await start(harness)
+    await harness.click("Close and show results", channel=CHANNEL, card=harness.public(CHANNEL)[0])
+    assert harness.updates(channel=CHANNEL) == [closed_card()]
+    assert await harness.outbox() == []
+
+
+async def test_a_card_that_landed_after_its_checkin_closed_is_changed_then(
+    harness: Harness, app: App
+) -> None:
+    await start(harness)
+    [(checkin,)] = await rows(app, "SELECT id FROM team_checkins")
+    # The check-in closes before the platform's answer about its card was kept.
+    async with app.database.unit() as stores:
+        await stores.session.exec(text("UPDATE team_checkins SET card_message = NULL"))
+    await harness.user_says("/valueslens close", channel=CHANNEL)
+    assert await harness.outbox() == []
+    await app.dispatcher.handle(
+        CardPosted(
+            conversation=where("alice", CHANNEL),
+            actor=Actor(id="alice"),
+            event_id="posted-late",
+            key=f"team-lens:{checkin}:card",
+            message=MessageRef(id="1"),
+        )
+    )
+    assert await rows(app, "SELECT card_message FROM team_checkins") == [("1",)]
+    [change] = await harness.outbox()
+    assert (change.key, change.replaces, change.card) == (
+        f"team-lens:{checkin}:closed-card",
+        "1",
+        closed_card(),
+    )
+
+
+async def test_a_card_posted_elsewhere_is_not_taken_for_the_checkins(
+    harness: Harness, app: App
+) -> None:
+    await start(harness)
+    [(checkin,)] = await rows(app, "SELECT id FROM team_checkins")
+    await app.dispatcher.handle(
+        CardPosted(
+            conversation=where("alice", "another-channel"),
+            actor=Actor(id="alice"),
+            event_id="posted-elsewhere",
+            key=f"team-lens:{checkin}:card",
+            message=MessageRef(id="99"),
+        )
+    )
+    assert await rows(app, "SELECT card_message FROM team_checkins") == [("1",)]
 
 
 async def test_one_open_team_checkin_per_channel(harness: Harness, app: App) -> None:

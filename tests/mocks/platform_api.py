@@ -306,9 +306,8 @@ class _HttpOutbound:
                 f"no answer: {type(error).__name__}", maybe_sent=True
             ) from error
 
-    async def deliver(self, event: Event, replies: Sequence[Reply]) -> None:
-        for reply in replies:
-            await self.post(event.conversation, reply.card)
+    async def deliver(self, event: Event, replies: Sequence[Reply]) -> list[MessageRef | None]:
+        return [await self.post(event.conversation, reply.card) for reply in replies]
 
     async def post(
         self, place: ConversationRef, card: Card, *, key: str | None = None

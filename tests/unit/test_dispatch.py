@@ -9,8 +9,9 @@ import uuid
 import pytest
 
 from bot.app import App
-from bot.events import Actor, CommandReceived, MessageReceived
+from bot.events import Actor, CardPosted, CommandReceived, MessageReceived
 from bot.turn import Turn
+from bot.ui import Card
 from tests.dialogs.test_values_lens import rows
 from tests.harness import Harness, where
 
@@ -96,3 +97,43 @@ async def test_unknown_commands_and_stray_messages_get_help(harness: Harness) ->
     assert "/valueslens history" in [f.label for f in cards[-1].fields]
     cards = await harness.user_says("/values behaviours")
     assert len(cards[-1].fields) == 6
+
+
+async def test_cards_asked_to_be_remembered_are_announced_where_they_landed(
+    harness: Harness, app: App
+) -> None:
+    heard: list[tuple[str, str, str, str]] = []
+
+    async def show(turn: Turn[CommandReceived]) -> None:
+        turn.reply(Card(title="for everyone"), remember="demo:shared")
+        turn.reply(Card(title="for you"), private=True, remember="demo:private")
+        turn.reply(Card(title="not kept"))
+        turn.post(where("alice", "elsewhere"), Card(title="posted"), remember="demo:posted")
+
+    async def posted(turn: Turn[CardPosted]) -> None:
+        event = turn.event
+        heard.append((event.key, event.conversation.conversation, event.message.id, event.actor.id))
+        turn.reply(Card(title="nobody waits for this"))  # dropped: nobody is waiting there
+
+    app.dispatcher.router.command("showcards", show)
+    app.dispatcher.router.posted("demo:", posted)
+    before = len(harness.outbound.seen)
+    await harness.send(
+        CommandReceived(
+            conversation=where("bob", "team-y"),
+            actor=Actor(id="bob"),
+            event_id="Ev-cards",
+            command="showcards",
+        )
+    )
+    # The private reply gave no reference; the shared one and the post did, once each.
+    assert heard == [
+        ("demo:shared", "team-y", str(before + 1), "bob"),
+        ("demo:posted", "elsewhere", str(before + 4), "bob"),
+    ]
+    assert [s.card.title for s in harness.outbound.seen[before:]] == [
+        "for everyone",
+        "for you",
+        "not kept",
+        "posted",
+    ]

@@ -10,12 +10,14 @@ import pytest
 from bot.events import (
     ActionSubmitted,
     Actor,
+    CardPosted,
     CommandReceived,
     ConversationRef,
     DeliveryFailed,
     Event,
     Failure,
     MessageReceived,
+    MessageRef,
     Platform,
 )
 from bot.router import Router
@@ -117,3 +119,36 @@ async def test_undelivered_messages_go_to_the_longest_job_prefix_else_the_fallba
         "fallback:digest:3:2027-01-04:results",
     ]
     assert await Router().dispatch(failed("team-lens:1")) is None  # nobody: nothing to do
+
+
+async def test_posted_cards_go_to_the_longest_key_prefix_else_nobody() -> None:
+    called: list[str] = []
+
+    def recorder(name: str) -> Any:
+        async def handler(turn: Turn[CardPosted]) -> None:
+            called.append(f"{name}:{turn.event.key}:{turn.event.message.id}")
+
+        return handler
+
+    feature = Router()
+    feature.posted("team-lens:", recorder("lens"))
+    feature.posted("team-lens:special:", recorder("special"))
+    router = Router()
+    router.include(feature)
+    with pytest.raises(ValueError, match="registered twice"):
+        router.include(feature)
+
+    def posted(key: str) -> Turn[CardPosted]:
+        event = CardPosted(
+            conversation=PLACE, actor=ALICE, event_id=f"posted:{key}", key=key,
+            message=MessageRef(id="1700000000.000100"),
+        )  # fmt: skip
+        return Turn(event, stores=None, now=datetime.now(UTC))  # type: ignore[arg-type]
+
+    assert await router.dispatch(posted("team-lens:1:card")) == "posted:team-lens:"
+    assert await router.dispatch(posted("team-lens:special:2:card")) == "posted:team-lens:special:"
+    assert await router.dispatch(posted("digest:3:card")) is None
+    assert called == [
+        "lens:team-lens:1:card:1700000000.000100",
+        "special:team-lens:special:2:card:1700000000.000100",
+    ]

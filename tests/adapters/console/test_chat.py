@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from adapters.console.app import ConsoleChat, ScriptedLines
 from bot.app import App, build_app
+from bot.clock import ManualClock
 from storage.barometer import BarometerAnswer
 from tests.contract.test_barometer import answers_now
 from tests.dialogs.test_values_lens import rows
@@ -62,6 +64,39 @@ async def test_two_people_in_one_channel(app: App) -> None:
     # Bob's next visit shows what was posted in the channel while he was away.
     later = await chat(app, [], user="Bob", channel="team-x")
     assert "Team values lens results: Winter planning letter" in later
+
+
+async def test_a_team_card_that_closed_by_itself_is_shown_changed(
+    app: App, clock: ManualClock
+) -> None:
+    output: list[str] = []
+    bob = ConsoleChat(
+        app, user="Bob", channel="team-x", source=ScriptedLines([]), write=output.append
+    )
+    await bob.run()  # Bob's terminal joins the channel, and stays open
+    await chat(app, ["/valueslens Winter planning letter"], user="Alice", channel="team-x")
+    await bob.drain()
+    assert "┌─ Team values lens: Winter planning letter" in output[-1]
+    assert bob.last is not None  # a typed number would answer the team card
+    [(card_post,)] = await rows(app, "SELECT card_message FROM team_checkins")
+
+    clock.advance(timedelta(hours=25))
+    await app.housekeeping()
+    await app.delivery.drain()
+    [(checkin,)] = await rows(app, "SELECT id FROM team_checkins")
+    assert await rows(
+        app, "SELECT replaces, outbox_key FROM console_posts WHERE replaces IS NOT NULL"
+    ) == [(card_post, f"team-lens:{checkin}:closed-card")]
+    # Bob's terminal, still open, prints the change and the results from the feed.
+    output.clear()
+    await bob.drain()
+    assert output[:2] == [
+        "(a card above has changed)",
+        "  Team values lens: Winter planning letter: This team check-in has closed. Its results "
+        "are posted in the channel; type /valueslens results there to see them again.",
+    ]
+    assert "┌─ Team values lens results: Winter planning letter" in output[2]
+    assert bob.last is None  # the closed card answers nothing
 
 
 async def test_cancel_while_filling_a_card_sends_nothing(app: App) -> None:

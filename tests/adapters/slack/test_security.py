@@ -46,8 +46,9 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[Event] = []
 
-    async def deliver(self, event: Event, replies: list[Reply]) -> None:
+    async def deliver(self, event: Event, replies: list[Reply]) -> list[MessageRef | None]:
         self.events.append(event)
+        return [None] * len(replies)
 
     async def post(self, place: ConversationRef, card: Card) -> MessageRef | None:
         return None

@@ -79,6 +79,9 @@ async def test_team_results_the_bot_cannot_post_reach_the_starter_and_can_be_pos
     await slack.command(WORK, user=ALICE, channel=TEAM, name="alice")
     card = api.last(TEAM)  # posted through the command's response URL
     assert f"Team values lens: {WORK}" in card.text_all()
+    # Slack says nothing of a message posted that way that the bot may change: when the
+    # check-in closes, its card turns closed at its next click instead (nothing is queued).
+    assert await rows(slack.app, "SELECT card_message FROM team_checkins") == [(None,)]
     for user, ratings in (
         (BOB, ["strongly", "partly", "not_yet", "strongly", "partly", "not_relevant"]),
         (ALICE, ["strongly"] * 6),

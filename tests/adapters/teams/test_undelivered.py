@@ -225,9 +225,12 @@ async def test_team_results_the_channel_refuses_reach_the_starter(
     await deliver(teams.app, clock)
 
     [(checkin,)] = await rows(teams.app, "SELECT id FROM team_checkins")
+    card = f"team-lens:{checkin}:closed-card"
     key = f"team-lens:{checkin}:results"
     notice = f"{key}:undelivered:teams:{TENANT}:{ALICE.id}"
+    # Its card could not be changed either: that tells nobody (it turns closed when clicked).
     assert await rows(teams.app, "SELECT key, status, last_error FROM outbox ORDER BY id") == [
+        (card, OutboxStatus.FAILED, "the bot is not in that conversation"),
         (key, OutboxStatus.FAILED, "the bot is not in that conversation"),
         (notice, OutboxStatus.SENT, None),
     ]
@@ -242,6 +245,8 @@ async def test_team_results_the_channel_refuses_reach_the_starter(
     )
     assert all("Team values lens results" not in t for t in teams.texts(BOB.direct))
     assert undelivered(logs) == [
-        f"outbox message undelivered for good id=1 job=team-lens:{checkin} key={key} "
-        "platform=teams failure=unreachable reason=the bot is not in that conversation"
+        f"outbox message undelivered for good id=1 job=team-lens:{checkin} key={card} "
+        "platform=teams failure=unreachable reason=the bot is not in that conversation",
+        f"outbox message undelivered for good id=2 job=team-lens:{checkin} key={key} "
+        "platform=teams failure=unreachable reason=the bot is not in that conversation",
     ]
