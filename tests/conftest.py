@@ -9,6 +9,7 @@ never meet. If the server is down the PostgreSQL tests fail, loudly: they must r
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import shutil
@@ -61,6 +62,19 @@ async def _drop_pg_database(name: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """Put logging back as it was after each test: a test that runs the CLI in this process
+    (``bot.cli.main`` calls ``bot.logs.configure``) would otherwise leave the bot's loggers at
+    WARNING, and later tests that read INFO lines would see none."""
+    root, own = logging.getLogger(), logging.getLogger("valuesbot")
+    handlers, levels = list(root.handlers), (root.level, own.level)
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(levels[0])
+    own.setLevel(levels[1])
 
 
 @pytest.fixture(scope="session")
