@@ -47,6 +47,7 @@ from dialogs.home import HomePage
 from dialogs.hub.pages import HubPages
 from dialogs.identifier.dialog import NAME as IDENTIFIER
 from dialogs.identifier.dialog import IdentifierDialog
+from dialogs.identifier.pages import IdentifierPages
 from dialogs.identifier.service import IdentifierCommands, Identifiers
 from dialogs.record_pages import RecordPages
 from dialogs.records import RETENTION_JOB, Records
@@ -324,10 +325,12 @@ async def build_app(
     results = BarometerPages(
         content=content, min_group=settings.min_group, barometer=barometer
     ).pages()
-    elsewhere = [item for pages in (results,) for item in pages.nav]
+    register = IdentifierPages(content=content).pages()
+    elsewhere = [item for pages in (results, register) for item in pages.nav]
     pages = (
         HubPages(content=content, digests=digests, elsewhere=elsewhere).pages(),
         results,
+        register,
         RecordPages(content=content, zone=settings.zone, follow=records.follow).pages(),
     )
 
