@@ -515,6 +515,7 @@ async def _people(args: argparse.Namespace, settings: Settings) -> int:
                     f"{plural(len(held.checkins), 'check-in')}, "
                     f"{plural(len(held.commitments), 'commitment')}, "
                     f"{plural(len(held.case_studies), 'case study', 'case studies')}, "
+                    f"{plural(len(held.identifiers), 'values identifier')}, "
                     f"ratings in {plural(len(held.team_ratings), 'team check-in')}. "
                     "Run again with --yes to erase."
                 )
