@@ -45,6 +45,10 @@ from dialogs.digest import Digests
 from dialogs.help import Help, HelpEntry
 from dialogs.home import HomePage
 from dialogs.hub.pages import HubPages
+from dialogs.identifier.dialog import NAME as IDENTIFIER
+from dialogs.identifier.dialog import IdentifierDialog
+from dialogs.identifier.pages import IdentifierPages
+from dialogs.identifier.service import IdentifierCommands, Identifiers
 from dialogs.record_pages import RecordPages
 from dialogs.records import RETENTION_JOB, Records
 from dialogs.values_lens import NAME as VALUES_LENS
@@ -127,6 +131,11 @@ HELP = (
     ),
     HelpEntry(command="casestudy mine", summary="Your case studies and where they are."),
     HelpEntry(
+        command="identifier",
+        summary="Make a values identifier for the front of a key publication; comms review it.",
+    ),
+    HelpEntry(command="identifier mine", summary="Your values identifiers and their links."),
+    HelpEntry(
         command="digest",
         summary="(Comms team) Schedule the weekly values digest to a channel.",
     ),
@@ -154,6 +163,7 @@ class App:
     barometer: Barometer
     commitments: Commitments
     case_studies: CaseStudies
+    identifiers: IdentifierCommands
     digests: Digests
     help: Help
     home: HomePage
@@ -303,11 +313,13 @@ async def build_app(
     pseudonyms = Pseudonymiser(await _pseudonym_secret(settings, database))
 
     submissions = Submissions(content=content, settings=settings)
+    identifier_submissions = Identifiers(content=content, settings=settings)
     runner = DialogRunner(
         {
             VALUES_LENS: ValuesLens(content),
             COMMITMENT: CommitmentDialog(content, settings),
             CASE_STUDY: CaseStudyDialog(content, submissions),
+            IDENTIFIER: IdentifierDialog(content, identifier_submissions, settings.zone),
         }
     )
     lens = ValuesLensCommands(
@@ -317,6 +329,9 @@ async def build_app(
     commitments = Commitments(content=content, settings=settings, runner=runner)
     case_studies = CaseStudies(
         content=content, settings=settings, runner=runner, submissions=submissions
+    )
+    identifiers = IdentifierCommands(
+        content=content, settings=settings, runner=runner, identifiers=identifier_submissions
     )
     deliveries = DeliveryCommands(settings)
     records = Records(content=content, settings=settings, pseudonyms=pseudonyms, clock=clock)
@@ -330,6 +345,7 @@ async def build_app(
     router.include(barometer.router())
     router.include(commitments.router())
     router.include(case_studies.router())
+    router.include(identifiers.router())
     digests = Digests(content=content, settings=settings, barometer=Headlines(barometer))
     router.include(digests.router())
     router.include(help_.router())
@@ -340,10 +356,12 @@ async def build_app(
     results = BarometerPages(
         content=content, min_group=settings.min_group, barometer=barometer
     ).pages()
-    elsewhere = [item for pages in (results,) for item in pages.nav]
+    register = IdentifierPages(content=content).pages()
+    elsewhere = [item for pages in (results, register) for item in pages.nav]
     pages = (
         HubPages(content=content, digests=digests, elsewhere=elsewhere).pages(),
         results,
+        register,
         RecordPages(content=content, zone=settings.zone, follow=records.follow).pages(),
     )
 
@@ -361,6 +379,7 @@ async def build_app(
         barometer=barometer,
         commitments=commitments,
         case_studies=case_studies,
+        identifiers=identifiers,
         digests=digests,
         help=help_,
         home=home,

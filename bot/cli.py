@@ -11,6 +11,7 @@
     valuesbot schedules [set ID KIND CRON | remove ID]        recurring jobs
     valuesbot people export|forget PLATFORM:TENANT:USER     a person's data (data protection)
     valuesbot audit [--since YYYY-MM-DD]                      what comms and admins did
+    valuesbot identifier attach ID FILE -o OUT    a values identifier at the front of a file
 
 Settings come from the environment and a ``.env`` file in the current directory. Problems a
 person can fix (a bad setting, a bad content file, an old schema) are one clear line on standard
@@ -28,6 +29,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
@@ -37,6 +39,9 @@ from bot.settings import Settings, SettingsError, parse_place
 from bot.text import plural
 from storage import migrate
 from storage.migrate import SchemaOutOfDate
+
+if TYPE_CHECKING:
+    from storage.identifiers import Identifier
 
 log = logging.getLogger("valuesbot.cli")
 
@@ -155,6 +160,19 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", help="from this day on (YYYY-MM-DD, in VALUESBOT_TIMEZONE)")
     audit.add_argument("--limit", type=int, default=1000, help="at most this many entries")
 
+    identifier = commands.add_parser("identifier", help="values identifiers of publications")
+    identifier_commands = identifier.add_subparsers(
+        dest="identifier_command", required=True, metavar="ACTION"
+    )
+    attach = identifier_commands.add_parser(
+        "attach", help="put an approved values identifier at the front of a Word or PDF file"
+    )
+    attach.add_argument("id", help="the identifier's id or reference (VI-...), from its link")
+    attach.add_argument("publication", type=Path, help="the publication: a .docx or .pdf file")
+    attach.add_argument(
+        "--output", "-o", type=Path, required=True, help="where to write it (the same kind)"
+    )
+
     content = commands.add_parser("content", help="the content file (behaviours, wording)")
     content_commands = content.add_subparsers(dest="content_command", required=True)
     check = content_commands.add_parser("check", help="validate a content file")
@@ -203,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_people(args, settings))
         if args.command == "audit":
             return asyncio.run(_audit(args, settings))
+        if args.command == "identifier":
+            return _identifier(args, settings)
     except (SettingsError, ContentError, SchemaOutOfDate, UsageError) as problem:
         print(f"valuesbot: {problem}", file=sys.stderr)
         return 2
@@ -513,6 +533,7 @@ async def _people(args: argparse.Namespace, settings: Settings) -> int:
                     f"{plural(len(held.checkins), 'check-in')}, "
                     f"{plural(len(held.commitments), 'commitment')}, "
                     f"{plural(len(held.case_studies), 'case study', 'case studies')}, "
+                    f"{plural(len(held.identifiers), 'values identifier')}, "
                     f"ratings in {plural(len(held.team_ratings), 'team check-in')}. "
                     "Run again with --yes to erase."
                 )
@@ -555,6 +576,60 @@ async def _audit(args: argparse.Namespace, settings: Settings) -> int:
             + (f"  {entry.subject}" if entry.subject else "")
         )
     return 0
+
+
+def _identifier(args: argparse.Namespace, settings: Settings) -> int:
+    from dialogs.identifier.attach import AttachError, attach
+    from dialogs.identifier.documents import identifier_view
+
+    publication: Path = args.publication
+    output: Path = args.output
+    kind = publication.suffix.lower().lstrip(".")
+    if kind not in {"docx", "pdf"}:
+        raise UsageError(f"{publication.name}: only Word (.docx) and PDF (.pdf) files are taken")
+    if output.suffix.lower().lstrip(".") != kind:
+        raise UsageError(f"--output must be a .{kind} file, like {publication.name}")
+    if output.resolve() == publication.resolve():
+        raise UsageError("--output must be a new file: the publication itself is left as it is")
+    try:
+        data = publication.read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read {publication}: {error.strerror}") from None
+    content = load_content(settings.content)
+    found = asyncio.run(_approved_identifier(settings, args.id))
+    view = identifier_view(content, found, settings.public_url or "")
+    try:
+        made = attach(view, data, kind, name=publication.name)
+    except AttachError as problem:
+        raise UsageError(f"{problem}; nothing was written") from None
+    # Written whole or not at all: a half-written file never takes the output's name.
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    try:
+        partial.write_bytes(made)
+        os.replace(partial, output)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {output}: {error.strerror}") from None
+    print(f"wrote {output}: the values identifier {found.reference}, then {publication.name}")
+    return 0
+
+
+async def _approved_identifier(settings: Settings, given: str) -> Identifier:
+    from bot.app import prepare_database
+    from storage.engine import Database
+    from storage.identifiers import IdentifierStatus
+
+    wanted = given.strip().lower().removeprefix("vi-").replace("-", "")
+    await prepare_database(settings)
+    database = Database(settings.database_url)
+    try:
+        async with database.unit() as stores:
+            found = await stores.identifiers.get(wanted)
+    finally:
+        await database.dispose()
+    if found is None or found.status != IdentifierStatus.APPROVED:
+        raise UsageError(f"there is no approved values identifier {given}")
+    return found
 
 
 def _pair(text: str) -> tuple[str, str]:

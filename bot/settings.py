@@ -156,6 +156,9 @@ class Settings(BaseModel):
     retain_events_days: int = Field(7, ge=1, le=365, alias="VALUESBOT_RETAIN_EVENTS_DAYS")
     retain_outbox_days: int = Field(90, ge=1, le=3650, alias="VALUESBOT_RETAIN_OUTBOX_DAYS")
     retain_audit_days: int = Field(365, ge=30, le=3650, alias="VALUESBOT_RETAIN_AUDIT_DAYS")
+    retain_identifiers_days: int = Field(
+        365, ge=1, le=3650, alias="VALUESBOT_RETAIN_IDENTIFIERS_DAYS"
+    )
 
     @field_validator(
         "admins",

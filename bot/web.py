@@ -186,7 +186,12 @@ def _serve(
             if result.open_data:
                 headers["Access-Control-Allow-Origin"] = "*"
             if result.filename:
-                headers["Content-Disposition"] = f'inline; filename="{result.filename}"'
+                disposition = "attachment" if result.download else "inline"
+                headers["Content-Disposition"] = f'{disposition}; filename="{result.filename}"'
+            if isinstance(result.body, bytes):
+                return web.Response(
+                    body=result.body, content_type=result.content_type, headers=headers
+                )
             return web.Response(
                 text=result.body, content_type=result.content_type, charset="utf-8", headers=headers
             )

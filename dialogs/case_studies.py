@@ -7,12 +7,11 @@ Slack shows it as a modal, Teams as a card form) answered by the ``casestudy.sub
 the terminal, where a form is awkward, the ``CaseStudyDialog`` asks the same questions one at a
 time (``case_studies.mmd``). Both end in ``CaseStudies.submit``.
 
-Each submission goes to the moderation queue: every comms member (``VALUESBOT_COMMS``, or the
-admins when none are listed) gets a card in their direct chat, through the outbox, with Approve,
-Ask for changes and Reject; ``/casestudy queue`` shows the same cards on demand. The first
-decision wins (a second moderator clicking sees who decided); the author is told the outcome in
-their direct chat, also through the outbox. Asked for changes, the author edits and resubmits,
-which makes a new revision and a new review; cards of an older revision decide nothing.
+Each submission is reviewed by comms (``dialogs/review.py``, shared with values identifiers):
+every comms member gets a card in their direct chat with Approve, Ask for changes and Reject;
+``/casestudy queue`` shows the same cards on demand; the first decision wins and the author is
+told. Asked for changes, the author edits and resubmits, which makes a new revision and a new
+review; cards of an older revision decide nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.audit import person_actor, record
 from bot.content import Content
 from bot.dialogs import END, Dialog, DialogRunner, StepContext, StepResult, cancel_choice
 from bot.events import ActionSubmitted, CommandReceived, MessageReceived, Platform
@@ -41,9 +39,9 @@ from bot.ui import (
     Field,
     Option,
     TextInput,
-    card_to_json,
     commands_typed_with,
 )
+from dialogs import review
 from dialogs.behaviours import (
     BEHAVIOURS,
     behaviour_input,
@@ -51,8 +49,8 @@ from dialogs.behaviours import (
     parse_behaviours,
     submitted_behaviours,
 )
+from dialogs.review import Review
 from storage.case_studies import CaseStudy, CaseStudyStatus
-from storage.delivery import OutboxMessage
 from storage.people import PersonKey
 from storage.stores import Stores
 
@@ -61,8 +59,6 @@ NAME = "case_study"
 TITLE_LIMIT = 120
 STORY_LIMIT = 2000
 DIFFERENCE_LIMIT = 1000
-NOTE_LIMIT = 500
-QUEUE_SIZE = 10
 MINE_SIZE = 10
 
 # Platforms that show the submission as one form; the others get the conversation.
@@ -71,22 +67,13 @@ FORM_PLATFORMS = frozenset({Platform.SLACK, Platform.TEAMS})
 SUBMIT = "casestudy.submit"
 CLOSE = "casestudy.close"
 EDIT = "casestudy.edit"
-APPROVE = "casestudy.approve"
-CHANGES = "casestudy.changes"
-REJECT = "casestudy.reject"
+KIND = "casestudy"
 
 CASE_STUDY = "case_study"
 DRAFT = "draft"
-REVISION = "revision"
-NOTE = "note"
 NAMED = "named"
 YES, NO = "yes", "no"
 
-_DECISIONS = {
-    APPROVE: CaseStudyStatus.APPROVED,
-    CHANGES: CaseStudyStatus.CHANGES_REQUESTED,
-    REJECT: CaseStudyStatus.REJECTED,
-}
 _STATUS_WORDS: dict[str, str] = {
     CaseStudyStatus.PENDING: "waiting for comms",
     CaseStudyStatus.CHANGES_REQUESTED: "comms asked for changes",
@@ -102,13 +89,12 @@ def new_id() -> str:
     return secrets.token_hex(8)
 
 
+HINT = "To share a story of what good looks like, use /casestudy: comms will review it."
+
+
 def only_comms(what: str) -> Card:
     """The answer to someone who is not in the comms team."""
-    return Card(
-        title="Only comms can do this",
-        text=f"{what} is for the comms team. To share a story of what good looks like, use "
-        "/casestudy: comms will review it.",
-    )
+    return review.only_comms(what, HINT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -446,11 +432,20 @@ def _not_yours() -> Card:
 
 class Submissions:
     """Filing a checked submission and asking comms to review it; the cards involved. Used by
-    the form (``CaseStudies``) and the conversation (``CaseStudyDialog``) alike."""
+    the form (``CaseStudies``) and the conversation (``CaseStudyDialog``) alike. It is also what
+    review by comms (``review``) knows of case studies."""
+
+    kind = KIND
+    noun = "case study"
+    nouns = "case studies"
+    key = CASE_STUDY
+    queue_command = "casestudy queue"
+    hint = HINT
 
     def __init__(self, *, content: Content, settings: Settings) -> None:
         self.content = content
         self.settings = settings
+        self.review: Review[CaseStudy] = Review(self, settings)
 
     async def submit(
         self,
@@ -501,42 +496,13 @@ class Submissions:
                     title="Already sent",
                     text="That case study is already with comms. See it with /casestudy mine.",
                 )
-        await self.ask_comms(stores, stored, author_name, now)
+        await self.review.ask_comms(stores, stored, author_name, now)
         return Card(
             title="Thank you: it is with comms",
             text=f'"{stored.title}" is waiting for review. I will tell you here when comms have '
             "looked at it. Nothing is published unless they approve it.",
             footer="See your case studies with /casestudy mine.",
         )
-
-    async def ask_comms(
-        self, stores: Stores, case_study: CaseStudy, author_name: str, now: datetime
-    ) -> None:
-        """Queue the review card for every comms member (``Settings.comms_on``), each in their
-        own chat with the bot."""
-        platform = case_study.author.platform
-        tenant = case_study.author.tenant
-        card = card_to_json(self.review_card(case_study, author_name)).decode()
-        listed = self.settings.comms_on(platform)
-        # Comms may be listed by a directory name (Teams: an Entra object id or a user
-        # principal name): the person the bot knows by it gets the card.
-        known = await stores.people.by_directory(platform, tenant, listed)
-        members = dict.fromkeys(known[m].user if m in known else m for m in listed)
-        for member in members:
-            await stores.outbox.enqueue(
-                OutboxMessage(
-                    key=f"casestudy-review:{case_study.id}:r{case_study.revision}:{member}",
-                    job=f"casestudy-review:{case_study.id}",
-                    platform=platform,
-                    tenant=tenant,
-                    recipient=member,
-                    to_person=True,
-                    card=card,
-                    respect_working_hours=True,
-                    counts_towards_cap=False,
-                ),
-                now,
-            )
 
     def preview_card(self, values: Mapping[str, str]) -> Card:
         """A submission as its author checks it before sending."""
@@ -555,13 +521,39 @@ class Submissions:
 
     def review_card(self, case_study: CaseStudy, author_name: str, note: str = "") -> Card:
         """What a comms member moderates: the story and Approve / Ask for changes / Reject."""
+        return self.review.card(case_study, author_name, note)
+
+    # What review by comms knows of case studies (``dialogs.review.Reviewed``)
+
+    async def get(self, stores: Stores, item_id: str) -> CaseStudy | None:
+        """One case study."""
+        return await stores.case_studies.get(item_id)
+
+    async def decide(
+        self,
+        stores: Stores,
+        item_id: str,
+        revision: int,
+        status: str,
+        moderator: str,
+        note: str | None,
+        now: datetime,
+    ) -> CaseStudy | None:
+        """Decide a revision still pending."""
+        return await stores.case_studies.decide(item_id, revision, status, moderator, note, now)
+
+    async def pending(
+        self, stores: Stores, platform: str, tenant: str, limit: int
+    ) -> list[CaseStudy]:
+        """Case studies waiting for review."""
+        return await stores.case_studies.pending(platform, tenant, limit)
+
+    def review_face(self, case_study: CaseStudy, author_name: str) -> Card:
+        """The story as a moderator reads it."""
         consent = "happy to be named" if case_study.named else "wants to stay anonymous"
-        text = case_study.story
-        if note:
-            text = f"{note}\n\n{text}"
         return Card(
             title=f"Case study to review: {case_study.title}",
-            text=text,
+            text=case_study.story,
             fields=(
                 Field(label="The difference it made", value=case_study.difference),
                 Field(
@@ -574,26 +566,24 @@ class Submissions:
                     + (f", version {case_study.revision}" if case_study.revision > 1 else ""),
                 ),
             ),
-            inputs=(
-                TextInput(
-                    name=NOTE,
-                    label="A note for the author (needed to ask for changes)",
-                    multiline=True,
-                    max_length=NOTE_LIMIT,
-                ),
-            ),
-            choices=(
-                Choice(label="Approve", action=APPROVE, style=ChoiceStyle.PRIMARY),
-                Choice(label="Ask for changes", action=CHANGES),
-                Choice(label="Reject", action=REJECT, style=ChoiceStyle.DANGER),
-            ),
             footer="Only approved case studies are published, in the weekly values digest.",
-            hidden={CASE_STUDY: case_study.id, REVISION: str(case_study.revision)},
         )
 
+    def outcome_card(self, case_study: CaseStudy, now: datetime) -> Card:
+        """What the author is told."""
+        return outcome_card(case_study)
+
+    def decided_text(self, status: str) -> str:
+        """The review card once decided."""
+        return {
+            CaseStudyStatus.APPROVED: "Approved: it will be in the next values digest.",
+            CaseStudyStatus.CHANGES_REQUESTED: "Sent back to the author with your note.",
+            CaseStudyStatus.REJECTED: "Rejected: it will not be published.",
+        }[CaseStudyStatus(status)]
+
     async def name(self, stores: Stores, person: PersonKey) -> str:
-        found = await stores.people.get(person)
-        return found.display_name if found and found.display_name else person.user
+        """A person's display name."""
+        return await Review.name(stores, person)
 
 
 class CaseStudies:
@@ -619,8 +609,7 @@ class CaseStudies:
         router.action(SUBMIT, self.submitted)
         router.action(CLOSE, self.closed)
         router.action(EDIT, self.edit)
-        for action in _DECISIONS:
-            router.action(action, self.decide)
+        self.submissions.review.route(router)
         return router
 
     async def command(self, turn: Turn[CommandReceived]) -> None:
@@ -743,131 +732,7 @@ class CaseStudies:
 
     async def queue(self, turn: Turn[CommandReceived]) -> None:
         """``/casestudy queue``: the review cards of what is waiting (comms only)."""
-        platform = str(turn.event.conversation.platform)
-        if not self.settings.is_comms(platform, turn.event.actor.id, turn.event.actor.aliases):
-            turn.reply(only_comms("The case study queue"), private=True)
-            return
-        waiting = await turn.stores.case_studies.pending(
-            platform, turn.event.conversation.tenant, QUEUE_SIZE + 1
-        )
-        if not waiting:
-            turn.reply(
-                Card(title="Case study queue", text="Nothing is waiting for review."),
-                private=True,
-            )
-            return
-        more = len(waiting) > QUEUE_SIZE
-        shown = waiting[:QUEUE_SIZE]
-        turn.reply(
-            Card(
-                title="Case study queue",
-                text=f"{plural(len(shown), 'case study', 'case studies')} waiting, oldest first"
-                + (" (more after these)." if more else "."),
-            ),
-            private=True,
-        )
-        for case_study in shown:
-            turn.reply(
-                self.submissions.review_card(
-                    case_study, await self.submissions.name(turn.stores, case_study.author)
-                ),
-                private=True,
-            )
-
-    async def decide(self, turn: Turn[ActionSubmitted]) -> None:
-        """Approve, Ask for changes or Reject, from a review card (comms only)."""
-        event = turn.event
-        platform = str(event.conversation.platform)
-        if not self.settings.is_comms(platform, event.actor.id, event.actor.aliases):
-            turn.reply(only_comms("Reviewing case studies"), private=True)
-            return
-        status = _DECISIONS[event.action]
-        case_study = await turn.stores.case_studies.get(event.values.get(CASE_STUDY, ""))
-        if case_study is None:
-            turn.reply(
-                Card(title="Not found", text="That case study does not exist."), private=True
-            )
-            return
-        note = _paragraphs(event.values.get(NOTE, ""))
-        revision = event.values.get(REVISION, "")
-        # From here on the review card clicked is answered in its place: once decided (by
-        # this click or someone else's) it offers nothing more to click.
-        if case_study.status != CaseStudyStatus.PENDING or revision != str(case_study.revision):
-            turn.update(await self._already(turn.stores, case_study))
-            return
-        author = await self.submissions.name(turn.stores, case_study.author)
-        if status == CaseStudyStatus.CHANGES_REQUESTED and not note:
-            turn.update(
-                self.submissions.review_card(
-                    case_study, author, "Please write a note saying what to change."
-                )
-            )
-            return
-        if len(note) > NOTE_LIMIT:
-            turn.update(
-                self.submissions.review_card(
-                    case_study, author, f"Please keep the note under {NOTE_LIMIT} characters."
-                )
-            )
-            return
-        decided = await turn.stores.case_studies.decide(
-            case_study.id, case_study.revision, status, event.actor.id, note or None, turn.now
-        )
-        if decided is None:
-            fresh = await turn.stores.case_studies.get(case_study.id) or case_study
-            turn.update(await self._already(turn.stores, fresh))
-            return
-        await record(
-            turn.stores, person_actor(turn.person), f"casestudy.{status}", decided.id, turn.now
-        )
-        await self._tell_author(turn.stores, decided, turn.now)
-        done = {
-            CaseStudyStatus.APPROVED: "Approved: it will be in the next values digest.",
-            CaseStudyStatus.CHANGES_REQUESTED: "Sent back to the author with your note.",
-            CaseStudyStatus.REJECTED: "Rejected: it will not be published.",
-        }[status]
-        turn.update(Card(title=decided.title, text=f"{done} The author will be told."))
-
-    async def _already(self, stores: Stores, case_study: CaseStudy) -> Card:
-        if case_study.status == CaseStudyStatus.PENDING:
-            return Card(
-                title="There is a newer version",
-                text=f'The author changed "{case_study.title}" since this card was sent. See '
-                "the latest in /casestudy queue.",
-            )
-        who = "someone"
-        if case_study.moderator:
-            who = await self.submissions.name(
-                stores,
-                PersonKey(
-                    case_study.author.platform, case_study.author.tenant, case_study.moderator
-                ),
-            )
-        when = (
-            local_date(case_study.decided_at, self.settings.zone) if case_study.decided_at else ""
-        )
-        words = _STATUS_WORDS[case_study.status]
-        return Card(
-            title="Already decided",
-            text=f'"{case_study.title}": {words} by {who} {when}'.rstrip() + ".",
-        )
-
-    async def _tell_author(self, stores: Stores, case_study: CaseStudy, now: datetime) -> None:
-        card = outcome_card(case_study)
-        await stores.outbox.enqueue(
-            OutboxMessage(
-                key=f"casestudy-outcome:{case_study.id}:r{case_study.revision}",
-                job="casestudy-outcome",
-                platform=case_study.author.platform,
-                tenant=case_study.author.tenant,
-                recipient=case_study.author.user,
-                to_person=True,
-                card=card_to_json(card).decode(),
-                respect_working_hours=True,
-                counts_towards_cap=False,
-            ),
-            now,
-        )
+        await self.submissions.review.queue(turn)
 
     async def edit(self, turn: Turn[ActionSubmitted]) -> None:
         """ "Edit and resubmit", after comms asked for changes."""

@@ -23,6 +23,7 @@ from bot.text import local_date
 from storage.case_studies import CaseStudy
 from storage.commitments import Commitment
 from storage.dialog_states import DialogState
+from storage.identifiers import Identifier
 from storage.people import Person, PersonKey
 from storage.records import AuditEntry, ExportLink, Leaver
 from storage.values_lens import Checkin, TeamCheckin, TeamRatings
@@ -45,6 +46,12 @@ CASE_STUDY_STATUS = {
     "approved": "approved (published in the digest)",
     "rejected": "not published",
 }
+IDENTIFIER_STATUS = {
+    "pending": "waiting for the comms team",
+    "changes_requested": "the comms team asked for changes",
+    "approved": "approved (published)",
+    "rejected": "not published",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +63,7 @@ class Record:
     checkins: Sequence[Checkin] = ()
     commitments: Sequence[Commitment] = ()
     case_studies: Sequence[CaseStudy] = ()
+    identifiers: Sequence[Identifier] = ()
     team_ratings: Sequence[TeamRatings] = ()
     team_started: Sequence[TeamCheckin] = ()
     dialogs: Sequence[DialogState] = ()
@@ -164,6 +172,26 @@ def record_json(record: Record, content: Content) -> dict[str, Any]:
             }
             for c in record.case_studies
         ],
+        "values_identifiers": [
+            {
+                "id": i.id,
+                "reference": i.reference,
+                "publication": i.title,
+                "statements": {
+                    _behaviour(content, s.behaviour): s.text or "not relevant" for s in i.statements
+                },
+                "how_it_helps_achieve_the_vision": i.vision,
+                "owner": i.owner,
+                "intended_publication": i.intended.isoformat(),
+                "started_from": i.source,
+                "status": i.status,
+                "revision": i.revision,
+                "note_from_comms": i.moderator_note,
+                "submitted_at": _when(i.submitted_at),
+                "decided_at": _when(i.decided_at),
+            }
+            for i in record.identifiers
+        ],
         "team_checkins_joined": [
             {
                 "id": t.checkin.id,
@@ -270,6 +298,15 @@ def record_docx(record: Record, content: Content, zone: ZoneInfo) -> bytes:
         document.add_paragraph(case_study.story)
         if case_study.difference:
             document.add_paragraph(f"The difference it made: {case_study.difference}")
+
+    if record.identifiers:
+        document.add_heading("Values identifiers I wrote", level=1)
+        for identifier in record.identifiers:
+            status = IDENTIFIER_STATUS.get(identifier.status, identifier.status)
+            document.add_paragraph(
+                f"{identifier.title}, for {identifier.owner} ({status}; {identifier.reference})",
+                style="List Bullet",
+            )
 
     if record.team_ratings:
         document.add_heading("Team check-ins I joined", level=1)

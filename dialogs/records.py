@@ -48,6 +48,7 @@ from dialogs.record_files import (
     record_json_bytes,
 )
 from storage.case_studies import CaseStudyStatus
+from storage.identifiers import IdentifierStatus
 from storage.people import PersonKey
 from storage.records import ERASED, LinkKind, LinkState
 from storage.stores import Stores
@@ -95,6 +96,8 @@ class Erasure:
     shared: int = 0
     case_studies_removed: int = 0
     case_studies_kept: int = 0
+    identifiers_removed: int = 0
+    identifiers_kept: int = 0
     team_checkins: int = 0
     team_started: int = 0
     dialogs: int = 0
@@ -117,6 +120,12 @@ class Erasure:
             found.append(
                 plural(self.case_studies_kept, "case study", "case studies")
                 + " kept without your name"
+            )
+        found.append(plural(self.identifiers_removed, "values identifier") + " erased")
+        if self.identifiers_kept:
+            found.append(
+                plural(self.identifiers_kept, "approved values identifier")
+                + " kept published without your name"
             )
         found += [
             plural(self.messages, "message") + " to you",
@@ -147,6 +156,7 @@ class RetentionResult:
     events: int = 0
     outbox: int = 0
     records: int = 0
+    identifiers: int = 0
 
 
 def token_hash(token: str) -> str:
@@ -198,6 +208,7 @@ class Records:
             checkins=await stores.checkins.for_person(person),
             commitments=await stores.commitments.for_person(person),
             case_studies=await stores.case_studies.for_person(person),
+            identifiers=await stores.identifiers.for_person(person),
             team_ratings=await stores.team_checkins.ratings_of(self.member_keys(person, team_ids)),
             team_started=await stores.team_checkins.started_by(
                 person.platform, person.tenant, person.user
@@ -250,6 +261,7 @@ class Records:
                 value=f"{len(held.commitments)}" + (f" ({shared} shared)" if shared else ""),
             ),
             Field(label="Case studies", value=str(len(held.case_studies))),
+            Field(label="Values identifiers", value=str(len(held.identifiers))),
             Field(label="Team check-ins you joined", value=str(len(held.team_ratings))),
         ]
         base = self.settings.public_url
@@ -330,6 +342,8 @@ class Records:
             plural(len(held.commitments), "commitment")
             + (f" ({shared} shared: taken off the digest pages)" if shared else ""),
             f"your ratings in {plural(len(held.team_ratings), 'team check-in')}",
+            plural(len(held.identifiers), "values identifier")
+            + " (those approved stay published under their team, without your name)",
             plural(held.waiting_messages, "message") + " waiting to reach you",
             "your conversations under way, your name, time zone and direct conversation",
         ]
@@ -418,6 +432,17 @@ class Records:
         ]
         removed = [c for c in theirs if c not in kept]
         await stores.case_studies.forget(person, keep=[c.id for c in kept])
+        # An approved identifier is at the front of a published publication, owned by a team:
+        # it stays, without its author; the rest go.
+        identifiers = await stores.identifiers.forget(
+            person,
+            keep=[
+                i.id
+                for i in await stores.identifiers.for_person(person)
+                if i.status == IdentifierStatus.APPROVED
+            ],
+        )
+        identifiers_kept = sum(1 for i in identifiers if i.status == IdentifierStatus.APPROVED)
         digests = await forget_in_digests(
             stores,
             person,
@@ -428,11 +453,19 @@ class Records:
             kept=kept,
         )
         dialogs = await stores.dialogs.forget(platform, tenant, user)
-        about_them = [f"commitment-share:{c.id}:" for c in commitments] + [
-            prefix
-            for c in theirs
-            for prefix in (f"casestudy-review:{c.id}:", f"casestudy-outcome:{c.id}:")
-        ]
+        about_them = (
+            [f"commitment-share:{c.id}:" for c in commitments]
+            + [
+                prefix
+                for c in theirs
+                for prefix in (f"casestudy-review:{c.id}:", f"casestudy-outcome:{c.id}:")
+            ]
+            + [
+                prefix
+                for i in identifiers
+                for prefix in (f"identifier-review:{i.id}:", f"identifier-outcome:{i.id}:")
+            ]
+        )
         messages = await stores.outbox.forget(person, about_them)
         barometer = await stores.barometer.forget_participant(person)
         await stores.console.forget(profile.direct_conversation if profile else None, user)
@@ -452,6 +485,8 @@ class Records:
             shared=sum(1 for c in commitments if c.shared_at is not None),
             case_studies_removed=len(removed),
             case_studies_kept=len(kept),
+            identifiers_removed=len(identifiers) - identifiers_kept,
+            identifiers_kept=identifiers_kept,
             team_checkins=team,
             team_started=started,
             dialogs=dialogs,
@@ -526,10 +561,13 @@ class Records:
             records=await stores.records.forget_before(
                 now - LINK_MEMORY, now - settings.retain_audit_days * days
             ),
+            identifiers=await stores.identifiers.forget_before(
+                now - settings.retain_identifiers_days * days
+            ),
         )
         log.info(
             "retention leavers=%d checkins=%d team_checkins=%d dialogs=%d events=%d outbox=%d "
-            "records=%d",
+            "records=%d identifiers=%d",
             result.leavers,
             result.checkins,
             result.team_checkins,
@@ -537,6 +575,7 @@ class Records:
             result.events,
             result.outbox,
             result.records,
+            result.identifiers,
         )
         return result
 

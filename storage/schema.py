@@ -19,6 +19,7 @@ from storage import (  # noqa: F401  (each registers its tables)
     dialog_states,
     digests,
     event_log,
+    identifiers,
     meta,
     people,
     records,

@@ -15,6 +15,7 @@ from storage.delivery import DeliveryQueue, OutboxStore, SqlDeliveryQueue, SqlOu
 from storage.dialog_states import DialogStore, SqlDialogs
 from storage.digests import DigestStore, SqlDigests
 from storage.event_log import EventLog, SqlEventLog
+from storage.identifiers import IdentifierStore, SqlIdentifiers
 from storage.meta import MetaStore, SqlMeta
 from storage.people import PeopleStore, SqlPeople
 from storage.records import RecordStore, SqlRecords
@@ -55,6 +56,8 @@ class Stores(Protocol):
     def schedules(self) -> ScheduleStore: ...
     @property
     def records(self) -> RecordStore: ...
+    @property
+    def identifiers(self) -> IdentifierStore: ...
 
 
 class SqlStores:
@@ -78,3 +81,4 @@ class SqlStores:
         self.delivery = SqlDeliveryQueue(session)
         self.schedules = SqlSchedules(session)
         self.records = SqlRecords(session)
+        self.identifiers = SqlIdentifiers(session)

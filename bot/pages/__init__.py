@@ -93,13 +93,16 @@ class Html:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Data:
-    """A page's data as JSON, CSV or Atom."""
+    """A page's data as JSON, CSV or Atom (text), or a file (bytes: a Word document, an
+    image)."""
 
-    body: str
+    body: str | bytes
     content_type: str
     filename: str | None = None
     open_data: bool = False
     """True for open data anyone may fetch from anywhere (``Access-Control-Allow-Origin: *``)."""
+    download: bool = False
+    """True to offer it as a file to save (``Content-Disposition: attachment``)."""
 
 
 class PageError(Exception):

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.content import Content
 from bot.pages import Access, Html, NotFound, PageError, PageRequest, Pages
-from dialogs.record_files import CASE_STUDY_STATUS, NOT_HELD, Record
+from dialogs.record_files import CASE_STUDY_STATUS, IDENTIFIER_STATUS, NOT_HELD, Record
 from dialogs.records import EXPIRED_TEXT, UNKNOWN_TEXT, USED_TEXT
 from storage.records import LinkKind, LinkState
 from storage.stores import Stores
@@ -87,6 +87,15 @@ def record_view(record: Record, content: Content, zone: ZoneInfo) -> dict[str, A
                 "difference": c.difference,
             }
             for c in record.case_studies
+        ],
+        "identifiers": [
+            {
+                "title": i.title,
+                "owner": i.owner,
+                "status": IDENTIFIER_STATUS.get(i.status, i.status),
+                "reference": i.reference,
+            }
+            for i in record.identifiers
         ],
         "team_checkins": [
             {"work": t.checkin.work, "on": day(t.checkin.opened_at)} for t in record.team_ratings

@@ -22,7 +22,7 @@ from storage.barometer import BarometerAnswer
 from storage.digests import DigestRun, DigestRunStatus
 from storage.people import PersonKey
 from tests.conftest import START
-from tests.dialogs.test_records import ALICE, BOB, hold
+from tests.dialogs.test_records import ALICE, BOB, hold, identifier_id
 from tests.dialogs.test_records import app as app  # the app fixture, with a public address
 from tests.dialogs.test_values_lens import rows
 from tests.harness import Harness, where
@@ -149,6 +149,7 @@ async def test_forget_me_asks_first_naming_what_goes(harness: Harness, app: App)
         "1 values lens check-in (with your notes and actions)",
         "2 commitments (1 shared: taken off the digest pages)",
         "your ratings in 1 team check-in",
+        "2 values identifiers (those approved stay published under their team, without your name)",
         "1 message waiting to reach you",
         "Your 1 case study: erase them too, or keep them without your name.",
     ):
@@ -173,6 +174,7 @@ async def test_after_forget_me_no_table_holds_the_person(harness: Harness, app: 
         "checkins",
         "commitments",
         "case_studies",
+        "identifiers",
         "team_ratings",
         "dialog_states",
         "outbox",
@@ -194,8 +196,17 @@ async def test_after_forget_me_no_table_holds_the_person(harness: Harness, app: 
     assert "1 values lens check-in" in done.text
     assert "2 commitments (1 shared, taken off the digest pages)" in done.text
     assert "your ratings in 1 team check-in" in done.text
+    assert "1 values identifier erased" in done.text
+    assert "1 approved values identifier kept published without your name" in done.text
 
     assert await traces(app, needles) == []
+    # The approved identifier stays published, without its author; the one waiting is gone.
+    theirs = [identifier_id("alice", n) for n in (0, 1)]
+    assert await rows(
+        app,
+        "SELECT id, author, status, moderator_note FROM identifiers WHERE id IN "
+        f"('{theirs[0]}', '{theirs[1]}')",
+    ) == [(theirs[1], "", "approved", None)]
     assert await barometer_totals(app) == totals
     # Bob's rows are all there (his name was only in his own rows and the digest).
     assert await traces(app, ["bob"]) == bob_before

@@ -3,6 +3,7 @@ and JSON), holding exactly the person's rows and nobody else's."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -19,6 +20,7 @@ from bot.events import ConversationKind, ConversationRef, Platform
 from bot.web import build_web_app
 from storage.case_studies import CaseStudy, CaseStudyStatus
 from storage.commitments import Commitment
+from storage.identifiers import Identifier, Statement
 from storage.people import PersonKey
 from storage.values_lens import Checkin, RatingEntry, TeamCheckin
 from tests.conftest import START, make_settings
@@ -112,6 +114,36 @@ async def hold(app: App, person: PersonKey, tag: str) -> None:
         keys = app.records.member_keys(person, [team.id])
         rating = "strongly" if tag == "alice" else "partly"
         await stores.team_checkins.rate(team.id, keys[team.id], {"patients": rating})
+        # A values identifier waiting for comms, and one approved (published under its team).
+        for n, status in enumerate(("pending", "approved")):
+            await stores.identifiers.add(
+                Identifier(
+                    id=identifier_id(tag, n),
+                    author=person,
+                    title=f"Publication of {tag}" if status == "pending" else "A publication",
+                    statements=(
+                        Statement(
+                            behaviour="patients",
+                            text=f"Statement of {tag}"
+                            if status == "pending"
+                            else "Patients first.",
+                        ),
+                    ),
+                    vision=f"Vision of {tag}" if status == "pending" else "It helps.",
+                    owner="Policy team",
+                    intended=date(2027, 3, 1),
+                    status=status,
+                    moderator="carol" if status == "approved" else None,
+                    moderator_note=f"Note to {tag}" if status == "approved" else None,
+                    submitted_at=START,
+                    decided_at=START if status == "approved" else None,
+                )
+            )
+
+
+def identifier_id(tag: str, n: int) -> str:
+    """The id of ``hold``'s ``n``th identifier of ``tag`` (hex: an id never holds the tag)."""
+    return hashlib.sha256(f"{tag}{n}".encode()).hexdigest()[:12]
 
 
 async def links(harness: Harness, user: str = "alice") -> dict[str, str]:
@@ -129,6 +161,7 @@ async def test_mydata_shows_what_is_held_with_two_links(harness: Harness, app: A
         "Values lens check-ins": "1",
         "Commitments": "2 (1 shared)",
         "Case studies": "1",
+        "Values identifiers": "2",
         "Team check-ins you joined": "1",
     }
     assert "barometer answers are not in this record" in card.footer
@@ -172,6 +205,19 @@ async def test_the_json_export_holds_exactly_the_persons_rows(harness: Harness, 
     assert [(c["id"], c["status"]) for c in data["case_studies"]] == [("cs-alice", "approved")]
     assert [t["id"] for t in data["team_checkins_joined"]] == ["team1"]
     assert list(data["team_checkins_joined"][0]["your_ratings"].values()) == ["Strongly"]
+    identifiers = {i["id"]: i for i in data["values_identifiers"]}
+    assert sorted(identifiers) == sorted(identifier_id("alice", n) for n in (0, 1))
+    waiting = identifiers[identifier_id("alice", 0)]
+    assert (waiting["publication"], waiting["status"], waiting["owner"]) == (
+        "Publication of alice",
+        "pending",
+        "Policy team",
+    )
+    assert waiting["statements"]["We prioritise patients in every decision we take"] == (
+        "Statement of alice"
+    )
+    assert waiting["how_it_helps_achieve_the_vision"] == "Vision of alice"
+    assert identifiers[identifier_id("alice", 1)]["note_from_comms"] == "Note to alice"
     assert "bob" not in text.lower()
 
 
@@ -198,6 +244,8 @@ async def test_the_word_document_holds_exactly_the_persons_items(
         "My contribution is to commitment 2 of alice (open; review on 04 Jan 2027",
         "Story of alice (approved",
         "What alice did",
+        "Publication of alice, for Policy team (waiting for the comms team; VI-",
+        "A publication, for Policy team (approved (published); VI-",
     ):
         assert expected in text
     assert "bob" not in text.lower()

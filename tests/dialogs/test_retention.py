@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -17,6 +17,7 @@ from bot.events import ConversationKind, ConversationRef, Platform
 from bot.ui import Card
 from dialogs.records import RETENTION_JOB
 from storage.dialog_states import DialogKey, DialogState
+from storage.identifiers import Identifier, Statement
 from storage.people import PersonKey
 from storage.values_lens import Checkin, TeamCheckin
 from tests.conftest import START, _empty, make_settings
@@ -100,12 +101,30 @@ async def test_rows_older_than_each_limit_go_and_younger_ones_stay(
                 completed_at=clock.now(),
             )
         )
+        await stores.identifiers.add(
+            Identifier(
+                id="00000000000f",
+                author=ALICE,
+                title="young",
+                statements=(Statement(behaviour="patients", text="young"),),
+                vision="young",
+                owner="team",
+                intended=date(2029, 1, 1),
+                submitted_at=clock.now(),
+            )
+        )
     clock.advance(31 * DAY)  # START + 731 days: past two years
     await aged(app, clock.now() - 6 * DAY, "new")
 
     assert await app.run_schedules(RETENTION_JOB)
     assert await rows(app, "SELECT id FROM checkins WHERE owner = 'alice' ORDER BY id") == [
         ("young",)
+    ]
+    # Identifiers never approved go a year after their last change; approved ones stay.
+    assert await rows(app, "SELECT title, status FROM identifiers ORDER BY title") == [
+        ("A publication", "approved"),
+        ("A publication", "approved"),
+        ("young", "pending"),
     ]
     assert await rows(app, "SELECT conversation FROM dialog_states") == [("dm-new",)]
     assert await rows(app, "SELECT event_id FROM processed_events") == [("event-new",)]

@@ -63,11 +63,15 @@ def test_forget_says_what_it_would_erase_then_erases_with_yes(
     database_file: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["people", "forget", f"console:{TENANT}:alice"]) == 0
-    assert "Would erase console:test:alice: 1 check-in, 2 commitments" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "Would erase console:test:alice: 1 check-in, 2 commitments" in said
+    assert "1 case study, 2 values identifiers, ratings in 1 team check-in" in said
     assert count(database_file, "SELECT count(*) FROM checkins WHERE owner = 'alice'") == 1
 
     assert main(["people", "forget", f"console:{TENANT}:alice", "--yes"]) == 0
-    assert "Erased: 1 values lens check-in; 2 commitments (1 shared" in capsys.readouterr().out
+    erased = capsys.readouterr().out
+    assert "Erased: 1 values lens check-in; 2 commitments (1 shared" in erased
+    assert "1 values identifier erased; 1 approved values identifier kept published" in erased
     assert count(database_file, "SELECT count(*) FROM checkins WHERE owner = 'alice'") == 0
     assert count(database_file, "SELECT count(*) FROM people WHERE user_id = 'alice'") == 0
     assert count(database_file, "SELECT count(*) FROM checkins WHERE owner = 'bob'") == 1
