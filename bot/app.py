@@ -269,7 +269,9 @@ async def build_app(
     lens = ValuesLensCommands(
         content=content, settings=settings, runner=runner, pseudonyms=pseudonyms
     )
-    barometer = Barometer(content=content, settings=settings, directories=directories)
+    barometer = Barometer(
+        content=content, settings=settings, directories=directories, answer_key=answer_key
+    )
     commitments = Commitments(content=content, settings=settings, runner=runner)
     case_studies = CaseStudies(
         content=content, settings=settings, runner=runner, submissions=submissions
