@@ -34,7 +34,13 @@ from bot.router import Router
 from bot.settings import Settings, SettingsError
 from bot.ui import Card
 from dialogs.barometer.page import BarometerPages
-from dialogs.barometer.service import SCRUB_PENDING, Barometer, ChannelDirectory, Headlines
+from dialogs.barometer.service import (
+    SCRUB_PENDING,
+    ActionsDone,
+    Barometer,
+    ChannelDirectory,
+    Headlines,
+)
 from dialogs.barometer.service import TICK_JOB as BAROMETER_TICK
 from dialogs.case_studies import NAME as CASE_STUDY
 from dialogs.case_studies import CaseStudies, CaseStudyDialog, Submissions
@@ -287,7 +293,12 @@ async def build_app(
     router.include(barometer.router())
     router.include(commitments.router())
     router.include(case_studies.router())
-    digests = Digests(content=content, settings=settings, barometer=Headlines(barometer))
+    digests = Digests(
+        content=content,
+        settings=settings,
+        barometer=Headlines(barometer),
+        actions=ActionsDone(barometer),
+    )
     router.include(digests.router())
     router.include(help_.router())
     # Messages the outbox gave up on that no feature reacts to: channel posts go to comms.

@@ -1011,3 +1011,15 @@ class Headlines:
         first = latest.questions[0]
         month = month_name(latest.round.period)
         return f"{percent(first.agree_share)} agreed: {first.question.text} ({month})"
+
+
+class ActionsDone:
+    """ "You said ..., we did ..." for the weekly digest: the actions the comms team marked
+    done in a time, in one line (``FollowUp.we_did``)."""
+
+    def __init__(self, barometer: Barometer) -> None:
+        self.barometer = barometer
+
+    async def line(self, stores: Stores, after: datetime, until: datetime) -> str | None:
+        """The line for the actions done in (after, until], or None."""
+        return await self.barometer.follow_up.we_did(stores, after, until)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,6 +17,7 @@ from bot.app import App
 from bot.clock import ManualClock
 from bot.ui import Card
 from bot.web import build_web_app
+from dialogs.digest import TICK_JOB as DIGEST_TICK
 from tests.dialogs.test_barometer import COMMS, PEOPLE, answer, answers, meet
 from tests.dialogs.test_barometer import app as app  # the barometer app fixture
 from tests.dialogs.test_values_lens import rows
@@ -295,3 +296,66 @@ async def test_comms_respond_authors_read_theirs_and_actions_are_done(
     for table in naming:
         for row in await rows(app, f"SELECT * FROM {table}"):
             assert not any(s in str(v) for v in row for s in secrets), table
+
+
+async def test_an_action_done_is_said_in_the_next_digest_and_the_next_results(
+    harness: Harness, app: App, clock: ManualClock
+) -> None:
+    await closed_round(harness, clock)
+    ids = await comment_ids(app)
+    await harness.user_says(
+        f'/barometer respond {ids[said_by(3)][:6]} {ids[said_by(4)][:6]} --theme "Meetings" '
+        "We will cut them.",
+        user=COMMS,
+    )
+    action = (
+        await harness.user_says(
+            '/barometer actions add "Meeting-free Wednesday afternoons" --theme Meetings',
+            user=COMMS,
+        )
+    )[-1]
+    await harness.user_says("/barometer actions add Something else", user=COMMS)
+    await harness.user_says("/digest schedule #values weekly monday 09:00", user=COMMS)
+
+    # A digest now: nothing is done yet, so no line.
+    await harness.user_says("/digest send-now #values", user=COMMS)
+    sent = await harness.deliver_outbox()
+    digest = [q.card for q in sent if q.job.startswith("digest:")]
+    assert digest
+    assert not any("we did" in c.plain_text() for c in digest)
+
+    # Done on Thursday: next Monday's digest says so, in one line, and only that once.
+    clock.advance(timedelta(days=2))
+    await harness.click("Done", user=COMMS, card=action)
+    clock.set(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    await app.run_schedules(DIGEST_TICK)
+    sent = [q.card for q in await harness.deliver_outbox() if q.job.startswith("digest:")]
+    text = "\n".join(c.text for c in sent)
+    line = "You said “Meetings” (November 2026), we did “Meeting-free Wednesday afternoons”."
+    assert line in text.split("\n\n")
+    assert "Something else" not in text  # still planned
+    # The digest's web page carries it too.
+    ((run_id,),) = await rows(app, "SELECT id FROM digest_runs ORDER BY claimed_at DESC LIMIT 1")
+    status, page, _ = await fetch(app, f"/digest/{run_id}")
+    assert status == 200
+    assert "Meeting-free Wednesday afternoons" in page
+    clock.advance(timedelta(days=7))
+    await app.run_schedules(DIGEST_TICK)
+    later = [q.card for q in await harness.deliver_outbox() if q.job.startswith("digest:")]
+    assert later
+    assert not any("we did" in c.plain_text() for c in later)
+
+    # December's round closes: its results card says what was done since November's.
+    await harness.user_says("/barometer open", user=COMMS)
+    for person in PEOPLE[:6]:
+        card = (await harness.inbox(person, "barometer:2026-12"))[0]
+        await harness.click(
+            "Send my answers", user=person, card=card, inputs=answers("agree", "agree")
+        )
+    closed = await harness.user_says("/barometer close", user=COMMS)
+    posted = [q.card for q in await harness.outbox("barometer:2026-12:results")]
+    for card in (closed[-1], *posted):
+        fields = {f.label: f.value for f in card.fields}
+        assert fields["You said, we did"] == line
+    results = await harness.user_says("/barometer results", user="p40")
+    assert {f.label: f.value for f in results[-1].fields}["You said, we did"] == line
