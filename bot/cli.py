@@ -25,7 +25,9 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
@@ -35,6 +37,11 @@ from bot.settings import Settings, SettingsError
 from bot.text import plural
 from storage import migrate
 from storage.migrate import SchemaOutOfDate
+
+if TYPE_CHECKING:
+    from bot.ui import Card
+    from dialogs.barometer.service import Barometer
+    from storage.stores import Stores
 
 log = logging.getLogger("valuesbot.cli")
 
@@ -91,6 +98,23 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("approve", "reject"):
         moderate = barometer_commands.add_parser(name, help=f"{name} a comment")
         moderate.add_argument("comment", help="the comment's id (from `barometer comments`)")
+    # You said, we did: the same words as /barometer respond|withdraw|responses|actions.
+    for name, what in (
+        (
+            "respond",
+            'respond to comments: ID [ID...] [--theme NAME] "response"; no words: the '
+            "published comments with their ids",
+        ),
+        ("withdraw", "withdraw a response: ID, or --theme NAME"),
+        ("responses", "the latest round's published responses"),
+        (
+            "actions",
+            'the actions; add "title" [--theme NAME] [--owner TEAM] [--due DATE]; N done '
+            "(or planned, in-progress, dropped)",
+        ),
+    ):
+        follow_up = barometer_commands.add_parser(name, help=what)
+        follow_up.add_argument("words", nargs=argparse.REMAINDER, help="as in chat")
 
     deliveries = commands.add_parser(
         "deliveries", help="progress of each delivery job: counts, rate, ETA"
@@ -265,7 +289,6 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
     from adapters import channel_directories
     from adapters.console.render import render
     from bot.app import build_app
-    from bot.ui import Card
     from dialogs.barometer import cards
     from storage.scrub import scrub
 
@@ -312,6 +335,8 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
                 if problem:
                     raise UsageError(problem)
                 print(f"comment {args.comment} {action}d")
+            elif action in {"respond", "withdraw", "responses", "actions"}:
+                shown += await _follow_up(barometer, stores, action, args.words, now)
         if action in {"close", "tick"}:
             await scrub(app.database)
     finally:
@@ -321,6 +346,34 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
         if "comment" in card.hidden:
             print(f"   id: {card.hidden['comment']}")
     return status
+
+
+async def _follow_up(
+    barometer: Barometer, stores: Stores, action: str, words: Sequence[str], now: datetime
+) -> list[Card]:
+    """You said, we did from the command line: what comms type after /barometer in chat."""
+    from dialogs.barometer.follow_up import UsageProblem
+
+    rest = " ".join(_quoted(word) for word in words)
+    follow_up = barometer.follow_up
+    try:
+        if action == "respond":
+            return await follow_up.respond_cards(stores, rest, now)
+        if action == "withdraw":
+            return [await follow_up.withdraw_card(stores, rest, now)]
+        if action == "responses":
+            return await follow_up.responses_cards(stores, rest)
+        return await follow_up.actions_cards(stores, rest, now, comms=True)
+    except UsageProblem as problem:
+        raise UsageError(str(problem)) from problem
+
+
+def _quoted(word: str) -> str:
+    """A word of the command line as chat would have it: a phrase of several words (one
+    argument in the shell) in quotes."""
+    if word and not any(character.isspace() for character in word):
+        return word
+    return f'"{word}"' if '"' not in word else f"“{word}”"
 
 
 def _content(args: argparse.Namespace, settings: Settings) -> int:
