@@ -39,6 +39,7 @@ def reply_view(reply: PublishedReply, zone: ZoneInfo) -> dict[str, Any]:
         "theme": reply.theme,
         "text": reply.text,
         "withdrawn": reply.withdrawn,
+        "withdrawn_on": local_date(reply.withdrawn_at, zone) if reply.withdrawn_at else "",
         "edited": reply.edited_at is not None,
         "dates": reply_dates(reply, zone),
     }

@@ -11,12 +11,15 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App
 from bot.clock import ManualClock
 from bot.ui import Card
 from bot.web import build_web_app
+from dialogs.barometer.follow_up import UsageProblem, parse_due, typed
+from dialogs.barometer.follow_up_cards import Finished, we_did_line
 from dialogs.digest import TICK_JOB as DIGEST_TICK
 from tests.dialogs.test_barometer import COMMS, PEOPLE, answer, answers, meet
 from tests.dialogs.test_barometer import app as app  # the barometer app fixture
@@ -140,12 +143,16 @@ async def test_comms_respond_authors_read_theirs_and_actions_are_done(
         f"/barometer respond {ids[said[6]][:6]} {'x' * 1001}", user=COMMS
     )
     assert "under 1,000 characters" in refused[-1].text
+    formula = await harness.user_says(
+        f"/barometer respond {ids[said[7]][:6]} =1+2 is what we will do", user=COMMS
+    )
+    assert formula[-1].title == "Response published"
     several = await harness.user_says(
         f"/barometer respond {ids[said[6]][:6]} {ids[said[7]][:6]} One for both", user=COMMS
     )
     assert "give them a theme" in several[-1].text
-    # Nothing of that was written: three responses (one, one typed, the theme).
-    assert await rows(app, "SELECT count(*) FROM barometer_replies") == [(3,)]
+    # Nothing refused was written: four responses (one, two typed, the theme).
+    assert await rows(app, "SELECT count(*) FROM barometer_replies") == [(4,)]
 
     # An edit shows as edited; a withdrawal shows as withdrawn, without its text.
     clock.advance(timedelta(days=1))
@@ -197,7 +204,7 @@ async def test_comms_respond_authors_read_theirs_and_actions_are_done(
     assert ("We said", "Thank you: <b>we</b> hear you & will act") in fields
     [(_, theme_said)] = [f for f in fields if f[0] == "Theme: Learning time"]
     assert sorted(theme_said.split(" · ")) == [said[3], said[4], said[5]]
-    assert "5 of 11 comments have a response." in public[-1].text
+    assert "6 of 11 comments have a response." in public[-1].text
 
     # An action answers the theme: planned, in progress, done; each change dated.
     added = await harness.user_says(
@@ -245,10 +252,10 @@ async def test_comms_respond_authors_read_theirs_and_actions_are_done(
     assert "Response (theme: Learning time):" in page
     assert "The response to this comment was withdrawn" in page
     assert "edited 2 Dec 2026" in page
-    assert "5 of 11 comments have a response" in page
+    assert "6 of 11 comments have a response" in page
     status, data, _ = await fetch(app, "/barometer.json")
     (latest,) = json.loads(data)["rounds"]
-    assert latest["comments_answered"] == 5
+    assert latest["comments_answered"] == 6
     by_theme = {r["theme"]: r for r in latest["responses"]}
     theme = by_theme["Learning time"]
     assert sorted(latest["comments"][i] for i in theme["comments"]) == sorted(
@@ -265,6 +272,7 @@ async def test_comms_respond_authors_read_theirs_and_actions_are_done(
     assert by_comment[said[0]]["response"] == "Thank you: <b>we</b> hear you & will act"
     assert by_comment[said[3]]["theme"] == "Learning time"
     assert by_comment[said[2]]["edited_on"] == "2026-12-02"
+    assert by_comment[said[7]]["response"] == "'=1+2 is what we will do"  # inert
 
     # You said, we did: per round, the theme with its comments, response and action.
     status, page, headers = await fetch(app, "/you-said-we-did")
@@ -359,3 +367,35 @@ async def test_an_action_done_is_said_in_the_next_digest_and_the_next_results(
         assert fields["You said, we did"] == line
     results = await harness.user_says("/barometer results", user="p40")
     assert {f.label: f.value for f in results[-1].fields}["You said, we did"] == line
+
+
+def test_typed_words_keep_apostrophes_and_read_quotes_and_options() -> None:
+    given = typed("""3fa2c1 --theme “Work load” We're on it: 'really' "all of us" --owner Ops""")
+    assert given.options == {"theme": "Work load", "owner": "Ops"}
+    assert given.words == ["3fa2c1", "We're", "on", "it:", "really", "all of us"]
+    assert typed("--theme 'Learning time' x").options == {"theme": "Learning time"}
+    with pytest.raises(UsageProblem, match="--colour"):
+        typed("--colour red")
+    with pytest.raises(UsageProblem, match="--theme needs a value"):
+        typed("abc --theme")
+    assert parse_due("31 Jan 2027") == parse_due("2027-01-31") == parse_due("31/01/2027")
+    with pytest.raises(UsageProblem, match="type it as 2027-01-31"):
+        parse_due("next Tuesday")
+
+
+def test_the_we_did_line_names_two_and_counts_the_rest() -> None:
+    done = datetime(2027, 1, 5, tzinfo=UTC)
+    finished = [
+        Finished(title="Fewer meetings", theme="Meetings", period="2026-11", done_at=done),
+        Finished(title="Results at all-staff", theme=None, period="2026-12", done_at=done),
+        Finished(title="Third", theme=None, period="2026-12", done_at=done),
+    ]
+    assert we_did_line([], None) is None
+    assert we_did_line(finished[:1], None) == (
+        "You said “Meetings” (November 2026), we did “Fewer meetings”."
+    )
+    assert we_did_line(finished, "https://x.org/you-said-we-did") == (
+        "You said “Meetings” (November 2026), we did “Fewer meetings”; you said it in the "
+        "December 2026 barometer, we did “Results at all-staff”. And 1 more: "
+        "https://x.org/you-said-we-did"
+    )
