@@ -352,7 +352,7 @@ async def _follow_up(
     barometer: Barometer, stores: Stores, action: str, words: Sequence[str], now: datetime
 ) -> list[Card]:
     """You said, we did from the command line: what comms type after /barometer in chat."""
-    from dialogs.barometer.follow_up import UsageProblem
+    from dialogs.barometer.typed import UsageProblem
 
     rest = " ".join(_quoted(word) for word in words)
     follow_up = barometer.follow_up

@@ -30,8 +30,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.router import Router
@@ -45,6 +44,7 @@ from dialogs.barometer.follow_up_cards import ActionView, Finished
 from dialogs.barometer.results import RoundResults
 from dialogs.barometer.schedule import month_name
 from dialogs.barometer.tokens import holder, token_hash
+from dialogs.barometer.typed import STATUS_WORDS, UsageProblem, clean, parse_due, typed
 from storage.barometer import (
     ActionStatus,
     ActionTarget,
@@ -61,26 +61,6 @@ from storage.stores import Stores
 WORDS = frozenset({"respond", "withdraw", "responses", "action", "actions"})
 PAGE_PATH = "/you-said-we-did"
 COMMENTS_PER_REQUEST = 10
-# Options typed after a command, and a word or a "quoted phrase" (double quotes, straight or
-# curly, or single quotes around whole words: an apostrophe inside a word stays part of it).
-OPTIONS = frozenset({"theme", "round", "owner", "due"})
-_TOKEN = re.compile(r"""\s*(?:"([^"]*)"?|“([^”]*)”?|'(.*?)'(?=\s|$)|(\S+))""")
-STATUS_WORDS = {
-    "planned": ActionStatus.PLANNED,
-    "in progress": ActionStatus.IN_PROGRESS,
-    "in-progress": ActionStatus.IN_PROGRESS,
-    "in_progress": ActionStatus.IN_PROGRESS,
-    "progress": ActionStatus.IN_PROGRESS,
-    "started": ActionStatus.IN_PROGRESS,
-    "done": ActionStatus.DONE,
-    "finished": ActionStatus.DONE,
-    "dropped": ActionStatus.DROPPED,
-}
-DATE_FORMATS = ("%Y-%m-%d", "%d %b %Y", "%d %B %Y", "%d/%m/%Y")
-
-
-class UsageProblem(Exception):
-    """Something the comms team typed or chose that cannot be done; the message says why."""
 
 
 class RoundsReader(Protocol):
@@ -94,64 +74,6 @@ class RoundsReader(Protocol):
     async def results(self, stores: Stores, round_: BarometerRound) -> RoundResults:
         """What a closed round shows."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class Typed:
-    """A command's words: plain words and quoted phrases in order, and ``--name value``
-    options."""
-
-    words: list[str] = field(default_factory=list)
-    options: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def text(self) -> str:
-        """The words as one text."""
-        return " ".join(self.words).strip()
-
-
-def typed(text: str) -> Typed:
-    """Read ``--theme "Work load" 3fa2c1 We hear you`` into options and words; an unknown
-    ``--option`` is a problem."""
-    found = Typed()
-    pending: str | None = None
-    for match in _TOKEN.finditer(text):
-        quoted = next((g for g in match.groups()[:3] if g is not None), None)
-        word = quoted if quoted is not None else match.group(4)
-        if word is None:
-            continue
-        if pending is not None:
-            found.options[pending] = " ".join(word.split())
-            pending = None
-        elif quoted is None and word.startswith("--"):
-            name = word[2:].lower()
-            if name not in OPTIONS:
-                raise UsageProblem(
-                    f"I don't know the option --{shorten(name, 20)} (I know "
-                    + ", ".join(f"--{o}" for o in sorted(OPTIONS))
-                    + ")."
-                )
-            pending = name
-        else:
-            found.words.append(word)
-    if pending is not None:
-        raise UsageProblem(f"--{pending} needs a value.")
-    return found
-
-
-def clean(text: str | None) -> str:
-    """Text as it is kept: its spaces and line breaks made single spaces."""
-    return " ".join((text or "").split())
-
-
-def parse_due(given: str) -> date:
-    """A due date typed as 2027-01-31, 31 Jan 2027 or 31/01/2027."""
-    for form in DATE_FORMATS:
-        try:
-            return datetime.strptime(given.strip(), form).date()
-        except ValueError:
-            continue
-    raise UsageProblem(f"I cannot read the date “{shorten(given, 30)}”: type it as 2027-01-31.")
 
 
 class FollowUp:

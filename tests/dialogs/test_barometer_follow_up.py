@@ -18,8 +18,8 @@ from bot.app import App
 from bot.clock import ManualClock
 from bot.ui import Card
 from bot.web import build_web_app
-from dialogs.barometer.follow_up import UsageProblem, parse_due, typed
 from dialogs.barometer.follow_up_cards import Finished, we_did_line
+from dialogs.barometer.typed import UsageProblem, parse_due, typed
 from dialogs.digest import TICK_JOB as DIGEST_TICK
 from tests.dialogs.test_barometer import COMMS, PEOPLE, answer, answers, meet
 from tests.dialogs.test_barometer import app as app  # the barometer app fixture
