@@ -61,6 +61,7 @@ from storage.stores import Stores
 WORDS = frozenset({"respond", "withdraw", "responses", "action", "actions"})
 PAGE_PATH = "/you-said-we-did"
 COMMENTS_PER_REQUEST = 10
+ACTION_DIGITS = 9
 
 
 class RoundsReader(Protocol):
@@ -214,11 +215,17 @@ class FollowUp:
             status = STATUS_WORDS.get(" ".join(w.lower() for w in given.words[1:]))
             if status is None:
                 raise UsageProblem(
-                    f"Say where action {verb} has got to: planned, in-progress, done or dropped."
+                    f"Say where action {shorten(verb, 12)} has got to: planned, in-progress, "
+                    "done or dropped."
                 )
-            moved = await stores.follow_up.set_action_status(int(verb), status, now)
+            number = action_number(verb)
+            moved = (
+                await stores.follow_up.set_action_status(number, status, now)
+                if number is not None
+                else None
+            )
             if moved is None:
-                raise UsageProblem(f"There is no action {verb}.")
+                raise UsageProblem(f"There is no action {shorten(verb, 12)}.")
             view = await self.view(stores, moved)
             return [cards.action_card(view, self.settings.zone, comms=True, done="✓ Updated.")]
         if verb:
@@ -561,9 +568,10 @@ class FollowUp:
             status = ActionStatus(values.get("choice", ""))
         except ValueError:
             status = None
+        number = action_number(given)
         action = (
-            await turn.stores.follow_up.set_action_status(int(given), status, turn.now)
-            if given.isdigit() and status is not None
+            await turn.stores.follow_up.set_action_status(number, status, turn.now)
+            if number is not None and status is not None
             else None
         )
         if action is None:
@@ -668,6 +676,12 @@ class FollowUp:
         return self.settings.is_comms(
             str(turn.event.conversation.platform), actor.id, actor.aliases
         )
+
+
+def action_number(given: str) -> int | None:
+    """An action's number as typed or carried by a card (a database integer: at most nine
+    digits), or None."""
+    return int(given) if given.isdigit() and len(given) <= ACTION_DIGITS else None
 
 
 def _theme(replies: Sequence[CommentReply], name: str) -> CommentReply | None:

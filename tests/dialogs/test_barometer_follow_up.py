@@ -217,6 +217,8 @@ async def test_comms_respond_authors_read_theirs_and_actions_are_done(
     fields_of = {f.label: f.value for f in action.fields}
     assert fields_of["Status"] == "Planned (2 Dec 2026), due 31 Jan 2027"
     assert fields_of["Answers"] == "“Learning time” (November 2026)"
+    huge = await harness.user_says("/barometer actions 99999999999999999999999 done", user=COMMS)
+    assert huge[-1].text == "There is no action 99999999999…."
     refused = await harness.user_says('/barometer actions add "Mine"', user="p40")
     assert refused[-1].title == "Only the comms team can do this"
     clock.advance(timedelta(days=3))
