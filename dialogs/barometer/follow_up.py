@@ -465,15 +465,16 @@ class FollowUp:
         finished = []
         for action in await stores.follow_up.finished_between(after, until):
             theme, period = None, None
-            for target in sorted(action.answers, key=lambda t: t.reply_id is None):
+            # What it answered, in a few words: a theme if it answered one, else its round.
+            themed = [t for t in action.answers if t.reply_id]
+            targets = themed or list(action.answers)
+            if targets:
+                target = targets[0]
                 round_ = await stores.barometer.get(target.round_id)
                 reply = await stores.follow_up.reply(target.reply_id) if target.reply_id else None
                 theme = reply.theme if reply is not None else None
                 period = round_.period if round_ is not None else None
-                break
-            finished.append(
-                Finished(title=action.title, theme=theme, period=period, done_at=action.changed_at)
-            )
+            finished.append(Finished(title=action.title, theme=theme, period=period))
         return cards.we_did_line(finished, self.page)
 
     # Clicks

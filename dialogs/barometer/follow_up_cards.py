@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from bot.text import local_date, plural, shorten
@@ -325,7 +325,6 @@ class Finished:
     title: str
     theme: str | None
     period: str | None
-    done_at: datetime
 
 
 def we_did_line(finished: Sequence[Finished], page: str | None) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import SQLModel
 
 from bot.app import App
 from bot.clock import ManualClock
@@ -67,6 +68,14 @@ async def fetch(app: App, path: str) -> tuple[int, str, dict[str, str]]:
     async with TestClient(TestServer(build_web_app(app))) as client:
         response = await client.get(path)
         return response.status, await response.text(), dict(response.headers)
+
+
+async def every_row(app: App) -> dict[str, list[str]]:
+    """Every row of every table (a copy of the database)."""
+    return {
+        table.name: sorted(map(repr, await rows(app, f"SELECT * FROM {table.name}")))
+        for table in SQLModel.metadata.sorted_tables
+    }
 
 
 def thanks(harness: Harness, person: str) -> Card:
@@ -165,7 +174,16 @@ async def test_comms_respond_authors_read_theirs_and_actions_are_done(
     assert withdrawn[-1].title == "Response withdrawn"
 
     # Authors read the response to their own comment, on their own card.
+    before_click = await every_row(app)
     mine = await harness.click(SEE, user=PEOPLE[0], card=thanks(harness, PEOPLE[0]))
+    # Reading it writes nothing but when the author and their chat were last seen, and the
+    # handled event's id (kept a day, for retries).
+    after_click = await every_row(app)
+    assert [t for t in after_click if after_click[t] != before_click[t]] == [
+        "conversations",
+        "people",
+        "processed_events",
+    ]
     assert mine == [thanks(harness, PEOPLE[0])]
     assert {f.label: f.value for f in mine[0].fields} == {
         "Their response": "Thank you: <b>we</b> hear you & will act"
@@ -386,11 +404,10 @@ def test_typed_words_keep_apostrophes_and_read_quotes_and_options() -> None:
 
 
 def test_the_we_did_line_names_two_and_counts_the_rest() -> None:
-    done = datetime(2027, 1, 5, tzinfo=UTC)
     finished = [
-        Finished(title="Fewer meetings", theme="Meetings", period="2026-11", done_at=done),
-        Finished(title="Results at all-staff", theme=None, period="2026-12", done_at=done),
-        Finished(title="Third", theme=None, period="2026-12", done_at=done),
+        Finished(title="Fewer meetings", theme="Meetings", period="2026-11"),
+        Finished(title="Results at all-staff", theme=None, period="2026-12"),
+        Finished(title="Third", theme=None, period="2026-12"),
     ]
     assert we_did_line([], None) is None
     assert we_did_line(finished[:1], None) == (
