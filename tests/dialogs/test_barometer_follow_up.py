@@ -216,6 +216,11 @@ async def test_comms_respond_authors_read_theirs_and_actions_are_done(
         "Nothing to show"
     ]
 
+    # The results card says how many comments have a response, and where to read them.
+    results = await harness.user_says("/barometer results", user="p40")
+    assert {f.label: f.value for f in results[-1].fields}["Responses to comments"] == (
+        "6 of 11 comments answered by the comms team: https://values.example.org/you-said-we-did"
+    )
     # Everyone sees the responses in chat too.
     public = await harness.user_says("/barometer responses", user="p40")
     fields = [(f.label, f.value) for f in public[-1].fields]
@@ -418,3 +423,26 @@ def test_the_we_did_line_names_two_and_counts_the_rest() -> None:
         "December 2026 barometer, we did “Results at all-staff”. And 1 more: "
         "https://x.org/you-said-we-did"
     )
+
+
+async def test_no_response_to_a_round_whose_comments_are_not_shown(
+    harness: Harness, app: App, clock: ManualClock
+) -> None:
+    """Six answered, fewer than the ten comments need: nothing to respond to, whichever way."""
+    await meet(harness, [*PEOPLE[:6], COMMS])
+    await harness.user_says("/barometer open", user=COMMS)
+    for n, person in enumerate(PEOPLE[:6]):
+        await answer(harness, person, answers("agree", "agree", comment=said_by(n)))
+    clock.advance(timedelta(days=1))
+    await harness.user_says("/barometer close", user=COMMS)
+    listed = await harness.user_says("/barometer respond", user=COMMS)
+    assert "shown only when 10 or more people answer, and 6 did" in listed[-1].text
+    typed_one = await harness.user_says("/barometer respond abcd1234 Hello", user=COMMS)
+    assert "shown only when 10 or more people answer" in typed_one[-1].text
+    assert await rows(app, "SELECT count(*) FROM barometer_replies") == [(0,)]
+    # The author's card: there is no comment of theirs to answer (it was not kept).
+    card = (await harness.click(SEE, user=PEOPLE[1], card=thanks(harness, PEOPLE[1])))[0]
+    assert "There is no comment of yours in the November 2026 round" in card.text
+    # Actions may still answer the round: they are the comms team's words.
+    added = await harness.user_says('/barometer actions add "Ask again, better"', user=COMMS)
+    assert added[-1].title == "Action 1: Ask again, better"
