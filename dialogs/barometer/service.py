@@ -24,7 +24,9 @@ same transaction, the answer, which holds no person, sealed in the pool until a 
 than ``min_group`` answers goes into the response tables together (see
 ``storage.barometer.SqlBarometer``). The answered card carries a random token that only that
 chat message holds; the database keeps only hashes of it, so whoever holds the token in that
-message (and nobody else) can replace the answer until the round closes. Nothing reads the
+message (and nobody else) can replace the answer until the round closes, and the person it was
+given to can read the comms team's response to its comment once the round has closed
+(``follow_up``, "You said, we did"). Nothing reads the
 answers of an open round but that change: tallies, results, comments and the digest's headline
 read closed rounds. Nothing here logs an answer.
 """

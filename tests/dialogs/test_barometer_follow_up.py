@@ -103,7 +103,11 @@ async def test_comms_respond_authors_read_theirs_and_actions_are_done(
     forms = [c for c in listed if c.inputs]
     assert len(forms) == 10
     assert listed[-1].text == "1 more: /barometer respond 2"
-    assert said[11] not in " ".join(c.text for c in listed)
+    more = await harness.user_says("/barometer respond 2", user=COMMS)
+    forms += more
+    assert [len(c.inputs) for c in more] == [2]
+    assert said[11] not in " ".join(c.text for c in [*listed, *more])
+    assert sorted(c.text for c in forms) == sorted(said[n] for n in range(11))
     assert {f.label for f in forms[0].fields} == {"Comment id"}
     form = next(c for c in forms if c.text == said[0])
     assert [i.name for i in form.inputs] == ["response", "theme"]
