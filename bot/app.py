@@ -34,7 +34,13 @@ from bot.router import Router
 from bot.settings import Settings, SettingsError
 from bot.ui import Card
 from dialogs.barometer.page import BarometerPages
-from dialogs.barometer.service import SCRUB_PENDING, Barometer, ChannelDirectory, Headlines
+from dialogs.barometer.service import (
+    SCRUB_PENDING,
+    ActionsDone,
+    Barometer,
+    ChannelDirectory,
+    Headlines,
+)
 from dialogs.barometer.service import TICK_JOB as BAROMETER_TICK
 from dialogs.case_studies import NAME as CASE_STUDY
 from dialogs.case_studies import CaseStudies, CaseStudyDialog, Submissions
@@ -325,7 +331,9 @@ async def build_app(
     lens = ValuesLensCommands(
         content=content, settings=settings, runner=runner, pseudonyms=pseudonyms
     )
-    barometer = Barometer(content=content, settings=settings, directories=directories)
+    barometer = Barometer(
+        content=content, settings=settings, directories=directories, answer_key=answer_key
+    )
     commitments = Commitments(content=content, settings=settings, runner=runner)
     case_studies = CaseStudies(
         content=content, settings=settings, runner=runner, submissions=submissions
@@ -346,7 +354,12 @@ async def build_app(
     router.include(commitments.router())
     router.include(case_studies.router())
     router.include(identifiers.router())
-    digests = Digests(content=content, settings=settings, barometer=Headlines(barometer))
+    digests = Digests(
+        content=content,
+        settings=settings,
+        barometer=Headlines(barometer),
+        actions=ActionsDone(barometer),
+    )
     router.include(digests.router())
     router.include(help_.router())
     router.include(records.router())

@@ -28,6 +28,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,7 +42,10 @@ from storage import migrate
 from storage.migrate import SchemaOutOfDate
 
 if TYPE_CHECKING:
+    from bot.ui import Card
+    from dialogs.barometer.service import Barometer
     from storage.identifiers import Identifier
+    from storage.stores import Stores
 
 log = logging.getLogger("valuesbot.cli")
 
@@ -109,6 +113,23 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("approve", "reject"):
         moderate = barometer_commands.add_parser(name, help=f"{name} a comment")
         moderate.add_argument("comment", help="the comment's id (from `barometer comments`)")
+    # You said, we did: the same words as /barometer respond|withdraw|responses|actions.
+    for name, what in (
+        (
+            "respond",
+            'respond to comments: ID [ID...] [--theme NAME] "response"; no words: the '
+            "published comments with their ids",
+        ),
+        ("withdraw", "withdraw a response: ID, or --theme NAME"),
+        ("responses", "the latest round's published responses"),
+        (
+            "actions",
+            'the actions; add "title" [--theme NAME] [--owner TEAM] [--due DATE]; N done '
+            "(or planned, in-progress, dropped)",
+        ),
+    ):
+        follow_up = barometer_commands.add_parser(name, help=what)
+        follow_up.add_argument("words", nargs=argparse.REMAINDER, help="as in chat")
 
     deliveries = commands.add_parser(
         "deliveries", help="progress of each delivery job: counts, rate, ETA"
@@ -310,7 +331,6 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.console.render import render
     from bot.app import build_app
     from bot.audit import cli_actor
-    from bot.ui import Card
     from dialogs.barometer import cards
     from storage.scrub import scrub
 
@@ -359,6 +379,8 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
                 if problem:
                     raise UsageError(problem)
                 print(f"comment {args.comment} {action}d")
+            elif action in {"respond", "withdraw", "responses", "actions"}:
+                shown += await _follow_up(barometer, stores, action, args.words, now)
         if action in {"close", "tick"}:
             await scrub(app.database)
     finally:
@@ -387,6 +409,34 @@ async def _wait_for_schema(url: str, within: float) -> None:
                     f"the database did not answer in {within:.0f} s ({type(error).__name__})"
                 ) from None
         await asyncio.sleep(WAIT_POLL_SECONDS)
+
+
+async def _follow_up(
+    barometer: Barometer, stores: Stores, action: str, words: Sequence[str], now: datetime
+) -> list[Card]:
+    """You said, we did from the command line: what comms type after /barometer in chat."""
+    from dialogs.barometer.typed import UsageProblem
+
+    rest = " ".join(_quoted(word) for word in words)
+    follow_up = barometer.follow_up
+    try:
+        if action == "respond":
+            return await follow_up.respond_cards(stores, rest, now)
+        if action == "withdraw":
+            return [await follow_up.withdraw_card(stores, rest, now)]
+        if action == "responses":
+            return await follow_up.responses_cards(stores, rest)
+        return await follow_up.actions_cards(stores, rest, now, comms=True)
+    except UsageProblem as problem:
+        raise UsageError(str(problem)) from problem
+
+
+def _quoted(word: str) -> str:
+    """A word of the command line as chat would have it: a phrase of several words (one
+    argument in the shell) in quotes."""
+    if word and not any(character.isspace() for character in word):
+        return word
+    return f'"{word}"' if '"' not in word else f"“{word}”"
 
 
 def _content(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,8 +2,10 @@
 
 A digest brings to a channel the case studies approved since its last digest, the commitments
 shared since then (at most a week back: a count and a few examples), the latest published
-barometer headline and a behaviour of the week, in rotation. A week with nothing new sends a
-short note, or nothing when the schedule says so; never an empty card.
+barometer headline, "You said ..., we did ..." for the actions the barometer's "You said, we
+did" finished since the channel's last digest, and a behaviour of the week, in rotation. A
+week with nothing new sends a short note, or nothing when the schedule says so; never an empty
+card.
 
 Nothing is posted to a channel twice. A story goes to a channel once; commitments are counted
 from the channel's last digest on; and a digest that follows another one to the same channel in
@@ -90,6 +92,7 @@ CARD_TEXT_BUDGET = 2400
 STORY_SHORT = 600
 DIFFERENCE_SHORT = 300
 EXAMPLE_SHORT = 200
+WE_DID_SHORT = 400
 MAX_DIGEST_CARDS = 6
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -108,6 +111,24 @@ class NoBarometerHeadline:
     """Until the barometer is wired in: no headline."""
 
     async def latest(self, stores: Stores, now: datetime) -> str | None:
+        """Always None."""
+        return None
+
+
+class ActionsFinished(Protocol):
+    """ "You said ..., we did ..." in one line, for the barometer's actions finished in a
+    time, or None. The barometer feature provides it (the digest reads none of its
+    tables)."""
+
+    async def line(self, stores: Stores, after: datetime, until: datetime) -> str | None:
+        """The line for the actions done in (after, until]."""
+        ...
+
+
+class NoActionsFinished:
+    """Until the barometer is wired in: no line."""
+
+    async def line(self, stores: Stores, after: datetime, until: datetime) -> str | None:
         """Always None."""
         return None
 
@@ -201,11 +222,20 @@ class Digest:
     held_barometer: str | None = None
     """The headline left out because the channel had it this week (``barometer`` is then
     None)."""
+    we_did: str | None = None
+    """ "You said ..., we did ..." for the barometer's actions finished since the channel's
+    last digest."""
 
     @property
     def is_quiet(self) -> bool:
         """Nothing new: no stories and no commitments shared."""
         return not self.stories and self.shared == 0
+
+    @property
+    def has_nothing_new(self) -> bool:
+        """Quiet, and no action of the barometer's was finished either: a digest not worth
+        sending when the schedule says to skip empty weeks, or when it follows another."""
+        return self.is_quiet and not self.we_did
 
     @property
     def title(self) -> str:
@@ -246,6 +276,8 @@ def digest_cards(digest: Digest, page_url: str | None = None) -> tuple[list[Card
     lines = [f"Behaviour of the week: {digest.behaviour}. {digest.behaviour_definition}"]
     if digest.barometer:
         lines.append(f"Staff barometer: {shorten(digest.barometer, 300)}")
+    if digest.we_did:
+        lines.append(shorten(digest.we_did, WE_DID_SHORT))
     invite = "Share a story with /casestudy. Make a commitment with /commitment."
     if digest.is_quiet:
         lines.insert(0, quiet_line(digest))
@@ -418,10 +450,12 @@ class Digests:
         content: Content,
         settings: Settings,
         barometer: BarometerHeadline | None = None,
+        actions: ActionsFinished | None = None,
     ) -> None:
         self.content = content
         self.settings = settings
         self.barometer = barometer or NoBarometerHeadline()
+        self.actions = actions or NoActionsFinished()
 
     def router(self) -> Router:
         """The routes of the digest, and its schedule job."""
@@ -497,7 +531,7 @@ class Digests:
             return None
         digest, sources = await self.compose(stores, current, now, period)
         # A quiet note right after this week's digest would only repeat it: not sent.
-        if digest.is_quiet and (current.if_empty == "skip" or digest.follows_up):
+        if digest.has_nothing_new and (current.if_empty == "skip" or digest.follows_up):
             await stores.digests.finish(
                 run.id, status=DigestRunStatus.SKIPPED, body=None, case_studies=0, commitments=0
             )
@@ -557,7 +591,9 @@ class Digests:
         Stories: approved since the schedule began (looking back ``FIRST_LOOKBACK`` before it)
         and never yet in a digest to this channel, so each goes out once and none is lost to a
         late commit or a full digest. Commitments: shared since the channel's last digest, at
-        most a week back. The barometer headline: left out when a digest this week gave it."""
+        most a week back. The barometer headline: left out when a digest this week gave it.
+        "You said, we did": the actions finished since the channel's last digest (its first
+        looks a week back)."""
         place = schedule.place
         zone = ZoneInfo(schedule.timezone)
         previous = await stores.digests.last_run(place, DigestRunStatus.QUEUED)
@@ -604,7 +640,9 @@ class Digests:
             earlier = digest_from_json(previous.body)
             if headline in (earlier.barometer, earlier.held_barometer):
                 held, headline = headline, None
+        finished_since = previous.as_of if previous is not None else now - WEEK
         digest = Digest(
+            we_did=await self.actions.line(stores, finished_since, now),
             week_of=f"{day.day} {day:%b %Y}",
             behaviour=behaviour.name,
             behaviour_definition=behaviour.definition,
@@ -853,7 +891,7 @@ class Digests:
         digest, _ = await self.compose(turn.stores, schedule, turn.now, day.isoformat())
         cards, _ = digest_cards(digest, None)
         note = f"Preview for {schedule.label}: only you see this; nothing is sent or marked."
-        if digest.is_quiet and (schedule.if_empty == "skip" or digest.follows_up):
+        if digest.has_nothing_new and (schedule.if_empty == "skip" or digest.follows_up):
             note += " Nothing is new, so this digest would not be sent."
         turn.reply(Card(title="Digest preview", text=note), private=True)
         for card in cards:
@@ -943,17 +981,7 @@ def describe_timing(schedule: DigestSchedule) -> str:
 
 
 def _with_stories(digest: Digest, stories: Sequence[DigestStory]) -> Digest:
-    return Digest(
-        week_of=digest.week_of,
-        behaviour=digest.behaviour,
-        behaviour_definition=digest.behaviour_definition,
-        barometer=digest.barometer,
-        stories=tuple(stories),
-        shared=digest.shared,
-        commitments=digest.commitments,
-        follows_up=digest.follows_up,
-        held_barometer=digest.held_barometer,
-    )
+    return replace(digest, stories=tuple(stories))
 
 
 def _period_day(period: str, now: datetime, zone: ZoneInfo) -> date:

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.barometer import AnswerKey, BarometerStore, SqlBarometer
+from storage.barometer import AnswerKey, BarometerStore, FollowUpStore, SqlBarometer, SqlFollowUp
 from storage.case_studies import CaseStudyStore, SqlCaseStudies
 from storage.commitments import CommitmentStore, SqlCommitments
 from storage.console import ConsoleFeed, SqlConsoleFeed
@@ -51,6 +51,8 @@ class Stores(Protocol):
     @property
     def barometer(self) -> BarometerStore: ...
     @property
+    def follow_up(self) -> FollowUpStore: ...
+    @property
     def delivery(self) -> DeliveryQueue: ...
     @property
     def schedules(self) -> ScheduleStore: ...
@@ -78,6 +80,7 @@ class SqlStores:
         self.meta = SqlMeta(session)
         self.outbox = SqlOutbox(session)
         self.barometer = SqlBarometer(session, answer_key)
+        self.follow_up = SqlFollowUp(session)
         self.delivery = SqlDeliveryQueue(session)
         self.schedules = SqlSchedules(session)
         self.records = SqlRecords(session)

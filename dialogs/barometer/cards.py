@@ -6,7 +6,7 @@ respondent sees, in the words of the round (its ``min_group`` was fixed when it 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from bot.content import BarometerText
@@ -22,6 +22,8 @@ KEEP = "barometer.keep"
 APPROVE = "barometer.approve"
 REJECT = "barometer.reject"
 ASK = "barometer.ask"
+MINE = "barometer.mine"
+SEE_RESPONSE = "See the response to my comment"
 PREVIEW = "preview"
 COMMENT_LIMIT = 500
 # A card lists this many groups or comments at most; the page has them all.
@@ -50,8 +52,10 @@ def question_card(
     lead: str = "",
     token: str = "",
     preview: bool = False,
+    keep: Mapping[str, str] | None = None,
 ) -> Card:
-    """The round's questions, answered in one go."""
+    """The round's questions, answered in one go (``keep``: hidden values the answered card
+    had, which "Keep my answer" gives back to it)."""
     inputs: list[ChoiceInput | TextInput] = [
         ChoiceInput(
             name=f"q_{q.id}",
@@ -82,6 +86,7 @@ def question_card(
     hidden = {"round": PREVIEW if preview else round_.id}
     if token:
         hidden["token"] = token
+        hidden.update(keep or {})
     body = f"{lead}\n\n{text.intro}" if lead else text.intro
     closes = local_time(round_.closes_at, zone)
     return Card(
@@ -116,30 +121,56 @@ def reminder_card(text: BarometerText, round_: BarometerRound, zone: ZoneInfo) -
 
 
 def thanks_card(
-    text: BarometerText, round_: BarometerRound, zone: ZoneInfo, token: str, *, changed: bool
+    text: BarometerText,
+    round_: BarometerRound,
+    zone: ZoneInfo,
+    token: str,
+    *,
+    changed: bool,
+    holder: str = "",
+    commented: bool = False,
 ) -> Card:
-    """What the answered card becomes: thank you, recorded; the rule; the way to change it."""
+    """What the answered card becomes: thank you, recorded; the rule; the way to change it;
+    and, when the answer had a comment, the way to read the comms team's response to it once
+    the round has closed (``holder``: the card's holder mark, ``AnswerKey.holder_mark``)."""
     done = "Your new answer replaced your earlier one." if changed else "Your answer is recorded."
+    choices = [Choice(label="Change my answer", action=CHANGE, collects_inputs=False)]
+    hidden = {"round": round_.id, "token": token}
+    later = ""
+    if commented and holder:
+        choices.append(Choice(label=SEE_RESPONSE, action=MINE, collects_inputs=False))
+        hidden.update(holder=holder, commented="1")
+        later = (
+            "\n\nOnce the round has closed, this card can also show you the comms team's "
+            f'response to your comment: press "{SEE_RESPONSE}". I cannot tell you when one is '
+            "written, because I do not know which comment is yours."
+        )
     return Card(
         title=f"Thank you: {title(text, round_)}",
         text=f"{done} It is stored apart from your name, and nobody can see what you answered. "
         f"Results are published for everyone when the round closes, "
         f"{local_time(round_.closes_at, zone)}.\n\n"
         "Until then you can change your answer with the button below. Only whoever holds the "
-        "token in this message can: keep it to yourself.",
-        choices=(Choice(label="Change my answer", action=CHANGE, collects_inputs=False),),
+        f"token in this message can: keep it to yourself.{later}",
+        choices=tuple(choices),
         footer=rule(round_),
-        hidden={"round": round_.id, "token": token},
+        hidden=hidden,
     )
 
 
-def change_card(text: BarometerText, round_: BarometerRound, zone: ZoneInfo, token: str) -> Card:
+def change_card(
+    text: BarometerText,
+    round_: BarometerRound,
+    zone: ZoneInfo,
+    token: str,
+    keep: Mapping[str, str] | None = None,
+) -> Card:
     """The questions again, to replace the answer this card gave."""
     lead = (
         "Answer again: your new answer replaces the one you gave. Your earlier answer is not "
         "shown, so that it never appears in a chat message."
     )
-    return question_card(text, round_, zone, lead=lead, token=token)
+    return question_card(text, round_, zone, lead=lead, token=token, keep=keep)
 
 
 def already_card(text: BarometerText, round_: BarometerRound, zone: ZoneInfo) -> Card:
@@ -212,9 +243,14 @@ def results_card(
     results: RoundResults,
     earlier: Sequence[RoundResults] = (),
     page: str | None = None,
+    *,
+    we_did: str | None = None,
+    responses_page: str | None = None,
 ) -> Card:
     """A closed round's results: the distribution of each question as bars, the response
-    rate, the change since the last round, groups and approved comments."""
+    rate, the change since the last round, groups and approved comments, how many of them the
+    comms team answered (and where to read it), and ``we_did``: "You said ..., we did ..." for
+    the actions finished since the round before."""
     round_ = results.round
     heading = f"{text.title} results: {month_name(round_.period)}"
     more = f"Full results, trends and open data: {page}" if page else "Trends: /barometer trend"
@@ -223,6 +259,7 @@ def results_card(
             title=heading,
             text=f"{answered_line(results)}. Results are shown only when at least "
             f"{round_.min_group} people answer, so nobody's answers can be singled out.",
+            fields=(Field(label="You said, we did", value=we_did),) if we_did else (),
             footer=more,
         )
     bars = []
@@ -257,6 +294,17 @@ def results_card(
         )
     for comment in results.comments[:CARD_COMMENTS]:
         fields.append(Field(label="Comment", value=shorten(comment, 300)))
+    if results.replies:
+        where = responses_page or "/barometer responses"
+        fields.append(
+            Field(
+                label="Responses to comments",
+                value=f"{results.answered_comments} of {plural(len(results.comments), 'comment')}"
+                f" answered by the comms team: {where}",
+            )
+        )
+    if we_did:
+        fields.append(Field(label="You said, we did", value=we_did))
     return Card(
         title=heading,
         text=f"{answered_line(results)}. {rule(round_)}",

@@ -1,4 +1,5 @@
-"""The published results on the web: ``GET /barometer`` (HTML), ``.json`` and ``.csv``.
+"""The published results on the web: ``GET /barometer`` (HTML), ``.json`` and ``.csv``; and
+"You said, we did", ``GET /you-said-we-did`` (HTML) and ``.json`` (views in ``said_did``).
 
 Pure functions from ``RoundResults`` (so the publication rules of ``results`` hold here too):
 ``results_view`` gathers what the page shows, ``templates/results.html`` shows it in the shared
@@ -13,15 +14,18 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.content import Content
-from bot.pages import Access, Data, Html, PageRequest, Pages
+from bot.pages import NO_STORE, Access, Data, Html, PageRequest, Pages
 from dialogs.barometer.cards import answered_line, rule
+from dialogs.barometer.follow_up import PAGE_PATH
 from dialogs.barometer.results import QuestionResult, RoundResults, change, percent
+from dialogs.barometer.said_did import iso, reply_view, said_did_json, said_did_view
 from dialogs.barometer.schedule import month_name
 from dialogs.barometer.service import Barometer
+from storage.barometer import BarometerAction
 from storage.stores import Stores
 
 # Published results change when a round closes or a comment is approved: a few minutes is fine.
@@ -30,6 +34,7 @@ PUBLIC_CACHE = "public, max-age=300"
 BAR_AREA = 300
 LABEL_WIDTH = 230
 ROW = 30
+UTC_ZONE = ZoneInfo("UTC")
 INTRO = (
     "Every month we ask everyone whether their work is making a positive difference to the "
     "NHS and to our organisation, and publish the results here for all to see."
@@ -96,7 +101,18 @@ def _trend(points: Sequence[tuple[str, float, int]], text: str) -> dict[str, Any
     }
 
 
-def _latest(results: RoundResults, earlier: Sequence[RoundResults]) -> dict[str, Any]:
+def _comments(results: RoundResults, zone: ZoneInfo) -> list[dict[str, Any]]:
+    """Each published comment with the comms team's response under it (or None)."""
+    shown = []
+    for index, text in enumerate(results.comments):
+        reply = results.reply_to(index)
+        shown.append({"text": text, "response": reply_view(reply, zone) if reply else None})
+    return shown
+
+
+def _latest(
+    results: RoundResults, earlier: Sequence[RoundResults], zone: ZoneInfo
+) -> dict[str, Any]:
     round_ = results.round
     month = month_name(round_.period)
     questions = []
@@ -136,7 +152,8 @@ def _latest(results: RoundResults, earlier: Sequence[RoundResults]) -> dict[str,
             for g in results.groups
         ],
         "groups_withheld": results.groups_withheld,
-        "comments": list(results.comments),
+        "comments": _comments(results, zone),
+        "answered_comments": results.answered_comments,
     }
 
 
@@ -155,7 +172,10 @@ def _trends(history: Sequence[RoundResults]) -> list[dict[str, Any]]:
 
 
 def results_view(
-    content: Content, history: Sequence[RoundResults], min_group: int
+    content: Content,
+    history: Sequence[RoundResults],
+    min_group: int,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> dict[str, Any]:
     """What the results page shows: the latest round, trends, every round's response rate."""
     if history:
@@ -166,7 +186,7 @@ def results_view(
         "heading": f"{content.barometer.title} results",
         "intro": INTRO,
         "anonymity": anonymity,
-        "latest": _latest(history[0], history[1:]) if history else None,
+        "latest": _latest(history[0], history[1:], zone) if history else None,
         "trends": _trends(history),
         "rounds": [
             {
@@ -180,10 +200,6 @@ def results_view(
             for r in history
         ],
     }
-
-
-def _iso(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat().replace("+00:00", "Z")
 
 
 def _question_json(question: QuestionResult) -> dict[str, Any]:
@@ -212,8 +228,8 @@ def render_json(content: Content, history: Sequence[RoundResults]) -> dict[str, 
         round_ = results.round
         entry: dict[str, Any] = {
             "period": round_.period,
-            "opened_at": _iso(round_.opened_at),
-            "closed_at": _iso(round_.closed_at),
+            "opened_at": iso(round_.opened_at),
+            "closed_at": iso(round_.closed_at),
             "min_group": round_.min_group,
             "comment_min": round_.comment_min,
             "asked": results.invited,
@@ -234,6 +250,19 @@ def render_json(content: Content, history: Sequence[RoundResults]) -> dict[str, 
             ],
             "groups_withheld": results.groups_withheld,
             "comments": list(results.comments),
+            "comments_answered": results.answered_comments,
+            "responses": [
+                {
+                    "theme": reply.theme,
+                    "status": "withdrawn" if reply.withdrawn else "published",
+                    "text": None if reply.withdrawn else reply.text,
+                    "written_at": iso(reply.written_at),
+                    "edited_at": iso(reply.edited_at),
+                    "withdrawn_at": iso(reply.withdrawn_at),
+                    "comments": list(reply.comments),
+                }
+                for reply in results.replies
+            ],
         }
         if not results.shown:
             entry["note"] = f"Fewer than {round_.min_group} people answered: no results shown."
@@ -256,6 +285,14 @@ CSV_COLUMNS = (
     "count",
     "share",
     "respondents",
+    # A published comment is a row of its own (question_id "comment"), with the comms team's
+    # response to it; counts rows leave these empty.
+    "comment",
+    "theme",
+    "response",
+    "response_status",
+    "responded_on",
+    "edited_on",
 )
 
 
@@ -266,7 +303,8 @@ def _cell(value: object) -> str:
 
 
 def render_csv(history: Sequence[RoundResults]) -> str:
-    """One row per round, question, group (or "all") and answer: the published counts only."""
+    """One row per round, question, group (or "all") and answer: the published counts; then
+    one row per published comment, with the comms team's response to it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -295,14 +333,29 @@ def render_csv(history: Sequence[RoundResults]) -> str:
                                 answer.count,
                                 f"{answer.share:.4f}",
                                 question.respondents,
+                                *[""] * 6,
                             )
                         ]
                     )
+        for index, comment in enumerate(results.comments):
+            reply = results.reply_to(index)
+            response: tuple[object, ...] = ("",) * 5
+            if reply is not None:
+                response = (
+                    reply.theme or "",
+                    reply.text,
+                    "withdrawn" if reply.withdrawn else "published",
+                    reply.written_at.date().isoformat(),
+                    reply.edited_at.date().isoformat() if reply.edited_at else "",
+                )
+            cells = (period, "comment", *[""] * 8, comment, *response)
+            writer.writerow([_cell(v) for v in cells])
     return out.getvalue()
 
 
 class BarometerPages:
-    """``/barometer``, ``.json`` and ``.csv``: published for all to see."""
+    """``/barometer``, ``.json`` and ``.csv``, ``/you-said-we-did`` and ``.json``: published
+    for all to see."""
 
     def __init__(self, *, content: Content, min_group: int, barometer: Barometer) -> None:
         self.content = content
@@ -318,14 +371,45 @@ class BarometerPages:
             ("/barometer.csv", self.csv),
         ):
             pages.add(path, handler, access=Access.PUBLISHED, cache=PUBLIC_CACHE)
+        # A response or an action withdrawn or changed shows on the next request.
+        pages.add(PAGE_PATH, self.said_did, access=Access.PUBLISHED, cache=NO_STORE)
+        pages.add(PAGE_PATH + ".json", self.said_did_json, access=Access.PUBLISHED, cache=NO_STORE)
         pages.link(self.content.barometer.title, "/barometer", order=60)
+        pages.link("You said, we did", PAGE_PATH, order=61)
         return pages
 
     async def page(self, request: PageRequest, stores: Stores) -> Html:
         """The published results as an HTML page."""
         history = await self.barometer.published(stores)
-        view = results_view(self.content, history, self.min_group)
+        view = results_view(self.content, history, self.min_group, self.barometer.settings.zone)
         return Html(template="barometer/results.html", title=view["heading"], context=view)
+
+    async def _said_did(
+        self, stores: Stores
+    ) -> tuple[list[RoundResults], list[BarometerAction], dict[str, str]]:
+        history = await self.barometer.published(stores)
+        actions = await stores.follow_up.actions()
+        themes: dict[str, str] = {}
+        for results in history:
+            for reply in await stores.follow_up.replies(results.round.id):
+                if reply.theme:
+                    themes[reply.id] = reply.theme
+        return history, actions, themes
+
+    async def said_did(self, request: PageRequest, stores: Stores) -> Html:
+        """You said, we did: responses, themes and actions, round by round."""
+        history, actions, themes = await self._said_did(stores)
+        view = said_did_view(history, actions, themes, self.barometer.settings.zone)
+        return Html(template="barometer/you_said_we_did.html", title=view["heading"], context=view)
+
+    async def said_did_json(self, request: PageRequest, stores: Stores) -> Data:
+        """You said, we did as JSON (open data)."""
+        history, actions, themes = await self._said_did(stores)
+        return Data(
+            body=json.dumps(said_did_json(self.content.organisation, history, actions, themes)),
+            content_type="application/json",
+            open_data=True,
+        )
 
     async def json(self, request: PageRequest, stores: Stores) -> Data:
         """The published results as JSON (open data)."""

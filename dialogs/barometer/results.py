@@ -9,7 +9,8 @@ Pure functions over a round's counts. The rules (DESIGN.md section 4):
   least ``min_group`` too. When they are between, the smallest shown group is withheld as well,
   which always brings them up to ``min_group`` or more;
 - comments only when at least ``comment_min`` people answered, and only those the comms team
-  approved.
+  approved; the comms team's responses only with those comments (a response whose comments
+  are not shown is not shown either).
 
 Every output (cards, the page, JSON, CSV) is built from ``RoundResults``, so the rules hold
 everywhere at once.
@@ -19,10 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from storage.barometer import (
+    BarometerComment,
     BarometerRound,
     BarometerTally,
+    CommentReply,
     RoundGroup,
     RoundQuestion,
     RoundScalePoint,
@@ -92,6 +96,26 @@ class GroupResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PublishedReply:
+    """The comms team's response as published, to the comments of ``RoundResults.comments``
+    at ``comments`` (their positions there); ``theme`` names the theme of a response to
+    several. Withdrawn, it keeps its dates and loses its text."""
+
+    id: str
+    theme: str | None
+    text: str
+    written_at: datetime
+    edited_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    comments: tuple[int, ...] = ()
+
+    @property
+    def withdrawn(self) -> bool:
+        """True once the comms team withdrew it."""
+        return self.withdrawn_at is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoundResults:
     """Everything a closed round may show. ``shown`` is False (and ``questions`` empty) when
     too few answered."""
@@ -104,6 +128,16 @@ class RoundResults:
     groups: tuple[GroupResult, ...] = ()
     groups_withheld: bool = False
     comments: tuple[str, ...] = ()
+    replies: tuple[PublishedReply, ...] = ()
+
+    @property
+    def answered_comments(self) -> int:
+        """How many of the comments shown have a response (not withdrawn)."""
+        return len({i for r in self.replies if not r.withdrawn for i in r.comments})
+
+    def reply_to(self, comment: int) -> PublishedReply | None:
+        """The response to the comment at position ``comment`` of ``comments``."""
+        return next((r for r in self.replies if comment in r.comments), None)
 
     @property
     def response_rate(self) -> float | None:
@@ -140,8 +174,38 @@ def _question(
     )
 
 
-def round_results(tally: BarometerTally, approved_comments: Sequence[str] = ()) -> RoundResults:
-    """What a closed round shows, from its counts and its approved comments."""
+def published_replies(
+    approved: Sequence[BarometerComment], replies: Sequence[CommentReply]
+) -> tuple[PublishedReply, ...]:
+    """The responses to approved comments, each pointing at its comments' positions in
+    ``approved``; responses to no approved comment are left out."""
+    position = {c.id: n for n, c in enumerate(approved)}
+    shown = []
+    for reply in replies:
+        answered = tuple(sorted(position[c] for c in reply.comments if c in position))
+        if not answered:
+            continue
+        shown.append(
+            PublishedReply(
+                id=reply.id,
+                theme=reply.theme,
+                text="" if reply.withdrawn else reply.text,
+                written_at=reply.written_at,
+                edited_at=reply.edited_at,
+                withdrawn_at=reply.withdrawn_at,
+                comments=answered,
+            )
+        )
+    return tuple(shown)
+
+
+def round_results(
+    tally: BarometerTally,
+    approved: Sequence[BarometerComment] = (),
+    replies: Sequence[CommentReply] = (),
+) -> RoundResults:
+    """What a closed round shows, from its counts, its approved comments and the comms team's
+    responses to them."""
     round_ = tally.round
     answered = round_.answered or tally.respondents
     invited = max(round_.invited, answered)
@@ -174,7 +238,7 @@ def round_results(tally: BarometerTally, approved_comments: Sequence[str] = ()) 
         if groups and rest_size:
             parts = tuple(_question(round_, q, counts, rest) for q in round_.questions)
             groups.append(GroupResult(group=None, respondents=rest_size, questions=parts))
-    comments = tuple(approved_comments) if tally.respondents >= round_.comment_min else ()
+    shown_comments = approved if tally.respondents >= round_.comment_min else ()
     return RoundResults(
         round=round_,
         invited=invited,
@@ -183,7 +247,8 @@ def round_results(tally: BarometerTally, approved_comments: Sequence[str] = ()) 
         questions=questions,
         groups=tuple(groups),
         groups_withheld=withheld,
-        comments=comments,
+        comments=tuple(c.text for c in shown_comments),
+        replies=published_replies(shown_comments, replies),
     )
 
 

@@ -24,19 +24,20 @@ same transaction, the answer, which holds no person, sealed in the pool until a 
 than ``min_group`` answers goes into the response tables together (see
 ``storage.barometer.SqlBarometer``). The answered card carries a random token that only that
 chat message holds; the database keeps only hashes of it, so whoever holds the token in that
-message (and nobody else) can replace the answer until the round closes. Nothing reads the
+message (and nobody else) can replace the answer until the round closes, and the person it was
+given to can read the comms team's response to its comment once the round has closed
+(``follow_up``, "You said, we did"). Nothing reads the
 answers of an open round but that change: tallies, results, comments and the digest's headline
 read closed rounds. Nothing here logs an answer.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.audit import SCHEDULE, person_actor, record
@@ -57,9 +58,13 @@ from bot.text import local_time, plural, shorten
 from bot.turn import Turn
 from bot.ui import Card, Field, card_to_json, commands_typed_with
 from dialogs.barometer import cards
+from dialogs.barometer.follow_up import WORDS as FOLLOW_UP_WORDS
+from dialogs.barometer.follow_up import FollowUp
 from dialogs.barometer.results import RoundResults, percent, publishable_groups, round_results
 from dialogs.barometer.schedule import Timetable, month_name, next_period, period_of
+from dialogs.barometer.tokens import new_token, token_hash
 from storage.barometer import (
+    AnswerKey,
     AnswerOutcome,
     BarometerAnswer,
     BarometerRound,
@@ -80,6 +85,8 @@ SCRUB_PENDING = "barometer_scrub_pending"
 MAX_REMINDERS = 2
 HISTORY = 36
 COMMENTS_PER_REQUEST = 10
+# Earlier than any round closed (the first round's results card counts every action done).
+BEFORE_ANY_ROUND = datetime(2000, 1, 1, tzinfo=UTC)
 # An unknown word is repeated back this long at most (someone may paste a whole text).
 WORD_SHOWN = 40
 
@@ -135,12 +142,6 @@ class TickResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def token_hash(token: str) -> str:
-    """What the response rows keep of a card's token (the pool keeps only a keyed hash of
-    this). The token is 192 random bits, so a plain hash cannot be reversed by guessing."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class Barometer:
     """The staff barometer: commands, clicks and the round's life."""
 
@@ -150,6 +151,7 @@ class Barometer:
         content: Content,
         settings: Settings,
         directories: Mapping[Platform, ChannelDirectory] | None = None,
+        answer_key: AnswerKey | None = None,
     ) -> None:
         self.content = content
         self.text: BarometerText = content.barometer
@@ -162,6 +164,7 @@ class Barometer:
             days=settings.barometer_days,
             reminder_days=settings.barometer_reminders,
         )
+        self.follow_up = FollowUp(settings=settings, barometer=self, answer_key=answer_key)
 
     @property
     def page(self) -> str | None:
@@ -182,6 +185,7 @@ class Barometer:
         router.action(cards.REJECT, self.reject)
         router.schedule(TICK_JOB, self.scheduled)
         router.undelivered("barometer:", self.results_undelivered)
+        router.include(self.follow_up.router())
         return router
 
     async def results_undelivered(self, turn: Turn[DeliveryFailed]) -> None:
@@ -207,10 +211,15 @@ class Barometer:
 
     async def command(self, turn: Turn[CommandReceived]) -> None:
         """``/barometer [results | trend | help | open | close | status | preview | remind |
-        comments]``."""
+        comments]``, and "You said, we did": ``responses``, ``actions``, ``respond``,
+        ``withdraw`` (``FollowUp``)."""
         word = " ".join(turn.event.text.split()).lower()
         stores, now = turn.stores, turn.now
-        if word in {"", "answer"}:
+        first, _, rest = turn.event.text.strip().partition(" ")
+        if first.lower() in FOLLOW_UP_WORDS:
+            comms = self._is_comms(turn)
+            await self.follow_up.command(turn, first.lower(), rest, comms=comms)
+        elif word in {"", "answer"}:
             turn.reply(await self.my_card(stores, turn.person, now), private=True)
         elif word in {"results", "result"}:
             turn.reply(await self.latest_results_card(stores), private=True)
@@ -263,6 +272,14 @@ class Barometer:
             ),
             Field(label="/barometer results", value="The latest published results."),
             Field(label="/barometer trend", value="How the answers have moved, month by month."),
+            Field(
+                label="/barometer responses",
+                value="You said, we did: the comms team's responses to the latest comments.",
+            ),
+            Field(
+                label="/barometer actions",
+                value="You said, we did: what is being done, and where each action has got to.",
+            ),
         ]
         if comms:
             rows += [
@@ -287,6 +304,18 @@ class Barometer:
                     label="/barometer comments",
                     value="Once a round has closed, approve or reject its comments before "
                     "they are published.",
+                ),
+                Field(
+                    label="/barometer respond",
+                    value="Respond to the published comments, one by one or by theme "
+                    '(typed: /barometer respond ID "response" or ID ID --theme NAME '
+                    '"response"); /barometer withdraw ID takes a response back.',
+                ),
+                Field(
+                    label="/barometer actions add",
+                    value='Record an action: /barometer actions add "what" [--theme NAME] '
+                    "[--owner TEAM] [--due 2027-01-31]; then /barometer actions N done "
+                    "(or planned, in-progress, dropped).",
                 ),
             ]
         intro = (
@@ -345,7 +374,27 @@ class Barometer:
                 text="No round has closed yet. Results are published for everyone when a "
                 "round closes.",
             )
-        return cards.results_card(self.text, history[0], history[1:], self.page)
+        return cards.results_card(
+            self.text,
+            history[0],
+            history[1:],
+            self.page,
+            we_did=await self.we_did_since_last(stores, history[0].round),
+            responses_page=self.follow_up.page,
+        )
+
+    async def we_did_since_last(self, stores: Stores, round_: BarometerRound) -> str | None:
+        """ "You said ..., we did ..." for the actions finished between the close of the round
+        before ``round_`` and ``round_``'s close (what its results card carries)."""
+        if round_.closed_at is None:
+            return None
+        earlier = [
+            r.closed_at
+            for r in await stores.barometer.closed(HISTORY)
+            if r.closed_at is not None and r.closed_at < round_.closed_at
+        ]
+        since = max(earlier) if earlier else BEFORE_ANY_ROUND
+        return await self.follow_up.we_did(stores, since, round_.closed_at)
 
     async def open_card(self, stores: Stores, now: datetime, actor: str = SCHEDULE) -> Card:
         """Open the month's round (comms: ``actor``, for the audit trail) and say what
@@ -554,18 +603,18 @@ class Barometer:
         if token:
             outcome = await turn.stores.barometer.change(round_.id, token_hash(token), answer)
             if outcome is AnswerOutcome.CHANGED:
-                turn.update(cards.thanks_card(self.text, round_, zone, token, changed=True))
+                turn.update(self._thanks(turn, round_, token, changed=True, answer=answer))
             elif outcome is AnswerOutcome.CLOSED:
                 turn.reply(cards.closed_card(self.text), private=True)
             else:
                 turn.reply(self._unknown_token(), private=True)
             return
-        token = secrets.token_urlsafe(24)
+        token = new_token()
         outcome = await turn.stores.barometer.answer(
             round_.id, turn.person, answer, token_hash(token)
         )
         if outcome is AnswerOutcome.RECORDED:
-            turn.update(cards.thanks_card(self.text, round_, zone, token, changed=False))
+            turn.update(self._thanks(turn, round_, token, changed=False, answer=answer))
         elif outcome is AnswerOutcome.ALREADY:
             turn.reply(cards.already_card(self.text, round_, zone), private=True)
         elif outcome is AnswerOutcome.NOT_ASKED:
@@ -582,15 +631,36 @@ class Barometer:
         """ "Change my answer": the questions again, on the same card, with its token."""
         round_, token = await self._held(turn)
         if round_ is not None:
-            turn.update(cards.change_card(self.text, round_, self.settings.zone, token))
+            keep = {k: v for k, v in turn.event.values.items() if k == "commented"}
+            turn.update(cards.change_card(self.text, round_, self.settings.zone, token, keep))
 
     async def keep(self, turn: Turn[ActionSubmitted]) -> None:
         """ "Keep my answer": back to the thank-you card."""
         round_, token = await self._held(turn)
         if round_ is not None:
-            turn.update(
-                cards.thanks_card(self.text, round_, self.settings.zone, token, changed=False)
-            )
+            commented = turn.event.values.get("commented") == "1"
+            turn.update(self._thanks(turn, round_, token, changed=False, commented=commented))
+
+    def _thanks(
+        self,
+        turn: Turn[ActionSubmitted],
+        round_: BarometerRound,
+        token: str,
+        *,
+        changed: bool,
+        answer: BarometerAnswer | None = None,
+        commented: bool = False,
+    ) -> Card:
+        """The "thank you, recorded" card, marked for the person who holds it."""
+        return cards.thanks_card(
+            self.text,
+            round_,
+            self.settings.zone,
+            token,
+            changed=changed,
+            holder=self.follow_up.holder_mark(token_hash(token), turn.person),
+            commented=bool(answer.comment) if answer is not None else commented,
+        )
 
     async def approve(self, turn: Turn[ActionSubmitted]) -> None:
         """The comms team approves a comment for publication."""
@@ -857,7 +927,14 @@ class Barometer:
         await stores.meta.put(SCRUB_PENDING, closed.period)
         history = await self.published(stores)
         results = history[0]
-        card = cards.results_card(self.text, results, history[1:], self.page)
+        card = cards.results_card(
+            self.text,
+            results,
+            history[1:],
+            self.page,
+            we_did=await self.we_did_since_last(stores, closed),
+            responses_page=self.follow_up.page,
+        )
         posted = 0
         body = card_to_json(card).decode()
         for setting in self.settings.barometer_results:
@@ -927,8 +1004,9 @@ class Barometer:
     async def results(self, stores: Stores, round_: BarometerRound) -> RoundResults:
         """What a closed round shows."""
         tally = await stores.barometer.tally(round_.id)
-        approved = [c.text for c in await stores.barometer.comments(round_.id, ("approved",))]
-        return round_results(tally, approved)
+        approved = await stores.barometer.comments(round_.id, ("approved",))
+        replies = await stores.follow_up.replies(round_.id) if approved else []
+        return round_results(tally, approved, replies)
 
     async def published(self, stores: Stores, limit: int = HISTORY) -> list[RoundResults]:
         """The results of closed rounds, newest first."""
@@ -955,3 +1033,15 @@ class Headlines:
         first = latest.questions[0]
         month = month_name(latest.round.period)
         return f"{percent(first.agree_share)} agreed: {first.question.text} ({month})"
+
+
+class ActionsDone:
+    """ "You said ..., we did ..." for the weekly digest: the actions the comms team marked
+    done in a time, in one line (``FollowUp.we_did``)."""
+
+    def __init__(self, barometer: Barometer) -> None:
+        self.barometer = barometer
+
+    async def line(self, stores: Stores, after: datetime, until: datetime) -> str | None:
+        """The line for the actions done in (after, until], or None."""
+        return await self.barometer.follow_up.we_did(stores, after, until)

@@ -274,6 +274,7 @@ def digest_view(
             "behaviour": digest.behaviour,
             "behaviour_definition": digest.behaviour_definition,
             "barometer": digest.barometer,
+            "we_did": digest.we_did,
         },
         "quiet": quiet_line(digest) if digest.is_quiet else "",
         "stories": [case_study_item(content, s, names) for s in stories],

@@ -15,7 +15,9 @@ together (``storage.barometer.sql``). While it waits, its row holds:
   answer already written) have different lookups, so they cannot be matched to each other.
 
 The key is derived (HKDF-SHA256, one label per use) from the secret ``AnswerKey`` is given:
-``VALUESBOT_ANSWER_KEY`` and its fallbacks, see ``bot.answer_key``.
+``VALUESBOT_ANSWER_KEY`` and its fallbacks, see ``bot.answer_key``. Two more derivations serve
+the round once it has closed (``author_mark``, ``holder_mark``): with labels of their own, so no
+value made with one can be matched to a value made with another.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class AnswerKey:
             raise ValueError("the answer key's secret needs at least 16 bytes")
         self._aead = AESGCM(_derive(secret, b"seal"))
         self._lookup = _derive(secret, b"lookup")
+        self._author = _derive(secret, b"comment author")
+        self._holder = _derive(secret, b"card holder")
         self.fingerprint = _derive(secret, b"fingerprint").hex()
 
     @classmethod
@@ -88,6 +92,20 @@ class AnswerKey:
         """What the pool row of the answer holding ``token_hash`` is found by."""
         kind = b"change " if replaces else b"first "
         return hmac.new(self._lookup, kind + token_hash.encode(), hashlib.sha256).hexdigest()
+
+    def author_mark(self, token_hash: str) -> str:
+        """What a closed round's comment keeps of its author's token (``token_hash`` is the
+        hash of the token in the author's own chat message): a keyed hash, so only someone
+        holding both that message and this key can find the comment; the database alone cannot
+        tie it to anything else it holds."""
+        return hmac.new(self._author, token_hash.encode(), hashlib.sha256).hexdigest()
+
+    def holder_mark(self, token_hash: str, holder: str) -> str:
+        """A keyed hash of a card's token with the person it was given to (``holder``), which
+        the card carries (never the database): a click on that card by anyone else, with the
+        token copied, does not match it."""
+        given = f"{token_hash}\x1f{holder}".encode()
+        return hmac.new(self._holder, given, hashlib.sha256).hexdigest()
 
     def seal(self, round_id: str, entry_id: str, replaces: bool, pending: PendingAnswer) -> bytes:
         """The answer, padded to ``ENTRY_SIZE`` (or a multiple) and encrypted: a random nonce,

@@ -211,9 +211,10 @@ class BarometerStore(Protocol):
         keep_answers: bool = True,
     ) -> None:
         """Write a closed round's responses and comments again, in random order, with new
-        response ids and no token hash (nothing can change them any more); groups not in
-        ``keep_groups`` are erased from the responses, and the comments are deleted unless
-        ``keep_comments`` (too few answered for them ever to be shown). Without
+        response ids and no token hash (nothing can change them any more; a comment keeps
+        instead its author's mark, ``AnswerKey.author_mark``, see ``comment_by_token``);
+        groups not in ``keep_groups`` are erased from the responses, and the comments are
+        deleted unless ``keep_comments`` (too few answered for them ever to be shown). Without
         ``keep_answers`` (too few answered for anything to be shown) responses and comments are
         all deleted: the round keeps only its counts of asked and answered."""
         ...
@@ -233,4 +234,11 @@ class BarometerStore(Protocol):
         asked no more); answered, it stays under a random id of nobody, so the counts of asked
         and answered stay true. Their answers were never linked to them and are not touched.
         How many rows."""
+        ...
+
+    async def comment_by_token(self, round_id: str, token_hash: str) -> BarometerComment | None:
+        """The comment of a closed round written with the answer whose token hashes to
+        ``token_hash`` (found by the author's mark, which only the answer key makes from it),
+        whatever its status; None when there is none or the round is not closed. Only the
+        author's own chat message holds the token."""
         ...

@@ -58,7 +58,7 @@ def batch_size(min_group: int) -> int:
 
 _COLUMNS = {
     "barometer_responses": ("round_id", "id", "question", "value", "group_id", "token_hash"),
-    "barometer_comments": ("round_id", "id", "text", "status", "token_hash"),
+    "barometer_comments": ("round_id", "id", "text", "status", "token_hash", "token_mark"),
 }
 
 
@@ -436,31 +436,35 @@ class SqlBarometer(SqlStore):
             for table in (BarometerResponseRow, BarometerCommentRow):
                 await self.session.exec(delete(table).where(col(table.round_id) == round_id))
             return
-        if self._postgresql:
-            await self._seal_in_database(round_id, set(keep_groups), keep_comments)
-            return
         await self._secure_delete()
-        keep = set(keep_groups)
-        responses = await self._take(round_id, BarometerResponseRow)
-        for row in responses:
-            row["id"] = _random_id()
-            row["token_hash"] = None
-            if row["group_id"] not in keep:
-                row["group_id"] = None
+        if self._postgresql:
+            await self._seal_in_database(round_id, set(keep_groups))
+        else:
+            keep = set(keep_groups)
+            responses = await self._take(round_id, BarometerResponseRow)
+            for row in responses:
+                row["id"] = _random_id()
+                row["token_hash"] = None
+                if row["group_id"] not in keep:
+                    row["group_id"] = None
+            await self._put(BarometerResponseRow, responses)
+        # Comments are few beside the responses (at most one a person), so both databases
+        # write them again from here: each keeps, instead of its token hash, the author's
+        # mark, which only the key makes from the token hash.
         comments = await self._take(round_id, BarometerCommentRow)
-        for row in comments:
-            row["token_hash"] = None
         if not keep_comments:
-            comments = []
-        await self._put(BarometerResponseRow, responses)
+            return
+        for row in comments:
+            token = row["token_hash"]
+            row["token_hash"] = None
+            row["token_mark"] = None if token is None else self._key.author_mark(token)
         await self._put(BarometerCommentRow, comments)
 
-    async def _seal_in_database(
-        self, round_id: str, keep_groups: set[str], keep_comments: bool
-    ) -> None:
-        """``seal`` in two statements (PostgreSQL): each moves the round's rows out and back in
-        without them leaving the server. A national round has millions of responses: taking
-        them into Python and inserting them again, a few hundred at a time, took minutes
+    async def _seal_in_database(self, round_id: str, keep_groups: set[str]) -> None:
+        """``seal``'s responses in one statement (PostgreSQL): it moves the round's rows out
+        and back in without them leaving the server. A national round has millions of
+        responses: taking them into Python and inserting them again, a few hundred at a time,
+        took minutes
         (bench/profiles/national-*.txt). The new ids are as random as ``_random_id``'s (the
         md5 of a version 4 UUID from PostgreSQL's strong random source: 32 hex digits) and
         the rows go back in random order, as ``_put`` writes them."""
@@ -495,33 +499,6 @@ class SqlBarometer(SqlStore):
                 ).order_by(func.random()),
             )
         )
-        if not keep_comments:
-            await self.session.exec(
-                delete(BarometerCommentRow).where(col(BarometerCommentRow.round_id) == round_id)
-            )
-            return
-        comments = (
-            delete(BarometerCommentRow)
-            .where(col(BarometerCommentRow.round_id) == round_id)
-            .returning(
-                col(BarometerCommentRow.id),
-                col(BarometerCommentRow.text),
-                col(BarometerCommentRow.status),
-            )
-            .cte("taken")
-        )
-        await self.session.exec(
-            insert(BarometerCommentRow).from_select(
-                list(_COLUMNS["barometer_comments"]),
-                select_columns(
-                    literal(round_id, String),
-                    comments.c.id,
-                    comments.c.text,
-                    comments.c.status,
-                    null(),
-                ).order_by(func.random()),
-            )
-        )
 
     async def comments(
         self, round_id: str, statuses: Collection[str] = ("pending", "approved", "rejected")
@@ -551,6 +528,25 @@ class SqlBarometer(SqlStore):
             .execution_options(synchronize_session=False)
         )
         return rowcount(changed) == 1
+
+    async def comment_by_token(self, round_id: str, token_hash: str) -> BarometerComment | None:
+        row = await self.session.get(BarometerRoundRow, round_id, populate_existing=True)
+        if row is None or row.status != "closed":
+            return None
+        found = await self.session.exec(
+            select(BarometerCommentRow)
+            .where(
+                col(BarometerCommentRow.round_id) == round_id,
+                col(BarometerCommentRow.token_mark) == self._key.author_mark(token_hash),
+            )
+            .execution_options(populate_existing=True)
+        )
+        comment = found.first()
+        if comment is None:
+            return None
+        return BarometerComment(
+            id=comment.id, round_id=comment.round_id, text=comment.text, status=comment.status
+        )
 
     async def _still_open(self, round_id: str) -> BarometerRoundRow | None:
         """The round, if it is open."""
@@ -693,6 +689,7 @@ class SqlBarometer(SqlStore):
                         "text": answer.comment,
                         "status": "pending",
                         "token_hash": pending.token_hash,
+                        "token_mark": None,
                     }
                 )
         await self._put(BarometerResponseRow, responses)

@@ -81,11 +81,18 @@ class BarometerResponseRow(SQLModel, table=True):
 
 class BarometerCommentRow(SQLModel, table=True):
     """A free-text comment on a round: no person, no time, no group. Shown only when the round
-    has enough respondents and the comms team approved it."""
+    has enough respondents and the comms team approved it.
+
+    While the round is open ``token_hash`` is the hash of the token in its author's chat
+    message (as on their response rows). When the round closes it is erased and ``token_mark``
+    takes its place: a keyed hash of it (``AnswerKey.author_mark``) with a key the database
+    does not hold, by which the author's own message (and nothing else) finds the comment
+    again, to show them the comms team's response."""
 
     __tablename__ = "barometer_comments"
     __table_args__ = (
         Index("ix_barometer_comments_token", "round_id", "token_hash"),
+        Index("ix_barometer_comments_mark", "round_id", "token_mark"),
         _UNORDERED,
     )
 
@@ -94,6 +101,7 @@ class BarometerCommentRow(SQLModel, table=True):
     text: str = Field(sa_type=Text)
     status: str = Field(default="pending", max_length=16)
     token_hash: str | None = Field(default=None, max_length=64)
+    token_mark: str | None = Field(default=None, max_length=64)
 
 
 class BarometerPendingRow(SQLModel, table=True):

@@ -14,6 +14,8 @@ names these tests for each of its claims.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -24,7 +26,14 @@ from sqlalchemy import DateTime, Integer, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
-from storage.barometer import AnswerKey, AnswerOutcome, UnreadableAnswer, batch_size
+from storage.barometer import (
+    ActionStatus,
+    ActionTarget,
+    AnswerKey,
+    AnswerOutcome,
+    UnreadableAnswer,
+    batch_size,
+)
 from storage.engine import Database
 from storage.people import PersonKey
 from tests.conftest import ANSWER_KEY
@@ -453,3 +462,103 @@ async def test_the_person_who_set_a_batch_off_is_hidden_in_it(database: Database
     batch = {row[5] for row in copy["barometer_responses"].values() if row[-1] == writer}
     assert len(batch) == BATCH
     assert one_copy_links(copy) == 0
+
+
+# You said, we did: responses, themes and actions after the close.
+
+FOLLOW_UP_TABLES = {
+    "barometer_replies",
+    "barometer_reply_comments",
+    "barometer_actions",
+    "barometer_action_changes",
+    "barometer_action_links",
+}
+
+
+def test_responses_and_actions_name_nobody() -> None:
+    """The tables of responses and actions have no column for a person (an action's owner is
+    a team the comms team names) and refer to no table that names one."""
+    tables = SQLModel.metadata.tables
+    for name in FOLLOW_UP_TABLES:
+        for column in tables[name].columns:
+            words = [w for w in PERSON_WORDS if w in column.name]
+            assert words in ([], ["owner"]), (name, column.name)
+        assert {fk.column.table.name for fk in tables[name].foreign_keys} <= {
+            "barometer_rounds",
+            "barometer_replies",
+            "barometer_actions",
+        }
+    # A closed round's comment keeps a keyed mark of its author's token, no person, no time.
+    comments = tables["barometer_comments"]
+    assert {c.name for c in comments.columns} == {
+        "round_id",
+        "id",
+        "text",
+        "status",
+        "token_hash",
+        "token_mark",
+    }
+
+
+async def test_after_responses_and_actions_no_table_links_a_person_to_a_comment(
+    database: Database,
+) -> None:
+    everyone = people(14)
+    tokens = [f"{n:02d}" * 32 for n in range(14)]  # what the cards' token hashes look like
+    async with database.unit() as stores:
+        await stores.barometer.open(a_round(min_group=MIN_GROUP))
+        await stores.barometer.invite("r1", everyone)
+    for n, (person, token) in enumerate(zip(everyone, tokens, strict=True)):
+        async with database.unit() as stores:
+            await stores.barometer.answer("r1", person, said(comment=f"remark {n}"), token)
+    async with database.unit() as stores:
+        await stores.barometer.close("r1", NOW)
+        await stores.barometer.seal("r1", set(), keep_comments=True)
+        comments = await stores.barometer.comments("r1")
+        for comment in comments:
+            await stores.barometer.moderate("r1", comment.id, "approved")
+        one = await stores.follow_up.add_reply("r1", "On the first", NOW)
+        theme = await stores.follow_up.add_reply("r1", "On workload", NOW, "Workload")
+        assert one is not None
+        assert theme is not None
+        await stores.follow_up.attach("r1", one.id, [comments[0].id])
+        await stores.follow_up.attach("r1", theme.id, [c.id for c in comments[1:4]])
+        action = await stores.follow_up.add_action(
+            title="Fewer meetings",
+            owner="Operations team",
+            due=None,
+            status=ActionStatus.PLANNED,
+            answers=[ActionTarget(round_id="r1", reply_id=theme.id)],
+            now=NOW,
+        )
+        await stores.follow_up.set_action_status(action.id, ActionStatus.DONE, NOW)
+    copy = await snapshot(database)
+
+    # Nothing left names a person who answered: participation went with the close.
+    users = {p.user for p in everyone}
+    assert [
+        t for t, rows in copy.items() for row in rows.values() if users & set(map(str, row))
+    ] == []
+    # The comments keep no token hash, only the author's mark; nothing else holds a mark, and
+    # a mark is none of the values a reader could make from the token hash without the key.
+    marks = {row[5] for row in copy["barometer_comments"].values()}
+    assert None not in marks
+    assert len(marks) == 14
+    assert {row[4] for row in copy["barometer_comments"].values()} == {None}
+    elsewhere = [t for t in copy if t != "barometer_comments"]
+    assert in_the_clear((r for t in elsewhere for r in copy[t].values()), marks) == []
+    assert in_the_clear((r for t in copy for r in copy[t].values()), tokens) == []
+    without_key = {
+        *(hashlib.sha256(t.encode()).hexdigest() for t in tokens),
+        *(hmac.new(b"", t.encode(), hashlib.sha256).hexdigest() for t in tokens),
+    }
+    assert marks.isdisjoint(without_key)
+    # With the token hash (from the author's own message) and the key, one comment is found.
+    key = AnswerKey.from_text(ANSWER_KEY)
+    by_mark = {row[5]: row[2] for row in copy["barometer_comments"].values()}
+    assert [by_mark.get(key.author_mark(t)) for t in tokens] == [f"remark {n}" for n in range(14)]
+    # The marks are not the pool's lookups either (another label, another key).
+    assert marks.isdisjoint({key.lookup(t, r) for t in tokens for r in (False, True)})
+    if database.dialect == "postgresql":
+        # Every comment row was written by the one closing transaction.
+        assert len({row[-1] for row in copy["barometer_comments"].values()}) == 1

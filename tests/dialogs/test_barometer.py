@@ -142,7 +142,14 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     assert "Your answer is recorded." in thanks.text
     assert "Only whoever holds the token in this message can: keep it to yourself." in thanks.text
     assert "Results are shown only for groups of 5 or more people" in thanks.footer
-    assert [c.label for c in thanks.choices] == ["Change my answer"]
+    # p00 wrote a comment: the card will show the comms team's response to it, later.
+    assert [c.label for c in thanks.choices] == [
+        "Change my answer",
+        "See the response to my comment",
+    ]
+    assert "I do not know which comment is yours" in thanks.text
+    no_comment = harness.updates(user="p20")[-1]
+    assert [c.label for c in no_comment.choices] == ["Change my answer"]
     assert len(harness.updates(user="p00")) == 1  # the retry was not handled again
 
     # A second, separate click on the original card counts once too.
@@ -259,6 +266,9 @@ async def test_a_whole_round(harness: Harness, app: App, clock: ManualClock) -> 
     assert latest["comments"] == [approved_text]
     assert [g["id"] for g in latest["groups"]] == ["area", None]
     lines = list(csv.DictReader(io.StringIO(table)))
+    # The published comment is a row of its own, after the counts.
+    assert [(line["comment"], line["response"]) for line in lines[-1:]] == [(approved_text, "")]
+    lines = [line for line in lines if line["question_id"] != "comment"]
     assert {line["group_id"] for line in lines} == {"all", "area", "other"}
     assert (
         sum(

@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ANSWER_KEY, _create_pg_database, _drop_pg_database
+from bot.app import build_app
+from bot.clock import ManualClock
+from tests.conftest import ANSWER_KEY, START, _create_pg_database, _drop_pg_database, make_settings
+from tests.dialogs.test_barometer import COMMS
+from tests.dialogs.test_barometer_follow_up import closed_round, comment_ids, said_by
+from tests.harness import Harness
 
 VALUESBOT = str(Path(sys.executable).parent / "valuesbot")
 PERSONAL = [
@@ -271,3 +276,70 @@ def test_comms_run_the_barometer_from_the_command_line(tmp_path: Path) -> None:
     assert len(keys) == 1
     assert keys[0].startswith("barometer:")
     assert keys[0].endswith(":console:local:alice")
+
+
+async def test_comms_respond_and_record_actions_from_the_command_line(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A round closed and its comments approved in chat; then the comms team respond and
+    record an action with ``valuesbot barometer respond|withdraw|responses|actions``, on the
+    same database, as separate processes."""
+    clock = ManualClock(START)
+    app = await build_app(
+        make_settings(sqlite_url, VALUESBOT_COMMS=f"console:{COMMS}"), clock=clock, prepare=False
+    )
+    try:
+        await closed_round(Harness(app), clock)
+        ids = await comment_ids(app)
+    finally:
+        await app.close()
+    database = sqlite_url.removeprefix("sqlite+aiosqlite:///")
+    env = {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "VALUESBOT_ANSWER_KEY": ANSWER_KEY,
+        "VALUESBOT_PSEUDONYM_SECRET": "test-secret-0123456789",
+        "VALUESBOT_BAROMETER_AUTO": "0",
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [VALUESBOT, "barometer", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**env_for(tmp_path), **env},
+            timeout=60,
+            check=False,
+        )
+
+    listed = cli("respond")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("   id: ") == 10  # ten at a time, each with its whole id
+    first, second, third = (ids[said_by(n)] for n in (2, 3, 4))
+    one = cli("respond", first, "We hear you: more learning time.")
+    assert one.returncode == 0, one.stderr
+    assert "Response published" in one.stdout
+    theme = cli(
+        "respond", second[:6], third[:6], "--theme", "Workload", "Fewer meetings, we'll try."
+    )
+    assert "the theme “Workload” (2 comments)" in theme.stdout
+    wrong = cli("respond", "ffff0000", "Hello")
+    assert wrong.returncode == 2
+    assert "There is no comment ffff0000" in wrong.stderr
+    added = cli("actions", "add", "No-meeting afternoons", "--theme", "Workload", "--owner", "Ops")
+    assert "Action 1: No-meeting afternoons" in added.stdout
+    moved = cli("actions", "1", "in-progress")
+    assert "In progress since" in moved.stdout
+    done = cli("actions", "1", "done")
+    assert "Done (" in done.stdout
+    withdrawn = cli("withdraw", first[:6])
+    assert "Response withdrawn" in withdrawn.stdout
+    public = cli("responses")
+    assert "Fewer meetings, we'll try." in " ".join(public.stdout.replace("│", "").split())
+    with sqlite3.connect(database) as connection:
+        assert connection.execute(
+            "SELECT theme, withdrawn_at IS NOT NULL FROM barometer_replies ORDER BY theme"
+        ).fetchall() == [(None, 1), ("Workload", 0)]
+        assert connection.execute(
+            "SELECT status FROM barometer_action_changes ORDER BY id"
+        ).fetchall() == [("planned",), ("in_progress",), ("done",)]

@@ -1,8 +1,9 @@
-"""Every page in headless Chromium, with seeded data: axe-core finds no WCAG 2.0, 2.1 or 2.2
-A/AA violation (the rules it ran are printed), the keyboard reaches the skip link, the
-navigation and the form controls in order with a visible focus, no console error, and the
-hostile text in the data never runs. Once with the bot's own stylesheet, once with the NHS.UK
-frontend's (npm ``nhsuk-frontend``, installed into ``.cache/``)."""
+"""Every page in headless Chromium (the hub's and the barometer's), with seeded data:
+axe-core finds no WCAG 2.0, 2.1 or 2.2 A/AA violation (the rules it ran are printed), the
+keyboard reaches the skip link, the navigation and the form controls in order with a visible
+focus, no console error, and the hostile text in the data never runs. Once with the bot's own
+stylesheet, once with the NHS.UK frontend's (npm ``nhsuk-frontend``, installed into
+``.cache/``)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from tests.e2e.browser import (
     open_page,
     tab_through,
 )
-from tests.hub.seed import ANN, seed_hub
+from tests.hub.seed import ANN, seed_barometer, seed_hub
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +46,7 @@ PAGES = [
     "/digests",
     "/digest/" + "f" * 32,
     "/barometer",
+    "/you-said-we-did",
     "/case-studies/nope",  # the not-found page
 ]
 
@@ -63,6 +65,7 @@ async def test_every_page_is_accessible_in_chromium(
     )
     try:
         await seed_hub(app)
+        await seed_barometer(app)
         # A person's own record (a single-use link of theirs), laid out like every page.
         token = secrets.token_urlsafe(24)
         async with app.database.unit() as stores:

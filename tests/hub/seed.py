@@ -1,5 +1,6 @@
 """Hub data for the page tests: approved case studies (named and anonymous), a draft, shared
-and private commitments, a sent digest, and hostile text in titles, stories and names."""
+and private commitments, a sent digest, a closed barometer round with responses and actions,
+and hostile text in titles, stories, names, comments, responses and actions."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from bot.app import App
 from bot.events import Actor, ConversationKind, ConversationRef, Platform
+from dialogs.barometer.tokens import token_hash
 from dialogs.digest import Digest, DigestCommitment, DigestStory, digest_to_json
+from storage.barometer import ActionStatus, BarometerAnswer
 from storage.case_studies import CaseStudy, CaseStudyStatus
 from storage.commitments import Commitment
 from storage.digests import DigestRun, DigestRunStatus, DigestSchedule
@@ -157,3 +160,52 @@ async def seed_hub(app: App) -> None:
         )
         for key, *_ in STORIES[:3]:
             await stores.digests.include(run.id, VALUES, key)
+
+
+async def seed_barometer(app: App) -> None:
+    """A closed barometer round of twelve, every comment approved; responses (one withdrawn,
+    one to a theme) and actions, with hostile text in comments, responses, a theme and an
+    action's title and owner."""
+    barometer = app.barometer
+    async with app.database.unit() as stores:
+        round_ = barometer.new_round(NOW - timedelta(days=20), "2027-02")
+        await stores.barometer.open(round_)
+        for n in range(12):
+            comment = f"Comment {n} {SCRIPT}" if n % 2 else f"Comment {n} {IMG}"
+            await stores.barometer.answer(
+                round_.id,
+                PersonKey("slack", TENANT, f"UB{n:02d}"),
+                BarometerAnswer(values={q.id: "agree" for q in round_.questions}, comment=comment),
+                token_hash(f"token-{n}"),
+            )
+        await stores.barometer.close(round_.id, NOW - timedelta(days=10))
+    async with app.database.unit() as stores:
+        closed = await stores.barometer.get(round_.id)
+        assert closed is not None
+        await stores.barometer.seal(round_.id, set(), keep_comments=True)
+        comments = await stores.barometer.comments(round_.id)
+        for comment in comments:
+            await stores.barometer.moderate(round_.id, comment.id, "approved")
+        follow_up = barometer.follow_up
+        when = NOW - timedelta(days=9)
+        await follow_up.respond(stores, closed, comments[:1], f"We hear you {IMG}", None, when)
+        await follow_up.respond(
+            stores, closed, comments[1:4], f"Theme answer {SCRIPT}", f"Work {JS_LINK}", when
+        )
+        withdrawn = await follow_up.respond(stores, closed, comments[4:5], "Oops", None, when)
+        await stores.follow_up.withdraw_reply(withdrawn.id, when)
+        await follow_up.respond(stores, closed, comments[5:6], "Edited later", None, when)
+        await follow_up.respond(stores, closed, comments[5:6], "Edited now", None, NOW)
+        action = await follow_up.add_action(
+            stores,
+            closed,
+            title=f"Act {SCRIPT}",
+            owner=f"Team {IMG}",
+            due="2027-04-30",
+            theme=f"Work {JS_LINK}",
+            now=when,
+        )
+        await stores.follow_up.set_action_status(action.id, ActionStatus.DONE, NOW)
+        await follow_up.add_action(
+            stores, closed, title="Share the results", owner="", due="", theme="", now=NOW
+        )

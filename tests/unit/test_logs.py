@@ -35,7 +35,7 @@ from bot.events import ConversationRef, Event, MessageRef, Platform
 from bot.outbound import Reply
 from bot.ui import Card
 from bot.web import build_web_app
-from dialogs.barometer.service import token_hash
+from dialogs.barometer.tokens import token_hash
 from storage.engine import Database
 from storage.people import Person, PersonKey
 from tests.adapters.slack.conftest import slack as slack

@@ -114,7 +114,10 @@ async def test_a_whole_round_in_slack(slack: SlackWorkspace) -> None:
         assert thanks.updates == 1
         assert "Thank you: Staff barometer: November 2026" in thanks.text_all()
         assert "Your answer is recorded." in thanks.text_all()
-        assert thanks.buttons() == ["Change my answer"]
+        commented = "comment" in inputs
+        assert thanks.buttons() == ["Change my answer"] + (
+            ["See the response to my comment"] if commented else []
+        )
     assert await rows(slack.app, "SELECT COUNT(*) FROM barometer_participation WHERE answered") == [
         (12,)
     ]

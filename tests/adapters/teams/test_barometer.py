@@ -194,8 +194,10 @@ async def test_a_whole_round_in_teams(teams: TeamsWorld, clock: ManualClock) -> 
         assert card_texts(thanks)[0] == "Thank you: Staff barometer: November 2026"
         assert "Your answer is recorded." in card_texts(thanks)[1]
         assert by_type(thanks, "Input.ChoiceSet") == []  # answered: nothing to click twice
-        (change,) = thanks["actions"]
+        change, *see = thanks["actions"]
         assert change["title"] == "Change my answer"
+        # Those who wrote a comment can read the comms team's response to it, later.
+        assert [a["title"] for a in see] == (["See the response to my comment"] if n < 12 else [])
         hidden = change["data"]["valuesbot"]["hidden"]
         assert hidden["round"] == round_id
         assert len(hidden["token"]) >= 32
