@@ -28,10 +28,12 @@ import os
 import secrets
 from pathlib import Path
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from bot.settings import Settings, SettingsError
 from storage.barometer import AnswerKey
+from storage.barometer.tables import BarometerPendingRow
 from storage.engine import Database
 
 log = logging.getLogger("valuesbot.app")
@@ -104,7 +106,15 @@ def _make(path: Path) -> None:
 
 async def check_answer_key(database: Database, key: AnswerKey, source: str) -> None:
     """Refuse a key other than the one that sealed the answers waiting in the database; record
-    this key's fingerprint when none wait."""
+    this key's fingerprint when none wait. A database whose schema has no pool yet (a release
+    behind, whose migrations have not run: ``/readyz`` says so) holds no sealed answers: the
+    key is checked at the next start."""
+    async with database.engine.connect() as connection:
+        pooled = await connection.run_sync(
+            lambda sync: inspect(sync).has_table(BarometerPendingRow.__tablename__)
+        )
+    if not pooled:
+        return
     async with database.unit() as stores:
         known = await stores.meta.get(FINGERPRINT)
         if known == key.fingerprint:

@@ -272,15 +272,18 @@ async def sent(database: Database) -> int:
 
 
 async def answers_stored(database: Database) -> tuple[int, list[int]]:
-    """People marked as having answered the open round, and the responses to each question."""
+    """People marked as having answered the open round, and the answers to each question:
+    those written to the response table and those still waiting, sealed, for their batch (a
+    first answer waits as one row holding every question; nobody changes an answer here)."""
     answered = await scalar(database, "SELECT count(*) FROM barometer_participation WHERE answered")
+    waiting = await scalar(database, "SELECT count(*) FROM barometer_pending WHERE NOT replaces")
     async with database.engine.connect() as connection:
         per_question = (
             await connection.execute(
                 text("SELECT count(*) FROM barometer_responses GROUP BY question ORDER BY 1")
             )
         ).all()
-    return int(answered or 0), [int(n) for (n,) in per_question]
+    return int(answered or 0), [int(n) + int(waiting or 0) for (n,) in per_question]
 
 
 def delivered_keys(api: MockSlackApi) -> Counter[str]:
