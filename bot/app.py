@@ -263,11 +263,12 @@ class App:
 
     async def finish_sends(self) -> None:
         """After ``stop_work``: wait until the delivery worker has finished the sends under way
-        and given back the messages it had claimed but not started (the adapters it sends
-        through are closed only after this)."""
+        and given back the messages it had claimed but not started, and the scheduled slots
+        under way have run (the adapters they send through are closed only after this)."""
         delivering = [t for t in self._tasks if t.get_name() == "delivery"]
         if delivering:
             await asyncio.gather(*delivering, return_exceptions=True)
+        await self.scheduler.settled()
 
     async def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
         """Stop background work and close the database: the delivery worker's sends under way
@@ -278,6 +279,8 @@ class App:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(grace, 0.0)):
                 await self.finish_sends()
+        self.scheduler.abandon()
+        await self.scheduler.settled()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

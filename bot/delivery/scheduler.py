@@ -132,6 +132,7 @@ class Scheduler:
         self._revision: int | None = None
         self._timer: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
+        self._firing: set[asyncio.Task[None]] = set()
 
     # -- following the rows ------------------------------------------------------------------
 
@@ -226,7 +227,25 @@ class Scheduler:
         return ran
 
     async def wake(self, schedule_id: str) -> None:
-        """APScheduler calls this at a slot."""
+        """APScheduler calls this at a slot. The slot runs as a task of the scheduler's own:
+        disarming the timer at a stop cancels the jobs APScheduler is running, and a slot cut
+        off half-way would be an error for nothing; ``settled`` waits for it instead."""
+        task = asyncio.create_task(self._wake(schedule_id), name=f"schedule-{schedule_id}")
+        self._firing.add(task)
+        task.add_done_callback(self._firing.discard)
+
+    async def settled(self) -> None:
+        """Wait until the slots the timer started have run."""
+        while self._firing:
+            await asyncio.gather(*list(self._firing), return_exceptions=True)
+
+    def abandon(self) -> None:
+        """Cancel the slots still running (their transactions roll back; the slot is tried
+        again while in its grace period)."""
+        for task in list(self._firing):
+            task.cancel()
+
+    async def _wake(self, schedule_id: str) -> None:
         schedule = self.schedules.get(schedule_id)
         if schedule is None:
             return

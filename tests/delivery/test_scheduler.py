@@ -5,6 +5,7 @@ changes made elsewhere followed."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -286,3 +287,47 @@ async def test_the_apscheduler_timer_wakes_the_scheduler_at_each_slot(sqlite_url
     assert len(recorder.fired) >= 2
     periods = [e.period for e in recorder.fired]
     assert len(set(periods)) == len(periods)
+
+
+async def test_a_slot_under_way_when_the_timer_is_disarmed_runs_to_its_end(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # At a stop (SIGTERM) the timer is disarmed, and APScheduler cancels the jobs it is
+    # running: a slot half-run was cut off and logged as an error.
+    database = Database(sqlite_url)
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    class Slow(Recorder):
+        async def handle(self, turn: Turn[ScheduleFired]) -> None:
+            entered.set()
+            await release.wait()
+            await super().handle(turn)
+
+    every_second = Schedule(
+        id="tick",
+        kind="digest.send",
+        cron="* * * * * *",
+        timezone="UTC",
+        grace=timedelta(seconds=30),
+    )
+    await create(database, every_second, SystemClock().now())
+    recorder = Slow()
+    scheduler = instance(database, SystemClock(), recorder, "a")
+    try:
+        await scheduler.start()
+        async with asyncio.timeout(30):
+            await entered.wait()
+        scheduler.stop()
+        await asyncio.sleep(0)  # what the timer's shutdown cancelled has had its turn
+        release.set()
+        async with asyncio.timeout(30):
+            await scheduler.settled()
+    finally:
+        scheduler.stop()
+        await database.dispose()
+    # The slot under way (and any that had already woken) ran to its end and was kept.
+    assert recorder.fired
+    reader = Database(sqlite_url)
+    assert await outbox_keys(reader) == sorted(f"digest:{e.period}" for e in recorder.fired)
+    await reader.dispose()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
