@@ -169,6 +169,10 @@ def _serve(
             async with app.database.unit() as stores:
                 result = await page.handler(asked, stores)
         except PageError as problem:
+            if request.path.endswith(".json"):
+                return web.json_response(
+                    {"error": str(problem)}, status=problem.status, headers=page_headers(NO_STORE)
+                )
             title = "Page not found" if problem.status == 404 else "Sorry, that did not work"
             body = renderer.render(
                 Html(template="error.html", title=title, context={"message": str(problem)}),
