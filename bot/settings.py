@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -44,6 +46,30 @@ _DRIVERS = {
     "postgresql": "postgresql+asyncpg",
     "postgresql+asyncpg": "postgresql+asyncpg",
 }
+
+
+class WebAccess(StrEnum):
+    """Who may see the web pages (``VALUESBOT_WEB_ACCESS``)."""
+
+    PUBLIC = "public"
+    """Everyone: the pages show only what people agreed to publish."""
+    SIGNED_IN = "signed-in"
+    """The hub needs sign-in; the pages published for all to see (barometer results) do not."""
+    SIGNED_IN_ALL = "signed-in-all"
+    """Every page needs sign-in."""
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _web_address(value: str, example: str) -> str:
+    """An https:// address (http:// only on this machine, for trying it out and tests)."""
+    url = value.strip()
+    parts = urlsplit(url)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+    if not (secure and parts.hostname) or parts.query or parts.fragment or " " in url:
+        raise ValueError(f"an https:// address, e.g. {example}")
+    return url
 
 
 class SettingsError(Exception):
@@ -112,6 +138,16 @@ class Settings(BaseModel):
     values_channels: MemberList = Field((), alias="VALUESBOT_VALUES_CHANNEL")
     digest_empty: str = Field("message", alias="VALUESBOT_DIGEST_EMPTY")
     public_url: str | None = Field(None, alias="VALUESBOT_PUBLIC_URL")
+    web_access: WebAccess = Field(WebAccess.PUBLIC, alias="VALUESBOT_WEB_ACCESS")
+    oidc_issuer: str | None = Field(None, alias="VALUESBOT_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(None, alias="VALUESBOT_OIDC_CLIENT_ID")
+    oidc_client_secret: SecretStr | None = Field(None, alias="VALUESBOT_OIDC_CLIENT_SECRET")
+    oidc_allowed: MemberList = Field((), alias="VALUESBOT_OIDC_ALLOWED")
+    """Who may sign in: Entra ID tenant ids (the ID token's ``tid``) or Slack workspace ids
+    (``https://slack.com/team_id``)."""
+    web_secret: SecretStr | None = Field(None, alias="VALUESBOT_WEB_SECRET")
+    """Signs the session cookies of people signed in to the web pages."""
+    web_session_hours: float = Field(8.0, gt=0, le=24 * 7, alias="VALUESBOT_WEB_SESSION_HOURS")
     content: Path | None = Field(None, alias="VALUESBOT_CONTENT")
     nhsuk_frontend: Path | None = Field(None, alias="VALUESBOT_NHSUK_FRONTEND")
     """The folder of the npm package ``nhsuk-frontend`` (``.../node_modules/nhsuk-frontend``),
@@ -166,6 +202,7 @@ class Settings(BaseModel):
         "barometer_reminders",
         "barometer_channels",
         "barometer_results",
+        "oidc_allowed",
         mode="before",
     )
     @classmethod
@@ -226,6 +263,62 @@ class Settings(BaseModel):
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
             raise ValueError("an http:// or https:// address, e.g. https://valuesbot.example.org")
         return url
+
+    @field_validator("web_access", mode="before")
+    @classmethod
+    def _web_access(cls, value: object) -> object:
+        if isinstance(value, str):
+            chosen = value.strip().lower()
+            if chosen not in {w.value for w in WebAccess}:
+                raise ValueError(
+                    "public (no sign-in), signed-in (the hub needs sign-in) or signed-in-all "
+                    "(every page does)"
+                )
+            return chosen
+        return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _oidc_issuer(cls, value: str | None) -> str | None:
+        # Exactly as the provider writes it: the ID token's "iss" must equal it.
+        if value is None:
+            return None
+        return _web_address(value, "https://login.microsoftonline.com/<tenant id>/v2.0")
+
+    @field_validator("web_secret")
+    @classmethod
+    def _web_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 32:
+            raise ValueError("needs at least 32 characters (e.g. `openssl rand -base64 32`)")
+        return value
+
+    @model_validator(mode="after")
+    def _sign_in_complete(self) -> Settings:
+        if self.web_access is WebAccess.PUBLIC:
+            return self
+        needed = {
+            "VALUESBOT_OIDC_ISSUER": self.oidc_issuer,
+            "VALUESBOT_OIDC_CLIENT_ID": self.oidc_client_id,
+            "VALUESBOT_OIDC_CLIENT_SECRET": self.oidc_client_secret,
+            "VALUESBOT_OIDC_ALLOWED": self.oidc_allowed,
+            "VALUESBOT_WEB_SECRET": self.web_secret,
+            "VALUESBOT_PUBLIC_URL": self.public_url,
+        }
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise ValueError(
+                f"VALUESBOT_WEB_ACCESS={self.web_access} needs {', '.join(missing)} (sign-in "
+                "with OpenID Connect: the provider, this app's registration with it, the "
+                "tenants or workspaces allowed in, the key of the session cookies and the "
+                "address people reach the pages at)"
+            )
+        try:
+            _web_address(self.public_url or "", "https://values.example.org")
+        except ValueError as error:
+            raise ValueError(
+                f"VALUESBOT_PUBLIC_URL: {error} (sign-in cookies are sent over HTTPS only)"
+            ) from error
+        return self
 
     @field_validator("nhsuk_frontend")
     @classmethod
@@ -433,6 +526,11 @@ class Settings(BaseModel):
             # Settings are frozen once made; this is still their making.
             object.__setattr__(self, name, tuple(places))
         return self
+
+    @property
+    def sign_in(self) -> bool:
+        """True when any web page needs sign-in (``VALUESBOT_WEB_ACCESS`` is not public)."""
+        return self.web_access is not WebAccess.PUBLIC
 
     @property
     def zone(self) -> ZoneInfo:

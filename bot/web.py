@@ -29,7 +29,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.app import App
 from bot.pages import NO_STORE, Data, Html, Page, PageError, PageRequest
+from bot.pages.oidc import OpenIdProvider
 from bot.pages.render import STYLESHEET_PATH, Renderer, Site, Stylesheet, page_headers
+from bot.signin import CALLBACK_PATH, SignIn
 from dialogs.records import LINK_TOKEN
 from storage.engine import DatabaseUnavailable
 from storage.migrate import SchemaState, schema_state
@@ -155,25 +157,42 @@ def _single(query: Mapping[str, str], keys: Sequence[str]) -> dict[str, str]:
 
 
 def _serve(
-    app: App, renderer: Renderer, page: Page
+    app: App, renderer: Renderer, sign_in: SignIn, page: Page
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    gated = page.access.needs_sign_in(app.settings.web_access)
+
     async def handle(request: web.Request) -> web.Response:
+        viewer = sign_in.viewer(request)
+        if gated and viewer is None:
+            return sign_in.to_sign_in(request)
         headers = page_headers(page.cache)
+        if sign_in.enabled:
+            # The header shows who is signed in: a page is one person's once it names them.
+            headers["Vary"] = "Cookie"
+            if gated or viewer is not None:
+                headers["Cache-Control"] = NO_STORE
         try:
             asked = PageRequest(
                 path=request.path,
                 match=dict(request.match_info),
                 query=_single(request.query, list(dict.fromkeys(request.query.keys()))),
+                viewer=viewer,
+                signed_in_only=gated,
                 base=app.settings.public_url or f"{request.scheme}://{request.host}",
             )
             async with app.database.unit() as stores:
                 result = await page.handler(asked, stores)
         except PageError as problem:
+            if request.path.endswith(".json"):
+                return web.json_response(
+                    {"error": str(problem)}, status=problem.status, headers=page_headers(NO_STORE)
+                )
             title = "Page not found" if problem.status == 404 else "Sorry, that did not work"
             body = renderer.render(
                 Html(template="error.html", title=title, context={"message": str(problem)}),
                 path=request.path,
-                viewer=None,
+                viewer=viewer,
+                here=request.raw_path,
             )
             return web.Response(
                 text=body,
@@ -183,7 +202,7 @@ def _serve(
                 headers=page_headers(NO_STORE),
             )
         if isinstance(result, Data):
-            if result.open_data:
+            if result.open_data and not gated:
                 headers["Access-Control-Allow-Origin"] = "*"
             if result.filename:
                 disposition = "attachment" if result.download else "inline"
@@ -195,7 +214,7 @@ def _serve(
             return web.Response(
                 text=result.body, content_type=result.content_type, charset="utf-8", headers=headers
             )
-        body = renderer.render(result, path=request.path, viewer=None)
+        body = renderer.render(result, path=request.path, viewer=viewer, here=request.raw_path)
         return web.Response(
             text=body,
             status=result.status,
@@ -207,18 +226,46 @@ def _serve(
     return handle
 
 
+def provider_of(app: App) -> OpenIdProvider | None:
+    """The OpenID provider people sign in with, when ``VALUESBOT_WEB_ACCESS`` asks for
+    sign-in (the settings made sure it is all configured)."""
+    settings = app.settings
+    if not settings.sign_in:
+        return None
+    assert settings.oidc_issuer
+    assert settings.oidc_client_id
+    assert settings.oidc_client_secret
+    return OpenIdProvider(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(),
+        redirect_uri=f"{settings.public_url}{CALLBACK_PATH}",
+        allowed=settings.oidc_allowed,
+        now=app.clock.now,
+    )
+
+
 def mount_pages(app: App, web_app: web.Application) -> None:
-    """Serve every feature's pages (``app.pages``), the stylesheet, and a page for what is
-    not found."""
+    """Serve every feature's pages (``app.pages``) behind sign-in where their access and
+    ``VALUESBOT_WEB_ACCESS`` say so, the sign-in routes, and the stylesheet."""
     stylesheet = Stylesheet.build(app.settings.nhsuk_frontend)
     site = Site(
         service=app.content.service_name,
         organisation=app.content.organisation,
         stylesheet=stylesheet.href,
         nav=[item for pages in app.pages for item in pages.nav],
-        sign_in=False,
+        sign_in=app.settings.sign_in,
     )
     renderer = Renderer(site, app.pages)
+    provider = provider_of(app)
+    sign_in = SignIn(settings=app.settings, clock=app.clock, renderer=renderer, provider=provider)
+    sign_in.mount(web_app)
+    if provider is not None:
+
+        async def close_provider(_: web.Application) -> None:
+            await provider.close()
+
+        web_app.on_cleanup.append(close_provider)
 
     async def css(request: web.Request) -> web.Response:
         return web.Response(
@@ -245,7 +292,7 @@ def mount_pages(app: App, web_app: web.Application) -> None:
     web_app.router.add_get("/favicon.ico", favicon)
     for pages in app.pages:
         for page in pages.routes:
-            web_app.router.add_get(page.path, _serve(app, renderer, page))
+            web_app.router.add_get(page.path, _serve(app, renderer, sign_in, page))
 
 
 # A person's own record: never cached, never framed, never sent on as a referrer.

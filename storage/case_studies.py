@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
+    Column,
     ColumnElement,
     Index,
     Text,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     delete,
     func,
     literal_column,
+    text,
     update,
 )
 from sqlmodel import Field, SQLModel, col, select
@@ -192,6 +194,21 @@ class CaseStudyRow(SQLModel, table=True):
     submitted_at: datetime = utc_field()
     decided_at: datetime | None = utc_field(nullable=True)
     updated_at: datetime = utc_field()
+
+
+ENGLISH = text("'english'::regconfig")
+
+
+def search_document(
+    title: Column[str], story: Column[str], difference: Column[str]
+) -> ColumnElement[Any]:
+    """What PostgreSQL's full-text search reads of a case study: its title, story and
+    difference in English (``to_tsvector('english', ...)``). The GIN index
+    ``ix_case_studies_search`` (migration 0014) is on this very expression: PostgreSQL uses an
+    expression index only for the same expression, with its constants written in, not bound.
+    The index is made by its migration alone (``storage.schema.include_name``)."""
+    space = literal_column("' '", Text)
+    return func.to_tsvector(ENGLISH, title + space + story + space + difference)
 
 
 def _case_study(row: CaseStudyRow) -> CaseStudy:
@@ -423,23 +440,18 @@ class SqlCaseStudies(SqlStore):
         return CaseStudyPage(items=tuple(_case_study(r) for r in rows), total=int(total.one()))
 
     def _matches(self, words: str) -> ColumnElement[bool]:
-        text = (
-            col(CaseStudyRow.title)
-            + " "
-            + col(CaseStudyRow.story)
-            + " "
-            + (col(CaseStudyRow.difference))
-        )
+        columns = CaseStudyRow.__table__.c  # type: ignore[attr-defined]
+        title, story, difference = columns.title, columns.story, columns.difference
         if self.dialect == "postgresql":
             # The same expression as the index ix_case_studies_search, so it is used.
-            english: ColumnElement[Any] = literal_column("'english'::regconfig")
-            return func.to_tsvector(english, text).op("@@")(
-                func.websearch_to_tsquery(english, words)
+            return search_document(title, story, difference).op("@@")(
+                func.websearch_to_tsquery(ENGLISH, words)
             )
+        joined = title + " " + story + " " + difference
         # SQLite: every word somewhere in the title, story or difference (LIKE ignores ASCII
         # case), with LIKE's own wildcards taken literally.
         return and_(
-            *(text.like(f"%{escape_like(word)}%", escape="\\") for word in words.split()[:10])
+            *(joined.like(f"%{escape_like(word)}%", escape="\\") for word in words.split()[:10])
         )
 
     async def published_in_digest(self, run_id: str) -> list[CaseStudy]:

@@ -21,11 +21,14 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlencode
 
+from bot.settings import WebAccess
 from storage.stores import Stores
 
 
 class Access(StrEnum):
-    """Who may see a page, whatever ``VALUESBOT_WEB_ACCESS`` says."""
+    """Who may see a page, with what ``VALUESBOT_WEB_ACCESS`` says (``needs_sign_in``). Every
+    route declares one; ``bot/web.py`` asks for sign-in where it says so, so a new feature's
+    pages are gated without the feature knowing of sign-in."""
 
     HUB = "hub"
     """The hub: open with ``public``, behind sign-in with ``signed-in`` or ``signed-in-all``."""
@@ -34,6 +37,14 @@ class Access(StrEnum):
     ``signed-in-all``."""
     OPEN = "open"
     """Always open: the stylesheet, the sign-in pages themselves."""
+
+    def needs_sign_in(self, web_access: WebAccess) -> bool:
+        """True when a page of this access is shown only to someone signed in."""
+        if self is Access.HUB:
+            return web_access in (WebAccess.SIGNED_IN, WebAccess.SIGNED_IN_ALL)
+        if self is Access.PUBLISHED:
+            return web_access is WebAccess.SIGNED_IN_ALL
+        return False
 
 
 NO_STORE = "no-store"
@@ -48,6 +59,8 @@ class Viewer:
     subject: str
     name: str
     tenant: str
+    csrf: str = field(default="", repr=False)
+    """The token the sign-out form carries (``bot/pages/session.py``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,7 +72,8 @@ class PageRequest:
     query: Mapping[str, str] = field(default_factory=dict)
     viewer: Viewer | None = None
     signed_in_only: bool = False
-    """True when the hub is behind sign-in, so everyone who sees it is of the organisation."""
+    """True when this page is behind sign-in, so everyone who sees it is of the
+    organisation."""
     base: str = ""
     """The site's address (``VALUESBOT_PUBLIC_URL``, else the request's own), for the
     absolute links feeds need."""

@@ -24,6 +24,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import (
     ChainableUndefined,
@@ -173,8 +174,33 @@ class Renderer:
         self.footer = [{"text": i.label, "href": i.href} for i in items if i.footer]
         self.header = [i for i in items if not i.footer]
         self.environment.globals.update(
-            nhsuk=nhsuk, site=site, navigation=self.navigation, footer_links=self.footer
+            nhsuk=nhsuk,
+            site=site,
+            navigation=self.navigation,
+            footer_links=self.footer,
+            header_account=self.header_account,
         )
+
+    def header_account(self, viewer: Viewer | None, here: str) -> dict[str, Any] | None:
+        """The header's account links: who is signed in and the sign-out button (a form that
+        carries the session's token), or a sign-in link back to ``here``; none when nobody
+        signs in."""
+        if viewer is not None:
+            # A hidden input is no interactive content, so it may sit in the button, the one
+            # place the NHS.UK header's form takes markup; the token is escaped by format().
+            sign_out = Markup('Sign out<input type="hidden" name="csrf" value="{}">').format(
+                viewer.csrf
+            )
+            return {
+                "items": [
+                    {"text": viewer.name, "icon": True},
+                    {"html": sign_out, "action": "/signout", "method": "post"},
+                ]
+            }
+        if not self.site.sign_in or here.startswith(("/signin", "/signout")):
+            return None
+        query = urlencode({"next": here}) if here != "/" else ""
+        return {"items": [{"text": "Sign in", "href": "/signin" + ("?" + query if query else "")}]}
 
     def navigation(self, path: str) -> list[dict[str, Any]]:
         """The header's links, the one for ``path`` (or the section it is in) marked
@@ -185,8 +211,10 @@ class Renderer:
 
         return [{"text": i.label, "href": i.href, "current": current(i.href)} for i in self.header]
 
-    def render(self, html: Html, *, path: str, viewer: Viewer | None) -> str:
-        """The page as HTML."""
+    def render(
+        self, html: Html, *, path: str, viewer: Viewer | None, here: str | None = None
+    ) -> str:
+        """The page as HTML; ``here`` is its path and query (where signing in returns)."""
         template = self.environment.get_template(html.template)
         page = template.render(
             {
@@ -194,6 +222,7 @@ class Renderer:
                 "title": html.title,
                 "feeds": list(html.feeds),
                 "path": path,
+                "here": here or path,
                 "viewer": viewer,
             }
         )

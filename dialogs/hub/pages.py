@@ -7,6 +7,7 @@ taken back since is left out). Every page is ``no-store``: a withdrawal shows at
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -32,9 +33,11 @@ from dialogs.hub.views import (
     PER_PAGE,
     Paging,
     behaviour_view,
+    case_studies_data,
     case_studies_view,
     case_study_item,
     commitment_item,
+    commitments_data,
     commitments_view,
     digest_title,
     digest_view,
@@ -42,8 +45,8 @@ from dialogs.hub.views import (
     home_view,
     paragraphs,
 )
-from storage.case_studies import CaseStudy, CaseStudySearch, CaseStudyStatus
-from storage.commitments import Commitment
+from storage.case_studies import CaseStudy, CaseStudyPage, CaseStudySearch, CaseStudyStatus
+from storage.commitments import Commitment, CommitmentPage
 from storage.stores import Stores
 
 CASE_STUDY_ID = re.compile(r"^[0-9a-f]{1,32}$")
@@ -88,8 +91,10 @@ class HubPages:
             ("/", self.home),
             ("/case-studies", self.case_studies),
             ("/case-studies.atom", self.case_studies_feed),
+            ("/case-studies.json", self.case_studies_json),
             ("/case-studies/{id}", self.case_study),
             ("/commitments", self.commitments),
+            ("/commitments.json", self.commitments_json),
             ("/behaviours/{number}", self.behaviour),
             ("/digests", self.digest_archive),
             ("/digests.atom", self.digests_feed),
@@ -117,14 +122,22 @@ class HubPages:
     async def _commitment_items(
         self, stores: Stores, request: PageRequest, commitments: Iterable[Commitment]
     ) -> list[dict[str, Any]]:
-        items = []
-        for commitment in commitments:
-            owner = None
-            if request.signed_in_only:
-                person = await stores.people.get(commitment.owner)
-                owner = person.display_name if person else None
-            items.append(commitment_item(self.content, commitment, owner, request))
-        return items
+        return [
+            commitment_item(
+                self.content, commitment, await self._owner(stores, request, commitment), request
+            )
+            for commitment in commitments
+        ]
+
+    async def _owner(
+        self, stores: Stores, request: PageRequest, commitment: Commitment
+    ) -> str | None:
+        """The owner's name, looked up only when the hub is behind sign-in: people shared
+        their commitments with colleagues, not with the public."""
+        if not request.signed_in_only:
+            return None
+        person = await stores.people.get(commitment.owner)
+        return person.display_name if person else None
 
     # Pages
 
@@ -146,9 +159,11 @@ class HubPages:
             feeds=(CASE_STUDIES_FEED, DIGESTS_FEED),
         )
 
-    async def case_studies(self, request: PageRequest, stores: Stores) -> Html:
-        """``GET /case-studies``: every approved case study, newest first; ``q`` searches,
-        ``behaviour`` filters, ``page`` pages."""
+    async def _case_studies(
+        self, request: PageRequest, stores: Stores
+    ) -> tuple[CaseStudyPage, Paging, str, str | None]:
+        """The case studies a list asks for (``q``, ``behaviour``, ``page``), its paging, the
+        words searched and the behaviour chosen."""
         words = " ".join(request.query.get("q", "").split())
         if len(words) > WORDS_LIMIT:
             raise BadRequest(f"Please search with fewer than {WORDS_LIMIT} characters.")
@@ -162,6 +177,12 @@ class HubPages:
         paging = Paging(page=page, total=found.total)
         if page > paging.pages:
             raise NotFound("There are not that many pages of case studies.")
+        return found, paging, words, behaviour
+
+    async def case_studies(self, request: PageRequest, stores: Stores) -> Html:
+        """``GET /case-studies``: every approved case study, newest first; ``q`` searches,
+        ``behaviour`` filters, ``page`` pages."""
+        found, paging, words, behaviour = await self._case_studies(request, stores)
         view = case_studies_view(
             self.content,
             request,
@@ -173,10 +194,19 @@ class HubPages:
         )
         return Html(
             template="hub/case_studies.html",
-            title="Case studies" + (f" (page {page})" if page > 1 else ""),
+            title="Case studies" + (f" (page {paging.page})" if paging.page > 1 else ""),
             context=view,
             feeds=(CASE_STUDIES_FEED,),
         )
+
+    async def case_studies_json(self, request: PageRequest, stores: Stores) -> Data:
+        """``GET /case-studies.json``: the list of ``/case-studies`` (same query) as JSON."""
+        found, paging, words, behaviour = await self._case_studies(request, stores)
+        names = await names_of(stores, found.items)
+        data = case_studies_data(
+            self.content, request, found.items, names, paging, words, behaviour
+        )
+        return Data(body=json.dumps(data), content_type="application/json", open_data=True)
 
     async def case_study(self, request: PageRequest, stores: Stores) -> Html:
         """``GET /case-studies/<id>``: one approved case study."""
@@ -191,20 +221,35 @@ class HubPages:
         item = case_study_item(self.content, found, await names_of(stores, [found]))
         return Html(template="hub/case_study.html", title=found.title, context={"story": item})
 
-    async def commitments(self, request: PageRequest, stores: Stores) -> Html:
-        """``GET /commitments``: commitments people share, newest first; filter and pages."""
+    async def _commitments(
+        self, request: PageRequest, stores: Stores
+    ) -> tuple[CommitmentPage, Paging, str | None]:
+        """The shared commitments a list asks for (``behaviour``, ``page``), its paging and the
+        behaviour chosen."""
         behaviour = self._behaviour(request)
         page = page_number(request)
         shared = await stores.commitments.shared(behaviour, (page - 1) * PER_PAGE, PER_PAGE)
         paging = Paging(page=page, total=shared.total)
         if page > paging.pages:
             raise NotFound("There are not that many pages of commitments.")
+        return shared, paging, behaviour
+
+    async def commitments(self, request: PageRequest, stores: Stores) -> Html:
+        """``GET /commitments``: commitments people share, newest first; filter and pages."""
+        shared, paging, behaviour = await self._commitments(request, stores)
         items = await self._commitment_items(stores, request, shared.items)
         return Html(
             template="hub/commitments.html",
-            title="Commitments" + (f" (page {page})" if page > 1 else ""),
+            title="Commitments" + (f" (page {paging.page})" if paging.page > 1 else ""),
             context=commitments_view(self.content, request, items, paging, behaviour),
         )
+
+    async def commitments_json(self, request: PageRequest, stores: Stores) -> Data:
+        """``GET /commitments.json``: the list of ``/commitments`` (same query) as JSON."""
+        shared, paging, behaviour = await self._commitments(request, stores)
+        owned = [(c, await self._owner(stores, request, c)) for c in shared.items]
+        data = commitments_data(self.content, request, owned, paging, behaviour)
+        return Data(body=json.dumps(data), content_type="application/json", open_data=True)
 
     async def behaviour(self, request: PageRequest, stores: Stores) -> Html:
         """``GET /behaviours/<n>``: one behaviour and what is tagged with it."""

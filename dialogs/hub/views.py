@@ -90,6 +90,27 @@ def commitment_item(
     }
 
 
+def data_link(request: PageRequest, path: str) -> str:
+    """The address of this list's data (``path``, e.g. ``/case-studies.json``) with the same
+    filters, search and page."""
+    return PageRequest(path=path, query=request.query).link()
+
+
+def behaviour_refs(content: Content, ids: Sequence[str], base: str) -> list[dict[str, str]]:
+    """An item's behaviours as data: id, name and page, in the content's order."""
+    wanted = set(ids)
+    return [
+        {"id": b.id, "name": b.short, "url": f"{base}/behaviours/{n}"}
+        for n, b in enumerate(content.behaviours, start=1)
+        if b.id in wanted
+    ]
+
+
+def instant(when: datetime | None) -> str | None:
+    """A time as ISO 8601 (``2027-03-22T09:01:00+00:00``), None when unknown."""
+    return None if when is None else when.isoformat()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Paging:
     """Where a list page is: its number, the page size and how many items in all."""
@@ -187,6 +208,7 @@ def case_studies_view(
         "stories": [case_study_item(content, s, names) for s in stories],
         "pagination": pagination(request, paging),
         "page_note": f"Page {paging.page} of {paging.pages}" if paging.pages > 1 else "",
+        "data_href": data_link(request, "/case-studies.json"),
     }
 
 
@@ -206,6 +228,81 @@ def commitments_view(
         "commitments": list(items),
         "pagination": pagination(request, paging),
         "page_note": f"Page {paging.page} of {paging.pages}" if paging.pages > 1 else "",
+        "data_href": data_link(request, "/commitments.json"),
+    }
+
+
+def paging_data(request: PageRequest, paging: Paging) -> dict[str, Any]:
+    """Where a list's data is: page, pages, totals, and the addresses of the pages either side
+    (None at either end)."""
+
+    def page(number: int) -> str | None:
+        if not 1 <= number <= paging.pages:
+            return None
+        return request.base + request.link(page=number if number > 1 else None)
+
+    return {
+        "page": paging.page,
+        "pages": paging.pages,
+        "per_page": paging.per_page,
+        "total": paging.total,
+        "previous": page(paging.page - 1),
+        "next": page(paging.page + 1),
+    }
+
+
+def case_studies_data(
+    content: Content,
+    request: PageRequest,
+    stories: Sequence[CaseStudy],
+    names: Mapping[str, str],
+    paging: Paging,
+    words: str,
+    behaviour: str | None,
+) -> dict[str, Any]:
+    """``/case-studies.json``: the same stories as the page, as data. The author is named only
+    when they agreed to be named (else ``null``)."""
+    return {
+        "search": words or None,
+        "behaviour": behaviour,
+        **paging_data(request, paging),
+        "items": [
+            {
+                "id": s.id,
+                "url": f"{request.base}/case-studies/{s.id}",
+                "title": s.title,
+                "story": "\n".join(paragraphs(s.story)),
+                "difference": s.difference,
+                "behaviours": behaviour_refs(content, s.behaviours, request.base),
+                "author": names.get(s.id) if s.named else None,
+                "approved": instant(s.decided_at),
+            }
+            for s in stories
+        ],
+    }
+
+
+def commitments_data(
+    content: Content,
+    request: PageRequest,
+    commitments: Sequence[tuple[Commitment, str | None]],
+    paging: Paging,
+    behaviour: str | None,
+) -> dict[str, Any]:
+    """``/commitments.json``: the same shared commitments as the page, as data, each with its
+    owner's name (``owner``) only when the hub is behind sign-in, as on the page."""
+    return {
+        "behaviour": behaviour,
+        **paging_data(request, paging),
+        "items": [
+            {
+                "text": sentence(content, c.text, whole=False),
+                "behaviours": behaviour_refs(content, c.behaviours, request.base),
+                "owner": owner if request.signed_in_only else None,
+                "shared": instant(c.shared_at),
+            }
+            for c, owner in commitments
+        ],
     }
 
 

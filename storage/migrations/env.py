@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from storage.schema import metadata
+from storage.schema import include_name, metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -20,6 +20,8 @@ context.configure(
     # SQLite alters tables by copying them; batch mode does that for us.
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    # Indexes made by their migrations alone (PostgreSQL's full-text search index).
+    include_name=include_name,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -3,9 +3,20 @@ searched, filtered and paged in a stable order; shared commitments; sent digests
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
+from typing import Any
 
-from storage.case_studies import CaseStudySearch, CaseStudyStatus
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql
+
+from storage.case_studies import (
+    CaseStudyRow,
+    CaseStudySearch,
+    CaseStudyStatus,
+    search_document,
+)
 from storage.commitments import Commitment
 from storage.digests import DigestRunStatus
 from storage.engine import Database
@@ -72,6 +83,53 @@ async def test_published_case_studies_by_behaviour_and_words(database: Database)
         assert await ids(words="zz%zz") == []
         assert await ids(words="'; drop table case_studies; --") == []
         assert (await stores.case_studies.published(CaseStudySearch(words="zzz"))).total == 0
+
+
+async def test_the_search_can_use_its_gin_index(database: Database) -> None:
+    """On PostgreSQL the store's own search query (captured as it runs) can use the GIN index
+    on its expression: with sequential scans off, the plan reads ix_case_studies_search."""
+    if database.dialect != "postgresql":
+        pytest.skip("the full-text search and its index are PostgreSQL's")
+    await seed(database)
+    async with database.unit() as stores:
+        # Enough other approved stories that the planner's statistics favour the index.
+        for n in range(300):
+            key = f"x{n:03d}"
+            await stores.case_studies.add(case_study(key, story=f"Number {n}.", difference="-"))
+            await stores.case_studies.decide(key, 1, CaseStudyStatus.APPROVED, "U9", None, NOW)
+    async with database.engine.begin() as connection:
+        await connection.execute(text("ANALYZE case_studies"))
+    ran: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "websearch_to_tsquery" in statement and "count(" not in statement:
+            ran.append((statement, parameters))
+
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        async with database.unit() as stores:
+            found = await stores.case_studies.published(CaseStudySearch(words="patients"))
+            assert [c.id for c in found.items] == ["s3", "s1"]
+            [(statement, parameters)] = ran
+            connection = await stores.session.connection()
+            await connection.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = await connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+            lines = [row[0] for row in plan]
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert any("ix_case_studies_search" in line for line in lines), "\n".join(lines)
+
+
+def test_the_index_is_on_the_search_expression() -> None:
+    """Migration 0016 writes the index's expression out; it is the search's, to the letter."""
+    migration = importlib.import_module("storage.migrations.versions.0016_case_study_search_index")
+    table = CaseStudyRow.__table__.c  # type: ignore[attr-defined]
+    document = search_document(table.title, table.story, table.difference)
+    compiled = document.compile(
+        dialect=postgresql.dialect(), compile_kwargs={"include_table": False}
+    )
+    assert str(compiled) == migration.DOCUMENT
 
 
 async def test_withdrawn_and_anonymous_case_studies(database: Database) -> None:

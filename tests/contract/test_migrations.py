@@ -11,10 +11,13 @@ from sqlmodel import SQLModel
 
 from storage import migrate
 from storage.engine import Database
+from storage.schema import include_name
 
 
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_name": include_name}
+    )
     return list(compare_metadata(context, SQLModel.metadata))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.conftest import make_settings
 from tests.e2e.browser import (
     AXE_TAGS,
     NHSUK_VERSION,
+    DevTools,
     axe,
     axe_source,
     chromium,
@@ -31,6 +33,7 @@ from tests.e2e.browser import (
     tab_through,
 )
 from tests.hub.seed import ANN, seed_barometer, seed_hub
+from tests.mocks.oidc_provider import CLIENT_ID, CLIENT_SECRET, TENANT, MockOpenIdProvider
 
 pytestmark = pytest.mark.slow
 
@@ -123,3 +126,91 @@ async def test_every_page_is_accessible_in_chromium(
     names = [stop["name"] for stop in stops]
     assert names.index("q") < names.index("behaviour")
     assert stops[names.index("behaviour") + 1]["tag"] == "button"
+
+
+async def screenshot(page: DevTools) -> bytes:
+    shot = await page.call("Page.captureScreenshot", format="png")
+    return base64.b64decode(shot["data"])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("style", ["own", "nhsuk"])
+async def test_signing_in_and_out_in_chromium_is_accessible(
+    sqlite_url: str, clock: ManualClock, tmp_path: Path, style: str
+) -> None:
+    """Chromium signs in through the mock OpenID provider (the whole redirect journey, its
+    cookies kept by the browser itself), sees the hub with its name and the sign-out button,
+    signs out; axe-core checks the sign-in page, a hub page signed in, a refused sign-in and
+    the signed-out page."""
+    extra = {}
+    if style == "nhsuk":
+        extra["VALUESBOT_NHSUK_FRONTEND"] = str(npm_package("nhsuk-frontend", NHSUK_VERSION))
+    provider = MockOpenIdProvider(now=clock.now)
+    await provider.start()
+    port = free_port()
+    app: App = await build_app(
+        make_settings(
+            sqlite_url,
+            VALUESBOT_WEB_ACCESS="signed-in",
+            VALUESBOT_OIDC_ISSUER=provider.url,
+            VALUESBOT_OIDC_CLIENT_ID=CLIENT_ID,
+            VALUESBOT_OIDC_CLIENT_SECRET=CLIENT_SECRET,
+            VALUESBOT_OIDC_ALLOWED=TENANT,
+            VALUESBOT_WEB_SECRET="test-web-secret-0123456789-abcdefghij",
+            VALUESBOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
+            **extra,
+        ),
+        clock=clock,
+        prepare=False,
+    )
+    try:
+        await seed_hub(app)
+        source = axe_source()
+        server = TestServer(build_web_app(app), host="127.0.0.1", port=port)
+        await server.start_server()
+        results = {}
+        try:
+            async with chromium(tmp_path) as page:
+                where = "location.pathname + location.search"
+                await open_page(page, str(server.make_url("/case-studies")))
+                assert await page.evaluate(where) == "/signin?next=%2Fcase-studies"
+                results["sign-in page"] = await axe(page, source)
+                (tmp_path / f"sign-in-{style}.png").write_bytes(await screenshot(page))
+                start = await page.evaluate("document.querySelector('main a.nhsuk-button').href")
+                await open_page(page, start)
+                assert await page.evaluate(where) == "/case-studies"
+                header = await page.evaluate("document.querySelector('header').innerText")
+                assert "Ann Archer" in header
+                assert "Sign out" in header
+                results["signed in"] = await axe(page, source)
+                (tmp_path / f"signed-in-{style}.png").write_bytes(await screenshot(page))
+                # The keyboard reaches the sign-out button in the header, visibly.
+                stops = await tab_through(page, 4)
+                assert any(
+                    s["tag"] == "button" and s["text"] == "Sign out" and s["visible"] for s in stops
+                ), stops
+                page.events.clear()
+                await page.evaluate("document.querySelector('form[action=\"/signout\"]').submit()")
+                await page.until("Page.loadEventFired")
+                assert await page.evaluate(where) == "/signout"
+                assert "You have signed out" in await page.evaluate("document.body.innerText")
+                results["signed out"] = await axe(page, source)
+                await open_page(page, str(server.make_url("/signin/callback?code=x&state=y")))
+                assert "You are not signed in" in await page.evaluate("document.body.innerText")
+                results["refused"] = await axe(page, source)
+                await open_page(page, str(server.make_url("/case-studies")))
+                assert (await page.evaluate(where)).startswith("/signin")  # signed out indeed
+                problems = [p for p in page.problems() if "401" not in p]
+        finally:
+            await server.close()
+    finally:
+        await app.close()
+        await provider.stop()
+    violations = {name: r["violations"] for name, r in results.items() if r["violations"]}
+    assert violations == {}
+    assert problems == []

@@ -3,8 +3,11 @@ names only with consent, and hostile text inert everywhere."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
+from typing import Any
+from unittest.mock import ANY
 
 import feedparser
 import pytest
@@ -185,3 +188,90 @@ async def test_feeds_are_atom_with_text_escaped(client: TestClient) -> None:  # 
     assert digests.entries[0].link.endswith("/digest/" + "f" * 32)
     for text in HOSTILE[:2]:
         assert text not in await (await client.get("/digests.atom")).text()
+
+
+async def data(client: TestClient, path: str, status: int = 200) -> Any:  # type: ignore[type-arg]
+    response = await client.get(path)
+    assert response.status == status, (path, await response.text())
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert response.headers["Cache-Control"] == "no-store"
+    return json.loads(await response.text())
+
+
+async def test_case_studies_as_json_with_the_pages_filters_and_pages(client: TestClient) -> None:  # type: ignore[type-arg]
+    first = await data(client, "/case-studies.json")
+    assert [s["title"] for s in first["items"]] == [f"Story {n:02d}" for n in range(12, 2, -1)]
+    assert (first["page"], first["pages"], first["total"], first["per_page"]) == (1, 2, 15, 10)
+    assert first["previous"] is None
+    assert first["next"].endswith("/case-studies.json?page=2")
+    second = await data(client, "/" + first["next"].split("/", 3)[3])
+    assert [s["id"] for s in second["items"]] == ["b002", "b001", "a003", "a002", "a001"]
+    assert second["next"] is None
+    assert second["previous"].endswith("/case-studies.json")
+
+    found = await data(client, "/case-studies.json?q=workshops+PATIENTS")
+    assert found["search"] == "workshops PATIENTS"
+    [story] = found["items"]
+    assert story == {
+        "id": "a001",
+        "url": story["url"],
+        "title": "Patients shaped the discharge letter",
+        "story": "We ran two workshops with patients.\nThey rewrote the letter with us.",
+        "difference": "The difference of a001.",
+        "behaviours": [
+            {"id": "patients", "name": story["behaviours"][0]["name"], "url": ANY},
+            {"id": "listen", "name": story["behaviours"][1]["name"], "url": ANY},
+        ],
+        "author": "Ann Archer",
+        "approved": "2027-03-22T09:01:00+00:00",
+    }
+    assert story["url"].endswith("/case-studies/a001")
+    assert story["behaviours"][0]["url"].endswith("/behaviours/1")
+    both = await data(client, "/case-studies.json?behaviour=improve&q=number+7")
+    assert [s["title"] for s in both["items"]] == ["Story 07"]
+    assert both["behaviour"] == "improve"
+    assert (await data(client, "/case-studies.json?q=nothing+like+this"))["items"] == []
+
+
+async def test_json_names_only_with_consent_and_holds_text_as_text(client: TestClient) -> None:  # type: ignore[type-arg]
+    stories = {s["id"]: s for s in (await data(client, "/case-studies.json?page=2"))["items"]}
+    assert stories["a001"]["author"] == "Ann Archer"
+    assert stories["a002"]["author"] is None  # Ben did not agree to be named
+    assert stories["a003"]["title"] == f"Hostile {SCRIPT} title"  # the text itself, as text
+    assert stories["a003"]["author"] == f"Eve {IMG}"
+    assert stories["b001"]["author"] == "Ben Baker"  # who agreed on another story
+    assert "Ben Baker" not in json.dumps(stories["a002"])
+    assert "d001" not in await (await client.get("/case-studies.json?page=2")).text()  # a draft
+
+    shared = await data(client, "/commitments.json")
+    assert shared["total"] == 2
+    assert [c["text"] for c in shared["items"]] == [
+        f"My contribution is to say {SCRIPT} out loud",
+        "My contribution is to test every draft with two patients",
+    ]
+    # The hub is public by default: commitments do not name their owners.
+    assert [c["owner"] for c in shared["items"]] == [None, None]
+    assert shared["items"][1]["behaviours"][0]["id"] == "patients"
+    raw = await (await client.get("/commitments.json")).text()
+    assert "keep this one to myself" not in raw  # never shared
+    assert "Ann Archer" not in raw
+    opened = await data(client, "/commitments.json?behaviour=open")
+    assert [c["text"] for c in opened["items"]] == [f"My contribution is to say {SCRIPT} out loud"]
+
+
+async def test_json_refuses_a_bad_query_as_json(client: TestClient) -> None:  # type: ignore[type-arg]
+    assert await data(client, "/case-studies.json?page=x", 400) == {
+        "error": "page must be a whole number from 1"
+    }
+    assert (await data(client, "/case-studies.json?page=3", 404))["error"].startswith(
+        "There are not that many pages"
+    )
+    assert "error" in await data(client, "/case-studies.json?behaviour=nobody", 400)
+    assert "error" in await data(client, "/commitments.json?behaviour=nobody", 400)
+    assert "error" in await data(client, "/case-studies.json?q=" + "x" * 600, 400)
+
+
+async def test_the_list_pages_link_their_json(client: TestClient) -> None:  # type: ignore[type-arg]
+    body = await page(client, "/case-studies?behaviour=improve&page=2")
+    assert 'href="/case-studies.json?behaviour=improve&amp;page=2"' in body
+    assert 'href="/commitments.json"' in await page(client, "/commitments")

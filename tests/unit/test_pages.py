@@ -72,11 +72,24 @@ def test_text_is_escaped_everywhere() -> None:
 
 
 def test_a_signed_in_person_sees_their_name_and_a_sign_out_form() -> None:
-    page = " ".join(
-        render({"message": "x"}, Viewer(subject="s", name="Ann <b>", tenant="t")).split()
-    )
+    viewer = Viewer(subject="s", name="Ann <b>", tenant="t", csrf='tok"en<')
+    page = " ".join(render({"message": "x"}, viewer).split())
     assert "Ann &lt;b&gt;" in page
-    assert 'action="/sign-out" method="post"' in page
+    assert 'action="/signout" method="post"' in page
+    # The form carries the session's token (escaped), inside its button.
+    assert 'Sign out<input type="hidden" name="csrf" value="tok&#34;en&lt;"> </button>' in page
+
+
+def test_with_sign_in_on_someone_not_signed_in_gets_a_link_back_here() -> None:
+    renderer = Renderer(site(sign_in=True), [Pages("hub")])
+    page = renderer.render(
+        Html(template="error.html", title="t", context={"message": "x"}),
+        path="/case-studies",
+        viewer=None,
+        here="/case-studies?q=a b&page=2",
+    )
+    assert 'href="/signin?next=%2Fcase-studies%3Fq%3Da+b%26page%3D2"' in page
+    assert "Sign out" not in page
 
 
 def test_a_name_the_view_did_not_give_is_an_error_not_an_empty_string() -> None:

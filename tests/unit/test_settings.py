@@ -282,3 +282,57 @@ def test_a_teams_channel_without_its_tenant_is_in_the_bots_tenant() -> None:
                 "VALUESBOT_BAROMETER_CHANNELS": "teams:19:abc@thread.tacv2",
             }
         )
+
+
+SIGN_IN = {
+    "VALUESBOT_WEB_ACCESS": "signed-in",
+    "VALUESBOT_OIDC_ISSUER": "https://login.microsoftonline.com/tenant-1/v2.0",
+    "VALUESBOT_OIDC_CLIENT_ID": "client-1",
+    "VALUESBOT_OIDC_CLIENT_SECRET": "secret-1",
+    "VALUESBOT_OIDC_ALLOWED": "tenant-1, T0SLACK",
+    "VALUESBOT_WEB_SECRET": "w" * 32,
+    "VALUESBOT_PUBLIC_URL": "https://values.example.org",
+}
+
+
+def test_sign_in_settings() -> None:
+    assert Settings.from_env({}).web_access == "public"
+    assert not Settings.from_env({}).sign_in
+    settings = Settings.from_env({**SIGN_IN, "VALUESBOT_WEB_ACCESS": " Signed-In-All "})
+    assert settings.web_access == "signed-in-all"
+    assert settings.sign_in
+    assert settings.oidc_allowed == ("tenant-1", "T0SLACK")
+    assert settings.web_session_hours == 8
+    # On this machine only, plain HTTP (trying it out, tests).
+    local = {"VALUESBOT_PUBLIC_URL": "http://127.0.0.1:3978"}
+    assert Settings.from_env({**SIGN_IN, **local}).public_url == "http://127.0.0.1:3978"
+
+
+@pytest.mark.parametrize("missing", sorted(SIGN_IN.keys() - {"VALUESBOT_WEB_ACCESS"}))
+def test_sign_in_without_its_settings_stops_start_up_naming_them(missing: str) -> None:
+    given = {k: v for k, v in SIGN_IN.items() if k != missing}
+    with pytest.raises(SettingsError) as problem:
+        Settings.from_env(given)
+    message = str(problem.value)
+    assert "\n" not in message
+    assert f"VALUESBOT_WEB_ACCESS=signed-in needs {missing} " in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("VALUESBOT_WEB_ACCESS", "everyone", "public (no sign-in), signed-in"),
+        ("VALUESBOT_OIDC_ISSUER", "http://login.example.org", "an https:// address"),
+        ("VALUESBOT_OIDC_ISSUER", "login.example.org", "an https:// address"),
+        ("VALUESBOT_WEB_SECRET", "too short", "needs at least 32 characters"),
+        ("VALUESBOT_PUBLIC_URL", "http://values.example.org", "sent over HTTPS only"),
+        ("VALUESBOT_WEB_SESSION_HOURS", "0", "VALUESBOT_WEB_SESSION_HOURS"),
+    ],
+)
+def test_malformed_sign_in_settings_are_named(name: str, value: str, said: str) -> None:
+    with pytest.raises(SettingsError) as problem:
+        Settings.from_env({**SIGN_IN, name: value})
+    assert said in str(problem.value)
+    assert name in str(problem.value)
+    if "SECRET" in name:
+        assert value not in str(problem.value)
