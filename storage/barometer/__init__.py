@@ -1,9 +1,10 @@
 """The staff barometer's storage: rounds, who was asked (participation) and what was answered
 (responses and comments), kept apart (``records`` holds the records and the interface,
 ``tables`` the tables, ``sql`` the store, ``pool`` the key of the answers waiting for their
-batch); and "You said, we did" (``follow_up``: the comms team's responses to comments, themes
-and actions)."""
+batch, ``batches`` the pool and how its batches reach the answer tables); and "You said, we
+did" (``follow_up``: the comms team's responses to comments, themes and actions)."""
 
+from storage.barometer.batches import MissingAnswerKey, batch_size
 from storage.barometer.follow_up import (
     ActionChange,
     ActionStatus,
@@ -25,7 +26,7 @@ from storage.barometer.records import (
     RoundQuestion,
     RoundScalePoint,
 )
-from storage.barometer.sql import MissingAnswerKey, SqlBarometer, batch_size
+from storage.barometer.sql import SqlBarometer
 
 __all__ = [
     "ActionChange",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -13,7 +12,15 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.barometer.pool import AnswerKey, PendingAnswer, UnreadableAnswer
+from storage.barometer.batches import (
+    CHUNK,
+    COLUMNS,
+    AnswerBatches,
+    MissingAnswerKey,
+    batch_size,
+    random_id,
+)
+from storage.barometer.pool import AnswerKey, PendingAnswer
 from storage.barometer.records import (
     AnswerOutcome,
     BarometerAnswer,
@@ -34,37 +41,8 @@ from storage.barometer.tables import (
 from storage.common import SqlStore, chunks, conflict_insert, rowcount
 from storage.people import PersonKey
 
-log = logging.getLogger("valuesbot.barometer")
-
 # The id an erased person's "answered" row is kept under, until the round closes.
 ERASED_PARTICIPANT = "erased-"
-
-_RANDOM = secrets.SystemRandom()
-# Rows are inserted a few hundred at a time: well inside SQLite's and asyncpg's limits on the
-# number of parameters of one statement.
-_CHUNK = 500
-
-
-class MissingAnswerKey(RuntimeError):
-    """An answer was to be sealed or opened by a store given no answer key."""
-
-
-def batch_size(min_group: int) -> int:
-    """How many answers a batch writes to the response tables at once: more than the round's
-    ``min_group``, so that whoever's answer is in a batch is hidden among at least
-    ``min_group`` others. The pool writes one when twice as many wait."""
-    return min_group + 1
-
-
-_COLUMNS = {
-    "barometer_responses": ("round_id", "id", "question", "value", "group_id", "token_hash"),
-    "barometer_comments": ("round_id", "id", "text", "status", "token_hash", "token_mark"),
-}
-
-
-def _random_id() -> str:
-    """A random id for a response or comment: it says nothing about when or by whom."""
-    return secrets.token_hex(16)
 
 
 def _definition(round_: BarometerRound) -> dict[str, Any]:
@@ -129,6 +107,7 @@ class SqlBarometer(SqlStore):
     def __init__(self, session: AsyncSession, answer_key: AnswerKey | None = None) -> None:
         super().__init__(session)
         self._answer_key = answer_key
+        self._batches = AnswerBatches(session, lambda: self._key)
 
     @property
     def _key(self) -> AnswerKey:
@@ -193,7 +172,7 @@ class SqlBarometer(SqlStore):
     async def invite(self, round_id: str, people: Sequence[PersonKey]) -> int:
         added = 0
         unique = list(dict.fromkeys(people))
-        for chunk in chunks(unique, _CHUNK):
+        for chunk in chunks(unique, CHUNK):
             statement = (
                 conflict_insert(self.session, BarometerParticipationRow)
                 .values(
@@ -301,8 +280,10 @@ class SqlBarometer(SqlStore):
             )
             if rowcount(await self.session.exec(first)) != 1:
                 return AnswerOutcome.ALREADY
-        await self._pool(round_id, PendingAnswer(token_hash=token_hash, answer=answer), False)
-        await self._settle(round_id, batch_size(round_.min_group), replaces=False)
+        await self._batches.add(
+            round_id, PendingAnswer(token_hash=token_hash, answer=answer), False
+        )
+        await self._batches.settle(round_id, batch_size(round_.min_group), replaces=False)
         return AnswerOutcome.RECORDED
 
     async def change(
@@ -319,7 +300,7 @@ class SqlBarometer(SqlStore):
             select(BarometerPendingRow.id, BarometerPendingRow.replaces)
             .where(
                 col(BarometerPendingRow.round_id) == round_id,
-                col(BarometerPendingRow.lookup).in_(self._lookups(token_hash)),
+                col(BarometerPendingRow.lookup).in_(self._batches.lookups(token_hash)),
             )
             .with_for_update()
         )
@@ -336,12 +317,12 @@ class SqlBarometer(SqlStore):
                 .execution_options(synchronize_session=False)
             )
             return AnswerOutcome.CHANGED
-        if not await self._written(round_id, token_hash):
+        if not await self._batches.written(round_id, token_hash):
             return AnswerOutcome.UNKNOWN
         # Written already: its rows stay until the change's own batch replaces them, so the
         # response tables do not show which answer was changed when it was changed.
-        await self._pool(round_id, pending, True)
-        await self._settle(round_id, batch_size(round_.min_group), replaces=True)
+        await self._batches.add(round_id, pending, True)
+        await self._batches.settle(round_id, batch_size(round_.min_group), replaces=True)
         return AnswerOutcome.CHANGED
 
     async def holds(self, round_id: str, token_hash: str) -> bool:
@@ -352,10 +333,10 @@ class SqlBarometer(SqlStore):
             .select_from(BarometerPendingRow)
             .where(
                 col(BarometerPendingRow.round_id) == round_id,
-                col(BarometerPendingRow.lookup).in_(self._lookups(token_hash)),
+                col(BarometerPendingRow.lookup).in_(self._batches.lookups(token_hash)),
             )
         )
-        return int(waiting.one()) > 0 or await self._written(round_id, token_hash)
+        return int(waiting.one()) > 0 or await self._batches.written(round_id, token_hash)
 
     async def pending(self) -> int:
         found = await self.session.exec(select(func.count()).select_from(BarometerPendingRow))
@@ -409,14 +390,14 @@ class SqlBarometer(SqlStore):
         )
         if rowcount(closed) != 1:
             return None
-        await self._secure_delete()
+        await self._batches.secure_delete()
         # Everything still waiting goes in as the last batch (both kinds together).
         waiting = await self.session.exec(
             select(BarometerPendingRow.id)
             .where(col(BarometerPendingRow.round_id) == round_id)
             .with_for_update()
         )
-        await self._flush(round_id, list(waiting.all()), closing=True)
+        await self._batches.flush(round_id, list(waiting.all()), closing=True)
         await self.session.exec(
             delete(BarometerParticipationRow).where(
                 col(BarometerParticipationRow.round_id) == round_id
@@ -432,33 +413,33 @@ class SqlBarometer(SqlStore):
         keep_answers: bool = True,
     ) -> None:
         if not keep_answers:
-            await self._secure_delete()
+            await self._batches.secure_delete()
             for table in (BarometerResponseRow, BarometerCommentRow):
                 await self.session.exec(delete(table).where(col(table.round_id) == round_id))
             return
-        await self._secure_delete()
+        await self._batches.secure_delete()
         if self._postgresql:
             await self._seal_in_database(round_id, set(keep_groups))
         else:
             keep = set(keep_groups)
-            responses = await self._take(round_id, BarometerResponseRow)
+            responses = await self._batches.take(round_id, BarometerResponseRow)
             for row in responses:
-                row["id"] = _random_id()
+                row["id"] = random_id()
                 row["token_hash"] = None
                 if row["group_id"] not in keep:
                     row["group_id"] = None
-            await self._put(BarometerResponseRow, responses)
+            await self._batches.put(BarometerResponseRow, responses)
         # Comments are few beside the responses (at most one a person), so both databases
         # write them again from here: each keeps, instead of its token hash, the author's
         # mark, which only the key makes from the token hash.
-        comments = await self._take(round_id, BarometerCommentRow)
+        comments = await self._batches.take(round_id, BarometerCommentRow)
         if not keep_comments:
             return
         for row in comments:
             token = row["token_hash"]
             row["token_hash"] = None
             row["token_mark"] = None if token is None else self._key.author_mark(token)
-        await self._put(BarometerCommentRow, comments)
+        await self._batches.put(BarometerCommentRow, comments)
 
     async def _seal_in_database(self, round_id: str, keep_groups: set[str]) -> None:
         """``seal``'s responses in one statement (PostgreSQL): it moves the round's rows out
@@ -488,7 +469,7 @@ class SqlBarometer(SqlStore):
         )
         await self.session.exec(
             insert(BarometerResponseRow).from_select(
-                list(_COLUMNS["barometer_responses"]),
+                list(COLUMNS["barometer_responses"]),
                 select_columns(
                     literal(round_id, String),
                     func.md5(func.gen_random_uuid().cast(String)),
@@ -560,177 +541,10 @@ class SqlBarometer(SqlStore):
         )
         return found.first()
 
-    def _lookups(self, token_hash: str) -> list[str]:
-        """The lookups a waiting answer holding ``token_hash`` may have (a first answer, or a
-        change of an answer written already)."""
-        return [self._key.lookup(token_hash, replaces) for replaces in (False, True)]
-
-    async def _written(self, round_id: str, token_hash: str) -> bool:
-        """True when the response tables hold an answer with this token hash."""
-        found = await self.session.exec(
-            select(BarometerResponseRow.id)
-            .where(
-                col(BarometerResponseRow.round_id) == round_id,
-                col(BarometerResponseRow.token_hash) == token_hash,
-            )
-            .limit(1)
-        )
-        return found.first() is not None
-
-    async def _pool(self, round_id: str, pending: PendingAnswer, replaces: bool) -> None:
-        """Put an answer in the pool, sealed."""
-        entry_id = _random_id()
-        await self.session.exec(
-            insert(BarometerPendingRow).values(
-                round_id=round_id,
-                id=entry_id,
-                lookup=self._key.lookup(pending.token_hash, replaces),
-                replaces=replaces,
-                sealed=self._key.seal(round_id, entry_id, replaces, pending),
-            )
-        )
-
-    async def _settle(self, round_id: str, batch: int, *, replaces: bool) -> None:
-        """While twice ``batch`` answers of this kind wait, write ``batch`` of them, picked at
-        random, to the response tables."""
-        kind = (
-            col(BarometerPendingRow.round_id) == round_id,
-            col(BarometerPendingRow.replaces).is_(replaces),
-        )
-        counted = await self.session.exec(
-            select(func.count()).select_from(BarometerPendingRow).where(*kind)
-        )
-        if int(counted.one()) < 2 * batch:
-            return
-        # SKIP LOCKED (PostgreSQL): rows another transaction is writing in its batch, or
-        # changing, are left to it; this one writes only from the rest.
-        found = await self.session.exec(
-            select(BarometerPendingRow.id).where(*kind).with_for_update(skip_locked=True)
-        )
-        free = list(found.all())
-        chosen: list[str] = []
-        while len(free) >= 2 * batch:
-            picked = set(_RANDOM.sample(free, batch))
-            chosen += picked
-            free = [i for i in free if i not in picked]
-        if chosen:
-            await self._flush(round_id, chosen)
-
-    async def _flush(self, round_id: str, entry_ids: list[str], *, closing: bool = False) -> None:
-        """Open these waiting answers and write them to the response and comment tables, in
-        random order, in place of the rows of the answers they change; delete them from the
-        pool. If one does not open with this key (another key sealed it: the key check at
-        start-up keeps that from happening), nothing is written, so that no batch is smaller
-        than it should be; when the round closes, what does not open is dropped."""
-        if not entry_ids:
-            return
-        found = await self.session.exec(
-            select(
-                BarometerPendingRow.id, BarometerPendingRow.replaces, BarometerPendingRow.sealed
-            ).where(
-                col(BarometerPendingRow.round_id) == round_id,
-                col(BarometerPendingRow.id).in_(entry_ids),
-            )
-        )
-        opened: list[tuple[str, bool, PendingAnswer]] = []
-        unreadable: list[str] = []
-        for entry_id, replaces, sealed in found.all():
-            try:
-                opened.append(
-                    (entry_id, replaces, self._key.open(round_id, entry_id, replaces, sealed))
-                )
-            except UnreadableAnswer:
-                unreadable.append(entry_id)
-        if unreadable:
-            log.error(
-                "barometer: %d waiting answers do not open with this instance's answer key%s",
-                len(unreadable),
-                " and are dropped as the round closes" if closing else "",
-            )
-            if not closing:
-                return
-        gone = [entry_id for entry_id, _, _ in opened] + unreadable
-        await self._secure_delete()
-        for chunk in chunks(gone, _CHUNK):
-            await self.session.exec(
-                delete(BarometerPendingRow).where(
-                    col(BarometerPendingRow.round_id) == round_id,
-                    col(BarometerPendingRow.id).in_(list(chunk)),
-                )
-            )
-        replaced = [p.token_hash for _, replaces, p in opened if replaces]
-        for chunk in chunks(replaced, _CHUNK):
-            for table in (BarometerResponseRow, BarometerCommentRow):
-                await self.session.exec(
-                    delete(table).where(
-                        col(table.round_id) == round_id, col(table.token_hash).in_(list(chunk))
-                    )
-                )
-        responses: list[dict[str, Any]] = []
-        comments: list[dict[str, Any]] = []
-        for _, _, pending in opened:
-            answer = pending.answer
-            responses += [
-                {
-                    "round_id": round_id,
-                    "id": _random_id(),
-                    "question": question,
-                    "value": value,
-                    "group_id": answer.group,
-                    "token_hash": pending.token_hash,
-                }
-                for question, value in answer.values.items()
-            ]
-            if answer.comment:
-                comments.append(
-                    {
-                        "round_id": round_id,
-                        "id": _random_id(),
-                        "text": answer.comment,
-                        "status": "pending",
-                        "token_hash": pending.token_hash,
-                        "token_mark": None,
-                    }
-                )
-        await self._put(BarometerResponseRow, responses)
-        await self._put(BarometerCommentRow, comments)
-
     @property
     def _postgresql(self) -> bool:
         bind = self.session.bind
         return bind is not None and bind.dialect.name == "postgresql"
-
-    async def _take(
-        self,
-        round_id: str,
-        table: type[BarometerResponseRow] | type[BarometerCommentRow],
-    ) -> list[dict[str, Any]]:
-        """Delete every row of the round and return them, to be written again."""
-        statement = delete(table).where(col(table.round_id) == round_id)
-        names = _COLUMNS[table.__tablename__]
-        removed = await self.session.exec(
-            statement.returning(*(col(getattr(table, name)) for name in names))
-        )
-        return [dict(zip(names, row, strict=True)) for row in removed.all()]
-
-    async def _put(
-        self,
-        table: type[BarometerResponseRow] | type[BarometerCommentRow],
-        rows: list[dict[str, Any]],
-    ) -> None:
-        """Insert rows in random order."""
-        if not rows:
-            return
-        _RANDOM.shuffle(rows)
-        for chunk in chunks(rows, _CHUNK):
-            await self.session.exec(insert(table), params=list(chunk))
-
-    async def _secure_delete(self) -> None:
-        # SQLite keeps deleted rows' bytes in the file until the page is reused; secure_delete
-        # overwrites them with zeros. (A connection setting: it stays on for this connection.)
-        if self.session.bind is not None and self.session.bind.dialect.name == "sqlite":
-            connection = await self.session.connection()
-            await connection.exec_driver_sql("PRAGMA secure_delete = ON")
 
     async def forget_participant(self, person: PersonKey) -> int:
         theirs = (
