@@ -218,7 +218,9 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_the_command_line_attaches_and_refuses(
     database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "report.docx").write_bytes(publication_docx())
+    # The publication as written (made again, its zip entries would carry another time).
+    publication = publication_docx()
+    (tmp_path / "report.docx").write_bytes(publication)
     (tmp_path / "report.pdf").write_bytes(publication_pdf())
     assert main(["identifier", "attach", HOSTILE_ID, "report.docx", "-o", "out.docx"]) == 0
     assert "wrote out.docx: the values identifier VI-A1B2-C3D4-E5F6" in capsys.readouterr().out
@@ -256,4 +258,4 @@ def test_the_command_line_attaches_and_refuses(
     assert not (tmp_path / "new.pdf").exists()
     assert not (tmp_path / "new.docx").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
-    assert (tmp_path / "report.docx").read_bytes() == publication_docx()
+    assert (tmp_path / "report.docx").read_bytes() == publication
