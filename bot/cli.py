@@ -373,7 +373,17 @@ def _content(args: argparse.Namespace, settings: Settings) -> int:
     path = args.path or settings.content
     content = load_content(path)
     where = path or "the built-in content"
-    print(f"{where}: ok ({len(content.behaviours)} behaviours, {len(content.ratings)} ratings)")
+    scorecard = content.scorecard
+    measures = (
+        f", scorecard: {plural(len(scorecard.objectives), 'objective')}, "
+        f"{plural(len(scorecard.measures), 'measure')}"
+        if scorecard
+        else ", no scorecard"
+    )
+    print(
+        f"{where}: ok ({len(content.behaviours)} behaviours, {len(content.ratings)} ratings"
+        f"{measures})"
+    )
     return 0
 
 
