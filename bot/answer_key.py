@@ -110,9 +110,18 @@ async def check_answer_key(database: Database, key: AnswerKey, source: str) -> N
         if known == key.fingerprint:
             return
         waiting = await stores.barometer.pending()
-        if known is not None and waiting:
+        stakeholders = await stores.scorecard.pending()
+        if known is not None and (waiting or stakeholders):
+            what = " and ".join(
+                w
+                for w in (
+                    f"{waiting} barometer answers" if waiting else "",
+                    f"{stakeholders} stakeholder answers" if stakeholders else "",
+                )
+                if w
+            )
             raise SettingsError(
-                f"{source}: not the key that sealed the {waiting} barometer answers waiting in "
+                f"{source}: not the key that sealed the {what} waiting in "
                 "the database (start with the key they were sealed with: without it they "
                 "cannot be counted)"
             )

@@ -12,16 +12,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Index, Text, delete, func, text, tuple_, update
+from sqlalchemy import Index, Text, delete, func, literal, text, tuple_, update
+from sqlalchemy import select as select_columns
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.events import ConversationKind, ConversationRef, Platform
 from storage.common import (
     ROWS_AT_ONCE,
     ConcurrentUpdate,
+    Period,
+    PeriodCount,
     SqlStore,
     chunks,
     conflict_insert,
+    count_by_period,
+    group_by_period,
+    period_case,
     rowcount,
     utc_field,
 )
@@ -118,6 +124,16 @@ class CheckinStore(Protocol):
         """Retention: erase check-ins completed before ``when``; how many."""
         ...
 
+    async def activity(self, periods: Sequence[Period]) -> dict[str, PeriodCount]:
+        """Check-ins completed in each period and how many different people completed them
+        (the scorecard's counts: aggregates only)."""
+        ...
+
+    async def spread(self, periods: Sequence[Period]) -> dict[str, dict[tuple[str, str], int]]:
+        """How many ratings each (behaviour, rating) had in the check-ins completed in each
+        period."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TeamRatings:
@@ -198,6 +214,16 @@ class TeamCheckinStore(Protocol):
     async def summarise_before(self, when: datetime) -> int:
         """Retention: team check-ins closed before ``when`` keep only their counts per
         behaviour and rating; their member rows (keyed hashes) go. How many check-ins."""
+        ...
+
+    async def activity(self, periods: Sequence[Period]) -> dict[str, PeriodCount]:
+        """Team check-ins closed in each period with at least one answer, and how many took
+        part in them (``people``: members are counted once per check-in)."""
+        ...
+
+    async def spread(self, periods: Sequence[Period]) -> dict[str, dict[tuple[str, str], int]]:
+        """How many members gave each (behaviour, rating) in the team check-ins closed in each
+        period (counts kept after retention included)."""
         ...
 
 
@@ -291,8 +317,35 @@ class TeamRatingCountRow(SQLModel, table=True):
     count: int
 
 
+def _spread(rows: list[tuple[Any, ...]]) -> dict[str, dict[tuple[str, str], int]]:
+    found: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+    for period, behaviour, rating, count in rows:
+        found[period][(behaviour, rating)] = int(count)
+    return dict(found)
+
+
 class SqlCheckins(SqlStore):
     """Personal check-ins in ``checkins`` and ``checkin_ratings``."""
+
+    async def activity(self, periods: Sequence[Period]) -> dict[str, PeriodCount]:
+        owner = (
+            col(CheckinRow.platform) + ":" + col(CheckinRow.tenant) + ":" + col(CheckinRow.owner)
+        )
+        return await count_by_period(self.session, col(CheckinRow.completed_at), owner, periods)
+
+    async def spread(self, periods: Sequence[Period]) -> dict[str, dict[tuple[str, str], int]]:
+        named = (
+            select_columns(
+                period_case(col(CheckinRow.completed_at), periods).label("period"),
+                col(CheckinRatingRow.behaviour),
+                col(CheckinRatingRow.rating),
+            )
+            .join_from(
+                CheckinRatingRow, CheckinRow, col(CheckinRow.id) == col(CheckinRatingRow.checkin_id)
+            )
+            .subquery()
+        )
+        return _spread(await group_by_period(self.session, named))
 
     async def add(self, checkin: Checkin) -> None:
         self.session.add(
@@ -429,6 +482,57 @@ def _team_checkin(row: TeamCheckinRow) -> TeamCheckin:
 
 class SqlTeamCheckins(SqlStore):
     """Team check-ins in ``team_checkins`` and ``team_ratings``."""
+
+    async def activity(self, periods: Sequence[Period]) -> dict[str, PeriodCount]:
+        named = (
+            select_columns(
+                period_case(col(TeamCheckinRow.closed_at), periods).label("period"),
+                literal(1).label("one"),
+                col(TeamCheckinRow.participants).label("people"),
+            )
+            .where(col(TeamCheckinRow.status) == "closed", col(TeamCheckinRow.participants) > 0)
+            .subquery()
+        )
+        found = await self.session.exec(  # type: ignore[call-overload]
+            select_columns(named.c.period, func.count(), func.sum(named.c.people))
+            .where(named.c.period.is_not(None))
+            .group_by(named.c.period)
+        )
+        return {str(p): PeriodCount(count=int(n), people=int(w)) for p, n, w in found}
+
+    async def spread(self, periods: Sequence[Period]) -> dict[str, dict[tuple[str, str], int]]:
+        closed = period_case(col(TeamCheckinRow.closed_at), periods).label("period")
+        members = (
+            select_columns(closed, col(TeamRatingRow.behaviour), col(TeamRatingRow.rating))
+            .join_from(
+                TeamRatingRow,
+                TeamCheckinRow,
+                col(TeamCheckinRow.id) == col(TeamRatingRow.team_checkin_id),
+            )
+            .where(col(TeamCheckinRow.status) == "closed")
+            .subquery()
+        )
+        counts = (
+            select_columns(
+                closed,
+                col(TeamRatingCountRow.behaviour),
+                col(TeamRatingCountRow.rating),
+                col(TeamRatingCountRow.count),
+            )
+            .join_from(
+                TeamRatingCountRow,
+                TeamCheckinRow,
+                col(TeamCheckinRow.id) == col(TeamRatingCountRow.team_checkin_id),
+            )
+            .subquery()
+        )
+        rows = await group_by_period(self.session, members)
+        rows += await group_by_period(self.session, counts, weight="count")
+        found: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+        for period, behaviour, rating, count in rows:
+            before = found[period].get((behaviour, rating), 0)
+            found[period][(behaviour, rating)] = before + int(count)
+        return dict(found)
 
     async def open(self, checkin: TeamCheckin) -> TeamCheckin:
         place = checkin.place
