@@ -79,7 +79,15 @@ from bot.inbound import TENANT_LIMIT, BadPayload
 from bot.ui import CHOICE, SEPARATOR
 
 # The bot commands of manifest/teams/manifest.json: Teams sends them as plain message text.
-COMMANDS = ("valueslens", "barometer", "commitment", "casestudy", "digest", "values")
+COMMANDS = (
+    "valueslens",
+    "barometer",
+    "commitment",
+    "casestudy",
+    "digest",
+    "scorecard",
+    "values",
+)
 # "values" starts ordinary sentences ("Values training for managers" as the work being looked
 # at): as a bare word it is a command only alone or with one of these.
 VALUES_WORDS = frozenset({"help", "behaviours", "behaviors", "values", "?", "mydata", "forget-me"})

@@ -34,8 +34,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -82,6 +82,11 @@ HISTORY = 36
 COMMENTS_PER_REQUEST = 10
 # An unknown word is repeated back this long at most (someone may paste a whole text).
 WORD_SHOWN = 40
+
+
+ResultsNote = Callable[[Stores, datetime], Awaitable[str | None]]
+"""A line another feature adds to a round's results card when it closes (the scorecard's
+headline of what moved), or None."""
 
 
 class ChannelDirectory(Protocol):
@@ -162,6 +167,7 @@ class Barometer:
             days=settings.barometer_days,
             reminder_days=settings.barometer_reminders,
         )
+        self.results_notes: list[ResultsNote] = []
 
     @property
     def page(self) -> str | None:
@@ -858,6 +864,10 @@ class Barometer:
         history = await self.published(stores)
         results = history[0]
         card = cards.results_card(self.text, results, history[1:], self.page)
+        for note in self.results_notes:
+            line = await note(stores, now)
+            if line:
+                card = replace(card, text=f"{card.text}\n\n{line}")
         posted = 0
         body = card_to_json(card).decode()
         for setting in self.settings.barometer_results:
