@@ -45,6 +45,7 @@ PAGES = [
     "/digests",
     "/digest/" + "f" * 32,
     "/barometer",
+    "/scorecard",  # with figures: tests/e2e/test_scorecard_pages.py, with the feedback form
     "/case-studies/nope",  # the not-found page
 ]
 
