@@ -17,6 +17,7 @@ from datetime import datetime
 from bot.clock import Clock
 from bot.content import Content
 from bot.pages import NO_STORE, Access, Data, Html, PageRequest, Pages
+from dialogs.barometer.results import RoundResults
 from dialogs.scorecard.service import Scorecards
 from dialogs.scorecard.stakeholders import LINK_PATH, FormGuard, read_form
 from dialogs.scorecard.views import form_view, render_csv, render_json, scorecard_view
@@ -84,14 +85,14 @@ class ScorecardPages:
     async def page(self, request: PageRequest, stores: Stores) -> Html:
         """The scorecard as an HTML page."""
         card = await self.scorecard.build(stores, self._now())
-        view = scorecard_view(self.content, card)
+        view = scorecard_view(self.content, card, await self._partners(stores))
         return Html(template="scorecard/scorecard.html", title=view["heading"], context=view)
 
     async def json(self, request: PageRequest, stores: Stores) -> Data:
         """The scorecard as JSON (open data)."""
         card = await self.scorecard.build(stores, self._now())
         return Data(
-            body=json.dumps(render_json(self.content, card)),
+            body=json.dumps(render_json(self.content, card, await self._partners(stores))),
             content_type="application/json",
             open_data=True,
         )
@@ -144,6 +145,10 @@ class ScorecardPages:
             title="Thank you",
             context={"heading": "Thank you", "message": text.thanks},
         )
+
+    async def _partners(self, stores: Stores) -> RoundResults | None:
+        latest = await self.scorecard.stakeholders.published(stores, 1)
+        return latest[0] if latest else None
 
     def _refused(self, checked: LinkCheck) -> Html:
         status, heading, message = REFUSALS[checked.state]

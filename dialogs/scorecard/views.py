@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.content import Content, StakeholderText
+from dialogs.barometer.results import RoundResults
 from dialogs.scorecard.measures import (
     NOT_ENOUGH,
     MeasureResult,
@@ -126,12 +127,32 @@ def _measure(result: MeasureResult) -> dict[str, Any]:
     }
 
 
-def scorecard_view(content: Content, card: Scorecard) -> dict[str, Any]:
+def partners_view(results: RoundResults | None) -> dict[str, Any] | None:
+    """The latest closed stakeholder round: how many answered, and its comments (only those
+    comms approved, only when enough answered: ``results`` applies the barometer's rules)."""
+    if results is None:
+        return None
+    round_ = results.round
+    return {
+        "period": period_label(round_.period),
+        "answered": results.answered,
+        "asked": results.invited,
+        "shown": results.shown,
+        "min_group": round_.min_group,
+        "comment_min": round_.comment_min,
+        "comments": list(results.comments),
+    }
+
+
+def scorecard_view(
+    content: Content, card: Scorecard, partners: RoundResults | None = None
+) -> dict[str, Any]:
     """What the scorecard page shows."""
     assert content.scorecard is not None
     text = content.scorecard
     counts = card.counts()
     return {
+        "partners": partners_view(partners),
         "heading": text.title,
         "intro": text.intro,
         "key_measures": text.key_measures,
@@ -163,14 +184,26 @@ def _point_json(point: Point | None) -> dict[str, Any] | None:
     return found
 
 
-def render_json(content: Content, card: Scorecard) -> dict[str, Any]:
+def render_json(
+    content: Content, card: Scorecard, partners: RoundResults | None = None
+) -> dict[str, Any]:
     """The scorecard as open data: every objective, measure, status and figure shown on the
-    page (a withheld figure only as a note)."""
+    page (a withheld figure only as a note), and the latest stakeholder round's approved
+    comments."""
     assert content.scorecard is not None
     return {
         "organisation": content.organisation,
         "title": content.scorecard.title,
         "min_group": card.min_group,
+        "stakeholders": None
+        if partners is None
+        else {
+            "period": partners.round.period,
+            "asked": partners.invited,
+            "answered": partners.answered,
+            "shown": partners.shown,
+            "comments": list(partners.comments),
+        },
         "objectives": [
             {
                 "number": o.number,

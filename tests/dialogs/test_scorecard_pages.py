@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import App
 from bot.clock import ManualClock
 from bot.web import build_web_app
+from tests.dialogs.test_scorecard import answer_round
 from tests.dialogs.test_scorecard import app as app  # the scorecard's app fixture
 from tests.dialogs.test_values_lens import rows
 from tests.scorecard_seed import seed_scorecard, stakeholder_round
@@ -254,3 +255,42 @@ async def test_two_posts_at_once_spend_a_link_once(
     )
     assert sorted(a.status for a in answers) == [200, 410]
     assert await rows(app, "SELECT count(*) FROM stakeholder_pending") == [(7,)]
+
+
+async def test_approved_comments_of_partners_are_published_escaped(
+    app: App, clock: ManualClock, client: TestClient[Any, Any]
+) -> None:
+    await answer_round(app, clock, 10, '<img src=x onerror="alert(1)">')
+    assert app.scorecard is not None
+    async with app.database.unit() as stores:
+        round_, waiting, _ = await app.scorecard.stakeholders.waiting_comments(stores)
+        assert round_ is not None
+        approved = next(c for c in waiting if c.text.endswith(" 0"))
+        assert not await app.scorecard.stakeholders.moderate(
+            stores, approved.id, "approved", "cli:test", clock.now()
+        )
+    html = await (await client.get("/scorecard")).text()
+    assert "In the 2027 round, 10 of the 10 partners and stakeholders we asked answered." in html
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; 0" in html
+    assert "<img" not in html
+    assert "alert(1)&#34;&gt; 1" not in html  # not approved: never shown
+    data = await (await client.get("/scorecard.json")).json()
+    assert data["stakeholders"] == {
+        "period": "2027",
+        "asked": 10,
+        "answered": 10,
+        "shown": True,
+        "comments": ['<img src=x onerror="alert(1)"> 0'],
+    }
+
+
+async def test_comments_of_a_round_below_the_threshold_are_never_published(
+    app: App, clock: ManualClock, client: TestClient[Any, Any]
+) -> None:
+    await answer_round(app, clock, 9, "Nine of us")
+    html = await (await client.get("/scorecard")).text()
+    assert "In the 2027 round, 9 of the 9 partners" in html
+    assert "Nine of us" not in html
+    assert "Comments are published when 10 or more answer" in html
+    data = await (await client.get("/scorecard.json")).json()
+    assert data["stakeholders"]["comments"] == []

@@ -3,7 +3,8 @@ the bot's own stylesheet and with the NHS.UK frontend's: axe-core finds no WCAG 
 A/AA violation on the scorecard, the form, the form sent back with its error summary, the thank
 you and the refusals; the charts are drawn, hidden from screen readers and followed by tables of
 the same numbers; the screenshot shows the bars in the charts' colour; the form is filled in and
-sent from the keyboard, and a hostile comment never runs."""
+sent from the keyboard; a partner's hostile comment, approved, is shown as text and never
+runs."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.web import build_web_app
 from tests.conftest import make_settings
+from tests.dialogs.test_scorecard import answer_round
 from tests.dialogs.test_values_lens import rows
 from tests.e2e.browser import (
     NHSUK_VERSION,
@@ -52,6 +54,7 @@ CHARTS = """(() => {
 })()"""
 
 BLUE = (0, 94, 184)  # the bars: .vb-chart svg .agree
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(1)">'
 
 
 def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
@@ -150,7 +153,17 @@ async def test_the_scorecard_and_the_form_in_chromium(
     app: App, clock: ManualClock, tmp_path: Path
 ) -> None:
     await seed_scorecard(app, clock)
-    # A second round, open, for the form.
+    # A later round of ten, whose comments may be published: comms approve a hostile one.
+    clock.advance(timedelta(hours=1))
+    await answer_round(app, clock, 10, HOSTILE)
+    assert app.scorecard is not None
+    async with app.database.unit() as stores:
+        _, waiting, _ = await app.scorecard.stakeholders.waiting_comments(stores)
+        for comment in waiting:
+            await app.scorecard.stakeholders.moderate(
+                stores, comment.id, "approved", "cli:test", clock.now()
+            )
+    # A third round, open, for the form.
     clock.advance(timedelta(days=1))
     async with app.database.unit() as stores:
         assert app.scorecard is not None
@@ -167,6 +180,10 @@ async def test_the_scorecard_and_the_form_in_chromium(
             await open_page(page, str(server.make_url("/scorecard")))
             results["/scorecard"] = await axe(page, source)
             charts = await page.evaluate(CHARTS)
+            quotes = await page.evaluate(
+                "[...document.querySelectorAll('blockquote')].map(q => q.textContent.trim())"
+            )
+            images = await page.evaluate("document.querySelectorAll('img').length")
             await page.call(
                 "Emulation.setDeviceMetricsOverride",
                 width=1000,
@@ -227,6 +244,8 @@ async def test_the_scorecard_and_the_form_in_chromium(
     }
 
     assert charts["h1"] == "Vision and purpose scorecard"
+    assert sorted(quotes) == [f"{HOSTILE} 0", f"{HOSTILE} 1"]  # shown as text, never run
+    assert images == 0
     by_measure = {f["measure"]: f for f in charts["figures"]}
     nhs = by_measure["barometer_nhs"]
     assert nhs["bars"] == 2
