@@ -371,3 +371,25 @@ async def test_comments_of_a_round_below_the_threshold_are_never_kept(
     assert results.shown
     assert results.comments == ()
     assert problem.startswith("Comments on the 2027 round are shown only when 10")
+
+
+async def test_a_round_closes_by_itself_when_its_time_is_up(app: App, clock: ManualClock) -> None:
+    await stakeholder_round(app, clock, close=False)
+    assert await app.run_schedules("scorecard.tick") != []
+    assert await rows(app, "SELECT status FROM stakeholder_rounds") == [("open",)]
+    clock.advance(timedelta(days=28, minutes=15))
+    await app.run_schedules("scorecard.tick")
+    assert await rows(app, "SELECT status, invited, answered FROM stakeholder_rounds") == [
+        ("closed", 8, 6)
+    ]
+    # The housekeeping scrubs what the closing rewrote, then clears its mark.
+    assert await rows(app, "SELECT value FROM meta WHERE key = 'barometer_scrub_pending'") == [
+        ("stakeholders 2026-Q4",)
+    ]
+    await app.housekeeping()
+    assert await rows(app, "SELECT value FROM meta WHERE key = 'barometer_scrub_pending'") == [
+        ("",)
+    ]
+    assert await rows(app, "SELECT action, subject FROM audit_log WHERE action LIKE '%close'") == [
+        ("stakeholders.close", "2026-Q4")
+    ]
