@@ -865,7 +865,12 @@ class Barometer:
         results = history[0]
         card = cards.results_card(self.text, results, history[1:], self.page)
         for note in self.results_notes:
-            line = await note(stores, now)
+            try:
+                line = await note(stores, now)
+            except Exception:
+                # Another feature's line is not worth losing the round's close over.
+                log.exception("barometer results note failed period=%s", closed.period)
+                continue
             if line:
                 card = replace(card, text=f"{card.text}\n\n{line}")
         posted = 0

@@ -393,3 +393,23 @@ async def test_a_round_closes_by_itself_when_its_time_is_up(app: App, clock: Man
     assert await rows(app, "SELECT action, subject FROM audit_log WHERE action LIKE '%close'") == [
         ("stakeholders.close", "2026-Q4")
     ]
+
+
+async def test_a_failing_headline_does_not_stop_the_round_closing(
+    harness: Harness, app: App, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(stores: object, now: object) -> str:
+        raise RuntimeError("no scorecard today")
+
+    app.barometer.results_notes[:] = [broken]
+    await seed_scorecard(app, clock)
+    assert await rows(app, "SELECT period, status FROM barometer_rounds ORDER BY period") == [
+        ("2026-10", "closed"),
+        ("2026-11", "closed"),
+    ]
+    await harness.deliver_outbox()
+    cards = harness.public("announcements")
+    assert len(cards) == 2
+    assert all("Scorecard:" not in c.text for c in cards)
+    assert "barometer results note failed period=2026-11" in caplog.text
+    assert "no scorecard today" not in caplog.text.split("Traceback")[0]
