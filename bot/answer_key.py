@@ -28,11 +28,13 @@ import os
 import secrets
 from pathlib import Path
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from bot.settings import Settings, SettingsError
 from storage.barometer import AnswerKey
 from storage.engine import Database
+from storage.scorecard.tables import StakeholderPendingRow
 
 log = logging.getLogger("valuesbot.app")
 
@@ -105,12 +107,17 @@ def _make(path: Path) -> None:
 async def check_answer_key(database: Database, key: AnswerKey, source: str) -> None:
     """Refuse a key other than the one that sealed the answers waiting in the database; record
     this key's fingerprint when none wait."""
+    async with database.engine.connect() as connection:
+        # A database a release behind (its migrations not run yet) has no stakeholder answers.
+        stakeholder_pool = await connection.run_sync(
+            lambda sync: inspect(sync).has_table(StakeholderPendingRow.__tablename__)
+        )
     async with database.unit() as stores:
         known = await stores.meta.get(FINGERPRINT)
         if known == key.fingerprint:
             return
         waiting = await stores.barometer.pending()
-        stakeholders = await stores.scorecard.pending()
+        stakeholders = await stores.scorecard.pending() if stakeholder_pool else 0
         if known is not None and (waiting or stakeholders):
             what = " and ".join(
                 w
