@@ -27,7 +27,7 @@ from bot.content import Content, ScorecardText
 from bot.events import ActionSubmitted, CommandReceived, ScheduleFired
 from bot.router import Router
 from bot.settings import Settings
-from bot.text import local_time, plural, shorten
+from bot.text import local_time, shorten
 from bot.turn import Turn
 from bot.ui import Card, Choice, ChoiceStyle, Field, commands_typed_with
 from dialogs.barometer.schedule import period_of
@@ -350,11 +350,3 @@ def recent_periods(now: datetime, settings: Settings) -> Collection[str]:
         year, number = month.split("-")
         found.add(f"{year}-Q{(int(number) - 1) // 3 + 1}")
     return found
-
-
-def stakeholder_summary(round_: StakeholderRound, invited: int, answered: int) -> str:
-    """A line about a round for the command line."""
-    return (
-        f"{round_.period}: {plural(answered, 'answer')} from {plural(invited, 'link')}, "
-        f"{'open' if round_.is_open else 'closed'}"
-    )
