@@ -35,6 +35,7 @@ from bot.settings import Settings, SettingsError
 from storage.barometer import AnswerKey
 from storage.barometer.tables import BarometerPendingRow
 from storage.engine import Database
+from storage.scorecard.tables import StakeholderPendingRow
 
 log = logging.getLogger("valuesbot.app")
 
@@ -108,10 +109,14 @@ async def check_answer_key(database: Database, key: AnswerKey, source: str) -> N
     """Refuse a key other than the one that sealed the answers waiting in the database; record
     this key's fingerprint when none wait. A database whose schema has no pool yet (a release
     behind, whose migrations have not run: ``/readyz`` says so) holds no sealed answers: the
-    key is checked at the next start."""
+    key is checked at the next start (and a schema without the stakeholder pool holds no
+    stakeholder answers)."""
     async with database.engine.connect() as connection:
-        pooled = await connection.run_sync(
-            lambda sync: inspect(sync).has_table(BarometerPendingRow.__tablename__)
+        pooled, stakeholder_pool = await connection.run_sync(
+            lambda sync: (
+                inspect(sync).has_table(BarometerPendingRow.__tablename__),
+                inspect(sync).has_table(StakeholderPendingRow.__tablename__),
+            )
         )
     if not pooled:
         return
@@ -120,9 +125,18 @@ async def check_answer_key(database: Database, key: AnswerKey, source: str) -> N
         if known == key.fingerprint:
             return
         waiting = await stores.barometer.pending()
-        if known is not None and waiting:
+        stakeholders = await stores.scorecard.pending() if stakeholder_pool else 0
+        if known is not None and (waiting or stakeholders):
+            what = " and ".join(
+                w
+                for w in (
+                    f"{waiting} barometer answers" if waiting else "",
+                    f"{stakeholders} stakeholder answers" if stakeholders else "",
+                )
+                if w
+            )
             raise SettingsError(
-                f"{source}: not the key that sealed the {waiting} barometer answers waiting in "
+                f"{source}: not the key that sealed the {what} waiting in "
                 "the database (start with the key they were sealed with: without it they "
                 "cannot be counted)"
             )

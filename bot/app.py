@@ -40,6 +40,7 @@ from dialogs.barometer.service import (
     Barometer,
     ChannelDirectory,
     Headlines,
+    SaidDidActivity,
 )
 from dialogs.barometer.service import TICK_JOB as BAROMETER_TICK
 from dialogs.case_studies import NAME as CASE_STUDY
@@ -57,6 +58,9 @@ from dialogs.identifier.pages import IdentifierPages
 from dialogs.identifier.service import IdentifierCommands, Identifiers
 from dialogs.record_pages import RecordPages
 from dialogs.records import RETENTION_JOB, Records
+from dialogs.scorecard.pages import ScorecardPages
+from dialogs.scorecard.service import TICK_JOB as SCORECARD_TICK
+from dialogs.scorecard.service import Scorecards
 from dialogs.values_lens import NAME as VALUES_LENS
 from dialogs.values_lens import ValuesLens, ValuesLensCommands
 from storage import migrate
@@ -103,6 +107,14 @@ def default_schedules(settings: Settings) -> list[Schedule]:
             timezone=zone,
             grace=timedelta(hours=2),
         ),
+        # A stakeholder feedback round closes by itself when its time is up.
+        Schedule(
+            id=SCORECARD_TICK,
+            kind=SCORECARD_TICK,
+            cron="*/15 * * * *",
+            timezone=zone,
+            grace=timedelta(hours=1),
+        ),
         # Retention: erase leavers whose grace is over and rows older than their limits
         # (handled event ids included, kept VALUESBOT_RETAIN_EVENTS_DAYS to spot retries).
         Schedule(
@@ -124,6 +136,10 @@ HELP = (
     HelpEntry(
         command="barometer",
         summary="This month's staff barometer (anonymous), or its latest results.",
+    ),
+    HelpEntry(
+        command="scorecard",
+        summary="How we measure up against our objectives: the vision and purpose scorecard.",
     ),
     HelpEntry(
         command="commitment",
@@ -179,6 +195,8 @@ class App:
     scheduler: Scheduler
     pages: tuple[Pages, ...] = ()
     """Every feature's web pages, served by ``valuesbot serve`` (``bot/web.py``)."""
+    scorecard: Scorecards | None = None
+    """The vision and purpose scorecard (None when the content file has no scorecard)."""
     stopping: bool = False
     """True once ``stop_work`` was called (``valuesbot serve`` got SIGTERM): ``/readyz`` then
     says so, so that no new request is sent here."""
@@ -346,7 +364,15 @@ async def build_app(
     )
     deliveries = DeliveryCommands(settings)
     records = Records(content=content, settings=settings, pseudonyms=pseudonyms, clock=clock)
-    help_ = Help(content, HELP, {"deliveries": deliveries.deliveries, **records.subcommands()})
+    scorecard = (
+        Scorecards(
+            content=content, settings=settings, barometer=barometer, said_did=SaidDidActivity()
+        )
+        if content.scorecard is not None
+        else None
+    )
+    entries = [e for e in HELP if scorecard is not None or e.command != "scorecard"]
+    help_ = Help(content, entries, {"deliveries": deliveries.deliveries, **records.subcommands()})
     home = HomePage(
         content=content, settings=settings, runner=runner, lens=lens, barometer=barometer
     )
@@ -366,6 +392,10 @@ async def build_app(
     router.include(digests.router())
     router.include(help_.router())
     router.include(records.router())
+    if scorecard is not None:
+        router.include(scorecard.router())
+        # The monthly results card says what moved on the scorecard.
+        barometer.results_notes.append(scorecard.headline)
     # Messages the outbox gave up on that no feature reacts to: channel posts go to comms.
     router.on_undelivered = Undelivered(settings).fallback
 
@@ -373,11 +403,14 @@ async def build_app(
         content=content, min_group=settings.min_group, barometer=barometer
     ).pages()
     register = IdentifierPages(content=content).pages()
-    elsewhere = [item for pages in (results, register) for item in pages.nav]
+    published = [results, register]
+    if scorecard is not None:
+        form_secret = await _form_secret(settings, database)
+        published.append(ScorecardPages(scorecard, clock=clock, form_secret=form_secret).pages())
+    elsewhere = [item for pages in published for item in pages.nav]
     pages = (
         HubPages(content=content, digests=digests, elsewhere=elsewhere).pages(),
-        results,
-        register,
+        *published,
         RecordPages(content=content, zone=settings.zone, follow=records.follow).pages(),
     )
 
@@ -402,6 +435,7 @@ async def build_app(
         records=records,
         clock=clock,
         pages=pages,
+        scorecard=scorecard,
         delivery=DeliveryWorker(
             database=database,
             dispatcher=dispatcher,
@@ -443,6 +477,16 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         lease_margin=settings.delivery_lease,
         backoff_base=settings.delivery_backoff,
     )
+
+
+async def _form_secret(settings: Settings, database: Database) -> str:
+    """The secret the stakeholder form's tokens are made with: derived from the pseudonym
+    secret when one is set, else made once for this installation and kept in the database
+    (a form token only proves the form was the server's; it opens nothing)."""
+    if settings.pseudonym_secret is not None:
+        return "form " + settings.pseudonym_secret.get_secret_value()
+    async with database.unit() as stores:
+        return await stores.meta.put_if_absent("form_secret", secrets.token_urlsafe(32))
 
 
 async def _pseudonym_secret(settings: Settings, database: Database) -> str:

@@ -12,6 +12,9 @@
     valuesbot people export|forget PLATFORM:TENANT:USER     a person's data (data protection)
     valuesbot audit [--since YYYY-MM-DD]                      what comms and admins did
     valuesbot identifier attach ID FILE -o OUT    a values identifier at the front of a file
+    valuesbot scorecard [show [OBJECTIVE] | import staff-survey FILE.csv | set KEY PERIOD VALUE]
+    valuesbot stakeholders open --invites N [--questions a,b] [--period P] [--days D] [-o FILE]
+    valuesbot stakeholders status | close | comments | approve ID | reject ID
 
 Settings come from the environment and a ``.env`` file in the current directory. Problems a
 person can fix (a bad setting, a bad content file, an old schema) are one clear line on standard
@@ -194,6 +197,54 @@ def _parser() -> argparse.ArgumentParser:
         "--output", "-o", type=Path, required=True, help="where to write it (the same kind)"
     )
 
+    scorecard = commands.add_parser("scorecard", help="the vision and purpose scorecard (comms)")
+    scorecard_commands = scorecard.add_subparsers(dest="scorecard_command", metavar="ACTION")
+    show = scorecard_commands.add_parser("show", help="every objective, or one in detail")
+    show.add_argument("objective", nargs="?", help="its number or id")
+    imports = scorecard_commands.add_parser("import", help="import figures from a file")
+    imports.add_argument("kind", choices=["staff-survey"], help="what the file holds")
+    imports.add_argument(
+        "file", type=Path, help="a CSV file with the columns period, key, value, respondents"
+    )
+    figure = scorecard_commands.add_parser("set", help="enter a figure comms keep")
+    figure.add_argument("key", help="a manual: key of the content file")
+    figure.add_argument("period", help="2026, 2026-11 or 2026-Q4")
+    figure.add_argument("value", help="the figure")
+
+    stakeholders = commands.add_parser(
+        "stakeholders", help="feedback rounds of external partners and stakeholders (comms)"
+    )
+    stakeholder_commands = stakeholders.add_subparsers(
+        dest="stakeholders_command", required=True, metavar="ACTION"
+    )
+    open_round = stakeholder_commands.add_parser(
+        "open", help="open a round and write its single-use links to a CSV file"
+    )
+    open_round.add_argument("--invites", type=int, required=True, help="how many links")
+    open_round.add_argument(
+        "--questions", default="", help="the questions' ids, comma-separated (default: all)"
+    )
+    open_round.add_argument(
+        "--period",
+        help="the period its results are for: 2026, 2026-11 or 2026-Q4 (default: this quarter)",
+    )
+    open_round.add_argument("--days", type=int, default=28, help="how long the links work (28)")
+    open_round.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        help="where to write the links (default stakeholder-links-PERIOD.csv)",
+    )
+    for name, what in (
+        ("status", "the open round's response rate"),
+        ("close", "close the open round and publish its results"),
+        ("comments", "the latest closed round's comments waiting for approval, with their ids"),
+    ):
+        stakeholder_commands.add_parser(name, help=what)
+    for name in ("approve", "reject"):
+        moderate_stakeholder = stakeholder_commands.add_parser(name, help=f"{name} a comment")
+        moderate_stakeholder.add_argument("comment", help="the comment's id (from comments)")
+
     content = commands.add_parser("content", help="the content file (behaviours, wording)")
     content_commands = content.add_subparsers(dest="content_command", required=True)
     check = content_commands.add_parser("check", help="validate a content file")
@@ -244,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_audit(args, settings))
         if args.command == "identifier":
             return _identifier(args, settings)
+        if args.command in ("scorecard", "stakeholders"):
+            logs.configure("WARNING")
+            return asyncio.run(_scorecard(args, settings))
     except (SettingsError, ContentError, SchemaOutOfDate, UsageError) as problem:
         print(f"valuesbot: {problem}", file=sys.stderr)
         return 2
@@ -392,6 +446,144 @@ async def _barometer(args: argparse.Namespace, settings: Settings) -> int:
     return status
 
 
+async def _scorecard(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.console.render import render
+    from bot.app import build_app
+    from bot.audit import cli_actor
+    from dialogs.scorecard import cards
+    from dialogs.scorecard.figures import FiguresRefused
+    from dialogs.scorecard.stakeholders import RoundRefused
+    from storage.scrub import scrub
+
+    app = await build_app(settings)
+    shown: list[Card] = []
+    try:
+        scorecard = app.scorecard
+        if scorecard is None:
+            raise UsageError("the content file has no scorecard section")
+        async with app.database.unit() as stores:
+            now = app.clock.now()
+            if args.command == "scorecard":
+                action = args.scorecard_command or "show"
+                if action == "show":
+                    built = await scorecard.build(stores, now)
+                    if getattr(args, "objective", None):
+                        wanted = scorecard.text.objective(args.objective)
+                        if wanted is None:
+                            raise UsageError(f"no objective {args.objective!r}")
+                        (found,) = [o for o in built.objectives if o.objective.id == wanted.id]
+                        shown.append(
+                            cards.objective_card(
+                                scorecard.text, found, built.min_group, scorecard.page
+                            )
+                        )
+                    else:
+                        shown.append(cards.summary_card(scorecard.text, built, scorecard.page))
+                elif action == "import":
+                    text = _read_text(args.file)
+                    try:
+                        count = await scorecard.import_staff_survey(stores, text, cli_actor(), now)
+                    except FiguresRefused as refused:
+                        raise UsageError(
+                            f"{args.file}: nothing imported:\n{refused.summary()}"
+                        ) from None
+                    print(f"imported {plural(count, 'figure')} from {args.file}")
+                elif action == "set":
+                    problem = await scorecard.set_figure(
+                        stores, args.key, args.period, args.value, cli_actor(), now
+                    )
+                    if problem:
+                        raise UsageError(problem)
+                    print(f"{args.key} {args.period}: {args.value} kept")
+            else:
+                action = args.stakeholders_command
+                stakeholders = scorecard.stakeholders
+                if action == "open":
+                    period = args.period or _quarter(now, settings)
+                    output = args.output or Path(f"stakeholder-links-{period}.csv")
+                    if output.exists():
+                        raise UsageError(f"{output} exists already: choose another --output")
+                    questions = [q.strip() for q in args.questions.split(",") if q.strip()]
+                    try:
+                        opened = await stakeholders.open(
+                            stores,
+                            now,
+                            period=period,
+                            invites=args.invites,
+                            questions=questions,
+                            days=args.days,
+                            actor=cli_actor(),
+                        )
+                    except RoundRefused as refused:
+                        raise UsageError(str(refused)) from None
+                    _write_links(output, opened.links)
+                    closes = opened.round.closes_at.astimezone(settings.zone)
+                    print(
+                        f"opened the {period} round: {plural(len(opened.links), 'link')} in "
+                        f"{output} (each works once, until {closes:%a %d %b %Y %H:%M})"
+                    )
+                elif action == "status":
+                    current = await stores.scorecard.current_round()
+                    if current is None:
+                        print("no stakeholder round is open")
+                    else:
+                        invited, answered = await stores.scorecard.participation(current.id)
+                        print(f"{current.period}: {answered} of {invited} links answered")
+                elif action == "close":
+                    closed = await stakeholders.close(stores, now, cli_actor())
+                    if closed is None:
+                        raise UsageError("no stakeholder round is open")
+                    print(f"closed the {closed.period} round: {closed.answered} answered")
+                elif action == "comments":
+                    _, waiting, problem = await stakeholders.waiting_comments(stores)
+                    if problem:
+                        print(problem)
+                    elif not waiting:
+                        print("every comment is read")
+                    for comment in waiting:
+                        print(f"{comment.id}  {comment.text}")
+                else:
+                    problem = await stakeholders.moderate(
+                        stores, args.comment, action + "d", cli_actor(), now
+                    )
+                    if problem:
+                        raise UsageError(problem)
+                    print(f"comment {args.comment} {action}d")
+        if args.command == "stakeholders" and args.stakeholders_command == "close":
+            await scrub(app.database)
+    finally:
+        await app.close()
+    for card in shown:
+        print(render(card))
+    return 0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise UsageError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text (save it as CSV UTF-8)") from None
+
+
+def _quarter(now: datetime, settings: Settings) -> str:
+    local = now.astimezone(settings.zone)
+    return f"{local.year}-Q{(local.month - 1) // 3 + 1}"
+
+
+def _write_links(path: Path, links: Sequence[str]) -> None:
+    """The links, one a row, readable by the owner only: each is a way in until used."""
+    import csv
+
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["number", "link"])
+        for number, link in enumerate(links, start=1):
+            writer.writerow([number, link])
+
+
 async def _wait_for_schema(url: str, within: float) -> None:
     """Return once the database answers at this version's revisions; ``SchemaOutOfDate`` (or
     ``UsageError`` when it never answered) after ``within`` seconds."""
@@ -443,7 +635,17 @@ def _content(args: argparse.Namespace, settings: Settings) -> int:
     path = args.path or settings.content
     content = load_content(path)
     where = path or "the built-in content"
-    print(f"{where}: ok ({len(content.behaviours)} behaviours, {len(content.ratings)} ratings)")
+    scorecard = content.scorecard
+    measures = (
+        f", scorecard: {plural(len(scorecard.objectives), 'objective')}, "
+        f"{plural(len(scorecard.measures), 'measure')}"
+        if scorecard
+        else ", no scorecard"
+    )
+    print(
+        f"{where}: ok ({len(content.behaviours)} behaviours, {len(content.ratings)} ratings"
+        f"{measures})"
+    )
     return 0
 
 

@@ -7,10 +7,11 @@ another copy. Loading validates everything once, at start-up, and a problem is r
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import (
@@ -24,6 +25,7 @@ from pydantic import (
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+_IDENT = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 DEFAULT_CONTENT = "values.yaml"
 
@@ -131,6 +133,183 @@ class BarometerText(_Model):
         return self
 
 
+SOURCE_KINDS = ("barometer", "engagement", "staff_survey", "stakeholders", "manual")
+"""Where a scorecard measure's figures come from (``<kind>:<name>``)."""
+
+ENGAGEMENT_COUNTS = (
+    "lens_checkins",
+    "lens_team_checkins",
+    "commitments_made",
+    "commitments_kept",
+    "commitments_shared",
+    "case_studies_submitted",
+    "case_studies_approved",
+    "said_did_responses",
+    "said_did_actions",
+)
+"""The bot's own aggregate counts a measure may name (``engagement:<name>``); besides these,
+``lens_strong_<behaviour id>``: the share of values lens ratings of that behaviour at the
+strongest rating."""
+
+LENS_STRONG = "lens_strong_"
+
+Unit = Literal["percent", "count", "score"]
+Direction = Literal["higher", "lower"]
+
+
+class Measure(_Model):
+    """One measure of an objective: a name, a unit, which way is better, an optional target and
+    where its figures come from (``source``: ``barometer:<question id>``,
+    ``engagement:<count>``, ``staff_survey:<key>``, ``stakeholders:<question id>`` or
+    ``manual:<key>``)."""
+
+    key: Ident
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    unit: Unit
+    direction: Direction = "higher"
+    target: float | None = None
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64)]
+
+    @property
+    def kind(self) -> str:
+        """The kind of source: "barometer", "engagement", "staff_survey"..."""
+        return self.source.partition(":")[0]
+
+    @property
+    def name_in_source(self) -> str:
+        """The question, count or key within the source."""
+        return self.source.partition(":")[2]
+
+
+class Objective(_Model):
+    """An objective "against which we will hold ourselves to account", with its measures."""
+
+    id: Ident
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    measures: Annotated[list[Measure], Field(min_length=1, max_length=12)]
+
+
+class StakeholderQuestion(_Model):
+    """A question external partners and stakeholders answer on the barometer's scale."""
+
+    id: Ident
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]
+    short: Short
+
+
+class StakeholderText(_Model):
+    """The feedback form for external partners and stakeholders (reached by single-use
+    links)."""
+
+    title: Short
+    intro: Text
+    questions: Annotated[list[StakeholderQuestion], Field(min_length=1, max_length=8)]
+    comment_label: Text
+    comment_hint: str = ""
+    organisation_label: Text
+    organisation_types: Annotated[list[BarometerGroup], Field(max_length=20)] = []
+    thanks: Text
+
+
+class ScorecardText(_Model):
+    """The vision and purpose scorecard: the objectives, their measures and the stakeholder
+    form."""
+
+    title: Short
+    intro: Text
+    key_measures: str = ""
+    objectives: Annotated[list[Objective], Field(min_length=1, max_length=20)]
+    stakeholders: StakeholderText
+
+    @cached_property
+    def measures(self) -> dict[str, tuple[Objective, Measure]]:
+        """Every measure by its key, with its objective."""
+        return {m.key: (o, m) for o in self.objectives for m in o.measures}
+
+    def keys_of(self, kind: str) -> set[str]:
+        """The names within sources of this kind that measures use (``staff_survey`` keys the
+        import accepts, ``manual`` keys comms may set)."""
+        return {m.name_in_source for o in self.objectives for m in o.measures if m.kind == kind}
+
+    def objective(self, text: str) -> Objective | None:
+        """The objective a person named: its id, its number (1 for the first) or its title."""
+        wanted = " ".join(text.lower().split())
+        if wanted.isdigit() and 1 <= int(wanted) <= len(self.objectives):
+            return self.objectives[int(wanted) - 1]
+        for objective in self.objectives:
+            if wanted in (objective.id, objective.title.lower()):
+                return objective
+        return None
+
+
+def check_scorecard(content: Content) -> list[str]:
+    """What is wrong with the scorecard section: duplicate ids or keys, sources of no known
+    kind, or naming a question, count or behaviour the content does not have."""
+    card = content.scorecard
+    if card is None:
+        return []
+    problems = []
+    objective_ids = [o.id for o in card.objectives]
+    duplicates = sorted({i for i in objective_ids if objective_ids.count(i) > 1})
+    if duplicates:
+        problems.append(f"scorecard.objectives: duplicate id {', '.join(duplicates)}")
+    keys = [m.key for o in card.objectives for m in o.measures]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        problems.append(f"scorecard: duplicate measure key {', '.join(duplicates)}")
+    sources = [m.source for o in card.objectives for m in o.measures]
+    duplicates = sorted({s for s in sources if sources.count(s) > 1})
+    if duplicates:
+        problems.append(f"scorecard: the same source in two measures: {', '.join(duplicates)}")
+    stakeholder_ids = [q.id for q in card.stakeholders.questions]
+    for kind, ids in (
+        ("questions", stakeholder_ids),
+        ("organisation_types", [t.id for t in card.stakeholders.organisation_types]),
+    ):
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            problems.append(f"scorecard.stakeholders.{kind}: duplicate id {', '.join(duplicates)}")
+    barometer = {q.id for q in content.barometer.questions}
+    strong = {LENS_STRONG + b.id for b in content.behaviours}
+    for o_index, objective in enumerate(card.objectives):
+        for m_index, measure in enumerate(objective.measures):
+            where = f"scorecard.objectives[{o_index}].measures[{m_index}].source"
+            kind, colon, name = measure.source.partition(":")
+            if not colon or kind not in SOURCE_KINDS:
+                problems.append(
+                    f"{where}: unknown source {measure.source!r} (one of "
+                    f"{', '.join(k + ':...' for k in SOURCE_KINDS)})"
+                )
+            elif kind == "barometer" and name not in barometer:
+                problems.append(f"{where}: the barometer has no question {name!r}")
+            elif kind == "stakeholders" and name not in stakeholder_ids:
+                problems.append(f"{where}: the stakeholder form has no question {name!r}")
+            elif kind == "engagement" and name not in (*ENGAGEMENT_COUNTS, *sorted(strong)):
+                problems.append(
+                    f"{where}: no count {name!r} (one of "
+                    f"{', '.join([*ENGAGEMENT_COUNTS, *sorted(strong)])})"
+                )
+            elif kind in ("staff_survey", "manual") and not _IDENT.fullmatch(name):
+                problems.append(
+                    f"{where}: {kind} keys are lowercase words (a-z, 0-9, _), got {name!r}"
+                )
+            elif kind in ("barometer", "stakeholders") and measure.unit != "percent":
+                problems.append(
+                    f"scorecard.objectives[{o_index}].measures[{m_index}].unit: {kind} measures "
+                    "are the share who agree: percent"
+                )
+            elif (
+                measure.target is not None
+                and measure.unit == "percent"
+                and not (0 <= measure.target <= 100)
+            ):
+                problems.append(
+                    f"scorecard.objectives[{o_index}].measures[{m_index}].target: a percent "
+                    "between 0 and 100"
+                )
+    return problems
+
+
 class Content(_Model):
     """Everything the bot says about the organisation's vision and values."""
 
@@ -145,6 +324,7 @@ class Content(_Model):
     ratings: Annotated[list[Rating], Field(min_length=2, max_length=5)]
     lens: LensText
     barometer: BarometerText
+    scorecard: ScorecardText | None = None
 
     @model_validator(mode="after")
     def _check_ids(self) -> Content:
@@ -157,6 +337,9 @@ class Content(_Model):
                 raise ValueError(f"{kind}: duplicate id {', '.join(duplicates)}")
         if not any(r.score is not None for r in self.ratings):
             raise ValueError("ratings: at least one rating needs a score")
+        problems = check_scorecard(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @cached_property

@@ -44,6 +44,8 @@ HealthReport = Callable[[], Mapping[str, object]]
 MAX_BODY_BYTES = 1024 * 1024
 # A page's query value longer than this gets 400 (a search is a few words).
 MAX_QUERY_VALUE = 500
+# A posted form's field longer than this gets 400 (a comment is at most a few paragraphs).
+MAX_FORM_VALUE = 5000
 
 # Seconds a client is asked to wait before trying again while the database is unavailable
 # (the database is probed every half second; a restart takes a few seconds).
@@ -146,14 +148,26 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def _single(query: Mapping[str, str], keys: Sequence[str]) -> dict[str, str]:
+def _single(
+    query: Mapping[str, object], keys: Sequence[str], limit: int = MAX_QUERY_VALUE
+) -> dict[str, str]:
     values = {}
     for key in keys:
         value = query[key]
-        if len(value) > MAX_QUERY_VALUE:
-            raise PageError(f"{key} is too long (at most {MAX_QUERY_VALUE} characters)")
+        if not isinstance(value, str):
+            raise PageError(f"{key} is not a form field")
+        if len(value) > limit:
+            raise PageError(f"{key} is too long (at most {limit} characters)")
         values[key] = value
     return values
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    """A posted form's fields (the first value of each)."""
+    if request.method != "POST":
+        return {}
+    posted = await request.post()
+    return _single(posted, list(dict.fromkeys(posted.keys())), MAX_FORM_VALUE)
 
 
 def _serve(
@@ -179,6 +193,8 @@ def _serve(
                 viewer=viewer,
                 signed_in_only=gated,
                 base=app.settings.public_url or f"{request.scheme}://{request.host}",
+                method=request.method,
+                form=await _form(request),
             )
             async with app.database.unit() as stores:
                 result = await page.handler(asked, stores)
@@ -292,7 +308,12 @@ def mount_pages(app: App, web_app: web.Application) -> None:
     web_app.router.add_get("/favicon.ico", favicon)
     for pages in app.pages:
         for page in pages.routes:
-            web_app.router.add_get(page.path, _serve(app, renderer, sign_in, page))
+            serve = _serve(app, renderer, sign_in, page)
+            for method in page.methods:
+                if method == "GET":
+                    web_app.router.add_get(page.path, serve)
+                else:
+                    web_app.router.add_route(method, page.path, serve)
 
 
 # A person's own record: never cached, never framed, never sent on as a referrer.

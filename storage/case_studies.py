@@ -24,7 +24,17 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.events import ConversationRef
-from storage.common import SqlStore, conflict_insert, escape_like, rowcount, tagged, utc_field
+from storage.common import (
+    Period,
+    PeriodCount,
+    SqlStore,
+    conflict_insert,
+    count_by_period,
+    escape_like,
+    rowcount,
+    tagged,
+    utc_field,
+)
 from storage.digests import DigestItemRow
 from storage.people import PersonKey
 
@@ -168,6 +178,12 @@ class CaseStudyStore(Protocol):
         """The author's consent to be named, changed; False unless it is theirs."""
         ...
 
+    async def activity(self, what: str, periods: Sequence[Period]) -> dict[str, PeriodCount]:
+        """Case studies ``"submitted"`` (by when first submitted) or ``"approved"`` (still
+        published, by when approved) in each period, with how many different authors:
+        aggregates for the scorecard."""
+        ...
+
 
 class CaseStudyRow(SQLModel, table=True):
     """A case study of what good looks like, from submission through moderation."""
@@ -231,6 +247,28 @@ def _case_study(row: CaseStudyRow) -> CaseStudy:
 
 class SqlCaseStudies(SqlStore):
     """Case studies in ``case_studies``; what went into digests in ``digest_items``."""
+
+    async def activity(self, what: str, periods: Sequence[Period]) -> dict[str, PeriodCount]:
+        author = (
+            col(CaseStudyRow.platform)
+            + ":"
+            + col(CaseStudyRow.tenant)
+            + ":"
+            + col(CaseStudyRow.author)
+        )
+        if what == "submitted":
+            return await count_by_period(
+                self.session, col(CaseStudyRow.submitted_at), author, periods
+            )
+        if what == "approved":
+            return await count_by_period(
+                self.session,
+                col(CaseStudyRow.decided_at),
+                author,
+                periods,
+                col(CaseStudyRow.status) == CaseStudyStatus.APPROVED,
+            )
+        raise ValueError(f"no case study activity {what!r}")
 
     async def add(self, case_study: CaseStudy) -> bool:
         statement = (

@@ -14,8 +14,11 @@ from sqlmodel import Field, SQLModel, col, select
 
 from storage.common import (
     ConcurrentUpdate,
+    Period,
+    PeriodCount,
     SqlStore,
     conflict_insert,
+    count_by_period,
     rowcount,
     tagged,
     utc_field,
@@ -162,6 +165,12 @@ class CommitmentStore(Protocol):
         """The owner takes a share back; False unless it is theirs and shared."""
         ...
 
+    async def activity(self, what: str, periods: Sequence[Period]) -> dict[str, PeriodCount]:
+        """Commitments ``"made"`` (by when they were made), ``"kept"`` (marked done, by when)
+        or ``"shared"`` (by when) in each period, with how many different people: aggregates
+        for the scorecard. Erased commitments are not counted."""
+        ...
+
 
 class CommitmentRow(SQLModel, table=True):
     """A personal commitment: "My contribution is to..."."""
@@ -216,6 +225,30 @@ def _owned_by(owner: PersonKey) -> tuple[Any, ...]:
 
 class SqlCommitments(SqlStore):
     """Commitments in ``commitments``."""
+
+    async def activity(self, what: str, periods: Sequence[Period]) -> dict[str, PeriodCount]:
+        owner = (
+            col(CommitmentRow.platform)
+            + ":"
+            + col(CommitmentRow.tenant)
+            + ":"
+            + col(CommitmentRow.owner)
+        )
+        if what == "made":
+            return await count_by_period(
+                self.session, col(CommitmentRow.created_at), owner, periods
+            )
+        if what == "kept":
+            return await count_by_period(
+                self.session,
+                col(CommitmentRow.done_at),
+                owner,
+                periods,
+                col(CommitmentRow.status) == CommitmentStatus.DONE,
+            )
+        if what == "shared":
+            return await count_by_period(self.session, col(CommitmentRow.shared_at), owner, periods)
+        raise ValueError(f"no commitment activity {what!r}")
 
     async def add(self, commitment: Commitment) -> Commitment:
         statement = (

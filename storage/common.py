@@ -12,10 +12,12 @@ on SQLite too). Records are frozen dataclasses, so no database object ever leave
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, String, cast
+from sqlalchemy import DateTime, String, and_, case, cast, distinct, func, literal, null
+from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.types import TypeDecorator
@@ -101,3 +103,70 @@ def tagged(behaviours: Any, behaviour: str) -> Any:
     """A JSON list column of behaviour ids holds ``behaviour`` (ids are lowercase words, so the
     quoted id cannot appear inside another one); the same SQL on SQLite and PostgreSQL."""
     return cast(behaviours, String).like(f'%"{escape_like(behaviour)}"%', escape="\\")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A period figures are counted in: its name ("2026-11") and its bounds, from ``start``
+    (included) to ``end`` (excluded)."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodCount:
+    """How many things happened in a period (``count``) and how many different people did
+    them (``people``): an aggregate, never who."""
+
+    count: int
+    people: int
+
+
+def period_case(when: Any, periods: Sequence[Period]) -> Any:
+    """A SQL expression naming the period ``when`` falls in (NULL when in none)."""
+    return case(
+        *((and_(when >= p.start, when < p.end), literal(p.name, String)) for p in periods),
+        else_=null(),
+    )
+
+
+async def count_by_period(
+    session: AsyncSession,
+    when: Any,
+    who: Any,
+    periods: Sequence[Period],
+    *where: Any,
+) -> dict[str, PeriodCount]:
+    """Rows counted by the period their ``when`` falls in, with the distinct ``who`` among
+    them (one statement; periods with nothing are left out). The period is named in a
+    subquery, so that PostgreSQL groups by a column rather than by an expression it would see
+    twice with different parameters."""
+    if not periods:
+        return {}
+    named = (
+        select_columns(period_case(when, periods).label("period"), who.label("who"))
+        .where(*where)
+        .subquery()
+    )
+    found = await session.exec(  # type: ignore[call-overload]
+        select_columns(named.c.period, func.count(), func.count(distinct(named.c.who)))
+        .where(named.c.period.is_not(None))
+        .group_by(named.c.period)
+    )
+    return {str(p): PeriodCount(count=int(n), people=int(w)) for p, n, w in found}
+
+
+async def group_by_period(
+    session: AsyncSession, named: Any, weight: str | None = None
+) -> list[tuple[Any, ...]]:
+    """The rows of ``named`` (a subquery whose first column is ``period``, from
+    ``period_case``), grouped by all its columns but ``weight``, each with its count (or the sum
+    of ``weight``); rows in no period are left out."""
+    keys = [c for c in named.c if c.name != weight]
+    total = func.sum(named.c[weight]) if weight else func.count()
+    found = await session.exec(  # type: ignore[call-overload]
+        select_columns(*keys, total).where(named.c.period.is_not(None)).group_by(*keys)
+    )
+    return [tuple(row) for row in found]

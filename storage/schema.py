@@ -27,6 +27,7 @@ from storage import (  # noqa: F401  (each registers its tables)
     people,
     records,
     schedules,
+    scorecard,
     slack_installations,
     values_lens,
 )

@@ -4,8 +4,10 @@ Deleting a row in SQL does not erase its bytes at once: PostgreSQL keeps the old
 (with the id of the transaction that wrote it) until VACUUM, and SQLite keeps old pages in its
 write-ahead log until a checkpoint. After a barometer round closes, its participation rows, its
 waiting answers and its answers as first written are deleted (see
-``storage.barometer.SqlBarometer``); ``scrub`` then asks the database to drop those traces, so
-that nobody reading the database files later finds them. Run it outside any unit of work.
+``storage.barometer.SqlBarometer``), and after a stakeholder round closes, its waiting answers
+and which of its links were used (``storage.scorecard``); ``scrub`` then asks the database to
+drop those traces, so that nobody reading the database files later finds them. Run it outside
+any unit of work.
 """
 
 from __future__ import annotations
@@ -20,9 +22,18 @@ BAROMETER_TABLES = (
     "barometer_responses",
     "barometer_comments",
 )
+STAKEHOLDER_TABLES = (
+    "stakeholder_links",
+    "stakeholder_pending",
+    "stakeholder_responses",
+    "stakeholder_comments",
+)
+"""A stakeholder round's closing forgets which links were used and moves its answers out of
+the pool, like a barometer round's."""
+SCRUBBED_TABLES = (*BAROMETER_TABLES, *STAKEHOLDER_TABLES)
 
 
-async def scrub(database: Database, tables: Sequence[str] = BAROMETER_TABLES) -> None:
+async def scrub(database: Database, tables: Sequence[str] = SCRUBBED_TABLES) -> None:
     """VACUUM the tables (PostgreSQL) or checkpoint and truncate the write-ahead log (SQLite,
     whose deleted rows are zeroed as they are deleted: ``secure_delete``)."""
     async with database.engine.connect() as connection:

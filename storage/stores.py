@@ -20,6 +20,7 @@ from storage.meta import MetaStore, SqlMeta
 from storage.people import PeopleStore, SqlPeople
 from storage.records import RecordStore, SqlRecords
 from storage.schedules import ScheduleStore, SqlSchedules
+from storage.scorecard import ScorecardStore, SqlScorecard
 from storage.values_lens import CheckinStore, SqlCheckins, SqlTeamCheckins, TeamCheckinStore
 
 
@@ -60,11 +61,14 @@ class Stores(Protocol):
     def records(self) -> RecordStore: ...
     @property
     def identifiers(self) -> IdentifierStore: ...
+    @property
+    def scorecard(self) -> ScorecardStore: ...
 
 
 class SqlStores:
     """Every store, bound to one session (one unit of work). ``answer_key`` seals and opens the
-    barometer's answers waiting for their batch (``storage.barometer.pool``)."""
+    barometer's answers waiting for their batch (``storage.barometer.pool``) and stakeholders'
+    answers waiting for their round to close (``storage.scorecard``)."""
 
     def __init__(self, session: AsyncSession, answer_key: AnswerKey | None = None) -> None:
         self.session = session
@@ -85,3 +89,4 @@ class SqlStores:
         self.schedules = SqlSchedules(session)
         self.records = SqlRecords(session)
         self.identifiers = SqlIdentifiers(session)
+        self.scorecard = SqlScorecard(session, answer_key)

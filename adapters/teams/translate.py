@@ -86,6 +86,7 @@ COMMANDS = (
     "casestudy",
     "identifier",
     "digest",
+    "scorecard",
     "values",
 )
 # "values" starts ordinary sentences ("Values training for managers" as the work being looked

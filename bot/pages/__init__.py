@@ -77,6 +77,9 @@ class PageRequest:
     base: str = ""
     """The site's address (``VALUESBOT_PUBLIC_URL``, else the request's own), for the
     absolute links feeds need."""
+    method: str = "GET"
+    form: Mapping[str, str] = field(default_factory=dict)
+    """A posted form's fields (``POST``), each its first value."""
 
     def link(self, **changes: str | int | None) -> str:
         """This page's path with its query changed (``None`` or ``""`` removes a key)."""
@@ -148,6 +151,10 @@ class Page:
     handler: Handler
     access: Access
     cache: str
+    methods: tuple[str, ...] = ("GET",)
+    """``("GET", "POST")`` for a page with a form posted back to it (no session is needed:
+    such a form carries a token of its own that the handler checks, ``form-action 'self'``
+    keeps it on this site)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,9 +185,13 @@ class Pages:
         *,
         access: Access = Access.HUB,
         cache: str = NO_STORE,
+        methods: tuple[str, ...] = ("GET",),
     ) -> None:
-        """Serve ``handler`` at ``path`` (aiohttp's syntax: ``/case-studies/{id}``)."""
-        self.routes.append(Page(path=path, handler=handler, access=access, cache=cache))
+        """Serve ``handler`` at ``path`` (aiohttp's syntax: ``/case-studies/{id}``), for GET
+        (and POST, when ``methods`` says so)."""
+        self.routes.append(
+            Page(path=path, handler=handler, access=access, cache=cache, methods=methods)
+        )
 
     def link(self, label: str, href: str, order: int = 50, *, footer: bool = False) -> None:
         """Put a link in the header's navigation, or with ``footer`` in the footer (lower

@@ -121,15 +121,18 @@ _MACROS = {
     "backLink": "back-link",
     "button": "button",
     "card": "card",
+    "errorSummary": "error-summary",
     "footer": "footer",
     "header": "header",
     "input": "input",
     "insetText": "inset-text",
     "pagination": "pagination",
+    "radios": "radios",
     "select": "select",
     "skipLink": "skip-link",
     "summaryList": "summary-list",
     "tag": "tag",
+    "textarea": "textarea",
     "warningCallout": "warning-callout",
 }
 

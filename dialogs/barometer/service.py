@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -72,6 +72,7 @@ from storage.barometer import (
     RoundQuestion,
     RoundScalePoint,
 )
+from storage.common import Period, PeriodCount
 from storage.delivery import OutboxMessage
 from storage.people import PersonKey
 from storage.stores import Stores
@@ -89,6 +90,11 @@ COMMENTS_PER_REQUEST = 10
 BEFORE_ANY_ROUND = datetime(2000, 1, 1, tzinfo=UTC)
 # An unknown word is repeated back this long at most (someone may paste a whole text).
 WORD_SHOWN = 40
+
+
+ResultsNote = Callable[[Stores, datetime], Awaitable[str | None]]
+"""A line another feature adds to a round's results card when it closes (the scorecard's
+headline of what moved), or None."""
 
 
 class ChannelDirectory(Protocol):
@@ -165,6 +171,7 @@ class Barometer:
             reminder_days=settings.barometer_reminders,
         )
         self.follow_up = FollowUp(settings=settings, barometer=self, answer_key=answer_key)
+        self.results_notes: list[ResultsNote] = []
 
     @property
     def page(self) -> str | None:
@@ -935,6 +942,15 @@ class Barometer:
             we_did=await self.we_did_since_last(stores, closed),
             responses_page=self.follow_up.page,
         )
+        for note in self.results_notes:
+            try:
+                line = await note(stores, now)
+            except Exception:
+                # Another feature's line is not worth losing the round's close over.
+                log.exception("barometer results note failed period=%s", closed.period)
+                continue
+            if line:
+                card = replace(card, text=f"{card.text}\n\n{line}")
         posted = 0
         body = card_to_json(card).decode()
         for setting in self.settings.barometer_results:
@@ -1033,6 +1049,19 @@ class Headlines:
         first = latest.questions[0]
         month = month_name(latest.round.period)
         return f"{percent(first.agree_share)} agreed: {first.question.text} ({month})"
+
+
+class SaidDidActivity:
+    """ "You said, we did" counted by period for the scorecard (``engagement:said_did_*``):
+    responses published and actions done. They count what the comms team did, in the open on
+    ``/you-said-we-did``: no person is behind them (``people`` is 0)."""
+
+    async def said_did(
+        self, stores: Stores, what: str, periods: Sequence[Period]
+    ) -> Mapping[str, PeriodCount] | None:
+        """``"responses"`` or ``"actions"`` in each period."""
+        counted = await stores.follow_up.activity(what, periods)
+        return {period: PeriodCount(count=n, people=0) for period, n in counted.items()}
 
 
 class ActionsDone:

@@ -20,7 +20,14 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, Index, Text, update
 from sqlmodel import Field, SQLModel, col, select
 
-from storage.common import SqlStore, conflict_insert, rowcount, utc_field
+from storage.common import (
+    Period,
+    SqlStore,
+    conflict_insert,
+    count_by_period,
+    rowcount,
+    utc_field,
+)
 
 THEME_LIMIT = 80
 TITLE_LIMIT = 200
@@ -161,6 +168,12 @@ class FollowUpStore(Protocol):
 
     async def finished_between(self, after: datetime, until: datetime) -> list[BarometerAction]:
         """Actions done now whose status became done in (after, until], in that order."""
+        ...
+
+    async def activity(self, what: str, periods: Sequence[Period]) -> dict[str, int]:
+        """For the scorecard, in each period: ``"responses"`` published (written then, not
+        withdrawn since) or ``"actions"`` that became done then (each action once a period,
+        even if it went back and forth)."""
         ...
 
 
@@ -385,6 +398,28 @@ class SqlFollowUp(SqlStore):
             col(BarometerActionRow.changed_at) <= until,
         )
         return sorted(found, key=lambda a: (a.changed_at, a.id))
+
+    async def activity(self, what: str, periods: Sequence[Period]) -> dict[str, int]:
+        if what == "responses":
+            counted = await count_by_period(
+                self.session,
+                col(BarometerReplyRow.written_at),
+                col(BarometerReplyRow.id),
+                periods,
+                col(BarometerReplyRow.withdrawn_at).is_(None),
+            )
+        elif what == "actions":
+            counted = await count_by_period(
+                self.session,
+                col(BarometerActionChangeRow.changed_at),
+                col(BarometerActionChangeRow.action_id),
+                periods,
+                col(BarometerActionChangeRow.status) == ActionStatus.DONE,
+            )
+        else:
+            raise ValueError(f"no such count: {what}")
+        # The distinct ids: an action marked done twice in a month counts once.
+        return {period: found.people for period, found in counted.items()}
 
     async def _actions(self, *where: ColumnElement[bool]) -> list[BarometerAction]:
         rows = list(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from storage.barometer import ActionStatus, ActionTarget, AnswerKey
+from storage.common import Period
 from storage.engine import Database
 from tests.contract.test_barometer import NOW, a_round, people, said
 
@@ -171,3 +172,43 @@ async def test_actions_keep_their_status_history(database: Database) -> None:
         assert await stores.follow_up.set_action_status(999, ActionStatus.DONE, LATER) is None
         await stores.follow_up.set_action_status(action.id, ActionStatus.DROPPED, LATER)
         assert await stores.follow_up.finished_between(NOW, LATER) == []
+
+
+async def test_responses_and_actions_are_counted_by_period_for_the_scorecard(
+    database: Database,
+) -> None:
+    months = [
+        Period(name=name, start=NOW + timedelta(days=30 * n), end=NOW + timedelta(days=30 * n + 30))
+        for n, name in enumerate(("m1", "m2"))
+    ]
+    await closed_round_with_comments(database)
+    round_id = "r1"
+    async with database.unit() as stores:
+        kept = await stores.follow_up.add_reply(round_id, "We hear you", NOW + timedelta(days=1))
+        gone = await stores.follow_up.add_reply(
+            round_id, "Withdrawn", NOW + timedelta(days=2), theme="t"
+        )
+        late = await stores.follow_up.add_reply(
+            round_id, "Later", NOW + timedelta(days=31), theme="u"
+        )
+        assert kept is not None
+        assert gone is not None
+        assert late is not None
+        await stores.follow_up.withdraw_reply(gone.id, NOW + timedelta(days=3))
+        action = await stores.follow_up.add_action(
+            title="Fix the rota",
+            owner="Estates",
+            due=None,
+            status=ActionStatus.PLANNED,
+            answers=(),
+            now=NOW,
+        )
+        for days, status in ((5, ActionStatus.DONE), (6, ActionStatus.IN_PROGRESS)):
+            await stores.follow_up.set_action_status(action.id, status, NOW + timedelta(days=days))
+        await stores.follow_up.set_action_status(
+            action.id, ActionStatus.DONE, NOW + timedelta(days=7)
+        )
+    async with database.unit() as stores:
+        assert await stores.follow_up.activity("responses", months) == {"m1": 1, "m2": 1}
+        # Marked done twice in the month: one action done.
+        assert await stores.follow_up.activity("actions", months) == {"m1": 1}

@@ -50,6 +50,7 @@ PAGES = [
     "/digest/" + "f" * 32,
     "/barometer",
     "/you-said-we-did",
+    "/scorecard",  # with figures: tests/e2e/test_scorecard_pages.py, with the feedback form
     "/case-studies/nope",  # the not-found page
 ]
 
@@ -103,7 +104,7 @@ async def test_every_page_is_accessible_in_chromium(
                         )
                 await page.call("Emulation.clearDeviceMetricsOverride")
                 await open_page(page, str(server.make_url("/case-studies")))
-                stops = await tab_through(page, 12)
+                stops = await tab_through(page, 24)
                 problems = page.problems()
         finally:
             await server.close()

@@ -148,3 +148,43 @@ async def test_a_key_that_cannot_open_the_waiting_answers_stops_start_up(
     )
     with pytest.raises(SettingsError, match=r"^VALUESBOT_ANSWER_KEY: not the key"):
         await build_app(settings, clock=ManualClock(START), prepare=False)
+
+
+async def test_stakeholder_answers_waiting_hold_the_key_too(sqlite_url: str) -> None:
+    from tests.contract.test_scorecard import NOW, hashes
+    from tests.contract.test_scorecard import a_round as stakeholder_round
+    from tests.contract.test_scorecard import said as stakeholder_said
+
+    database = Database(sqlite_url, answer_key=KEY)
+    other = AnswerKey.from_text("another-key-0123456789-0123456789-abcdef")
+    try:
+        await check_answer_key(database, KEY, "VALUESBOT_ANSWER_KEY")
+        links = hashes(2)
+        async with database.unit() as stores:
+            await stores.scorecard.open_round(stakeholder_round(), links)
+            await stores.scorecard.answer(links[0], stakeholder_said(), NOW)
+        with pytest.raises(SettingsError) as problem:
+            await check_answer_key(database, other, "VALUESBOT_ANSWER_KEY")
+        assert str(problem.value).startswith(
+            "VALUESBOT_ANSWER_KEY: not the key that sealed the 1 stakeholder answers waiting"
+        )
+    finally:
+        await database.dispose()
+
+
+async def test_a_schema_before_the_stakeholder_tables_holds_no_stakeholder_answers(
+    tmp_path: Path,
+) -> None:
+    """A database a release behind (its migrations not run yet) has no stakeholder tables: the
+    key is checked on what it has."""
+    from storage import migrate
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'behind.db'}"
+    await migrate.upgrade(url, "0013")
+    database = Database(url, answer_key=KEY)
+    try:
+        await check_answer_key(database, KEY, "VALUESBOT_ANSWER_KEY")
+        other = AnswerKey.from_text("another-key-0123456789-0123456789-abcdef")
+        await check_answer_key(database, other, "VALUESBOT_ANSWER_KEY")
+    finally:
+        await database.dispose()

@@ -1,298 +1,77 @@
-"""The values lens: completed personal check-ins and team check-ins in channels.
-
-Notes and actions people write stay in their own rows; team ratings carry a keyed hash of the
-member, never the member id."""
+"""The values lens's stores on SQLAlchemy."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import Index, Text, delete, func, text, tuple_, update
-from sqlmodel import Field, SQLModel, col, select
+from sqlalchemy import delete, func, literal, tuple_, update
+from sqlalchemy import select as select_columns
+from sqlmodel import col, select
 
 from bot.events import ConversationKind, ConversationRef, Platform
 from storage.common import (
     ROWS_AT_ONCE,
     ConcurrentUpdate,
+    Period,
+    PeriodCount,
     SqlStore,
     chunks,
     conflict_insert,
+    count_by_period,
+    group_by_period,
+    period_case,
     rowcount,
-    utc_field,
 )
 from storage.people import PersonKey
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RatingEntry:
-    """How a check-in rated one behaviour."""
-
-    behaviour: str
-    rating: str
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Checkin:
-    """A completed personal values lens check-in."""
-
-    id: str
-    owner: PersonKey
-    work: str
-    action: str
-    focus: str | None
-    ratings: tuple[RatingEntry, ...]
-    started_at: datetime
-    completed_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TeamCheckin:
-    """A team values lens in a channel. ``card`` is the platform's id of its card there, once
-    posted (None until then, or when the platform gave none): the card changed when it
-    closes."""
-
-    id: str
-    place: ConversationRef
-    work: str
-    started_by: str
-    opened_at: datetime
-    closes_at: datetime
-    status: str = "open"
-    closed_at: datetime | None = None
-    participants: int = 0
-    card: str | None = None
-
-    @property
-    def is_open(self) -> bool:
-        """True until the starter closes it or its time runs out."""
-        return self.status == "open"
-
-
-class RateOutcome(StrEnum):
-    """What happened to a member's team ratings."""
-
-    NEW = "new"
-    REPLACED = "replaced"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TeamTally:
-    """How a team rated each behaviour: ``counts[behaviour][rating]``, never who."""
-
-    checkin: TeamCheckin
-    participants: int
-    counts: Mapping[str, Mapping[str, int]]
-
-
-class CheckinStore(Protocol):
-    """Completed personal check-ins."""
-
-    async def add(self, checkin: Checkin) -> None:
-        """Store a completed check-in."""
-        ...
-
-    async def get(self, checkin_id: str) -> Checkin | None:
-        """One check-in, if it exists."""
-        ...
-
-    async def recent(self, owner: PersonKey, limit: int) -> list[Checkin]:
-        """The owner's latest check-ins, newest first."""
-        ...
-
-    async def for_person(self, owner: PersonKey) -> list[Checkin]:
-        """Every check-in of the owner, newest first (their own record)."""
-        ...
-
-    async def forget(self, owner: PersonKey) -> int:
-        """Erase every check-in of the owner, with its ratings and notes; how many."""
-        ...
-
-    async def forget_before(self, when: datetime) -> int:
-        """Retention: erase check-ins completed before ``when``; how many."""
-        ...
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TeamRatings:
-    """One member's ratings in one team check-in, found again by their keyed hash."""
-
-    checkin: TeamCheckin
-    ratings: Mapping[str, str]
-
-
-class TeamCheckinStore(Protocol):
-    """Team check-ins and their ratings."""
-
-    async def open(self, checkin: TeamCheckin) -> TeamCheckin:
-        """Open a team check-in; if the place already has an open one, that one is returned."""
-        ...
-
-    async def current(self, place: ConversationRef) -> TeamCheckin | None:
-        """The open team check-in in this place, if any."""
-        ...
-
-    async def get(self, checkin_id: str) -> TeamCheckin | None:
-        """One team check-in, open or closed."""
-        ...
-
-    async def last_closed(self, place: ConversationRef) -> TeamCheckin | None:
-        """The team check-in in this place that closed last, if any."""
-        ...
-
-    async def rate(
-        self, checkin_id: str, member_key: str, ratings: Mapping[str, str]
-    ) -> RateOutcome:
-        """Store one member's ratings, replacing their earlier ones, if still open."""
-        ...
-
-    async def close(self, checkin_id: str, now: datetime) -> TeamCheckin | None:
-        """Close it if still open, returning it closed; None if someone closed it first."""
-        ...
-
-    async def card_posted(self, checkin_id: str, message_id: str) -> TeamCheckin | None:
-        """Keep the platform's id of the check-in's card in its channel; the check-in as it is
-        now (None if there is no such check-in)."""
-        ...
-
-    async def due(
-        self, now: datetime, limit: int, platforms: Sequence[str] | None = None
-    ) -> list[TeamCheckin]:
-        """Open check-ins whose time has run out (on these platforms, when given)."""
-        ...
-
-    async def tally(self, checkin_id: str) -> TeamTally:
-        """The counts per behaviour and rating."""
-        ...
-
-    async def ids_in(self, platform: str, tenant: str) -> list[str]:
-        """The ids of every team check-in of a workspace or tenant (to recompute a member's
-        keyed hash in each)."""
-        ...
-
-    async def ratings_of(self, member_keys: Mapping[str, str]) -> list[TeamRatings]:
-        """The ratings stored under ``member_keys`` (check-in id -> the member's key there),
-        oldest check-in first. Check-ins already reduced to counts hold none."""
-        ...
-
-    async def started_by(self, platform: str, tenant: str, user: str) -> list[TeamCheckin]:
-        """The team check-ins a person started, newest first."""
-        ...
-
-    async def forget_member(self, member_keys: Mapping[str, str]) -> int:
-        """Erase the ratings stored under ``member_keys`` (check-in id -> key); an open
-        check-in counts one participant fewer. How many check-ins held some."""
-        ...
-
-    async def forget_starter(self, platform: str, tenant: str, user: str) -> int:
-        """The person no longer shows as the starter of their team check-ins (only admins can
-        close those still open); how many."""
-        ...
-
-    async def summarise_before(self, when: datetime) -> int:
-        """Retention: team check-ins closed before ``when`` keep only their counts per
-        behaviour and rating; their member rows (keyed hashes) go. How many check-ins."""
-        ...
-
-
-class CheckinRow(SQLModel, table=True):
-    """A completed personal values lens check-in."""
-
-    __tablename__ = "checkins"
-    __table_args__ = (Index("ix_checkins_owner", "platform", "tenant", "owner", "completed_at"),)
-
-    id: str = Field(primary_key=True, max_length=32)
-    platform: str = Field(max_length=16)
-    tenant: str = Field(max_length=64)
-    owner: str = Field(max_length=255)
-    work: str = Field(sa_type=Text)
-    action: str = Field(sa_type=Text)
-    focus: str | None = Field(default=None, max_length=32)
-    started_at: datetime = utc_field()
-    completed_at: datetime = utc_field()
-
-
-class CheckinRatingRow(SQLModel, table=True):
-    """How one check-in rated one behaviour, with the optional note."""
-
-    __tablename__ = "checkin_ratings"
-
-    checkin_id: str = Field(primary_key=True, foreign_key="checkins.id", max_length=32)
-    behaviour: str = Field(primary_key=True, max_length=32)
-    position: int = 0
-    rating: str = Field(max_length=32)
-    note: str = Field(default="", sa_type=Text)
-
-
-class TeamCheckinRow(SQLModel, table=True):
-    """A team values lens opened in a channel; closed by its starter or when time runs out."""
-
-    __tablename__ = "team_checkins"
-    __table_args__ = (
-        Index("ix_team_checkins_place", "platform", "tenant", "conversation", "status"),
-        Index("ix_team_checkins_due", "status", "closes_at"),
-        # At most one open team check-in per conversation, even with two clicks at once.
-        Index(
-            "uq_team_checkins_open",
-            "platform",
-            "tenant",
-            "conversation",
-            unique=True,
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
-        ),
-    )
-
-    id: str = Field(primary_key=True, max_length=32)
-    platform: str = Field(max_length=16)
-    tenant: str = Field(max_length=64)
-    conversation: str = Field(max_length=255)
-    kind: str = Field(max_length=16)
-    thread: str | None = Field(default=None, max_length=255)
-    service_url: str | None = Field(default=None, max_length=512)
-    work: str = Field(sa_type=Text)
-    started_by: str = Field(max_length=255)
-    status: str = Field(default="open", max_length=16)
-    opened_at: datetime = utc_field()
-    closes_at: datetime = utc_field()
-    closed_at: datetime | None = utc_field(nullable=True)
-    participants: int = 0
-    # The platform's id of the check-in's card in the channel (Slack ts, Teams activity id).
-    card_message: str | None = Field(default=None, max_length=255)
-
-
-class TeamRatingRow(SQLModel, table=True):
-    """One member's rating of one behaviour in a team check-in. ``member_key`` is a keyed hash
-    of the member, enough to let them change their answer and count them once, never shown."""
-
-    __tablename__ = "team_ratings"
-
-    team_checkin_id: str = Field(primary_key=True, foreign_key="team_checkins.id", max_length=32)
-    member_key: str = Field(primary_key=True, max_length=64)
-    behaviour: str = Field(primary_key=True, max_length=32)
-    rating: str = Field(max_length=32)
-
-
-class TeamRatingCountRow(SQLModel, table=True):
-    """How many members of a closed team check-in gave one rating to one behaviour: all that
-    is kept of its ratings once the retention period after its results has passed."""
-
-    __tablename__ = "team_rating_counts"
-
-    team_checkin_id: str = Field(primary_key=True, foreign_key="team_checkins.id", max_length=32)
-    behaviour: str = Field(primary_key=True, max_length=32)
-    rating: str = Field(primary_key=True, max_length=32)
-    count: int
+from storage.values_lens.records import (
+    Checkin,
+    RateOutcome,
+    RatingEntry,
+    TeamCheckin,
+    TeamRatings,
+    TeamTally,
+)
+from storage.values_lens.tables import (
+    CheckinRatingRow,
+    CheckinRow,
+    TeamCheckinRow,
+    TeamRatingCountRow,
+    TeamRatingRow,
+)
+
+
+def _spread(rows: list[tuple[Any, ...]]) -> dict[str, dict[tuple[str, str], int]]:
+    found: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+    for period, behaviour, rating, count in rows:
+        found[period][(behaviour, rating)] = int(count)
+    return dict(found)
 
 
 class SqlCheckins(SqlStore):
     """Personal check-ins in ``checkins`` and ``checkin_ratings``."""
+
+    async def activity(self, periods: Sequence[Period]) -> dict[str, PeriodCount]:
+        owner = (
+            col(CheckinRow.platform) + ":" + col(CheckinRow.tenant) + ":" + col(CheckinRow.owner)
+        )
+        return await count_by_period(self.session, col(CheckinRow.completed_at), owner, periods)
+
+    async def spread(self, periods: Sequence[Period]) -> dict[str, dict[tuple[str, str], int]]:
+        named = (
+            select_columns(
+                period_case(col(CheckinRow.completed_at), periods).label("period"),
+                col(CheckinRatingRow.behaviour),
+                col(CheckinRatingRow.rating),
+            )
+            .join_from(
+                CheckinRatingRow, CheckinRow, col(CheckinRow.id) == col(CheckinRatingRow.checkin_id)
+            )
+            .subquery()
+        )
+        return _spread(await group_by_period(self.session, named))
 
     async def add(self, checkin: Checkin) -> None:
         self.session.add(
@@ -429,6 +208,57 @@ def _team_checkin(row: TeamCheckinRow) -> TeamCheckin:
 
 class SqlTeamCheckins(SqlStore):
     """Team check-ins in ``team_checkins`` and ``team_ratings``."""
+
+    async def activity(self, periods: Sequence[Period]) -> dict[str, PeriodCount]:
+        named = (
+            select_columns(
+                period_case(col(TeamCheckinRow.closed_at), periods).label("period"),
+                literal(1).label("one"),
+                col(TeamCheckinRow.participants).label("people"),
+            )
+            .where(col(TeamCheckinRow.status) == "closed", col(TeamCheckinRow.participants) > 0)
+            .subquery()
+        )
+        found = await self.session.exec(  # type: ignore[call-overload]
+            select_columns(named.c.period, func.count(), func.sum(named.c.people))
+            .where(named.c.period.is_not(None))
+            .group_by(named.c.period)
+        )
+        return {str(p): PeriodCount(count=int(n), people=int(w)) for p, n, w in found}
+
+    async def spread(self, periods: Sequence[Period]) -> dict[str, dict[tuple[str, str], int]]:
+        closed = period_case(col(TeamCheckinRow.closed_at), periods).label("period")
+        members = (
+            select_columns(closed, col(TeamRatingRow.behaviour), col(TeamRatingRow.rating))
+            .join_from(
+                TeamRatingRow,
+                TeamCheckinRow,
+                col(TeamCheckinRow.id) == col(TeamRatingRow.team_checkin_id),
+            )
+            .where(col(TeamCheckinRow.status) == "closed")
+            .subquery()
+        )
+        counts = (
+            select_columns(
+                closed,
+                col(TeamRatingCountRow.behaviour),
+                col(TeamRatingCountRow.rating),
+                col(TeamRatingCountRow.count),
+            )
+            .join_from(
+                TeamRatingCountRow,
+                TeamCheckinRow,
+                col(TeamCheckinRow.id) == col(TeamRatingCountRow.team_checkin_id),
+            )
+            .subquery()
+        )
+        rows = await group_by_period(self.session, members)
+        rows += await group_by_period(self.session, counts, weight="count")
+        found: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+        for period, behaviour, rating, count in rows:
+            before = found[period].get((behaviour, rating), 0)
+            found[period][(behaviour, rating)] = before + int(count)
+        return dict(found)
 
     async def open(self, checkin: TeamCheckin) -> TeamCheckin:
         place = checkin.place
