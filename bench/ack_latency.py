@@ -1,29 +1,42 @@
-"""Acknowledgement latency of `valuesbot serve`: time to the HTTP response of signed Slack slash
-commands and button clicks, and of Teams message activities and Adaptive Card submits, from many
-concurrent people each going through whole values lens check-ins (plus /values and /barometer).
-Every acknowledged request must also lead to the bot's answer at the mock platform (else an error).
+"""What a person waits for: the time to the HTTP answer of signed Slack slash commands and button
+clicks, and of Teams message activities and Adaptive Card submits (the acknowledgement), and the
+time from sending each request to the bot's answer (its reply, or the card it changed) reaching
+the mock platform (the visible answer), from many concurrent people each waiting for their answer
+before their next step. Every acknowledged request must lead to an answer at the platform.
+
+Two scenarios: ``checkin`` (the default: whole values lens check-ins by clicks, plus ``/values``
+and ``/barometer``) and ``help`` (``/values`` again and again, the lightest command). ``--app
+bolt`` runs the ``help`` scenario (Slack only) against a minimal Bolt for Python app instead
+(``bench/peers/bolt_help.py``: acknowledge, post one message), for a side-by-side figure.
 
     .venv/bin/python -m bench.ack_latency --db sqlite|postgresql --clients 50 --duration 30
+    .venv/bin/python -m bench.ack_latency --scenario help --teams-share 0 --clients 50
+    .venv/bin/python -m bench.ack_latency --app bolt --clients 50
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import aiohttp
 
-from bench.clients import SLACK_SECRET, SLACK_TOKEN, Recorder, Slack, Teams, wait_until
+from bench.clients import SLACK_SECRET, SLACK_TOKEN, Recorder, Slack, Teams, Watch
 from bench.common import (
+    ROOT,
     MemorySampler,
     count_rows,
+    cpu_seconds,
     fresh_database,
     latency_figures,
     parser,
     print_latency_result,
+    print_table,
     profiling,
     serving,
     write_result,
@@ -36,13 +49,17 @@ RATINGS = ["Strongly", "Partly", "Partly", "Not yet", "Strongly", "Not relevant"
 ACTION = "Test the draft with two patient reps"
 FOLLOW_UP = 30.0  # seconds the bot has to answer a request at the platform before it counts lost
 TARGET_P99_MS = 100.0
+# What a person waits for: the visible answer at 50 people, and turns a second.
+TARGET_VISIBLE_P99_MS = 250.0
+TARGET_TURNS = 250.0
 
 
 class Run:
     """The shared state of one run: the clock, the recorder, and how many answers arrived."""
 
-    def __init__(self, recorder: Recorder, until: float) -> None:
+    def __init__(self, recorder: Recorder, watch: Watch, until: float) -> None:
         self.recorder = recorder
+        self.watch = watch
         self.until = until
         self.followed = 0
         self.checkins = 0
@@ -58,11 +75,15 @@ class Run:
 
     async def step(self, kind: str, request: Awaitable[bool], answered: Callable[[], bool]) -> bool:
         """Send one request; then wait until the bot's answer reached the platform."""
+        started = time.perf_counter()
         if not await request:
             return False
-        if not await wait_until(answered, FOLLOW_UP):
+        arrived = await self.watch.until(answered, FOLLOW_UP)
+        if arrived is None:
             self.recorder.error(kind, "acknowledged, but no answer reached the platform")
             return False
+        if self.recorder.recording:
+            self.recorder.visible[kind].append(arrived - started)
         self.followed += 1
         return True
 
@@ -139,6 +160,15 @@ class TeamsPerson:
         return lambda: self.teams.newest(self.person) is not old
 
 
+async def ask_for_help(run: Run, who: SlackPerson | TeamsPerson) -> None:
+    """``/values`` (the help: the lightest command) again and again until the time is up."""
+    for _ in run.rounds():
+        await run.step(who.command, who.ask("/values"), who.answered())
+
+
+SCENARIOS = {"checkin": "use_the_bot", "help": "ask_for_help"}
+
+
 async def use_the_bot(run: Run, who: SlackPerson | TeamsPerson) -> None:
     """Ask for help, do a whole values lens check-in by clicks, save its action, ask about the
     barometer; again until the time is up. (Each argument list takes its snapshot of what the
@@ -157,11 +187,42 @@ async def use_the_bot(run: Run, who: SlackPerson | TeamsPerson) -> None:
             await run.step(who.command, who.ask("/barometer"), who.answered())
 
 
-async def measure(
-    db: str, clients: int, duration: float, teams_share: float, profile: bool
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    """What one run does."""
+
+    db: str = "sqlite"
+    clients: int = 50
+    duration: float = 30.0
+    teams_share: float = 0.5
+    scenario: str = "checkin"
+    app: str = "valuesbot"
+    profile: bool = False
+
+    @property
+    def name(self) -> str:
+        """The result's name: ``ack_latency[-help][-bolt]-<clients>``."""
+        parts = ["ack_latency"]
+        if self.scenario != "checkin":
+            parts.append(self.scenario)
+        if self.app != "valuesbot":
+            parts.append(self.app)
+        if self.clients != 50:
+            parts.append(str(self.clients))
+        return "-".join(parts)
+
+
+KINDS = ["slack command", "slack click", "teams message", "teams card submit"]
+
+
+async def measure(options: Options) -> dict[str, Any]:
+    if options.app == "bolt" and (options.scenario != "help" or options.teams_share):
+        raise SystemExit(
+            "--app bolt answers /values on Slack only: --scenario help --teams-share 0"
+        )
+    journey = ask_for_help if options.scenario == "help" else use_the_bot
     async with (
-        fresh_database(db, "ack") as url,
+        fresh_database(options.db, "ack") as url,
         MockSlackApi() as api,
         MockBotConnector() as connector,
     ):
@@ -172,54 +233,78 @@ async def measure(
             "SLACK_API_URL": api.api_url,
             "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "true",
         }
-        async with serving(env, name=f"ack_latency-{db}") as serve:
+        program = None
+        if options.app == "bolt":
+            program = (sys.executable, "-m", "bench.peers.bolt_help")
+            env["PYTHONPATH"] = str(ROOT)
+        async with serving(
+            env, name=f"{options.name}-{options.db}", **({"program": program} if program else {})
+        ) as serve:
             await asyncio.sleep(1.0)
             idle_mib = serve.rss_mib()
             connector_limit = aiohttp.TCPConnector(limit=0)
             async with aiohttp.ClientSession(connector=connector_limit) as http:
                 recorder = Recorder()
+                watch = Watch(api, connector)
                 slack = Slack(http, serve.url, api, recorder)
                 teams = Teams(http, serve.url, connector, recorder)
 
-                # Warm-up (not measured): one person on each platform through one check-in.
+                # Warm-up (not measured): one person on each platform through one journey.
                 recorder.recording = False
-                warm = Run(recorder, time.monotonic() + 0.1)
-                await asyncio.gather(
-                    use_the_bot(warm, SlackPerson(slack, "U0WARM")),
-                    use_the_bot(warm, TeamsPerson(teams, Teams.person(0))),
-                )
+                warm = Run(recorder, watch, time.monotonic() + 0.1)
+                warming: list[SlackPerson | TeamsPerson] = [SlackPerson(slack, "U0WARM")]
+                if options.teams_share:
+                    warming.append(TeamsPerson(teams, Teams.person(0)))
+                await asyncio.gather(*(journey(warm, who) for who in warming))
                 recorder.recording = True
                 recorder.errors.clear()
 
-                n_teams = round(clients * teams_share)
+                n_teams = round(options.clients * options.teams_share)
                 people: list[SlackPerson | TeamsPerson] = [
                     TeamsPerson(teams, Teams.person(n + 1)) for n in range(n_teams)
                 ]
-                people += [SlackPerson(slack, f"U0B{n + 1:05d}") for n in range(clients - n_teams)]
+                people += [
+                    SlackPerson(slack, f"U0B{n + 1:05d}") for n in range(options.clients - n_teams)
+                ]
                 sampler = MemorySampler(serve.pid)
-                async with profiling(serve.pid, f"ack_latency-{db}", enabled=profile):
+                cpu_before = cpu_seconds(serve.pid)
+                async with profiling(
+                    serve.pid, f"{options.name}-{options.db}", enabled=options.profile
+                ):
                     sampler.start()
-                    run = Run(recorder, time.monotonic() + duration)
+                    run = Run(recorder, watch, time.monotonic() + options.duration)
                     started = time.monotonic()
-                    await asyncio.gather(*(use_the_bot(run, who) for who in people))
+                    await asyncio.gather(*(journey(run, who) for who in people))
                     elapsed = time.monotonic() - started
                     await sampler.stop()
+                serve_cpu = cpu_seconds(serve.pid) - cpu_before
         log = serve.log.read_text(encoding="utf-8", errors="replace")
-        checkins = await count_rows(url, "SELECT count(*) FROM checkins")
-        commitments = await count_rows(url, "SELECT count(*) FROM commitments")
+        if options.app == "valuesbot":
+            checkins = await count_rows(url, "SELECT count(*) FROM checkins")
+            commitments = await count_rows(url, "SELECT count(*) FROM commitments")
+        else:
+            checkins = commitments = 0
 
-    kinds = ["slack command", "slack click", "teams message", "teams card submit"]
-    by_kind = {k: latency_figures(recorder.seconds[k]) for k in kinds}
-    every = [s for k in kinds for s in recorder.seconds[k]]
+    by_kind = {k: latency_figures(recorder.seconds[k]) for k in KINDS if recorder.seconds[k]}
+    every = [s for k in KINDS for s in recorder.seconds[k]]
     by_kind["all"] = latency_figures(every)
-    for kind in kinds:
-        by_kind[kind]["errors"] = sum(recorder.errors[kind].values())
+    for kind in KINDS:
+        if kind in by_kind:
+            by_kind[kind]["errors"] = sum(recorder.errors[kind].values())
     by_kind["all"]["errors"] = sum(sum(c.values()) for c in recorder.errors.values())
+    visible = {k: latency_figures(recorder.visible[k]) for k in KINDS if recorder.visible[k]}
+    answered = [s for k in KINDS for s in recorder.visible[k]]
+    visible["all"] = latency_figures(answered)
     log_errors = len(re.findall(r"\b(ERROR|CRITICAL|Traceback)\b", log))
+    turns = len(answered) / elapsed
     return {
         "latency": by_kind,
+        "visible": visible,
         "errors": {k: dict(c) for k, c in recorder.errors.items() if c},
         "requests_per_second": round(len(every) / elapsed, 1),
+        "turns_per_second": round(turns, 1),
+        "serve_cpu_ms_per_turn": round(serve_cpu / max(len(answered), 1) * 1000, 2),
+        "serve_cpu_share": round(serve_cpu / elapsed, 2),
         "answers_verified": run.followed,
         "checkins_completed_by_clients": run.checkins,
         # Warm-up check-ins (one a platform) are in the database too.
@@ -234,6 +319,13 @@ async def measure(
             and by_kind["all"]["errors"] == 0
             and log_errors == 0
         ),
+        "target_visible_p99_ms": TARGET_VISIBLE_P99_MS,
+        "target_turns_per_second": TARGET_TURNS,
+        "visible_target_met": bool(
+            visible["all"].get("p99_ms", 1e9) < TARGET_VISIBLE_P99_MS
+            and turns >= TARGET_TURNS
+            and by_kind["all"]["errors"] == 0
+        ),
     }
 
 
@@ -244,14 +336,34 @@ def main() -> None:
     options.add_argument(
         "--teams-share", type=float, default=0.5, help="share of the people who use Teams"
     )
-    args = options.parse_args()
-    figures = asyncio.run(
-        measure(args.db, args.clients, args.duration, args.teams_share, args.profile)
+    options.add_argument(
+        "--scenario",
+        choices=["checkin", "help"],
+        default="checkin",
+        help="whole check-ins by clicks (and /values, /barometer), or /values again and again",
     )
-    path = write_result("ack_latency", args.db, vars(args), figures)
+    options.add_argument(
+        "--app",
+        choices=["valuesbot", "bolt"],
+        default="valuesbot",
+        help="valuesbot serve, or the minimal Bolt app of bench/peers/bolt_help.py",
+    )
+    args = options.parse_args()
+    run = Options(
+        db=args.db,
+        clients=args.clients,
+        duration=args.duration,
+        teams_share=args.teams_share,
+        scenario=args.scenario,
+        app=args.app,
+        profile=args.profile,
+    )
+    figures = asyncio.run(measure(run))
+    path = write_result(run.name, args.db, vars(args), figures)
+    print_table("visible answer (request sent -> reply at the platform)", figures["visible"])
     print_latency_result(
-        f"Acknowledgement latency, {args.clients} clients, {args.duration:g} s, {args.db}",
-        figures,
+        f"{run.app} {run.scenario}, {run.clients} clients, {run.duration:g} s, {run.db}",
+        {k: v for k, v in figures.items() if k != "visible"},
         path,
     )
 

@@ -34,10 +34,12 @@ TEAM = "T1"
 
 
 class Recorder:
-    """Acknowledgement times and errors, by kind of request."""
+    """Acknowledgement times, visible-answer times and errors, by kind of request."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, list[float]] = defaultdict(list)
+        # From sending a request to the bot's answer reaching the platform (``Watch``).
+        self.visible: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, Counter[str]] = defaultdict(Counter)
         self.recording = True
 
@@ -69,6 +71,63 @@ class Recorder:
             self.error(kind, f"HTTP {status}")
             return False
         return True
+
+
+class _Announcing(list[Any]):
+    """A mock platform's list of calls that says when it grows."""
+
+    def __init__(self, items: list[Any], grew: Callable[[], None]) -> None:
+        super().__init__(items)
+        self._grew = grew
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self._grew()
+
+
+class Watch:
+    """When something the bot sent reaches the mock platforms: every call they record wakes the
+    people waiting, whose own check says whether it was their answer. The mocks change what they
+    hold in the same step as they record the call, so the check runs (soon after, on this event
+    loop) against the platform as the bot left it; the time kept is the moment of the call."""
+
+    def __init__(self, *mocks: MockSlackApi | MockBotConnector) -> None:
+        self._waiting: list[tuple[Callable[[], bool], asyncio.Future[float]]] = []
+        self._scheduled = False
+        self._stamp = 0.0
+        for mock in mocks:
+            mock.calls = _Announcing(mock.calls, self._grew)
+
+    def _grew(self) -> None:
+        self._stamp = time.perf_counter()
+        if not self._scheduled and self._waiting:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._check)
+
+    def _check(self) -> None:
+        self._scheduled = False
+        stamp = self._stamp  # the latest call's moment: an answer is never counted early
+        still = []
+        for check, future in self._waiting:
+            if future.done():
+                continue
+            if check():
+                future.set_result(stamp)
+            else:
+                still.append((check, future))
+        self._waiting = still
+
+    async def until(self, check: Callable[[], bool], limit: float) -> float | None:
+        """The moment (``perf_counter``) ``check`` first held after a call reached a mock, or
+        now if it holds already; None after ``limit`` seconds."""
+        if check():
+            return time.perf_counter()
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting.append((check, future))
+        try:
+            return await asyncio.wait_for(future, limit)
+        except TimeoutError:
+            return None
 
 
 async def wait_until(check: Callable[[], bool], limit: float, every: float = 0.02) -> bool:

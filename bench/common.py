@@ -202,15 +202,18 @@ async def _wait_until_healthy(serve: Serve, limit: float = 60) -> None:
 
 
 @asynccontextmanager
-async def serving(env: Mapping[str, str], *, name: str) -> AsyncIterator[Serve]:
-    """``valuesbot serve`` on a free port with ``env`` (and nothing else of valuesbot's from this
-    process's environment) until the block ends; its log is ``bench/results/<name>-serve.log``."""
+async def serving(
+    env: Mapping[str, str], *, name: str, program: Sequence[str] = (VALUESBOT, "serve")
+) -> AsyncIterator[Serve]:
+    """``valuesbot serve`` (or another ``program`` taking ``--port`` and answering ``GET
+    /healthz``) on a free port with ``env`` (and nothing else of valuesbot's from this process's
+    environment) until the block ends; its log is ``bench/results/<name>-serve.log``."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     log = RESULTS / f"{name}-serve.log"
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="valuesbot-bench-") as workdir:
         async with stopping(
-            [VALUESBOT, "serve", "--port", str(port)],
+            [*program, "--port", str(port)],
             cwd=Path(workdir),
             env={"VALUESBOT_ANSWER_KEY": ANSWER_KEY, **env},
             log=log,

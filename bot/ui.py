@@ -12,6 +12,7 @@ card's hidden values, the choice's value under ``"choice"``, and the inputs the 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -210,18 +211,32 @@ Drawing = TypeVar("Drawing")
 
 
 class LastDrawn(Generic[Drawing]):
-    """A platform's drawing of cards that keeps the last one drawn. A fan-out sends one card
+    """A platform's drawing of cards that keeps the ones drawn lately. A fan-out sends one card
     object to thousands of people (the delivery worker reads each distinct card once), and
-    drawing it again for each of them was a large share of every send."""
+    drawing it again for each of them was a large share of every send; the answers of the
+    bot's turns repeat too (the help, the same question of a dialog), and drawing them was a
+    fifth of a turn's time. The same card object is found at once; an equal card, by its
+    ``repr`` (every field of every part of a card is in it, and it costs a hundredth of a
+    drawing). ``keep``: how many drawings are kept (the least recently used goes)."""
 
-    def __init__(self, draw: Callable[[Card], Drawing]) -> None:
+    def __init__(self, draw: Callable[[Card], Drawing], keep: int = 256) -> None:
         self._draw = draw
+        self._keep = keep
         self._last: tuple[Card, Drawing] | None = None
+        self._drawn: OrderedDict[str, Drawing] = OrderedDict()
 
     def __call__(self, card: Card) -> Drawing:
         last = self._last
         if last is not None and last[0] is card:
             return last[1]
-        drawn = self._draw(card)
+        key = repr(card)
+        drawn = self._drawn.get(key)
+        if drawn is None:
+            drawn = self._draw(card)
+            self._drawn[key] = drawn
+            if len(self._drawn) > self._keep:
+                self._drawn.popitem(last=False)
+        else:
+            self._drawn.move_to_end(key)
         self._last = (card, drawn)  # holding the card keeps its identity unique
         return drawn

@@ -11,9 +11,10 @@ on SQLite too). Records are frozen dataclasses, so no database object ever leave
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, String, and_, case, cast, distinct, func, literal, null
@@ -71,6 +72,30 @@ def conflict_insert(session: AsyncSession, table: type[SQLModel]) -> Any:
     return insert(table)
 
 
+@lru_cache(maxsize=128)
+def prepared_upsert(
+    dialect: str,
+    table: type[SQLModel],
+    keys: tuple[str, ...],
+    updates: tuple[str, ...] | None,
+    kept: tuple[str, ...] = (),
+) -> Any:
+    """An ``INSERT ... ON CONFLICT`` on ``table``'s primary ``keys`` in ``dialect``, built once:
+    its values are the parameters it is executed with (``SqlStore.run``). On a conflict it does
+    nothing (``updates`` None) or sets each column of ``updates`` to the value given, except
+    those of ``kept`` already set (``coalesce``). For the statements of every turn: building and
+    keying a statement with its values each time cost more than running it."""
+    core = table.__table__  # type: ignore[attr-defined]
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(core)
+    if updates is None:
+        return statement.on_conflict_do_nothing(index_elements=list(keys))
+    changes: dict[str, Any] = {}
+    for name in updates:
+        given = statement.excluded[name]
+        changes[name] = func.coalesce(core.c[name], given) if name in kept else given
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
+
+
 def rowcount(result: CursorResult[Any]) -> int:
     """How many rows a statement inserted, changed or deleted."""
     return int(result.rowcount)
@@ -92,6 +117,13 @@ class SqlStore:
     def dialect(self) -> str:
         """The database's dialect: "sqlite" or "postgresql"."""
         return self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
+
+    async def run(self, statement: Any, parameters: Mapping[str, Any]) -> CursorResult[Any]:
+        """A Core statement built once (``prepared_upsert``, or a module's constant) with these
+        parameters, on the session's connection and transaction."""
+        connection = await self.session.connection()
+        result: CursorResult[Any] = await connection.execute(statement, dict(parameters))
+        return result
 
 
 def escape_like(text: str) -> str:

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, delete, update
+from sqlalchemy import JSON, and_, bindparam, delete, update
+from sqlalchemy import select as select_columns
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.events import Event
-from storage.common import ConcurrentUpdate, SqlStore, conflict_insert, rowcount, utc_field
+from storage.common import ConcurrentUpdate, SqlStore, prepared_upsert, rowcount, utc_field
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +90,51 @@ class DialogStateRow(SQLModel, table=True):
     updated_at: datetime = utc_field()
 
 
+_STATES = DialogStateRow.__table__  # type: ignore[attr-defined]
+_KEY = ("platform", "tenant", "conversation", "actor")
+
+
+def _is_key(*, version: bool = False) -> Any:
+    """The row of one key (and, with ``version``, still at the version read), by parameters."""
+    names = (*_KEY, "version") if version else _KEY
+    return and_(*(_STATES.c[name] == bindparam(f"at_{name}") for name in names))
+
+
+# Every turn of a dialog loads its state and saves or deletes it: statements built once.
+_LOAD = select_columns(
+    _STATES.c.dialog, _STATES.c.step, _STATES.c.data, _STATES.c.version, _STATES.c.started_at
+).where(_is_key())
+_UPDATE = (
+    update(_STATES)
+    .where(_is_key(version=True))
+    .values(
+        dialog=bindparam("dialog"),
+        step=bindparam("step"),
+        data=bindparam("data"),
+        version=bindparam("next_version"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_DELETE = delete(_STATES).where(_is_key(version=True))
+
+
+def _at(key: DialogKey, version: int | None = None) -> dict[str, Any]:
+    where: dict[str, Any] = {
+        "at_platform": key.platform,
+        "at_tenant": key.tenant,
+        "at_conversation": key.conversation,
+        "at_actor": key.actor,
+    }
+    if version is not None:
+        where["at_version"] = version
+    return where
+
+
 class SqlDialogs(SqlStore):
     """Dialog states in ``dialog_states``."""
 
     async def load(self, key: DialogKey) -> DialogState | None:
-        row = await self.session.get(
-            DialogStateRow, (key.platform, key.tenant, key.conversation, key.actor)
-        )
+        row = (await self.run(_LOAD, _at(key))).first()
         if row is None:
             return None
         return DialogState(
@@ -109,42 +148,30 @@ class SqlDialogs(SqlStore):
     async def save(self, key: DialogKey, state: DialogState, now: datetime) -> DialogState:
         started = state.started_at or now
         if state.version == 0:
-            statement = (
-                conflict_insert(self.session, DialogStateRow)
-                .values(
-                    platform=key.platform,
-                    tenant=key.tenant,
-                    conversation=key.conversation,
-                    actor=key.actor,
-                    dialog=state.dialog,
-                    step=state.step,
-                    data=state.data,
-                    version=1,
-                    started_at=started,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing()
-            )
+            statement = prepared_upsert(self.dialect, DialogStateRow, _KEY, updates=None)
+            parameters: dict[str, Any] = {
+                "platform": key.platform,
+                "tenant": key.tenant,
+                "conversation": key.conversation,
+                "actor": key.actor,
+                "dialog": state.dialog,
+                "step": state.step,
+                "data": state.data,
+                "version": 1,
+                "started_at": started,
+                "updated_at": now,
+            }
         else:
-            statement = (
-                update(DialogStateRow)
-                .where(
-                    col(DialogStateRow.platform) == key.platform,
-                    col(DialogStateRow.tenant) == key.tenant,
-                    col(DialogStateRow.conversation) == key.conversation,
-                    col(DialogStateRow.actor) == key.actor,
-                    col(DialogStateRow.version) == state.version,
-                )
-                .values(
-                    dialog=state.dialog,
-                    step=state.step,
-                    data=state.data,
-                    version=state.version + 1,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-        if rowcount(await self.session.exec(statement)) != 1:
+            statement = _UPDATE
+            parameters = {
+                **_at(key, state.version),
+                "dialog": state.dialog,
+                "step": state.step,
+                "data": state.data,
+                "next_version": state.version + 1,
+                "updated_at": now,
+            }
+        if rowcount(await self.run(statement, parameters)) != 1:
             raise ConcurrentUpdate(f"dialog state of {key} changed meanwhile")
         return DialogState(
             dialog=state.dialog,
@@ -157,18 +184,7 @@ class SqlDialogs(SqlStore):
     async def delete(self, key: DialogKey, state: DialogState) -> None:
         if state.version == 0:
             return
-        statement = (
-            delete(DialogStateRow)
-            .where(
-                col(DialogStateRow.platform) == key.platform,
-                col(DialogStateRow.tenant) == key.tenant,
-                col(DialogStateRow.conversation) == key.conversation,
-                col(DialogStateRow.actor) == key.actor,
-                col(DialogStateRow.version) == state.version,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(await self.session.exec(statement)) != 1:
+        if rowcount(await self.run(_DELETE, _at(key, state.version))) != 1:
             raise ConcurrentUpdate(f"dialog state of {key} changed meanwhile")
 
     async def for_person(self, platform: str, tenant: str, actor: str) -> list[DialogState]:

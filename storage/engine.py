@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import sqlite_inline
 from storage.barometer import AnswerKey
 from storage.stores import SqlStores
 
@@ -77,6 +78,16 @@ def make_engine(database_url: str, **options: Any) -> AsyncEngine:
 
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    inline = options.pop("inline", True) and url.get_backend_name() == "sqlite"
+    if inline and "async_creator" not in options:
+        # Statements run on the event loop's thread (``storage.sqlite_inline``): with the
+        # connection options SQLAlchemy would have given the driver.
+        arguments, keywords = url.get_dialect()().create_connect_args(url)
+        for own in ("timeout", "check_same_thread"):
+            keywords.pop(own, None)
+        options["async_creator"] = sqlite_inline.creator(
+            str(arguments[0]), SQLITE_BUSY_TIMEOUT_MS / 1000, dict(keywords)
+        )
     engine = create_async_engine(url, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -85,7 +96,8 @@ def make_engine(database_url: str, **options: Any) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Inline connections wait for another process's lock themselves, without blocking.
+        cursor.execute(f"PRAGMA busy_timeout={0 if inline else SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -8,7 +8,7 @@ from typing import Protocol
 from sqlalchemy import delete
 from sqlmodel import Field, SQLModel, col
 
-from storage.common import SqlStore, conflict_insert, rowcount, utc_field
+from storage.common import SqlStore, prepared_upsert, rowcount, utc_field
 
 
 class EventLog(Protocol):
@@ -37,12 +37,13 @@ class SqlEventLog(SqlStore):
     """Handled events in ``processed_events``."""
 
     async def first_time(self, platform: str, event_id: str, now: datetime) -> bool:
-        statement = (
-            conflict_insert(self.session, ProcessedEventRow)
-            .values(platform=platform, event_id=event_id, handled_at=now)
-            .on_conflict_do_nothing()
+        statement = prepared_upsert(
+            self.dialect, ProcessedEventRow, ("platform", "event_id"), updates=None
         )
-        return rowcount(await self.session.exec(statement)) == 1
+        recorded = await self.run(
+            statement, {"platform": platform, "event_id": event_id, "handled_at": now}
+        )
+        return rowcount(recorded) == 1
 
     async def forget_before(self, when: datetime) -> int:
         statement = delete(ProcessedEventRow).where(col(ProcessedEventRow.handled_at) < when)

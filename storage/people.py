@@ -8,11 +8,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Index, delete, func, or_, tuple_
+from sqlalchemy import JSON, Index, delete, or_, tuple_
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.events import Actor, ConversationKind, ConversationRef, Directory, Event, Platform
-from storage.common import ROWS_AT_ONCE, SqlStore, chunks, conflict_insert, utc_field
+from storage.common import (
+    ROWS_AT_ONCE,
+    SqlStore,
+    chunks,
+    conflict_insert,
+    prepared_upsert,
+    utc_field,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,69 +191,71 @@ def _conversation(row: ConversationRow) -> ConversationRef:
     )
 
 
+PERSON_KEY = ("platform", "tenant", "user_id")
+CONVERSATION_KEY = ("platform", "tenant", "conversation")
+
+
 class SqlPeople(SqlStore):
     """People in ``people`` and conversations in ``conversations``."""
 
     async def seen(self, place: ConversationRef, actor: Actor, now: datetime) -> None:
-        platform = str(place.platform)
-        person: dict[str, Any] = {"last_seen": now}
+        updates = ["last_seen"]
+        kept: tuple[str, ...] = ()
         if actor.name:
-            person["display_name"] = actor.name
+            updates.append("display_name")
         if actor.timezone:
-            person["timezone"] = actor.timezone
+            updates.append("timezone")
         if place.extra:
-            person["extra"] = dict(place.extra)
+            updates.append("extra")
         if place.is_direct:
-            person["direct_conversation"] = place.conversation
+            updates.append("direct_conversation")
             if place.service_url:
-                person["service_url"] = place.service_url
+                updates.append("service_url")
         elif place.service_url:
             # Met in a channel: its service URL opens a direct chat with them later, unless
             # they have one of their own (a row ``identified`` wrote first has none yet).
-            person["service_url"] = func.coalesce(col(PersonRow.service_url), place.service_url)
-        upsert_person = (
-            conflict_insert(self.session, PersonRow)
-            .values(
-                platform=platform,
-                tenant=place.tenant,
-                user_id=actor.id,
-                display_name=actor.name,
-                timezone=actor.timezone,
-                direct_conversation=place.conversation if place.is_direct else None,
-                service_url=place.service_url,
-                extra=dict(place.extra),
-                first_seen=now,
-                last_seen=now,
-            )
-            .on_conflict_do_update(index_elements=["platform", "tenant", "user_id"], set_=person)
+            updates.append("service_url")
+            kept = ("service_url",)
+        upsert_person = prepared_upsert(self.dialect, PersonRow, PERSON_KEY, tuple(updates), kept)
+        await self.run(
+            upsert_person,
+            {
+                "platform": str(place.platform),
+                "tenant": place.tenant,
+                "user_id": actor.id,
+                "display_name": actor.name,
+                "timezone": actor.timezone,
+                "direct_conversation": place.conversation if place.is_direct else None,
+                "service_url": place.service_url,
+                "extra": dict(place.extra),
+                "first_seen": now,
+                "last_seen": now,
+            },
         )
-        await self.session.exec(upsert_person)
         await self.remember(place, now)
 
     async def remember(self, place: ConversationRef, now: datetime) -> None:
-        platform = str(place.platform)
-        conversation: dict[str, Any] = {"last_seen": now, "kind": str(place.kind)}
+        updates = ["last_seen", "kind"]
         if place.service_url:
-            conversation["service_url"] = place.service_url
+            updates.append("service_url")
         if place.extra:
-            conversation["extra"] = dict(place.extra)
-        upsert_conversation = (
-            conflict_insert(self.session, ConversationRow)
-            .values(
-                platform=platform,
-                tenant=place.tenant,
-                conversation=place.conversation,
-                kind=str(place.kind),
-                service_url=place.service_url,
-                extra=dict(place.extra),
-                first_seen=now,
-                last_seen=now,
-            )
-            .on_conflict_do_update(
-                index_elements=["platform", "tenant", "conversation"], set_=conversation
-            )
+            updates.append("extra")
+        upsert_conversation = prepared_upsert(
+            self.dialect, ConversationRow, CONVERSATION_KEY, tuple(updates)
         )
-        await self.session.exec(upsert_conversation)
+        await self.run(
+            upsert_conversation,
+            {
+                "platform": str(place.platform),
+                "tenant": place.tenant,
+                "conversation": place.conversation,
+                "kind": str(place.kind),
+                "service_url": place.service_url,
+                "extra": dict(place.extra),
+                "first_seen": now,
+                "last_seen": now,
+            },
+        )
 
     async def identified(
         self, key: PersonKey, name: str, directory: Directory, now: datetime

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Index, delete, update
+from sqlalchemy import Index, bindparam, delete, update
 from sqlmodel import Field, SQLModel, col, select
 
 from storage.common import SqlStore, conflict_insert, rowcount, utc_field
@@ -195,6 +195,12 @@ class AuditRow(SQLModel, table=True):
     subject: str = Field(default="", max_length=255)
 
 
+# Whoever does anything is here (every turn): built once.
+_LIFT_MARK = delete(LeaverRow.__table__).where(  # type: ignore[attr-defined]
+    *(LeaverRow.__table__.c[name] == bindparam(name) for name in ("platform", "tenant", "user_id"))  # type: ignore[attr-defined]
+)
+
+
 def _person_is(row: type[ExportLinkRow] | type[LeaverRow], person: PersonKey) -> tuple[Any, ...]:
     return (
         col(row.platform) == person.platform,
@@ -299,10 +305,9 @@ class SqlRecords(SqlStore):
         return marked
 
     async def returned(self, person: PersonKey) -> bool:
-        lifted = await self.session.exec(
-            delete(LeaverRow)
-            .where(*_person_is(LeaverRow, person))
-            .execution_options(synchronize_session=False)
+        lifted = await self.run(
+            _LIFT_MARK,
+            {"platform": person.platform, "tenant": person.tenant, "user_id": person.user},
         )
         return rowcount(lifted) > 0
 

@@ -866,7 +866,7 @@ class SlackOutbound:
             if route.response_url is None:
                 raise
             shared = not (reply.private or reply.replace or place.is_direct)
-            drawn = render.message(card)
+            drawn = self._drawn(card)
             await self.respond(
                 route.response_url,
                 {
@@ -882,7 +882,7 @@ class SlackOutbound:
 
     async def _update(self, token: str, channel: str, ts: str, card: Card) -> None:
         """``chat.update``: the message ``ts`` in ``channel`` becomes ``card``."""
-        drawn = render.message(card)
+        drawn = self._drawn(card)
         await self.call(
             token, "chat.update", channel=channel, ts=ts, blocks=drawn.blocks, text=drawn.text
         )
@@ -892,7 +892,7 @@ class SlackOutbound:
             await self._update(token, route.channel, route.message_ts, card)
             return True
         if route.response_url:
-            drawn = render.message(card)
+            drawn = self._drawn(card)
             # Ephemeral messages can only be replaced through their response_url.
             await self.respond(
                 route.response_url,
@@ -914,7 +914,7 @@ class SlackOutbound:
                 return
             except SendError as problem:  # the trigger lasts 3 seconds; an ephemeral card will do
                 log.info("could not open a modal, sending an ephemeral card: %s", problem)
-        drawn = render.message(card)
+        drawn = self._drawn(card)
         params: dict[str, Any] = {
             "channel": place.conversation,
             "user": event.actor.id,

@@ -10,6 +10,7 @@ from bot.ui import (
     Choice,
     ChoiceInput,
     Field,
+    LastDrawn,
     Option,
     TextInput,
     card_from_json,
@@ -86,3 +87,36 @@ def test_a_multiple_choice_reads_back_what_was_picked_in_option_order() -> None:
         ChoiceInput(name="x", label="X", options=(Option(label="a", value="a,b"),), multiple=True)
     card = Card(title="x", inputs=(behaviours,))
     assert card_from_json(card_to_json(card)) == card
+
+
+def test_an_equal_card_is_drawn_once_and_a_different_one_again() -> None:
+    drawings: list[Card] = []
+
+    def draw(card: Card) -> str:
+        drawings.append(card)
+        return f"drawn {card.title}"
+
+    drawn = LastDrawn(draw, keep=2)
+    help_card = Card(title="Help", choices=(Choice(label="Start", action="start"),))
+    assert drawn(help_card) == "drawn Help"
+    # A new card object with the same content (the next person's /values): not drawn again.
+    again = Card(title="Help", choices=(Choice(label="Start", action="start"),))
+    assert drawn(again) == "drawn Help"
+    # Anything different is drawn, however small the difference.
+    other = Card(title="Help", choices=(Choice(label="Start", action="start", value="1"),))
+    assert drawn(other) == "drawn Help"
+    assert drawings == [help_card, other]
+
+
+def test_the_least_recently_drawn_card_is_forgotten_first() -> None:
+    drawings: list[str] = []
+
+    def draw(card: Card) -> str:
+        drawings.append(card.title)
+        return card.title
+
+    drawn = LastDrawn(draw, keep=2)
+    for title in ("a", "b", "a", "c", "a", "b"):
+        drawn(Card(title=title))
+    # "b" went when "c" came ("a" had been used since); "a" stayed.
+    assert drawings == ["a", "b", "c", "b"]
