@@ -50,7 +50,7 @@ from dialogs.behaviours import (
     submitted_behaviours,
 )
 from dialogs.review import Review
-from storage.case_studies import CaseStudy, CaseStudyStatus
+from storage.case_studies import CaseStudy, CaseStudyStatus, CaseStudyStore
 from storage.people import PersonKey
 from storage.stores import Stores
 
@@ -525,28 +525,9 @@ class Submissions:
 
     # What review by comms knows of case studies (``dialogs.review.Reviewed``)
 
-    async def get(self, stores: Stores, item_id: str) -> CaseStudy | None:
-        """One case study."""
-        return await stores.case_studies.get(item_id)
-
-    async def decide(
-        self,
-        stores: Stores,
-        item_id: str,
-        revision: int,
-        status: str,
-        moderator: str,
-        note: str | None,
-        now: datetime,
-    ) -> CaseStudy | None:
-        """Decide a revision still pending."""
-        return await stores.case_studies.decide(item_id, revision, status, moderator, note, now)
-
-    async def pending(
-        self, stores: Stores, platform: str, tenant: str, limit: int
-    ) -> list[CaseStudy]:
-        """Case studies waiting for review."""
-        return await stores.case_studies.pending(platform, tenant, limit)
+    def store(self, stores: Stores) -> CaseStudyStore:
+        """Where case studies are."""
+        return stores.case_studies
 
     def review_face(self, case_study: CaseStudy, author_name: str) -> Card:
         """The story as a moderator reads it."""

@@ -27,12 +27,15 @@ from bot.turn import Turn
 from bot.ui import Card, Choice, ChoiceStyle, TextInput, card_to_json
 from storage.delivery import OutboxMessage
 from storage.people import PersonKey
+from storage.review import (
+    APPROVED,
+    CHANGES_REQUESTED,
+    PENDING,
+    REJECTED,
+    Reviewable,
+    ReviewedStore,
+)
 from storage.stores import Stores
-
-PENDING = "pending"
-APPROVED = "approved"
-CHANGES_REQUESTED = "changes_requested"
-REJECTED = "rejected"
 
 NOTE = "note"
 REVISION = "revision"
@@ -47,23 +50,12 @@ STATUS_WORDS: dict[str, str] = {
 }
 
 
-class Submission(Protocol):
-    """What review needs of a record: its id, author, title and where it is."""
+class Submission(Reviewable, Protocol):
+    """What review needs of a record: the review columns every reviewed record holds, and its
+    title."""
 
     @property
-    def id(self) -> str: ...
-    @property
-    def author(self) -> PersonKey: ...
-    @property
     def title(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def revision(self) -> int: ...
-    @property
-    def moderator(self) -> str | None: ...
-    @property
-    def decided_at(self) -> datetime | None: ...
 
 
 R = TypeVar("R", bound=Submission)
@@ -85,25 +77,8 @@ class Reviewed(Protocol[R]):
     hint: str
     """What someone who is not comms may do instead, after "... is for the comms team."."""
 
-    async def get(self, stores: Stores, item_id: str) -> R | None:
-        """One record, if it exists."""
-        ...
-
-    async def decide(
-        self,
-        stores: Stores,
-        item_id: str,
-        revision: int,
-        status: str,
-        moderator: str,
-        note: str | None,
-        now: datetime,
-    ) -> R | None:
-        """Decide this revision if it is still pending; None otherwise."""
-        ...
-
-    async def pending(self, stores: Stores, platform: str, tenant: str, limit: int) -> list[R]:
-        """Records waiting for review, oldest first."""
+    def store(self, stores: Stores) -> ReviewedStore[R]:
+        """Where the records are, in this unit of work."""
         ...
 
     def review_face(self, item: R, author_name: str) -> Card:
@@ -226,8 +201,8 @@ class Review(Generic[R]):
             turn.reply(only_comms(f"The {reviewed.noun} queue", reviewed.hint), private=True)
             return
         place = turn.event.conversation
-        waiting = await reviewed.pending(
-            turn.stores, str(place.platform), place.tenant, QUEUE_SIZE + 1
+        waiting = await reviewed.store(turn.stores).pending(
+            str(place.platform), place.tenant, QUEUE_SIZE + 1
         )
         if not waiting:
             turn.reply(Card(title=title, text="Nothing is waiting for review."), private=True)
@@ -253,7 +228,8 @@ class Review(Generic[R]):
             turn.reply(only_comms(f"Reviewing {reviewed.nouns}", reviewed.hint), private=True)
             return
         status = self.decisions[event.action]
-        item = await reviewed.get(turn.stores, event.values.get(reviewed.key, ""))
+        store = reviewed.store(turn.stores)
+        item = await store.get(event.values.get(reviewed.key, ""))
         if item is None:
             turn.reply(
                 Card(title="Not found", text=f"That {reviewed.noun} does not exist."),
@@ -276,11 +252,11 @@ class Review(Generic[R]):
                 self.card(item, author, f"Please keep the note under {NOTE_LIMIT} characters.")
             )
             return
-        decided = await reviewed.decide(
-            turn.stores, item.id, item.revision, status, event.actor.id, note or None, turn.now
+        decided = await store.decide(
+            item.id, item.revision, status, event.actor.id, note or None, turn.now
         )
         if decided is None:
-            fresh = await reviewed.get(turn.stores, item.id) or item
+            fresh = await store.get(item.id) or item
             turn.update(await self.already(turn.stores, fresh))
             return
         await record(

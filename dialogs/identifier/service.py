@@ -23,7 +23,7 @@ from bot.turn import Turn
 from bot.ui import Card, Choice, ChoiceStyle, Field, commands_typed_with
 from dialogs.identifier.dialog import NAME, Draft, line
 from dialogs.review import Review
-from storage.identifiers import Identifier, IdentifierStatus
+from storage.identifiers import Identifier, IdentifierStatus, IdentifierStore
 from storage.people import PersonKey
 from storage.stores import Stores
 
@@ -128,28 +128,9 @@ class Identifiers:
 
     # What review by comms knows of identifiers (``dialogs.review.Reviewed``)
 
-    async def get(self, stores: Stores, item_id: str) -> Identifier | None:
-        """One identifier."""
-        return await stores.identifiers.get(item_id)
-
-    async def decide(
-        self,
-        stores: Stores,
-        item_id: str,
-        revision: int,
-        status: str,
-        moderator: str,
-        note: str | None,
-        now: datetime,
-    ) -> Identifier | None:
-        """Decide a revision still pending."""
-        return await stores.identifiers.decide(item_id, revision, status, moderator, note, now)
-
-    async def pending(
-        self, stores: Stores, platform: str, tenant: str, limit: int
-    ) -> list[Identifier]:
-        """Identifiers waiting for review."""
-        return await stores.identifiers.pending(platform, tenant, limit)
+    def store(self, stores: Stores) -> IdentifierStore:
+        """Where identifiers are."""
+        return stores.identifiers
 
     def statement_fields(self, identifier: Identifier) -> tuple[Field, ...]:
         """Each behaviour and how the publication shows it."""
