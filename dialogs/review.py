@@ -7,8 +7,10 @@ The first decision wins: a second moderator clicking sees who decided, and the c
 older revision decide nothing. Each decision is recorded in the audit trail (who, what, on which
 id) and the author is told the outcome in their direct chat, also through the outbox.
 
-A feature says what its records are with a ``Reviewed``: how to find and decide one, the face
-of its review card, what the author is told. ``Review`` does the rest, the same for each.
+A feature says what its records are with a ``Reviewed``: its store (a
+``storage.review.ReviewedStore``), the face of its review card, what the author is told.
+``Review`` does the rest, the same for each, from filing a new submission to telling its
+author the outcome.
 Names follow the feature's ``kind``: actions ``<kind>.approve|changes|reject``, outbox jobs
 ``<kind>-review:<id>`` and ``<kind>-outcome``, audit actions ``<kind>.<status>``.
 """
@@ -72,8 +74,11 @@ class Reviewed(Protocol[R]):
     """Several ("case studies")."""
     key: str
     """The hidden value that names the record on its cards."""
-    queue_command: str
-    """The command that shows what is waiting ("casestudy queue")."""
+    short: str
+    """One record, as its author's cards name it ("case study", "identifier")."""
+    command: str
+    """The feature's command, without its slash (``casestudy``): ``<command> queue`` shows
+    what is waiting, ``<command> mine`` an author's own."""
     hint: str
     """What someone who is not comms may do instead, after "... is for the comms team."."""
 
@@ -274,13 +279,39 @@ class Review(Generic[R]):
             )
         )
 
+    async def add(self, stores: Stores, item: R) -> R | None:
+        """File a new submission: the record as stored, or None when it was filed already (a
+        second click on the same form)."""
+        store = self.reviewed.store(stores)
+        added = await store.add(item)
+        stored = await store.get(item.id)
+        if not added or stored is None or stored.author != item.author:
+            return None
+        return stored
+
+    def not_filed(self, *, edited: bool) -> Card:
+        """The answer to an author whose submission was not filed: an edit of a record that is
+        not theirs or already decided, or a new one sent already."""
+        reviewed = self.reviewed
+        mine = f"/{reviewed.command} mine"
+        if edited:
+            return Card(
+                title="It cannot be changed now",
+                text=f"That {reviewed.short} is not yours, or comms have already decided on it. "
+                f"See yours with {mine}.",
+            )
+        return Card(
+            title="Already sent",
+            text=f"That {reviewed.short} is already with comms. See it with {mine}.",
+        )
+
     async def already(self, stores: Stores, item: R) -> Card:
         """A review card clicked after the record was decided, or changed by its author."""
         if item.status == PENDING:
             return Card(
                 title="There is a newer version",
                 text=f'The author changed "{item.title}" since this card was sent. See the '
-                f"latest in /{self.reviewed.queue_command}.",
+                f"latest in /{self.reviewed.command} queue.",
             )
         who = "someone"
         if item.moderator:

@@ -59,7 +59,8 @@ class Identifiers:
     noun = "values identifier"
     nouns = "values identifiers"
     key = KEY
-    queue_command = "identifier queue"
+    short = "identifier"
+    command = "identifier"
     hint = HINT
 
     def __init__(self, *, content: Content, settings: Settings) -> None:
@@ -91,14 +92,9 @@ class Identifiers:
                 intended=draft.intended,
                 now=now,
             )
-            if stored is None:
-                return Card(
-                    title="It cannot be changed now",
-                    text="That identifier is not yours, or comms have already decided on it. "
-                    "See yours with /identifier mine.",
-                )
         else:
-            added = await stores.identifiers.add(
+            stored = await self.review.add(
+                stores,
                 Identifier(
                     id=draft_id,
                     author=author,
@@ -109,14 +105,10 @@ class Identifiers:
                     intended=draft.intended,
                     source=draft.source,
                     submitted_at=now,
-                )
+                ),
             )
-            stored = await stores.identifiers.get(draft_id)
-            if not added or stored is None or stored.author != author:
-                return Card(
-                    title="Already sent",
-                    text="That identifier is already with comms. See it with /identifier mine.",
-                )
+        if stored is None:
+            return self.review.not_filed(edited=bool(identifier_id))
         await self.review.ask_comms(stores, stored, author_name, now)
         return Card(
             title="Thank you: it is with comms",
