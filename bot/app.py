@@ -84,46 +84,20 @@ def default_schedules(settings: Settings) -> list[Schedule]:
     """The recurring jobs every installation runs. Each job decides for itself what is due
     (the barometer's timetable, each digest's day and time, each commitment's review day), so
     the schedules only say how often to look."""
-    zone = settings.timezone
-    return [
-        Schedule(
-            id=BAROMETER_TICK,
-            kind=BAROMETER_TICK,
-            cron="*/5 * * * *",
-            timezone=zone,
-            grace=timedelta(minutes=30),
-        ),
-        Schedule(
-            id=DIGEST_TICK,
-            kind=DIGEST_TICK,
-            cron="* * * * *",
-            timezone=zone,
-            grace=timedelta(minutes=10),
-        ),
-        Schedule(
-            id=REVIEW_JOB,
-            kind=REVIEW_JOB,
-            cron="0 * * * *",
-            timezone=zone,
-            grace=timedelta(hours=2),
-        ),
+    # Each job: how often it looks, and how late a missed look may still run.
+    jobs = (
+        (BAROMETER_TICK, "*/5 * * * *", timedelta(minutes=30)),
+        (DIGEST_TICK, "* * * * *", timedelta(minutes=10)),
+        (REVIEW_JOB, "0 * * * *", timedelta(hours=2)),
         # A stakeholder feedback round closes by itself when its time is up.
-        Schedule(
-            id=SCORECARD_TICK,
-            kind=SCORECARD_TICK,
-            cron="*/15 * * * *",
-            timezone=zone,
-            grace=timedelta(hours=1),
-        ),
+        (SCORECARD_TICK, "*/15 * * * *", timedelta(hours=1)),
         # Retention: erase leavers whose grace is over and rows older than their limits
         # (handled event ids included, kept VALUESBOT_RETAIN_EVENTS_DAYS to spot retries).
-        Schedule(
-            id=RETENTION_JOB,
-            kind=RETENTION_JOB,
-            cron="17 * * * *",
-            timezone=zone,
-            grace=timedelta(hours=6),
-        ),
+        (RETENTION_JOB, "17 * * * *", timedelta(hours=6)),
+    )
+    return [
+        Schedule(id=kind, kind=kind, cron=cron, timezone=settings.timezone, grace=grace)
+        for kind, cron, grace in jobs
     ]
 
 

@@ -50,7 +50,7 @@ from dialogs.behaviours import (
     submitted_behaviours,
 )
 from dialogs.review import Review
-from storage.case_studies import CaseStudy, CaseStudyStatus
+from storage.case_studies import CaseStudy, CaseStudyStatus, CaseStudyStore
 from storage.people import PersonKey
 from storage.stores import Stores
 
@@ -439,7 +439,8 @@ class Submissions:
     noun = "case study"
     nouns = "case studies"
     key = CASE_STUDY
-    queue_command = "casestudy queue"
+    short = "case study"
+    command = "casestudy"
     hint = HINT
 
     def __init__(self, *, content: Content, settings: Settings) -> None:
@@ -471,14 +472,9 @@ class Submissions:
                 named=draft.named,
                 now=now,
             )
-            if stored is None:
-                return Card(
-                    title="It cannot be changed now",
-                    text="That case study is not yours, or comms have already decided on it. "
-                    "See yours with /casestudy mine.",
-                )
         else:
-            added = await stores.case_studies.add(
+            stored = await self.review.add(
+                stores,
                 CaseStudy(
                     id=draft_id,
                     author=author,
@@ -488,14 +484,10 @@ class Submissions:
                     difference=draft.difference,
                     named=draft.named,
                     submitted_at=now,
-                )
+                ),
             )
-            stored = await stores.case_studies.get(draft_id)
-            if not added or stored is None or stored.author != author:
-                return Card(
-                    title="Already sent",
-                    text="That case study is already with comms. See it with /casestudy mine.",
-                )
+        if stored is None:
+            return self.review.not_filed(edited=bool(case_study_id))
         await self.review.ask_comms(stores, stored, author_name, now)
         return Card(
             title="Thank you: it is with comms",
@@ -525,28 +517,9 @@ class Submissions:
 
     # What review by comms knows of case studies (``dialogs.review.Reviewed``)
 
-    async def get(self, stores: Stores, item_id: str) -> CaseStudy | None:
-        """One case study."""
-        return await stores.case_studies.get(item_id)
-
-    async def decide(
-        self,
-        stores: Stores,
-        item_id: str,
-        revision: int,
-        status: str,
-        moderator: str,
-        note: str | None,
-        now: datetime,
-    ) -> CaseStudy | None:
-        """Decide a revision still pending."""
-        return await stores.case_studies.decide(item_id, revision, status, moderator, note, now)
-
-    async def pending(
-        self, stores: Stores, platform: str, tenant: str, limit: int
-    ) -> list[CaseStudy]:
-        """Case studies waiting for review."""
-        return await stores.case_studies.pending(platform, tenant, limit)
+    def store(self, stores: Stores) -> CaseStudyStore:
+        """Where case studies are."""
+        return stores.case_studies
 
     def review_face(self, case_study: CaseStudy, author_name: str) -> Card:
         """The story as a moderator reads it."""

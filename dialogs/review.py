@@ -7,8 +7,10 @@ The first decision wins: a second moderator clicking sees who decided, and the c
 older revision decide nothing. Each decision is recorded in the audit trail (who, what, on which
 id) and the author is told the outcome in their direct chat, also through the outbox.
 
-A feature says what its records are with a ``Reviewed``: how to find and decide one, the face
-of its review card, what the author is told. ``Review`` does the rest, the same for each.
+A feature says what its records are with a ``Reviewed``: its store (a
+``storage.review.ReviewedStore``), the face of its review card, what the author is told.
+``Review`` does the rest, the same for each, from filing a new submission to telling its
+author the outcome.
 Names follow the feature's ``kind``: actions ``<kind>.approve|changes|reject``, outbox jobs
 ``<kind>-review:<id>`` and ``<kind>-outcome``, audit actions ``<kind>.<status>``.
 """
@@ -27,12 +29,15 @@ from bot.turn import Turn
 from bot.ui import Card, Choice, ChoiceStyle, TextInput, card_to_json
 from storage.delivery import OutboxMessage
 from storage.people import PersonKey
+from storage.review import (
+    APPROVED,
+    CHANGES_REQUESTED,
+    PENDING,
+    REJECTED,
+    Reviewable,
+    ReviewedStore,
+)
 from storage.stores import Stores
-
-PENDING = "pending"
-APPROVED = "approved"
-CHANGES_REQUESTED = "changes_requested"
-REJECTED = "rejected"
 
 NOTE = "note"
 REVISION = "revision"
@@ -47,23 +52,12 @@ STATUS_WORDS: dict[str, str] = {
 }
 
 
-class Submission(Protocol):
-    """What review needs of a record: its id, author, title and where it is."""
+class Submission(Reviewable, Protocol):
+    """What review needs of a record: the review columns every reviewed record holds, and its
+    title."""
 
     @property
-    def id(self) -> str: ...
-    @property
-    def author(self) -> PersonKey: ...
-    @property
     def title(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def revision(self) -> int: ...
-    @property
-    def moderator(self) -> str | None: ...
-    @property
-    def decided_at(self) -> datetime | None: ...
 
 
 R = TypeVar("R", bound=Submission)
@@ -80,30 +74,16 @@ class Reviewed(Protocol[R]):
     """Several ("case studies")."""
     key: str
     """The hidden value that names the record on its cards."""
-    queue_command: str
-    """The command that shows what is waiting ("casestudy queue")."""
+    short: str
+    """One record, as its author's cards name it ("case study", "identifier")."""
+    command: str
+    """The feature's command, without its slash (``casestudy``): ``<command> queue`` shows
+    what is waiting, ``<command> mine`` an author's own."""
     hint: str
     """What someone who is not comms may do instead, after "... is for the comms team."."""
 
-    async def get(self, stores: Stores, item_id: str) -> R | None:
-        """One record, if it exists."""
-        ...
-
-    async def decide(
-        self,
-        stores: Stores,
-        item_id: str,
-        revision: int,
-        status: str,
-        moderator: str,
-        note: str | None,
-        now: datetime,
-    ) -> R | None:
-        """Decide this revision if it is still pending; None otherwise."""
-        ...
-
-    async def pending(self, stores: Stores, platform: str, tenant: str, limit: int) -> list[R]:
-        """Records waiting for review, oldest first."""
+    def store(self, stores: Stores) -> ReviewedStore[R]:
+        """Where the records are, in this unit of work."""
         ...
 
     def review_face(self, item: R, author_name: str) -> Card:
@@ -226,8 +206,8 @@ class Review(Generic[R]):
             turn.reply(only_comms(f"The {reviewed.noun} queue", reviewed.hint), private=True)
             return
         place = turn.event.conversation
-        waiting = await reviewed.pending(
-            turn.stores, str(place.platform), place.tenant, QUEUE_SIZE + 1
+        waiting = await reviewed.store(turn.stores).pending(
+            str(place.platform), place.tenant, QUEUE_SIZE + 1
         )
         if not waiting:
             turn.reply(Card(title=title, text="Nothing is waiting for review."), private=True)
@@ -253,7 +233,8 @@ class Review(Generic[R]):
             turn.reply(only_comms(f"Reviewing {reviewed.nouns}", reviewed.hint), private=True)
             return
         status = self.decisions[event.action]
-        item = await reviewed.get(turn.stores, event.values.get(reviewed.key, ""))
+        store = reviewed.store(turn.stores)
+        item = await store.get(event.values.get(reviewed.key, ""))
         if item is None:
             turn.reply(
                 Card(title="Not found", text=f"That {reviewed.noun} does not exist."),
@@ -276,11 +257,11 @@ class Review(Generic[R]):
                 self.card(item, author, f"Please keep the note under {NOTE_LIMIT} characters.")
             )
             return
-        decided = await reviewed.decide(
-            turn.stores, item.id, item.revision, status, event.actor.id, note or None, turn.now
+        decided = await store.decide(
+            item.id, item.revision, status, event.actor.id, note or None, turn.now
         )
         if decided is None:
-            fresh = await reviewed.get(turn.stores, item.id) or item
+            fresh = await store.get(item.id) or item
             turn.update(await self.already(turn.stores, fresh))
             return
         await record(
@@ -298,13 +279,39 @@ class Review(Generic[R]):
             )
         )
 
+    async def add(self, stores: Stores, item: R) -> R | None:
+        """File a new submission: the record as stored, or None when it was filed already (a
+        second click on the same form)."""
+        store = self.reviewed.store(stores)
+        added = await store.add(item)
+        stored = await store.get(item.id)
+        if not added or stored is None or stored.author != item.author:
+            return None
+        return stored
+
+    def not_filed(self, *, edited: bool) -> Card:
+        """The answer to an author whose submission was not filed: an edit of a record that is
+        not theirs or already decided, or a new one sent already."""
+        reviewed = self.reviewed
+        mine = f"/{reviewed.command} mine"
+        if edited:
+            return Card(
+                title="It cannot be changed now",
+                text=f"That {reviewed.short} is not yours, or comms have already decided on it. "
+                f"See yours with {mine}.",
+            )
+        return Card(
+            title="Already sent",
+            text=f"That {reviewed.short} is already with comms. See it with {mine}.",
+        )
+
     async def already(self, stores: Stores, item: R) -> Card:
         """A review card clicked after the record was decided, or changed by its author."""
         if item.status == PENDING:
             return Card(
                 title="There is a newer version",
                 text=f'The author changed "{item.title}" since this card was sent. See the '
-                f"latest in /{self.reviewed.queue_command}.",
+                f"latest in /{self.reviewed.command} queue.",
             )
         who = "someone"
         if item.moderator:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -27,8 +27,6 @@ from bot.events import ConversationRef
 from storage.common import (
     Period,
     PeriodCount,
-    SqlStore,
-    conflict_insert,
     count_by_period,
     escape_like,
     rowcount,
@@ -37,6 +35,7 @@ from storage.common import (
 )
 from storage.digests import DigestItemRow
 from storage.people import PersonKey
+from storage.review import ReviewedStore, SqlReviewed
 
 
 class CaseStudyStatus(StrEnum):
@@ -92,17 +91,8 @@ class CaseStudyPage:
     total: int
 
 
-class CaseStudyStore(Protocol):
+class CaseStudyStore(ReviewedStore[CaseStudy], Protocol):
     """Case studies and their moderation."""
-
-    async def add(self, case_study: CaseStudy) -> bool:
-        """Store a new submission; False when its id is stored already (a second click on the
-        same form)."""
-        ...
-
-    async def get(self, case_study_id: str) -> CaseStudy | None:
-        """One case study, if it exists."""
-        ...
 
     async def resubmit(
         self,
@@ -120,36 +110,11 @@ class CaseStudyStore(Protocol):
         theirs and waiting for them (pending or changes requested)."""
         ...
 
-    async def decide(
-        self,
-        case_study_id: str,
-        revision: int,
-        status: str,
-        moderator: str,
-        note: str | None,
-        now: datetime,
-    ) -> CaseStudy | None:
-        """Approve, ask for changes or reject this revision if it is still pending; None when
-        someone decided first or the author sent a newer revision."""
-        ...
-
-    async def pending(self, platform: str, tenant: str, limit: int) -> list[CaseStudy]:
-        """Submissions waiting for comms, oldest first."""
-        ...
-
-    async def for_author(self, author: PersonKey, limit: int) -> list[CaseStudy]:
-        """The author's case studies, newest first."""
-        ...
-
     async def approved_for_digest(
         self, place: ConversationRef, after: datetime, until: datetime, limit: int
     ) -> list[CaseStudy]:
         """Approved in (after, until] in the place's workspace or tenant and never yet in a
         digest to that place, oldest approval first."""
-        ...
-
-    async def for_person(self, author: PersonKey) -> list[CaseStudy]:
-        """Every case study of the author, newest first (their own record)."""
         ...
 
     async def forget(self, author: PersonKey, *, keep: Sequence[str] = ()) -> list[CaseStudy]:
@@ -245,8 +210,18 @@ def _case_study(row: CaseStudyRow) -> CaseStudy:
     )
 
 
-class SqlCaseStudies(SqlStore):
+class SqlCaseStudies(SqlReviewed[CaseStudyRow, CaseStudy]):
     """Case studies in ``case_studies``; what went into digests in ``digest_items``."""
+
+    table = CaseStudyRow
+    kept_when_erased: ClassVar[Mapping[str, Any]] = {
+        "author": "",
+        "named": False,
+        "moderator_note": None,
+    }
+
+    def record(self, row: CaseStudyRow) -> CaseStudy:
+        return _case_study(row)
 
     async def activity(self, what: str, periods: Sequence[Period]) -> dict[str, PeriodCount]:
         author = (
@@ -270,34 +245,15 @@ class SqlCaseStudies(SqlStore):
             )
         raise ValueError(f"no case study activity {what!r}")
 
-    async def add(self, case_study: CaseStudy) -> bool:
-        statement = (
-            conflict_insert(self.session, CaseStudyRow)
-            .values(
-                id=case_study.id,
-                platform=case_study.author.platform,
-                tenant=case_study.author.tenant,
-                author=case_study.author.user,
-                title=case_study.title,
-                story=case_study.story,
-                behaviours=list(case_study.behaviours),
-                difference=case_study.difference,
-                named=case_study.named,
-                status=case_study.status,
-                revision=case_study.revision,
-                moderator=case_study.moderator,
-                moderator_note=case_study.moderator_note,
-                submitted_at=case_study.submitted_at,
-                decided_at=case_study.decided_at,
-                updated_at=case_study.submitted_at,
-            )
-            .on_conflict_do_nothing()
+    async def add(self, item: CaseStudy) -> bool:
+        return await self._add(
+            item,
+            title=item.title,
+            story=item.story,
+            behaviours=list(item.behaviours),
+            difference=item.difference,
+            named=item.named,
         )
-        return rowcount(await self.session.exec(statement)) == 1
-
-    async def get(self, case_study_id: str) -> CaseStudy | None:
-        row = await self.session.get(CaseStudyRow, case_study_id, populate_existing=True)
-        return None if row is None else _case_study(row)
 
     async def resubmit(
         self,
@@ -311,88 +267,16 @@ class SqlCaseStudies(SqlStore):
         named: bool,
         now: datetime,
     ) -> CaseStudy | None:
-        changed = await self.session.exec(
-            update(CaseStudyRow)
-            .where(
-                col(CaseStudyRow.id) == case_study_id,
-                col(CaseStudyRow.platform) == author.platform,
-                col(CaseStudyRow.tenant) == author.tenant,
-                col(CaseStudyRow.author) == author.user,
-                col(CaseStudyRow.status).in_(
-                    [CaseStudyStatus.PENDING, CaseStudyStatus.CHANGES_REQUESTED]
-                ),
-            )
-            .values(
-                title=title,
-                story=story,
-                behaviours=list(behaviours),
-                difference=difference,
-                named=named,
-                status=CaseStudyStatus.PENDING,
-                revision=col(CaseStudyRow.revision) + 1,
-                submitted_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
+        return await self._resubmit(
+            case_study_id,
+            author,
+            now,
+            title=title,
+            story=story,
+            behaviours=list(behaviours),
+            difference=difference,
+            named=named,
         )
-        if rowcount(changed) != 1:
-            return None
-        return await self.get(case_study_id)
-
-    async def decide(
-        self,
-        case_study_id: str,
-        revision: int,
-        status: str,
-        moderator: str,
-        note: str | None,
-        now: datetime,
-    ) -> CaseStudy | None:
-        decided = await self.session.exec(
-            update(CaseStudyRow)
-            .where(
-                col(CaseStudyRow.id) == case_study_id,
-                col(CaseStudyRow.revision) == revision,
-                col(CaseStudyRow.status) == CaseStudyStatus.PENDING,
-            )
-            .values(
-                status=status,
-                moderator=moderator,
-                moderator_note=note,
-                decided_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(decided) != 1:
-            return None
-        return await self.get(case_study_id)
-
-    async def pending(self, platform: str, tenant: str, limit: int) -> list[CaseStudy]:
-        rows = await self.session.exec(
-            select(CaseStudyRow)
-            .where(
-                col(CaseStudyRow.platform) == platform,
-                col(CaseStudyRow.tenant) == tenant,
-                col(CaseStudyRow.status) == CaseStudyStatus.PENDING,
-            )
-            .order_by(col(CaseStudyRow.submitted_at), col(CaseStudyRow.id))
-            .limit(limit)
-        )
-        return [_case_study(r) for r in rows]
-
-    async def for_author(self, author: PersonKey, limit: int) -> list[CaseStudy]:
-        rows = await self.session.exec(
-            select(CaseStudyRow)
-            .where(
-                col(CaseStudyRow.platform) == author.platform,
-                col(CaseStudyRow.tenant) == author.tenant,
-                col(CaseStudyRow.author) == author.user,
-            )
-            .order_by(col(CaseStudyRow.submitted_at).desc(), col(CaseStudyRow.id))
-            .limit(limit)
-        )
-        return [_case_study(r) for r in rows]
 
     async def approved_for_digest(
         self, place: ConversationRef, after: datetime, until: datetime, limit: int
@@ -418,64 +302,22 @@ class SqlCaseStudies(SqlStore):
         )
         return [_case_study(r) for r in rows]
 
-    async def for_person(self, author: PersonKey) -> list[CaseStudy]:
-        rows = await self.session.exec(
-            select(CaseStudyRow)
-            .where(*_written_by(author))
-            .order_by(col(CaseStudyRow.submitted_at).desc(), col(CaseStudyRow.id))
-        )
-        return [_case_study(r) for r in rows]
-
-    async def forget(self, author: PersonKey, *, keep: Sequence[str] = ()) -> list[CaseStudy]:
-        theirs = await self.for_person(author)
-        gone = [c.id for c in theirs if c.id not in keep]
-        if gone:
-            await self.session.exec(
-                delete(DigestItemRow)
-                .where(col(DigestItemRow.case_study_id).in_(gone))
-                .execution_options(synchronize_session=False)
-            )
-            await self.session.exec(
-                delete(CaseStudyRow)
-                .where(col(CaseStudyRow.id).in_(gone))
-                .execution_options(synchronize_session=False)
-            )
-        kept = [c.id for c in theirs if c.id in keep]
-        if kept:
-            await self.session.exec(
-                update(CaseStudyRow)
-                .where(col(CaseStudyRow.id).in_(kept))
-                .values(author="", named=False, moderator_note=None)
-                .execution_options(synchronize_session=False)
-            )
+    async def _erasing(self, gone: Sequence[str]) -> None:
         await self.session.exec(
-            update(CaseStudyRow)
-            .where(
-                col(CaseStudyRow.platform) == author.platform,
-                col(CaseStudyRow.tenant) == author.tenant,
-                col(CaseStudyRow.moderator) == author.user,
-            )
-            .values(moderator="")
+            delete(DigestItemRow)
+            .where(col(DigestItemRow.case_study_id).in_(gone))
             .execution_options(synchronize_session=False)
         )
-        return theirs
 
     async def published(self, search: CaseStudySearch) -> CaseStudyPage:
-        conditions = [col(CaseStudyRow.status) == CaseStudyStatus.APPROVED]
+        conditions = []
         if search.behaviour:
             conditions.append(tagged(col(CaseStudyRow.behaviours), search.behaviour))
         words = search.words.strip()
         if words:
             conditions.append(self._matches(words))
-        total = await self.session.exec(select(func.count()).where(*conditions))
-        rows = await self.session.exec(
-            select(CaseStudyRow)
-            .where(*conditions)
-            .order_by(col(CaseStudyRow.decided_at).desc(), col(CaseStudyRow.id).desc())
-            .offset(search.offset)
-            .limit(search.limit)
-        )
-        return CaseStudyPage(items=tuple(_case_study(r) for r in rows), total=int(total.one()))
+        items, total = await self._approved(search.offset, search.limit, *conditions)
+        return CaseStudyPage(items=tuple(items), total=total)
 
     def _matches(self, words: str) -> ColumnElement[bool]:
         columns = CaseStudyRow.__table__.c  # type: ignore[attr-defined]
@@ -509,7 +351,7 @@ class SqlCaseStudies(SqlStore):
             update(CaseStudyRow)
             .where(
                 col(CaseStudyRow.id) == case_study_id,
-                *_written_by(author),
+                *self._written_by(author),
                 col(CaseStudyRow.status).not_in(
                     [CaseStudyStatus.REJECTED, CaseStudyStatus.WITHDRAWN]
                 ),
@@ -524,16 +366,8 @@ class SqlCaseStudies(SqlStore):
     ) -> bool:
         changed = await self.session.exec(
             update(CaseStudyRow)
-            .where(col(CaseStudyRow.id) == case_study_id, *_written_by(author))
+            .where(col(CaseStudyRow.id) == case_study_id, *self._written_by(author))
             .values(named=named, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         return rowcount(changed) == 1
-
-
-def _written_by(author: PersonKey) -> tuple[ColumnElement[bool], ...]:
-    return (
-        col(CaseStudyRow.platform) == author.platform,
-        col(CaseStudyRow.tenant) == author.tenant,
-        col(CaseStudyRow.author) == author.user,
-    )

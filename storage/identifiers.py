@@ -14,11 +14,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import JSON, ColumnElement, Date, Index, Text, delete, func, update
-from sqlmodel import Field, SQLModel, col, select
+from sqlalchemy import JSON, Date, Index, Text, delete
+from sqlmodel import Field, SQLModel, col
 
-from storage.common import SqlStore, conflict_insert, rowcount, utc_field
+from storage.common import rowcount, utc_field
 from storage.people import PersonKey
+from storage.review import ReviewedStore, SqlReviewed
 
 
 class IdentifierStatus(StrEnum):
@@ -87,16 +88,8 @@ class IdentifierPage:
     total: int
 
 
-class IdentifierStore(Protocol):
+class IdentifierStore(ReviewedStore[Identifier], Protocol):
     """Values identifiers and their review."""
-
-    async def add(self, identifier: Identifier) -> bool:
-        """Store a new submission; False when its id is stored already (a second click)."""
-        ...
-
-    async def get(self, identifier_id: str) -> Identifier | None:
-        """One identifier, if it exists."""
-        ...
 
     async def resubmit(
         self,
@@ -114,33 +107,8 @@ class IdentifierStore(Protocol):
         theirs and waiting for them (pending or changes requested)."""
         ...
 
-    async def decide(
-        self,
-        identifier_id: str,
-        revision: int,
-        status: str,
-        moderator: str,
-        note: str | None,
-        now: datetime,
-    ) -> Identifier | None:
-        """Approve, ask for changes or reject this revision if it is still pending; None when
-        someone decided first or the author sent a newer revision."""
-        ...
-
-    async def pending(self, platform: str, tenant: str, limit: int) -> list[Identifier]:
-        """Identifiers waiting for comms, oldest first."""
-        ...
-
-    async def for_author(self, author: PersonKey, limit: int) -> list[Identifier]:
-        """The author's identifiers, newest first."""
-        ...
-
     async def published(self, offset: int, limit: int) -> IdentifierPage:
         """Approved identifiers, newest approval first (ties by id): the register."""
-        ...
-
-    async def for_person(self, author: PersonKey) -> list[Identifier]:
-        """Every identifier of the author, newest first (their own record)."""
         ...
 
     async def forget(self, author: PersonKey, *, keep: Sequence[str] = ()) -> list[Identifier]:
@@ -210,49 +178,24 @@ def _identifier(row: IdentifierRow) -> Identifier:
     )
 
 
-def _written_by(author: PersonKey) -> tuple[ColumnElement[bool], ...]:
-    return (
-        col(IdentifierRow.platform) == author.platform,
-        col(IdentifierRow.tenant) == author.tenant,
-        col(IdentifierRow.author) == author.user,
-    )
-
-
-_WAITING = (IdentifierStatus.PENDING, IdentifierStatus.CHANGES_REQUESTED)
-
-
-class SqlIdentifiers(SqlStore):
+class SqlIdentifiers(SqlReviewed[IdentifierRow, Identifier]):
     """Values identifiers in ``identifiers``."""
 
-    async def add(self, identifier: Identifier) -> bool:
-        statement = (
-            conflict_insert(self.session, IdentifierRow)
-            .values(
-                id=identifier.id,
-                platform=identifier.author.platform,
-                tenant=identifier.author.tenant,
-                author=identifier.author.user,
-                title=identifier.title,
-                statements=_stored(identifier.statements),
-                vision=identifier.vision,
-                owner=identifier.owner,
-                intended=identifier.intended,
-                source=identifier.source,
-                status=identifier.status,
-                revision=identifier.revision,
-                moderator=identifier.moderator,
-                moderator_note=identifier.moderator_note,
-                submitted_at=identifier.submitted_at,
-                decided_at=identifier.decided_at,
-                updated_at=identifier.submitted_at,
-            )
-            .on_conflict_do_nothing()
-        )
-        return rowcount(await self.session.exec(statement)) == 1
+    table = IdentifierRow
 
-    async def get(self, identifier_id: str) -> Identifier | None:
-        row = await self.session.get(IdentifierRow, identifier_id, populate_existing=True)
-        return None if row is None else _identifier(row)
+    def record(self, row: IdentifierRow) -> Identifier:
+        return _identifier(row)
+
+    async def add(self, item: Identifier) -> bool:
+        return await self._add(
+            item,
+            title=item.title,
+            statements=_stored(item.statements),
+            vision=item.vision,
+            owner=item.owner,
+            intended=item.intended,
+            source=item.source,
+        )
 
     async def resubmit(
         self,
@@ -266,129 +209,20 @@ class SqlIdentifiers(SqlStore):
         intended: date,
         now: datetime,
     ) -> Identifier | None:
-        changed = await self.session.exec(
-            update(IdentifierRow)
-            .where(
-                col(IdentifierRow.id) == identifier_id,
-                *_written_by(author),
-                col(IdentifierRow.status).in_(list(_WAITING)),
-            )
-            .values(
-                title=title,
-                statements=_stored(statements),
-                vision=vision,
-                owner=owner,
-                intended=intended,
-                status=IdentifierStatus.PENDING,
-                revision=col(IdentifierRow.revision) + 1,
-                submitted_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
+        return await self._resubmit(
+            identifier_id,
+            author,
+            now,
+            title=title,
+            statements=_stored(statements),
+            vision=vision,
+            owner=owner,
+            intended=intended,
         )
-        if rowcount(changed) != 1:
-            return None
-        return await self.get(identifier_id)
-
-    async def decide(
-        self,
-        identifier_id: str,
-        revision: int,
-        status: str,
-        moderator: str,
-        note: str | None,
-        now: datetime,
-    ) -> Identifier | None:
-        decided = await self.session.exec(
-            update(IdentifierRow)
-            .where(
-                col(IdentifierRow.id) == identifier_id,
-                col(IdentifierRow.revision) == revision,
-                col(IdentifierRow.status) == IdentifierStatus.PENDING,
-            )
-            .values(
-                status=status,
-                moderator=moderator,
-                moderator_note=note,
-                decided_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(decided) != 1:
-            return None
-        return await self.get(identifier_id)
-
-    async def pending(self, platform: str, tenant: str, limit: int) -> list[Identifier]:
-        rows = await self.session.exec(
-            select(IdentifierRow)
-            .where(
-                col(IdentifierRow.platform) == platform,
-                col(IdentifierRow.tenant) == tenant,
-                col(IdentifierRow.status) == IdentifierStatus.PENDING,
-            )
-            .order_by(col(IdentifierRow.submitted_at), col(IdentifierRow.id))
-            .limit(limit)
-        )
-        return [_identifier(r) for r in rows]
-
-    async def for_author(self, author: PersonKey, limit: int) -> list[Identifier]:
-        rows = await self.session.exec(
-            select(IdentifierRow)
-            .where(*_written_by(author))
-            .order_by(col(IdentifierRow.submitted_at).desc(), col(IdentifierRow.id))
-            .limit(limit)
-        )
-        return [_identifier(r) for r in rows]
 
     async def published(self, offset: int, limit: int) -> IdentifierPage:
-        approved = col(IdentifierRow.status) == IdentifierStatus.APPROVED
-        total = await self.session.exec(select(func.count()).where(approved))
-        rows = await self.session.exec(
-            select(IdentifierRow)
-            .where(approved)
-            .order_by(col(IdentifierRow.decided_at).desc(), col(IdentifierRow.id).desc())
-            .offset(offset)
-            .limit(limit)
-        )
-        return IdentifierPage(items=tuple(_identifier(r) for r in rows), total=int(total.one()))
-
-    async def for_person(self, author: PersonKey) -> list[Identifier]:
-        rows = await self.session.exec(
-            select(IdentifierRow)
-            .where(*_written_by(author))
-            .order_by(col(IdentifierRow.submitted_at).desc(), col(IdentifierRow.id))
-        )
-        return [_identifier(r) for r in rows]
-
-    async def forget(self, author: PersonKey, *, keep: Sequence[str] = ()) -> list[Identifier]:
-        theirs = await self.for_person(author)
-        gone = [i.id for i in theirs if i.id not in keep]
-        if gone:
-            await self.session.exec(
-                delete(IdentifierRow)
-                .where(col(IdentifierRow.id).in_(gone))
-                .execution_options(synchronize_session=False)
-            )
-        kept = [i.id for i in theirs if i.id in keep]
-        if kept:
-            await self.session.exec(
-                update(IdentifierRow)
-                .where(col(IdentifierRow.id).in_(kept))
-                .values(author="", moderator_note=None)
-                .execution_options(synchronize_session=False)
-            )
-        await self.session.exec(
-            update(IdentifierRow)
-            .where(
-                col(IdentifierRow.platform) == author.platform,
-                col(IdentifierRow.tenant) == author.tenant,
-                col(IdentifierRow.moderator) == author.user,
-            )
-            .values(moderator="")
-            .execution_options(synchronize_session=False)
-        )
-        return theirs
+        items, total = await self._approved(offset, limit)
+        return IdentifierPage(items=tuple(items), total=total)
 
     async def forget_before(self, when: datetime) -> int:
         gone = await self.session.exec(

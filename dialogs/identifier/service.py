@@ -23,7 +23,7 @@ from bot.turn import Turn
 from bot.ui import Card, Choice, ChoiceStyle, Field, commands_typed_with
 from dialogs.identifier.dialog import NAME, Draft, line
 from dialogs.review import Review
-from storage.identifiers import Identifier, IdentifierStatus
+from storage.identifiers import Identifier, IdentifierStatus, IdentifierStore
 from storage.people import PersonKey
 from storage.stores import Stores
 
@@ -59,7 +59,8 @@ class Identifiers:
     noun = "values identifier"
     nouns = "values identifiers"
     key = KEY
-    queue_command = "identifier queue"
+    short = "identifier"
+    command = "identifier"
     hint = HINT
 
     def __init__(self, *, content: Content, settings: Settings) -> None:
@@ -91,14 +92,9 @@ class Identifiers:
                 intended=draft.intended,
                 now=now,
             )
-            if stored is None:
-                return Card(
-                    title="It cannot be changed now",
-                    text="That identifier is not yours, or comms have already decided on it. "
-                    "See yours with /identifier mine.",
-                )
         else:
-            added = await stores.identifiers.add(
+            stored = await self.review.add(
+                stores,
                 Identifier(
                     id=draft_id,
                     author=author,
@@ -109,14 +105,10 @@ class Identifiers:
                     intended=draft.intended,
                     source=draft.source,
                     submitted_at=now,
-                )
+                ),
             )
-            stored = await stores.identifiers.get(draft_id)
-            if not added or stored is None or stored.author != author:
-                return Card(
-                    title="Already sent",
-                    text="That identifier is already with comms. See it with /identifier mine.",
-                )
+        if stored is None:
+            return self.review.not_filed(edited=bool(identifier_id))
         await self.review.ask_comms(stores, stored, author_name, now)
         return Card(
             title="Thank you: it is with comms",
@@ -128,28 +120,9 @@ class Identifiers:
 
     # What review by comms knows of identifiers (``dialogs.review.Reviewed``)
 
-    async def get(self, stores: Stores, item_id: str) -> Identifier | None:
-        """One identifier."""
-        return await stores.identifiers.get(item_id)
-
-    async def decide(
-        self,
-        stores: Stores,
-        item_id: str,
-        revision: int,
-        status: str,
-        moderator: str,
-        note: str | None,
-        now: datetime,
-    ) -> Identifier | None:
-        """Decide a revision still pending."""
-        return await stores.identifiers.decide(item_id, revision, status, moderator, note, now)
-
-    async def pending(
-        self, stores: Stores, platform: str, tenant: str, limit: int
-    ) -> list[Identifier]:
-        """Identifiers waiting for review."""
-        return await stores.identifiers.pending(platform, tenant, limit)
+    def store(self, stores: Stores) -> IdentifierStore:
+        """Where identifiers are."""
+        return stores.identifiers
 
     def statement_fields(self, identifier: Identifier) -> tuple[Field, ...]:
         """Each behaviour and how the publication shows it."""

@@ -12,6 +12,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.barometer import rounds
 from storage.barometer.batches import (
     CHUNK,
     COLUMNS,
@@ -140,34 +141,17 @@ class SqlBarometer(SqlStore):
         return None if row is None else _round(row)
 
     async def by_period(self, period: str) -> BarometerRound | None:
-        rows = await self.session.exec(
-            select(BarometerRoundRow)
-            .where(col(BarometerRoundRow.period) == period)
-            .execution_options(populate_existing=True)
-        )
-        row = rows.first()
+        row = await rounds.by_period(self.session, BarometerRoundRow, period)
         return None if row is None else _round(row)
 
     async def current(self) -> BarometerRound | None:
-        rows = await self.session.exec(
-            select(BarometerRoundRow)
-            .where(col(BarometerRoundRow.status) == "open")
-            .order_by(col(BarometerRoundRow.opened_at).desc())
-            .limit(1)
-            .execution_options(populate_existing=True)
-        )
-        row = rows.first()
-        return None if row is None else _round(row)
+        found = await rounds.newest(self.session, BarometerRoundRow, "open", 1)
+        return _round(found[0]) if found else None
 
     async def closed(self, limit: int) -> list[BarometerRound]:
-        rows = await self.session.exec(
-            select(BarometerRoundRow)
-            .where(col(BarometerRoundRow.status) == "closed")
-            .order_by(col(BarometerRoundRow.opened_at).desc())
-            .limit(limit)
-            .execution_options(populate_existing=True)
-        )
-        return [_round(r) for r in rows]
+        return [
+            _round(r) for r in await rounds.newest(self.session, BarometerRoundRow, "closed", limit)
+        ]
 
     async def invite(self, round_id: str, people: Sequence[PersonKey]) -> int:
         added = 0
@@ -360,35 +344,17 @@ class SqlBarometer(SqlStore):
         if row is None:
             raise KeyError(round_id)
         round_ = _round(row)
-        counted = await self.session.exec(
-            select(
-                BarometerResponseRow.question,
-                BarometerResponseRow.group_id,
-                BarometerResponseRow.value,
-                func.count(),
-            )
-            .where(col(BarometerResponseRow.round_id) == round_id)
-            .group_by(
-                col(BarometerResponseRow.question),
-                col(BarometerResponseRow.group_id),
-                col(BarometerResponseRow.value),
-            )
-        )
-        counts = {(q, g, v): int(n) for q, g, v, n in counted}
-        # Every respondent answers every question, so the first question counts the people.
         first = round_.questions[0].id if round_.questions else ""
-        respondents = sum(n for (q, _, _), n in counts.items() if q == first)
+        counts, respondents = await rounds.count_answers(
+            self.session, BarometerResponseRow, round_id, first
+        )
         return BarometerTally(round=round_, respondents=respondents, counts=counts)
 
     async def close(self, round_id: str, now: datetime) -> BarometerRound | None:
         asked, answered = await self.participation(round_id)
-        closed = await self.session.exec(
-            update(BarometerRoundRow)
-            .where(col(BarometerRoundRow.id) == round_id, col(BarometerRoundRow.status) == "open")
-            .values(status="closed", closed_at=now, invited=asked, answered=answered)
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(closed) != 1:
+        if not await rounds.mark_closed(
+            self.session, BarometerRoundRow, round_id, now, asked, answered
+        ):
             return None
         await self._batches.secure_delete()
         # Everything still waiting goes in as the last batch (both kinds together).
@@ -484,31 +450,16 @@ class SqlBarometer(SqlStore):
     async def comments(
         self, round_id: str, statuses: Collection[str] = ("pending", "approved", "rejected")
     ) -> list[BarometerComment]:
-        rows = await self.session.exec(
-            select(BarometerCommentRow)
-            .where(
-                col(BarometerCommentRow.round_id) == round_id,
-                col(BarometerCommentRow.status).in_(list(statuses)),
-            )
-            .order_by(col(BarometerCommentRow.id))
-            .execution_options(populate_existing=True)
-        )
+        rows = await rounds.comment_rows(self.session, BarometerCommentRow, round_id, statuses)
         return [
             BarometerComment(id=r.id, round_id=r.round_id, text=r.text, status=r.status)
             for r in rows
         ]
 
     async def moderate(self, round_id: str, comment_id: str, status: str) -> bool:
-        changed = await self.session.exec(
-            update(BarometerCommentRow)
-            .where(
-                col(BarometerCommentRow.round_id) == round_id,
-                col(BarometerCommentRow.id) == comment_id,
-            )
-            .values(status=status)
-            .execution_options(synchronize_session=False)
+        return await rounds.moderate(
+            self.session, BarometerCommentRow, round_id, comment_id, status
         )
-        return rowcount(changed) == 1
 
     async def comment_by_token(self, round_id: str, token_hash: str) -> BarometerComment | None:
         row = await self.session.get(BarometerRoundRow, round_id, populate_existing=True)

@@ -21,6 +21,7 @@ from storage.barometer import (
     RoundQuestion,
     RoundScalePoint,
     UnreadableAnswer,
+    rounds,
 )
 from storage.common import SqlStore, chunks, conflict_insert, rowcount
 from storage.scorecard.records import (
@@ -188,34 +189,16 @@ class SqlScorecard(SqlStore):
         return None if row is None else _round(row)
 
     async def round_by_period(self, period: str) -> StakeholderRound | None:
-        rows = await self.session.exec(
-            select(StakeholderRoundRow)
-            .where(col(StakeholderRoundRow.period) == period)
-            .execution_options(populate_existing=True)
-        )
-        row = rows.first()
+        row = await rounds.by_period(self.session, StakeholderRoundRow, period)
         return None if row is None else _round(row)
 
     async def current_round(self) -> StakeholderRound | None:
-        rows = await self.session.exec(
-            select(StakeholderRoundRow)
-            .where(col(StakeholderRoundRow.status) == "open")
-            .order_by(col(StakeholderRoundRow.opened_at).desc())
-            .limit(1)
-            .execution_options(populate_existing=True)
-        )
-        row = rows.first()
-        return None if row is None else _round(row)
+        found = await rounds.newest(self.session, StakeholderRoundRow, "open", 1)
+        return _round(found[0]) if found else None
 
     async def closed_rounds(self, limit: int) -> list[StakeholderRound]:
-        rows = await self.session.exec(
-            select(StakeholderRoundRow)
-            .where(col(StakeholderRoundRow.status) == "closed")
-            .order_by(col(StakeholderRoundRow.opened_at).desc())
-            .limit(limit)
-            .execution_options(populate_existing=True)
-        )
-        return [_round(r) for r in rows]
+        found = await rounds.newest(self.session, StakeholderRoundRow, "closed", limit)
+        return [_round(r) for r in found]
 
     async def participation(self, round_id: str) -> tuple[int, int]:
         found = await self.session.exec(
@@ -287,16 +270,9 @@ class SqlScorecard(SqlStore):
 
     async def close_round(self, round_id: str, now: datetime) -> StakeholderRound | None:
         invited, answered = await self.participation(round_id)
-        closed = await self.session.exec(
-            update(StakeholderRoundRow)
-            .where(
-                col(StakeholderRoundRow.id) == round_id,
-                col(StakeholderRoundRow.status) == "open",
-            )
-            .values(status="closed", closed_at=now, invited=invited, answered=answered)
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(closed) != 1:
+        if not await rounds.mark_closed(
+            self.session, StakeholderRoundRow, round_id, now, invited, answered
+        ):
             return None
         await self._secure_delete()
         waiting = await self.session.exec(
@@ -385,54 +361,25 @@ class SqlScorecard(SqlStore):
         if row is None:
             raise KeyError(round_id)
         round_ = _round(row)
-        counted = await self.session.exec(
-            select(
-                StakeholderResponseRow.question,
-                StakeholderResponseRow.group_id,
-                StakeholderResponseRow.value,
-                func.count(),
-            )
-            .where(col(StakeholderResponseRow.round_id) == round_id)
-            .group_by(
-                col(StakeholderResponseRow.question),
-                col(StakeholderResponseRow.group_id),
-                col(StakeholderResponseRow.value),
-            )
-        )
-        counts = {(q, g, v): int(n) for q, g, v, n in counted}
-        # Every answer answers every question, so the first question counts the people.
         first = round_.questions[0].id if round_.questions else ""
-        respondents = sum(n for (q, _, _), n in counts.items() if q == first)
+        counts, respondents = await rounds.count_answers(
+            self.session, StakeholderResponseRow, round_id, first
+        )
         return StakeholderTally(round=round_, respondents=respondents, counts=counts)
 
     async def comments(
         self, round_id: str, statuses: Collection[str] = ("pending", "approved", "rejected")
     ) -> list[StakeholderComment]:
-        rows = await self.session.exec(
-            select(StakeholderCommentRow)
-            .where(
-                col(StakeholderCommentRow.round_id) == round_id,
-                col(StakeholderCommentRow.status).in_(list(statuses)),
-            )
-            .order_by(col(StakeholderCommentRow.id))
-            .execution_options(populate_existing=True)
-        )
+        rows = await rounds.comment_rows(self.session, StakeholderCommentRow, round_id, statuses)
         return [
             StakeholderComment(id=r.id, round_id=r.round_id, text=r.text, status=r.status)
             for r in rows
         ]
 
     async def moderate(self, round_id: str, comment_id: str, status: str) -> bool:
-        changed = await self.session.exec(
-            update(StakeholderCommentRow)
-            .where(
-                col(StakeholderCommentRow.round_id) == round_id,
-                col(StakeholderCommentRow.id) == comment_id,
-            )
-            .values(status=status)
-            .execution_options(synchronize_session=False)
+        return await rounds.moderate(
+            self.session, StakeholderCommentRow, round_id, comment_id, status
         )
-        return rowcount(changed) == 1
 
     async def pending(self) -> int:
         found = await self.session.exec(select(func.count()).select_from(StakeholderPendingRow))
