@@ -192,8 +192,11 @@ def verdict(loop: Mapping[str, Any] | None, ours: Mapping[str, Any] | None) -> d
         return {"ratio": None, "met": None}
     ratio = loop["time_to_reach_all_s"] / ours["time_to_reach_all_s"]
     clean = ours["rate_limited_429"] == 0 and ours["missed"] == 0 and ours["duplicates"] == 0
+    spans = (loop["span_s"], ours["span_s"])
     return {
         "ratio": round(ratio, 2),
+        # The sending alone (first to last accepted message), without the start of either.
+        "sending_ratio": round(spans[0] / spans[1], 2) if spans[0] and spans[1] else None,
         "target": f">= {TARGET_RATIO}x, valuesbot with 0 429s, 0 missed, 0 duplicates",
         "met": ratio >= TARGET_RATIO and clean,
     }
@@ -231,6 +234,7 @@ def report(args: argparse.Namespace, figures: Mapping[str, Any]) -> str:
             f"  valuesbot is {outcome['ratio']:.2f}x faster to reach everyone "
             f"(target {outcome['target']}): {mark}"
         )
+        lines.append(f"  sending alone (first..last accepted): {outcome['sending_ratio']}x")
     lines.append(
         "  load average (1, 5, 15 min): " + " ".join(f"{x:.2f}" for x in machine()["load_average"])
     )
