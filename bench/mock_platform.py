@@ -8,7 +8,8 @@ and enforces its rate limits on real time whatever the driver is doing:
 
 It prints one line of JSON when it listens (``{"url": ..., "control": ...}``) and serves, on the
 ``control`` URL, ``GET /summary``: what it received, summed up (accepted posts per outbox key,
-the times of the accepted posts and of the 429s answered). It stops on SIGTERM or when stdin closes.
+the times of the accepted posts and of the 429s answered, accepted posts per conversation). It
+stops on SIGTERM or when stdin closes.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from tests.mocks.slack_api import MockSlackApi
 
 
 def slack_summary(slack: MockSlackApi) -> dict[str, Any]:
-    """Accepted ``chat.postMessage`` calls by outbox key (message metadata), 429s, times."""
+    """Accepted ``chat.postMessage`` calls by outbox key (message metadata) and by channel,
+    429s, times."""
     keys: Counter[str] = Counter()
+    channels: Counter[str] = Counter()
     times: list[float] = []
     limited: list[float] = []
     for call in slack.calls:
@@ -47,14 +50,22 @@ def slack_summary(slack: MockSlackApi) -> dict[str, Any]:
         payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
         key = payload.get("key") if isinstance(payload, dict) else None
         keys[str(key)] += 1
+        channels[str(call.params.get("channel"))] += 1
         times.append(call.at)
     other = Counter(c.method for c in slack.calls if c.method != "chat.postMessage")
-    return {"keys": dict(keys), "times": times, "rate_limited": limited, "other": dict(other)}
+    return {
+        "keys": dict(keys),
+        "conversations": dict(channels),
+        "times": times,
+        "rate_limited": limited,
+        "other": dict(other),
+    }
 
 
 def teams_summary(connector: MockBotConnector) -> dict[str, Any]:
-    """Accepted posts by outbox key (``channelData``), 429s, times."""
+    """Accepted posts by outbox key (``channelData``) and by conversation, 429s, times."""
     keys: Counter[str] = Counter()
+    conversations: Counter[str] = Counter()
     times: list[float] = []
     limited: list[float] = []
     other: Counter[str] = Counter()
@@ -68,8 +79,15 @@ def teams_summary(connector: MockBotConnector) -> dict[str, Any]:
         data = call.body.get("channelData") if isinstance(call.body, dict) else None
         key = data.get("valuesbotOutboxKey") if isinstance(data, dict) else None
         keys[str(key)] += 1
+        conversations[call.conversation] += 1
         times.append(call.at)
-    return {"keys": dict(keys), "times": times, "rate_limited": limited, "other": dict(other)}
+    return {
+        "keys": dict(keys),
+        "conversations": dict(conversations),
+        "times": times,
+        "rate_limited": limited,
+        "other": dict(other),
+    }
 
 
 async def serve(args: argparse.Namespace) -> None:

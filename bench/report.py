@@ -87,6 +87,30 @@ def fanout_rows(unlimited: bool) -> Iterator[list[str]]:
                 ]
 
 
+def peers_rows() -> Iterator[list[str]]:
+    for platform in ("slack", "teams"):
+        result = load(f"peers-fanout-{platform}-sqlite")
+        if result is None:
+            continue
+        f = result["figures"]
+        loop, ours, outcome = f.get("loop"), f.get("valuesbot"), f["verdict"]
+        if loop is None or ours is None:
+            continue
+        yield [
+            f"7. Time to reach {ours['recipients']:,} at the limit ({platform}): a sequential "
+            "loop as the samples write it vs valuesbot",
+            "sqlite",
+            f"**valuesbot {outcome['ratio']:.2f}x faster** ({ours['time_to_reach_all_s']:.0f} s "
+            f"vs {loop['time_to_reach_all_s']:.0f} s; the sending alone "
+            f"{outcome['sending_ratio'] or '-'}x); 429s {ours['rate_limited_429']} vs "
+            f"{loop['rate_limited_429']}; {ours['rate']:.1f} vs {loop['rate']:.1f} messages/s; "
+            f"missed {ours['missed']} vs {loop['missed']}, duplicates {ours['duplicates']} vs "
+            f"{loop['duplicates']}",
+            "≥ 1.5x, 0 429s",
+            verdict(bool(outcome["met"])),
+        ]
+
+
 def memory_rows() -> Iterator[list[str]]:
     for platform in ("slack", "teams"):
         for db in ("sqlite", "postgresql"):
@@ -153,6 +177,7 @@ def table() -> str:
         *ack_rows(),
         *fanout_rows(unlimited=False),
         *fanout_rows(unlimited=True),
+        *peers_rows(),
         *answer_rows(),
         *national_rows(),
         *memory_rows(),

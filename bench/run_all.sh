@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every benchmark of issue 8 at the issue's sizes, one after another (run them serially: the
 # machine's cores are shared by the bot, its database and the load generator). From the
-# repository root:  bench/run_all.sh   (results: bench/results/*.json; about 27 minutes)
+# repository root:  bench/run_all.sh   (results: bench/results/*.json; about 42 minutes)
 # PostgreSQL: 127.0.0.1:5432, user postgres (VALUESBOT_BENCH_PG_URL to change).
 set -eu
 cd "$(dirname "$0")/.."
@@ -24,6 +24,9 @@ run bench.fanout --platform slack --db sqlite --unlimited
 run bench.fanout --platform slack --db postgresql --unlimited
 run bench.fanout --platform teams --db sqlite --unlimited
 run bench.fanout --platform teams --db postgresql --unlimited
+# A sequential sender as the platforms' samples write it, against valuesbot, at the same limit.
+run bench.peers_fanout --platform slack --db sqlite
+run bench.peers_fanout --platform teams --db sqlite
 if [ -f bench/national.py ]; then
     run bench.national
 fi
