@@ -118,11 +118,17 @@ class SqlStore:
         """The database's dialect: "sqlite" or "postgresql"."""
         return self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
 
-    async def run(self, statement: Any, parameters: Mapping[str, Any]) -> CursorResult[Any]:
+    async def run(
+        self, statement: Any, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> CursorResult[Any]:
         """A Core statement built once (``prepared_upsert``, or a module's constant) with these
-        parameters, on the session's connection and transaction."""
+        parameters (a list of them: once each, in as few round trips as the driver allows), on
+        the session's connection and transaction."""
         connection = await self.session.connection()
-        result: CursorResult[Any] = await connection.execute(statement, dict(parameters))
+        given = (
+            dict(parameters) if isinstance(parameters, Mapping) else [dict(p) for p in parameters]
+        )
+        result: CursorResult[Any] = await connection.execute(statement, given)
         return result
 
 

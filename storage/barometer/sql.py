@@ -39,7 +39,7 @@ from storage.barometer.tables import (
     BarometerResponseRow,
     BarometerRoundRow,
 )
-from storage.common import SqlStore, chunks, conflict_insert, rowcount
+from storage.common import SqlStore, chunks, conflict_insert, prepared_upsert, rowcount
 from storage.people import PersonKey
 
 # The id an erased person's "answered" row is kept under, until the round closes.
@@ -156,24 +156,30 @@ class SqlBarometer(SqlStore):
     async def invite(self, round_id: str, people: Sequence[PersonKey]) -> int:
         added = 0
         unique = list(dict.fromkeys(people))
+        # One statement built once, the rows sent in the driver's batches (a statement of each
+        # chunk's values, built and compiled anew, took seconds for a national round).
+        key = BarometerParticipationRow.__table__.c.user_id  # type: ignore[attr-defined]
+        statement = prepared_upsert(
+            self.dialect,
+            BarometerParticipationRow,
+            ("round_id", "platform", "tenant", "user_id"),
+            updates=None,
+        ).returning(key)
         for chunk in chunks(unique, CHUNK):
-            statement = (
-                conflict_insert(self.session, BarometerParticipationRow)
-                .values(
-                    [
-                        {
-                            "round_id": round_id,
-                            "platform": p.platform,
-                            "tenant": p.tenant,
-                            "user_id": p.user,
-                            "answered": False,
-                        }
-                        for p in chunk
-                    ]
-                )
-                .on_conflict_do_nothing()
+            inserted = await self.run(
+                statement,
+                [
+                    {
+                        "round_id": round_id,
+                        "platform": p.platform,
+                        "tenant": p.tenant,
+                        "user_id": p.user,
+                        "answered": False,
+                    }
+                    for p in chunk
+                ],
             )
-            added += rowcount(await self.session.exec(statement))
+            added += len(inserted.all())
         return added
 
     async def waiting(self, round_id: str) -> list[PersonKey]:
