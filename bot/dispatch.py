@@ -360,9 +360,11 @@ class Dispatcher:
                     platform = str(event.conversation.platform)
                     if not await stores.events.first_time(platform, event.event_id, now):
                         return None
-                    if not isinstance(event, NOT_BY_A_PERSON):
-                        await stores.people.seen(event.conversation, event.actor, now)
-                        # Whoever does anything is here: a mark that they left is lifted.
+                    if not isinstance(event, NOT_BY_A_PERSON) and await stores.people.seen(
+                        event.conversation, event.actor, now
+                    ):
+                        # Whoever does anything is here: a mark that they left is lifted (by
+                        # the arrival that was written; the others came just after it).
                         await stores.records.returned(PersonKey.of(event))
                     turn: Turn[Event] = Turn(
                         event,

@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_inline
 from storage.barometer import AnswerKey
+from storage.people import SeenLately
 from storage.stores import SqlStores
 
 # How long a SQLite writer waits for another process's transaction before giving up.
@@ -127,6 +128,8 @@ class Database:
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
         self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        # People's arrivals this process wrote lately (``storage.people.SeenLately``).
+        self.seen_lately = SeenLately()
         self.retry_interval = RETRY_INTERVAL
         self._down_since: float | None = None  # time.monotonic() when it was found down
         self._tried: float = 0.0  # the last connection attempt while down
@@ -147,8 +150,12 @@ class Database:
         """One transaction: committed when the block ends, rolled back if it raises.
         ``DatabaseUnavailable`` when the database cannot be reached or is lost meanwhile."""
         if self.dialect == "sqlite":
-            async with self._turn_to_write(), self._sessions() as session, session.begin():
-                yield SqlStores(session, self.answer_key)
+            async with self._turn_to_write(), self._sessions() as session:
+                async with session.begin():
+                    stores = SqlStores(session, self.answer_key, self.seen_lately)
+                    yield stores
+                for done in stores.committed:
+                    done()
             return
         if self._down_since is not None and time.monotonic() - self._tried < self.retry_interval:
             raise DatabaseUnavailable("the database is unavailable")
@@ -162,12 +169,15 @@ class Database:
                         self._lost(error)
                         raise DatabaseUnavailable("the database cannot be reached") from error
                     self._found()
-                    yield SqlStores(session, self.answer_key)
+                    stores = SqlStores(session, self.answer_key, self.seen_lately)
+                    yield stores
             except DBAPIError as error:
                 if not _is_lost(error):
                     raise
                 self._lost(error)
                 raise DatabaseUnavailable("the connection to the database was lost") from error
+            for done in stores.committed:
+                done()
 
     async def probe(self) -> BaseException | None:
         """Ask the database for ``SELECT 1``; None when it answered, else what went wrong

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import JSON, Index, delete, or_, tuple_
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.events import Actor, ConversationKind, ConversationRef, Directory, Event, Platform
 from storage.common import (
@@ -56,8 +59,9 @@ class Person:
 class PeopleStore(Protocol):
     """People and conversations the bot has met."""
 
-    async def seen(self, place: ConversationRef, actor: Actor, now: datetime) -> None:
-        """Remember (or refresh) the person and the conversation."""
+    async def seen(self, place: ConversationRef, actor: Actor, now: datetime) -> bool:
+        """Remember (or refresh) the person and the conversation; False when this process
+        wrote the same arrival lately and nothing was written (``SeenLately``)."""
         ...
 
     async def identified(
@@ -191,14 +195,93 @@ def _conversation(row: ConversationRow) -> ConversationRef:
     )
 
 
+# How long a person's arrival, once written, is not written again when nothing of it changed
+# (seconds): their "last seen" is kept to within this.
+SEEN_REFRESH = 60.0
+# People and conversations remembered as written lately, per process, at most.
+SEEN_REMEMBERED = 10_000
+
+
+class SeenLately:
+    """What this process wrote lately of people's arrivals (``SqlPeople.seen``, the lifting of a
+    leaver's mark): every turn of a person wrote their row, their conversation's row and the
+    lifting again, three statements of the five or six a turn makes, though nothing changed.
+    Written once, the same arrival is not written again for ``refresh`` seconds. What this
+    process changes of a person (erasure, a leaver's mark) forgets their arrivals here; a change
+    made by another process (the CLI, another instance) is met at most ``refresh`` seconds
+    later. An arrival counts as written once its unit of work committed."""
+
+    def __init__(
+        self,
+        refresh: float = SEEN_REFRESH,
+        most: int = SEEN_REMEMBERED,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.refresh = refresh
+        self.most = most
+        self._now = now
+        self._written: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+
+    @staticmethod
+    def arrival(place: ConversationRef, actor: Actor) -> tuple[Any, ...]:
+        """Everything ``SqlPeople.seen`` writes of a person's arrival, but the time."""
+        return (
+            str(place.platform),
+            place.tenant,
+            actor.id,
+            place.conversation,
+            str(place.kind),
+            place.service_url,
+            tuple(sorted(place.extra.items())),
+            actor.name,
+            actor.timezone,
+        )
+
+    def fresh(self, arrival: tuple[Any, ...]) -> bool:
+        """Written less than ``refresh`` seconds ago."""
+        written = self._written.get(arrival)
+        return written is not None and self._now() - written < self.refresh
+
+    def written(self, arrival: tuple[Any, ...]) -> None:
+        self._written[arrival] = self._now()
+        self._written.move_to_end(arrival)
+        while len(self._written) > self.most:
+            self._written.popitem(last=False)
+
+    def forget(self, person: PersonKey) -> None:
+        """The person changed here: their next arrival is written."""
+        for arrival in [
+            a for a in self._written if a[:3] == (person.platform, person.tenant, person.user)
+        ]:
+            del self._written[arrival]
+
+
 PERSON_KEY = ("platform", "tenant", "user_id")
 CONVERSATION_KEY = ("platform", "tenant", "conversation")
 
 
 class SqlPeople(SqlStore):
-    """People in ``people`` and conversations in ``conversations``."""
+    """People and conversations in ``people`` and ``conversations``. ``lately``: this
+    process's memory of arrivals written (none: every arrival is written); ``committed``: what
+    the unit of work runs once it has committed (``SqlStores.committed``)."""
 
-    async def seen(self, place: ConversationRef, actor: Actor, now: datetime) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        lately: SeenLately | None = None,
+        committed: list[Callable[[], None]] | None = None,
+    ) -> None:
+        super().__init__(session)
+        self.lately = lately
+        self.committed = [] if committed is None else committed
+
+    async def seen(self, place: ConversationRef, actor: Actor, now: datetime) -> bool:
+        arrival = SeenLately.arrival(place, actor)
+        if self.lately is not None:
+            if self.lately.fresh(arrival):
+                return False
+            lately = self.lately
+            self.committed.append(lambda: lately.written(arrival))
         updates = ["last_seen"]
         kept: tuple[str, ...] = ()
         if actor.name:
@@ -233,6 +316,7 @@ class SqlPeople(SqlStore):
             },
         )
         await self.remember(place, now)
+        return True
 
     async def remember(self, place: ConversationRef, now: datetime) -> None:
         updates = ["last_seen", "kind"]
@@ -366,6 +450,8 @@ class SqlPeople(SqlStore):
         return [PersonKey(platform, tenant, user) for user in rows]
 
     async def forget(self, key: PersonKey) -> Person | None:
+        if self.lately is not None:
+            self.lately.forget(key)
         person = await self.get(key)
         if person is None:
             return None

@@ -17,9 +17,10 @@ from typing import Any, Protocol
 
 from sqlalchemy import Index, bindparam, delete, update
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.common import SqlStore, conflict_insert, rowcount, utc_field
-from storage.people import PersonKey
+from storage.people import PersonKey, SeenLately
 
 ERASED = "erased"
 """What an erased person's own audit entries name as their actor."""
@@ -223,7 +224,13 @@ def _leaver(row: LeaverRow) -> Leaver:
 
 
 class SqlRecords(SqlStore):
-    """Links in ``export_links``, marks in ``leavers``, the trail in ``audit_log``."""
+    """Links in ``export_links``, marks in ``leavers``, the trail in ``audit_log``.
+    ``lately``: this process's memory of people's arrivals (``SeenLately``): a person marked
+    as gone here is written again when they next arrive, and so their mark is lifted."""
+
+    def __init__(self, session: AsyncSession, lately: SeenLately | None = None) -> None:
+        super().__init__(session)
+        self.lately = lately
 
     async def issue_link(
         self, token_hash: str, person: PersonKey, kind: str, now: datetime, expires_at: datetime
@@ -289,6 +296,8 @@ class SqlRecords(SqlStore):
     ) -> int:
         marked = 0
         for person in dict.fromkeys(people):
+            if self.lately is not None:
+                self.lately.forget(person)
             statement = (
                 conflict_insert(self.session, LeaverRow)
                 .values(

@@ -3,6 +3,7 @@ given, and ``SqlStores``, its implementation on one SQLAlchemy session."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,7 +18,7 @@ from storage.digests import DigestStore, SqlDigests
 from storage.event_log import EventLog, SqlEventLog
 from storage.identifiers import IdentifierStore, SqlIdentifiers
 from storage.meta import MetaStore, SqlMeta
-from storage.people import PeopleStore, SqlPeople
+from storage.people import PeopleStore, SeenLately, SqlPeople
 from storage.records import RecordStore, SqlRecords
 from storage.schedules import ScheduleStore, SqlSchedules
 from storage.scorecard import ScorecardStore, SqlScorecard
@@ -70,11 +71,18 @@ class SqlStores:
     barometer's answers waiting for their batch (``storage.barometer.pool``) and stakeholders'
     answers waiting for their round to close (``storage.scorecard``)."""
 
-    def __init__(self, session: AsyncSession, answer_key: AnswerKey | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        answer_key: AnswerKey | None = None,
+        lately: SeenLately | None = None,
+    ) -> None:
         self.session = session
+        # Run once the unit of work has committed (``Database.unit``), in order.
+        self.committed: list[Callable[[], None]] = []
         self.dialogs = SqlDialogs(session)
         self.events = SqlEventLog(session)
-        self.people = SqlPeople(session)
+        self.people = SqlPeople(session, lately, self.committed)
         self.checkins = SqlCheckins(session)
         self.team_checkins = SqlTeamCheckins(session)
         self.commitments = SqlCommitments(session)
@@ -87,6 +95,6 @@ class SqlStores:
         self.follow_up = SqlFollowUp(session)
         self.delivery = SqlDeliveryQueue(session)
         self.schedules = SqlSchedules(session)
-        self.records = SqlRecords(session)
+        self.records = SqlRecords(session, lately)
         self.identifiers = SqlIdentifiers(session)
         self.scorecard = SqlScorecard(session, answer_key)
