@@ -206,3 +206,63 @@ async def test_people_never_looked_up_have_no_directory_entry(database: Database
         assert other is not None
         assert other.directory == Directory()
         assert other.display_name == ""
+
+
+async def _last_seen(database: Database, person: PersonKey) -> datetime | None:
+    async with database.unit() as stores:
+        found = await stores.people.get(person)
+    return None if found is None else found.last_seen
+
+
+async def test_an_arrival_written_lately_is_not_written_again(database: Database) -> None:
+    direct = ConversationRef(
+        platform=Platform.SLACK, tenant="T1", conversation="D1", kind=ConversationKind.DIRECT
+    )
+    alice = Actor(id="U1", name="Alice", timezone="Europe/London")
+    async with database.unit() as stores:
+        assert await stores.people.seen(direct, alice, NOW)
+    # The same arrival a moment later: nothing written (last seen stays), said so.
+    async with database.unit() as stores:
+        assert not await stores.people.seen(direct, alice, NOW + timedelta(seconds=5))
+    assert await _last_seen(database, ALICE) == NOW
+    # Anything of it that changed is written at once.
+    renamed = Actor(id="U1", name="Alice Smith", timezone="Europe/London")
+    async with database.unit() as stores:
+        assert await stores.people.seen(direct, renamed, NOW + timedelta(seconds=6))
+    assert await _last_seen(database, ALICE) == NOW + timedelta(seconds=6)
+
+
+async def test_an_arrival_counts_as_written_only_once_committed(database: Database) -> None:
+    direct = ConversationRef(
+        platform=Platform.SLACK, tenant="T1", conversation="D2", kind=ConversationKind.DIRECT
+    )
+    bob = Actor(id="U2", name="Bob")
+    try:
+        async with database.unit() as stores:
+            assert await stores.people.seen(direct, bob, NOW)
+            raise RuntimeError("the turn failed")
+    except RuntimeError:
+        pass
+    async with database.unit() as stores:
+        assert await stores.people.seen(direct, bob, NOW)
+    assert await _last_seen(database, BOB) == NOW
+
+
+async def test_erasure_and_a_leavers_mark_forget_the_arrival(database: Database) -> None:
+    direct = ConversationRef(
+        platform=Platform.SLACK, tenant="T1", conversation="D1", kind=ConversationKind.DIRECT
+    )
+    alice = Actor(id="U1", name="Alice")
+    async with database.unit() as stores:
+        assert await stores.people.seen(direct, alice, NOW)
+    async with database.unit() as stores:
+        await stores.people.forget(ALICE)
+    # Erased here: the next arrival remembers them again at once.
+    async with database.unit() as stores:
+        assert await stores.people.seen(direct, alice, NOW + timedelta(seconds=1))
+    assert await _last_seen(database, ALICE) == NOW + timedelta(seconds=1)
+    async with database.unit() as stores:
+        await stores.records.mark_left([ALICE], "deactivated", NOW, NOW + timedelta(days=30))
+    async with database.unit() as stores:
+        assert await stores.people.seen(direct, alice, NOW + timedelta(seconds=2))
+        assert await stores.records.returned(ALICE)
