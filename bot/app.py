@@ -304,13 +304,17 @@ async def build_app(
     if prepare:
         await prepare_database(settings)
     answer_key, key_source = load_answer_key(settings)
-    database = Database(settings.database_url, answer_key=answer_key)
+    clock = clock or SystemClock()
+    database = Database(
+        settings.database_url,
+        answer_key=answer_key,
+        seconds=lambda: clock.now().timestamp(),
+    )
     try:
         await check_answer_key(database, answer_key, key_source)
     except SettingsError:
         await database.dispose()
         raise
-    clock = clock or SystemClock()
     pseudonyms = Pseudonymiser(await _pseudonym_secret(settings, database))
 
     submissions = Submissions(content=content, settings=settings)

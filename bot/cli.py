@@ -607,18 +607,20 @@ async def _follow_up(
     barometer: Barometer, stores: Stores, action: str, words: Sequence[str], now: datetime
 ) -> list[Card]:
     """You said, we did from the command line: what comms type after /barometer in chat."""
+    from bot.audit import cli_actor
     from dialogs.barometer.typed import UsageProblem
 
     rest = " ".join(_quoted(word) for word in words)
     follow_up = barometer.follow_up
     try:
+        actor = cli_actor()
         if action == "respond":
-            return await follow_up.respond_cards(stores, rest, now)
+            return await follow_up.respond_cards(stores, rest, now, actor=actor)
         if action == "withdraw":
-            return [await follow_up.withdraw_card(stores, rest, now)]
+            return [await follow_up.withdraw_card(stores, rest, now, actor=actor)]
         if action == "responses":
             return await follow_up.responses_cards(stores, rest)
-        return await follow_up.actions_cards(stores, rest, now, comms=True)
+        return await follow_up.actions_cards(stores, rest, now, comms=True, actor=actor)
     except UsageProblem as problem:
         raise UsageError(str(problem)) from problem
 

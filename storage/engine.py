@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -119,7 +119,12 @@ class Database:
     fails (``storage.barometer.MissingAnswerKey``)."""
 
     def __init__(
-        self, database_url: str, *, answer_key: AnswerKey | None = None, **options: Any
+        self,
+        database_url: str,
+        *,
+        answer_key: AnswerKey | None = None,
+        seconds: Callable[[], float] = time.monotonic,
+        **options: Any,
     ) -> None:
         self.url = database_url
         self.answer_key = answer_key
@@ -129,7 +134,8 @@ class Database:
         )
         self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         # People's arrivals this process wrote lately (``storage.people.SeenLately``).
-        self.seen_lately = SeenLately()
+        # ``seconds``: its clock (the bot's own, so that a test clock rules it too).
+        self.seen_lately = SeenLately(now=seconds)
         self.retry_interval = RETRY_INTERVAL
         self._down_since: float | None = None  # time.monotonic() when it was found down
         self._tried: float = 0.0  # the last connection attempt while down

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.audit import person_actor, record
 from bot.router import Router
 from bot.settings import Settings
 from bot.text import local_date, plural, shorten
@@ -110,25 +111,27 @@ class FollowUp:
     async def command(self, turn: Turn[Any], word: str, rest: str, *, comms: bool) -> None:
         """``/barometer respond|withdraw|responses|actions ...`` (``word`` is one of
         ``WORDS``)."""
-        stores, now = turn.stores, turn.now
+        stores, now, actor = turn.stores, turn.now, person_actor(turn.person)
         found: list[Card]
         try:
             if word == "responses":
                 found = await self.responses_cards(stores, rest)
             elif word in {"action", "actions"}:
-                found = await self.actions_cards(stores, rest, now, comms=comms)
+                found = await self.actions_cards(stores, rest, now, comms=comms, actor=actor)
             elif not comms:
                 found = [only_comms(word)]
             elif word == "respond":
-                found = await self.respond_cards(stores, rest, now)
+                found = await self.respond_cards(stores, rest, now, actor=actor)
             else:
-                found = [await self.withdraw_card(stores, rest, now)]
+                found = [await self.withdraw_card(stores, rest, now, actor=actor)]
         except UsageProblem as problem:
             found = [Card(title="You said, we did", text=str(problem))]
         for card in found:
             turn.reply(card, private=True)
 
-    async def respond_cards(self, stores: Stores, rest: str, now: datetime) -> list[Card]:
+    async def respond_cards(
+        self, stores: Stores, rest: str, now: datetime, *, actor: str
+    ) -> list[Card]:
         """Typed words: a response published; no words (or a page number): the published
         comments to respond to, those without a response first."""
         given = typed(rest)
@@ -138,7 +141,9 @@ class FollowUp:
             ids, text = await self._ids_and_text(
                 stores, round_, given.words, ids_first="theme" not in given.options
             )
-            reply = await self.respond(stores, round_, ids, text, given.options.get("theme"), now)
+            reply = await self.respond(
+                stores, round_, ids, text, given.options.get("theme"), now, actor=actor
+            )
             return [self._published(round_, reply)]
         comments = await self.published_comments(stores, round_)
         replies = await stores.follow_up.replies(round_.id)
@@ -162,7 +167,7 @@ class FollowUp:
             found.append(Card(text=f"{left} more: /barometer respond {number}"))
         return found
 
-    async def withdraw_card(self, stores: Stores, rest: str, now: datetime) -> Card:
+    async def withdraw_card(self, stores: Stores, rest: str, now: datetime, *, actor: str) -> Card:
         """``/barometer withdraw ID`` or ``--theme NAME``."""
         given = typed(rest)
         round_ = await self.closed_round(stores, given.options.get("round"))
@@ -179,7 +184,7 @@ class FollowUp:
             reply = next((r for r in replies if ids[0].id in r.comments), None)
             if reply is None:
                 raise UsageProblem("That comment has no response to withdraw.")
-        return await self._withdrawn(stores, round_, reply, now)
+        return await self._withdrawn(stores, round_, reply, now, actor=actor)
 
     async def responses_cards(self, stores: Stores, rest: str) -> list[Card]:
         """The published responses of the latest closed round (or ``--round``)."""
@@ -189,7 +194,7 @@ class FollowUp:
         return [cards.responses_card(results, self.settings.zone, self.page)]
 
     async def actions_cards(
-        self, stores: Stores, rest: str, now: datetime, *, comms: bool
+        self, stores: Stores, rest: str, now: datetime, *, comms: bool, actor: str
     ) -> list[Card]:
         """``actions`` (the list; for comms, each open action with buttons and the form to
         add one), ``actions add ...``, ``actions N STATUS``."""
@@ -208,6 +213,7 @@ class FollowUp:
                 due=given.options.get("due", ""),
                 theme=given.options.get("theme", ""),
                 now=now,
+                actor=actor,
             )
             view = await self.view(stores, action)
             return [cards.action_card(view, self.settings.zone, comms=True, done="✓ Recorded.")]
@@ -220,7 +226,7 @@ class FollowUp:
                 )
             number = action_number(verb)
             moved = (
-                await stores.follow_up.set_action_status(number, status, now)
+                await self.set_status(stores, number, status, now, actor=actor)
                 if number is not None
                 else None
             )
@@ -325,6 +331,8 @@ class FollowUp:
         text: str,
         theme: str | None,
         now: datetime,
+        *,
+        actor: str,
     ) -> CommentReply:
         """Publish a response: to one comment, or under ``theme`` (created, or its response
         changed, and the comments added to it). A comment has one response: answered again,
@@ -375,6 +383,7 @@ class FollowUp:
         await stores.follow_up.attach(round_.id, reply_id, [c.id for c in comments])
         reply = await stores.follow_up.reply(reply_id)
         assert reply is not None
+        await record(stores, actor, "barometer.respond", f"{round_.period} {reply.id}", now)
         return reply
 
     def _published(self, round_: BarometerRound, reply: CommentReply) -> Card:
@@ -392,10 +401,17 @@ class FollowUp:
         )
 
     async def _withdrawn(
-        self, stores: Stores, round_: BarometerRound, reply: CommentReply, now: datetime
+        self,
+        stores: Stores,
+        round_: BarometerRound,
+        reply: CommentReply,
+        now: datetime,
+        *,
+        actor: str,
     ) -> Card:
         if not await stores.follow_up.withdraw_reply(reply.id, now):
             raise UsageProblem("That response was withdrawn already.")
+        await record(stores, actor, "barometer.withdraw", f"{round_.period} {reply.id}", now)
         what = f"The response to the theme “{reply.theme}”" if reply.theme else "The response"
         return Card(
             title="Response withdrawn",
@@ -413,6 +429,7 @@ class FollowUp:
         due: str,
         theme: str,
         now: datetime,
+        actor: str,
         theme_id: str = "",
     ) -> BarometerAction:
         """Record an action that answers ``round_`` (or its theme named ``theme``, or whose
@@ -438,7 +455,7 @@ class FollowUp:
                     f"“{shorten(theme or theme_id, 40)}”."
                 )
             target = ActionTarget(round_id=round_.id, reply_id=found.id)
-        return await stores.follow_up.add_action(
+        action = await stores.follow_up.add_action(
             title=title,
             owner=owner,
             due=parse_due(due) if clean(due) else None,
@@ -446,6 +463,17 @@ class FollowUp:
             answers=[target],
             now=now,
         )
+        await record(stores, actor, "barometer.action", f"{round_.period} {action.id}", now)
+        return action
+
+    async def set_status(
+        self, stores: Stores, number: int, status: ActionStatus, now: datetime, *, actor: str
+    ) -> BarometerAction | None:
+        """Move action ``number`` to ``status`` (None: there is no such action)."""
+        moved = await stores.follow_up.set_action_status(number, status, now)
+        if moved is not None:
+            await record(stores, actor, f"barometer.action.{status.value}", str(number), now)
+        return moved
 
     async def view(self, stores: Stores, action: BarometerAction) -> ActionView:
         """An action with what it answers, in words."""
@@ -495,6 +523,7 @@ class FollowUp:
                 values.get("response", ""),
                 theme or None,
                 turn.now,
+                actor=person_actor(turn.person),
             )
         except UsageProblem as problem:
             turn.reply(Card(title="Not published", text=str(problem)), private=True)
@@ -521,7 +550,9 @@ class FollowUp:
             reply = next((r for r in replies if comment.id in r.comments), None)
             if reply is None:
                 raise UsageProblem("That comment has no response to withdraw.")
-            card = await self._withdrawn(turn.stores, round_, reply, turn.now)
+            card = await self._withdrawn(
+                turn.stores, round_, reply, turn.now, actor=person_actor(turn.person)
+            )
         except UsageProblem as problem:
             turn.reply(Card(title="Not withdrawn", text=str(problem)), private=True)
             return
@@ -550,6 +581,7 @@ class FollowUp:
                 theme="",
                 theme_id=values.get("theme", ""),
                 now=turn.now,
+                actor=person_actor(turn.person),
             )
         except UsageProblem as problem:
             themes = await stores.follow_up.replies(round_.id) if round_ else []
@@ -571,7 +603,9 @@ class FollowUp:
             status = None
         number = action_number(given)
         action = (
-            await turn.stores.follow_up.set_action_status(number, status, turn.now)
+            await self.set_status(
+                turn.stores, number, status, turn.now, actor=person_actor(turn.person)
+            )
             if number is not None and status is not None
             else None
         )

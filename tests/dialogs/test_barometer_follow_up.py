@@ -270,6 +270,19 @@ async def test_comms_respond_authors_read_theirs_and_actions_are_done(
     assert await rows(
         app, "SELECT action_id, status FROM barometer_action_changes ORDER BY id"
     ) == [(1, "planned"), (1, "in_progress"), (1, "done"), (2, "planned")]
+    # Every response, withdrawal and action is in the audit trail: who, and which round and
+    # which response or action; never the words. (Entries of one moment of the test's clock
+    # come in any order.)
+    trail = await rows(app, "SELECT actor, action, subject FROM audit_log")
+    comms = f"console:test:{COMMS}"
+    said_did = ("barometer.respond", "barometer.withdraw", "barometer.action")
+    assert sorted((a, b) for a, b, _ in trail if b.startswith(said_did)) == [
+        (comms, "barometer.action"),
+        (comms, "barometer.action"),
+        (comms, "barometer.action.done"),
+        (comms, "barometer.action.in_progress"),
+    ] + [(comms, "barometer.respond")] * 7 + [(comms, "barometer.withdraw")]
+    assert all("learning" not in subject.lower() for _, _, subject in trail)
 
     # The results page: each published comment with its response under it, escaped.
     status, page, headers = await fetch(app, "/barometer")

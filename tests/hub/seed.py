@@ -188,14 +188,27 @@ async def seed_barometer(app: App) -> None:
             await stores.barometer.moderate(round_.id, comment.id, "approved")
         follow_up = barometer.follow_up
         when = NOW - timedelta(days=9)
-        await follow_up.respond(stores, closed, comments[:1], f"We hear you {IMG}", None, when)
+        comms = "slack:T1:UCOMMS"
         await follow_up.respond(
-            stores, closed, comments[1:4], f"Theme answer {SCRIPT}", f"Work {JS_LINK}", when
+            stores, closed, comments[:1], f"We hear you {IMG}", None, when, actor=comms
         )
-        withdrawn = await follow_up.respond(stores, closed, comments[4:5], "Oops", None, when)
+        await follow_up.respond(
+            stores,
+            closed,
+            comments[1:4],
+            f"Theme answer {SCRIPT}",
+            f"Work {JS_LINK}",
+            when,
+            actor=comms,
+        )
+        withdrawn = await follow_up.respond(
+            stores, closed, comments[4:5], "Oops", None, when, actor=comms
+        )
         await stores.follow_up.withdraw_reply(withdrawn.id, when)
-        await follow_up.respond(stores, closed, comments[5:6], "Edited later", None, when)
-        await follow_up.respond(stores, closed, comments[5:6], "Edited now", None, NOW)
+        await follow_up.respond(
+            stores, closed, comments[5:6], "Edited later", None, when, actor=comms
+        )
+        await follow_up.respond(stores, closed, comments[5:6], "Edited now", None, NOW, actor=comms)
         action = await follow_up.add_action(
             stores,
             closed,
@@ -204,8 +217,16 @@ async def seed_barometer(app: App) -> None:
             due="2027-04-30",
             theme=f"Work {JS_LINK}",
             now=when,
+            actor=comms,
         )
         await stores.follow_up.set_action_status(action.id, ActionStatus.DONE, NOW)
         await follow_up.add_action(
-            stores, closed, title="Share the results", owner="", due="", theme="", now=NOW
+            stores,
+            closed,
+            title="Share the results",
+            owner="",
+            due="",
+            theme="",
+            now=NOW,
+            actor=comms,
         )
