@@ -52,6 +52,73 @@ def ack_rows() -> Iterator[list[str]]:
         ]
 
 
+def _visible(figures: dict[str, Any]) -> str:
+    every = figures["visible"]["all"]
+    kinds = ", ".join(
+        f"{kind} {row['p99_ms']:.0f}" for kind, row in figures["visible"].items() if kind != "all"
+    )
+    return (
+        f"**p99 {every['p99_ms']:.0f} ms** (p50 {every['p50_ms']:.0f}; {kinds}); "
+        f"**{figures['turns_per_second']:.0f} turns/s**; serve CPU "
+        f"{figures['serve_cpu_ms_per_turn']:.1f} ms a turn; "
+        f"{figures['latency']['all']['errors']} errors"
+    )
+
+
+def visible_rows() -> Iterator[list[str]]:
+    """What a person waits for: the whole journey at 10, 50 and 200 people, and ``/values``."""
+    for db in ("sqlite", "postgresql"):
+        for clients in (10, 50, 200):
+            name = "ack_latency" if clients == 50 else f"ack_latency-{clients}"
+            result = load(f"{name}-{db}")
+            if result is None or "visible" not in result["figures"]:
+                continue
+            figures = result["figures"]
+            target = clients == 50
+            yield [
+                f"0. Visible answer, check-ins by clicks, {clients} people",
+                db,
+                _visible(figures),
+                "p99 < 250 ms, ≥ 250 turns/s" if target else "(no target)",
+                verdict(figures["visible_target_met"]) if target else "",
+            ]
+        result = load(f"ack_latency-help-{db}")
+        if result is not None:
+            figures = result["figures"]
+            yield [
+                "0. Visible answer, `/values` again and again, 50 people (Slack)",
+                db,
+                _visible(figures),
+                "p99 < 250 ms, ≥ 250 turns/s",
+                verdict(figures["visible_target_met"]),
+            ]
+
+
+def bolt_rows() -> Iterator[list[str]]:
+    """valuesbot beside a minimal Bolt app on the same ``/values`` load."""
+    bolt = load("ack_latency-help-bolt-sqlite")
+    if bolt is None:
+        return
+    theirs = bolt["figures"]
+    for db in ("sqlite", "postgresql"):
+        result = load(f"ack_latency-help-{db}")
+        if result is None:
+            continue
+        ours = result["figures"]
+        turns = ours["turns_per_second"] / theirs["turns_per_second"]
+        p99 = ours["visible"]["all"]["p99_ms"] / theirs["visible"]["all"]["p99_ms"]
+        yield [
+            "5. `/values` for 50 people: valuesbot beside a minimal Bolt app",
+            db,
+            f"turns/s **{turns:.2f}x** ({ours['turns_per_second']:.0f} vs "
+            f"{theirs['turns_per_second']:.0f}); visible p99 **{p99:.2f}x** "
+            f"({ours['visible']['all']['p99_ms']:.0f} ms vs "
+            f"{theirs['visible']['all']['p99_ms']:.0f} ms)",
+            "turns/s ≥ 0.6x, p99 ≤ 1.5x",
+            verdict(turns >= 0.6 and p99 <= 1.5),
+        ]
+
+
 def fanout_rows(unlimited: bool) -> Iterator[list[str]]:
     for platform in ("slack", "teams"):
         for db in ("sqlite", "postgresql"):
@@ -174,6 +241,8 @@ def national_rows() -> Iterator[list[str]]:
 
 def table() -> str:
     rows = [
+        *visible_rows(),
+        *bolt_rows(),
         *ack_rows(),
         *fanout_rows(unlimited=False),
         *fanout_rows(unlimited=True),
