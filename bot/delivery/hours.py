@@ -87,6 +87,25 @@ class WorkingHours:
                 return opens
         raise AssertionError("working hours have at least one day")  # pragma: no cover
 
+    def after_working(self, start: datetime, seconds: float, zone: ZoneInfo) -> datetime:
+        """When ``seconds`` of work inside working hours, begun at ``start`` (or when working
+        hours next begin), are done: the work stops when they end and goes on when they next
+        begin."""
+        moment = self.next_open(start, zone)
+        left = max(seconds, 0.0)
+        while True:
+            local = moment.astimezone(zone)
+            ends = (
+                _at(local.date() + timedelta(days=1), time(0, 0), zone)
+                if self.end == time.max
+                else _at(local.date(), self.end, zone)
+            )
+            window = (ends - moment).total_seconds()
+            if left <= window:
+                return moment + timedelta(seconds=left)
+            left -= window
+            moment = self.next_open(ends, zone)
+
     def next_week_open(self, when: datetime, zone: ZoneInfo) -> datetime:
         """When working hours first begin in the person's next week (for the weekly cap)."""
         return self.next_open(next_week(when, zone), zone)
