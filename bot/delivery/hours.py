@@ -94,17 +94,29 @@ class WorkingHours:
         moment = self.next_open(start, zone)
         left = max(seconds, 0.0)
         while True:
-            local = moment.astimezone(zone)
-            ends = (
-                _at(local.date() + timedelta(days=1), time(0, 0), zone)
-                if self.end == time.max
-                else _at(local.date(), self.end, zone)
-            )
+            ends = self._window_end(moment, zone)
             window = (ends - moment).total_seconds()
             if left <= window:
                 return moment + timedelta(seconds=left)
             left -= window
             moment = self.next_open(ends, zone)
+
+    def working_seconds(self, start: datetime, end: datetime, zone: ZoneInfo) -> float:
+        """How many seconds of working hours lie between ``start`` and ``end``."""
+        total = 0.0
+        moment = self.next_open(start, zone)
+        while moment < end:
+            ends = self._window_end(moment, zone)
+            total += (min(ends, end) - moment).total_seconds()
+            moment = self.next_open(ends, zone)
+        return total
+
+    def _window_end(self, moment: datetime, zone: ZoneInfo) -> datetime:
+        """When the working hours that ``moment`` falls in end."""
+        day = moment.astimezone(zone).date()
+        if self.end == time.max:
+            return _at(day + timedelta(days=1), time(0, 0), zone)
+        return _at(day, self.end, zone)
 
     def next_week_open(self, when: datetime, zone: ZoneInfo) -> datetime:
         """When working hours first begin in the person's next week (for the weekly cap)."""

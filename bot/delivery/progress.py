@@ -35,7 +35,8 @@ def estimate(
     Without ``hours``: the ETA of what is due now, at that rate; messages waiting for later
     (working hours, cap) are named, not estimated. With the working ``hours`` (in ``zone``, the
     bot's own time zone, standing for everyone's) and a job whose messages keep to them: the
-    ETA of everything still to send, due or waiting, at that rate inside working hours only.
+    ETA of everything still to send, due or waiting, at that rate inside working hours only
+    (out of working hours, at the job's average rate over the working time it has sent in).
     A national fan-out takes more than a working day (bench/national_plan.py); sending stops
     when working hours end and goes on when they begin again, and so does its ETA."""
     elapsed = min(progress.window, max(now - progress.created_at, timedelta(seconds=1)))
@@ -43,15 +44,23 @@ def estimate(
     due = progress.queued + progress.in_flight
     if due == 0 and progress.waiting == 0:
         return Estimate(per_minute=per_second * 60, eta=None, note="done")
-    if due == 0:
+    kept = (hours, zone) if hours is not None and zone is not None else None
+    if not progress.keeps_hours:
+        kept = None
+    rate = per_second
+    if kept is not None and rate <= 0 and progress.sent and progress.last_sent_at is not None:
+        # Out of working hours nothing has been sent lately: the job's own rate over the
+        # working time it has been sending instead.
+        worked = kept[0].working_seconds(progress.created_at, progress.last_sent_at, kept[1])
+        rate = progress.sent / worked if worked > 0 else 0.0
+    if due == 0 and (kept is None or rate <= 0):
         return Estimate(per_minute=per_second * 60, eta=None, note="waiting")
-    if per_second <= 0:
+    if rate <= 0:
         return Estimate(per_minute=0.0, eta=None, note="not started")
-    if hours is not None and zone is not None and progress.keeps_hours:
-        left = (due + progress.waiting) / per_second
-        eta = hours.after_working(now, left, zone)
+    if kept is not None:
+        eta = kept[0].after_working(now, (due + progress.waiting) / rate, kept[1])
     else:
-        eta = now + timedelta(seconds=due / per_second)
+        eta = now + timedelta(seconds=due / rate)
     return Estimate(per_minute=per_second * 60, eta=eta, note="sending")
 
 

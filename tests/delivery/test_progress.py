@@ -63,6 +63,28 @@ def test_a_fan_out_longer_than_a_working_day_is_due_the_next_working_day() -> No
     assert estimate(job, now).eta == now + timedelta(seconds=1_285_750 / 47.5)
 
 
+def test_at_night_the_eta_comes_from_the_jobs_rate_over_the_working_day() -> None:
+    # The same round at 20:00: 1,197,000 sent between 10:00 and 17:00, 103,000 waiting for
+    # the morning, nothing sent in the last minutes.
+    opened = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    night = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
+    job = DeliveryProgress(
+        job="barometer:2026-12",
+        waiting=103_000,
+        sent=1_197_000,
+        created_at=opened,
+        last_sent_at=datetime(2026, 11, 30, 17, 0, tzinfo=UTC),
+        next_waiting_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
+        keeps_hours=True,
+    )
+    guess = estimate(job, night, HOURS, LONDON)
+    assert guess.per_minute == 0
+    assert guess.eta is not None
+    assert guess.eta.replace(microsecond=0) == datetime(2026, 12, 1, 9, 36, 8, tzinfo=UTC)
+    assert estimate(job, night).note == "waiting"  # without the working hours: no ETA
+    assert HOURS.working_seconds(opened, night, LONDON) == 7 * 3600
+
+
 def test_working_time_stops_at_the_weekend() -> None:
     friday = datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
     assert HOURS.after_working(friday, 2 * 3600, LONDON) == datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
