@@ -26,8 +26,8 @@ and answers 429 beyond it. Every simulated hour the ETA is read the way ``values
 deliveries`` reads it (``stores.outbox.progress`` and ``bot.delivery.progress``), with the
 working hours and without them (as the command showed it before they were taken into
 account), and compared with the time the run actually finished: the ratio is the time the ETA
-said was left over the time that was. What is not simulated: network latency, more than one instance,
-people in other time zones, replies and reminders arriving meanwhile.
+said was left over the time that was. What is not simulated: network latency, more than one
+instance, people in other time zones, replies and reminders arriving meanwhile.
 
 Run from the repository root::
 
@@ -311,11 +311,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     zone = ZoneInfo(args.timezone)
     hours = WorkingHours.parse(args.hours)
     planned = args.rate * HEADROOM
-    # The run's SQLite file in memory where the machine offers it (/dev/shm): the run measures
-    # the plan, not the disk.
-    shm = Path("/dev/shm")
-    where = str(shm) if shm.is_dir() else None
-    with tempfile.TemporaryDirectory(prefix="valuesbot-plan-", dir=where) as folder:
+    with tempfile.TemporaryDirectory(prefix="valuesbot-plan-", dir=args.folder) as folder:
         run_ = await simulate(args, Path(folder))
     opens = run_.pop("opens_at")
     days = plan(args.people, planned, opens, hours, zone)
@@ -379,8 +375,16 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _memory_folder() -> str | None:
+    """Where the run's SQLite file goes: in memory where the machine offers it (/dev/shm), so
+    the run measures the plan, not the disk."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
+    args.folder = _memory_folder()
     result = asyncio.run(run(args))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
