@@ -672,6 +672,7 @@ async def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import prepare_database
     from bot.clock import SystemClock
     from bot.delivery import progress
+    from bot.delivery.hours import WorkingHours
     from storage.delivery import OutboxStatus
     from storage.engine import Database
 
@@ -687,7 +688,8 @@ async def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         async with database.unit() as stores:
             jobs = await stores.outbox.progress(now, job=args.job, limit=50)
-        print(progress.table(jobs, now, settings.zone))
+        hours = WorkingHours.parse(settings.working_hours)
+        print(progress.table(jobs, now, settings.zone, hours))
     finally:
         await database.dispose()
     return 0

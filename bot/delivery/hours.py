@@ -87,6 +87,37 @@ class WorkingHours:
                 return opens
         raise AssertionError("working hours have at least one day")  # pragma: no cover
 
+    def after_working(self, start: datetime, seconds: float, zone: ZoneInfo) -> datetime:
+        """When ``seconds`` of work inside working hours, begun at ``start`` (or when working
+        hours next begin), are done: the work stops when they end and goes on when they next
+        begin."""
+        moment = self.next_open(start, zone)
+        left = max(seconds, 0.0)
+        while True:
+            ends = self._window_end(moment, zone)
+            window = (ends - moment).total_seconds()
+            if left <= window:
+                return moment + timedelta(seconds=left)
+            left -= window
+            moment = self.next_open(ends, zone)
+
+    def working_seconds(self, start: datetime, end: datetime, zone: ZoneInfo) -> float:
+        """How many seconds of working hours lie between ``start`` and ``end``."""
+        total = 0.0
+        moment = self.next_open(start, zone)
+        while moment < end:
+            ends = self._window_end(moment, zone)
+            total += (min(ends, end) - moment).total_seconds()
+            moment = self.next_open(ends, zone)
+        return total
+
+    def _window_end(self, moment: datetime, zone: ZoneInfo) -> datetime:
+        """When the working hours that ``moment`` falls in end."""
+        day = moment.astimezone(zone).date()
+        if self.end == time.max:
+            return _at(day + timedelta(days=1), time(0, 0), zone)
+        return _at(day, self.end, zone)
+
     def next_week_open(self, when: datetime, zone: ZoneInfo) -> datetime:
         """When working hours first begin in the person's next week (for the weekly cap)."""
         return self.next_open(next_week(when, zone), zone)

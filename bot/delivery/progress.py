@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.delivery.hours import WorkingHours
 from bot.events import CommandReceived
 from bot.settings import Settings
 from bot.turn import Turn
@@ -23,23 +24,44 @@ class Estimate:
     note: str
 
 
-def estimate(progress: DeliveryProgress, now: datetime) -> Estimate:
-    """Rate over the last few minutes (or since the job began, if sooner) and the ETA of what
-    is due now; messages waiting for later (working hours, cap) are named, not estimated."""
+def estimate(
+    progress: DeliveryProgress,
+    now: datetime,
+    hours: WorkingHours | None = None,
+    zone: ZoneInfo | None = None,
+) -> Estimate:
+    """Rate over the last few minutes (or since the job began, if sooner) and the ETA.
+
+    Without ``hours``: the ETA of what is due now, at that rate; messages waiting for later
+    (working hours, cap) are named, not estimated. With the working ``hours`` (in ``zone``, the
+    bot's own time zone, standing for everyone's) and a job whose messages keep to them: the
+    ETA of everything still to send, due or waiting, at that rate inside working hours only
+    (out of working hours, at the job's average rate over the working time it has sent in).
+    A national fan-out takes more than a working day (bench/national_plan.py); sending stops
+    when working hours end and goes on when they begin again, and so does its ETA."""
     elapsed = min(progress.window, max(now - progress.created_at, timedelta(seconds=1)))
     per_second = progress.sent_recently / elapsed.total_seconds()
     due = progress.queued + progress.in_flight
     if due == 0 and progress.waiting == 0:
         return Estimate(per_minute=per_second * 60, eta=None, note="done")
-    if due == 0:
+    kept = (hours, zone) if hours is not None and zone is not None else None
+    if not progress.keeps_hours:
+        kept = None
+    rate = per_second
+    if kept is not None and rate <= 0 and progress.sent and progress.last_sent_at is not None:
+        # Out of working hours nothing has been sent lately: the job's own rate over the
+        # working time it has been sending instead.
+        worked = kept[0].working_seconds(progress.created_at, progress.last_sent_at, kept[1])
+        rate = progress.sent / worked if worked > 0 else 0.0
+    if due == 0 and (kept is None or rate <= 0):
         return Estimate(per_minute=per_second * 60, eta=None, note="waiting")
-    if per_second <= 0:
+    if rate <= 0:
         return Estimate(per_minute=0.0, eta=None, note="not started")
-    return Estimate(
-        per_minute=per_second * 60,
-        eta=now + timedelta(seconds=due / per_second),
-        note="sending",
-    )
+    if kept is not None:
+        eta = kept[0].after_working(now, (due + progress.waiting) / rate, kept[1])
+    else:
+        eta = now + timedelta(seconds=due / rate)
+    return Estimate(per_minute=per_second * 60, eta=eta, note="sending")
 
 
 def _when(moment: datetime | None, zone: ZoneInfo, now: datetime) -> str:
@@ -53,9 +75,14 @@ def _when(moment: datetime | None, zone: ZoneInfo, now: datetime) -> str:
     )
 
 
-def summary(progress: DeliveryProgress, now: datetime, zone: ZoneInfo) -> str:
-    """One line a person reads: counts, rate, ETA."""
-    guess = estimate(progress, now)
+def summary(
+    progress: DeliveryProgress,
+    now: datetime,
+    zone: ZoneInfo,
+    hours: WorkingHours | None = None,
+) -> str:
+    """One line a person reads: counts, rate, ETA (``estimate``)."""
+    guess = estimate(progress, now, hours, zone)
     parts = [
         f"{progress.sent}/{progress.total} sent",
         f"{progress.queued + progress.in_flight} queued",
@@ -77,14 +104,19 @@ def summary(progress: DeliveryProgress, now: datetime, zone: ZoneInfo) -> str:
     return ", ".join(parts)
 
 
-def table(jobs: Sequence[DeliveryProgress], now: datetime, zone: ZoneInfo) -> str:
-    """The ``valuesbot deliveries`` table."""
+def table(
+    jobs: Sequence[DeliveryProgress],
+    now: datetime,
+    zone: ZoneInfo,
+    hours: WorkingHours | None = None,
+) -> str:
+    """The ``valuesbot deliveries`` table (``estimate`` for the ETA)."""
     if not jobs:
         return "No deliveries yet."
     header = ("job", "queued", "waiting", "sent", "failed", "uncertain", "rate/min", "ETA")
     rows = [header]
     for p in jobs:
-        guess = estimate(p, now)
+        guess = estimate(p, now, hours, zone)
         eta = _when(guess.eta, zone, now) if guess.eta else guess.note
         rows.append(
             (
@@ -107,14 +139,19 @@ def table(jobs: Sequence[DeliveryProgress], now: datetime, zone: ZoneInfo) -> st
     )
 
 
-def card(jobs: Sequence[DeliveryProgress], now: datetime, zone: ZoneInfo) -> Card:
+def card(
+    jobs: Sequence[DeliveryProgress],
+    now: datetime,
+    zone: ZoneInfo,
+    hours: WorkingHours | None = None,
+) -> Card:
     """The comms card: one field per job."""
     if not jobs:
         return Card(title="Deliveries", text="Nothing has been sent yet.")
     return Card(
         title="Deliveries",
         text="Proactive messages by job, newest first.",
-        fields=tuple(Field(label=p.job, value=summary(p, now, zone)) for p in jobs),
+        fields=tuple(Field(label=p.job, value=summary(p, now, zone, hours)) for p in jobs),
         footer="Messages to people wait for their working hours and their weekly cap.",
     )
 
@@ -140,4 +177,5 @@ class DeliveryCommands:
             turn.reply(ONLY_COMMS, private=True)
             return
         jobs = await turn.stores.outbox.progress(turn.now, limit=10)
-        turn.reply(card(jobs, turn.now, self.settings.zone), private=True)
+        hours = WorkingHours.parse(self.settings.working_hours)
+        turn.reply(card(jobs, turn.now, self.settings.zone, hours), private=True)

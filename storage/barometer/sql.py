@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, delete, func, insert, literal, null, update
-from sqlalchemy import select as select_columns
+from sqlalchemy import case, delete, func, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.barometer import rounds
 from storage.barometer.batches import (
     CHUNK,
-    COLUMNS,
     AnswerBatches,
     MissingAnswerKey,
     batch_size,
@@ -109,6 +107,10 @@ class SqlBarometer(SqlStore):
         super().__init__(session)
         self._answer_key = answer_key
         self._batches = AnswerBatches(session, lambda: self._key)
+        # The counts of closed rounds this unit of work has read or sealed: once a round is
+        # closed nothing but ``seal`` writes its responses, and ``seal`` writes them from these
+        # counts, so a national round's millions of rows are counted once per close.
+        self._counted: dict[str, dict[tuple[str, str | None, str], int]] = {}
 
     @property
     def _key(self) -> AnswerKey:
@@ -350,17 +352,24 @@ class SqlBarometer(SqlStore):
         if row is None:
             raise KeyError(round_id)
         round_ = _round(row)
+        counts = self._counted.get(round_id)
+        if counts is None:
+            counts = await self._count(round_id)
+            if round_.status == "closed":
+                self._counted[round_id] = counts
+        # Every respondent answers every question, so the first question counts the people.
         first = round_.questions[0].id if round_.questions else ""
-        counts, respondents = await rounds.count_answers(
-            self.session, BarometerResponseRow, round_id, first
-        )
-        return BarometerTally(round=round_, respondents=respondents, counts=counts)
+        respondents = sum(n for (q, _, _), n in counts.items() if q == first)
+        return BarometerTally(round=round_, respondents=respondents, counts=dict(counts))
+
+    async def _count(self, round_id: str) -> dict[tuple[str, str | None, str], int]:
+        counts, _ = await rounds.count_answers(self.session, BarometerResponseRow, round_id, "")
+        return counts
 
     async def close(self, round_id: str, now: datetime) -> BarometerRound | None:
-        asked, answered = await self.participation(round_id)
-        if not await rounds.mark_closed(
-            self.session, BarometerRoundRow, round_id, now, asked, answered
-        ):
+        # Its participation is counted below, as its rows go (once the answers under way are
+        # in): until then, in this unit of work, the closed round says none.
+        if not await rounds.mark_closed(self.session, BarometerRoundRow, round_id, now, 0, 0):
             return None
         await self._batches.secure_delete()
         # Everything still waiting goes in as the last batch (both kinds together).
@@ -370,12 +379,37 @@ class SqlBarometer(SqlStore):
             .with_for_update()
         )
         await self._batches.flush(round_id, list(waiting.all()), closing=True)
+        asked, answered = await self._forget_participation(round_id)
         await self.session.exec(
-            delete(BarometerParticipationRow).where(
-                col(BarometerParticipationRow.round_id) == round_id
-            )
+            update(BarometerRoundRow)
+            .where(col(BarometerRoundRow.id) == round_id)
+            .values(invited=asked, answered=answered)
+            .execution_options(synchronize_session=False)
         )
         return await self.get(round_id)
+
+    async def _forget_participation(self, round_id: str) -> tuple[int, int]:
+        """Delete the round's participation rows; how many were asked and how many answered.
+        (Counted once the round is closed: the answers under way have finished by then.)"""
+        theirs = col(BarometerParticipationRow.round_id) == round_id
+        if not self._postgresql:
+            asked, answered = await self.participation(round_id)
+            await self.session.exec(delete(BarometerParticipationRow).where(theirs))
+            return asked, answered
+        # One pass over a national round's million rows instead of two.
+        gone = (
+            delete(BarometerParticipationRow)
+            .where(theirs)
+            .returning(col(BarometerParticipationRow.answered))
+            .cte("gone")
+        )
+        found = await self.session.exec(
+            select(
+                func.count(), func.coalesce(func.sum(case((gone.c.answered, 1), else_=0)), 0)
+            ).select_from(gone)
+        )
+        asked, answered = found.one()
+        return int(asked), int(answered)
 
     async def seal(
         self,
@@ -388,12 +422,22 @@ class SqlBarometer(SqlStore):
             await self._batches.secure_delete()
             for table in (BarometerResponseRow, BarometerCommentRow):
                 await self.session.exec(delete(table).where(col(table.round_id) == round_id))
+            self._counted[round_id] = {}
             return
         await self._batches.secure_delete()
+        keep = set(keep_groups)
         if self._postgresql:
-            await self._seal_in_database(round_id, set(keep_groups))
+            counts = self._counted.get(round_id)
+            if counts is None:
+                counts = await self._count(round_id)
+            sealed: dict[tuple[str, str | None, str], int] = {}
+            for (question, group, value), n in counts.items():
+                key = (question, group if group in keep else None, value)
+                sealed[key] = sealed.get(key, 0) + n
+            await self._seal_in_database(round_id, sealed)
+            self._counted[round_id] = sealed
         else:
-            keep = set(keep_groups)
+            self._counted.pop(round_id, None)
             responses = await self._batches.take(round_id, BarometerResponseRow)
             for row in responses:
                 row["id"] = random_id()
@@ -413,44 +457,57 @@ class SqlBarometer(SqlStore):
             row["token_mark"] = None if token is None else self._key.author_mark(token)
         await self._batches.put(BarometerCommentRow, comments)
 
-    async def _seal_in_database(self, round_id: str, keep_groups: set[str]) -> None:
-        """``seal``'s responses in one statement (PostgreSQL): it moves the round's rows out
-        and back in without them leaving the server. A national round has millions of
-        responses: taking them into Python and inserting them again, a few hundred at a time,
-        took minutes
-        (bench/profiles/national-*.txt). The new ids are as random as ``_random_id``'s (the
-        md5 of a version 4 UUID from PostgreSQL's strong random source: 32 hex digits) and
-        the rows go back in random order, as ``_put`` writes them."""
-        responses = (
-            delete(BarometerResponseRow)
-            .where(col(BarometerResponseRow.round_id) == round_id)
-            .returning(
-                col(BarometerResponseRow.question),
-                col(BarometerResponseRow.value),
-                col(BarometerResponseRow.group_id),
+    async def _seal_in_database(
+        self, round_id: str, counts: Mapping[tuple[str, str | None, str], int]
+    ) -> None:
+        """``seal``'s responses on PostgreSQL, in two statements that keep the rows in the
+        server: the round's rows are deleted, and written again from their counts (``counts``,
+        groups already erased). A sealed row holds its round, question, answer and kept group,
+        and nothing else: rows made again from the counts are the rows there were, with new
+        ids. A national round has millions of responses (bench/national.py): taking them into
+        Python took minutes, and moving each row through a DELETE ... RETURNING took a
+        minute more than counting them did (bench/profiles/national-*.txt).
+
+        Each new id is the MD5 of a secret drawn for this seal alone (``secrets``, the same
+        source as ``random_id``; it is never stored) with the row's number: 32 hex digits
+        nobody can predict or tie to anything. The rows go in ordered by those ids, so in
+        random order, and one after the other into the primary key's index instead of all
+        over it."""
+        if not counts:
+            await self.session.exec(
+                delete(BarometerResponseRow).where(col(BarometerResponseRow.round_id) == round_id)
             )
-            .cte("taken")
-        )
-        group = (
-            case(
-                (responses.c.group_id.in_(sorted(keep_groups)), responses.c.group_id),
-                else_=null(),
-            )
-            if keep_groups
-            else null()
-        )
+            return
+        keys = list(counts)
+        connection = await self.session.connection()
+        # Sorting a national round's new ids in memory rather than in files on disk.
+        await connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
         await self.session.exec(
-            insert(BarometerResponseRow).from_select(
-                list(COLUMNS["barometer_responses"]),
-                select_columns(
-                    literal(round_id, String),
-                    func.md5(func.gen_random_uuid().cast(String)),
-                    responses.c.question,
-                    responses.c.value,
-                    group,
-                    null(),
-                ).order_by(func.random()),
-            )
+            delete(BarometerResponseRow).where(col(BarometerResponseRow.round_id) == round_id)
+        )
+        await connection.execute(
+            text(
+                """
+                INSERT INTO barometer_responses
+                    (round_id, id, question, value, group_id, token_hash)
+                SELECT :round_id, md5(:secret || ':' || t.k || ':' || i) AS id,
+                       t.question, t.value, t.group_id, NULL
+                FROM unnest(
+                    CAST(:questions AS text[]), CAST(:values AS text[]),
+                    CAST(:groups AS text[]), CAST(:counts AS integer[])
+                ) WITH ORDINALITY AS t(question, value, group_id, n, k)
+                CROSS JOIN LATERAL generate_series(1, t.n) AS i
+                ORDER BY id
+                """
+            ),
+            {
+                "round_id": round_id,
+                "secret": secrets.token_hex(32),
+                "questions": [q for q, _, _ in keys],
+                "values": [v for _, _, v in keys],
+                "groups": [g for _, g, _ in keys],
+                "counts": [counts[k] for k in keys],
+            },
         )
 
     async def comments(

@@ -13,12 +13,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, LargeBinary, Text
+from sqlalchemy import JSON, Index, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 from storage.common import utc_field
 
 _UNORDERED: dict[str, Any] = {"sqlite_with_rowid": False}
+# Token hashes are looked up only while a round is open; sealed rows have none and stay out of
+# the index (a national round's 2.6 million sealed rows would otherwise each add an entry).
+_HAS_TOKEN = text("token_hash IS NOT NULL")
 
 
 class BarometerRoundRow(SQLModel, table=True):
@@ -64,7 +67,13 @@ class BarometerResponseRow(SQLModel, table=True):
 
     __tablename__ = "barometer_responses"
     __table_args__ = (
-        Index("ix_barometer_responses_token", "round_id", "token_hash"),
+        Index(
+            "ix_barometer_responses_token",
+            "round_id",
+            "token_hash",
+            sqlite_where=_HAS_TOKEN,
+            postgresql_where=_HAS_TOKEN,
+        ),
         # The published counts (``SqlBarometer.tally``) read this index alone, not the rows:
         # at 1.3 million responses PostgreSQL's GROUP BY is 40% faster (bench/national.py).
         Index("ix_barometer_responses_tally", "round_id", "question", "group_id", "value"),
@@ -91,7 +100,13 @@ class BarometerCommentRow(SQLModel, table=True):
 
     __tablename__ = "barometer_comments"
     __table_args__ = (
-        Index("ix_barometer_comments_token", "round_id", "token_hash"),
+        Index(
+            "ix_barometer_comments_token",
+            "round_id",
+            "token_hash",
+            sqlite_where=_HAS_TOKEN,
+            postgresql_where=_HAS_TOKEN,
+        ),
         Index("ix_barometer_comments_mark", "round_id", "token_mark"),
         _UNORDERED,
     )

@@ -77,6 +77,8 @@ class DeliveryProgress:
     created_at: datetime
     last_sent_at: datetime | None = None
     next_waiting_at: datetime | None = None
+    keeps_hours: bool = False
+    """Some of the messages still to send wait for their recipients' working hours."""
 
     @property
     def total(self) -> int:

@@ -99,6 +99,10 @@ class SqlOutbox(SqlStore):
         status = col(OutboxRow.status)
         queued = status == OutboxStatus.QUEUED.value
         later = col(OutboxRow.next_attempt_at) > now
+        to_send = status.in_(
+            [OutboxStatus.QUEUED.value, OutboxStatus.CLAIMED.value, OutboxStatus.SENDING.value]
+        )
+        in_hours = and_(col(OutboxRow.to_person), col(OutboxRow.respect_working_hours))
 
         def count(*where: Any) -> Any:
             return func.sum(case((and_(*where), 1), else_=0))
@@ -116,6 +120,7 @@ class SqlOutbox(SqlStore):
             "sent_recently": count(
                 status == OutboxStatus.SENT.value, col(OutboxRow.sent_at) >= now - window
             ),
+            "in_hours": count(to_send, in_hours),
         }
         rows = await self.session.exec(
             select(
@@ -133,12 +138,14 @@ class SqlOutbox(SqlStore):
             name, created, last_sent, next_waiting = row[:4]
             sums: Sequence[Any] = row[4:]
             counts = {field: int(value or 0) for field, value in zip(columns, sums, strict=True)}
+            keeps_hours = counts.pop("in_hours") > 0
             found.append(
                 DeliveryProgress(
                     job=name,
                     created_at=created,
                     last_sent_at=last_sent,
                     next_waiting_at=next_waiting,
+                    keeps_hours=bool(keeps_hours),
                     window=window,
                     **counts,
                 )
