@@ -390,16 +390,28 @@ async def _one_size(
                     await writer.execute("ANALYZE outbox")
                 committed_at = time.time()
                 ours = time.perf_counter() - ours
-                claims = [await explain_claim(monitor, args.platform)]
+                claims = [{**await explain_claim(monitor, args.platform), "at_s": 0.0, "sent": 0}]
                 next_explain = time.monotonic() + args.explain_every
                 deadline = time.monotonic() + args.timeout
                 sent = 0
+                timeline: list[tuple[float, int, float]] = []  # (s, sent, RSS MiB)
+                next_point = 0.0
                 while time.monotonic() < deadline:
                     sent = await count_accepted(http, where["control"])
+                    if time.monotonic() >= next_point or sent >= target:
+                        at = round(time.time() - committed_at, 1)
+                        timeline.append((at, sent, serve.rss_mib()))
+                        next_point = time.monotonic() + args.timeline_every
                     if sent >= target:
                         break
                     if time.monotonic() >= next_explain:
-                        claims.append(await explain_claim(monitor, args.platform))
+                        claims.append(
+                            {
+                                **await explain_claim(monitor, args.platform),
+                                "at_s": round(time.time() - committed_at, 1),
+                                "sent": sent,
+                            }
+                        )
                         next_explain = time.monotonic() + args.explain_every
                     await asyncio.sleep(0.25)
                 finished_at = time.time()
@@ -437,6 +449,7 @@ async def _one_size(
         backend_cpu=backend_cpu,
         active_ms=active,
         claims=claims,
+        timeline=timeline,
         status=status,
         profile=str(profile.relative_to(ROOT)) if profile else None,
     )
@@ -458,6 +471,7 @@ def _figures(
     backend_cpu: Mapping[str, float],
     active_ms: float,
     claims: list[dict[str, Any]],
+    timeline: list[tuple[float, int, float]],
     status: Mapping[str, int],
     profile: str | None,
 ) -> dict[str, Any]:
@@ -489,9 +503,11 @@ def _figures(
         "claim_ms_max": max(claim_ms),
         "claim_samples": len(claims),
         "claim_plan": claims[0]["plan"],
+        "claims": [{k: c[k] for k in ("at_s", "sent", "ms")} for c in claims],
         "rss_idle_mb": idle.figures()["peak_mib"],
         "rss_peak_mb": busy.figures()["peak_mib"],
         "wall_s": round(finished_at - committed_at, 1),
+        "timeline": [{"at_s": t, "sent": n, "rss_mb": m} for t, n, m in timeline],
         "outbox_after": dict(status),
         "profile": profile,
     }
@@ -598,6 +614,9 @@ def main() -> None:
     )
     options.add_argument(
         "--explain-every", type=float, default=10.0, help="seconds between claim EXPLAINs"
+    )
+    options.add_argument(
+        "--timeline-every", type=float, default=5.0, help="seconds between RSS/sent points"
     )
     options.add_argument("--timeout", type=float, default=900.0, help="give up after (s)")
     args = options.parse_args()
