@@ -1,7 +1,7 @@
 """The cost curve of the outbox on PostgreSQL: the unlimited fan-out with 6,500, 65,000 and
 650,000 messages queued.
 
-What it measures (issue 8 of the benchmarks, item 1): whether one ``valuesbot serve`` sends as
+What it measures (item 7 of docs/benchmarks.md): whether one ``valuesbot serve`` sends as
 fast, and in as little memory, when the outbox holds a hundred times more messages. At each
 size, on a fresh database:
 
