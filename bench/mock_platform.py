@@ -8,8 +8,9 @@ and enforces its rate limits on real time whatever the driver is doing:
 
 It prints one line of JSON when it listens (``{"url": ..., "control": ...}``) and serves, on the
 ``control`` URL, ``GET /summary``: what it received, summed up (accepted posts per outbox key,
-the times of the accepted posts and of the 429s answered, accepted posts per conversation). It
-stops on SIGTERM or when stdin closes.
+the times of the accepted posts and of the 429s answered, accepted posts per conversation), and
+``GET /count``: how many posts it has accepted so far (cheap enough to poll). It stops on
+SIGTERM or when stdin closes.
 """
 
 from __future__ import annotations
@@ -117,8 +118,22 @@ async def serve(args: argparse.Namespace) -> None:
             return web.json_response(slack_summary(mock))
         return web.json_response(teams_summary(mock))
 
+    async def count(_: web.Request) -> web.Response:
+        if isinstance(mock, MockSlackApi):
+            accepted = sum(
+                1 for c in mock.calls if c.method == "chat.postMessage" and c.status == 200
+            )
+        else:
+            accepted = sum(
+                1
+                for c in mock.calls
+                if c.method == "POST" and c.conversation is not None and c.status < 300
+            )
+        return web.json_response({"accepted": accepted})
+
     control = web.Application()
     control.router.add_get("/summary", summary)
+    control.router.add_get("/count", count)
     runner = web.AppRunner(control, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -239,6 +239,29 @@ def national_rows() -> Iterator[list[str]]:
     ]
 
 
+def cost_curve_rows() -> Iterator[list[str]]:
+    result = load("cost-curve-postgresql")
+    if result is None:
+        return
+    sizes = result["figures"]["sizes"]
+    verdicts = result["figures"]["verdict"]
+    steps = "; ".join(
+        f"{int(n):,} queued: {f['steady_rate']:.0f}/s, serve CPU "
+        f"{f['serve_cpu_ms_per_message']:.2f} ms, database CPU {f['db_cpu_ms_per_message']:.2f} "
+        f"ms a message, claim {f['claim_ms_median']:.1f} ms, peak RSS {f['rss_peak_mb']:.0f} MB"
+        + (f" ({f['sent']:,} sent)" if f["sent"] < f["queued"] else "")
+        for n, f in sizes.items()
+    )
+    yield [
+        "7. Cost curve of the unlimited Slack fan-out",
+        "postgresql",
+        f"**{verdicts['rate_ratio']:.0%} of the rate, {verdicts['rss_ratio']:.0%} of the peak "
+        f"RSS** at {verdicts['largest']:,} against {verdicts['smallest']:,}: {steps}",
+        "rate ≥ 85%, RSS ≤ 120%",
+        verdict(verdicts["met"]),
+    ]
+
+
 def table() -> str:
     rows = [
         *visible_rows(),
@@ -250,6 +273,7 @@ def table() -> str:
         *answer_rows(),
         *national_rows(),
         *memory_rows(),
+        *cost_curve_rows(),
     ]
     lines = [
         "| measurement | database | figures | target | |",

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Every benchmark of issue 8 at the issue's sizes, one after another (run them serially: the
+# Every benchmark at its documented size, one after another (run them serially: the
 # machine's cores are shared by the bot, its database and the load generator). From the
-# repository root:  bench/run_all.sh   (results: bench/results/*.json; about 42 minutes)
+# repository root:  bench/run_all.sh   (results: bench/results/*.json; about 70 minutes)
 # PostgreSQL: 127.0.0.1:5432, user postgres (VALUESBOT_BENCH_PG_URL to change).
 set -eu
 cd "$(dirname "$0")/.."
@@ -38,3 +38,4 @@ run bench.peers_fanout --platform teams --db sqlite
 if [ -f bench/national.py ]; then
     run bench.national
 fi
+run bench.cost_curve --sizes 6500,65000,650000

@@ -283,6 +283,22 @@ def _later(a: Any, b: Any) -> Any:
     return case((a > b, a), else_=b)
 
 
+def due_messages(platforms: Sequence[str], now: datetime, limit: int) -> Any:
+    """The claim's query: the first ``limit`` due queued messages of these platforms, oldest
+    first, locked (``SKIP LOCKED``: rows other workers hold are passed over)."""
+    return (
+        select(OutboxRow)
+        .where(
+            col(OutboxRow.status) == OutboxStatus.QUEUED.value,
+            col(OutboxRow.next_attempt_at) <= now,
+            col(OutboxRow.platform).in_(list(platforms)),
+        )
+        .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
 def _claimed(row: OutboxRow, timezone: str | None = None) -> ClaimedMessage:
     assert row.id is not None
     return ClaimedMessage(
@@ -364,16 +380,7 @@ class SqlDeliveryQueue(SqlStore):
         if not platforms or limit <= 0:
             return []
         due = await self.session.exec(
-            select(OutboxRow)
-            .where(
-                col(OutboxRow.status) == OutboxStatus.QUEUED.value,
-                col(OutboxRow.next_attempt_at) <= now,
-                col(OutboxRow.platform).in_(list(platforms)),
-            )
-            .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
+            due_messages(platforms, now, limit).execution_options(populate_existing=True)
         )
         rows = list(due)
         if not rows:

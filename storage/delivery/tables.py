@@ -24,7 +24,8 @@ class OutboxRow(SQLModel, table=True):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # The claim's order within a platform's due messages (migration 0018).
+        Index("ix_outbox_due", "status", "platform", "next_attempt_at", "id"),
         Index("ix_outbox_job", "job", "status"),
         Index("ix_outbox_lease", "status", "lease_until"),
     )
