@@ -12,6 +12,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
@@ -157,6 +158,61 @@ async def use_the_bot(run: Run, who: SlackPerson | TeamsPerson) -> None:
             await run.step(who.command, who.ask("/barometer"), who.answered())
 
 
+KINDS = ["slack command", "slack click", "teams message", "teams card submit"]
+
+
+def slack_and_teams(url: str, api: MockSlackApi, connector: MockBotConnector) -> dict[str, str]:
+    """The environment of a ``valuesbot serve`` on ``url`` that answers Slack through ``api``
+    and Teams through ``connector`` (anonymous, as the mock connector asks)."""
+    return {
+        "DATABASE_URL": url,
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_API_URL": api.api_url,
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "true",
+    }
+
+
+async def warm_up(recorder: Recorder, slack: Slack, teams: Teams) -> None:
+    """One person on each platform through one check-in, not recorded (nor its errors)."""
+    recorder.recording = False
+    warm = Run(recorder, time.monotonic() + 0.1)
+    await asyncio.gather(
+        use_the_bot(warm, SlackPerson(slack, "U0WARM")),
+        use_the_bot(warm, TeamsPerson(teams, Teams.person(0))),
+    )
+    recorder.recording = True
+    recorder.errors.clear()
+
+
+def everyone(
+    slack: Slack, teams: Teams, clients: int, teams_share: float
+) -> list[SlackPerson | TeamsPerson]:
+    """``clients`` people, ``teams_share`` of them on Teams and the rest on Slack."""
+    n_teams = round(clients * teams_share)
+    people: list[SlackPerson | TeamsPerson] = [
+        TeamsPerson(teams, Teams.person(n + 1)) for n in range(n_teams)
+    ]
+    people += [SlackPerson(slack, f"U0B{n + 1:05d}") for n in range(clients - n_teams)]
+    return people
+
+
+def ack_figures(recorder: Recorder) -> dict[str, dict[str, Any]]:
+    """The acknowledgement times by kind of request, and of them all, with their errors."""
+    by_kind = {k: latency_figures(recorder.seconds[k]) for k in KINDS}
+    by_kind["all"] = latency_figures(s for k in KINDS for s in recorder.seconds[k])
+    for kind in KINDS:
+        by_kind[kind]["errors"] = sum(recorder.errors[kind].values())
+    by_kind["all"]["errors"] = sum(sum(recorder.errors[k].values()) for k in KINDS)
+    return by_kind
+
+
+def log_errors(log: Path) -> int:
+    """Errors and tracebacks in a serve log."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return len(re.findall(r"\b(ERROR|CRITICAL|Traceback)\b", text))
+
+
 async def measure(
     db: str, clients: int, duration: float, teams_share: float, profile: bool
 ) -> dict[str, Any]:
@@ -165,13 +221,7 @@ async def measure(
         MockSlackApi() as api,
         MockBotConnector() as connector,
     ):
-        env = {
-            "DATABASE_URL": url,
-            "SLACK_SIGNING_SECRET": SLACK_SECRET,
-            "SLACK_BOT_TOKEN": SLACK_TOKEN,
-            "SLACK_API_URL": api.api_url,
-            "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED": "true",
-        }
+        env = slack_and_teams(url, api, connector)
         async with serving(env, name=f"ack_latency-{db}") as serve:
             await asyncio.sleep(1.0)
             idle_mib = serve.rss_mib()
@@ -180,22 +230,8 @@ async def measure(
                 recorder = Recorder()
                 slack = Slack(http, serve.url, api, recorder)
                 teams = Teams(http, serve.url, connector, recorder)
-
-                # Warm-up (not measured): one person on each platform through one check-in.
-                recorder.recording = False
-                warm = Run(recorder, time.monotonic() + 0.1)
-                await asyncio.gather(
-                    use_the_bot(warm, SlackPerson(slack, "U0WARM")),
-                    use_the_bot(warm, TeamsPerson(teams, Teams.person(0))),
-                )
-                recorder.recording = True
-                recorder.errors.clear()
-
-                n_teams = round(clients * teams_share)
-                people: list[SlackPerson | TeamsPerson] = [
-                    TeamsPerson(teams, Teams.person(n + 1)) for n in range(n_teams)
-                ]
-                people += [SlackPerson(slack, f"U0B{n + 1:05d}") for n in range(clients - n_teams)]
+                await warm_up(recorder, slack, teams)
+                people = everyone(slack, teams, clients, teams_share)
                 sampler = MemorySampler(serve.pid)
                 async with profiling(serve.pid, f"ack_latency-{db}", enabled=profile):
                     sampler.start()
@@ -204,35 +240,28 @@ async def measure(
                     await asyncio.gather(*(use_the_bot(run, who) for who in people))
                     elapsed = time.monotonic() - started
                     await sampler.stop()
-        log = serve.log.read_text(encoding="utf-8", errors="replace")
+        errors_in_log = log_errors(serve.log)
         checkins = await count_rows(url, "SELECT count(*) FROM checkins")
         commitments = await count_rows(url, "SELECT count(*) FROM commitments")
 
-    kinds = ["slack command", "slack click", "teams message", "teams card submit"]
-    by_kind = {k: latency_figures(recorder.seconds[k]) for k in kinds}
-    every = [s for k in kinds for s in recorder.seconds[k]]
-    by_kind["all"] = latency_figures(every)
-    for kind in kinds:
-        by_kind[kind]["errors"] = sum(recorder.errors[kind].values())
-    by_kind["all"]["errors"] = sum(sum(c.values()) for c in recorder.errors.values())
-    log_errors = len(re.findall(r"\b(ERROR|CRITICAL|Traceback)\b", log))
+    by_kind = ack_figures(recorder)
     return {
         "latency": by_kind,
         "errors": {k: dict(c) for k, c in recorder.errors.items() if c},
-        "requests_per_second": round(len(every) / elapsed, 1),
+        "requests_per_second": round(by_kind["all"]["count"] / elapsed, 1),
         "answers_verified": run.followed,
         "checkins_completed_by_clients": run.checkins,
         # Warm-up check-ins (one a platform) are in the database too.
         "checkins_stored": checkins,
         "commitments_stored": commitments,
-        "serve_log_errors": log_errors,
+        "serve_log_errors": errors_in_log,
         "rss_idle_mib": idle_mib,
         "rss_under_load_mib": sampler.figures(),
         "target_p99_ms": TARGET_P99_MS,
         "target_met": bool(
             by_kind["all"].get("p99_ms", 1e9) < TARGET_P99_MS
             and by_kind["all"]["errors"] == 0
-            and log_errors == 0
+            and errors_in_log == 0
         ),
     }
 
