@@ -166,7 +166,8 @@ async def stored_answers(url: str, people: int) -> dict[str, Any]:
     answers is there exactly once."""
     round_id = "(SELECT id FROM barometer_rounds)"
     participation = await count_rows(
-        url, f"SELECT count(*) FROM barometer_participation WHERE round_id = {round_id}"
+        url,
+        f"SELECT count(*) FROM barometer_participation WHERE answered AND round_id = {round_id}",
     )
     responses = await count_rows(
         url, f"SELECT count(*) FROM barometer_responses WHERE round_id = {round_id}"
