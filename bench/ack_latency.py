@@ -29,6 +29,7 @@ from bench.common import (
     serving,
     write_result,
 )
+from tests.adapters.teams.conftest import buttons
 from tests.mocks.bot_connector import MockBotConnector
 from tests.mocks.slack_api import MockSlackApi
 
@@ -88,7 +89,10 @@ class SlackPerson:
 
     async def click(self, label: str, inputs: Mapping[str, str]) -> bool:
         card = self.slack.newest(self.user)
-        assert card is not None
+        if card is None or label not in card.buttons():
+            # A late answer to an earlier request came instead of the card this click is for.
+            self.slack.recorder.error(self.click_kind, "the newest card has no such button")
+            return False
         return await self.slack.send(
             self.click_kind, self.slack.click_body(self.user, card, label, inputs)
         )
@@ -128,7 +132,10 @@ class TeamsPerson:
 
     async def click(self, label: str, inputs: Mapping[str, str]) -> bool:
         card = self.teams.newest(self.person)
-        assert card is not None
+        if card is None or label not in [b.get("title") for b in buttons(card.card or {})]:
+            # A late answer to an earlier request came instead of the card this click is for.
+            self.teams.recorder.error(self.click_kind, "the newest card has no such button")
+            return False
         return await self.teams.clicks(self.person, card, label, inputs)
 
     def answered(self) -> Callable[[], bool]:
