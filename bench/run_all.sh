@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every benchmark of issue 8 at the issue's sizes, one after another (run them serially: the
 # machine's cores are shared by the bot, its database and the load generator). From the
-# repository root:  bench/run_all.sh   (results: bench/results/*.json; about 27 minutes)
+# repository root:  bench/run_all.sh   (results: bench/results/*.json; about 50 minutes)
 # PostgreSQL: 127.0.0.1:5432, user postgres (VALUESBOT_BENCH_PG_URL to change).
 set -eu
 cd "$(dirname "$0")/.."
@@ -27,3 +27,7 @@ run bench.fanout --platform teams --db postgresql --unlimited
 if [ -f bench/national.py ]; then
     run bench.national
 fi
+run bench.mixed --db sqlite
+run bench.mixed --db postgresql
+run bench.instances --platform slack
+run bench.instances --platform teams

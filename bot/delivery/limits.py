@@ -149,8 +149,10 @@ class SharedBudget:
                         bucket, count, limits.interval / HEADROOM, now
                     )
                 # The bucket's next free slot was past both now and the end of this instance's
-                # own last run of slots: another instance holds the slots in between.
-                if first > max(now, self._reserved_until.get(bucket, -math.inf)) + step / 2:
+                # own last run of slots: another instance holds the slots in between. Until
+                # this instance has taken slots twice, it cannot tell: others may be starting.
+                ours = self._reserved_until.get(bucket)
+                if ours is None or first > max(now, ours) + step / 2:
                     self._shared_until[bucket] = now + SHARED_SECONDS
                 self._reserved_until[bucket] = first + count * step
                 slots.extend(first + i * step for i in range(count))
