@@ -322,7 +322,7 @@ async def _fanout(
         await asyncio.sleep(1.0)  # anything still in flight lands in the mock's record
         summary = await mock_summary(where)
         status = await outbox_status(database_url)
-    return _figures(args, env, run, summary, status, seeded, idle, profile)
+    return fanout_figures(args, env, run, summary, status, seeded, idle, profile)
 
 
 async def fanout_round(
@@ -382,7 +382,7 @@ def reach(summary: Mapping[str, Any], people: int) -> dict[str, int]:
     }
 
 
-def _figures(
+def fanout_figures(
     args: argparse.Namespace,
     env: Mapping[str, str],
     run: Mapping[str, Any],

@@ -27,8 +27,8 @@ import aiohttp
 
 from bench.common import ROOT, Serve, fresh_database, machine, parser, serving, write_result
 from bench.fanout import (
-    _figures,
     add_options,
+    fanout_figures,
     fanout_round,
     idle_memory,
     mock_platform,
@@ -74,7 +74,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             sent = [await sent_by(s, args.platform) for s in serves]
         summary = await mock_summary(where)
         status = await outbox_status(url)
-    figures = _figures(args, env, run, summary, status, seeded, idle, None)
+    figures = fanout_figures(args, env, run, summary, status, seeded, idle, None)
     logs = [
         (ROOT / "bench" / "results" / f"instances-{args.platform}-{n + 1}-serve.log").read_text(
             encoding="utf-8", errors="replace"
