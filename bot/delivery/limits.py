@@ -125,6 +125,12 @@ class SharedBudget:
         self._reserved_until: dict[str, float] = {}
         self._shared_until: dict[str, float] = {}
 
+    def lead(self, bucket: str, lead: float) -> float:
+        """How long before its slot a send to ``bucket`` begins: ``lead`` while the bucket is
+        shared (so that its call is on time), none otherwise (alone, a late call still goes,
+        and a send waiting for its slot would hold a place among the sends under way)."""
+        return lead if self.shared(bucket) else 0.0
+
     def shared(self, bucket: str) -> bool:
         """Whether another instance has taken slots of ``bucket`` lately (``SHARED_SECONDS``)."""
         return self.wall() < self._shared_until.get(bucket, -math.inf)

@@ -378,11 +378,9 @@ class DeliveryWorker:
                 # nothing else before its send starts.
                 await self._sending.acquire()
                 try:
-                    slot = await self._unless_stopped(
-                        self.budget.acquire(
-                            tenant_bucket(platform, message.tenant), limits, self._lead.lead
-                        )
-                    )
+                    bucket = tenant_bucket(platform, message.tenant)
+                    lead = self.budget.lead(bucket, self._lead.lead)
+                    slot = await self._unless_stopped(self.budget.acquire(bucket, limits, lead))
                 except BaseException:
                     self._sending.release()
                     raise
