@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import re
 import time
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 
+from bench.ack_latency import log_errors
 from bench.clients import (
     SLACK_SECRET,
     SLACK_TOKEN,
@@ -49,6 +51,7 @@ COMMS = "U0COMMS"
 STAFF = "C0STAFF"
 ANSWER = "Send my answers"
 TARGET_P99_MS = 200.0
+KINDS = ["answer click", "retried click", "double click"]
 # Delivery as fast as the bot can go (the fan-out at Slack's limits is bench/fanout's business),
 # at any hour of any day, and no weekly cap in the way.
 DELIVERY = {
@@ -120,6 +123,88 @@ async def burst(
     return recorder, elapsed, sum(r["cpu"] for r in results)
 
 
+def answer_requests(
+    slack: Slack, cards: Mapping[str, Message | None], retry_every: int, double_every: int
+) -> list[Requests]:
+    """Everyone's clicks on their poll card (``cards``: each person's, by Slack user id)."""
+    return [
+        requests(slack, user, n, card, retry_every, double_every)
+        for n, (user, card) in enumerate(cards.items())
+        if card is not None
+    ]
+
+
+@asynccontextmanager
+async def client_processes(clients: int) -> AsyncIterator[tuple[ProcessPoolExecutor, int]]:
+    """Worker processes for the clients (one a core, started before the clock runs), so that the
+    times measured are the bot's and not the queue of this process's event loop, which plays
+    Slack; and how many there are."""
+    processes = max(1, min(clients, len(os.sched_getaffinity(0))))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        await asyncio.gather(
+            *(asyncio.get_running_loop().run_in_executor(pool, warm) for _ in range(9))
+        )
+        yield pool, processes
+
+
+def answer_latency(recorder: Recorder) -> dict[str, dict[str, Any]]:
+    """The acknowledgement times of the answers by kind of click, and of them all, with errors."""
+    latency = {k: latency_figures(recorder.seconds[k]) for k in KINDS if recorder.seconds[k]}
+    latency["all"] = latency_figures(s for k in KINDS for s in recorder.seconds[k])
+    for kind in latency:
+        latency[kind]["errors"] = (
+            sum(sum(recorder.errors[k].values()) for k in KINDS)
+            if kind == "all"
+            else sum(recorder.errors[kind].values())
+        )
+    return latency
+
+
+async def stored_answers(url: str, people: int) -> dict[str, Any]:
+    """What the database holds of the open round's answers, and whether each of ``people``
+    answers is there exactly once."""
+    round_id = "(SELECT id FROM barometer_rounds)"
+    participation = await count_rows(
+        url,
+        f"SELECT count(*) FROM barometer_participation WHERE answered AND round_id = {round_id}",
+    )
+    responses = await count_rows(
+        url, f"SELECT count(*) FROM barometer_responses WHERE round_id = {round_id}"
+    )
+    questions = await count_rows(
+        url,
+        f"SELECT count(DISTINCT question) FROM barometer_responses WHERE round_id = {round_id}",
+    )
+    most_per_question = await count_rows(
+        url,
+        "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM barometer_responses "
+        f"WHERE round_id = {round_id} GROUP BY question) AS per_question",
+    )
+    fewest_per_question = await count_rows(
+        url,
+        "SELECT coalesce(min(n), 0) FROM (SELECT count(*) AS n FROM barometer_responses "
+        f"WHERE round_id = {round_id} GROUP BY question) AS per_question",
+    )
+    # Answers still waiting for a batch of others, sealed (one row an answer).
+    pending = await count_rows(
+        url, f"SELECT count(*) FROM barometer_pending WHERE round_id = {round_id}"
+    )
+    return {
+        "participation_rows": participation,
+        "response_rows": responses,
+        "waiting_answers": pending,
+        "questions": questions,
+        "responses_per_question_min_max": [fewest_per_question, most_per_question],
+        "stored_exactly_once": (
+            participation == people
+            and most_per_question + pending == people
+            and fewest_per_question + pending == people
+            and responses + pending * questions == people * questions
+        ),
+    }
+
+
 async def measure(
     db: str, people: int, clients: int, retry_every: int, double_every: int, profile: bool
 ) -> dict[str, Any]:
@@ -156,19 +241,8 @@ async def measure(
             cards = {u: card_of(api, u) for u in users}  # updated in place by chat.update
             await asyncio.sleep(1.0)  # let the delivery worker go quiet
 
-            everyone = [
-                requests(slack, u, n, card, retry_every, double_every)
-                for n, (u, card) in enumerate(cards.items())
-                if card is not None
-            ]
-            # The clients run in processes of their own (one a core), so that the times measured
-            # are the bot's and not the queue of this process's event loop, which plays Slack.
-            processes = max(1, min(clients, len(os.sched_getaffinity(0))))
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(processes, mp_context=context) as pool:
-                await asyncio.gather(
-                    *(asyncio.get_running_loop().run_in_executor(pool, warm) for _ in range(9))
-                )
+            everyone = answer_requests(slack, cards, retry_every, double_every)
+            async with client_processes(clients) as (pool, processes):
                 sampler = MemorySampler(serve.pid)
                 async with profiling(serve.pid, f"answers-{db}", enabled=profile):
                     sampler.start()
@@ -189,50 +263,10 @@ async def measure(
                 settled_s = time.monotonic() - started
                 await sampler.stop()
             answered_cards = sum(1 for c in cards.values() if c is not None and c.updates)
-            log = serve.log.read_text(encoding="utf-8", errors="replace")
+        errors_in_log = log_errors(serve.log)
+        stored = await stored_answers(url, people)
 
-        round_id = "(SELECT id FROM barometer_rounds)"
-        participation = await count_rows(
-            url, f"SELECT count(*) FROM barometer_participation WHERE round_id = {round_id}"
-        )
-        responses = await count_rows(
-            url, f"SELECT count(*) FROM barometer_responses WHERE round_id = {round_id}"
-        )
-        questions = await count_rows(
-            url,
-            f"SELECT count(DISTINCT question) FROM barometer_responses WHERE round_id = {round_id}",
-        )
-        most_per_question = await count_rows(
-            url,
-            "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM barometer_responses "
-            f"WHERE round_id = {round_id} GROUP BY question) AS per_question",
-        )
-        fewest_per_question = await count_rows(
-            url,
-            "SELECT coalesce(min(n), 0) FROM (SELECT count(*) AS n FROM barometer_responses "
-            f"WHERE round_id = {round_id} GROUP BY question) AS per_question",
-        )
-        # Answers still waiting for a batch of others, sealed (one row an answer).
-        pending = await count_rows(
-            url, f"SELECT count(*) FROM barometer_pending WHERE round_id = {round_id}"
-        )
-
-    kinds = ["answer click", "retried click", "double click"]
-    latency = {k: latency_figures(recorder.seconds[k]) for k in kinds if recorder.seconds[k]}
-    latency["all"] = latency_figures(s for k in kinds for s in recorder.seconds[k])
-    for kind in latency:
-        latency[kind]["errors"] = (
-            sum(sum(c.values()) for c in recorder.errors.values())
-            if kind == "all"
-            else sum(recorder.errors[kind].values())
-        )
-    log_errors = len(re.findall(r"\b(ERROR|CRITICAL|Traceback)\b", log))
-    stored_once = (
-        participation == people
-        and most_per_question + pending == people
-        and fewest_per_question + pending == people
-        and responses + pending * questions == people * questions
-    )
+    latency = answer_latency(recorder)
     return {
         "latency": latency,
         "errors": {k: dict(c) for k, c in recorder.errors.items() if c},
@@ -246,20 +280,15 @@ async def measure(
         "cpu_share_mock_slack": round(bench_cpu / burst_s, 2),
         "all_thanked_after_seconds": round(settled_s, 2) if thanked else None,
         "cards_turned_to_thanks": answered_cards,
-        "participation_rows": participation,
-        "response_rows": responses,
-        "waiting_answers": pending,
-        "questions": questions,
-        "responses_per_question_min_max": [fewest_per_question, most_per_question],
-        "stored_exactly_once": stored_once,
-        "serve_log_errors": log_errors,
+        **stored,
+        "serve_log_errors": errors_in_log,
         "rss_during_burst_mib": sampler.figures(),
         "target_p99_ms": TARGET_P99_MS,
         "target_met": bool(
             latency["all"].get("p99_ms", 1e9) < TARGET_P99_MS
             and latency["all"]["errors"] == 0
-            and stored_once
-            and log_errors == 0
+            and stored["stored_exactly_once"]
+            and errors_in_log == 0
         ),
     }
 

@@ -52,10 +52,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
@@ -75,6 +76,9 @@ from bench.common import (
 )
 from tests.e2e.teams_processes import VALUESBOT, clean_env
 
+if TYPE_CHECKING:
+    from bot.events import Actor, ConversationRef
+
 SLACK_TEAM = "T0BENCH"
 TEAMS_TENANT = "00000000-0000-4000-8000-00000000bench"[:36]
 TEAMS_BOT = "28:00000000-0000-4000-8000-000000000b07"
@@ -87,9 +91,11 @@ UNLIMITED_CONCURRENCY = 200
 # -- the database ---------------------------------------------------------------------------
 
 
-async def outbox_status(database_url: str) -> dict[str, int]:
-    """Outbox rows by status, read beside the bot (on SQLite without taking the write lock)."""
-    query = "SELECT status, COUNT(*) FROM outbox GROUP BY status"
+async def outbox_status(database_url: str, platform: str | None = None) -> dict[str, int]:
+    """Outbox rows by status (of one platform's messages, or all), read beside the bot (on SQLite
+    without taking the write lock)."""
+    where_platform = f"WHERE platform = '{platform}' " if platform else ""
+    query = f"SELECT status, COUNT(*) FROM outbox {where_platform}GROUP BY status"
     where = plain_url(database_url)
     if database_url.startswith("sqlite"):
 
@@ -108,33 +114,41 @@ async def outbox_status(database_url: str) -> dict[str, int]:
 async def seed(url: str, platform: str, people: int, service_url: str) -> None:
     """Everyone the bot knows, as the adapters record people at first contact."""
     from bot.events import Actor, ConversationKind, ConversationRef, Platform
+
+    def person(n: int) -> tuple[ConversationRef, Actor]:
+        if platform == "slack":
+            user = f"U{n:08d}"
+            place = ConversationRef(
+                platform=Platform.SLACK,
+                tenant=SLACK_TEAM,
+                conversation=f"D{n:08d}",
+                kind=ConversationKind.DIRECT,
+            )
+        else:
+            user = f"29:bench-{n:06d}"
+            place = ConversationRef(
+                platform=Platform.TEAMS,
+                tenant=TEAMS_TENANT,
+                conversation=f"a:bench-direct-{n:06d}",
+                kind=ConversationKind.DIRECT,
+                service_url=service_url,
+                extra={"bot_id": TEAMS_BOT, "bot_name": "valuesbot"},
+            )
+        return place, Actor(id=user, name=f"Person {n}", timezone="Europe/London")
+
+    await seed_people(url, [person(n) for n in range(people)])
+
+
+async def seed_people(url: str, people: Sequence[tuple[ConversationRef, Actor]]) -> None:
+    """People the bot knows, each with their direct conversation (``stores.people.seen``)."""
     from storage.engine import Database
 
     database = Database(url)
     now = datetime.now(UTC)
     try:
-        for start in range(0, people, 500):
+        for start in range(0, len(people), 500):
             async with database.unit() as stores:
-                for n in range(start, min(start + 500, people)):
-                    if platform == "slack":
-                        user = f"U{n:08d}"
-                        place = ConversationRef(
-                            platform=Platform.SLACK,
-                            tenant=SLACK_TEAM,
-                            conversation=f"D{n:08d}",
-                            kind=ConversationKind.DIRECT,
-                        )
-                    else:
-                        user = f"29:bench-{n:06d}"
-                        place = ConversationRef(
-                            platform=Platform.TEAMS,
-                            tenant=TEAMS_TENANT,
-                            conversation=f"a:bench-direct-{n:06d}",
-                            kind=ConversationKind.DIRECT,
-                            service_url=service_url,
-                            extra={"bot_id": TEAMS_BOT, "bot_name": "valuesbot"},
-                        )
-                    actor = Actor(id=user, name=f"Person {n}", timezone="Europe/London")
+                for place, actor in people[start : start + 500]:
                     await stores.people.seen(place, actor, now)
     finally:
         await database.dispose()
@@ -246,15 +260,48 @@ def rate_figures(times: list[float]) -> dict[str, float | None]:
     }
 
 
+@asynccontextmanager
+async def mock_platform(
+    args: argparse.Namespace,
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, dict[str, str]]]:
+    """The mock platform of ``args`` in a process of its own, until the block ends: the process
+    and where it listens (``url``, ``control``)."""
+    mock, where = await start_mock(args)
+    try:
+        yield mock, where
+    finally:
+        if mock.returncode is None:
+            mock.send_signal(signal.SIGTERM)
+            await mock.wait()
+
+
+async def mock_summary(where: Mapping[str, str]) -> dict[str, Any]:
+    """What the mock platform received (``bench.mock_platform``'s ``/summary``)."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{where['control']}/summary") as answer,
+    ):
+        summary: dict[str, Any] = await answer.json()
+        return summary
+
+
+async def idle_memory(pids: Sequence[int], seconds: float = 2.0) -> list[MemorySampler]:
+    """Samples of the processes' resident memory while they idle for ``seconds``."""
+    idle = [MemorySampler(pid, interval=0.2) for pid in pids]
+    for sampler in idle:
+        sampler.start()
+    await asyncio.sleep(seconds)
+    for sampler in idle:
+        await sampler.stop()
+    return idle
+
+
 async def fanout(args: argparse.Namespace) -> dict[str, Any]:
-    async with fresh_database(args.db, "fanout") as database_url:
-        mock, where = await start_mock(args)
-        try:
-            return await _fanout(args, database_url, mock, where)
-        finally:
-            if mock.returncode is None:
-                mock.send_signal(signal.SIGTERM)
-                await mock.wait()
+    async with (
+        fresh_database(args.db, "fanout") as database_url,
+        mock_platform(args) as (mock, where),
+    ):
+        return await _fanout(args, database_url, mock, where)
 
 
 async def _fanout(
@@ -269,31 +316,28 @@ async def _fanout(
     seeded = time.perf_counter() - started
     name = f"{variant(args)}-{args.db}"
     async with serving(env, name=name) as serve:
-        idle = MemorySampler(serve.pid, interval=0.2)
-        idle.start()
-        await asyncio.sleep(2.0)
-        await idle.stop()
+        idle = await idle_memory([serve.pid])
         async with profiling(serve.pid, name, args.profile) as profile:
-            cpu_before = (cpu_seconds(serve.pid), cpu_seconds(mock.pid))
-            figures = await _round(args, env, database_url, serve.pid)
-            cpu = cpu_seconds(serve.pid) - cpu_before[0]
-            figures["mock_cpu_s"] = cpu_seconds(mock.pid) - cpu_before[1]
+            run = await fanout_round(args, env, database_url, [serve.pid], mock.pid)
         await asyncio.sleep(1.0)  # anything still in flight lands in the mock's record
-        async with (
-            aiohttp.ClientSession() as http,
-            http.get(f"{where['control']}/summary") as answer,
-        ):
-            summary = await answer.json()
+        summary = await mock_summary(where)
         status = await outbox_status(database_url)
-    return _figures(args, env, figures, summary, status, seeded, idle, cpu, profile)
+    return fanout_figures(args, env, run, summary, status, seeded, idle, profile)
 
 
-async def _round(
-    args: argparse.Namespace, env: Mapping[str, str], database_url: str, pid: int
+async def fanout_round(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    database_url: str,
+    pids: Sequence[int],
+    mock_pid: int,
 ) -> dict[str, Any]:
-    """Open the round as comms do and wait until everyone is reached (or the timeout)."""
-    busy = MemorySampler(pid, interval=0.2)
-    busy.start()
+    """Open the round as comms do and wait until everyone is reached (or the timeout), with the
+    memory and CPU of the serve processes ``pids`` (and the mock's CPU) meanwhile."""
+    busy = [MemorySampler(pid, interval=0.2) for pid in pids]
+    for sampler in busy:
+        sampler.start()
+    cpu_before = [cpu_seconds(pid) for pid in pids], cpu_seconds(mock_pid)
     opened_at = time.time()
     opened = await run_cli(env, "barometer", "open")
     queued_at = time.time()
@@ -305,33 +349,56 @@ async def _round(
             break
         await asyncio.sleep(0.5)
     finished_at = time.time()
-    await busy.stop()
+    for sampler in busy:
+        await sampler.stop()
     return {
         "opened": opened,
         "opened_at": opened_at,
         "queued_at": queued_at,
         "finished_at": finished_at,
         "busy": busy,
+        "serve_cpu_s": [cpu_seconds(p) - c for p, c in zip(pids, cpu_before[0], strict=True)],
+        "mock_cpu_s": cpu_seconds(mock_pid) - cpu_before[1],
     }
 
 
-def _figures(
+def polls_sent(summary: Mapping[str, Any]) -> dict[str, int]:
+    """How many times the mock accepted each barometer message (by outbox key)."""
+    keys: dict[str, int] = summary["keys"]
+    return {k: n for k, n in keys.items() if k.startswith("barometer:")}
+
+
+def reach(summary: Mapping[str, Any], people: int) -> dict[str, int]:
+    """Whether a fan-out to ``people`` reached them once each, from what the mock accepted."""
+    polls = polls_sent(summary)
+    recipients = {k.rsplit(":", 1)[-1] for k in polls}
+    return {
+        "recipients": people,
+        "sent": sum(polls.values()),
+        "reached": len(recipients),
+        "duplicates": sum(n - 1 for n in polls.values() if n > 1),
+        "missed": people - len(recipients),
+        "rate_limited_429": len(summary["rate_limited"]),
+    }
+
+
+def fanout_figures(
     args: argparse.Namespace,
     env: Mapping[str, str],
     run: Mapping[str, Any],
     summary: Mapping[str, Any],
     status: Mapping[str, int],
     seeded: float,
-    idle: MemorySampler,
-    cpu: float,
+    idle: Sequence[MemorySampler],
     profile: Path | None,
 ) -> dict[str, Any]:
+    """The figures of a fan-out from what the mock received (``summary``) and the outbox's final
+    state; memory and CPU summed up over the serve processes that sent it."""
     opened, opened_at, queued_at = run["opened"], run["opened_at"], run["queued_at"]
     finished_at, busy = run["finished_at"], run["busy"]
+    cpu = sum(run["serve_cpu_s"])
 
-    keys: dict[str, int] = summary["keys"]
-    polls = {k: n for k, n in keys.items() if k.startswith("barometer:")}
-    recipients = {k.rsplit(":", 1)[-1] for k in polls}
+    polls = polls_sent(summary)
     figures = rate_figures(summary["times"])
     allowed = None if args.unlimited else float(args.rate)
     first = min(summary["times"]) if summary["times"] else None
@@ -342,12 +409,7 @@ def _figures(
         "unlimited": args.unlimited,
         "limits": limits_note(args),
         "settings": {k: v for k, v in env.items() if k.startswith("VALUESBOT")},
-        "recipients": args.people,
-        "sent": sum(polls.values()),
-        "reached": len(recipients),
-        "duplicates": sum(n - 1 for n in polls.values() if n > 1),
-        "missed": args.people - len(recipients),
-        "rate_limited_429": len(summary["rate_limited"]),
+        **reach(summary, args.people),
         "rate_limited_at_s": [round(t - first, 2) for t in summary["rate_limited"]][:20]
         if first
         else [],
@@ -368,8 +430,8 @@ def _figures(
         "first_send_after_open_s": round(first - opened_at, 2) if first else None,
         "finish_s": round((last or finished_at) - opened_at, 1),
         "timed_out": finished_at - opened_at >= args.timeout,
-        "rss_idle_mb": idle.figures()["peak_mib"],
-        "rss_peak_mb": busy.figures()["peak_mib"],
+        "rss_idle_mb": max(s.figures()["peak_mib"] for s in idle),
+        "rss_peak_mb": max(s.figures()["peak_mib"] for s in busy),
         "serve_cpu_s": round(cpu, 1),
         "serve_cpu_ms_per_message": round(1000 * cpu / max(1, sum(polls.values())), 2),
         # The mock platform's own CPU: with the limits lifted, a mock near one core is the
@@ -438,16 +500,21 @@ def report(title: str, result: Mapping[str, Any], load: list[float]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    options = parser(__doc__)
+def add_options(options: argparse.ArgumentParser, people: int = 6500) -> None:
+    """The options of a fan-out (``--platform``, ``--people``, ``--rate``...)."""
     options.add_argument("--platform", choices=["slack", "teams"], default="slack")
-    options.add_argument("--people", type=int, default=6500)
+    options.add_argument("--people", type=int, default=people)
     options.add_argument("--rate", type=float, default=50.0, help="workspace/tenant budget, msg/s")
     options.add_argument("--unlimited", action="store_true", help="lift the mock's limits")
     options.add_argument(
         "--concurrency", type=int, default=0, help="VALUESBOT_DELIVERY_CONCURRENCY"
     )
     options.add_argument("--timeout", type=float, default=900.0, help="give up after (s)")
+
+
+def main() -> None:
+    options = parser(__doc__)
+    add_options(options)
     args = options.parse_args()
     result = asyncio.run(fanout(args))
     chosen = {k: v for k, v in vars(args).items() if k not in ("db", "profile")}

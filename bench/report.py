@@ -262,6 +262,57 @@ def cost_curve_rows() -> Iterator[list[str]]:
     ]
 
 
+def mixed_rows() -> Iterator[list[str]]:
+    for db in ("sqlite", "postgresql"):
+        result = load(f"mixed-{db}")
+        if result is None:
+            continue
+        f = result["figures"]
+        o = result["options"]
+        every = f["latency"]["all"]
+        kinds = ", ".join(
+            f"{kind} {row['p99_ms']:.0f}"
+            for kind, row in f["latency"].items()
+            if kind != "all" and row.get("count")
+        )
+        fan = f["fanout"]
+        alone = (f.get("fanout_alone") or {}).get("rate")
+        yield [
+            f"7. Mixed load: {o['clients']} interactive clients while {o['fanout_people']:,} "
+            f"Teams messages go out (limits lifted) and {o['people']:,} answers come from "
+            f"{o['answer_clients']} clients, one serve",
+            db,
+            f"**interactive p99 {every['p99_ms']:.0f} ms** ({kinds}); {every['count']:,} "
+            f"requests, {every['errors']} errors; answers p99 "
+            f"{f['answer_latency']['all']['p99_ms']:.0f} ms, stored exactly once: "
+            f"{'yes' if f['stored_exactly_once'] else 'NO'}; fan-out {fan['rate']:.0f}/s "
+            f"(alone {alone:.0f}/s), {fan['duplicates']} duplicates, {fan['missed']} missed"
+            if alone
+            else f"**interactive p99 {every['p99_ms']:.0f} ms** ({kinds}); {every['errors']} "
+            f"errors; fan-out {fan['rate']:.0f}/s",
+            "p99 < 100 ms, 0 errors",
+            verdict(f["target_met"]),
+        ]
+
+
+def instances_rows() -> Iterator[list[str]]:
+    for platform in ("slack", "teams"):
+        result = load(f"instances-{platform}-postgresql")
+        if result is None:
+            continue
+        f = result["figures"]
+        yield [
+            f"8. {f['instances']} instances on one {platform} budget ({f['allowed_rate']:g}/s)",
+            "postgresql",
+            f"**{f['share_of_allowed']:.1%} of the allowed rate** ({f['rate']:.1f}/s; busiest "
+            f"second {f['busiest_second']}); {f['sent']:,}/{f['recipients']:,} sent (by "
+            f"instance {', '.join(str(n) for n in f['sent_by_instance'])}), "
+            f"{f['duplicates']} duplicates, {f['missed']} missed, {f['rate_limited_429']} 429s",
+            "≤ limit and ≥ 90%, 0 duplicates, 0 missed, 0 429s",
+            verdict(f["target_met"]),
+        ]
+
+
 def table() -> str:
     rows = [
         *visible_rows(),
@@ -274,6 +325,8 @@ def table() -> str:
         *national_rows(),
         *memory_rows(),
         *cost_curve_rows(),
+        *mixed_rows(),
+        *instances_rows(),
     ]
     lines = [
         "| measurement | database | figures | target | |",

@@ -39,3 +39,7 @@ if [ -f bench/national.py ]; then
     run bench.national
 fi
 run bench.cost_curve --sizes 6500,65000,650000
+run bench.mixed --db sqlite
+run bench.mixed --db postgresql
+run bench.instances --platform slack
+run bench.instances --platform teams

@@ -49,7 +49,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from bot.clock import Clock
 from bot.delivery.hours import WorkingHours, next_week, week_of, zone_or
-from bot.delivery.limits import PlatformLimits, SharedBudget, conversation_bucket, tenant_bucket
+from bot.delivery.limits import (
+    LeadTimes,
+    PlatformLimits,
+    SharedBudget,
+    conversation_bucket,
+    tenant_bucket,
+)
 from bot.delivery.scheduler import BOT
 from bot.dispatch import Dispatcher
 from bot.events import (
@@ -263,6 +269,7 @@ class DeliveryWorker:
         self.budget = SharedBudget(database, wall=wall)
         self.wall = wall
         self._sending = asyncio.Semaphore(config.concurrency)
+        self._lead = LeadTimes()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._starts = GroupCommit(database, self._start_sends)
         self._finishes = GroupCommit(database, self._mark_sent)
@@ -365,13 +372,23 @@ class DeliveryWorker:
         tasks: list[asyncio.Task[None]] = []
         try:
             for message in batch.ready:
-                if self.stopping or not await self._unless_stopped(
-                    self.budget.acquire(tenant_bucket(platform, message.tenant), limits)
-                ):
+                if self.stopping:
                     break
+                # A place among the sends under way first, then the slot: a slot waits for
+                # nothing else before its send starts.
                 await self._sending.acquire()
+                try:
+                    bucket = tenant_bucket(platform, message.tenant)
+                    lead = self.budget.lead(bucket, self._lead.lead)
+                    slot = await self._unless_stopped(self.budget.acquire(bucket, limits, lead))
+                except BaseException:
+                    self._sending.release()
+                    raise
+                if slot is None:
+                    self._sending.release()
+                    break
                 known = batch.people.get(message.person) if message.to_person else None
-                task = asyncio.create_task(self._send_one(message, limits, known))
+                task = asyncio.create_task(self._send_one(message, limits, slot, known))
                 task.add_done_callback(self._sent_one)
                 self._in_flight.add(task)
                 tasks.append(task)
@@ -389,8 +406,8 @@ class DeliveryWorker:
         # waits for a claim (``run_once`` waits for them when nothing else is due).
         return len(claimed)
 
-    async def _unless_stopped(self, wait: Awaitable[None]) -> bool:
-        """Wait for ``wait`` (a slot in a budget), unless ``stop`` comes first (False)."""
+    async def _unless_stopped(self, wait: Awaitable[float]) -> float | None:
+        """Wait for ``wait`` (a slot in a budget), unless ``stop`` comes first (None)."""
         waiting = asyncio.ensure_future(wait)
         stopped = asyncio.ensure_future(self._stop_event().wait())
         try:
@@ -401,9 +418,8 @@ class DeliveryWorker:
                     task.cancel()
             await asyncio.gather(waiting, stopped, return_exceptions=True)
         if waiting.done() and not waiting.cancelled():
-            waiting.result()  # its error, if any
-            return True
-        return False
+            return waiting.result()  # or its error
+        return None
 
     def _sent_one(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
@@ -493,10 +509,14 @@ class DeliveryWorker:
         return await outbound.post(target, card, key=key)
 
     async def _send_one(
-        self, message: ClaimedMessage, limits: PlatformLimits, known: Person | None = None
+        self,
+        message: ClaimedMessage,
+        limits: PlatformLimits,
+        slot: float,
+        known: Person | None = None,
     ) -> None:
         try:
-            await self._send(message, limits, known)
+            await self._send(message, limits, slot, known)
         except DatabaseUnavailable:
             # The lease runs out and recovery asks the platform whether it arrived.
             log.warning("outbox id=%s: the database went away during its send", message.id)
@@ -526,7 +546,7 @@ class DeliveryWorker:
         return await stores.delivery.mark_sent_many(sent, self.instance, self.clock.now())
 
     async def _send(
-        self, message: ClaimedMessage, limits: PlatformLimits, known: Person | None
+        self, message: ClaimedMessage, limits: PlatformLimits, slot: float, known: Person | None
     ) -> None:
         platform = message.platform
         owner = self.instance
@@ -541,6 +561,7 @@ class DeliveryWorker:
                 await self._given_up(message, Failure.BAD_CARD, reason)
             return
         outbound = self.dispatcher.outbound(Platform(platform))
+        begun = time.monotonic()
         target = await self._target(message)
         started, _until = await self._starts.run(
             SendToStart(
@@ -555,8 +576,9 @@ class DeliveryWorker:
         if started is SendStart.LOST:
             log.info("outbox id=%s was taken over by another worker", message.id)
             return
+        self._lead.took(time.monotonic() - begun)
         attempts = message.attempts + 1
-        await self.budget.space(tenant_bucket(platform, message.tenant), limits)
+        await self.budget.space(tenant_bucket(platform, message.tenant), limits, slot)
         try:
             ref = await asyncio.wait_for(
                 self._call(outbound, target, card, message, known), self.config.send_timeout
