@@ -25,6 +25,7 @@ from bench.clients import (
     SLACK_SECRET,
     SLACK_TOKEN,
     TEAM,
+    Changes,
     Recorder,
     Requests,
     Slack,
@@ -51,6 +52,8 @@ COMMS = "U0COMMS"
 STAFF = "C0STAFF"
 ANSWER = "Send my answers"
 TARGET_P99_MS = 200.0
+# What a person waits for: their card's thanks at the platform, p99.
+TARGET_VISIBLE_P99_MS = 250.0
 KINDS = ["answer click", "retried click", "double click"]
 # Delivery as fast as the bot can go (the fan-out at Slack's limits is bench/fanout's business),
 # at any hour of any day, and no weekly cap in the way.
@@ -114,11 +117,13 @@ async def burst(
         )
     )
     recorder = Recorder()
-    for result in results:
+    recorder.first_sent = [0.0] * len(people)
+    for i, result in enumerate(results):
         for kind, seconds in result["seconds"].items():
             recorder.seconds[kind].extend(seconds)
         for kind, errors in result["errors"].items():
             recorder.errors[kind].update(errors)
+        recorder.first_sent[i::processes] = result["first_sent"]
     elapsed = max(r["ended"] for r in results) - min(r["started"] for r in results)
     return recorder, elapsed, sum(r["cpu"] for r in results)
 
@@ -242,6 +247,8 @@ async def measure(
             await asyncio.sleep(1.0)  # let the delivery worker go quiet
 
             everyone = answer_requests(slack, cards, retry_every, double_every)
+            answering = [u for u, c in cards.items() if c is not None]
+            changes = Changes(api)  # when each card turns into its thanks
             async with client_processes(clients) as (pool, processes):
                 sampler = MemorySampler(serve.pid)
                 async with profiling(serve.pid, f"answers-{db}", enabled=profile):
@@ -263,6 +270,12 @@ async def measure(
                 settled_s = time.monotonic() - started
                 await sampler.stop()
             answered_cards = sum(1 for c in cards.values() if c is not None and c.updates)
+            # What a person waits for: from their click to their card's thanks at Slack.
+            waited = [
+                changes.first[direct(user)] - recorder.first_sent[n]
+                for n, user in enumerate(answering)
+                if direct(user) in changes.first
+            ]
         errors_in_log = log_errors(serve.log)
         stored = await stored_answers(url, people)
 
@@ -279,6 +292,8 @@ async def measure(
         "cpu_share_clients": round(clients_cpu / burst_s, 2),
         "cpu_share_mock_slack": round(bench_cpu / burst_s, 2),
         "all_thanked_after_seconds": round(settled_s, 2) if thanked else None,
+        "thanks_visible": latency_figures(waited),
+        "target_thanks_p99_ms": TARGET_VISIBLE_P99_MS,
         "cards_turned_to_thanks": answered_cards,
         **stored,
         "serve_log_errors": errors_in_log,

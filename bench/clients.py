@@ -40,6 +40,8 @@ class Recorder:
         self.seconds: dict[str, list[float]] = defaultdict(list)
         # From sending a request to the bot's answer reaching the platform (``Watch``).
         self.visible: dict[str, list[float]] = defaultdict(list)
+        # When each person's first request went (``time.time()``; ``blast``, in their order).
+        self.first_sent: list[float] = []
         self.errors: dict[str, Counter[str]] = defaultdict(Counter)
         self.recording = True
 
@@ -83,6 +85,21 @@ class _Announcing(list[Any]):
     def append(self, item: Any) -> None:
         super().append(item)
         self._grew()
+
+
+class Changes:
+    """When the mock Slack API first changed each conversation's message (``chat.update``), in
+    ``time.time()``: the moment a person's card turned into its answer."""
+
+    def __init__(self, api: MockSlackApi) -> None:
+        self.first: dict[str, float] = {}
+        api.calls = _Announcing(api.calls, self._grew)
+        self._calls = api.calls
+
+    def _grew(self) -> None:
+        call = self._calls[-1]
+        if call.method == "chat.update" and call.status == 200:
+            self.first.setdefault(str(call.params.get("channel", "")), time.time())
 
 
 class Watch:
@@ -320,12 +337,15 @@ def blast(url: str, people: list[Requests], concurrency: int) -> dict[str, Any]:
 
 async def _blast(url: str, people: list[Requests], concurrency: int) -> dict[str, Any]:
     recorder = Recorder()
-    queue = list(reversed(people))
+    queue = list(reversed(list(enumerate(people))))
+    first_sent = [0.0] * len(people)
     started, cpu = time.time(), time.process_time()
 
     async def client(http: aiohttp.ClientSession) -> None:
         while queue:
-            for kind, body, headers in queue.pop():
+            n, requests = queue.pop()
+            first_sent[n] = time.time()
+            for kind, body, headers in requests:
                 raw = body.encode()
                 stamp = str(int(time.time()))
                 sent = {
@@ -344,4 +364,5 @@ async def _blast(url: str, people: list[Requests], concurrency: int) -> dict[str
         "started": started,
         "ended": time.time(),
         "cpu": time.process_time() - cpu,
+        "first_sent": first_sent,
     }
