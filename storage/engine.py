@@ -62,7 +62,7 @@ class DatabaseUnavailable(Exception):
     ``Database.available`` (``wait_available``)."""
 
 
-def make_engine(database_url: str, **options: Any) -> AsyncEngine:
+def make_engine(database_url: str, *, inline: bool = True, **options: Any) -> AsyncEngine:
     """An async engine for the URL, with the SQLite settings multi-process use needs."""
     url = make_url(database_url)
     # Statement parameters hold people's answers and words: a database error (whose message
@@ -79,7 +79,7 @@ def make_engine(database_url: str, **options: Any) -> AsyncEngine:
 
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    inline = options.pop("inline", True) and url.get_backend_name() == "sqlite"
+    inline = inline and url.get_backend_name() == "sqlite"
     if inline and "async_creator" not in options:
         # Statements run on the event loop's thread (``storage.sqlite_inline``): with the
         # connection options SQLAlchemy would have given the driver.
@@ -129,6 +129,8 @@ class Database:
         self.url = database_url
         self.answer_key = answer_key
         self.engine = make_engine(database_url, **options)
+        self._options = dict(options)
+        self._bulk: tuple[AsyncEngine, async_sessionmaker[AsyncSession]] | None = None
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
@@ -152,11 +154,15 @@ class Database:
         return self._down_since is None
 
     @asynccontextmanager
-    async def unit(self) -> AsyncIterator[SqlStores]:
+    async def unit(self, *, bulk: bool = False) -> AsyncIterator[SqlStores]:
         """One transaction: committed when the block ends, rolled back if it raises.
-        ``DatabaseUnavailable`` when the database cannot be reached or is lost meanwhile."""
+        ``DatabaseUnavailable`` when the database cannot be reached or is lost meanwhile.
+        ``bulk``: the unit writes many rows at once (the delivery worker's batches): on SQLite
+        its statements run in a driver thread of their own (aiosqlite), beside the event loop,
+        instead of on it as a turn's few statements do."""
         if self.dialect == "sqlite":
-            async with self._turn_to_write(), self._sessions() as session:
+            sessions = self._bulk_sessions() if bulk else self._sessions
+            async with self._turn_to_write(), sessions() as session:
                 async with session.begin():
                     stores = SqlStores(session, self.answer_key, self.seen_lately)
                     yield stores
@@ -276,9 +282,23 @@ class Database:
             yield SqlStores(session, self.answer_key)
             await session.commit()
 
+    def _bulk_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions on an engine whose SQLite statements run in aiosqlite's threads (made on
+        first use): a batch's statements are long enough for running beside the event loop
+        to pay for the trips to the thread and back."""
+        if self._bulk is None:
+            engine = make_engine(self.url, inline=False, **self._options)
+            self._bulk = (
+                engine,
+                async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
+            )
+        return self._bulk[1]
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._bulk is not None:
+            await self._bulk[0].dispose()
 
 
 def _is_lost(error: DBAPIError) -> bool:

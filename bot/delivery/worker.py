@@ -208,7 +208,7 @@ class GroupCommit(Generic[Item, Result]):
         while self._waiting:
             group, self._waiting = self._waiting, []
             try:
-                async with self.database.unit() as stores:
+                async with self.database.unit(bulk=True) as stores:
                     results = await self.work(stores, [item for item, _ in group])
             except Exception as error:
                 if len(group) == 1:
@@ -217,7 +217,7 @@ class GroupCommit(Generic[Item, Result]):
                 # All rolled back: each item again, alone.
                 for item, future in group:
                     try:
-                        async with self.database.unit() as stores:
+                        async with self.database.unit(bulk=True) as stores:
                             (result,) = await self.work(stores, [item])
                     except Exception as alone:
                         _settle(future, error=alone)
@@ -353,7 +353,7 @@ class DeliveryWorker:
         size = self.config.batch_for(platform)
         now = self.clock.now()
         lease = self.config.claim_lease(platform, size)
-        async with self.database.unit() as stores:
+        async with self.database.unit(bulk=True) as stores:
             claimed = await stores.delivery.claim([platform], self.instance, now, now + lease, size)
             batch = _Batch()
             for message, until, reason in await self._sort(stores, claimed, now):
@@ -435,7 +435,7 @@ class DeliveryWorker:
     async def _give_back(self, messages: list[ClaimedMessage]) -> None:
         now = self.clock.now()
         try:
-            async with self.database.unit() as stores:  # it writes: not a ``reading`` unit
+            async with self.database.unit(bulk=True) as stores:  # it writes: not a ``reading`` unit
                 for message in messages:
                     await stores.delivery.defer(message.id, self.instance, now)
         except Exception:
@@ -554,7 +554,7 @@ class DeliveryWorker:
             card = self._card(message.card)
         except Exception as error:
             reason = f"bad card: {type(error).__name__}"
-            async with self.database.unit() as stores:
+            async with self.database.unit(bulk=True) as stores:
                 failed = await stores.delivery.fail(message.id, owner, self.clock.now(), reason)
             self.metrics.failed.labels(platform).inc()
             if failed:
@@ -587,13 +587,13 @@ class DeliveryWorker:
             self.metrics.rate_limited.labels(platform).inc()
             await self.budget.penalise(tenant_bucket(platform, message.tenant), error.retry_after)
             when = self.clock.now() + timedelta(seconds=error.retry_after)
-            async with self.database.unit() as stores:
+            async with self.database.unit(bulk=True) as stores:
                 await stores.delivery.retry_later(
                     message.id, owner, when, str(error), attempt=False
                 )
             self.metrics.retried.labels(platform).inc()
         except RecipientUnreachable as error:
-            async with self.database.unit() as stores:
+            async with self.database.unit(bulk=True) as stores:
                 failed = await stores.delivery.fail(
                     message.id, owner, self.clock.now(), error.reason
                 )
@@ -622,7 +622,7 @@ class DeliveryWorker:
         now = self.clock.now()
         given_up = f"gave up after {attempts} attempts: {what}"
         failed: bool | None = None  # whether this worker's "failed" took effect, if it tried
-        async with self.database.unit() as stores:
+        async with self.database.unit(bulk=True) as stores:
             if maybe_sent:
                 # It may have arrived: the recovery asks the platform before any resend.
                 await stores.delivery.probe_later(
@@ -689,7 +689,7 @@ class DeliveryWorker:
     async def recover(self, platforms: list[str]) -> int:
         """Give back expired claims; find out what became of sends interrupted mid-call."""
         now = self.clock.now()
-        async with self.database.unit() as stores:
+        async with self.database.unit(bulk=True) as stores:
             await stores.delivery.expire_claims(now)
             interrupted = await stores.delivery.take_expired_sends(
                 platforms,
@@ -727,7 +727,7 @@ class DeliveryWorker:
             return
         now = self.clock.now()
         report: str | None = None
-        async with self.database.unit() as stores:
+        async with self.database.unit(bulk=True) as stores:
             if arrived is True:
                 await stores.delivery.mark_sent(message.id, self.instance, now, None)
                 self.metrics.sent.labels(platform).inc()
@@ -756,7 +756,7 @@ class DeliveryWorker:
 
     async def refresh_metrics(self) -> None:
         """Update the outbox depth gauge."""
-        async with self.database.unit() as stores:
+        async with self.database.unit(bulk=True) as stores:
             depth = await stores.delivery.depth()
         self.metrics.depth.clear()
         for (platform, status), count in depth.items():
