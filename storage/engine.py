@@ -294,6 +294,14 @@ class Database:
             )
         return self._bulk[1]
 
+    def engines(self) -> list[AsyncEngine]:
+        """Every engine of this database: the turns' and, on SQLite, the batches'."""
+        if self.dialect != "sqlite":
+            return [self.engine]
+        self._bulk_sessions()
+        assert self._bulk is not None
+        return [self.engine, self._bulk[0]]
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()

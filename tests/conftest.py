@@ -188,9 +188,11 @@ def statements_run(database: Database) -> Iterator[list[str]]:
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(" ".join(statement.split()))
 
-    engine = database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    engines = [e.sync_engine for e in database.engines()]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
