@@ -86,7 +86,9 @@ class TurnGate:
     """How many turns run their unit of work at once: ``most``, or ``few`` while requests are
     being acknowledged (``acknowledging``, or one was answered less than ``quiet`` seconds
     ago), so the event loop answers the platforms first. Turns are let in in the order they
-    came; a waiting turn takes no share of the loop."""
+    came, except that a patient turn (``enter(patient=True)``: a poll answer, whose thanks can
+    wait) goes in only when no other turn waits: a person in a conversation with the bot is not
+    queued behind a burst of thousands of answers. A waiting turn takes no share of the loop."""
 
     def __init__(
         self,
@@ -104,6 +106,7 @@ class TurnGate:
         self._acknowledging = 0
         self._last_answer = -math.inf
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self._patient: deque[asyncio.Future[None]] = deque()
         self._wake: asyncio.TimerHandle | None = None
 
     @contextmanager
@@ -116,14 +119,14 @@ class TurnGate:
             self._acknowledging -= 1
             self._last_answer = self._now()
             self._let_in()
-            if self._waiting and self._wake is None:
+            if self.waiting and self._wake is None:
                 # Whoever waits goes in when the requests stop, even if no turn leaves then.
                 self._wake = asyncio.get_running_loop().call_later(self.quiet, self._woken)
 
     def _woken(self) -> None:
         self._wake = None
         self._let_in()
-        if self._waiting and self._busy():
+        if self.waiting and self._busy():
             self._wake = asyncio.get_running_loop().call_later(self.quiet, self._woken)
 
     def _busy(self) -> bool:
@@ -135,22 +138,36 @@ class TurnGate:
         """Turns inside the gate now."""
         return self._running
 
+    @property
+    def waiting(self) -> int:
+        """Turns waiting to go in, patient ones included."""
+        return len(self._waiting) + len(self._patient)
+
     def _room(self) -> bool:
         return self._running < (self.few if self._busy() else self.most)
 
     def _let_in(self) -> None:
-        while self._waiting and self._room():
-            waiter = self._waiting.popleft()
+        while self._room():
+            lane = self._waiting or self._patient
+            if not lane:
+                return
+            waiter = lane.popleft()
             if not waiter.done():
                 self._running += 1
                 waiter.set_result(None)
 
-    async def __aenter__(self) -> None:
-        if not self._waiting and self._room():
+    def enter(self, *, patient: bool = False) -> _Entry:
+        """``async with gate.enter(patient=...)``: a turn's place in the gate (``async with
+        gate`` is the same, not patient)."""
+        return _Entry(self, patient)
+
+    async def _enter(self, patient: bool) -> None:
+        ahead = bool(self._waiting) or (patient and bool(self._patient))
+        if not ahead and self._room():
             self._running += 1
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiter)
+        (self._patient if patient else self._waiting).append(waiter)
         try:
             await waiter
         except asyncio.CancelledError:
@@ -158,12 +175,31 @@ class TurnGate:
                 self._leave()  # let in just as it was cancelled: give the place back
             raise
 
+    async def __aenter__(self) -> None:
+        await self._enter(False)
+
     async def __aexit__(self, *exc_info: object) -> None:
         self._leave()
 
     def _leave(self) -> None:
         self._running -= 1
         self._let_in()
+
+
+class _Entry:
+    """One turn's way through a ``TurnGate``."""
+
+    __slots__ = ("gate", "patient")
+
+    def __init__(self, gate: TurnGate, patient: bool) -> None:
+        self.gate = gate
+        self.patient = patient
+
+    async def __aenter__(self) -> None:
+        await self.gate._enter(self.patient)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.gate._leave()
 
 
 class Metrics:
@@ -327,6 +363,11 @@ class Dispatcher:
                 )
             )
 
+    def patient(self, event: Event) -> bool:
+        """Whether the event's turn may wait behind every other (``Router.action``'s
+        ``patient``): for the gates its way goes through."""
+        return self.router.patient(event)
+
     async def post(self, place: ConversationRef, card: Card) -> None:
         """Send a card to a conversation on the bot's own initiative."""
         await self.outbound(place.platform).post(place, card)
@@ -342,7 +383,7 @@ class Dispatcher:
         deadline = time.monotonic() + DATABASE_PATIENCE
         while True:
             try:
-                async with self.gate:
+                async with self.gate.enter(patient=self.patient(event)):
                     return await self._run(event, fields)
             except DatabaseUnavailable:
                 left = deadline - time.monotonic()

@@ -53,6 +53,7 @@ class Router:
     def __init__(self) -> None:
         self.commands: dict[str, CommandHandler] = {}
         self.actions: dict[str, ActionHandler] = {}
+        self.patient_actions: set[str] = set()
         self.schedules: dict[str, ScheduleHandler] = {}
         self.undelivered_jobs: dict[str, UndeliveredHandler] = {}
         self.posted_keys: dict[str, PostedHandler] = {}
@@ -68,9 +69,17 @@ class Router:
         """Handle ``/name``."""
         _add(self.commands, normalise_command(name), handler, "command")
 
-    def action(self, name: str, handler: ActionHandler) -> None:
-        """Handle clicks on choices with this action name."""
+    def action(self, name: str, handler: ActionHandler, *, patient: bool = False) -> None:
+        """Handle clicks on choices with this action name. A ``patient`` click is one that
+        comes by the thousand at once and whose answer can wait (a poll's answer): its turn
+        goes after any other waiting turn (``bot.dispatch.TurnGate``)."""
         _add(self.actions, name, handler, "action")
+        if patient:
+            self.patient_actions.add(name)
+
+    def patient(self, event: object) -> bool:
+        """Whether the event is a patient click (``action``)."""
+        return isinstance(event, ActionSubmitted) and event.action in self.patient_actions
 
     def schedule(self, job: str, handler: ScheduleHandler) -> None:
         """Handle a scheduled job's firing."""
@@ -95,7 +104,7 @@ class Router:
         for name, command in other.commands.items():
             self.command(name, command)
         for name, action in other.actions.items():
-            self.action(name, action)
+            self.action(name, action, patient=name in other.patient_actions)
         for name, job in other.schedules.items():
             self.schedule(name, job)
         for prefix, reaction in other.undelivered_jobs.items():

@@ -63,6 +63,7 @@ from adapters.slack.translate import (
     HomeVisit,
     ReplyRoute,
     check,
+    clicked,
     describe,
     display_name,
     home_visit,
@@ -429,7 +430,8 @@ class SlackAdapter:
         _TURN.set(route)  # this task's own context: deliver() finds how to answer
         try:
             if not isinstance(event, PersonLeft | AppRemoved):
-                async with self.app.dispatcher.intake:
+                patient = self.app.dispatcher.patient(event)
+                async with self.app.dispatcher.intake.enter(patient=patient):
                     event = await self._with_profile(event, route.token)
             await self.app.dispatcher.handle(event)
         except Exception:  # the dispatcher logs a turn's failures; this is a last guard
@@ -522,7 +524,8 @@ class SlackAdapter:
         # acknowledges with an empty body, so the answer Slack gets is the same, and it does not
         # wait behind bolt's dispatch. What waits is the body as it came (one string): under a
         # burst thousands wait, and read into dicts they made every garbage collection slow.
-        self._spawn(self._dispatch(text, query, headers))
+        patient = self.app.dispatcher.router.patient_actions
+        self._spawn(self._dispatch(text, query, headers, clicked(body) in patient))
         log.debug(
             "slack request kind=%s accepted_ms=%.1f",
             describe(body),
@@ -531,11 +534,11 @@ class SlackAdapter:
         return web.Response(status=200)
 
     async def _dispatch(
-        self, text: str, query: str, headers: dict[str, str | Sequence[str]]
+        self, text: str, query: str, headers: dict[str, str | Sequence[str]], patient: bool
     ) -> None:
         kind = "unread"
         try:
-            async with self.app.dispatcher.intake:
+            async with self.app.dispatcher.intake.enter(patient=patient):
                 bolt_request = AsyncBoltRequest(body=text, query=query, headers=headers)
                 kind = describe(bolt_request.body)
                 response = await self.bolt.async_dispatch(bolt_request)

@@ -452,6 +452,20 @@ def values_of(envelope: Envelope, inputs: Mapping[str, str]) -> dict[str, str]:
     return values
 
 
+def clicked(body: Mapping[str, Any]) -> str | None:
+    """The action name of a button click (``block_actions``) as the core knows it, read
+    without translating the payload (a checked one: ``check``); None for anything else."""
+    if body.get("type") != "block_actions":
+        return None
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
+        return None
+    action_id = actions[0].get("action_id")
+    if not isinstance(action_id, str):
+        return None
+    return action_id.partition(ACTION_SEPARATOR)[0]
+
+
 def _block_actions(body: Mapping[str, Any]) -> ActionSubmitted | None:
     actions = inbound.items(body.get("actions"), "actions")
     if not actions:

@@ -472,7 +472,8 @@ class TeamsBot:
         lock = self._queues.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                async with self.app.dispatcher.intake:
+                patient = self.app.dispatcher.patient(event)
+                async with self.app.dispatcher.intake.enter(patient=patient):
                     event = await self._identified(event)
                 await self.app.dispatcher.handle(await self._named(event))
         finally:

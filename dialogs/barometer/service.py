@@ -184,7 +184,9 @@ class Barometer:
         """The barometer's command, clicks and schedule job."""
         router = Router()
         router.command("barometer", self.command)
-        router.action(cards.ANSWER, self.answer)
+        # A round's answers come by the thousand when it opens: the thanks can wait for
+        # whoever is in a conversation with the bot meanwhile.
+        router.action(cards.ANSWER, self.answer, patient=True)
         router.action(cards.CHANGE, self.change)
         router.action(cards.KEEP, self.keep)
         router.action(cards.ASK, self.ask)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -9,9 +10,11 @@ import uuid
 import pytest
 
 from bot.app import App
-from bot.events import Actor, CardPosted, CommandReceived, MessageReceived
+from bot.dispatch import TurnGate
+from bot.events import ActionSubmitted, Actor, CardPosted, CommandReceived, MessageReceived
 from bot.turn import Turn
 from bot.ui import Card
+from dialogs.barometer import cards as barometer_cards
 from tests.dialogs.test_values_lens import rows
 from tests.harness import Harness, where
 
@@ -137,3 +140,57 @@ async def test_cards_asked_to_be_remembered_are_announced_where_they_landed(
         "not kept",
         "posted",
     ]
+
+
+async def test_a_person_is_not_queued_behind_a_burst_of_poll_answers(
+    harness: Harness, app: App
+) -> None:
+    """Poll answers are patient turns: a command that comes while thousands of them wait for
+    the gate runs as soon as a place is free, and the answers follow."""
+    ran: list[str] = []
+    hold = asyncio.Event()
+
+    async def answer(turn: Turn[ActionSubmitted]) -> None:
+        ran.append(turn.event.event_id)
+        await hold.wait()
+
+    async def lens(turn: Turn[CommandReceived]) -> None:
+        ran.append(turn.event.event_id)
+
+    dispatcher = app.dispatcher
+    dispatcher.router.action("poll.answer", answer, patient=True)
+    dispatcher.router.command("look", lens)
+    dispatcher.gate = TurnGate(most=1, few=1)
+
+    def click(n: int) -> ActionSubmitted:
+        user = f"p{n}"
+        return ActionSubmitted(
+            conversation=where(user, None),
+            actor=Actor(id=user, name=user),
+            event_id=f"answer-{n}",
+            action="poll.answer",
+            values={},
+        )
+
+    answers = [asyncio.create_task(dispatcher.handle(click(n))) for n in range(4)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+        if ran:
+            break
+    person = asyncio.create_task(dispatcher.handle(command("/look", event_id="person")))
+    await asyncio.sleep(0.05)
+    assert ran == ["answer-0"]  # the first answer holds the one place
+    hold.set()
+    await asyncio.gather(*answers, person)
+    assert ran == ["answer-0", "person", "answer-1", "answer-2", "answer-3"]
+    handled = await rows(app, "SELECT event_id FROM processed_events ORDER BY event_id")
+    assert handled == [(f"answer-{n}",) for n in range(4)] + [("person",)]
+
+
+def test_the_barometer_answer_is_the_patient_click_of_the_bot(app: App) -> None:
+    router = app.dispatcher.router
+    assert router.patient_actions == {barometer_cards.ANSWER}
+    base = {"conversation": where("alice", None), "actor": Actor(id="alice"), "event_id": "e"}
+    assert app.dispatcher.patient(ActionSubmitted(action=barometer_cards.ANSWER, **base))
+    assert not app.dispatcher.patient(ActionSubmitted(action=barometer_cards.CHANGE, **base))
+    assert not app.dispatcher.patient(command("/barometer"))

@@ -152,3 +152,16 @@ async def test_posted_cards_go_to_the_longest_key_prefix_else_nobody() -> None:
         "lens:team-lens:1:card:1700000000.000100",
         "special:team-lens:special:2:card:1700000000.000100",
     ]
+
+
+def test_patient_actions_are_kept_when_routers_are_composed() -> None:
+    feature = Router()
+    feature.action("poll.answer", _noop, patient=True)
+    feature.action("poll.change", _noop)
+    router = Router()
+    router.include(feature)
+    assert router.patient_actions == {"poll.answer"}
+    base = {"conversation": PLACE, "actor": ALICE, "event_id": "e"}
+    assert router.patient(ActionSubmitted(action="poll.answer", **base))  # type: ignore[arg-type]
+    assert not router.patient(ActionSubmitted(action="poll.change", **base))  # type: ignore[arg-type]
+    assert not router.patient(CommandReceived(command="poll.answer", **base))  # type: ignore[arg-type]

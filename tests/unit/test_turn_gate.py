@@ -1,5 +1,6 @@
 """The gate that lets turns run their unit of work: a few at a time while requests are being
-acknowledged, more otherwise, in the order they came, with no place lost to a cancelled turn."""
+acknowledged, more otherwise, in the order they came (patient turns after every other), with no
+place lost to a cancelled turn."""
 
 from __future__ import annotations
 
@@ -21,13 +22,13 @@ class Turns:
         self.inside: list[int] = []
         self.release = asyncio.Event()
 
-    async def turn(self, n: int) -> None:
-        async with self.gate:
+    async def turn(self, n: int, patient: bool = False) -> None:
+        async with self.gate.enter(patient=patient) if patient else self.gate:
             self.inside.append(n)
             await self.release.wait()
 
-    def start(self, count: int) -> list[asyncio.Task[None]]:
-        return [asyncio.create_task(self.turn(n)) for n in range(count)]
+    def start(self, count: int, first: int = 0, patient: bool = False) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(self.turn(n, patient)) for n in range(first, first + count)]
 
 
 async def test_at_most_most_turns_run_and_the_rest_follow_in_order() -> None:
@@ -93,4 +94,39 @@ async def test_a_cancelled_waiting_turn_loses_no_place() -> None:
     await asyncio.gather(first, third)
     assert second.cancelled()
     assert turns.inside == [0, 2]
+    assert gate.running == 0
+
+
+async def test_a_turn_goes_in_before_the_patient_ones_that_came_before_it() -> None:
+    gate = TurnGate(most=2, few=1)
+    turns = Turns(gate)
+    answers = turns.start(5, patient=True)  # a poll's answers, 0-4
+    await settle()
+    assert turns.inside == [0, 1]
+    person = turns.start(2, first=10)  # then people in a conversation with the bot
+    await settle()
+    assert gate.waiting == 5
+    turns.release.set()
+    await asyncio.gather(*answers, *person)
+    assert turns.inside == [0, 1, 10, 11, 2, 3, 4]
+    assert gate.running == 0
+    assert gate.waiting == 0
+
+
+async def test_while_acknowledging_the_one_place_goes_to_a_person_first() -> None:
+    clock = Clock()
+    gate = TurnGate(most=4, few=1, quiet=0.01, now=clock)
+    turns = Turns(gate)
+    with gate.acknowledging():
+        answers = turns.start(3, patient=True)
+        await settle()
+        person = turns.start(1, first=10)
+        await settle()
+        assert turns.inside == [0]
+        turns.release.set()
+        await settle()
+        # Each answer leaving lets one turn in: the person's first, the answers after.
+        assert turns.inside[:2] == [0, 10]
+    await asyncio.gather(*answers, *person)
+    assert turns.inside == [0, 10, 1, 2]
     assert gate.running == 0

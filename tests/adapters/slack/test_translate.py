@@ -12,6 +12,7 @@ from slack_bolt.request.internals import parse_body
 
 from adapters.slack.translate import (
     check,
+    clicked,
     describe,
     display_name,
     home_visit,
@@ -324,3 +325,14 @@ def test_kinds_in_logs_are_only_known_words() -> None:
 )
 def test_the_name_slack_shows_from_users_info(user: dict[str, object], name: str) -> None:
     assert display_name(user) == name
+
+
+def test_the_clicked_action_is_read_without_translating_the_payload() -> None:
+    body = fixture("block_actions.json")
+    translated = translate(body)
+    assert isinstance(translated, ActionSubmitted)
+    assert clicked(body) == translated.action == "lens.rate"
+    assert clicked(fixture("slash_command.json")) is None
+    assert clicked(fixture("view_submission.json")) is None
+    assert clicked({"type": "block_actions", "actions": []}) is None
+    assert clicked({"type": "block_actions", "actions": [{"action_id": 7}]}) is None
