@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, delete, func, literal, tuple_, update
+from sqlalchemy import Integer, and_, any_, bindparam, case, delete, func, literal, tuple_, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
@@ -285,21 +286,21 @@ def _later(a: Any, b: Any) -> Any:
 # The statements of every batch (claim, caps, start, finish) are built once, on the tables
 # rather than the mapped classes, with parameters of the same shape whatever the batch: building
 # them for each batch, with its own list of values, and compiling each new shape took a fifth of
-# the event loop's time in a fan-out. Lists of ids are expanding parameters; rows of values are
-# a list of parameters (one statement, sent by the driver in as few round trips as it can).
+# the event loop's time in a fan-out. Rows of values are a list of parameters (one statement,
+# sent by the driver in as few round trips as it can); lists of ids, see ``_among``.
 _OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 _BUCKETS = RateBucketRow.__table__  # type: ignore[attr-defined]
 _WEEKS = PersonWeekRow.__table__  # type: ignore[attr-defined]
 _PEOPLE = PersonRow.__table__  # type: ignore[attr-defined]
 
 
-def _held_by(*statuses: OutboxStatus) -> tuple[Any, ...]:
-    """The rows of the ``ids`` parameter the ``owner`` parameter still holds, in ``statuses``."""
-    return (
-        _OUTBOX.c.id.in_(bindparam("ids", expanding=True)),
-        _OUTBOX.c.lease_owner == bindparam("owner"),
-        _OUTBOX.c.status.in_([s.value for s in statuses]),
-    )
+def _among(column: Any, name: str, dialect: str) -> Any:
+    """``column`` is one of the list given as the parameter ``name``. On PostgreSQL ``= ANY`` of
+    one array: the same statement text for a list of any length, so asyncpg prepares it once
+    (an ``IN`` list is a new text, and a new prepare, for each length). Elsewhere ``IN``."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 DUE_MESSAGES = (
@@ -316,15 +317,6 @@ DUE_MESSAGES = (
 """The claim's query: the first ``limit`` due queued messages of these ``platforms``, oldest
 first, locked (``SKIP LOCKED``: rows other workers hold are passed over)."""
 
-_CLAIM = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        status=OutboxStatus.CLAIMED.value,
-        lease_owner=bindparam("owner"),
-        lease_until=bindparam("until"),
-    )
-)
 _TIMEZONES = select_columns(
     _PEOPLE.c.platform, _PEOPLE.c.tenant, _PEOPLE.c.user_id, _PEOPLE.c.timezone
 ).where(
@@ -351,35 +343,6 @@ _TAKE_EXPIRED_SENDS = (
     .limit(bindparam("limit", type_=Integer))
     .with_for_update(skip_locked=True)
 )
-_TAKE_OVER = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
-)
-_HOLD_WEEK = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .values(cap_week=bindparam("week"))
-)
-_LOCK_CLAIMED = (
-    select_columns(_OUTBOX.c.id).where(*_held_by(OutboxStatus.CLAIMED)).with_for_update()
-)
-_BUCKET_TATS = select_columns(_BUCKETS.c.bucket, _BUCKETS.c.tat).where(
-    _BUCKETS.c.bucket.in_(bindparam("buckets", expanding=True))
-)
-_START = (
-    update(_OUTBOX)
-    .where(*_held_by(OutboxStatus.CLAIMED))
-    .values(
-        status=OutboxStatus.SENDING.value,
-        attempts=_OUTBOX.c.attempts + 1,
-        sending_at=bindparam("now"),
-        lease_until=bindparam("until"),
-    )
-)
-_LOCK_SENDING = (
-    select_columns(_OUTBOX.c.id).where(*_held_by(OutboxStatus.SENDING)).with_for_update()
-)
 _SENT = (
     update(_OUTBOX)
     .where(
@@ -395,6 +358,59 @@ _SENT = (
         last_error=None,
     )
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _ByIds:
+    """The batch's statements on a list of rows (``ids``, ``buckets``), in one dialect."""
+
+    claim: Any
+    take_over: Any
+    hold_week: Any
+    lock_claimed: Any
+    bucket_tats: Any
+    start: Any
+    lock_sending: Any
+
+
+@lru_cache(maxsize=2)
+def _by_ids(dialect: str) -> _ByIds:
+    ids = _among(_OUTBOX.c.id, "ids", dialect)
+
+    def held(status: OutboxStatus) -> tuple[Any, ...]:
+        """The rows of ``ids`` that ``owner`` still holds, in ``status``."""
+        return (ids, _OUTBOX.c.lease_owner == bindparam("owner"), _OUTBOX.c.status == status.value)
+
+    return _ByIds(
+        claim=update(_OUTBOX)
+        .where(ids)
+        .values(
+            status=OutboxStatus.CLAIMED.value,
+            lease_owner=bindparam("owner"),
+            lease_until=bindparam("until"),
+        ),
+        take_over=update(_OUTBOX)
+        .where(ids)
+        .values(lease_owner=bindparam("owner"), lease_until=bindparam("until")),
+        hold_week=update(_OUTBOX).where(ids).values(cap_week=bindparam("week")),
+        lock_claimed=select_columns(_OUTBOX.c.id)
+        .where(*held(OutboxStatus.CLAIMED))
+        .with_for_update(),
+        bucket_tats=select_columns(_BUCKETS.c.bucket, _BUCKETS.c.tat).where(
+            _among(_BUCKETS.c.bucket, "buckets", dialect)
+        ),
+        start=update(_OUTBOX)
+        .where(*held(OutboxStatus.CLAIMED))
+        .values(
+            status=OutboxStatus.SENDING.value,
+            attempts=_OUTBOX.c.attempts + 1,
+            sending_at=bindparam("now"),
+            lease_until=bindparam("until"),
+        ),
+        lock_sending=select_columns(_OUTBOX.c.id)
+        .where(*held(OutboxStatus.SENDING))
+        .with_for_update(),
+    )
 
 
 def _insert(dialect: str) -> Any:
@@ -506,7 +522,10 @@ class SqlDeliveryQueue(SqlStore):
         rows = due.all()
         if not rows:
             return []
-        await self.run(_CLAIM, {"ids": [r.id for r in rows], "owner": owner, "until": lease_until})
+        await self.run(
+            _by_ids(self.dialect).claim,
+            {"ids": [r.id for r in rows], "owner": owner, "until": lease_until},
+        )
         zones = await self._timezones(rows)
         return [_claimed(r, zones.get((r.platform, r.tenant, r.recipient))) for r in rows]
 
@@ -583,7 +602,7 @@ class SqlDeliveryQueue(SqlStore):
                 weeks[week].append(message.id)
         for week, ids in weeks.items():
             for chunk in chunks(ids, ROWS_AT_ONCE):
-                await self.run(_HOLD_WEEK, {"ids": list(chunk), "week": week})
+                await self.run(_by_ids(self.dialect).hold_week, {"ids": list(chunk), "week": week})
         return held
 
     async def defer(
@@ -606,7 +625,9 @@ class SqlDeliveryQueue(SqlStore):
         results: list[tuple[SendStart, datetime | None]] = [(SendStart.LOST, None)] * len(starts)
         held: set[int] = set()
         for ids in chunks([s.message.id for s in starts], ROWS_AT_ONCE):
-            found = await self.run(_LOCK_CLAIMED, {"ids": list(ids), "owner": owner})
+            found = await self.run(
+                _by_ids(self.dialect).lock_claimed, {"ids": list(ids), "owner": owner}
+            )
             held.update(int(i) for i in found.scalars())
         # Each conversation's budget is taken once per call, by its first message here; a
         # second message to it waits for the next free moment like any busy conversation.
@@ -644,7 +665,9 @@ class SqlDeliveryQueue(SqlStore):
         if busy:
             free: dict[str, float] = {}
             for buckets in chunks(list({starts[n].bucket for n in busy}), ROWS_AT_ONCE):
-                found_tats = await self.run(_BUCKET_TATS, {"buckets": list(buckets)})
+                found_tats = await self.run(
+                    _by_ids(self.dialect).bucket_tats, {"buckets": list(buckets)}
+                )
                 free.update((r.bucket, float(r.tat)) for r in found_tats)
             for n in busy:
                 free_at = now + timedelta(seconds=max(free[starts[n].bucket] - wall, 0.0))
@@ -652,7 +675,10 @@ class SqlDeliveryQueue(SqlStore):
                 results[n] = (SendStart.DEFERRED, free_at)
         for places in chunks(sorted(go), ROWS_AT_ONCE):
             ids = [starts[n].message.id for n in places]
-            await self.run(_START, {"ids": ids, "owner": owner, "now": now, "until": lease_until})
+            await self.run(
+                _by_ids(self.dialect).start,
+                {"ids": ids, "owner": owner, "now": now, "until": lease_until},
+            )
             for n in places:
                 results[n] = (SendStart.STARTED, None)
         return results
@@ -671,7 +697,9 @@ class SqlDeliveryQueue(SqlStore):
         refs = dict(sent)
         marked: set[int] = set()
         for ids in chunks(list(refs), ROWS_AT_ONCE):
-            found = await self.run(_LOCK_SENDING, {"ids": list(ids), "owner": owner})
+            found = await self.run(
+                _by_ids(self.dialect).lock_sending, {"ids": list(ids), "owner": owner}
+            )
             marked.update(int(i) for i in found.scalars())
         if marked:
             await self.run(
@@ -738,7 +766,8 @@ class SqlDeliveryQueue(SqlStore):
         if not rows:
             return []
         await self.run(
-            _TAKE_OVER, {"ids": [r.id for r in rows], "owner": owner, "until": lease_until}
+            _by_ids(self.dialect).take_over,
+            {"ids": [r.id for r in rows], "owner": owner, "until": lease_until},
         )
         return [_claimed(r) for r in rows]
 
