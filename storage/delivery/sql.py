@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, any_, bindparam, case, delete, func, literal, tuple_, update
+from sqlalchemy import Integer, and_, bindparam, case, delete, func, literal, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
@@ -17,8 +17,11 @@ from sqlmodel import col, select
 from storage.common import (
     ROWS_AT_ONCE,
     SqlStore,
+    among,
     chunks,
     conflict_insert,
+    keys_among,
+    keys_given,
     prepared_upsert,
     rowcount,
 )
@@ -287,20 +290,11 @@ def _later(a: Any, b: Any) -> Any:
 # rather than the mapped classes, with parameters of the same shape whatever the batch: building
 # them for each batch, with its own list of values, and compiling each new shape took a fifth of
 # the event loop's time in a fan-out. Rows of values are a list of parameters (one statement,
-# sent by the driver in as few round trips as it can); lists of ids, see ``_among``.
+# sent by the driver in as few round trips as it can); lists of ids, see ``among``.
 _OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 _BUCKETS = RateBucketRow.__table__  # type: ignore[attr-defined]
 _WEEKS = PersonWeekRow.__table__  # type: ignore[attr-defined]
 _PEOPLE = PersonRow.__table__  # type: ignore[attr-defined]
-
-
-def _among(column: Any, name: str, dialect: str) -> Any:
-    """``column`` is one of the list given as the parameter ``name``. On PostgreSQL ``= ANY`` of
-    one array: the same statement text for a list of any length, so asyncpg prepares it once
-    (an ``IN`` list is a new text, and a new prepare, for each length). Elsewhere ``IN``."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))
 
 
 DUE_MESSAGES = (
@@ -317,13 +311,6 @@ DUE_MESSAGES = (
 """The claim's query: the first ``limit`` due queued messages of these ``platforms``, oldest
 first, locked (``SKIP LOCKED``: rows other workers hold are passed over)."""
 
-_TIMEZONES = select_columns(
-    _PEOPLE.c.platform, _PEOPLE.c.tenant, _PEOPLE.c.user_id, _PEOPLE.c.timezone
-).where(
-    tuple_(_PEOPLE.c.platform, _PEOPLE.c.tenant, _PEOPLE.c.user_id).in_(
-        bindparam("people", expanding=True)
-    )
-)
 _EXPIRE_CLAIMS = (
     update(_OUTBOX)
     .where(
@@ -365,6 +352,7 @@ class _ByIds:
     """The batch's statements on a list of rows (``ids``, ``buckets``), in one dialect."""
 
     claim: Any
+    timezones: Any
     take_over: Any
     hold_week: Any
     lock_claimed: Any
@@ -375,7 +363,7 @@ class _ByIds:
 
 @lru_cache(maxsize=2)
 def _by_ids(dialect: str) -> _ByIds:
-    ids = _among(_OUTBOX.c.id, "ids", dialect)
+    ids = among(_OUTBOX.c.id, "ids", dialect)
 
     def held(status: OutboxStatus) -> tuple[Any, ...]:
         """The rows of ``ids`` that ``owner`` still holds, in ``status``."""
@@ -389,6 +377,11 @@ def _by_ids(dialect: str) -> _ByIds:
             lease_owner=bindparam("owner"),
             lease_until=bindparam("until"),
         ),
+        timezones=select_columns(
+            _PEOPLE.c.platform, _PEOPLE.c.tenant, _PEOPLE.c.user_id, _PEOPLE.c.timezone
+        ).where(
+            keys_among((_PEOPLE.c.platform, _PEOPLE.c.tenant, _PEOPLE.c.user_id), "people", dialect)
+        ),
         take_over=update(_OUTBOX)
         .where(ids)
         .values(lease_owner=bindparam("owner"), lease_until=bindparam("until")),
@@ -397,7 +390,7 @@ def _by_ids(dialect: str) -> _ByIds:
         .where(*held(OutboxStatus.CLAIMED))
         .with_for_update(),
         bucket_tats=select_columns(_BUCKETS.c.bucket, _BUCKETS.c.tat).where(
-            _among(_BUCKETS.c.bucket, "buckets", dialect)
+            among(_BUCKETS.c.bucket, "buckets", dialect)
         ),
         start=update(_OUTBOX)
         .where(*held(OutboxStatus.CLAIMED))
@@ -500,7 +493,9 @@ class SqlDeliveryQueue(SqlStore):
         people = list({(r.platform, r.tenant, r.recipient) for r in rows if r.to_person})
         zones: dict[tuple[str, str, str], str] = {}
         for chunk in chunks(people, ROWS_AT_ONCE):
-            found = await self.run(_TIMEZONES, {"people": list(chunk)})
+            found = await self.run(
+                _by_ids(self.dialect).timezones, keys_given("people", chunk, self.dialect)
+            )
             zones.update(
                 ((r.platform, r.tenant, r.user_id), r.timezone) for r in found if r.timezone
             )
