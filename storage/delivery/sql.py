@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, delete, func, literal, update
+from sqlalchemy import Integer, String, and_, bindparam, case, cast, delete, func, literal, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
@@ -330,26 +331,23 @@ _TAKE_EXPIRED_SENDS = (
     .limit(bindparam("limit", type_=Integer))
     .with_for_update(skip_locked=True)
 )
-_SENT = (
-    update(_OUTBOX)
-    .where(
-        _OUTBOX.c.id == bindparam("message"),
-        _OUTBOX.c.lease_owner == bindparam("owner"),
-        _OUTBOX.c.status == OutboxStatus.SENDING.value,
-    )
-    .values(
-        status=OutboxStatus.SENT.value,
-        sent_at=bindparam("now"),
-        lease_until=None,
-        message_id=bindparam("ref"),
-        last_error=None,
-    )
-)
+
+
+def _message_ids(dialect: str) -> Any:
+    """Each row's own message id, looked up by its id in the ``refs`` parameter (a JSON object
+    of message ids by row id; null or missing: none). One parameter whatever the group's size:
+    a ``CASE`` of the group's ids was a new statement, compiled anew, for every group."""
+    key = cast(_OUTBOX.c.id, String)
+    refs = bindparam("refs", type_=String)
+    if dialect == "postgresql":
+        return func.jsonb_extract_path_text(cast(refs, postgresql.JSONB), key)
+    return func.json_extract(refs, literal('$."', String) + key + literal('"', String))
 
 
 @dataclass(frozen=True, slots=True)
 class _ByIds:
-    """The batch's statements on a list of rows (``ids``, ``buckets``), in one dialect."""
+    """The batch's statements on lists of rows (``ids``, ``buckets``, ``people``), in one
+    dialect."""
 
     claim: Any
     timezones: Any
@@ -358,7 +356,7 @@ class _ByIds:
     lock_claimed: Any
     bucket_tats: Any
     start: Any
-    lock_sending: Any
+    sent: Any
 
 
 @lru_cache(maxsize=2)
@@ -400,9 +398,16 @@ def _by_ids(dialect: str) -> _ByIds:
             sending_at=bindparam("now"),
             lease_until=bindparam("until"),
         ),
-        lock_sending=select_columns(_OUTBOX.c.id)
+        sent=update(_OUTBOX)
         .where(*held(OutboxStatus.SENDING))
-        .with_for_update(),
+        .values(
+            status=OutboxStatus.SENT.value,
+            sent_at=bindparam("now"),
+            lease_until=None,
+            message_id=_message_ids(dialect),
+            last_error=None,
+        )
+        .returning(_OUTBOX.c.id),
     )
 
 
@@ -686,24 +691,18 @@ class SqlDeliveryQueue(SqlStore):
     async def mark_sent_many(
         self, sent: Sequence[tuple[int, str | None]], owner: str, now: datetime
     ) -> list[bool]:
-        # The rows still held are locked, then each is marked with its own message id (one
-        # statement, a list of parameters): the same rows as one UPDATE ... RETURNING, whose
-        # message ids would be a CASE as long as the group, a new statement for every group.
-        refs = dict(sent)
         marked: set[int] = set()
-        for ids in chunks(list(refs), ROWS_AT_ONCE):
+        for chunk in chunks(list(sent), ROWS_AT_ONCE):
             found = await self.run(
-                _by_ids(self.dialect).lock_sending, {"ids": list(ids), "owner": owner}
+                _by_ids(self.dialect).sent,
+                {
+                    "ids": [message_id for message_id, _ in chunk],
+                    "owner": owner,
+                    "now": now,
+                    "refs": json.dumps({str(message_id): ref for message_id, ref in chunk}),
+                },
             )
             marked.update(int(i) for i in found.scalars())
-        if marked:
-            await self.run(
-                _SENT,
-                [
-                    {"message": i, "owner": owner, "now": now, "ref": refs[i]}
-                    for i in sorted(marked)
-                ],
-            )
         return [message_id in marked for message_id, _ in sent]
 
     async def retry_later(
