@@ -10,7 +10,19 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, case, cast, delete, func, literal, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    update,
+)
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
@@ -447,7 +459,7 @@ def due_messages(platforms: Sequence[str], now: datetime, limit: int) -> Any:
     return DUE_MESSAGES.params(platforms=list(platforms), now=now, limit=limit)
 
 
-def _claimed(row: Any, timezone: str | None = None) -> ClaimedMessage:
+def _claimed(row: Row[Any], timezone: str | None = None) -> ClaimedMessage:
     return ClaimedMessage(
         id=row.id,
         key=row.key,
@@ -494,7 +506,7 @@ class SqlDeliveryQueue(SqlStore):
         )
         return rowcount(await self.session.exec(statement)) == 1
 
-    async def _timezones(self, rows: Sequence[Any]) -> dict[tuple[str, str, str], str]:
+    async def _timezones(self, rows: Sequence[Row[Any]]) -> dict[tuple[str, str, str], str]:
         people = list({(r.platform, r.tenant, r.recipient) for r in rows if r.to_person})
         zones: dict[tuple[str, str, str], str] = {}
         for chunk in chunks(people, ROWS_AT_ONCE):
