@@ -17,7 +17,20 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, String, and_, case, cast, distinct, func, literal, null
+from sqlalchemy import (
+    DateTime,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    null,
+    tuple_,
+)
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect
@@ -94,6 +107,37 @@ def prepared_upsert(
         given = statement.excluded[name]
         changes[name] = func.coalesce(core.c[name], given) if name in kept else given
     return statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
+
+
+def among(column: Any, name: str, dialect: str) -> Any:
+    """``column`` is one of the list given as the parameter ``name``, in a statement built
+    once. On PostgreSQL ``= ANY`` of one array: the same statement text for a list of any
+    length, so asyncpg prepares it once (an ``IN`` list is a new text, and a new prepare, for
+    each length). Elsewhere an expanding ``IN``."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def keys_among(columns: Sequence[Any], name: str, dialect: str) -> Any:
+    """``columns`` together are one of the keys given by ``keys_given(name, ...)``, as
+    ``among``: on PostgreSQL one array a column (the statement's text is the same for any number
+    of keys), elsewhere an expanding ``IN`` of tuples."""
+    if dialect == "postgresql":
+        arrays = (
+            func.unnest(bindparam(f"{name}_{n}", type_=postgresql.ARRAY(c.type)))
+            for n, c in enumerate(columns)
+        )
+        return tuple_(*columns).in_(select_columns(*arrays))
+    return tuple_(*columns).in_(bindparam(name, expanding=True))
+
+
+def keys_given(name: str, keys: Sequence[tuple[Any, ...]], dialect: str) -> dict[str, Any]:
+    """The parameters of a ``keys_among(columns, name, dialect)`` for these ``keys``."""
+    if dialect == "postgresql":
+        width = len(keys[0]) if keys else 0
+        return {f"{name}_{n}": [k[n] for k in keys] for n in range(width)}
+    return {name: list(keys)}
 
 
 def rowcount(result: CursorResult[Any]) -> int:

@@ -8,9 +8,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Index, delete, or_, tuple_
+from sqlalchemy import JSON, Index, Row, delete, or_
+from sqlalchemy import select as select_columns
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +22,8 @@ from storage.common import (
     SqlStore,
     chunks,
     conflict_insert,
+    keys_among,
+    keys_given,
     prepared_upsert,
     utc_field,
 )
@@ -164,7 +168,16 @@ class ConversationRow(SQLModel, table=True):
     last_seen: datetime = utc_field()
 
 
-def _person(row: PersonRow) -> Person:
+@lru_cache(maxsize=2)
+def _among_keys(dialect: str) -> Any:
+    """The people of the keys given (``keys_given("keys", ...)``), built once: a delivery batch
+    reads its recipients with it."""
+    people = PersonRow.__table__  # type: ignore[attr-defined]
+    key = (people.c.platform, people.c.tenant, people.c.user_id)
+    return select_columns(people).where(keys_among(key, "keys", dialect))
+
+
+def _person(row: PersonRow | Row[Any]) -> Person:
     return Person(
         key=PersonKey(row.platform, row.tenant, row.user_id),
         display_name=row.display_name,
@@ -403,12 +416,8 @@ class SqlPeople(SqlStore):
         found: dict[PersonKey, Person] = {}
         wanted = list(dict.fromkeys((k.platform, k.tenant, k.user) for k in keys))
         for chunk in chunks(wanted, ROWS_AT_ONCE):
-            rows = await self.session.exec(
-                select(PersonRow).where(
-                    tuple_(
-                        col(PersonRow.platform), col(PersonRow.tenant), col(PersonRow.user_id)
-                    ).in_(chunk)
-                )
+            rows = await self.run(
+                _among_keys(self.dialect), keys_given("keys", chunk, self.dialect)
             )
             for row in rows:
                 person = _person(row)

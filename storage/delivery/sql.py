@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal, tuple_, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    update,
+)
+from sqlalchemy import select as select_columns
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from storage.common import (
     ROWS_AT_ONCE,
     SqlStore,
+    among,
     chunks,
     conflict_insert,
+    keys_among,
+    keys_given,
     prepared_upsert,
     rowcount,
 )
@@ -32,9 +51,6 @@ from storage.people import PersonKey, PersonRow
 
 # While a bucket recovers from a 429, its slots are this much further apart (80% of its speed).
 SLOWED_STEP = 1.25
-# Person-weeks counted by one statement when a batch is claimed (5 parameters each, well within
-# SQLite's and asyncpg's limits).
-CAP_ROWS_AT_ONCE = 150
 
 
 def _outbox_values(message: OutboxMessage, now: datetime) -> dict[str, Any]:
@@ -283,24 +299,167 @@ def _later(a: Any, b: Any) -> Any:
     return case((a > b, a), else_=b)
 
 
-def due_messages(platforms: Sequence[str], now: datetime, limit: int) -> Any:
-    """The claim's query: the first ``limit`` due queued messages of these platforms, oldest
-    first, locked (``SKIP LOCKED``: rows other workers hold are passed over)."""
-    return (
-        select(OutboxRow)
-        .where(
-            col(OutboxRow.status) == OutboxStatus.QUEUED.value,
-            col(OutboxRow.next_attempt_at) <= now,
-            col(OutboxRow.platform).in_(list(platforms)),
+# The statements of every batch (claim, caps, start, finish) are built once, on the tables
+# rather than the mapped classes, with parameters of the same shape whatever the batch: building
+# them for each batch, with its own list of values, and compiling each new shape took a fifth of
+# the event loop's time in a fan-out. Rows of values are a list of parameters (one statement,
+# sent by the driver in as few round trips as it can); lists of ids, see ``among``.
+_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+_BUCKETS = RateBucketRow.__table__  # type: ignore[attr-defined]
+_WEEKS = PersonWeekRow.__table__  # type: ignore[attr-defined]
+_PEOPLE = PersonRow.__table__  # type: ignore[attr-defined]
+
+
+DUE_MESSAGES = (
+    select_columns(_OUTBOX)
+    .where(
+        _OUTBOX.c.status == OutboxStatus.QUEUED.value,
+        _OUTBOX.c.next_attempt_at <= bindparam("now"),
+        _OUTBOX.c.platform.in_(bindparam("platforms", expanding=True)),
+    )
+    .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+"""The claim's query: the first ``limit`` due queued messages of these ``platforms``, oldest
+first, locked (``SKIP LOCKED``: rows other workers hold are passed over)."""
+
+_EXPIRE_CLAIMS = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.status == OutboxStatus.CLAIMED.value,
+        _OUTBOX.c.lease_until < bindparam("now"),
+    )
+    .values(status=OutboxStatus.QUEUED.value, lease_owner=None, lease_until=None)
+)
+_TAKE_EXPIRED_SENDS = (
+    select_columns(_OUTBOX)
+    .where(
+        _OUTBOX.c.status == OutboxStatus.SENDING.value,
+        _OUTBOX.c.lease_until < bindparam("now"),
+        _OUTBOX.c.platform.in_(bindparam("platforms", expanding=True)),
+    )
+    .order_by(_OUTBOX.c.lease_until, _OUTBOX.c.id)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+
+
+def _message_ids(dialect: str) -> Any:
+    """Each row's own message id, looked up by its id in the ``refs`` parameter (a JSON object
+    of message ids by row id; null or missing: none). One parameter whatever the group's size:
+    a ``CASE`` of the group's ids was a new statement, compiled anew, for every group."""
+    key = cast(_OUTBOX.c.id, String)
+    refs = bindparam("refs", type_=String)
+    if dialect == "postgresql":
+        return func.jsonb_extract_path_text(cast(refs, postgresql.JSONB), key)
+    return func.json_extract(refs, literal('$."', String) + key + literal('"', String))
+
+
+@dataclass(frozen=True, slots=True)
+class _ByIds:
+    """The batch's statements on lists of rows (``ids``, ``buckets``, ``people``), in one
+    dialect."""
+
+    claim: Any
+    timezones: Any
+    take_over: Any
+    hold_week: Any
+    lock_claimed: Any
+    bucket_tats: Any
+    start: Any
+    sent: Any
+
+
+@lru_cache(maxsize=2)
+def _by_ids(dialect: str) -> _ByIds:
+    ids = among(_OUTBOX.c.id, "ids", dialect)
+
+    def held(status: OutboxStatus) -> tuple[Any, ...]:
+        """The rows of ``ids`` that ``owner`` still holds, in ``status``."""
+        return (ids, _OUTBOX.c.lease_owner == bindparam("owner"), _OUTBOX.c.status == status.value)
+
+    return _ByIds(
+        claim=update(_OUTBOX)
+        .where(ids)
+        .values(
+            status=OutboxStatus.CLAIMED.value,
+            lease_owner=bindparam("owner"),
+            lease_until=bindparam("until"),
+        ),
+        timezones=select_columns(
+            _PEOPLE.c.platform, _PEOPLE.c.tenant, _PEOPLE.c.user_id, _PEOPLE.c.timezone
+        ).where(
+            keys_among((_PEOPLE.c.platform, _PEOPLE.c.tenant, _PEOPLE.c.user_id), "people", dialect)
+        ),
+        take_over=update(_OUTBOX)
+        .where(ids)
+        .values(lease_owner=bindparam("owner"), lease_until=bindparam("until")),
+        hold_week=update(_OUTBOX).where(ids).values(cap_week=bindparam("week")),
+        lock_claimed=select_columns(_OUTBOX.c.id)
+        .where(*held(OutboxStatus.CLAIMED))
+        .with_for_update(),
+        bucket_tats=select_columns(_BUCKETS.c.bucket, _BUCKETS.c.tat).where(
+            among(_BUCKETS.c.bucket, "buckets", dialect)
+        ),
+        start=update(_OUTBOX)
+        .where(*held(OutboxStatus.CLAIMED))
+        .values(
+            status=OutboxStatus.SENDING.value,
+            attempts=_OUTBOX.c.attempts + 1,
+            sending_at=bindparam("now"),
+            lease_until=bindparam("until"),
+        ),
+        sent=update(_OUTBOX)
+        .where(*held(OutboxStatus.SENDING))
+        .values(
+            status=OutboxStatus.SENT.value,
+            sent_at=bindparam("now"),
+            lease_until=None,
+            message_id=_message_ids(dialect),
+            last_error=None,
         )
-        .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        .returning(_OUTBOX.c.id),
     )
 
 
-def _claimed(row: OutboxRow, timezone: str | None = None) -> ClaimedMessage:
-    assert row.id is not None
+def _insert(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+@lru_cache(maxsize=2)
+def _take_buckets(dialect: str) -> Any:
+    """Each row's budget (``bucket``) taken if it is free at ``wall`` (tat <= wall): its next
+    send may go at the row's ``tat``; returns the buckets taken."""
+    statement = _insert(dialect)(_BUCKETS)
+    return statement.on_conflict_do_update(
+        index_elements=["bucket"],
+        set_={"tat": statement.excluded.tat},
+        where=_BUCKETS.c.tat <= bindparam("wall"),
+    ).returning(_BUCKETS.c.bucket)
+
+
+@lru_cache(maxsize=2)
+def _count_in_week(dialect: str) -> Any:
+    """Add one message to each row's person-week, unless it already holds ``cap``; returns the
+    person-weeks counted."""
+    return (
+        _insert(dialect)(_WEEKS)
+        .on_conflict_do_update(
+            index_elements=["platform", "tenant", "person", "week"],
+            set_={"messages": _WEEKS.c.messages + 1},
+            where=_WEEKS.c.messages < bindparam("cap"),
+        )
+        .returning(_WEEKS.c.platform, _WEEKS.c.tenant, _WEEKS.c.person, _WEEKS.c.week)
+    )
+
+
+def due_messages(platforms: Sequence[str], now: datetime, limit: int) -> Any:
+    """``DUE_MESSAGES`` with its parameters given (to show or explain it)."""
+    return DUE_MESSAGES.params(platforms=list(platforms), now=now, limit=limit)
+
+
+def _claimed(row: Row[Any], timezone: str | None = None) -> ClaimedMessage:
     return ClaimedMessage(
         id=row.id,
         key=row.key,
@@ -338,13 +497,6 @@ class SqlDeliveryQueue(SqlStore):
             col(OutboxRow.status).in_([s.value for s in statuses]),
         )
 
-    def _held_all(self, message_ids: Sequence[int], owner: str, *statuses: OutboxStatus) -> Any:
-        return (
-            col(OutboxRow.id).in_(list(message_ids)),
-            col(OutboxRow.lease_owner) == owner,
-            col(OutboxRow.status).in_([s.value for s in statuses]),
-        )
-
     async def _update(self, where: Any, **values: Any) -> bool:
         statement = (
             update(OutboxRow)
@@ -354,20 +506,17 @@ class SqlDeliveryQueue(SqlStore):
         )
         return rowcount(await self.session.exec(statement)) == 1
 
-    async def _timezones(self, rows: Sequence[OutboxRow]) -> dict[tuple[str, str, str], str]:
-        people = {(r.platform, r.tenant, r.recipient) for r in rows if r.to_person}
-        if not people:
-            return {}
-        found = await self.session.exec(
-            select(
-                PersonRow.platform, PersonRow.tenant, PersonRow.user_id, PersonRow.timezone
-            ).where(
-                tuple_(col(PersonRow.platform), col(PersonRow.tenant), col(PersonRow.user_id)).in_(
-                    list(people)
-                )
+    async def _timezones(self, rows: Sequence[Row[Any]]) -> dict[tuple[str, str, str], str]:
+        people = list({(r.platform, r.tenant, r.recipient) for r in rows if r.to_person})
+        zones: dict[tuple[str, str, str], str] = {}
+        for chunk in chunks(people, ROWS_AT_ONCE):
+            found = await self.run(
+                _by_ids(self.dialect).timezones, keys_given("people", chunk, self.dialect)
             )
-        )
-        return {(p, t, u): tz for p, t, u, tz in found if tz}
+            zones.update(
+                ((r.platform, r.tenant, r.user_id), r.timezone) for r in found if r.timezone
+            )
+        return zones
 
     async def claim(
         self,
@@ -379,32 +528,21 @@ class SqlDeliveryQueue(SqlStore):
     ) -> list[ClaimedMessage]:
         if not platforms or limit <= 0:
             return []
-        due = await self.session.exec(
-            due_messages(platforms, now, limit).execution_options(populate_existing=True)
+        due = await self.run(
+            DUE_MESSAGES, {"platforms": list(platforms), "now": now, "limit": limit}
         )
-        rows = list(due)
+        rows = due.all()
         if not rows:
             return []
-        await self.session.exec(
-            update(OutboxRow)
-            .where(col(OutboxRow.id).in_([r.id for r in rows]))
-            .values(status=OutboxStatus.CLAIMED.value, lease_owner=owner, lease_until=lease_until)
-            .execution_options(synchronize_session=False)
+        await self.run(
+            _by_ids(self.dialect).claim,
+            {"ids": [r.id for r in rows], "owner": owner, "until": lease_until},
         )
         zones = await self._timezones(rows)
         return [_claimed(r, zones.get((r.platform, r.tenant, r.recipient))) for r in rows]
 
     async def expire_claims(self, now: datetime) -> int:
-        statement = (
-            update(OutboxRow)
-            .where(
-                col(OutboxRow.status) == OutboxStatus.CLAIMED.value,
-                col(OutboxRow.lease_until) < now,
-            )
-            .values(status=OutboxStatus.QUEUED.value, lease_owner=None, lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
-        return rowcount(await self.session.exec(statement))
+        return rowcount(await self.run(_EXPIRE_CLAIMS, {"now": now}))
 
     async def _release_cap(self, message_id: int) -> None:
         found = await self.session.exec(
@@ -446,59 +584,38 @@ class SqlDeliveryQueue(SqlStore):
                 if message.cap_week is not None:
                     await self._release_cap(message.id)
                 places[(message.platform, message.tenant, message.recipient, week)].append(n)
-        once = [place for place, seen in places.items() if len(seen) == 1]
+        count_in_week = _count_in_week(self.dialect)
+
+        def week_of(place: tuple[str, str, str, str]) -> dict[str, Any]:
+            platform, tenant, person, week = place
+            return {
+                "platform": platform,
+                "tenant": tenant,
+                "person": person,
+                "week": week,
+                "messages": 1,
+                "cap": cap,
+            }
+
+        once = [week_of(place) for place, seen in places.items() if len(seen) == 1]
         counted: set[tuple[str, str, str, str]] = set()
-        for chunk in chunks(once, CAP_ROWS_AT_ONCE):
-            found = await self.session.exec(
-                self._count_in_week(
-                    [
-                        {"platform": p, "tenant": t, "person": r, "week": w, "messages": 1}
-                        for p, t, r, w in chunk
-                    ],
-                    cap,
-                ).returning(
-                    PersonWeekRow.platform,
-                    PersonWeekRow.tenant,
-                    PersonWeekRow.person,
-                    PersonWeekRow.week,
-                )
-            )
-            counted.update((str(p), str(t), str(r), str(w)) for p, t, r, w in found.all())
+        if once:
+            found = await self.run(count_in_week, once)
+            counted.update((r.platform, r.tenant, r.person, r.week) for r in found)
         for place, seen in places.items():
             if len(seen) == 1:
                 held[seen[0]] = place in counted
                 continue
-            platform, tenant, recipient, week = place
-            row = {"platform": platform, "tenant": tenant, "person": recipient, "week": week}
             for n in seen:
-                statement = self._count_in_week([{**row, "messages": 1}], cap).returning(
-                    PersonWeekRow.messages
-                )
-                held[n] = (await self.session.exec(statement)).first() is not None
+                held[n] = (await self.run(count_in_week, week_of(place))).first() is not None
         weeks: dict[str, list[int]] = defaultdict(list)
         for (message, week), ok in zip(wanted, held, strict=True):
             if ok and message.cap_week != week:
                 weeks[week].append(message.id)
         for week, ids in weeks.items():
-            await self.session.exec(
-                update(OutboxRow)
-                .where(col(OutboxRow.id).in_(ids))
-                .values(cap_week=week)
-                .execution_options(synchronize_session=False)
-            )
+            for chunk in chunks(ids, ROWS_AT_ONCE):
+                await self.run(_by_ids(self.dialect).hold_week, {"ids": list(chunk), "week": week})
         return held
-
-    def _count_in_week(self, rows: list[dict[str, Any]], cap: int) -> Any:
-        """Add one message to each row's person-week, unless it already holds ``cap``."""
-        return (
-            conflict_insert(self.session, PersonWeekRow)
-            .values(rows)
-            .on_conflict_do_update(
-                index_elements=["platform", "tenant", "person", "week"],
-                set_={"messages": col(PersonWeekRow.messages) + 1},
-                where=col(PersonWeekRow.messages) < cap,
-            )
-        )
 
     async def defer(
         self, message_id: int, owner: str, until: datetime, reason: str | None = None
@@ -520,12 +637,10 @@ class SqlDeliveryQueue(SqlStore):
         results: list[tuple[SendStart, datetime | None]] = [(SendStart.LOST, None)] * len(starts)
         held: set[int] = set()
         for ids in chunks([s.message.id for s in starts], ROWS_AT_ONCE):
-            found = await self.session.exec(
-                select(OutboxRow.id)
-                .where(*self._held_all(ids, owner, OutboxStatus.CLAIMED))
-                .with_for_update()
+            found = await self.run(
+                _by_ids(self.dialect).lock_claimed, {"ids": list(ids), "owner": owner}
             )
-            held.update(i for i in found.all() if i is not None)
+            held.update(int(i) for i in found.scalars())
         # Each conversation's budget is taken once per call, by its first message here; a
         # second message to it waits for the next free moment like any busy conversation.
         first: dict[str, int] = {}
@@ -541,21 +656,20 @@ class SqlDeliveryQueue(SqlStore):
             else:
                 first[start.bucket] = n
         taken: set[str] = set()
-        for buckets in chunks(list(first), ROWS_AT_ONCE):
-            statement = conflict_insert(self.session, RateBucketRow).values(
-                [
-                    {"bucket": b, "tat": wall + starts[first[b]].interval, "slowed_until": 0.0}
-                    for b in buckets
-                ]
-            )
+        if first:
             # A conversation free at ``wall`` (tat <= wall) sends now: its next send may go one
             # interval later.
-            found = await self.session.exec(
-                statement.on_conflict_do_update(
-                    index_elements=["bucket"],
-                    set_={"tat": statement.excluded.tat},
-                    where=col(RateBucketRow.tat) <= wall,
-                ).returning(col(RateBucketRow.bucket))
+            found = await self.run(
+                _take_buckets(self.dialect),
+                [
+                    {
+                        "bucket": b,
+                        "tat": wall + starts[n].interval,
+                        "slowed_until": 0.0,
+                        "wall": wall,
+                    }
+                    for b, n in first.items()
+                ],
             )
             taken.update(str(b) for b in found.scalars())
         for bucket, n in first.items():
@@ -563,28 +677,19 @@ class SqlDeliveryQueue(SqlStore):
         if busy:
             free: dict[str, float] = {}
             for buckets in chunks(list({starts[n].bucket for n in busy}), ROWS_AT_ONCE):
-                found_tats = await self.session.exec(
-                    select(RateBucketRow.bucket, RateBucketRow.tat).where(
-                        col(RateBucketRow.bucket).in_(buckets)
-                    )
+                found_tats = await self.run(
+                    _by_ids(self.dialect).bucket_tats, {"buckets": list(buckets)}
                 )
-                free.update((str(b), float(t)) for b, t in found_tats.all())
+                free.update((r.bucket, float(r.tat)) for r in found_tats)
             for n in busy:
                 free_at = now + timedelta(seconds=max(free[starts[n].bucket] - wall, 0.0))
                 await self.defer(starts[n].message.id, owner, free_at)
                 results[n] = (SendStart.DEFERRED, free_at)
         for places in chunks(sorted(go), ROWS_AT_ONCE):
             ids = [starts[n].message.id for n in places]
-            await self.session.exec(
-                update(OutboxRow)
-                .where(*self._held_all(ids, owner, OutboxStatus.CLAIMED))
-                .values(
-                    status=OutboxStatus.SENDING.value,
-                    attempts=col(OutboxRow.attempts) + 1,
-                    sending_at=now,
-                    lease_until=lease_until,
-                )
-                .execution_options(synchronize_session=False)
+            await self.run(
+                _by_ids(self.dialect).start,
+                {"ids": ids, "owner": owner, "now": now, "until": lease_until},
             )
             for n in places:
                 results[n] = (SendStart.STARTED, None)
@@ -600,20 +705,14 @@ class SqlDeliveryQueue(SqlStore):
     ) -> list[bool]:
         marked: set[int] = set()
         for chunk in chunks(list(sent), ROWS_AT_ONCE):
-            refs = dict(chunk)
-            known = {message_id: ref for message_id, ref in chunk if ref is not None}
-            found = await self.session.exec(
-                update(OutboxRow)
-                .where(*self._held_all(list(refs), owner, OutboxStatus.SENDING))
-                .values(
-                    status=OutboxStatus.SENT.value,
-                    sent_at=now,
-                    lease_until=None,
-                    message_id=case(known, value=col(OutboxRow.id), else_=None) if known else None,
-                    last_error=None,
-                )
-                .returning(col(OutboxRow.id))
-                .execution_options(synchronize_session=False)
+            found = await self.run(
+                _by_ids(self.dialect).sent,
+                {
+                    "ids": [message_id for message_id, _ in chunk],
+                    "owner": owner,
+                    "now": now,
+                    "refs": json.dumps({str(message_id): ref for message_id, ref in chunk}),
+                },
             )
             marked.update(int(i) for i in found.scalars())
         return [message_id in marked for message_id, _ in sent]
@@ -666,26 +765,15 @@ class SqlDeliveryQueue(SqlStore):
     ) -> list[ClaimedMessage]:
         if not platforms or limit <= 0:
             return []
-        found = await self.session.exec(
-            select(OutboxRow)
-            .where(
-                col(OutboxRow.status) == OutboxStatus.SENDING.value,
-                col(OutboxRow.lease_until) < now,
-                col(OutboxRow.platform).in_(list(platforms)),
-            )
-            .order_by(col(OutboxRow.lease_until), col(OutboxRow.id))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
+        found = await self.run(
+            _TAKE_EXPIRED_SENDS, {"platforms": list(platforms), "now": now, "limit": limit}
         )
-        rows = list(found)
+        rows = found.all()
         if not rows:
             return []
-        await self.session.exec(
-            update(OutboxRow)
-            .where(col(OutboxRow.id).in_([r.id for r in rows]))
-            .values(lease_owner=owner, lease_until=lease_until)
-            .execution_options(synchronize_session=False)
+        await self.run(
+            _by_ids(self.dialect).take_over,
+            {"ids": [r.id for r in rows], "owner": owner, "until": lease_until},
         )
         return [_claimed(r) for r in rows]
 
