@@ -38,6 +38,8 @@ run bench.peers_fanout --platform teams --db sqlite
 if [ -f bench/national.py ]; then
     run bench.national
 fi
+# The plan of a national round at Teams' limit, against the worker on a compressed clock.
+run bench.national_plan
 run bench.cost_curve --sizes 6500,65000,650000
 run bench.mixed --db sqlite
 run bench.mixed --db postgresql
