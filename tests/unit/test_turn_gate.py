@@ -5,8 +5,13 @@ place lost to a cancelled turn."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
-from bot.dispatch import TurnGate
+from bot.clock import ManualClock
+from bot.dialogs import DialogRunner
+from bot.dispatch import Dispatcher, TurnGate
+from bot.router import Router
+from storage.engine import Database
 
 
 async def settle() -> None:
@@ -130,3 +135,24 @@ async def test_while_acknowledging_the_one_place_goes_to_a_person_first() -> Non
     await asyncio.gather(*answers, *person)
     assert turns.inside == [0, 10, 1, 2]
     assert gate.running == 0
+
+
+async def test_while_acknowledging_one_turn_runs_on_sqlite_and_four_on_postgresql(
+    database: Database,
+) -> None:
+    """On SQLite a turn's statements hold the event loop's thread, so one goes in while requests
+    are answered; on PostgreSQL a turn mostly waits for the server, so four do."""
+    dispatcher = Dispatcher(
+        database=database,
+        router=Router(),
+        runner=DialogRunner({}),
+        clock=ManualClock(datetime(2026, 12, 7, 9, tzinfo=UTC)),
+    )
+    turns = Turns(dispatcher.gate)
+    with dispatcher.acknowledging():
+        tasks = turns.start(6)
+        await settle()
+        assert len(turns.inside) == (1 if database.dialect == "sqlite" else 4)
+    turns.release.set()
+    await asyncio.gather(*tasks)
+    assert turns.inside == list(range(6))
