@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.clock import ManualClock
 from bot.dialogs import DialogRunner
 from bot.dispatch import Dispatcher, TurnGate
@@ -137,18 +139,20 @@ async def test_while_acknowledging_the_one_place_goes_to_a_person_first() -> Non
     assert gate.running == 0
 
 
+@pytest.mark.parametrize("gate", ["turns", "intake"])
 async def test_while_acknowledging_one_turn_runs_on_sqlite_and_four_on_postgresql(
-    database: Database,
+    database: Database, gate: str
 ) -> None:
     """On SQLite a turn's statements hold the event loop's thread, so one goes in while requests
-    are answered; on PostgreSQL a turn mostly waits for the server, so four do."""
+    are answered; on PostgreSQL a turn mostly waits for the server, so four do; and as many
+    requests are read at once as turns run."""
     dispatcher = Dispatcher(
         database=database,
         router=Router(),
         runner=DialogRunner({}),
         clock=ManualClock(datetime(2026, 12, 7, 9, tzinfo=UTC)),
     )
-    turns = Turns(dispatcher.gate)
+    turns = Turns(dispatcher.gate if gate == "turns" else dispatcher.intake)
     with dispatcher.acknowledging():
         tasks = turns.start(6)
         await settle()
