@@ -40,6 +40,7 @@ from bench.common import (
     print_table,
     profiling,
     serving,
+    steady_generator,
     write_result,
 )
 from tests.adapters.teams.conftest import buttons
@@ -325,10 +326,11 @@ async def measure(options: Options) -> dict[str, Any]:
                     serve.pid, f"{options.name}-{options.db}", enabled=options.profile
                 ):
                     sampler.start()
-                    run = Run(recorder, time.monotonic() + options.duration, watch)
-                    started = time.monotonic()
-                    await asyncio.gather(*(journey(run, who) for who in people))
-                    elapsed = time.monotonic() - started
+                    with steady_generator() as generator:
+                        run = Run(recorder, time.monotonic() + options.duration, watch)
+                        started = time.monotonic()
+                        await asyncio.gather(*(journey(run, who) for who in people))
+                        elapsed = time.monotonic() - started
                     await sampler.stop()
                 serve_cpu = cpu_seconds(serve.pid) - cpu_before
         errors_in_log = log_errors(serve.log)
@@ -358,6 +360,7 @@ async def measure(options: Options) -> dict[str, Any]:
         "checkins_stored": checkins,
         "commitments_stored": commitments,
         "serve_log_errors": errors_in_log,
+        "generator_full_collections": generator.full_collections,
         "rss_idle_mib": idle_mib,
         "rss_under_load_mib": sampler.figures(),
         "target_p99_ms": TARGET_P99_MS,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -20,8 +21,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -224,6 +225,42 @@ async def serving(
 
 
 # -- figures ------------------------------------------------------------------------------------
+
+
+# While a load generator measures, its collector's full pass runs only after this many passes
+# of the middle generation (Python's default is 10): see ``steady_generator``.
+GENERATOR_FULL_EVERY = 10_000
+
+
+class GeneratorPauses:
+    """What ``steady_generator`` saw: the full passes of the load generator's garbage collector
+    while it measured (none expected)."""
+
+    def __init__(self) -> None:
+        self.full_collections = 0
+
+
+@contextmanager
+def steady_generator() -> Iterator[GeneratorPauses]:
+    """The load generator's own garbage collector kept from pausing the measurement. The
+    generator keeps every timing and the mock platforms keep every call they received, in this
+    process; its full collections then paused it for 150-350 ms a few times in a 20 s run, and
+    every request under way then looked that much slower, the bot's answer having long arrived.
+    Everything made before the measurement is frozen out of the collector's sight, and the full
+    pass waits for ``GENERATOR_FULL_EVERY`` passes of the middle generation; the young
+    generations are collected as usual. The count of full passes meanwhile is reported."""
+    gc.collect()
+    gc.freeze()
+    threshold = gc.get_threshold()
+    gc.set_threshold(threshold[0], threshold[1], GENERATOR_FULL_EVERY)
+    before = gc.get_stats()[2]["collections"]
+    pauses = GeneratorPauses()
+    try:
+        yield pauses
+    finally:
+        pauses.full_collections = gc.get_stats()[2]["collections"] - before
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def percentile(ordered: Sequence[float], share: float) -> float:

@@ -71,6 +71,7 @@ from bench.common import (
     print_table,
     profiling,
     serving,
+    steady_generator,
     write_result,
 )
 from storage.delivery.tables import OutboxRow
@@ -183,28 +184,33 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 sampler = MemorySampler(serve.pid)
                 async with profiling(serve.pid, f"mixed-{args.db}", enabled=args.profile):
                     sampler.start()
-                    cpu = cpu_seconds(serve.pid), cpu_seconds()
-                    run = Run(recorder, math.inf)
-                    interactive = asyncio.gather(*(use_the_bot(run, who) for who in people))
-                    started = time.monotonic()
-                    released = await set_due(url, "teams", datetime.now(UTC))
-                    sending = asyncio.create_task(
-                        wait_for_outbox(url, "teams", args.fanout_people, args.timeout)
-                    )
-                    answered, burst_s, _ = await burst(
-                        pool, f"{serve.url}/slack/events", answers, args.answer_clients, processes
-                    )
-                    fanned_out = await sending
-                    mix_s = time.monotonic() - started
-                    # Only acknowledgements that came while the mix lasted are timed; the
-                    # clients finish the check-in they are in (its errors still count).
-                    recorder.recording = False
-                    run.until = 0.0
-                    await interactive
-                    serve_cpu = cpu_seconds(serve.pid) - cpu[0]
-                    # This process: the interactive clients and the Slack and Teams mocks
-                    # that answer the bot's replies (the answers' clients have their own).
-                    bench_cpu = cpu_seconds() - cpu[1]
+                    with steady_generator() as generator:
+                        cpu = cpu_seconds(serve.pid), cpu_seconds()
+                        run = Run(recorder, math.inf)
+                        interactive = asyncio.gather(*(use_the_bot(run, who) for who in people))
+                        started = time.monotonic()
+                        released = await set_due(url, "teams", datetime.now(UTC))
+                        sending = asyncio.create_task(
+                            wait_for_outbox(url, "teams", args.fanout_people, args.timeout)
+                        )
+                        answered, burst_s, _ = await burst(
+                            pool,
+                            f"{serve.url}/slack/events",
+                            answers,
+                            args.answer_clients,
+                            processes,
+                        )
+                        fanned_out = await sending
+                        mix_s = time.monotonic() - started
+                        # Only acknowledgements that came while the mix lasted are timed; the
+                        # clients finish the check-in they are in (its errors still count).
+                        recorder.recording = False
+                        run.until = 0.0
+                        await interactive
+                        serve_cpu = cpu_seconds(serve.pid) - cpu[0]
+                        # This process: the interactive clients and the Slack and Teams mocks
+                        # that answer the bot's replies (the answers' clients have their own).
+                        bench_cpu = cpu_seconds() - cpu[1]
                 thanked = await wait_until(
                     lambda: all(c is not None and c.updates for c in cards.values()),
                     limit=900,
@@ -253,6 +259,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "bench_cpu_share_during_mix": round(bench_cpu / mix_s, 2),
         "rss_mib": sampler.figures(),
         "serve_log_errors": errors_in_log,
+        "generator_full_collections": generator.full_collections,
         "target": f"interactive p99 < {TARGET_P99_MS:g} ms, 0 errors",
         "target_met": bool(
             ack["all"].get("p99_ms", 1e9) < TARGET_P99_MS
@@ -304,6 +311,7 @@ def print_result(args: argparse.Namespace, figures: Mapping[str, Any]) -> None:
         "bench_cpu_share_during_mix",
         "rss_mib",
         "serve_log_errors",
+        "generator_full_collections",
     ):
         print(f"  {key}: {figures[key]}")
     verdict = "met" if figures["target_met"] else "MISSED"

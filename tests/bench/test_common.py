@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
-from bench.common import cpu_seconds, latency_figures, percentile, rss_kib, summarise
+from bench.common import (
+    GENERATOR_FULL_EVERY,
+    cpu_seconds,
+    latency_figures,
+    percentile,
+    rss_kib,
+    steady_generator,
+    summarise,
+)
 
 
 def test_percentiles_are_nearest_rank() -> None:
@@ -22,6 +31,21 @@ def test_percentiles_are_nearest_rank() -> None:
         "mean_ms": 50.5,
     }
     assert latency_figures([]) == {"count": 0}
+
+
+def test_the_generator_makes_no_full_collection_while_it_measures() -> None:
+    """Inside ``steady_generator`` the objects made before are frozen, a full pass waits for
+    many more middle passes than Python's default, and the full passes made are counted; after
+    it the collector is as it was."""
+    threshold = gc.get_threshold()
+    kept = [[n] for n in range(1000)]  # made before: frozen out of the collector's sight
+    with steady_generator() as pauses:
+        assert gc.get_freeze_count() >= len(kept)
+        assert gc.get_threshold() == (threshold[0], threshold[1], GENERATOR_FULL_EVERY)
+        gc.collect()  # one full pass asked for: counted
+    assert pauses.full_collections == 1
+    assert gc.get_threshold() == threshold
+    assert gc.get_freeze_count() == 0
 
 
 def test_this_process_has_memory_and_cpu_time() -> None:
