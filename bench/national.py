@@ -14,7 +14,8 @@ generated. Targets: all published figures in under 2 s; closing the round in und
 
 Closing is timed as a whole (``close_round``) and in its parts: ``count`` (the store's
 ``close``: the last batch, the participation rows counted and deleted; then ``tally``),
-``seal`` (``seal``: every response written again) and the rest (the results card, the
+``seal`` (``seal``: the responses counted into ``barometer_counts`` and deleted, the comments
+written again) and the rest (the results card, the
 scorecard's line, the queue). The PostgreSQL backend's CPU seconds for the close are read from
 ``/proc`` when the server runs on this machine: on a shared machine they say more than the
 wall clock about what the close costs.

@@ -85,6 +85,11 @@ async def upgrade(database_url: str, revision: str = "head") -> None:
     await _run(database_url, lambda c: command.upgrade(_config(c), revision))
 
 
+async def downgrade(database_url: str, revision: str) -> None:
+    """Undo the migrations after ``revision``."""
+    await _run(database_url, lambda c: command.downgrade(_config(c), revision))
+
+
 async def current(database_url: str) -> set[str]:
     """The revisions the database is at (empty for a new database)."""
     found: set[str] = set()

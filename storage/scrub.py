@@ -3,7 +3,7 @@
 Deleting a row in SQL does not erase its bytes at once: PostgreSQL keeps the old row version
 (with the id of the transaction that wrote it) until VACUUM, and SQLite keeps old pages in its
 write-ahead log until a checkpoint. After a barometer round closes, its participation rows, its
-waiting answers and its answers as first written are deleted (see
+waiting answers and its answer rows (it keeps their counts) are deleted (see
 ``storage.barometer.SqlBarometer``), and after a stakeholder round closes, its waiting answers
 and which of its links were used (``storage.scorecard``); ``scrub`` then asks the database to
 drop those traces, so that nobody reading the database files later finds them. Run it outside

@@ -48,7 +48,7 @@ def _plain(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def _create_pg_database(name: str) -> None:
+async def create_pg_database(name: str) -> None:
     connection = await asyncpg.connect(_plain(PG_URL), timeout=10)
     try:
         await connection.execute(f'CREATE DATABASE "{name}"')
@@ -56,7 +56,7 @@ async def _create_pg_database(name: str) -> None:
         await connection.close()
 
 
-async def _drop_pg_database(name: str) -> None:
+async def drop_pg_database(name: str) -> None:
     connection = await asyncpg.connect(_plain(PG_URL), timeout=10)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -84,7 +84,7 @@ def pg_url() -> Iterator[str]:
         pytest.skip("VALUESBOT_TEST_SKIP_PG=1")
     name = f"valuesbot_test_{os.getpid()}_{secrets.token_hex(3)}"
     try:
-        asyncio.run(_create_pg_database(name))
+        asyncio.run(create_pg_database(name))
     except (OSError, asyncpg.PostgresError) as error:
         pytest.fail(
             f"PostgreSQL at {PG_URL} is not reachable ({error}). Start it with "
@@ -94,7 +94,7 @@ def pg_url() -> Iterator[str]:
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     asyncio.run(migrate.upgrade(url))
     yield url
-    asyncio.run(_drop_pg_database(name))
+    asyncio.run(drop_pg_database(name))
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, text, update
+from sqlalchemy import case, delete, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,8 +30,10 @@ from storage.barometer.records import (
     RoundQuestion,
     RoundScalePoint,
 )
+from storage.barometer.rounds import Counts
 from storage.barometer.tables import (
     BarometerCommentRow,
+    BarometerCountRow,
     BarometerParticipationRow,
     BarometerPendingRow,
     BarometerResponseRow,
@@ -82,7 +84,7 @@ def _round(row: BarometerRoundRow) -> BarometerRound:
 class SqlBarometer(SqlStore):
     """The barometer in ``barometer_rounds``, ``barometer_participation`` (who),
     ``barometer_pending`` (answers waiting for their batch), ``barometer_responses`` and
-    ``barometer_comments`` (what).
+    ``barometer_comments`` (what), and ``barometer_counts`` (what a sealed round keeps).
 
     No statement here ever reads or writes a person and an answer together. An answer is
     written in the same transaction as the participation row (so a click counts exactly once),
@@ -91,8 +93,9 @@ class SqlBarometer(SqlStore):
     batch (``batch_size``: more than the round's ``min_group``) of answers wait, a batch of them
     picked at random is opened and written to the response and comment tables in random order,
     in one transaction; changes of answers already written wait for other changes the same way.
-    Closing writes whatever still waits, then ``seal`` writes every row of the round once more,
-    in random order, with new ids and without token hashes.
+    Closing writes whatever still waits, then ``seal`` counts the round's response rows (small
+    groups merged), deletes them and keeps the counts, and writes its comments once more, in
+    random order, without token hashes.
 
     So the response tables only ever change by whole batches: two copies of the database taken
     around one person's answer differ in the participation row and a sealed row, and the rows
@@ -110,7 +113,7 @@ class SqlBarometer(SqlStore):
         # The counts of closed rounds this unit of work has read or sealed: once a round is
         # closed nothing but ``seal`` writes its responses, and ``seal`` writes them from these
         # counts, so a national round's millions of rows are counted once per close.
-        self._counted: dict[str, dict[tuple[str, str | None, str], int]] = {}
+        self._counted: dict[str, Counts] = {}
 
     @property
     def _key(self) -> AnswerKey:
@@ -354,7 +357,9 @@ class SqlBarometer(SqlStore):
         round_ = _round(row)
         counts = self._counted.get(round_id)
         if counts is None:
-            counts = await self._count(round_id)
+            counts = await self._sealed(round_id) if round_.status == "closed" else None
+            if counts is None:
+                counts = await self._count(round_id)
             if round_.status == "closed":
                 self._counted[round_id] = counts
         # Every respondent answers every question, so the first question counts the people.
@@ -362,9 +367,24 @@ class SqlBarometer(SqlStore):
         respondents = sum(n for (q, _, _), n in counts.items() if q == first)
         return BarometerTally(round=round_, respondents=respondents, counts=dict(counts))
 
-    async def _count(self, round_id: str) -> dict[tuple[str, str | None, str], int]:
+    async def _count(self, round_id: str) -> Counts:
+        """The round's response rows, counted (an open round, or one closing)."""
         counts, _ = await rounds.count_answers(self.session, BarometerResponseRow, round_id, "")
         return counts
+
+    async def _sealed(self, round_id: str) -> Counts | None:
+        """A sealed round's counts; None when it has none (not sealed yet, or no answers kept,
+        and then no response rows either)."""
+        found = await self.session.exec(
+            select(
+                BarometerCountRow.question,
+                BarometerCountRow.group_id,
+                BarometerCountRow.value,
+                BarometerCountRow.n,
+            ).where(col(BarometerCountRow.round_id) == round_id)
+        )
+        counts = {(q, g, v): int(n) for q, g, v, n in found}
+        return counts or None
 
     async def close(self, round_id: str, now: datetime) -> BarometerRound | None:
         # Its participation is counted below, as its rows go (once the answers under way are
@@ -418,38 +438,23 @@ class SqlBarometer(SqlStore):
         keep_comments: bool,
         keep_answers: bool = True,
     ) -> None:
-        if not keep_answers:
-            await self._batches.secure_delete()
-            for table in (BarometerResponseRow, BarometerCommentRow):
-                await self.session.exec(delete(table).where(col(table.round_id) == round_id))
-            self._counted[round_id] = {}
-            return
         await self._batches.secure_delete()
-        keep = set(keep_groups)
-        if self._postgresql:
+        sealed: Counts = {}
+        if keep_answers:
             counts = self._counted.get(round_id)
             if counts is None:
                 counts = await self._count(round_id)
-            sealed: dict[tuple[str, str | None, str], int] = {}
+            keep = set(keep_groups)
             for (question, group, value), n in counts.items():
                 key = (question, group if group in keep else None, value)
                 sealed[key] = sealed.get(key, 0) + n
-            await self._seal_in_database(round_id, sealed)
-            self._counted[round_id] = sealed
-        else:
-            self._counted.pop(round_id, None)
-            responses = await self._batches.take(round_id, BarometerResponseRow)
-            for row in responses:
-                row["id"] = random_id()
-                row["token_hash"] = None
-                if row["group_id"] not in keep:
-                    row["group_id"] = None
-            await self._batches.put(BarometerResponseRow, responses)
-        # Comments are few beside the responses (at most one a person), so both databases
-        # write them again from here: each keeps, instead of its token hash, the author's
-        # mark, which only the key makes from the token hash.
+        await self._write_counts(round_id, sealed)
+        self._counted[round_id] = sealed
+        # Comments are few beside the responses (at most one a person): they are written
+        # again, each keeping, instead of its token hash, the author's mark, which only the
+        # key makes from the token hash.
         comments = await self._batches.take(round_id, BarometerCommentRow)
-        if not keep_comments:
+        if not (keep_answers and keep_comments):
             return
         for row in comments:
             token = row["token_hash"]
@@ -457,58 +462,35 @@ class SqlBarometer(SqlStore):
             row["token_mark"] = None if token is None else self._key.author_mark(token)
         await self._batches.put(BarometerCommentRow, comments)
 
-    async def _seal_in_database(
-        self, round_id: str, counts: Mapping[tuple[str, str | None, str], int]
-    ) -> None:
-        """``seal``'s responses on PostgreSQL, in two statements that keep the rows in the
-        server: the round's rows are deleted, and written again from their counts (``counts``,
-        groups already erased). A sealed row holds its round, question, answer and kept group,
-        and nothing else: rows made again from the counts are the rows there were, with new
-        ids. A national round has millions of responses (bench/national.py): taking them into
-        Python took minutes, and moving each row through a DELETE ... RETURNING took a
-        minute more than counting them did (bench/profiles/national-*.txt).
-
-        Each new id is the MD5 of a secret drawn for this seal alone (``secrets``, the same
-        source as ``random_id``; it is never stored) with the row's number: 32 hex digits
-        nobody can predict or tie to anything. The rows go in ordered by those ids, so in
-        random order, and one after the other into the primary key's index instead of all
-        over it."""
-        if not counts:
-            await self.session.exec(
-                delete(BarometerResponseRow).where(col(BarometerResponseRow.round_id) == round_id)
-            )
-            return
-        keys = list(counts)
-        connection = await self.session.connection()
-        # Sorting a national round's new ids in memory rather than in files on disk.
-        await connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+    async def _write_counts(self, round_id: str, counts: Counts) -> None:
+        """``seal``'s responses: the round's rows are deleted and its counts (groups already
+        merged) written in their place. A national round has millions of rows: writing them
+        again, even inside the server, cost PostgreSQL a trigger and three index entries a row
+        and took most of a minute (bench/profiles/national-*.txt); deleting them is one pass
+        over the heap, and its counts are a few hundred rows."""
         await self.session.exec(
-            delete(BarometerResponseRow).where(col(BarometerResponseRow.round_id) == round_id)
+            delete(BarometerResponseRow)
+            .where(col(BarometerResponseRow.round_id) == round_id)
+            .execution_options(synchronize_session=False)
         )
-        await connection.execute(
-            text(
-                """
-                INSERT INTO barometer_responses
-                    (round_id, id, question, value, group_id, token_hash)
-                SELECT :round_id, md5(:secret || ':' || t.k || ':' || i) AS id,
-                       t.question, t.value, t.group_id, NULL
-                FROM unnest(
-                    CAST(:questions AS text[]), CAST(:values AS text[]),
-                    CAST(:groups AS text[]), CAST(:counts AS integer[])
-                ) WITH ORDINALITY AS t(question, value, group_id, n, k)
-                CROSS JOIN LATERAL generate_series(1, t.n) AS i
-                ORDER BY id
-                """
-            ),
+        await self.session.exec(
+            delete(BarometerCountRow)
+            .where(col(BarometerCountRow.round_id) == round_id)
+            .execution_options(synchronize_session=False)
+        )
+        rows = [
             {
                 "round_id": round_id,
-                "secret": secrets.token_hex(32),
-                "questions": [q for q, _, _ in keys],
-                "values": [v for _, _, v in keys],
-                "groups": [g for _, g, _ in keys],
-                "counts": [counts[k] for k in keys],
-            },
-        )
+                "id": random_id(),
+                "question": q,
+                "value": v,
+                "group_id": g,
+                "n": n,
+            }
+            for (q, g, v), n in counts.items()
+        ]
+        for chunk in chunks(rows, CHUNK):
+            await self.session.exec(insert(BarometerCountRow), params=list(chunk))
 
     async def comments(
         self, round_id: str, statuses: Collection[str] = ("pending", "approved", "rejected")

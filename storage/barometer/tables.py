@@ -61,9 +61,10 @@ class BarometerParticipationRow(SQLModel, table=True):
 
 
 class BarometerResponseRow(SQLModel, table=True):
-    """One answer to one question: no person, no time, a random id. ``token_hash`` (the hash of
-    a token only the respondent's own chat message holds) lets that message replace the answer
-    while the round is open; it is erased when the round closes."""
+    """One answer to one question, while its round is open: no person, no time, a random id.
+    ``token_hash`` (the hash of a token only the respondent's own chat message holds) lets
+    that message replace the answer. When the round closes the rows are counted into
+    ``barometer_counts`` and deleted."""
 
     __tablename__ = "barometer_responses"
     __table_args__ = (
@@ -86,6 +87,24 @@ class BarometerResponseRow(SQLModel, table=True):
     value: str = Field(max_length=32)
     group_id: str | None = Field(default=None, max_length=32)
     token_hash: str | None = Field(default=None, max_length=64)
+
+
+class BarometerCountRow(SQLModel, table=True):
+    """What a sealed round keeps of its answers: how many gave each answer to each question, in
+    each group big enough to be shown (``group_id`` None: everyone else). When a round closes,
+    its response rows are counted, the small groups merged, and the rows deleted: the counts
+    are all the published figures need, and they hold no token to tie to anything. Like the
+    other answer tables, a count has a random id and is stored in no telling order."""
+
+    __tablename__ = "barometer_counts"
+    __table_args__ = (_UNORDERED,)
+
+    round_id: str = Field(primary_key=True, foreign_key="barometer_rounds.id", max_length=32)
+    id: str = Field(primary_key=True, max_length=32)
+    question: str = Field(max_length=32)
+    value: str = Field(max_length=32)
+    group_id: str | None = Field(default=None, max_length=32)
+    n: int
 
 
 class BarometerCommentRow(SQLModel, table=True):

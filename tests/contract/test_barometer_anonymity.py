@@ -40,8 +40,8 @@ from tests.conftest import ANSWER_KEY
 from tests.contract.test_barometer import NOW, a_round, people, said
 
 ANSWER_TABLES = {"barometer_responses", "barometer_comments"}
-# Tables that hold what people answered, in the clear or sealed: none names anyone.
-WHAT_TABLES = {*ANSWER_TABLES, "barometer_pending"}
+# Tables that hold what people answered, in the clear, sealed or counted: none names anyone.
+WHAT_TABLES = {*ANSWER_TABLES, "barometer_pending", "barometer_counts"}
 PERSON_WORDS = ("user", "person", "actor", "member", "owner", "platform", "tenant", "name")
 TIME_WORDS = ("_at", "time", "date", "when", "seen")
 MIN_GROUP = 5
@@ -190,13 +190,13 @@ async def test_no_row_links_a_person_to_an_answer(database: Database) -> None:
         await stores.barometer.seal("r1", {"a"}, keep_comments=True)
     assert await _rows(database, "SELECT count(*) FROM barometer_participation") == [(0,)]
     assert await _rows(database, "SELECT count(*) FROM barometer_pending") == [(0,)]
-    assert await _rows(database, "SELECT DISTINCT token_hash FROM barometer_responses") == [(None,)]
-    assert await _rows(database, "SELECT count(*) FROM barometer_responses") == [(40,)]
+    # The round's answers are kept as counts alone: no response row, no token.
+    assert await _rows(database, "SELECT count(*) FROM barometer_responses") == [(0,)]
+    assert await _rows(database, "SELECT sum(n) FROM barometer_counts") == [(40,)]
+    assert await _rows(database, "SELECT DISTINCT token_hash FROM barometer_comments") == [(None,)]
     if database.dialect == "postgresql":
-        # Every response and comment row was written by the one closing transaction.
-        assert (
-            len(await _rows(database, "SELECT DISTINCT xmin::text FROM barometer_responses")) == 1
-        )
+        # Every count and comment row was written by the one closing transaction.
+        assert len(await _rows(database, "SELECT DISTINCT xmin::text FROM barometer_counts")) == 1
         assert len(await _rows(database, "SELECT DISTINCT xmin::text FROM barometer_comments")) == 1
 
 
@@ -387,9 +387,10 @@ async def test_closing_writes_what_waits_then_seals(database: Database) -> None:
         assert (await stores.barometer.tally("r1")).respondents == 9
         await stores.barometer.seal("r1", {"a"}, keep_comments=False)
         assert await stores.barometer.pending() == 0
-    assert await _rows(database, "SELECT count(*), count(token_hash) FROM barometer_responses") == [
-        (18, 0)
-    ]
+    assert await _rows(database, "SELECT count(*) FROM barometer_responses") == [(0,)]
+    assert await _rows(
+        database, "SELECT question, value, group_id, n FROM barometer_counts ORDER BY 1"
+    ) == [("nhs", "yes", "a", 9), ("org", "yes", "a", 9)]
 
 
 async def test_a_round_below_the_minimum_keeps_only_its_counts(database: Database) -> None:

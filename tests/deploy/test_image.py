@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.adapters.slack.workspace import FORM, direct, fixture, name_of, sign
-from tests.conftest import PG_URL, _create_pg_database, _drop_pg_database
+from tests.conftest import PG_URL, create_pg_database, drop_pg_database
 from tests.e2e.teams_processes import free_port
 from tests.mocks.slack_api import MockSlackApi
 
@@ -57,12 +57,12 @@ def engine(
 async def database() -> AsyncIterator[str]:
     """A fresh database on the machine's PostgreSQL server, as the container reaches it."""
     name = f"valuesbot_image_{os.getpid()}_{secrets.token_hex(3)}"
-    await _create_pg_database(name)
+    await create_pg_database(name)
     url = make_url(PG_URL).set(drivername="postgresql", database=name)
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        await _drop_pg_database(name)
+        await drop_pg_database(name)
 
 
 # How a platform team runs it: nothing writable but what is mounted, no capabilities, no way

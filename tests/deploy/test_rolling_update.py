@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from storage import migrate
 from storage.engine import Database
-from tests.conftest import PG_URL, SKIP_PG, _create_pg_database, _drop_pg_database
+from tests.conftest import PG_URL, SKIP_PG, create_pg_database, drop_pg_database
 from tests.deploy.fleet import (
     COMMS,
     STAFF,
@@ -49,13 +49,13 @@ async def shared_pg() -> str:
     if SKIP_PG:
         pytest.skip("VALUESBOT_TEST_SKIP_PG=1")
     name = f"valuesbot_rolling_{os.getpid()}_{secrets.token_hex(3)}"
-    await _create_pg_database(name)
+    await create_pg_database(name)
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     await migrate.upgrade(url)
     try:
         yield url
     finally:
-        await _drop_pg_database(name)
+        await drop_pg_database(name)
 
 
 async def test_two_rolling_replacements_during_a_fan_out_of_2000(

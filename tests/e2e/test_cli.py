@@ -17,7 +17,7 @@ import pytest
 
 from bot.app import build_app
 from bot.clock import ManualClock
-from tests.conftest import ANSWER_KEY, START, _create_pg_database, _drop_pg_database, make_settings
+from tests.conftest import ANSWER_KEY, START, create_pg_database, drop_pg_database, make_settings
 from tests.dialogs.test_barometer import COMMS
 from tests.dialogs.test_barometer_follow_up import closed_round, comment_ids, said_by
 from tests.harness import Harness
@@ -183,9 +183,9 @@ def empty_pg_url() -> Iterator[str]:
     if SKIP_PG:
         pytest.skip("VALUESBOT_TEST_SKIP_PG=1")
     name = f"valuesbot_cli_{os.getpid()}_{time.monotonic_ns() % 10**6}"
-    asyncio.run(_create_pg_database(name))
+    asyncio.run(create_pg_database(name))
     yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_drop_pg_database(name))
+    asyncio.run(drop_pg_database(name))
 
 
 @pytest.mark.postgres

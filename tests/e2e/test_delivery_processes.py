@@ -25,7 +25,7 @@ from storage import migrate
 from storage.delivery import DeliveryProgress
 from storage.engine import Database
 from storage.schedules import Schedule
-from tests.conftest import ANSWER_KEY, PG_URL, SKIP_PG, _create_pg_database, _drop_pg_database
+from tests.conftest import ANSWER_KEY, PG_URL, SKIP_PG, create_pg_database, drop_pg_database
 from tests.delivery.helpers import FAST, people
 from tests.mocks.platform_api import MockPlatformApi
 
@@ -48,11 +48,11 @@ async def fresh_pg() -> AsyncIterator[str]:
     if SKIP_PG:
         pytest.skip("VALUESBOT_TEST_SKIP_PG=1")
     name = f"valuesbot_delivery_{os.getpid()}_{secrets.token_hex(3)}"
-    await _create_pg_database(name)
+    await create_pg_database(name)
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     await migrate.upgrade(url)
     yield url
-    await _drop_pg_database(name)
+    await drop_pg_database(name)
 
 
 class Worker:
