@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,6 +44,9 @@ READ_ONLY = "valuesbot_read_only"
 # How long a new PostgreSQL connection may take (asyncpg's default is a minute): past it the
 # server counts as unreachable, well inside the platforms' deadlines (Slack waits 3 s).
 CONNECT_TIMEOUT = 3.0
+# A pooled PostgreSQL connection unused for this long is pinged before it is used again.
+PING_AFTER_IDLE = 1.0
+_IDLE_SINCE = "valuesbot_idle_since"
 # While the database is down, units fail at once, and a connection is tried again this often.
 RETRY_INTERVAL = 0.5
 # ``watch`` looks at a database that seems up this often (a database found down, every
@@ -54,6 +57,33 @@ WATCH_INTERVAL = 5.0
 _LOST_STATES = ("08", "57P01", "57P02", "57P03")
 
 log = logging.getLogger("valuesbot.database")
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ask a pooled PostgreSQL connection whether the server is still there before it is used,
+    if it has not been used for ``PING_AFTER_IDLE`` seconds; one that does not answer is
+    replaced. (SQLAlchemy's ``pool_pre_ping`` asks every time: a transaction begun and rolled
+    back around an empty statement, three round trips before each unit, a fifth of a
+    PostgreSQL turn's statements.) A connection in use a moment ago is used without asking: if
+    the server went away since, the unit's first statement fails, the pool drops every
+    connection older than the failure, and ``Database.unit`` raises ``DatabaseUnavailable``,
+    which the dispatcher and the delivery worker wait out and try again."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            # The pool closes this connection and checks out another (a new one, if the
+            # server restarted: SQLAlchemy's disconnect handling).
+            raise DisconnectionError("the connection did not answer a ping") from error
 
 
 class DatabaseUnavailable(Exception):
@@ -69,13 +99,15 @@ def make_engine(database_url: str, *, inline: bool = True, **options: Any) -> As
     # repeats them otherwise) or an engine echo shows none of them.
     options.setdefault("hide_parameters", True)
     if url.get_backend_name() != "sqlite":
-        options.setdefault("pool_pre_ping", True)
         # The delivery workers' concurrent sends each look a person up, beside the group
         # commits and the web handlers' units: SQLAlchemy's default pool (5) would queue them.
         if "poolclass" not in options:
             options.setdefault("pool_size", POSTGRES_POOL)
         options.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
-        return create_async_engine(url, **options)
+        engine = create_async_engine(url, **options)
+        if not options.get("pool_pre_ping"):
+            _ping_when_idle(engine)
+        return engine
 
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
