@@ -222,7 +222,11 @@ class SeenLately:
     Written once, the same arrival is not written again for ``refresh`` seconds. What this
     process changes of a person (erasure, a leaver's mark) forgets their arrivals here; a change
     made by another process (the CLI, another instance) is met at most ``refresh`` seconds
-    later. An arrival counts as written once its unit of work committed."""
+    later. An arrival counts as written once its unit of work committed.
+
+    It also keeps the people it read lately (``known``), on the same terms: Teams read each
+    person's row in a unit of its own before every turn, to name them and give their
+    directory entry (``VALUESBOT_COMMS`` and ``VALUESBOT_ADMINS`` may name them by it)."""
 
     def __init__(
         self,
@@ -234,6 +238,7 @@ class SeenLately:
         self.most = most
         self._now = now
         self._written: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+        self._known: OrderedDict[PersonKey, tuple[float, Person]] = OrderedDict()
 
     @staticmethod
     def arrival(place: ConversationRef, actor: Actor) -> tuple[Any, ...]:
@@ -261,12 +266,27 @@ class SeenLately:
         while len(self._written) > self.most:
             self._written.popitem(last=False)
 
+    def known(self, key: PersonKey) -> Person | None:
+        """The person as read less than ``refresh`` seconds ago (``knew``), if they were."""
+        found = self._known.get(key)
+        if found is None or self._now() - found[0] >= self.refresh:
+            return None
+        return found[1]
+
+    def knew(self, person: Person) -> None:
+        """Keep the person as just read."""
+        self._known[person.key] = (self._now(), person)
+        self._known.move_to_end(person.key)
+        while len(self._known) > self.most:
+            self._known.popitem(last=False)
+
     def forget(self, person: PersonKey) -> None:
-        """The person changed here: their next arrival is written."""
+        """The person changed here: their next arrival is written, and they are read again."""
         for arrival in [
             a for a in self._written if a[:3] == (person.platform, person.tenant, person.user)
         ]:
             del self._written[arrival]
+        self._known.pop(person, None)
 
 
 PERSON_KEY = ("platform", "tenant", "user_id")

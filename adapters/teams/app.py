@@ -487,11 +487,17 @@ class TeamsBot:
         directory entry: the first time the bot meets someone (or someone it never asked
         about) it asks the connector who they are, once, and keeps the answer
         (``PeopleStore.identified``). Without an answer the event goes as it came, and the
-        question is asked again later."""
+        question is asked again later. Someone met is read once a minute at most
+        (``SeenLately.known``)."""
         actor = event.actor
         key = PersonKey.of(event)
-        async with self.app.database.reading() as stores:
-            known = await stores.people.get(key)
+        lately = self.app.database.seen_lately
+        known = lately.known(key)
+        if known is None:
+            async with self.app.database.reading() as stores:
+                known = await stores.people.get(key)
+            if known is not None:
+                lately.knew(known)
         name = actor.name or (known.display_name if known is not None else "")
         directory = known.directory if known is not None else None
         if directory is None and self._may_ask(key):
@@ -501,6 +507,7 @@ class TeamsBot:
                 name = actor.name or given
                 async with self.app.database.unit() as stores:
                     await stores.people.identified(key, given, directory, self.app.clock.now())
+                lately.forget(key)  # read again, with the entry just kept
         identified = replace(actor, name=name, directory=directory)
         return event if identified == actor else replace(event, actor=identified)
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from bot.app import build_app
 from bot.clock import ManualClock
+from storage.people import PersonKey
 from tests.adapters.teams.conftest import (
     ALICE,
     ANONYMOUS,
@@ -49,6 +52,50 @@ async def test_the_welcome_names_the_person_teams_did_not_name(teams: TeamsWorld
     await teams.installs(ALICE)
     assert teams.last(ALICE.direct).startswith("Hello Alice Smith\n")
     assert len(teams.connector.lookups()) == 1
+
+
+async def test_someone_identified_is_read_once_a_minute_not_before_every_turn(
+    teams: TeamsWorld,
+) -> None:
+    await teams.installs(ALICE)  # asked once, and kept
+    reads: list[int] = []
+
+    def counted(_c: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "\nFROM people" in statement:
+            reads[-1] += 1
+
+    engine = teams.app.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        for _ in range(3):
+            reads.append(0)
+            await teams.says("values")
+        # What this process changes of her (an erasure, a leaver's mark) has her read again.
+        teams.app.database.seen_lately.forget(PersonKey("teams", TENANT, ALICE.id))
+        reads.append(0)
+        await teams.says("values")
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    assert reads[0] >= 1
+    assert reads == [reads[0], reads[0] - 1, reads[0] - 1, reads[0]]
+    assert teams.last(ALICE.direct).startswith("NHS England values bot\n")
+    assert len(teams.connector.lookups()) == 1
+
+
+async def test_a_lookup_that_works_when_asked_again_is_used_at_once(teams: TeamsWorld) -> None:
+    teams.connector.fail(404)  # the install's lookup
+    assert await teams.installs(ALICE) == 202
+    await teams.says("values")  # not asked again yet: her row (no entry) read, and kept
+    assert len(teams.connector.lookups()) == 1
+    # Her retry time has come: asked again, answered, and her entry used from then on.
+    key = PersonKey("teams", TENANT, ALICE.id)
+    teams.bot._not_found[key] = 0.0
+    await teams.says("values")
+    await teams.says("values")
+    assert [c.status for c in teams.connector.lookups()] == [404, 200]
+    assert await rows(teams.app, PEOPLE) == [
+        (ALICE.id, "Alice Smith", ALICE.aad, ALICE.upn.lower(), ALICE.upn.lower())
+    ]
 
 
 async def test_someone_added_to_a_channel_is_named_from_the_channel(teams: TeamsWorld) -> None:
