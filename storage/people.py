@@ -261,10 +261,7 @@ class SeenLately:
         return written is not None and self._now() - written < self.refresh
 
     def written(self, arrival: tuple[Any, ...]) -> None:
-        self._written[arrival] = self._now()
-        self._written.move_to_end(arrival)
-        while len(self._written) > self.most:
-            self._written.popitem(last=False)
+        self._keep(self._written, arrival, self._now())
 
     def known(self, key: PersonKey) -> Person | None:
         """The person as read less than ``refresh`` seconds ago (``knew``), if they were."""
@@ -275,10 +272,14 @@ class SeenLately:
 
     def knew(self, person: Person) -> None:
         """Keep the person as just read."""
-        self._known[person.key] = (self._now(), person)
-        self._known.move_to_end(person.key)
-        while len(self._known) > self.most:
-            self._known.popitem(last=False)
+        self._keep(self._known, person.key, (self._now(), person))
+
+    def _keep(self, kept: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        """Put ``key`` last in ``kept``, and let the least recent go beyond ``most``."""
+        kept[key] = value
+        kept.move_to_end(key)
+        while len(kept) > self.most:
+            kept.popitem(last=False)
 
     def forget(self, person: PersonKey) -> None:
         """The person changed here: their next arrival is written, and they are read again."""

@@ -111,8 +111,8 @@ class SqlBarometer(SqlStore):
         self._answer_key = answer_key
         self._batches = AnswerBatches(session, lambda: self._key)
         # The counts of closed rounds this unit of work has read or sealed: once a round is
-        # closed nothing but ``seal`` writes its responses, and ``seal`` writes them from these
-        # counts, so a national round's millions of rows are counted once per close.
+        # closed nothing but ``seal`` changes its answers, and ``seal`` keeps these counts in
+        # their place, so a national round's millions of rows are counted once per close.
         self._counted: dict[str, Counts] = {}
 
     @property
