@@ -217,13 +217,29 @@ class LastDrawn(Generic[Drawing]):
     bot's turns repeat too (the help, the same question of a dialog), and drawing them was a
     fifth of a turn's time. The same card object is found at once; an equal card, by its
     ``repr`` (every field of every part of a card is in it, and it costs a hundredth of a
-    drawing). ``keep``: how many drawings are kept (the least recently used goes)."""
+    drawing). ``keep``: how many drawings are kept (the least recently used goes).
 
-    def __init__(self, draw: Callable[[Card], Drawing], keep: int = 256) -> None:
+    A dialog's cards differ from one person to the next only in their hidden values (the
+    dialog's run, version and owner), which only the buttons carry: with ``restamp``, a card
+    equal to one drawn lately but for those values (the same names, in the same order) is
+    drawn by ``restamp(that drawing, card)``, which puts the card's own values in the buttons
+    and must give exactly what ``draw(card)`` would; when it cannot (None: the values make the
+    card too large for the platform, say), the card is drawn whole."""
+
+    def __init__(
+        self,
+        draw: Callable[[Card], Drawing],
+        keep: int = 256,
+        *,
+        restamp: Callable[[Drawing, Card], Drawing | None] | None = None,
+    ) -> None:
         self._draw = draw
         self._keep = keep
+        self._restamp = restamp
         self._last: tuple[Card, Drawing] | None = None
         self._drawn: OrderedDict[str, Drawing] = OrderedDict()
+        # A drawing of each card form lately drawn whole, by the form's repr (its hidden names).
+        self._forms: OrderedDict[str, Drawing] = OrderedDict()
 
     def __call__(self, card: Card) -> Drawing:
         last = self._last
@@ -232,11 +248,27 @@ class LastDrawn(Generic[Drawing]):
         key = repr(card)
         drawn = self._drawn.get(key)
         if drawn is None:
-            drawn = self._draw(card)
-            self._drawn[key] = drawn
-            if len(self._drawn) > self._keep:
-                self._drawn.popitem(last=False)
+            drawn = self._anew(card)
+            self._keep_in(self._drawn, key, drawn)
         else:
             self._drawn.move_to_end(key)
         self._last = (card, drawn)  # holding the card keeps its identity unique
         return drawn
+
+    def _anew(self, card: Card) -> Drawing:
+        if self._restamp is None or not card.hidden:
+            return self._draw(card)
+        form = repr(replace(card, hidden=dict.fromkeys(card.hidden, "")))
+        like = self._forms.get(form)
+        if like is None:
+            drawn = self._draw(card)
+            self._keep_in(self._forms, form, drawn)
+            return drawn
+        self._forms.move_to_end(form)
+        restamped = self._restamp(like, card)
+        return self._draw(card) if restamped is None else restamped
+
+    def _keep_in(self, kept: OrderedDict[str, Drawing], key: str, drawn: Drawing) -> None:
+        kept[key] = drawn
+        if len(kept) > self._keep:
+            kept.popitem(last=False)

@@ -679,7 +679,7 @@ class SlackOutbound:
 
     def __init__(self, adapter: SlackAdapter) -> None:
         self.adapter = adapter
-        self._drawn = LastDrawn(render.message)  # the card in Block Kit
+        self._drawn = LastDrawn(render.message, restamp=render.restamped)  # in Block Kit
         self._clients: dict[str, AsyncWebClient] = {}
 
     # The core's Outbound

@@ -344,6 +344,28 @@ def message(card: Card, *, interactive: bool = True) -> Message:
     return Message(blocks=blocks(card, interactive=interactive), text=fallback_text(card))
 
 
+def restamped(drawn: Message, card: Card) -> Message | None:
+    """``message(card)`` from ``drawn``, the message of a card that differs from ``card`` only
+    in its hidden values (``bot.ui.LastDrawn``): the buttons, which alone carry them, get
+    ``card``'s; the other blocks are the same objects. None if ``drawn`` has not one button
+    for each of the card's choices."""
+    buttons = iter(card.choices)
+    stamped: list[dict[str, Any]] = []
+    for block in drawn.blocks:
+        if block.get("type") == "actions":
+            elements = []
+            for element in block["elements"]:
+                choice = next(buttons, None)
+                if element.get("type") != "button" or choice is None:
+                    return None
+                elements.append({**element, "value": button_value(card, choice)})
+            block = {**block, "elements": elements}
+        stamped.append(block)
+    if next(buttons, None) is not None:
+        return None
+    return Message(blocks=stamped, text=drawn.text)
+
+
 def modal_choice(card: Card) -> Choice | None:
     """The one choice that submits the card's inputs, when the card can be a modal: it has
     inputs and exactly one choice that collects them (Cancel and Close buttons do not)."""

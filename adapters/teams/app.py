@@ -66,7 +66,7 @@ from microsoft_agents.hosting.core.authorization import AuthenticationConstants
 from microsoft_agents.hosting.core.connector import ConnectorClientBase, TeamsConnectorClient
 
 from adapters.teams.clients import ConnectorClients
-from adapters.teams.render import ADAPTIVE_CARD, attachment, summary
+from adapters.teams.render import ADAPTIVE_CARD, fitted, restamped, summary
 from adapters.teams.tokens import (
     ChannelToken,
     ChannelTokens,
@@ -767,17 +767,33 @@ def message_activity(
 
 @dataclass(frozen=True, slots=True)
 class Drawn:
-    """A card as Teams shows it: the Adaptive Card attachment and the one-line summary."""
+    """A card as Teams shows it: the Adaptive Card attachment and the one-line summary;
+    ``whole``: the card was not shortened to fit."""
 
     attachment: Attachment
     summary: str
+    whole: bool = True
 
     @classmethod
     def of(cls, card: Card) -> Drawn:
+        rendered, whole = fitted(card)
         return cls(
-            attachment=Attachment(content_type=ADAPTIVE_CARD, content=attachment(card)["content"]),
+            attachment=Attachment(content_type=ADAPTIVE_CARD, content=rendered["content"]),
             summary=summary(card),
+            whole=whole,
         )
+
+    def restamped(self, card: Card) -> Drawn | None:
+        """``Drawn.of(card)`` when this is the drawing of a card that differs from ``card``
+        only in its hidden values (``bot.ui.LastDrawn``); None when only drawing it can tell."""
+        drawn = self.attachment.content
+        if not (self.whole and isinstance(drawn, dict)):
+            return None
+        content = restamped(drawn, card)
+        if content is None:
+            return None
+        attached = Attachment(content_type=ADAPTIVE_CARD, content=content)
+        return Drawn(attachment=attached, summary=self.summary)
 
 
 def _connector(context: TurnContext) -> ConnectorClientBase:
@@ -812,7 +828,7 @@ class TeamsOutbound:
     def __init__(self, bot: TeamsBot, *, sleep: Sleep = asyncio.sleep) -> None:
         self.bot = bot
         self.sleep = sleep
-        self._drawn = LastDrawn(Drawn.of)
+        self._drawn = LastDrawn(Drawn.of, restamp=Drawn.restamped)
 
     async def deliver(self, event: Event, replies: Sequence[Reply]) -> list[MessageRef | None]:
         """Send the replies to an event where it happened (private ones in a channel to the

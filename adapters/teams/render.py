@@ -241,9 +241,16 @@ def _shorten(card: Card, keep: int) -> Card:
 
 def attachment(card: Card, *, limit: int = MAX_MESSAGE_BYTES - ENVELOPE_BYTES) -> dict[str, Any]:
     """The card as a Teams message attachment, shortened if it would not fit in ``limit``."""
+    return fitted(card, limit=limit)[0]
+
+
+def fitted(
+    card: Card, *, limit: int = MAX_MESSAGE_BYTES - ENVELOPE_BYTES
+) -> tuple[dict[str, Any], bool]:
+    """``attachment(card)``, and whether the card went whole (it was not shortened)."""
     rendered = {"contentType": ADAPTIVE_CARD, "content": adaptive_card(card)}
     if size_of(rendered) <= limit:
-        return rendered
+        return rendered, True
     longest = max(
         [len(card.title), len(card.text), len(card.footer)]
         + [len(f.value) for f in card.fields]
@@ -255,8 +262,48 @@ def attachment(card: Card, *, limit: int = MAX_MESSAGE_BYTES - ENVELOPE_BYTES) -
         keep = keep * 2 // 3
         rendered = {"contentType": ADAPTIVE_CARD, "content": adaptive_card(_shorten(card, keep))}
         if size_of(rendered) <= limit:
-            return rendered
+            return rendered, False
     raise CardTooLarge(size_of(rendered), limit)
+
+
+def restamped(
+    content: dict[str, Any], card: Card, *, limit: int = MAX_MESSAGE_BYTES - ENVELOPE_BYTES
+) -> dict[str, Any] | None:
+    """``adaptive_card(card)`` from ``content``, the Adaptive Card of a card that went whole
+    and differs from ``card`` only in its hidden values (``bot.ui.LastDrawn``): the buttons
+    (the card's actions and the rows of them in its body), which alone carry those values, get
+    ``card``'s; everything else is the same objects. None when it would not fit in ``limit``
+    (``attachment`` would shorten it) or ``content`` has not one button for each choice."""
+    choices = iter(card.choices)
+
+    def stamp(actions: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        stamped = []
+        for action in actions:
+            choice = next(choices, None)
+            if choice is None or action.get("type") != "Action.Submit":
+                return None
+            stamped.append({**action, "data": card_data(card, choice)})
+        return stamped
+
+    body = []
+    for item in content["body"]:
+        if item.get("type") == "ActionSet":
+            row = stamp(item["actions"])
+            if row is None:
+                return None
+            item = {**item, "actions": row}
+        body.append(item)
+    stamped = {**content, "body": body}
+    if "actions" in content:
+        last_row = stamp(content["actions"])
+        if last_row is None:
+            return None
+        stamped["actions"] = last_row
+    if next(choices, None) is not None:
+        return None
+    if size_of({"contentType": ADAPTIVE_CARD, "content": stamped}) > limit:
+        return None
+    return stamped
 
 
 class CardTooLarge(ValueError):

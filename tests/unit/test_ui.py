@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.ui import (
@@ -120,3 +122,59 @@ def test_the_least_recently_drawn_card_is_forgotten_first() -> None:
         drawn(Card(title=title))
     # "b" went when "c" came ("a" had been used since); "a" stayed.
     assert drawings == ["a", "b", "c", "b"]
+
+
+def test_a_card_differing_only_in_hidden_values_is_restamped_instead_of_drawn() -> None:
+    drawings: list[Card] = []
+    stamps: list[tuple[str, Card]] = []
+
+    def draw(card: Card) -> str:
+        drawings.append(card)
+        return f"drawn for {card.hidden['dlg_run']}"
+
+    def restamp(drawn: str, card: Card) -> str | None:
+        stamps.append((drawn, card))
+        return (
+            None
+            if card.hidden["dlg_run"] == "too long"
+            else f"stamped for {card.hidden['dlg_run']}"
+        )
+
+    drawn = LastDrawn(draw, restamp=restamp)
+    question = Card(title="We listen and learn", choices=(Choice(label="Strongly", action="rate"),))
+    alice = replace(question, hidden={"dlg_run": "a", "dlg_v": "2"})
+    bob = replace(question, hidden={"dlg_run": "b", "dlg_v": "3"})
+    assert drawn(alice) == "drawn for a"
+    # The next person's card of the same form: Alice's drawing, restamped with Bob's values.
+    assert drawn(bob) == "stamped for b"
+    assert stamps == [("drawn for a", bob)]
+    # The same values again are found as they were drawn: nothing restamped.
+    assert drawn(replace(question, hidden={"dlg_run": "b", "dlg_v": "3"})) == "stamped for b"
+    assert len(stamps) == 1
+    # Other names, the same names in another order, or any other difference: drawn whole.
+    carol = replace(question, hidden={"dlg_v": "1", "dlg_run": "c"})
+    dave = replace(question, hidden={"dlg_run": "d"})
+    footer = replace(question, footer="Question 2 of 8", hidden={"dlg_run": "e", "dlg_v": "1"})
+    assert [drawn(c) for c in (carol, dave, footer)] == [
+        "drawn for c",
+        "drawn for d",
+        "drawn for e",
+    ]
+    assert len(stamps) == 1
+    # When the values cannot be put in (too long for the platform, say), the card is drawn
+    # whole; the form's drawing that is restamped stays Alice's.
+    long = replace(question, hidden={"dlg_run": "too long", "dlg_v": "4"})
+    assert drawn(long) == "drawn for too long"
+    frank = replace(question, hidden={"dlg_run": "f", "dlg_v": "5"})
+    assert drawn(frank) == "stamped for f"
+    assert stamps[-1] == ("drawn for a", frank)
+    assert drawings == [alice, carol, dave, footer, long]
+
+
+def test_a_card_without_hidden_values_is_never_restamped() -> None:
+    def restamp(drawn: str, card: Card) -> str | None:
+        raise AssertionError("restamped")
+
+    drawn = LastDrawn(lambda card: card.title, restamp=restamp)
+    assert drawn(Card(title="Help")) == "Help"
+    assert drawn(Card(title="Help", footer="again")) == "Help"
