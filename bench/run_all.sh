@@ -10,14 +10,13 @@ run() {
     echo "== $* ($(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg))"
     "$python" -m "$@"
 }
-# What a person waits for: the visible answer at 10, 50 (above) and 200 people; /values alone,
-# beside a minimal Bolt app on the same load.
+# What a person waits for: the visible answer at 10, 50 (below) and 200 people; /values alone,
+# beside a minimal Bolt app on the same load, in alternation (bolt, SQLite, PostgreSQL; 3 rounds).
 for db in sqlite postgresql; do
     run bench.ack_latency --db "$db" --clients 10
     run bench.ack_latency --db "$db" --clients 200
-    run bench.ack_latency --db "$db" --scenario help --teams-share 0
 done
-run bench.ack_latency --app bolt --scenario help --teams-share 0
+run bench.side_by_side
 for module in bench.ack_latency bench.answers; do
     if [ -f "$(echo "$module" | tr . /).py" ]; then
         run "$module" --db sqlite
