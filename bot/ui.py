@@ -248,17 +248,19 @@ class LastDrawn(Generic[Drawing]):
         key = repr(card)
         drawn = self._drawn.get(key)
         if drawn is None:
-            drawn = self._anew(card)
+            drawn = self._anew(card, key)
             self._keep_in(self._drawn, key, drawn)
         else:
             self._drawn.move_to_end(key)
         self._last = (card, drawn)  # holding the card keeps its identity unique
         return drawn
 
-    def _anew(self, card: Card) -> Drawing:
+    def _anew(self, card: Card, key: str) -> Drawing:
         if self._restamp is None or not card.hidden:
             return self._draw(card)
-        form = repr(replace(card, hidden=dict.fromkeys(card.hidden, "")))
+        # The card's repr ends with its hidden values (the last field) and a parenthesis: the
+        # form is the rest, with the values' names.
+        form = key[: -len(repr(card.hidden)) - 1] + repr(tuple(card.hidden))
         like = self._forms.get(form)
         if like is None:
             drawn = self._draw(card)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 
@@ -178,3 +178,10 @@ def test_a_card_without_hidden_values_is_never_restamped() -> None:
     drawn = LastDrawn(lambda card: card.title, restamp=restamp)
     assert drawn(Card(title="Help")) == "Help"
     assert drawn(Card(title="Help", footer="again")) == "Help"
+
+
+def test_a_cards_repr_ends_with_its_hidden_values() -> None:
+    # LastDrawn finds a card's form by cutting them off its repr.
+    assert [f.name for f in fields(Card)][-1] == "hidden"
+    card = Card(title="x", hidden={"a": "b)", "c": ""})
+    assert repr(card).endswith(f"hidden={card.hidden!r})")
