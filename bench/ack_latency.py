@@ -7,11 +7,12 @@ before their next step. Every acknowledged request must lead to an answer at the
 Two scenarios: ``checkin`` (the default: whole values lens check-ins by clicks, plus ``/values``
 and ``/barometer``) and ``help`` (``/values`` again and again, the lightest command). ``--app
 bolt`` runs the ``help`` scenario (Slack only) against a minimal Bolt for Python app instead
-(``bench/peers/bolt_help.py``: acknowledge, post one message), for a side-by-side figure.
+(``bench/peers/bolt_help.py``: acknowledge, post one message); ``bench.side_by_side`` runs the
+two in alternation for item 5's ratios.
 
     .venv/bin/python -m bench.ack_latency --db sqlite|postgresql --clients 50 --duration 30
     .venv/bin/python -m bench.ack_latency --scenario help --teams-share 0 --clients 50
-    .venv/bin/python -m bench.ack_latency --app bolt --clients 50
+    .venv/bin/python -m bench.ack_latency --app bolt --scenario help --teams-share 0
 """
 
 from __future__ import annotations
