@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,6 +29,7 @@ from bench.clients import (
     SLACK_TOKEN,
     TEAM,
     Changes,
+    Pace,
     Recorder,
     Requests,
     Slack,
@@ -34,7 +38,9 @@ from bench.clients import (
     warm,
 )
 from bench.common import (
+    ROOT,
     MemorySampler,
+    Serve,
     count_rows,
     cpu_seconds,
     fresh_database,
@@ -103,17 +109,26 @@ def requests(
 
 
 async def burst(
-    pool: ProcessPoolExecutor, url: str, people: list[Requests], clients: int, processes: int
+    pool: ProcessPoolExecutor,
+    url: str,
+    people: list[Requests],
+    clients: int,
+    processes: int,
+    rate: float = 0.0,
 ) -> tuple[Recorder, float, float]:
     """Send everyone's requests from ``processes`` worker processes of ``pool``: the times and
-    errors, how long the burst took, and the CPU seconds the workers used."""
+    errors, how long the burst took, and the CPU seconds the workers used. ``clients`` people
+    at a time, each after the last one's answer; or, with a ``rate``, that many people a second
+    whatever the answers."""
     loop = asyncio.get_running_loop()
     shares = [people[i::processes] for i in range(processes)]
     each = [clients // processes + (i < clients % processes) for i in range(processes)]
+    start = time.time() + 0.2  # the workers are warm: they all begin at the same moment
+    paces = [Pace(rate, start, i, processes) if rate else None for i in range(processes)]
     results = await asyncio.gather(
         *(
-            loop.run_in_executor(pool, blast, url, share, n)
-            for share, n in zip(shares, each, strict=True)
+            loop.run_in_executor(pool, blast, url, share, n, pace)
+            for share, n, pace in zip(shares, each, paces, strict=True)
         )
     )
     recorder = Recorder()
@@ -210,10 +225,130 @@ async def stored_answers(url: str, people: int) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Burst:
+    """What the burst of answers gave, whichever app took it."""
+
+    recorder: Recorder
+    seconds: float
+    cpu: dict[str, float]  # CPU seconds during the burst: the app, the clients, the mock
+    settled_s: float | None  # from the burst's start until every card had its thanks
+    waited: list[float]  # each person's time from their click to their card's thanks
+    thanked: int  # cards turned into their thanks
+    rss: dict[str, Any]
+
+
+async def poll_cards(
+    slack: Slack, api: MockSlackApi, users: list[str], log: Path
+) -> tuple[dict[str, Message | None], float]:
+    """Comms open the round; the delivery worker brings everyone the card: each person's card
+    (updated in place by ``chat.update``), and how long the fan-out took."""
+    slack.recorder.recording = False
+    opened = time.monotonic()
+    await slack.send("open", slack.command_body(COMMS, "/barometer", "open"))
+    reached = await wait_until(lambda: all(card_of(api, u) for u in users), limit=1800, every=0.5)
+    if not reached:
+        raise RuntimeError("the poll card did not reach everyone; see " + str(log))
+    fan_out_s = time.monotonic() - opened
+    cards = {u: card_of(api, u) for u in users}
+    await asyncio.sleep(1.0)  # let the delivery worker go quiet
+    return cards, fan_out_s
+
+
+async def answer_all(
+    app: Serve,
+    api: MockSlackApi,
+    everyone: list[Requests],
+    cards: Mapping[str, Message | None],
+    clients: int,
+    rate: float,
+    profile: str | None,
+) -> Burst:
+    """Everyone clicks "Send my answers" (``clients`` at a time, or ``rate`` a second); wait
+    until every card has turned into its thanks. ``profile``: the name of the profiles of the
+    burst and of the drain after it."""
+    answering = [u for u, c in cards.items() if c is not None]
+    changes = Changes(api)  # when each card turns into its thanks
+    async with client_processes(clients) as (pool, processes):
+        sampler = MemorySampler(app.pid)
+        async with profiling(app.pid, profile or "", enabled=profile is not None):
+            sampler.start()
+            started = time.monotonic()
+            before = (cpu_seconds(app.pid), cpu_seconds())
+            recorder, burst_s, clients_cpu = await burst(
+                pool, f"{app.url}/slack/events", everyone, clients, processes, rate
+            )
+            cpu = {
+                "app": cpu_seconds(app.pid) - before[0],
+                "clients": clients_cpu,
+                "mock_slack": cpu_seconds() - before[1],
+            }
+        # The burst's profile covers the acknowledgements; the drain's, the work that turns
+        # the cards into their thanks after them; the memory, both.
+        async with profiling(app.pid, f"{profile}-drain", enabled=profile is not None):
+            thanked = await wait_until(
+                lambda: all(c is not None and c.updates for c in cards.values()),
+                limit=900,
+                every=0.25,
+            )
+        settled_s = time.monotonic() - started
+        await sampler.stop()
+    # What a person waits for: from their click to their card's thanks at Slack.
+    waited = [
+        changes.first[direct(user)] - recorder.first_sent[n]
+        for n, user in enumerate(answering)
+        if direct(user) in changes.first
+    ]
+    return Burst(
+        recorder,
+        burst_s,
+        cpu,
+        settled_s if thanked else None,
+        waited,
+        sum(1 for c in cards.values() if c is not None and c.updates),
+        sampler.figures(),
+    )
+
+
+def burst_figures(people: int, taken: Burst) -> dict[str, Any]:
+    """The figures of a burst that any app can give."""
+    latency = answer_latency(taken.recorder)
+    return {
+        "latency": latency,
+        "errors": {k: dict(c) for k, c in taken.recorder.errors.items() if c},
+        "burst_seconds": round(taken.seconds, 2),
+        "answers_per_second": round(people / taken.seconds, 1),
+        # CPU used during the burst, as a share of one core: the bot, the clients, and the
+        # mock Slack API (all on the same machine).
+        "cpu_share_serve": round(taken.cpu["app"] / taken.seconds, 2),
+        "cpu_share_clients": round(taken.cpu["clients"] / taken.seconds, 2),
+        "cpu_share_mock_slack": round(taken.cpu["mock_slack"] / taken.seconds, 2),
+        "all_thanked_after_seconds": (
+            round(taken.settled_s, 2) if taken.settled_s is not None else None
+        ),
+        "thanks_visible": latency_figures(taken.waited),
+        "target_thanks_p99_ms": TARGET_VISIBLE_P99_MS,
+        "cards_turned_to_thanks": taken.thanked,
+        "rss_during_burst_mib": taken.rss,
+    }
+
+
 async def measure(
-    db: str, people: int, clients: int, retry_every: int, double_every: int, profile: bool
+    db: str,
+    people: int,
+    clients: int,
+    retry_every: int,
+    double_every: int,
+    profile: bool,
+    app: str = "valuesbot",
+    rate: float = 0.0,
 ) -> dict[str, Any]:
+    """The burst against ``valuesbot serve``, or (``app`` "bolt") against the minimal Bolt app
+    of ``bench/peers/bolt_help.py``, which answers each click with a ``chat.update`` of its card:
+    the poll cards are valuesbot's either way (its fan-out brings them), so both apps take the
+    same clicks."""
     users = [f"U0P{n:05d}" for n in range(1, people + 1)]
+    name = result_name(app, rate) + (f"-{db}" if app == "valuesbot" else "")
     async with fresh_database(db, "answers") as url, MockSlackApi() as api:
         api.members[STAFF] = ["UBOT", *users]  # the staff channel: everyone, and the bot
         env = {
@@ -230,74 +365,42 @@ async def measure(
             serving(env, name=f"answers-{db}") as serve,
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
         ):
-            recorder = Recorder()
-            slack = Slack(http, serve.url, api, recorder)
-
-            # Comms open the round; the delivery worker brings everyone the card.
-            recorder.recording = False
-            opened = time.monotonic()
-            await slack.send("open", slack.command_body(COMMS, "/barometer", "open"))
-            reached = await wait_until(
-                lambda: all(card_of(api, u) for u in users), limit=1800, every=0.5
-            )
-            if not reached:
-                raise RuntimeError("the poll card did not reach everyone; see " + str(serve.log))
-            fan_out_s = time.monotonic() - opened
-            cards = {u: card_of(api, u) for u in users}  # updated in place by chat.update
-            await asyncio.sleep(1.0)  # let the delivery worker go quiet
-
+            slack = Slack(http, serve.url, api, Recorder())
+            cards, fan_out_s = await poll_cards(slack, api, users, serve.log)
             everyone = answer_requests(slack, cards, retry_every, double_every)
-            answering = [u for u, c in cards.items() if c is not None]
-            changes = Changes(api)  # when each card turns into its thanks
-            async with client_processes(clients) as (pool, processes):
-                sampler = MemorySampler(serve.pid)
-                async with profiling(serve.pid, f"answers-{db}", enabled=profile):
-                    sampler.start()
-                    started = time.monotonic()
-                    cpu = (cpu_seconds(serve.pid), cpu_seconds())
-                    recorder, burst_s, clients_cpu = await burst(
-                        pool, f"{serve.url}/slack/events", everyone, clients, processes
-                    )
-                    serve_cpu = cpu_seconds(serve.pid) - cpu[0]
-                    bench_cpu = cpu_seconds() - cpu[1]
-                # The profile covers the burst (the acknowledgements); the memory, until every
-                # answer has been handled.
-                thanked = await wait_until(
-                    lambda: all(c is not None and c.updates for c in cards.values()),
-                    limit=900,
-                    every=0.25,
+            if app == "valuesbot":
+                taken = await answer_all(
+                    serve, api, everyone, cards, clients, rate, name if profile else None
                 )
-                settled_s = time.monotonic() - started
-                await sampler.stop()
-            answered_cards = sum(1 for c in cards.values() if c is not None and c.updates)
-            # What a person waits for: from their click to their card's thanks at Slack.
-            waited = [
-                changes.first[direct(user)] - recorder.first_sent[n]
-                for n, user in enumerate(answering)
-                if direct(user) in changes.first
-            ]
-        errors_in_log = log_errors(serve.log)
+            errors_in_log = log_errors(serve.log)
+        if app == "bolt":  # valuesbot has stopped; the Bolt app takes the clicks on its cards
+            bolt_env = {
+                "SLACK_SIGNING_SECRET": SLACK_SECRET,
+                "SLACK_BOT_TOKEN": SLACK_TOKEN,
+                "SLACK_API_URL": api.api_url,
+                "PYTHONPATH": str(ROOT),
+            }
+            program = (sys.executable, "-m", "bench.peers.bolt_help", "--thanks")
+            async with serving(bolt_env, name=name, program=program) as bolt:
+                taken = await answer_all(
+                    bolt, api, everyone, cards, clients, rate, name if profile else None
+                )
+            return {
+                "app": "bolt",
+                "fan_out_seconds": round(fan_out_s, 1),
+                **burst_figures(people, taken),
+                "bolt_log_errors": log_errors(bolt.log),
+            }
         stored = await stored_answers(url, people)
 
-    latency = answer_latency(recorder)
+    figures = burst_figures(people, taken)
+    latency = figures["latency"]
     return {
-        "latency": latency,
-        "errors": {k: dict(c) for k, c in recorder.errors.items() if c},
+        "app": "valuesbot",
         "fan_out_seconds": round(fan_out_s, 1),
-        "burst_seconds": round(burst_s, 2),
-        "answers_per_second": round(people / burst_s, 1),
-        # CPU used during the burst, as a share of one core: the bot, the clients, and the
-        # mock Slack API (all on the same machine).
-        "cpu_share_serve": round(serve_cpu / burst_s, 2),
-        "cpu_share_clients": round(clients_cpu / burst_s, 2),
-        "cpu_share_mock_slack": round(bench_cpu / burst_s, 2),
-        "all_thanked_after_seconds": round(settled_s, 2) if thanked else None,
-        "thanks_visible": latency_figures(waited),
-        "target_thanks_p99_ms": TARGET_VISIBLE_P99_MS,
-        "cards_turned_to_thanks": answered_cards,
+        **figures,
         **stored,
         "serve_log_errors": errors_in_log,
-        "rss_during_burst_mib": sampler.figures(),
         "target_p99_ms": TARGET_P99_MS,
         "target_met": bool(
             latency["all"].get("p99_ms", 1e9) < TARGET_P99_MS
@@ -308,25 +411,52 @@ async def measure(
     }
 
 
+def result_name(app: str, rate: float) -> str:
+    """``answers[-bolt][-rate<R>]``: the result's name, before its database."""
+    return "answers" + ("-bolt" if app == "bolt" else "") + (f"-rate{rate:g}" if rate else "")
+
+
 def main() -> None:
     options = parser(__doc__)
     options.add_argument("--people", type=int, default=6500, help="people who answer")
     options.add_argument("--clients", type=int, default=200, help="concurrent clients")
+    options.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="people a second, each clicking at their own time whatever the answers (an open "
+        "loop, instead of --clients at a time)",
+    )
     options.add_argument(
         "--retry-every", type=int, default=20, help="Slack retries every Nth click (0: none)"
     )
     options.add_argument(
         "--double-every", type=int, default=20, help="every Nth person clicks twice (0: none)"
     )
+    options.add_argument(
+        "--app",
+        choices=["valuesbot", "bolt"],
+        default="valuesbot",
+        help="who takes the clicks: valuesbot serve, or the minimal Bolt app of "
+        "bench/peers/bolt_help.py (--thanks), after valuesbot's fan-out brought the cards",
+    )
     args = options.parse_args()
     figures = asyncio.run(
         measure(
-            args.db, args.people, args.clients, args.retry_every, args.double_every, args.profile
+            args.db,
+            args.people,
+            args.clients,
+            args.retry_every,
+            args.double_every,
+            args.profile,
+            args.app,
+            args.rate,
         )
     )
-    path = write_result("answers", args.db, vars(args), figures)
+    path = write_result(result_name(args.app, args.rate), args.db, vars(args), figures)
+    arriving = f"{args.rate:g} a second" if args.rate else f"{args.clients} clients"
     print_latency_result(
-        f"Answer burst, {args.people} people, {args.clients} clients, {args.db}", figures, path
+        f"Answer burst, {args.people} people, {arriving}, {args.app}, {args.db}", figures, path
     )
 
 

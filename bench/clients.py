@@ -15,6 +15,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -328,36 +329,73 @@ def warm() -> None:
     """Nothing: makes a worker process start (and import this module) before the clock runs."""
 
 
-def blast(url: str, people: list[Requests], concurrency: int) -> dict[str, Any]:
+def blast(
+    url: str, people: list[Requests], concurrency: int, pace: Pace | None = None
+) -> dict[str, Any]:
     """Post everyone's signed Slack requests from ``concurrency`` clients of this process (run in a
     worker process, so the load generator does not share an event loop with the mock platform);
-    the times to the responses, the errors, and when the first and the last request went."""
-    return asyncio.run(_blast(url, people, concurrency))
+    the times to the responses, the errors, and when the first and the last request went. With
+    ``pace`` the people come at their own times instead, whatever the bot answers (an open
+    loop: ``concurrency`` is not used)."""
+    return asyncio.run(_blast(url, people, concurrency, pace))
 
 
-async def _blast(url: str, people: list[Requests], concurrency: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Pace:
+    """People arriving at a steady rate, shared by several worker processes: person ``n`` of
+    this process's share (every ``step``-th person from ``offset``) comes ``(offset + n *
+    step) / rate`` seconds after ``start`` (``time.time()``)."""
+
+    rate: float
+    start: float
+    offset: int = 0
+    step: int = 1
+
+    def due(self, n: int) -> float:
+        return self.start + (self.offset + n * self.step) / self.rate
+
+
+async def _blast(
+    url: str, people: list[Requests], concurrency: int, pace: Pace | None
+) -> dict[str, Any]:
     recorder = Recorder()
     queue = list(reversed(list(enumerate(people))))
     first_sent = [0.0] * len(people)
     started, cpu = time.time(), time.process_time()
 
+    async def one(http: aiohttp.ClientSession, n: int, requests: Requests) -> None:
+        first_sent[n] = time.time()
+        for kind, body, headers in requests:
+            raw = body.encode()
+            stamp = str(int(time.time()))
+            sent = {
+                "Content-Type": FORM,
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": sign(SLACK_SECRET, stamp, raw),
+                **headers,
+            }
+            await recorder.post(http, kind, url, raw, sent, 200)
+
     async def client(http: aiohttp.ClientSession) -> None:
         while queue:
             n, requests = queue.pop()
-            first_sent[n] = time.time()
-            for kind, body, headers in requests:
-                raw = body.encode()
-                stamp = str(int(time.time()))
-                sent = {
-                    "Content-Type": FORM,
-                    "X-Slack-Request-Timestamp": stamp,
-                    "X-Slack-Signature": sign(SLACK_SECRET, stamp, raw),
-                    **headers,
-                }
-                await recorder.post(http, kind, url, raw, sent, 200)
+            await one(http, n, requests)
+
+    async def arrivals(http: aiohttp.ClientSession, pace: Pace) -> None:
+        loop = asyncio.get_running_loop()
+        coming: list[asyncio.Task[None]] = []
+        for n, requests in enumerate(people):
+            wait = pace.due(n) - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            coming.append(loop.create_task(one(http, n, requests)))
+        await asyncio.gather(*coming)
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+        if pace is not None:
+            await arrivals(http, pace)
+        else:
+            await asyncio.gather(*(client(http) for _ in range(concurrency)))
     return {
         "seconds": dict(recorder.seconds),
         "errors": {k: dict(c) for k, c in recorder.errors.items()},

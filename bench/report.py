@@ -232,6 +232,60 @@ def answer_rows() -> Iterator[list[str]]:
             ]
 
 
+def _thanks(figures: dict[str, Any]) -> str:
+    thanks = figures["thanks_visible"]
+    return f"p99 {thanks['p99_ms']:,.0f} ms (p50 {thanks['p50_ms']:,.0f})"
+
+
+def bolt_burst_rows() -> Iterator[list[str]]:
+    """The answer burst's thanks beside the minimal Bolt app's, on the same clicks: the burst
+    of 6.4 (each client's next click after the last one's answer), then people answering at
+    steady rates whatever the answers (``--rate``)."""
+    bolt = load("answers-bolt-sqlite")
+    if bolt is not None:
+        b = bolt["figures"]
+        ours = {db: load(f"answers-{db}") for db in ("sqlite", "postgresql")}
+        figures = "; ".join(
+            f"valuesbot {db}: **{_thanks(r['figures'])}**, acknowledged at "
+            f"{r['figures']['answers_per_second']:,.0f} answers/s"
+            for db, r in ours.items()
+            if r is not None
+        )
+        yield [
+            f"0. The same burst ({bolt['options']['people']:,} answers, "
+            f"{bolt['options']['clients']} clients) taken by a minimal Bolt app that updates "
+            "each card as it acknowledges the click",
+            "sqlite (valuesbot's)",
+            f"Bolt: **{_thanks(b)}**, acknowledged at {b['answers_per_second']:,.0f} answers/s "
+            f"(acknowledgement p99 {b['latency']['all']['p99_ms']:.0f} ms); {figures}",
+            "(no target: what the burst's 250 ms asks of any app)",
+            "",
+        ]
+    rates = sorted(
+        {
+            float(path.stem.split("-rate")[1].rsplit("-", 1)[0])
+            for path in RESULTS.glob("answers*-rate*.json")
+        }
+    )
+    for rate in rates:
+        found = {
+            "valuesbot sqlite": load(f"answers-rate{rate:g}-sqlite"),
+            "valuesbot postgresql": load(f"answers-rate{rate:g}-postgresql"),
+            "Bolt": load(f"answers-bolt-rate{rate:g}-sqlite"),
+        }
+        people = next(r["options"]["people"] for r in found.values() if r is not None)
+        yield [
+            f"0. The thanks when {people:,} people answer at {rate:g} a second (each at their "
+            "own time), beside the minimal Bolt app",
+            "both",
+            "; ".join(
+                f"{who}: **{_thanks(r['figures'])}**" for who, r in found.items() if r is not None
+            ),
+            "(no target)",
+            "",
+        ]
+
+
 def national_rows() -> Iterator[list[str]]:
     result = load("national")
     if result is None:
@@ -367,6 +421,7 @@ def table() -> str:
     rows = [
         *visible_rows(),
         *answer_rows(),
+        *bolt_burst_rows(),
         *cost_curve_rows(),
         *national_close_rows(),
         *national_plan_rows(),
