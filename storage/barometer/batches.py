@@ -11,7 +11,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, func, insert
+from sqlalchemy import bindparam, delete, func, insert
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,6 +49,16 @@ COLUMNS = {
 }
 
 
+_POOL = BarometerPendingRow.__table__  # type: ignore[attr-defined]
+# Every answer runs these two: statements built once (as ``storage.barometer.sql``'s).
+_ADD = insert(_POOL)
+_WAITING = (
+    select_columns(func.count())
+    .select_from(_POOL)
+    .where(_POOL.c.round_id == bindparam("round_id"), _POOL.c.replaces == bindparam("replaces"))
+)
+
+
 def random_id() -> str:
     """A random id for a response or comment: it says nothing about when or by whom."""
     return secrets.token_hex(16)
@@ -81,28 +92,29 @@ class AnswerBatches:
     async def add(self, round_id: str, pending: PendingAnswer, replaces: bool) -> None:
         """Put an answer in the pool, sealed."""
         entry_id = random_id()
-        await self.session.exec(
-            insert(BarometerPendingRow).values(
-                round_id=round_id,
-                id=entry_id,
-                lookup=self.key().lookup(pending.token_hash, replaces),
-                replaces=replaces,
-                sealed=self.key().seal(round_id, entry_id, replaces, pending),
-            )
+        connection = await self.session.connection()
+        await connection.execute(
+            _ADD,
+            {
+                "round_id": round_id,
+                "id": entry_id,
+                "lookup": self.key().lookup(pending.token_hash, replaces),
+                "replaces": replaces,
+                "sealed": self.key().seal(round_id, entry_id, replaces, pending),
+            },
         )
 
     async def settle(self, round_id: str, batch: int, *, replaces: bool) -> None:
         """While twice ``batch`` answers of this kind wait, write ``batch`` of them, picked at
         random, to the response tables."""
+        connection = await self.session.connection()
+        counted = await connection.execute(_WAITING, {"round_id": round_id, "replaces": replaces})
+        if int(counted.scalar_one()) < 2 * batch:
+            return
         kind = (
             col(BarometerPendingRow.round_id) == round_id,
             col(BarometerPendingRow.replaces).is_(replaces),
         )
-        counted = await self.session.exec(
-            select(func.count()).select_from(BarometerPendingRow).where(*kind)
-        )
-        if int(counted.one()) < 2 * batch:
-            return
         # SKIP LOCKED (PostgreSQL): rows another transaction is writing in its batch, or
         # changing, are left to it; this one writes only from the rest.
         found = await self.session.exec(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, update
+from sqlalchemy import bindparam, case, delete, func, insert, update
+from sqlalchemy import select as select_columns
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,6 +48,52 @@ from storage.people import PersonKey
 
 # The id an erased person's "answered" row is kept under, until the round closes.
 ERASED_PARTICIPANT = "erased-"
+
+_ROUNDS = BarometerRoundRow.__table__  # type: ignore[attr-defined]
+_PARTICIPATION = BarometerParticipationRow.__table__  # type: ignore[attr-defined]
+
+# Every answer runs these: statements built once (building and keying them each time cost
+# more than running them; ``bench.answers``' drain). FOR SHARE (PostgreSQL; SQLite locks the
+# whole database anyway): answers run side by side, while a close waits for the answers under
+# way and is then seen by later ones.
+_STILL_OPEN = (
+    select_columns(_ROUNDS.c.min_group, _ROUNDS.c.definition)
+    .where(_ROUNDS.c.id == bindparam("round_id"), _ROUNDS.c.status == "open")
+    .with_for_update(read=True)
+)
+# (In an UPDATE a parameter named like a column would be set too: hence "at_".)
+_MARK_ANSWERED = (
+    update(_PARTICIPATION)
+    .where(
+        _PARTICIPATION.c.round_id == bindparam("at_round_id"),
+        _PARTICIPATION.c.platform == bindparam("at_platform"),
+        _PARTICIPATION.c.tenant == bindparam("at_tenant"),
+        _PARTICIPATION.c.user_id == bindparam("at_user_id"),
+        _PARTICIPATION.c.answered.is_(False),
+    )
+    .values(answered=True)
+)
+
+
+@lru_cache(maxsize=2)
+def _first_answer(dialect: str) -> Any:
+    """Where anyone may answer: the person's row, added as answered, or marked answered if it
+    is there and not yet; a row already answered is left as it is (nothing inserted or
+    changed)."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_PARTICIPATION)
+    return statement.on_conflict_do_update(
+        index_elements=["round_id", "platform", "tenant", "user_id"],
+        set_={"answered": True},
+        where=_PARTICIPATION.c.answered.is_(False),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """What an answer needs of its round, read as it is locked."""
+
+    min_group: int
+    others_may_answer: bool
 
 
 def _definition(round_: BarometerRound) -> dict[str, Any]:
@@ -240,40 +290,32 @@ class SqlBarometer(SqlStore):
         round_ = await self._still_open(round_id)
         if round_ is None:
             return AnswerOutcome.CLOSED
-        if not _round(round_).others_may_answer:
+        if not round_.others_may_answer:
             # Only those asked: their row is there, waiting to say they answered.
-            marked = await self.session.exec(
-                update(BarometerParticipationRow)
-                .where(
-                    col(BarometerParticipationRow.round_id) == round_id,
-                    col(BarometerParticipationRow.platform) == person.platform,
-                    col(BarometerParticipationRow.tenant) == person.tenant,
-                    col(BarometerParticipationRow.user_id) == person.user,
-                    col(BarometerParticipationRow.answered).is_(False),
-                )
-                .values(answered=True)
-                .execution_options(synchronize_session=False)
+            marked = await self.run(
+                _MARK_ANSWERED,
+                {
+                    "at_round_id": round_id,
+                    "at_platform": person.platform,
+                    "at_tenant": person.tenant,
+                    "at_user_id": person.user,
+                },
             )
             if rowcount(marked) != 1:
                 asked = await self.invited(round_id, person)
                 return AnswerOutcome.ALREADY if asked else AnswerOutcome.NOT_ASKED
         else:
-            first = (
-                conflict_insert(self.session, BarometerParticipationRow)
-                .values(
-                    round_id=round_id,
-                    platform=person.platform,
-                    tenant=person.tenant,
-                    user_id=person.user,
-                    answered=True,
-                )
-                .on_conflict_do_update(
-                    index_elements=["round_id", "platform", "tenant", "user_id"],
-                    set_={"answered": True},
-                    where=col(BarometerParticipationRow.answered).is_(False),
-                )
+            first = await self.run(
+                _first_answer(self.dialect),
+                {
+                    "round_id": round_id,
+                    "platform": person.platform,
+                    "tenant": person.tenant,
+                    "user_id": person.user,
+                    "answered": True,
+                },
             )
-            if rowcount(await self.session.exec(first)) != 1:
+            if rowcount(first) != 1:
                 return AnswerOutcome.ALREADY
         await self._batches.add(
             round_id, PendingAnswer(token_hash=token_hash, answer=answer), False
@@ -525,17 +567,15 @@ class SqlBarometer(SqlStore):
             id=comment.id, round_id=comment.round_id, text=comment.text, status=comment.status
         )
 
-    async def _still_open(self, round_id: str) -> BarometerRoundRow | None:
-        """The round, if it is open."""
-        # FOR SHARE (PostgreSQL; SQLite locks the whole database anyway): answers run side by
-        # side, while a close waits for the answers under way and is then seen by later ones.
-        found = await self.session.exec(
-            select(BarometerRoundRow)
-            .where(col(BarometerRoundRow.id) == round_id, col(BarometerRoundRow.status) == "open")
-            .with_for_update(read=True)
-            .execution_options(populate_existing=True)
-        )
-        return found.first()
+    async def _still_open(self, round_id: str) -> _Open | None:
+        """What an answer needs of the round, if it is open; the round locked against its close
+        until this unit of work ends (``_STILL_OPEN``)."""
+        found: Any = (await self.run(_STILL_OPEN, {"round_id": round_id})).first()
+        if found is None:
+            return None
+        min_group, definition = found[0], found[1]
+        # Rounds opened before the rule was kept took answers from anyone (as ``_round``).
+        return _Open(int(min_group), bool(definition.get("others_may_answer", True)))
 
     @property
     def _postgresql(self) -> bool:
