@@ -24,9 +24,9 @@ for module in bench.ack_latency bench.answers; do
     fi
 done
 # The answer burst's thanks beside a minimal Bolt app (the same clicks on valuesbot's cards), and
-# with people answering at 50 and 200 a second whatever the answers (an open loop).
+# with people answering at 50, 200 and 400 a second whatever the answers (an open loop).
 run bench.answers --app bolt
-for rate in 50 200; do
+for rate in 50 200 400; do
     run bench.answers --app bolt --rate "$rate"
     run bench.answers --db sqlite --rate "$rate"
     run bench.answers --db postgresql --rate "$rate"
