@@ -225,6 +225,13 @@ async def stored_answers(url: str, people: int) -> dict[str, Any]:
     }
 
 
+async def all_thanked(cards: Mapping[str, Message | None]) -> bool:
+    """Wait (at most 15 minutes) until every card has changed into its thanks; whether all did."""
+    return await wait_until(
+        lambda: all(c is not None and c.updates for c in cards.values()), limit=900, every=0.25
+    )
+
+
 @dataclass
 class Burst:
     """What the burst of answers gave, whichever app took it."""
@@ -286,11 +293,7 @@ async def answer_all(
         # The burst's profile covers the acknowledgements; the drain's, the work that turns
         # the cards into their thanks after them; the memory, both.
         async with profiling(app.pid, f"{profile}-drain", enabled=profile is not None):
-            thanked = await wait_until(
-                lambda: all(c is not None and c.updates for c in cards.values()),
-                limit=900,
-                every=0.25,
-            )
+            thanked = await all_thanked(cards)
         settled_s = time.monotonic() - started
         await sampler.stop()
     # What a person waits for: from their click to their card's thanks at Slack.

@@ -158,6 +158,18 @@ async def wait_until(check: Callable[[], bool], limit: float, every: float = 0.0
     return True
 
 
+def signed(raw: bytes, headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers of a form Slack posts now with ``raw`` as its body, signed with the bot's
+    signing secret, and ``headers`` (a retry's, say) besides."""
+    stamp = str(int(time.time()))
+    return {
+        "Content-Type": FORM,
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": sign(SLACK_SECRET, stamp, raw),
+        **headers,
+    }
+
+
 class Slack:
     """Slack's servers posting to ``POST /slack/events`` of a running bot."""
 
@@ -172,14 +184,9 @@ class Slack:
 
     async def send(self, kind: str, body: str, headers: Mapping[str, str] | None = None) -> bool:
         raw = body.encode()
-        stamp = str(int(time.time()))
-        sent = {
-            "Content-Type": FORM,
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": sign(SLACK_SECRET, stamp, raw),
-            **(headers or {}),
-        }
-        return await self.recorder.post(self.http, kind, self.url, raw, sent, 200)
+        return await self.recorder.post(
+            self.http, kind, self.url, raw, signed(raw, headers or {}), 200
+        )
 
     def command_body(self, user: str, command: str, text: str = "") -> str:
         """The form Slack posts when ``user`` types ``command text`` in their direct chat."""
@@ -367,14 +374,7 @@ async def _blast(
         first_sent[n] = time.time()
         for kind, body, headers in requests:
             raw = body.encode()
-            stamp = str(int(time.time()))
-            sent = {
-                "Content-Type": FORM,
-                "X-Slack-Request-Timestamp": stamp,
-                "X-Slack-Signature": sign(SLACK_SECRET, stamp, raw),
-                **headers,
-            }
-            await recorder.post(http, kind, url, raw, sent, 200)
+            await recorder.post(http, kind, url, raw, signed(raw, headers), 200)
 
     async def client(http: aiohttp.ClientSession) -> None:
         while queue:

@@ -54,6 +54,7 @@ from bench.ack_latency import (
 )
 from bench.answers import (
     DELIVERY,
+    all_thanked,
     answer_latency,
     answer_requests,
     burst,
@@ -211,11 +212,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                         # This process: the interactive clients and the Slack and Teams mocks
                         # that answer the bot's replies (the answers' clients have their own).
                         bench_cpu = cpu_seconds() - cpu[1]
-                thanked = await wait_until(
-                    lambda: all(c is not None and c.updates for c in cards.values()),
-                    limit=900,
-                    every=0.25,
-                )
+                thanked = await all_thanked(cards)
                 settled_s = time.monotonic() - started
                 await sampler.stop()
             await asyncio.sleep(1.0)  # anything still in flight lands in the mock's record
