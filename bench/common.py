@@ -384,9 +384,12 @@ async def profiling(pid: int, name: str, enabled: bool = True) -> AsyncIterator[
     PROFILES.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     raw = RESULTS / f"{name}.folded"  # the whole profile (git-ignored), for a closer look
+    # Sampling without stopping the process (the default) over-weights long C calls;
+    # BENCH_PROFILE_BLOCKING=1 stops it for each sample: slower, but each sample is true.
+    blocking = os.environ.get("BENCH_PROFILE_BLOCKING") == "1"
     process = await asyncio.create_subprocess_exec(
-        spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking",
-        "--idle", "--output", str(raw),
+        spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
+        *(() if blocking else ("--nonblocking",)), "--idle", "--output", str(raw),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     path = PROFILES / f"{name}.txt"
