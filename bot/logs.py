@@ -122,6 +122,10 @@ class PrivateFormatter(logging.Formatter):
         return f"(library text withheld: {record.filename} line {record.lineno})"
 
     def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info is None and is_own(record):
+            # A line of the bot's own without an exception is shown as it is: no copy to
+            # change (every handled event writes one).
+            return super().format(record)
         shown = logging.makeLogRecord(record.__dict__)
         shown.msg, shown.args = self.text(record), None
         shown.exc_info, shown.exc_text = None, None
@@ -166,6 +170,10 @@ def configure(level: str = "INFO", style: str = "text") -> None:
     """Send log lines to standard error: the bot's own at ``level``, the libraries' at
     WARNING and above without their text; as text lines or (``style="json"``) one JSON
     object a line."""
+    # No line shows the thread or the process: each record need not look them up.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler()
     handler.addFilter(_RequestIdFilter())
     handler.addFilter(_LibraryFloor())

@@ -38,6 +38,9 @@ class Help:
         self.content = content
         self.entries = tuple(entries)
         self.subcommands = dict(subcommands or {})
+        # The help without a problem, by command prefix: made once, so that the same card
+        # object goes out every time and its drawing is found at once (``bot.ui.LastDrawn``).
+        self._plain: dict[str, Card] = {}
 
     def router(self) -> Router:
         """``/values``, greetings and fallbacks."""
@@ -53,6 +56,14 @@ class Help:
         """What the bot can do, with the vision line on top (after ``problem``, when the person
         asked for something the bot does not know); commands as typed after ``prefix``
         (``Turn.command_prefix``)."""
+        if not problem:
+            card = self._plain.get(prefix)
+            if card is None:
+                card = self._plain[prefix] = self._help_card("", prefix)
+            return card
+        return self._help_card(problem, prefix)
+
+    def _help_card(self, problem: str, prefix: str) -> Card:
         intro = f'"{self.content.vision}"\n\nI help us live our values in everyday work.'
         return Card(
             title=f"{self.content.organisation} values bot",
