@@ -288,8 +288,10 @@ class Database:
             self._writer = (loop, asyncio.Lock())
         lock = self._writer[1]
         try:
-            # Never longer than SQLite itself would have waited: then on as before.
-            await asyncio.wait_for(lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000)
+            # Never longer than SQLite itself would have waited: then on as before. (A timeout
+            # rather than ``wait_for``, which ran every acquisition in a task of its own.)
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                await lock.acquire()
         except TimeoutError:
             yield
             return
