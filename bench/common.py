@@ -398,14 +398,15 @@ async def profiling(pid: int, name: str, enabled: bool = True) -> AsyncIterator[
     finally:
         process.send_signal(signal.SIGINT)
         await process.wait()
-        await asyncio.to_thread(_write_summary, raw, path)
+        await asyncio.to_thread(_write_summary, raw, path, blocking)
 
 
-def _write_summary(raw: Path, path: Path) -> None:
-    path.write_text(summarise(raw.read_text(encoding="utf-8")), encoding="utf-8")
+def _write_summary(raw: Path, path: Path, stopped: bool) -> None:
+    text = summarise(raw.read_text(encoding="utf-8"), stopped=stopped)
+    path.write_text(text, encoding="utf-8")
 
 
-def summarise(folded: str, top: int = 30) -> str:
+def summarise(folded: str, top: int = 30, *, stopped: bool = False) -> str:
     """The busiest functions of a py-spy profile (folded stacks): what the event loop's thread did,
     by the project's outermost function (or library code, or waiting for work); the functions
     with the most samples of their own; and under each of the project's functions. The event
@@ -439,7 +440,8 @@ def summarise(folded: str, top: int = 30) -> str:
                 loop[inner[0] if inner else "(asyncio and libraries, outside the project)"] += (
                     samples
                 )
-    lines = [f"{total} samples (py-spy, 200 a second, every thread, idle included)", ""]
+    how = "the process stopped for each sample" if stopped else "the process running on"
+    lines = [f"{total} samples (py-spy, 200 a second, {how}, every thread, idle included)", ""]
     main = sum(loop.values())
     if main:
         lines.append(f"the event loop's thread ({main} samples), by the project's outermost call:")

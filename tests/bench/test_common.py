@@ -67,7 +67,8 @@ def test_a_profile_summary_splits_the_event_loops_time() -> None:
         ]
     )
     text = summarise(folded)
-    assert "11 samples" in text
+    assert text.startswith("11 samples (py-spy, 200 a second, the process running on,")
+    assert "the process stopped for each sample" in summarise(folded, stopped=True)
     assert "the event loop's thread (10 samples)" in text
     assert " 60.0%  (waiting for work: select)" in text
     assert " 40.0%  events adapters/slack/app.py" in text
