@@ -89,6 +89,10 @@ SORRY = Card(
 INTAKE_AT_ONCE = 32
 
 
+class _HandledBefore(Exception):
+    """A turn found its event recorded at the end of its unit: undone (``Dispatcher._run``)."""
+
+
 class TurnGate:
     """How many turns run their unit of work at once: ``most``, or ``few`` while requests are
     being acknowledged (``acknowledging``, or one was answered less than ``quiet`` seconds
@@ -408,12 +412,19 @@ class Dispatcher:
                     raise
 
     async def _run(self, event: Event, fields: dict[str, Any]) -> Turn[Event] | None:
+        """The turn, in one unit of work; None when the event was handled before. An event the
+        platform sends once (``Event.sent_once``) is recorded at the end of its unit, and only
+        if the turn changed something: a turn that changed nothing (the help) writes nothing,
+        and one that did is undone if it finds its event recorded (a replay of the signed
+        request, or a turn tried again after a commit whose answer was lost)."""
         for attempt in range(1, CONCURRENCY_RETRIES + 1):
             try:
                 async with self.database.unit() as stores:
                     now = self.clock.now()
                     platform = str(event.conversation.platform)
-                    if not await stores.events.first_time(platform, event.event_id, now):
+                    if not event.sent_once and not await stores.events.first_time(
+                        platform, event.event_id, now
+                    ):
                         return None
                     if not isinstance(event, NOT_BY_A_PERSON) and await stores.people.seen(
                         event.conversation, event.actor, now
@@ -428,7 +439,15 @@ class Dispatcher:
                         command_prefix=self.command_prefix(event.conversation.platform),
                     )
                     await self._route(turn, fields)
+                    if (
+                        event.sent_once
+                        and stores.changed
+                        and not await stores.events.first_time(platform, event.event_id, now)
+                    ):
+                        raise _HandledBefore
                     return turn
+            except _HandledBefore:
+                return None
             except ConcurrentUpdate:
                 if attempt == CONCURRENCY_RETRIES:
                     raise

@@ -122,12 +122,16 @@ class Event:
     """Something a person (or the clock) did.
 
     ``event_id`` identifies the delivery, so a platform's retry of the same event is recognised
-    and handled once.
+    and handled once. ``sent_once``: the platform never sends this delivery again (Slack does
+    not retry a slash command: one not acknowledged in time fails in front of the person, who
+    types it again and makes a new one). Its turn is recorded only if it changes something,
+    since a turn that changes nothing leaves nothing to repeat (``bot.dispatch``).
     """
 
     conversation: ConversationRef
     actor: Actor
     event_id: str
+    sent_once: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_inline
 from storage.barometer import AnswerKey
+from storage.changes import UnitSession, watch_changes
 from storage.people import SeenLately
 from storage.stores import SqlStores
 
@@ -107,6 +108,7 @@ def make_engine(database_url: str, *, inline: bool = True, **options: Any) -> As
         engine = create_async_engine(url, **options)
         if not options.get("pool_pre_ping"):
             _ping_when_idle(engine)
+        watch_changes(engine)
         return engine
 
     if url.database and url.database != ":memory:":
@@ -142,6 +144,7 @@ def make_engine(database_url: str, *, inline: bool = True, **options: Any) -> As
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+    watch_changes(engine)
     return engine
 
 
@@ -164,7 +167,7 @@ class Database:
         self._options = dict(options)
         self._bulk: tuple[AsyncEngine, async_sessionmaker[AsyncSession]] | None = None
         self._sessions = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False
+            self.engine, class_=AsyncSession, sync_session_class=UnitSession, expire_on_commit=False
         )
         self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         # People's arrivals this process wrote lately (``storage.people.SeenLately``).
@@ -324,7 +327,12 @@ class Database:
             engine = make_engine(self.url, inline=False, **self._options)
             self._bulk = (
                 engine,
-                async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
+                async_sessionmaker(
+                    engine,
+                    class_=AsyncSession,
+                    sync_session_class=UnitSession,
+                    expire_on_commit=False,
+                ),
             )
         return self._bulk[1]
 

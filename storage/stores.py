@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.barometer import AnswerKey, BarometerStore, FollowUpStore, SqlBarometer, SqlFollowUp
 from storage.case_studies import CaseStudyStore, SqlCaseStudies
+from storage.changes import UnitSession
 from storage.commitments import CommitmentStore, SqlCommitments
 from storage.console import ConsoleFeed, SqlConsoleFeed
 from storage.delivery import DeliveryQueue, OutboxStore, SqlDeliveryQueue, SqlOutbox
@@ -98,3 +99,10 @@ class SqlStores:
         self.records = SqlRecords(session, lately)
         self.identifiers = SqlIdentifiers(session)
         self.scorecard = SqlScorecard(session, answer_key)
+
+    @property
+    def changed(self) -> bool:
+        """Whether this unit has run a statement that may change something (its session is a
+        ``UnitSession``; any other, as if it had)."""
+        session = self.session.sync_session
+        return not isinstance(session, UnitSession) or session.changed

@@ -44,7 +44,10 @@ deprecates and people rarely show; it is the actor's name only until the adapter
 
 Every event gets a stable ``event_id`` so a retried delivery is handled once: the Events API
 ``event_id``; for a slash command its ``trigger_id``; for a click a hash of who clicked what,
-where and when (``action_ts``); for a modal a hash of the view and its version.
+where and when (``action_ts``); for a modal a hash of the view and its version. Slack never
+sends a slash command twice, so a command is ``sent_once``: recorded only when its turn
+changes something (a signed request replayed within the signature's five minutes then changes
+nothing more).
 
 Refused (``BadPayload``, a 400 before the request is acknowledged; ``check`` runs the same reading
 ``translate`` does): a field read here, or one bolt reads to route the payload, that Slack would
@@ -405,6 +408,7 @@ def _command(body: Mapping[str, Any]) -> CommandReceived | None:
         conversation=_place(tenant, channel, hint, named=True),
         actor=Actor(id=user, name=_name(body, "user_name")),
         event_id=event_id,
+        sent_once=True,
         command=command.lstrip("/").lower(),
         text=unescape(text).strip(),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -234,6 +234,63 @@ async def test_a_retried_event_is_handled_once(slack: SlackWorkspace) -> None:
     await slack.send(body, content_type="application/json", headers={"X-Slack-Retry-Num": "1"})
     assert len(slack.api.ephemeral("C0TEAM", ALICE)) == 1
     assert await rows(slack.app, "SELECT event_id FROM processed_events") == [("Ev0APPMENTION1",)]
+
+
+def _command_body(slack: SlackWorkspace, command: str, text: str, channel: str) -> str:
+    """A slash command from Alice, as Slack signs and sends it (once)."""
+    form = fixture("slash_command.json")
+    form.update(
+        team_id=slack.team,
+        channel_id=channel,
+        channel_name="directmessage" if channel.startswith("D") else "winter-planning",
+        user_id=ALICE,
+        command=command,
+        text=text,
+        response_url=slack.api.response_url(channel=channel, user=ALICE),
+        trigger_id=slack.api.trigger(ALICE),
+    )
+    return urlencode(form)
+
+
+async def test_a_command_that_changes_nothing_writes_nothing(slack: SlackWorkspace) -> None:
+    # Slack never sends a command twice. Alice's first command changes something (the bot
+    # meets her), so it is recorded; the help after it changes nothing and is answered without
+    # a record, and its signed request sent again within the five minutes is answered again,
+    # changing nothing.
+    met = _command_body(slack, "/values", "", direct(ALICE))
+    assert (await slack.send(met)).status == 200
+    body = _command_body(slack, "/values", "", direct(ALICE))
+    first = await slack.send(body)
+    again = await slack.send(body)
+    assert (first.status, again.status) == (200, 200)
+    answers = slack.api.channel(direct(ALICE))
+    assert len(answers) == 3
+    assert all("I help us live our values in everyday work." in m.text_all() for m in answers)
+    assert await rows(slack.app, "SELECT display_name FROM people") == [("Alice",)]
+    trigger = dict(parse_qsl(met))["trigger_id"]
+    assert await rows(slack.app, "SELECT event_id FROM processed_events") == [
+        (f"command:{trigger}",)
+    ]
+
+
+async def test_a_command_that_changes_something_counts_once(slack: SlackWorkspace) -> None:
+    # A commitment in one line: recorded with the command's trigger_id in the same
+    # transaction; the same signed request again is recognised, undone and not answered.
+    body = _command_body(
+        slack, "/commitment", "My contribution is to publish our minutes #open", "C0TEAM"
+    )
+    first = await slack.send(body)
+    again = await slack.send(body)
+    assert (first.status, again.status) == (200, 200)
+    assert await rows(slack.app, "SELECT text, behaviours FROM commitments") == [
+        ("publish our minutes", '["open"]')
+    ]
+    [saved] = slack.api.ephemeral("C0TEAM", ALICE)
+    assert "My contribution is to publish our minutes" in saved.text_all()
+    trigger = dict(parse_qsl(body))["trigger_id"]
+    assert await rows(slack.app, "SELECT event_id FROM processed_events") == [
+        (f"command:{trigger}",)
+    ]
 
 
 async def test_the_clock_that_judges_staleness_is_the_bots(
