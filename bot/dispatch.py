@@ -419,7 +419,7 @@ class Dispatcher:
         request, or a turn tried again after a commit whose answer was lost)."""
         for attempt in range(1, CONCURRENCY_RETRIES + 1):
             try:
-                async with self.database.unit() as stores:
+                async with self.database.unit(watch=event.sent_once) as stores:
                     now = self.clock.now()
                     platform = str(event.conversation.platform)
                     if not event.sent_once and not await stores.events.first_time(

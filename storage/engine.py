@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_inline
 from storage.barometer import AnswerKey
-from storage.changes import UnitSession, watch_changes
+from storage.changes import WATCH, UnitSession
 from storage.people import SeenLately
 from storage.stores import SqlStores
 
@@ -108,7 +108,6 @@ def make_engine(database_url: str, *, inline: bool = True, **options: Any) -> As
         engine = create_async_engine(url, **options)
         if not options.get("pool_pre_ping"):
             _ping_when_idle(engine)
-        watch_changes(engine)
         return engine
 
     if url.database and url.database != ":memory:":
@@ -144,7 +143,6 @@ def make_engine(database_url: str, *, inline: bool = True, **options: Any) -> As
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    watch_changes(engine)
     return engine
 
 
@@ -189,15 +187,18 @@ class Database:
         return self._down_since is None
 
     @asynccontextmanager
-    async def unit(self, *, bulk: bool = False) -> AsyncIterator[SqlStores]:
+    async def unit(self, *, bulk: bool = False, watch: bool = False) -> AsyncIterator[SqlStores]:
         """One transaction: committed when the block ends, rolled back if it raises.
         ``DatabaseUnavailable`` when the database cannot be reached or is lost meanwhile.
         ``bulk``: the unit writes many rows at once (the delivery worker's batches): on SQLite
         its statements run in a driver thread of their own (aiosqlite), beside the event loop,
-        instead of on it as a turn's few statements do."""
+        instead of on it as a turn's few statements do. ``watch``: the stores know whether the
+        unit has changed anything (``SqlStores.changed``; otherwise it counts as changed once it
+        ran a statement)."""
+        info = {WATCH: True} if watch else {}
         if self.dialect == "sqlite":
             sessions = self._bulk_sessions() if bulk else self._sessions
-            async with self._turn_to_write(), sessions() as session:
+            async with self._turn_to_write(), sessions(info=info) as session:
                 async with session.begin():
                     stores = SqlStores(session, self.answer_key, self.seen_lately)
                     yield stores
@@ -206,7 +207,7 @@ class Database:
             return
         if self._down_since is not None and time.monotonic() - self._tried < self.retry_interval:
             raise DatabaseUnavailable("the database is unavailable")
-        async with self._sessions() as session:
+        async with self._sessions(info=info) as session:
             try:
                 async with session.begin():
                     try:

@@ -102,7 +102,7 @@ class SqlStores:
 
     @property
     def changed(self) -> bool:
-        """Whether this unit has run a statement that may change something (its session is a
-        ``UnitSession``; any other, as if it had)."""
+        """Whether this unit has run a statement that may change something: known in a unit
+        made with ``watch``; in any other, True once it ran a statement."""
         session = self.session.sync_session
         return not isinstance(session, UnitSession) or session.changed
