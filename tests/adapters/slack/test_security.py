@@ -236,30 +236,14 @@ async def test_a_retried_event_is_handled_once(slack: SlackWorkspace) -> None:
     assert await rows(slack.app, "SELECT event_id FROM processed_events") == [("Ev0APPMENTION1",)]
 
 
-def _command_body(slack: SlackWorkspace, command: str, text: str, channel: str) -> str:
-    """A slash command from Alice, as Slack signs and sends it (once)."""
-    form = fixture("slash_command.json")
-    form.update(
-        team_id=slack.team,
-        channel_id=channel,
-        channel_name="directmessage" if channel.startswith("D") else "winter-planning",
-        user_id=ALICE,
-        command=command,
-        text=text,
-        response_url=slack.api.response_url(channel=channel, user=ALICE),
-        trigger_id=slack.api.trigger(ALICE),
-    )
-    return urlencode(form)
-
-
 async def test_a_command_that_changes_nothing_writes_nothing(slack: SlackWorkspace) -> None:
     # Slack never sends a command twice. Alice's first command changes something (the bot
     # meets her), so it is recorded; the help after it changes nothing and is answered without
     # a record, and its signed request sent again within the five minutes is answered again,
     # changing nothing.
-    met = _command_body(slack, "/values", "", direct(ALICE))
+    met = slack.command_body(user=ALICE, channel=direct(ALICE), command="/values")
     assert (await slack.send(met)).status == 200
-    body = _command_body(slack, "/values", "", direct(ALICE))
+    body = slack.command_body(user=ALICE, channel=direct(ALICE), command="/values")
     first = await slack.send(body)
     again = await slack.send(body)
     assert (first.status, again.status) == (200, 200)
@@ -276,8 +260,11 @@ async def test_a_command_that_changes_nothing_writes_nothing(slack: SlackWorkspa
 async def test_a_command_that_changes_something_counts_once(slack: SlackWorkspace) -> None:
     # A commitment in one line: recorded with the command's trigger_id in the same
     # transaction; the same signed request again is recognised, undone and not answered.
-    body = _command_body(
-        slack, "/commitment", "My contribution is to publish our minutes #open", "C0TEAM"
+    body = slack.command_body(
+        "My contribution is to publish our minutes #open",
+        user=ALICE,
+        channel="C0TEAM",
+        command="/commitment",
     )
     first = await slack.send(body)
     again = await slack.send(body)

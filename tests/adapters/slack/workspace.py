@@ -113,6 +113,21 @@ class SlackWorkspace:
         name: str | None = None,
     ) -> ClientResponse:
         """``user`` types ``command text`` in ``channel``."""
+        return await self.send(
+            self.command_body(text, user=user, channel=channel, command=command, name=name)
+        )
+
+    def command_body(
+        self,
+        text: str = "",
+        *,
+        user: str,
+        channel: str,
+        command: str = "/valueslens",
+        name: str | None = None,
+    ) -> str:
+        """The form Slack posts when ``user`` types ``command text`` in ``channel`` (with a
+        ``trigger_id`` of its own), to send once or more."""
         form = fixture("slash_command.json")
         form.update(
             team_id=self.team,
@@ -125,7 +140,7 @@ class SlackWorkspace:
             response_url=self.api.response_url(channel=channel, user=user),
             trigger_id=self.api.trigger(user),
         )
-        return await self.send(urlencode(form))
+        return urlencode(form)
 
     async def interact(
         self, payload: Mapping[str, Any], headers: Mapping[str, str] | None = None
