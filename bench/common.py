@@ -401,6 +401,12 @@ async def profiling(pid: int, name: str, enabled: bool = True) -> AsyncIterator[
         await asyncio.to_thread(_write_summary, raw, path, blocking)
 
 
+WAITING = "(waiting for work: select)"
+# A statement sampled inside SQLAlchemy's greenlet, whose stack begins there: which of the
+# project's calls ran it is not on the stack (its share of the loop's time is still counted).
+IN_A_GREENLET = "(a statement, in SQLAlchemy's greenlet: its caller is not sampled)"
+
+
 def _write_summary(raw: Path, path: Path, stopped: bool) -> None:
     text = summarise(raw.read_text(encoding="utf-8"), stopped=stopped)
     path.write_text(text, encoding="utf-8")
@@ -417,6 +423,7 @@ def summarise(folded: str, top: int = 30, *, stopped: bool = False) -> str:
     tails: Counter[str] = Counter()
     loop: Counter[str] = Counter()
     busy: Counter[str] = Counter()
+    plumbing: set[str] | None = None
     total = 0
     for line in folded.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -430,16 +437,22 @@ def summarise(folded: str, top: int = 30, *, stopped: bool = False) -> str:
         for frame in set(frames):
             if _ours(frame):
                 under[frame] += samples
-        if any(f.startswith("_serve ") for f in frames):  # the event loop's thread
+        # The event loop's thread: its stacks start at the program's first frame, and those of
+        # SQLAlchemy's greenlets (a statement run from a coroutine) at the greenlet's own first
+        # frame, where the other threads' start at ``Thread._bootstrap``.
+        if stack and not frames[0].startswith("Thread._bootstrap"):
             if "select" in frames[-1]:
-                loop["(waiting for work: select)"] += samples
-            else:
-                for frame in set(frames):
-                    busy[frame] += samples
-                inner = [f for f in frames if _ours(f) and not f.startswith(("_serve ", "main "))]
-                loop[inner[0] if inner else "(asyncio and libraries, outside the project)"] += (
-                    samples
-                )
+                loop[WAITING] += samples
+                continue
+            for frame in set(frames):
+                busy[frame] += samples
+            if not any(f.startswith("_serve ") for f in frames):
+                loop[IN_A_GREENLET] += samples
+                continue
+            # Frames on every stack of the loop's own (running it) say nothing: left out.
+            plumbing = set(frames) if plumbing is None else plumbing & set(frames)
+            inner = [f for f in frames if _ours(f) and not f.startswith(("_serve ", "main "))]
+            loop[inner[0] if inner else "(asyncio and libraries, outside the project)"] += samples
     how = "the process stopped for each sample" if stopped else "the process running on"
     lines = [f"{total} samples (py-spy, 200 a second, {how}, every thread, idle included)", ""]
     main = sum(loop.values())
@@ -447,10 +460,9 @@ def summarise(folded: str, top: int = 30, *, stopped: bool = False) -> str:
         lines.append(f"the event loop's thread ({main} samples), by the project's outermost call:")
         lines += [f"  {n / main:6.1%}  {frame}" for frame, n in loop.most_common(top // 2)]
         lines.append("")
-    working = main - loop["(waiting for work: select)"]
+    working = main - loop[WAITING]
     if working:
-        # Frames on every busy stack (the event loop's own) say nothing and are left out.
-        inclusive = [(f, n) for f, n in busy.most_common() if n < working][:top]
+        inclusive = [(f, n) for f, n in busy.most_common() if f not in (plumbing or ())][:top]
         lines.append(
             f"the event loop's busy samples ({working}), by every function on their stacks:"
         )

@@ -63,7 +63,7 @@ def test_a_profile_summary_splits_the_event_loops_time() -> None:
             "events (adapters/slack/app.py:6);parse_qsl (urllib/parse.py:7) 3",
             "main (bot/cli.py:1);_serve (bot/cli.py:2);_run (asyncio/events.py:5);"
             "events (adapters/slack/app.py:6);unquote (urllib/parse.py:9) 1",
-            "_connection_worker_thread (aiosqlite/core.py:8) 1",
+            "Thread._bootstrap (threading.py:1);_connection_worker_thread (aiosqlite/core.py:8) 1",
         ]
     )
     text = summarise(folded)
@@ -78,4 +78,38 @@ def test_a_profile_summary_splits_the_event_loops_time() -> None:
     assert busy.splitlines() == [
         "   75.0%  parse_qsl urllib/parse.py",
         "   25.0%  unquote urllib/parse.py",
+    ]
+
+
+def test_statements_sampled_in_sqlalchemys_greenlets_count_as_the_event_loops() -> None:
+    """py-spy samples a statement run from a coroutine (in SQLAlchemy's greenlet) from the
+    greenlet's first frame: those stacks are the event loop's thread too, busy."""
+    folded = "\n".join(
+        [
+            "main (bot/cli.py:1);_serve (bot/cli.py:2);run (asyncio/runners.py:3);"
+            "select (selectors.py:4) 5",
+            "main (bot/cli.py:1);_serve (bot/cli.py:2);_run (asyncio/events.py:5);"
+            "handle (bot/dispatch.py:6);dumps (json/__init__.py:7) 1",
+            "main (bot/cli.py:1);_serve (bot/cli.py:2);_run (asyncio/events.py:5);"
+            "send (adapters/slack/app.py:8) 1",
+            "Connection.execute (sqlalchemy/engine/base.py:9);"
+            "do_execute (sqlalchemy/engine/default.py:10) 3",
+            "Thread._bootstrap (threading.py:1);worker (concurrent/futures/thread.py:11) 10",
+            " 4",
+        ]
+    )
+    text = summarise(folded)
+    assert "the event loop's thread (10 samples)" in text
+    assert " 50.0%  (waiting for work: select)" in text
+    assert " 30.0%  (a statement, in SQLAlchemy's greenlet: its caller is not sampled)" in text
+    assert " 10.0%  handle bot/dispatch.py" in text
+    assert " 10.0%  send adapters/slack/app.py" in text
+    busy = text.split("by every function on their stacks:\n")[1].split("\n\n")[0]
+    assert "the event loop's busy samples (5), by every function on their stacks:" in text
+    assert sorted(busy.splitlines()) == [  # the frames on every stack running the loop left out
+        "   20.0%  dumps json/__init__.py",
+        "   20.0%  handle bot/dispatch.py",
+        "   20.0%  send adapters/slack/app.py",
+        "   60.0%  Connection.execute sqlalchemy/engine/base.py",
+        "   60.0%  do_execute sqlalchemy/engine/default.py",
     ]
