@@ -43,6 +43,7 @@ from bot.router import Router
 from bot.turn import Turn
 from bot.ui import Card
 from storage.common import ConcurrentUpdate
+from storage.dialog_states import DialogKey
 from storage.engine import Database, DatabaseUnavailable
 from storage.people import PersonKey
 
@@ -422,8 +423,10 @@ class Dispatcher:
                 async with self.database.unit(watch=event.sent_once) as stores:
                     now = self.clock.now()
                     platform = str(event.conversation.platform)
+                    # A turn of a dialog reads its state next: asked with the event's row.
+                    dialog = DialogKey.of(event) if self._wants_dialog(event) else None
                     if not event.sent_once and not await stores.events.first_time(
-                        platform, event.event_id, now
+                        platform, event.event_id, now, dialog=dialog
                     ):
                         return None
                     if not isinstance(event, NOT_BY_A_PERSON) and await stores.people.seen(
@@ -454,12 +457,16 @@ class Dispatcher:
                 log.info("event lost a race, running it again attempt=%d", attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _route(self, turn: Turn[Event], fields: dict[str, Any]) -> None:
-        event = turn.event
-        wants_dialog = isinstance(event, MessageReceived | ConversationOpened) or (
+    def _wants_dialog(self, event: Event) -> bool:
+        """Whether the event goes to the dialog under way, if there is one: a message, a
+        return to the conversation, or a click on a dialog's card."""
+        return isinstance(event, MessageReceived | ConversationOpened) or (
             isinstance(event, ActionSubmitted) and self.runner.owns(event)
         )
-        if wants_dialog:
+
+    async def _route(self, turn: Turn[Event], fields: dict[str, Any]) -> None:
+        event = turn.event
+        if self._wants_dialog(event):
             state = await self.runner.active(turn)
             if state is not None:
                 fields["dialog"], fields["step"] = state.dialog, state.step

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, and_, bindparam, delete, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.events import Event
 from storage.common import ConcurrentUpdate, SqlStore, prepared_upsert, rowcount, utc_field
@@ -101,9 +102,42 @@ def _is_key(*, version: bool = False) -> Any:
 
 
 # Every turn of a dialog loads its state and saves or deletes it: statements built once.
-_LOAD = select_columns(
-    _STATES.c.dialog, _STATES.c.step, _STATES.c.data, _STATES.c.version, _STATES.c.started_at
-).where(_is_key())
+_COLUMNS = (
+    _STATES.c.dialog,
+    _STATES.c.step,
+    _STATES.c.data,
+    _STATES.c.version,
+    _STATES.c.started_at,
+)
+_LOAD = select_columns(*_COLUMNS).where(_is_key())
+
+
+def beside(one_row: Any) -> Any:
+    """A ``SELECT`` of the subquery ``one_row`` (one row) and, beside it, the dialog state of
+    the key given as parameters (``key_parameters``), its columns NULL when there is none: a
+    statement that also reads the state, in the same round trip (``SqlEventLog.first_time``).
+    ``state_of`` reads the state from its row."""
+    return select_columns(one_row, *_COLUMNS).select_from(one_row.outerjoin(_STATES, _is_key()))
+
+
+def key_parameters(key: DialogKey) -> dict[str, Any]:
+    """The parameters naming ``key``'s state in ``beside``."""
+    return _at(key)
+
+
+def state_of(row: Any) -> DialogState | None:
+    """The dialog state a row of ``_LOAD`` or ``beside`` holds (None: no dialog under way)."""
+    if row is None or row.dialog is None:
+        return None
+    return DialogState(
+        dialog=row.dialog,
+        step=row.step,
+        data=dict(row.data),
+        version=row.version,
+        started_at=row.started_at,
+    )
+
+
 _UPDATE = (
     update(_STATES)
     .where(_is_key(version=True))
@@ -133,19 +167,24 @@ def _at(key: DialogKey, version: int | None = None) -> dict[str, Any]:
 class SqlDialogs(SqlStore):
     """Dialog states in ``dialog_states``."""
 
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # States read in this unit by another store's statement (``read``), each kept for the
+        # next ``load`` of its key.
+        self._read: dict[DialogKey, DialogState | None] = {}
+
+    def read(self, key: DialogKey, state: DialogState | None) -> None:
+        """``key``'s state, as a statement of this unit has just read it (``beside``): the next
+        ``load(key)`` answers it without asking the database again."""
+        self._read[key] = state
+
     async def load(self, key: DialogKey) -> DialogState | None:
-        row = (await self.run(_LOAD, _at(key))).first()
-        if row is None:
-            return None
-        return DialogState(
-            dialog=row.dialog,
-            step=row.step,
-            data=dict(row.data),
-            version=row.version,
-            started_at=row.started_at,
-        )
+        if key in self._read:
+            return self._read.pop(key)
+        return state_of((await self.run(_LOAD, _at(key))).first())
 
     async def save(self, key: DialogKey, state: DialogState, now: datetime) -> DialogState:
+        self._read.pop(key, None)
         started = state.started_at or now
         if state.version == 0:
             statement = prepared_upsert(self.dialect, DialogStateRow, _KEY, updates=None)
@@ -182,6 +221,7 @@ class SqlDialogs(SqlStore):
         )
 
     async def delete(self, key: DialogKey, state: DialogState) -> None:
+        self._read.pop(key, None)
         if state.version == 0:
             return
         if rowcount(await self.run(_DELETE, _at(key, state.version))) != 1:
@@ -205,6 +245,7 @@ class SqlDialogs(SqlStore):
         ]
 
     async def forget(self, platform: str, tenant: str, actor: str) -> int:
+        self._read.clear()
         removed = await self.session.exec(
             delete(DialogStateRow)
             .where(*_actor_is(platform, tenant, actor))
@@ -213,6 +254,7 @@ class SqlDialogs(SqlStore):
         return rowcount(removed)
 
     async def forget_before(self, when: datetime) -> int:
+        self._read.clear()
         removed = await self.session.exec(
             delete(DialogStateRow)
             .where(col(DialogStateRow.updated_at) < when)

@@ -82,7 +82,7 @@ class SqlStores:
         # Run once the unit of work has committed (``Database.unit``), in order.
         self.committed: list[Callable[[], None]] = []
         self.dialogs = SqlDialogs(session)
-        self.events = SqlEventLog(session)
+        self.events = SqlEventLog(session, self.dialogs)
         self.people = SqlPeople(session, lately, self.committed)
         self.checkins = SqlCheckins(session)
         self.team_checkins = SqlTeamCheckins(session)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import event
+
+from storage.dialog_states import DialogKey, DialogState
 from storage.engine import Database
 from storage.people import PersonKey
 
@@ -50,3 +55,52 @@ async def test_a_watched_unit_knows_whether_it_changed_anything(database: Databa
             assert not stores.changed
         assert await stores.people.get(PERSON) is None
         assert stores.changed
+
+
+async def test_an_event_recorded_for_a_dialog_turn_reads_that_dialogs_state(
+    database: Database,
+) -> None:
+    """A dialog's turn records its event and then loads its state: on PostgreSQL one
+    statement does both, and the state it read is the one the next load gives."""
+    alice = DialogKey("slack", "T1", "D1", "U1")
+    bob = DialogKey("slack", "T1", "D1", "U2")
+    async with database.unit() as stores:
+        saved = await stores.dialogs.save(
+            alice, DialogState(dialog="lens", step="s2", data={"focus": "kind"}), NOW
+        )
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith("BEGIN"):  # SQLite's own; asyncpg's is not a statement here
+            statements.append(statement.split()[0])
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with database.unit() as stores:
+            assert await stores.events.first_time("slack", "Ev1", NOW, dialog=alice)
+            assert await stores.dialogs.load(alice) == saved
+            together = list(statements)
+            # Someone with no dialog under way: none.
+            assert await stores.events.first_time("slack", "Ev2", NOW, dialog=bob)
+            assert await stores.dialogs.load(bob) is None
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+    assert together == (["WITH"] if database.dialect == "postgresql" else ["INSERT", "SELECT"])
+
+    async with database.unit() as stores:
+        # The same event again is a retry, whatever it reads.
+        assert not await stores.events.first_time("slack", "Ev1", NOW, dialog=alice)
+        assert not await stores.events.first_time("slack", "Ev2", NOW)
+        # The state read with the event is given once: after a save, a load reads the new one.
+        assert await stores.events.first_time("slack", "Ev3", NOW, dialog=alice)
+        state = await stores.dialogs.load(alice)
+        assert state is not None
+        await stores.dialogs.save(alice, replace(state, step="s3"), NOW)
+        again = await stores.dialogs.load(alice)
+        assert again is not None
+        assert (again.step, again.version) == ("s3", saved.version + 1)
+    # Read, then erased in the same unit (the person's own erasure): gone.
+    async with database.unit() as stores:
+        assert await stores.events.first_time("slack", "Ev4", NOW, dialog=alice)
+        assert await stores.dialogs.forget("slack", "T1", "U1") == 1
+        assert await stores.dialogs.load(alice) is None
