@@ -6,14 +6,18 @@ it on), so the times below are exact.
 
 from __future__ import annotations
 
+import itertools
+import statistics
 from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.delivery.limits import (
+    ALONE_HEADROOM,
     HEADROOM,
     MOST_LATE,
     SHARED_SECONDS,
+    SHORTEST_WAIT,
     LeadTimes,
     PlatformLimits,
     SharedBudget,
@@ -88,6 +92,69 @@ async def test_alone_a_late_call_goes_at_once(database: Database) -> None:
     clock.now = following + 0.2
     await alone.space(BUCKET, LIMITS, following)
     assert clock.now == pytest.approx(following + 0.2)
+
+
+async def test_calls_on_their_slots_are_never_held(database: Database) -> None:
+    # 50 a second: the slots come 1/47.5 s apart, and every call goes on its own.
+    clock = Clock()
+    alone = budget(database, clock)
+    limits = PlatformLimits(rate=50.0)
+    late = []
+    for _ in range(200):
+        slot = await alone.acquire(BUCKET, limits)
+        await alone.space(BUCKET, limits, slot)
+        late.append(clock.now - slot)
+    assert max(late) <= SHORTEST_WAIT
+
+
+@pytest.mark.parametrize("rate", [5.0, 50.0, 0.5])
+async def test_calls_that_bunch_keep_the_headroom_of_the_platforms_second(
+    database: Database, rate: float
+) -> None:
+    # Calls that come all at once (no slots: a stalled instance catching up) go at the planned
+    # pace on the whole, and no more of them than the platform takes in a second come within
+    # 1/HEADROOM of a second: a call may reach the platform that much later than those after
+    # it and still not be over the limit.
+    clock = Clock()
+    alone = budget(database, clock)
+    limits = PlatformLimits(rate=rate)
+    times = []
+    for _ in range(300):
+        await alone.space(BUCKET, limits)
+        times.append(clock.now)
+    most = max(1, int(rate))
+    spans = [times[i + most] - times[i] for i in range(len(times) - most)]
+    assert min(spans) >= most / rate / HEADROOM - SHORTEST_WAIT
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.5 / rate - SHORTEST_WAIT
+    whole = most * ((len(times) - 1) // most)  # whole runs of the window: bursts, then waits
+    assert whole / (times[whole] - times[0]) == pytest.approx(rate * HEADROOM, rel=0.001)
+
+
+async def test_an_instance_plans_nearer_the_limit_alone_than_beside_others(
+    database: Database,
+) -> None:
+    clock = Clock()
+    first, second = budget(database, clock), budget(database, clock)
+    limits = PlatformLimits(rate=50.0)
+
+    async def step(instance: SharedBudget, calls: int) -> float:
+        """The usual time between its next ``calls`` slots (within a run of them)."""
+        slots = [await instance.acquire(BUCKET, limits) for _ in range(calls)]
+        return statistics.median(b - a for a, b in itertools.pairwise(slots))
+
+    # Its first slots: it cannot tell yet whether it is alone.
+    assert await step(first, 30) == pytest.approx(limits.interval / HEADROOM)
+    clock.now += SHARED_SECONDS
+    assert await step(first, 200) == pytest.approx(limits.interval / ALONE_HEADROOM)
+    assert not first.shared(BUCKET)
+
+    # Another instance takes slots of the same bucket: both plan 95% from their next run.
+    await step(second, 12)
+    await step(first, 12)
+    assert first.shared(BUCKET)
+    assert second.shared(BUCKET)
+    assert await step(first, 48) == pytest.approx(limits.interval / HEADROOM)
+    assert await step(second, 48) == pytest.approx(limits.interval / HEADROOM)
 
 
 def test_the_lead_follows_what_the_work_before_a_call_took() -> None:
