@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from adapters import channel_directories
+from adapters import OnFirstUse, channel_directories
 from adapters.teams.app import TeamsChannelMembers
 from bot.app import App, build_app
 from bot.clock import ManualClock
@@ -316,7 +316,9 @@ def hidden_token(connector: MockBotConnector, person: Person) -> str:
 
 
 def directory(world: TeamsWorld) -> TeamsChannelMembers:
-    found = world.app.barometer.directories[Platform.TEAMS]
+    lazy = world.app.barometer.directories[Platform.TEAMS]
+    assert isinstance(lazy, OnFirstUse)
+    found = lazy.built()
     assert isinstance(found, TeamsChannelMembers)
     return found
 
