@@ -63,7 +63,7 @@ HEADROOM = 0.95
 ALONE_HEADROOM = 0.97
 # A wait shorter than this is not slept: the event loop wakes sleepers no sooner than its next
 # pass (a millisecond or more), so at hundreds of sends a second sleeping for each slot would
-# cap the rate at one send per pass of the loop. The sliding second in ``space`` still holds.
+# cap the rate at one send per pass of the loop. The spacing in ``space`` (``within``) still holds.
 SHORTEST_WAIT = 0.003
 # After a 429 (and its Retry-After), the bucket runs at 80% of its speed for this long: enough
 # not to run straight into the limit again, little enough that one 429 costs a fan-out little.
@@ -115,7 +115,7 @@ class LeadTimes:
         self.lead = min(LONGEST_LEAD, max(SHORTEST_LEAD, usual + 0.01))
 
 
-def within(limits: PlatformLimits, headroom: float = HEADROOM) -> tuple[int, float]:
+def within(limits: PlatformLimits, headroom: float) -> tuple[int, float]:
     """How many calls an instance may make to a workspace or tenant in how many seconds: the
     calls the platform takes in a second (at least one), in the time they take at the planned
     pace (``headroom`` of the limit). At 50 a second and 95%: 50 calls in 1.053 s, so that the
